@@ -1,0 +1,42 @@
+/**
+ * What the replica knows about each replicated upstream table. Shared by the
+ * applier (which writes rows), the router (which resolves names) and the
+ * local executor (which renders RowDescription exactly as Postgres would).
+ */
+export interface ReplicaColumn {
+  /** Column name as in Postgres (case preserved). Also the SQLite column name. */
+  name: string;
+  /** pg_attribute.attnum, reported in RowDescription for direct column references. */
+  attnum: number;
+  /** pg_type OID of the column's type (for a domain: the domain's OID, as Postgres reports it). */
+  typeOid: number;
+  /** atttypmod, -1 when none. */
+  typmod: number;
+  /** pg_type.typlen (-1 varlena, -2 cstring), reported in RowDescription. */
+  typlen: number;
+  /** Type name, e.g. `int4`, `timestamptz`, for messages. */
+  typeName: string;
+  /** Position of the column in the replica identity / primary key, or null. */
+  keyPosition: number | null;
+}
+
+export interface ReplicaTable {
+  /** pg_class OID upstream; reported in RowDescription. */
+  oid: number;
+  schema: string;
+  name: string;
+  /** Name of the SQLite table holding the rows (quote with `quoteIdent`). */
+  sqliteName: string;
+  /** Columns in attnum order (dropped columns omitted). */
+  columns: ReplicaColumn[];
+}
+
+/** SQLite/Postgres identifier quoting: wrap in double quotes, double any inside. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** SQLite table name for an upstream table. One flat namespace; the dot is just a character. */
+export function sqliteTableName(schema: string, name: string): string {
+  return `${schema}.${name}`;
+}

@@ -1,0 +1,33 @@
+/**
+ * Per-client session state, owned by the server's session state machine and
+ * read by the router. Kept in one plain object so the router never needs to
+ * know about sockets.
+ */
+export type TxStatus = 'I' | 'T' | 'E';
+
+export interface SessionState {
+  /** Role and database the client authenticated as (from its StartupMessage). */
+  readonly user: string;
+  readonly database: string;
+  /**
+   * Run-time parameters as last reported by upstream in ParameterStatus
+   * (server_version, client_encoding, DateStyle, TimeZone, IntervalStyle,
+   * standard_conforming_strings, integer_datetimes, ...), updated as they change.
+   * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-ASYNC
+   */
+  readonly params: Map<string, string>;
+  /** Transaction status from the latest ReadyForQuery. */
+  txStatus: TxStatus;
+  /**
+   * Set when the session did something the local path cannot follow (a SET of
+   * a setting Postgres does not report, a temporary table that may shadow a
+   * replicated one, ...). Every later statement goes upstream with this reason.
+   */
+  localDisabled: string | undefined;
+  /** `local` or `upstream: <reason>`, answered by `SHOW outpost.last_route`. */
+  lastRoute: string;
+}
+
+export function newSessionState(user: string, database: string): SessionState {
+  return { user, database, params: new Map(), txStatus: 'I', localDisabled: undefined, lastRoute: 'none' };
+}
