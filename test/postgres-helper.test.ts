@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startPostgres } from './helpers/postgres.ts';
+import { startPostgres } from './helpers/postgres.js';
 
 test('test helper starts a real Postgres with wal_level=logical and removes it', async () => {
   const pg = await startPostgres();
