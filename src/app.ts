@@ -1,0 +1,143 @@
+/**
+ * Wires the parts into one running Outpost: replica store, replication
+ * engine, router, wire-protocol proxy and HTTP endpoints.
+ */
+import pg from 'pg';
+import type { Config } from './config.js';
+import { StartupError } from './errors.js';
+import { HttpServer } from './http/http-server.js';
+import type { Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { ReplicaStore } from './replica/store.js';
+import { ReplicationEngine } from './replication/engine.js';
+import { parseLsn } from './replication/lsn.js';
+import { Router } from './router/router.js';
+import { ProxyServer } from './server/proxy-server.js';
+
+export const VERSION = '0.1.0';
+
+export class Outpost {
+  /** Settles when replication is streaming (snapshot done); rejects with a StartupError. */
+  readonly replicationStarted: Promise<void>;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    readonly metrics: Metrics,
+    readonly store: ReplicaStore,
+    readonly engine: ReplicationEngine,
+    readonly proxy: ProxyServer,
+    readonly http: HttpServer,
+    replicationStarted: Promise<void>,
+  ) {
+    this.replicationStarted = replicationStarted;
+  }
+
+  static async start(config: Config, logger: Logger): Promise<Outpost> {
+    const metrics = createMetrics();
+    const store = ReplicaStore.open(config.replica);
+    const engine = new ReplicationEngine({
+      upstreamUrl: config.upstream,
+      store,
+      ...(config.publication ? { publication: config.publication } : {}),
+      ...(config.slot ? { slot: config.slot } : {}),
+      logger,
+      metrics,
+    });
+    const replicationStarted = engine.start();
+    // Handled by the caller through `replicationStarted`; avoid an unhandled rejection meanwhile.
+    replicationStarted.catch(() => {});
+
+    let textCollationIsC: boolean;
+    try {
+      textCollationIsC = await probeCollation(config.upstream);
+    } catch (err) {
+      // The engine reports connection problems with a clearer message; prefer it.
+      await replicationStarted;
+      throw new StartupError(`cannot query upstream: ${(err as Error).message}`);
+    }
+
+    const router = await Router.create({
+      catalog: store,
+      reader: store.reader,
+      database: config.upstreamTarget.database,
+      textCollationIsC,
+    });
+    const proxy = new ProxyServer({
+      listen: config.listen,
+      upstream: { host: config.upstreamTarget.host, port: config.upstreamTarget.port },
+      router,
+      logger,
+      metrics,
+    });
+    const http = new HttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      logger,
+      metrics,
+      status: () => ({
+        version: VERSION,
+        replication: engine.status(),
+        proxy: { clients: proxy.clientCount(), listen: `${config.listen.host}:${config.listen.port}` },
+        replica: { path: config.replica, snapshotComplete: store.snapshotComplete() },
+      }),
+      beforeMetrics: () => {
+        const s = engine.status();
+        metrics.lagBytes.set(s.lagBytes);
+        metrics.appliedLsn.set(Number(parseLsn(s.appliedLsn)));
+        metrics.clients.set(proxy.clientCount());
+      },
+    });
+    try {
+      await proxy.start();
+      await http.start();
+    } catch (err) {
+      await proxy.close().catch(() => {});
+      await engine.stop().catch(() => {});
+      store.close();
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EADDRINUSE') {
+        throw new StartupError(
+          `address already in use: ${e.message.replace(/^.*EADDRINUSE:? ?/, '')} (choose another --listen or --http)`,
+        );
+      }
+      throw err;
+    }
+    logger.info(
+      {
+        listen: `${config.listen.host}:${config.listen.port}`,
+        http: `${config.http.host}:${config.http.port}`,
+      },
+      'outpost listening',
+    );
+    return new Outpost(config, logger, metrics, store, engine, proxy, http, replicationStarted);
+  }
+
+  /** Drain clients, stop replication after the current transaction, close the replica. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.proxy.close().catch((err) => this.logger.warn({ err }, 'closing proxy'));
+      await this.engine.stop().catch((err) => this.logger.warn({ err }, 'stopping replication'));
+      await this.http.close().catch(() => {});
+      this.store.close();
+    })();
+    return this.stopping;
+  }
+}
+
+/** Whether the replicated database's default collation compares text like SQLite's BINARY. */
+async function probeCollation(upstream: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: upstream, connectionTimeoutMillis: 30_000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const r = await client.query<{ datcollate: string }>(
+      'select datcollate from pg_database where datname = current_database()',
+    );
+    const c = r.rows[0]?.datcollate ?? '';
+    return c === 'C' || c === 'POSIX';
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
