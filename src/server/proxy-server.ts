@@ -1,0 +1,104 @@
+/**
+ * The Postgres wire-protocol listener: one `ClientSession` per accepted
+ * connection, each with its own upstream connection.
+ * https://www.postgresql.org/docs/current/protocol-flow.html
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { QueryRouter } from '../router/types.js';
+import { CancelRegistry } from './cancel.js';
+import { ClientSession } from './client-session.js';
+import type { UpstreamTarget } from './upstream-connection.js';
+
+export interface ProxyServerOptions {
+  /** Where clients connect; port 0 picks a free port (see `address()`). */
+  listen: { host: string; port: number };
+  /** Upstream Postgres; every client gets its own connection there. */
+  upstream: UpstreamTarget;
+  router: QueryRouter;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export class ProxyServer {
+  private readonly server: Server;
+  /** Open sessions, each with a promise settled when it has closed. */
+  private readonly sessions = new Map<ClientSession, { closed: Promise<void>; resolve: () => void }>();
+  private readonly cancel = new CancelRegistry();
+  private nextId = 1;
+  private listening = false;
+
+  constructor(private readonly opts: ProxyServerOptions) {
+    this.server = createServer({ noDelay: true, keepAlive: true }, (socket) => this.accept(socket));
+    this.server.on('error', (err) => {
+      // Once listening, accept errors (EMFILE, ...) must not crash the process.
+      if (this.listening) opts.logger.error({ err: errorMessage(err) }, 'proxy listener error');
+    });
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(this.opts.listen.port, this.opts.listen.host, () => {
+        this.server.removeListener('error', onError);
+        this.listening = true;
+        const addr = this.address();
+        this.opts.logger.info({ host: addr.host, port: addr.port }, 'proxy listening');
+        resolve();
+      });
+    });
+  }
+
+  /** The bound address (the real port when started with port 0). */
+  address(): { host: string; port: number } {
+    const addr = this.server.address();
+    if (!addr || typeof addr === 'string') return { ...this.opts.listen };
+    return { host: addr.address, port: addr.port };
+  }
+
+  clientCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Stops accepting, ends every client session (FATAL 57P01) and its upstream connection. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => {
+      if (!this.server.listening) resolve();
+      else this.server.close(() => resolve());
+    });
+    this.listening = false;
+    const pending = [...this.sessions.values()].map((e) => e.closed);
+    for (const s of [...this.sessions.keys()]) s.shutdown();
+    await Promise.all([closed, ...pending]);
+  }
+
+  private accept(socket: Socket): void {
+    try {
+      const id = this.nextId++;
+      let resolve: () => void = () => {};
+      const closed = new Promise<void>((r) => {
+        resolve = r;
+      });
+      const session = new ClientSession({
+        socket,
+        id,
+        upstream: this.opts.upstream,
+        router: this.opts.router,
+        logger: this.opts.logger,
+        metrics: this.opts.metrics,
+        cancel: this.cancel,
+        onClose: (s) => {
+          this.sessions.get(s)?.resolve();
+          this.sessions.delete(s);
+        },
+      });
+      this.sessions.set(session, { closed, resolve });
+    } catch (err) {
+      this.opts.logger.error({ err: errorMessage(err) }, 'could not start client session');
+      socket.destroy();
+    }
+  }
+}

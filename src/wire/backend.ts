@@ -1,0 +1,322 @@
+/**
+ * Messages the server (backend) sends: serialisers for what Outpost answers
+ * itself, and parsers for the upstream messages a session must observe.
+ * https://www.postgresql.org/docs/current/protocol-message-formats.html
+ *
+ * All strings are UTF-8 and every length is a byte length.
+ */
+import { type PgErrorFields, type Severity, SqlState } from '../errors.js';
+import type { FieldDescription, LocalResult } from '../router/types.js';
+import type { TxStatus } from '../session.js';
+import { protocolViolation } from './frames.js';
+
+/** Type bytes of backend messages. */
+export const BackendType = {
+  ParseComplete: 0x31, // 1
+  BindComplete: 0x32, // 2
+  CloseComplete: 0x33, // 3
+  NotificationResponse: 0x41, // A
+  CommandComplete: 0x43, // C
+  DataRow: 0x44, // D
+  ErrorResponse: 0x45, // E
+  CopyInResponse: 0x47, // G
+  CopyOutResponse: 0x48, // H
+  EmptyQueryResponse: 0x49, // I
+  BackendKeyData: 0x4b, // K
+  NoticeResponse: 0x4e, // N
+  Authentication: 0x52, // R
+  ParameterStatus: 0x53, // S
+  RowDescription: 0x54, // T
+  ReadyForQuery: 0x5a, // Z
+  NegotiateProtocolVersion: 0x76, // v
+} as const;
+
+/** Authentication request codes (the Int32 after the length of an 'R' message). */
+export const AuthCode = {
+  Ok: 0,
+  KerberosV5: 2,
+  CleartextPassword: 3,
+  MD5Password: 5,
+  GSS: 7,
+  GSSContinue: 8,
+  SSPI: 9,
+  SASL: 10,
+  SASLContinue: 11,
+  SASLFinal: 12,
+} as const;
+
+/** Writes a message header and returns the body offset. */
+function header(buf: Buffer, off: number, type: number, bodyLength: number): number {
+  buf[off] = type;
+  buf.writeInt32BE(bodyLength + 4, off + 1);
+  return off + 5;
+}
+
+function byteLen(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+function fixed(type: number, body: number[] = []): Buffer {
+  const buf = Buffer.alloc(5 + body.length);
+  header(buf, 0, type, body.length);
+  Buffer.from(body).copy(buf, 5);
+  return buf;
+}
+
+/** The single-byte answer refusing SSLRequest / GSSENCRequest: continue in plain text. */
+export const SSL_REFUSED: Buffer = Buffer.from('N');
+
+export const AUTHENTICATION_OK: Buffer = fixed(BackendType.Authentication, [0, 0, 0, 0]);
+export const EMPTY_QUERY_RESPONSE: Buffer = fixed(BackendType.EmptyQueryResponse);
+
+const READY: Record<TxStatus, Buffer> = {
+  I: fixed(BackendType.ReadyForQuery, [0x49]),
+  T: fixed(BackendType.ReadyForQuery, [0x54]),
+  E: fixed(BackendType.ReadyForQuery, [0x45]),
+};
+
+export function readyForQuery(status: TxStatus): Buffer {
+  return READY[status];
+}
+
+export function parameterStatus(name: string, value: string): Buffer {
+  const buf = Buffer.alloc(5 + byteLen(name) + 1 + byteLen(value) + 1);
+  let off = header(buf, 0, BackendType.ParameterStatus, buf.length - 5);
+  off += buf.write(name, off, 'utf8') + 1;
+  buf.write(value, off, 'utf8');
+  return buf;
+}
+
+/** BackendKeyData; the secret is 4 bytes in protocol 3.0 (up to 256 in 3.2). */
+export function backendKeyData(processId: number, secretKey: Buffer): Buffer {
+  const buf = Buffer.alloc(5 + 4 + secretKey.length);
+  const off = header(buf, 0, BackendType.BackendKeyData, 4 + secretKey.length);
+  buf.writeInt32BE(processId, off);
+  secretKey.copy(buf, off + 4);
+  return buf;
+}
+
+function rowDescriptionLength(fields: readonly FieldDescription[]): number {
+  let n = 5 + 2;
+  for (const f of fields) n += byteLen(f.name) + 1 + 18;
+  return n;
+}
+
+function writeRowDescription(buf: Buffer, start: number, fields: readonly FieldDescription[]): number {
+  let off = header(buf, start, BackendType.RowDescription, rowDescriptionLength(fields) - 5);
+  off = buf.writeInt16BE(fields.length, off);
+  for (const f of fields) {
+    off += buf.write(f.name, off, 'utf8');
+    buf[off++] = 0;
+    // OIDs are unsigned 32-bit; typlen, attnum and format are Int16; typmod Int32.
+    off = buf.writeUInt32BE(f.tableOid >>> 0, off);
+    off = buf.writeInt16BE(f.columnAttr, off);
+    off = buf.writeUInt32BE(f.typeOid >>> 0, off);
+    off = buf.writeInt16BE(f.typeSize, off);
+    off = buf.writeInt32BE(f.typeModifier, off);
+    off = buf.writeInt16BE(f.format, off);
+  }
+  return off;
+}
+
+export function rowDescription(fields: readonly FieldDescription[]): Buffer {
+  const buf = Buffer.alloc(rowDescriptionLength(fields));
+  writeRowDescription(buf, 0, fields);
+  return buf;
+}
+
+function dataRowLength(values: readonly (string | null)[]): number {
+  let n = 5 + 2;
+  for (const v of values) n += 4 + (v === null ? 0 : byteLen(v));
+  return n;
+}
+
+function writeDataRow(buf: Buffer, start: number, values: readonly (string | null)[], len: number): number {
+  let off = header(buf, start, BackendType.DataRow, len - 5);
+  off = buf.writeInt16BE(values.length, off);
+  for (const v of values) {
+    if (v === null) {
+      off = buf.writeInt32BE(-1, off);
+    } else {
+      const n = buf.write(v, off + 4, 'utf8');
+      buf.writeInt32BE(n, off);
+      off += 4 + n;
+    }
+  }
+  return off;
+}
+
+/** DataRow with text-format values; null is SQL NULL (length -1). */
+export function dataRow(values: readonly (string | null)[]): Buffer {
+  const len = dataRowLength(values);
+  const buf = Buffer.alloc(len);
+  writeDataRow(buf, 0, values, len);
+  return buf;
+}
+
+export function commandComplete(tag: string): Buffer {
+  const buf = Buffer.alloc(5 + byteLen(tag) + 1);
+  const off = header(buf, 0, BackendType.CommandComplete, buf.length - 5);
+  buf.write(tag, off, 'utf8');
+  return buf;
+}
+
+/**
+ * Everything a simple Query answered locally sends, in one buffer:
+ * per result RowDescription, DataRow*, CommandComplete, then ReadyForQuery
+ * (EmptyQueryResponse instead when there is no result, as for an empty string).
+ * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SIMPLE-QUERY
+ */
+export function encodeLocalResults(results: readonly LocalResult[], status: TxStatus): Buffer {
+  let total = results.length === 0 ? EMPTY_QUERY_RESPONSE.length : 0;
+  const rowLengths: number[][] = [];
+  for (const r of results) {
+    total += rowDescriptionLength(r.fields) + 5 + byteLen(r.commandTag) + 1;
+    const lens = r.rows.map(dataRowLength);
+    for (const l of lens) total += l;
+    rowLengths.push(lens);
+  }
+  const ready = readyForQuery(status);
+  total += ready.length;
+  const buf = Buffer.allocUnsafe(total);
+  let off = 0;
+  if (results.length === 0) off += EMPTY_QUERY_RESPONSE.copy(buf, off);
+  results.forEach((r, i) => {
+    off = writeRowDescription(buf, off, r.fields);
+    const lens = rowLengths[i] ?? [];
+    r.rows.forEach((row, j) => {
+      off = writeDataRow(buf, off, row, lens[j] ?? dataRowLength(row));
+    });
+    off = header(buf, off, BackendType.CommandComplete, byteLen(r.commandTag) + 1);
+    off += buf.write(r.commandTag, off, 'utf8');
+    buf[off++] = 0;
+  });
+  ready.copy(buf, off);
+  return buf;
+}
+
+/** Field codes of ErrorResponse / NoticeResponse. https://www.postgresql.org/docs/current/protocol-error-fields.html */
+const FIELD_CODES: [keyof PgErrorFields, string][] = [
+  ['code', 'C'],
+  ['message', 'M'],
+  ['detail', 'D'],
+  ['hint', 'H'],
+  ['position', 'P'],
+  ['where', 'W'],
+  ['schema', 's'],
+  ['table', 't'],
+  ['column', 'c'],
+  ['dataType', 'd'],
+  ['constraint', 'n'],
+];
+
+const OPTIONAL_TEXT_FIELDS: [
+  'detail' | 'hint' | 'where' | 'schema' | 'table' | 'column' | 'dataType' | 'constraint',
+  string,
+][] = [
+  ['detail', 'D'],
+  ['hint', 'H'],
+  ['where', 'W'],
+  ['schema', 's'],
+  ['table', 't'],
+  ['column', 'c'],
+  ['dataType', 'd'],
+  ['constraint', 'n'],
+];
+
+function noticeLike(type: number, fields: PgErrorFields, defaultSeverity: Severity): Buffer {
+  const severity = fields.severity ?? defaultSeverity;
+  const parts: [string, string][] = [
+    ['S', severity],
+    ['V', severity],
+  ];
+  for (const [key, code] of FIELD_CODES) {
+    const v = fields[key];
+    if (v !== undefined) parts.push([code, String(v)]);
+  }
+  let bodyLen = 1;
+  for (const [, v] of parts) bodyLen += 1 + byteLen(v) + 1;
+  const buf = Buffer.alloc(5 + bodyLen);
+  let off = header(buf, 0, type, bodyLen);
+  for (const [code, v] of parts) {
+    off += buf.write(code, off, 'latin1');
+    off += buf.write(v, off, 'utf8') + 1;
+  }
+  return buf;
+}
+
+/** ErrorResponse from a `PgError` (or its fields); severity defaults to ERROR. */
+export function errorResponse(err: { fields: PgErrorFields } | PgErrorFields): Buffer {
+  const fields = 'fields' in err ? err.fields : err;
+  return noticeLike(BackendType.ErrorResponse, fields, 'ERROR');
+}
+
+/** NoticeResponse; severity defaults to NOTICE. */
+export function noticeResponse(fields: PgErrorFields): Buffer {
+  return noticeLike(BackendType.NoticeResponse, fields, 'NOTICE');
+}
+
+// ---- parsers for upstream messages the session observes -------------------
+
+function cstring(body: Buffer, off: number): [string, number] {
+  const end = body.indexOf(0, off);
+  if (end < 0) throw protocolViolation('invalid message format: unterminated string');
+  return [body.toString('utf8', off, end), end + 1];
+}
+
+export function parseReadyForQuery(body: Buffer): TxStatus {
+  const s = body.length === 1 ? String.fromCharCode(body[0] ?? 0) : '';
+  if (s !== 'I' && s !== 'T' && s !== 'E') throw protocolViolation('invalid ReadyForQuery message');
+  return s;
+}
+
+export function parseParameterStatus(body: Buffer): { name: string; value: string } {
+  const [name, off] = cstring(body, 0);
+  const [value] = cstring(body, off);
+  return { name, value };
+}
+
+export function parseBackendKeyData(body: Buffer): { processId: number; secretKey: Buffer } {
+  if (body.length < 8) throw protocolViolation('invalid BackendKeyData message');
+  return { processId: body.readInt32BE(0), secretKey: Buffer.from(body.subarray(4)) };
+}
+
+/** Authentication*: the request code and whatever data follows it (salt, SASL payload). */
+export function parseAuthentication(body: Buffer): { code: number; data: Buffer } {
+  if (body.length < 4) throw protocolViolation('invalid Authentication message');
+  return { code: body.readInt32BE(0), data: body.subarray(4) };
+}
+
+/**
+ * The fields of an ErrorResponse / NoticeResponse body, keyed by field code
+ * ('S', 'V', 'C', 'M', ...), in order.
+ */
+export function parseErrorFields(body: Buffer): Map<string, string> {
+  const out = new Map<string, string>();
+  let off = 0;
+  while (off < body.length) {
+    const code = body[off] ?? 0;
+    if (code === 0) break;
+    const [value, next] = cstring(body, off + 1);
+    out.set(String.fromCharCode(code), value);
+    off = next;
+  }
+  return out;
+}
+
+/** An ErrorResponse / NoticeResponse body as `PgErrorFields`. */
+export function parseErrorResponse(body: Buffer): PgErrorFields {
+  const f = parseErrorFields(body);
+  const fields: PgErrorFields = {
+    severity: (f.get('V') ?? f.get('S') ?? 'ERROR') as Severity,
+    code: f.get('C') ?? SqlState.internalError,
+    message: f.get('M') ?? '',
+  };
+  const position = f.get('P');
+  if (position !== undefined) fields.position = Number(position);
+  for (const [key, code] of OPTIONAL_TEXT_FIELDS) {
+    const v = f.get(code);
+    if (v !== undefined) fields[key] = v;
+  }
+  return fields;
+}
