@@ -16,8 +16,14 @@ export interface ReplicaColumn {
   typlen: number;
   /** Type name, e.g. `int4`, `timestamptz`, for messages. */
   typeName: string;
-  /** Position of the column in the replica identity / primary key, or null. */
+  /** Position (1-based) of the column in the primary key (or the REPLICA IDENTITY USING INDEX index), or null. */
   keyPosition: number | null;
+  /**
+   * Collation of a collatable column (pg_collation.collname of attcollation:
+   * `default` for the database default, `C`, `POSIX`, `en_US`, ...). Absent
+   * means unknown: the router then never compares or sorts the column locally.
+   */
+  collation?: string;
 }
 
 export interface ReplicaTable {

@@ -1,0 +1,99 @@
+/**
+ * How a Postgres value (in its text output form) is stored in SQLite. This is
+ * the "Storage of values" table of docs/architecture.md; the read path
+ * (src/sql/render.ts) relies on it to render the exact Postgres text back.
+ *
+ * What SQLite (3.x via better-sqlite3 12) does with the awkward doubles, checked
+ * by hand and in test/replication-type-storage.test.ts:
+ * - `Infinity` and `-Infinity` bound as JS numbers are stored as REAL and read
+ *   back as ±Infinity; they sort below/above every finite number, as in Postgres.
+ * - `-0.0` does NOT survive a column with REAL affinity: SQLite stores integral
+ *   REAL values as integers (an on-disk optimisation that also applies in
+ *   memory), so -0.0 comes back as 0 (`typeof` still says 'real'). Postgres
+ *   prints float8 -0 as `-0`, so the renderer cannot tell -0 from 0 here.
+ * - NaN cannot be stored as a REAL at all (SQLite turns it into NULL), hence
+ *   the TEXT `'NaN'`, which sorts after every number, as NaN does in Postgres.
+ * - better-sqlite3 binds every JS number as a REAL (even 3 → 3.0); an INTEGER
+ *   affinity column converts it back to an integer. int8 must be bound as a
+ *   BigInt to stay exact beyond 2^53.
+ */
+
+/** Built-in type OIDs used by the storage rules (pg_type.dat). */
+export const TypeOid = {
+  bool: 16,
+  bytea: 17,
+  name: 19,
+  int8: 20,
+  int2: 21,
+  int4: 23,
+  text: 25,
+  oid: 26,
+  float4: 700,
+  float8: 701,
+  bpchar: 1042,
+  varchar: 1043,
+  date: 1082,
+  time: 1083,
+  timestamp: 1114,
+  timestamptz: 1184,
+  numeric: 1700,
+  uuid: 2950,
+  json: 114,
+  jsonb: 3802,
+} as const;
+
+export type Affinity = 'INTEGER' | 'REAL' | 'TEXT';
+
+/** SQLite column affinity (the declared type of the data table column). */
+export function affinityFor(typeOid: number): Affinity {
+  switch (typeOid) {
+    case TypeOid.int2:
+    case TypeOid.int4:
+    case TypeOid.int8:
+    case TypeOid.bool:
+      return 'INTEGER';
+    case TypeOid.float4:
+    case TypeOid.float8:
+      return 'REAL';
+    default:
+      return 'TEXT';
+  }
+}
+
+export type StoredValue = null | number | bigint | string;
+
+/**
+ * Postgres text output → the value bound into SQLite. Throws on text that is
+ * not valid for the type (it came from Postgres, so that is a bug worth
+ * stopping for rather than storing something wrong).
+ */
+export function toStored(text: string | null, typeOid: number): StoredValue {
+  if (text === null) return null;
+  switch (typeOid) {
+    case TypeOid.int2:
+    case TypeOid.int4: {
+      const n = Number(text);
+      if (!Number.isInteger(n)) throw new Error(`invalid integer text ${JSON.stringify(text)}`);
+      return n;
+    }
+    case TypeOid.int8:
+      // BigInt() accepts '', '0x..', whitespace; Postgres never emits those for int8.
+      if (!/^-?\d+$/.test(text)) throw new Error(`invalid int8 text ${JSON.stringify(text)}`);
+      return BigInt(text);
+    case TypeOid.bool:
+      if (text === 't') return 1;
+      if (text === 'f') return 0;
+      throw new Error(`invalid bool text ${JSON.stringify(text)}`);
+    case TypeOid.float4:
+    case TypeOid.float8: {
+      if (text === 'NaN') return 'NaN';
+      if (text === 'Infinity') return Number.POSITIVE_INFINITY;
+      if (text === '-Infinity') return Number.NEGATIVE_INFINITY;
+      const n = Number(text);
+      if (Number.isNaN(n)) throw new Error(`invalid float text ${JSON.stringify(text)}`);
+      return n;
+    }
+    default:
+      return text;
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The replication connection: a `pg` client in `replication=database` mode
+ * (https://www.postgresql.org/docs/current/protocol-replication.html), used for
+ * IDENTIFY_SYSTEM, CREATE_REPLICATION_SLOT and START_REPLICATION, then the
+ * CopyBoth stream of XLogData / keepalive messages and our Standby Status
+ * Updates.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { formatLsn, type Lsn, parseLsn } from './lsn.js';
+
+/**
+ * Session settings for every upstream session whose text output Outpost
+ * stores. pgoutput renders values with the walsender's settings, so they go in
+ * the startup packet (a replication session with an exported snapshot cannot
+ * run SET afterwards).
+ */
+export const SESSION_GUCS: Record<string, string> = {
+  DateStyle: 'ISO',
+  TimeZone: 'UTC',
+  IntervalStyle: 'postgres',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+  client_encoding: 'UTF8',
+};
+
+export const SESSION_OPTIONS = Object.entries(SESSION_GUCS)
+  .map(([k, v]) => `-c ${k}=${v}`)
+  .join(' ');
+
+export const CONNECT_TIMEOUT_MS = 30_000;
+
+/** XLogData ('w'): one pgoutput message and the server's WAL position. */
+export interface XLogData {
+  kind: 'xlog';
+  dataStart: Lsn;
+  walEnd: Lsn;
+  sendTime: bigint;
+  data: Buffer;
+}
+
+/** Primary keepalive ('k'). */
+export interface Keepalive {
+  kind: 'keepalive';
+  walEnd: Lsn;
+  sendTime: bigint;
+  replyRequested: boolean;
+}
+
+/**
+ * Parses one CopyData payload of the replication stream
+ * (https://www.postgresql.org/docs/current/protocol-replication.html#PROTOCOL-REPLICATION-XLOGDATA).
+ * Returns undefined for message types we do not know (ignored).
+ */
+export function parseStreamMessage(buf: Buffer): XLogData | Keepalive | undefined {
+  const tag = buf[0];
+  if (tag === 0x77 /* 'w' */) {
+    return {
+      kind: 'xlog',
+      dataStart: buf.readBigUInt64BE(1),
+      walEnd: buf.readBigUInt64BE(9),
+      sendTime: buf.readBigInt64BE(17),
+      data: buf.subarray(25),
+    };
+  }
+  if (tag === 0x6b /* 'k' */) {
+    return {
+      kind: 'keepalive',
+      walEnd: buf.readBigUInt64BE(1),
+      sendTime: buf.readBigInt64BE(9),
+      replyRequested: buf[17] === 1,
+    };
+  }
+  return undefined;
+}
+
+/** Microseconds between the Unix epoch and the Postgres epoch (2000-01-01). */
+const PG_EPOCH_US = 946_684_800_000_000n;
+
+/**
+ * Standby Status Update ('r'): write, flush and apply positions. Outpost
+ * passes the LSN committed in SQLite for all three, never merely received
+ * positions (https://www.postgresql.org/docs/current/protocol-replication.html#PROTOCOL-REPLICATION-STANDBY-STATUS-UPDATE).
+ */
+export function standbyStatusUpdate(lsn: Lsn, replyRequested = false): Buffer {
+  const b = Buffer.alloc(34);
+  b.write('r', 0, 'latin1');
+  b.writeBigUInt64BE(lsn, 1);
+  b.writeBigUInt64BE(lsn, 9);
+  b.writeBigUInt64BE(lsn, 17);
+  b.writeBigInt64BE(BigInt(Date.now()) * 1000n - PG_EPOCH_US, 25);
+  b.writeUInt8(replyRequested ? 1 : 0, 33);
+  return b;
+}
+
+export interface SystemIdentity {
+  systemId: string;
+  timeline: number;
+  xlogpos: Lsn;
+  dbname: string;
+}
+
+interface RawConnection extends EventEmitter {
+  sendCopyFromChunk(chunk: Buffer): void;
+}
+
+/**
+ * Events: 'xlog' (XLogData), 'keepalive' (Keepalive), 'close' (Error | undefined)
+ * once, when the connection is gone for whatever reason.
+ */
+export class ReplicationConnection extends EventEmitter {
+  private closed = false;
+  private streaming = false;
+
+  private constructor(private readonly client: pg.Client) {
+    super();
+    const onGone = (err?: Error) => {
+      if (this.closed) return;
+      this.closed = true;
+      this.emit('close', err);
+    };
+    client.on('error', (err) => onGone(err));
+    client.on('end', () => onGone(undefined));
+  }
+
+  static async connect(
+    connectionString: string,
+    applicationName = 'outpost',
+  ): Promise<ReplicationConnection> {
+    const config = {
+      connectionString,
+      replication: 'database',
+      options: SESSION_OPTIONS,
+      application_name: applicationName,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+    } as pg.ClientConfig;
+    const client = new pg.Client(config);
+    try {
+      await client.connect();
+    } catch (err) {
+      client.end().catch(() => {});
+      throw err;
+    }
+    return new ReplicationConnection(client);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** https://www.postgresql.org/docs/current/protocol-replication.html (IDENTIFY_SYSTEM) */
+  async identifySystem(): Promise<SystemIdentity> {
+    const r = await this.client.query('IDENTIFY_SYSTEM');
+    const row = r.rows[0] as { systemid: string; timeline: string | number; xlogpos: string; dbname: string };
+    return {
+      systemId: String(row.systemid),
+      timeline: Number(row.timeline),
+      xlogpos: parseLsn(row.xlogpos),
+      dbname: row.dbname,
+    };
+  }
+
+  /**
+   * CREATE_REPLICATION_SLOT ... LOGICAL pgoutput with an exported snapshot.
+   * The snapshot stays valid until this connection runs its next command, so
+   * the caller copies under it before calling anything else here.
+   */
+  async createSlot(
+    slot: string,
+    serverVersionNum: number,
+  ): Promise<{ consistentPoint: Lsn; snapshotName: string }> {
+    const ident = pg.escapeIdentifier(slot);
+    const sql =
+      serverVersionNum >= 150000
+        ? `CREATE_REPLICATION_SLOT ${ident} LOGICAL pgoutput (SNAPSHOT 'export')`
+        : `CREATE_REPLICATION_SLOT ${ident} LOGICAL pgoutput EXPORT_SNAPSHOT`;
+    const r = await this.client.query(sql);
+    const row = r.rows[0] as { consistent_point: string; snapshot_name: string };
+    return { consistentPoint: parseLsn(row.consistent_point), snapshotName: row.snapshot_name };
+  }
+
+  /**
+   * START_REPLICATION SLOT ... LOGICAL; resolves once the server answered with
+   * CopyBothResponse (streaming has begun), rejects if it answered an error.
+   */
+  start(slot: string, lsn: Lsn, publication: string): Promise<void> {
+    const conn = (this.client as unknown as { connection: RawConnection }).connection;
+    const sql =
+      `START_REPLICATION SLOT ${pg.escapeIdentifier(slot)} LOGICAL ${formatLsn(lsn)} ` +
+      `(proto_version '1', publication_names ${pg.escapeLiteral(publication)}, messages 'true')`;
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      conn.once('replicationStart', () => {
+        started = true;
+        this.streaming = true;
+        resolve();
+      });
+      conn.on('copyData', (msg: { chunk: Buffer }) => {
+        const m = parseStreamMessage(msg.chunk);
+        if (!m) return;
+        this.emit(m.kind, m);
+      });
+      // The query only completes when streaming ends (CopyDone or error).
+      this.client.query(sql).then(
+        () => {
+          if (!started) reject(new Error('START_REPLICATION ended before streaming began'));
+          else this.client.end().catch(() => {});
+        },
+        (err: Error) => {
+          if (!started) reject(err);
+          else if (!this.closed) {
+            this.closed = true;
+            this.emit('close', err);
+            this.client.end().catch(() => {});
+          }
+        },
+      );
+    });
+  }
+
+  sendStatus(lsn: Lsn, replyRequested = false): void {
+    if (this.closed || !this.streaming) return;
+    const conn = (this.client as unknown as { connection: RawConnection }).connection;
+    conn.sendCopyFromChunk(standbyStatusUpdate(lsn, replyRequested));
+  }
+
+  /** Closes the connection (no CopyDone handshake: the walsender handles a Terminate). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const client = this.client;
+    await Promise.race([client.end().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
+  }
+}
