@@ -1,0 +1,413 @@
+/**
+ * Decides, per simple-protocol query string, whether Outpost answers from the
+ * SQLite replica or forwards upstream — and for local answers, produces the
+ * complete result (RowDescription fields and rendered rows) before anything
+ * is sent. The rule: local only when the answer is certainly identical to
+ * upstream's; every doubt forwards, with a reason for `SHOW outpost.last_route`.
+ */
+import type Database from 'better-sqlite3';
+import { NotLocal } from '../errors.js';
+import type { ReplicaTable } from '../replica/schema.js';
+import type { SessionState } from '../session.js';
+import { type CompiledSelect, compileSelect, NOT_LOCAL_FUNCTION } from '../sql/compile.js';
+import { hasOverlongIdentifier, Lru, loadParser, type Node, nodeKind, parseSql } from '../sql/parse.js';
+import { type Renderer, rendererFor, sessionSettingsProblem } from '../sql/render.js';
+import type { FieldDescription, LocalResult, QueryRouter, Route } from './types.js';
+
+export interface RouterCatalog {
+  findTable(schema: string, name: string): ReplicaTable | undefined;
+  tables(): ReplicaTable[];
+  snapshotComplete(): boolean;
+  /** Changes whenever the replicated tables (or their columns) change. */
+  readonly catalogVersion: number;
+}
+
+export interface RouterOptions {
+  catalog: RouterCatalog;
+  /** Read-only better-sqlite3 connection to the replica file. */
+  reader: Database.Database;
+  /** Name of the replicated upstream database; other databases always go upstream. */
+  database: string;
+  /** Upstream's database collation (datcollate) is C or POSIX, so text compares bytewise. */
+  textCollationIsC: boolean;
+  /**
+   * All schema names upstream, if known. An unqualified table name goes
+   * upstream when a schema named like the session user exists (Postgres's
+   * default search_path `"$user", public` would look there first). Without
+   * this, only the schemas of replicated tables are known.
+   */
+  upstreamSchemas?: () => ReadonlySet<string>;
+  /**
+   * Whether the session's role may read the table with the same result as
+   * upstream (SELECT privilege, no row-level security). When it returns false
+   * the statement is forwarded, so upstream answers or raises its own error.
+   * Defaults to allowing every replicated table.
+   */
+  canRead?: (session: SessionState, table: ReplicaTable) => boolean;
+}
+
+/** One compiled statement, ready to run on the reader. */
+interface Plan {
+  compiled: CompiledSelect;
+  stmt: Database.Statement;
+  /** Whether the FROM item was an unqualified name (resolved via search_path). */
+  unqualified: boolean;
+}
+
+type Classified =
+  | { kind: 'show-last-route' }
+  | { kind: 'upstream'; reason: string; disable?: string }
+  | { kind: 'local'; plans: Plan[]; disable?: string };
+
+/** Settings the session does not report in ParameterStatus but the local path depends on. */
+const WATCHED_SETTINGS = new Set([
+  'search_path',
+  'extra_float_digits',
+  'bytea_output',
+  'lc_messages',
+  'lc_monetary',
+  'lc_numeric',
+  'lc_time',
+  'role',
+  'session_authorization',
+  'transform_null_equals',
+  'row_security',
+]);
+
+const DEFAULT_SEARCH_PATH = '"$user",public';
+
+/** Reasons for statement kinds that are never local. */
+const STATEMENT_REASONS: Record<string, string> = {
+  TransactionStmt: 'transaction control',
+  VariableSetStmt: 'SET',
+  VariableShowStmt: 'SHOW',
+  InsertStmt: 'write (INSERT)',
+  UpdateStmt: 'write (UPDATE)',
+  DeleteStmt: 'write (DELETE)',
+  MergeStmt: 'write (MERGE)',
+  ExplainStmt: 'EXPLAIN',
+  CopyStmt: 'COPY',
+  DeclareCursorStmt: 'cursor',
+  FetchStmt: 'cursor',
+  PrepareStmt: 'PREPARE',
+  ExecuteStmt: 'EXECUTE',
+  CallStmt: 'CALL',
+  DoStmt: 'DO',
+};
+
+export class Router implements QueryRouter {
+  private readonly cache = new Lru<Classified>(2000);
+  private cacheVersion: number;
+  private schemaVersion = -1;
+  private replicaSchemas = new Set<string>();
+
+  private constructor(private readonly opts: RouterOptions) {
+    this.cacheVersion = opts.catalog.catalogVersion;
+  }
+
+  static async create(opts: RouterOptions): Promise<Router> {
+    await loadParser();
+    // Lets compiled SQL abort a local run when it meets a stored value it
+    // cannot treat exactly like Postgres (e.g. a BC date in a comparison).
+    opts.reader.function(NOT_LOCAL_FUNCTION, { deterministic: true }, (reason: unknown) => {
+      throw new NotLocalSignal(String(reason));
+    });
+    return new Router(opts);
+  }
+
+  route(sql: string, session: SessionState): Route {
+    let route: Route;
+    try {
+      route = this.routeUnsafe(sql, session);
+    } catch (err) {
+      route = {
+        kind: 'upstream',
+        reason:
+          err instanceof NotLocal
+            ? err.reason
+            : `internal: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
+    if (route.kind === 'upstream') session.lastRoute = `upstream: ${route.reason}`;
+    else if (route.kind === 'local') session.lastRoute = 'local';
+    return route;
+  }
+
+  private routeUnsafe(sql: string, session: SessionState): Route {
+    const classified = this.classify(sql);
+    if (classified.kind === 'show-last-route') return classified;
+    // Statements that change what the local path depends on disable it for
+    // the rest of the session, whether or not they succeed upstream.
+    if (classified.disable !== undefined && session.localDisabled === undefined) {
+      session.localDisabled = classified.disable;
+    }
+    if (classified.kind === 'upstream') return { kind: 'upstream', reason: classified.reason };
+
+    if (!this.opts.catalog.snapshotComplete()) return upstream('replica snapshot not complete');
+    if (session.database !== this.opts.database)
+      return upstream(`database ${session.database} not replicated`);
+    if (session.txStatus !== 'I') return upstream('inside a transaction');
+    if (session.localDisabled !== undefined) return upstream(session.localDisabled);
+    const settings = sessionSettingsProblem(session.params);
+    if (settings !== undefined) return upstream(settings);
+    // With standard_conforming_strings off, backslashes in '...' are escapes
+    // and the parser (which assumes on) would read literals differently.
+    if (session.params.get('standard_conforming_strings') === 'off') {
+      return upstream('standard_conforming_strings off');
+    }
+
+    const prepared: { plan: Plan; renderers: Renderer[]; fields: FieldDescription[] }[] = [];
+    for (const plan of classified.plans) {
+      if (plan.unqualified) {
+        const problem = this.searchPathProblem(session);
+        if (problem !== undefined) return upstream(problem);
+      }
+      const { table, outputs } = plan.compiled;
+      if (this.opts.canRead && !this.opts.canRead(session, table)) {
+        return upstream(`no local read permission on ${table.schema}.${table.name}`);
+      }
+      const renderers = outputs.map((o) => rendererFor(o.column, session.params));
+      const fields: FieldDescription[] = outputs.map((o) => ({
+        name: o.name,
+        tableOid: table.oid,
+        columnAttr: o.column.attnum,
+        typeOid: o.column.typeOid,
+        typeSize: o.column.typlen,
+        typeModifier: o.column.typmod,
+        format: 0,
+      }));
+      prepared.push({ plan, renderers, fields });
+    }
+    const reader = this.opts.reader;
+    return {
+      kind: 'local',
+      run(): LocalResult[] {
+        const runAll = (): LocalResult[] =>
+          prepared.map(({ plan, renderers, fields }) => {
+            const raw = runStatement(plan);
+            const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
+            return { fields, rows, commandTag: `SELECT ${rows.length}` };
+          });
+        try {
+          // Several statements in one query string run in one implicit
+          // transaction upstream; read them from one SQLite snapshot too.
+          return prepared.length > 1 ? reader.transaction(runAll)() : runAll();
+        } catch (err) {
+          // The contract: run() fails only with NotLocal (nothing was sent yet).
+          if (err instanceof NotLocal) throw err;
+          throw new NotLocal(`internal: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      },
+    };
+  }
+
+  /** Unqualified names resolve to public.* only under the default search_path with no `$user` schema. */
+  private searchPathProblem(session: SessionState): string | undefined {
+    const path = session.params.get('search_path');
+    if (path !== undefined && path.replace(/\s+/g, '') !== DEFAULT_SEARCH_PATH) {
+      return `search_path ${path}`;
+    }
+    if (this.schemaVersion !== this.opts.catalog.catalogVersion) {
+      this.replicaSchemas = new Set(this.opts.catalog.tables().map((t) => t.schema));
+      this.schemaVersion = this.opts.catalog.catalogVersion;
+    }
+    if (this.replicaSchemas.has(session.user) || this.opts.upstreamSchemas?.().has(session.user)) {
+      return `schema "${session.user}" may shadow unqualified names`;
+    }
+    return undefined;
+  }
+
+  /** Session-independent classification of a query string, cached by its text. */
+  private classify(sql: string): Classified {
+    const version = this.opts.catalog.catalogVersion;
+    if (version !== this.cacheVersion) {
+      this.cache.clear();
+      this.cacheVersion = version;
+    }
+    let c = this.cache.get(sql);
+    if (!c) {
+      c = this.classifyUncached(sql);
+      this.cache.set(sql, c);
+    }
+    return c;
+  }
+
+  private classifyUncached(sql: string): Classified {
+    const parsed = parseSql(sql);
+    if (!parsed.ok) {
+      if (parsed.error === 'Query cannot be empty') return { kind: 'upstream', reason: 'empty query' };
+      return { kind: 'upstream', reason: `parse error: ${parsed.error}` };
+    }
+    const stmts = parsed.stmts.map((s) => s.stmt).filter((s): s is Node => s !== undefined);
+    if (stmts.length === 0) return { kind: 'upstream', reason: 'empty query' };
+    if (stmts.length === 1) {
+      const [kind, body] = nodeKind(stmts[0] as Node);
+      if (kind === 'VariableShowStmt' && (body as { name?: string }).name === 'outpost.last_route') {
+        return { kind: 'show-last-route' };
+      }
+    }
+    let disable: string | undefined;
+    for (const stmt of stmts) disable ??= sessionEffect(stmt);
+    if (hasOverlongIdentifier(sql)) {
+      return { kind: 'upstream', reason: 'identifier longer than 63 bytes', ...definedDisable(disable) };
+    }
+    // The parser knows Postgres 16+ literals (0x1F, 0o17, 0b101, 1_000) that
+    // an older upstream rejects; such text may also sit in a string, which
+    // merely forwards.
+    if (/(?<![\w$])(?:0[xXoObB][0-9a-fA-F_]|\d+_\d)/.test(sql)) {
+      return { kind: 'upstream', reason: 'non-decimal or underscored number', ...definedDisable(disable) };
+    }
+    const plans: Plan[] = [];
+    for (const stmt of stmts) {
+      const [kind] = nodeKind(stmt);
+      if (kind !== 'SelectStmt') {
+        return {
+          kind: 'upstream',
+          reason: STATEMENT_REASONS[kind] ?? `statement ${kind}`,
+          ...definedDisable(disable),
+        };
+      }
+      try {
+        plans.push(this.plan(stmt));
+      } catch (err) {
+        if (err instanceof NotLocal)
+          return { kind: 'upstream', reason: err.reason, ...definedDisable(disable) };
+        throw err;
+      }
+    }
+    return { kind: 'local', plans, ...definedDisable(disable) };
+  }
+
+  private plan(stmt: Node): Plan {
+    let unqualified = false;
+    const catalog = this.opts.catalog;
+    const compiled = compileSelect(stmt, {
+      findTable: (schema, name) => catalog.findTable(schema, name),
+      resolveUnqualified: (name) => {
+        // pg_catalog is searched before "$user" and public; its relations are all named pg_*.
+        if (name.startsWith('pg_')) throw new NotLocal(`relation ${name} may be a system catalog`);
+        const table = catalog.findTable('public', name);
+        if (!table) throw new NotLocal(`table ${name} not in replica`);
+        unqualified = true;
+        return table;
+      },
+      textCollationIsC: this.opts.textCollationIsC,
+    });
+    let prepared: Database.Statement;
+    try {
+      prepared = this.opts.reader.prepare(compiled.sql);
+    } catch (err) {
+      throw new NotLocal(`sqlite prepare: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    prepared.raw(true);
+    prepared.safeIntegers(true);
+    return { compiled, stmt: prepared, unqualified };
+  }
+}
+
+/** Thrown from inside SQLite by NOT_LOCAL_FUNCTION. */
+class NotLocalSignal extends Error {}
+
+function runStatement(plan: Plan): unknown[][] {
+  try {
+    const params = plan.compiled.params;
+    return (Object.keys(params).length > 0 ? plan.stmt.all(params) : plan.stmt.all()) as unknown[][];
+  } catch (err) {
+    if (err instanceof NotLocalSignal) throw new NotLocal(err.message);
+    if (err instanceof NotLocal) throw err;
+    throw new NotLocal(`sqlite: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function upstream(reason: string): Route {
+  return { kind: 'upstream', reason };
+}
+
+function definedDisable(disable: string | undefined): { disable?: string } {
+  return disable === undefined ? {} : { disable };
+}
+
+/**
+ * Whether a statement changes session state the local path depends on but
+ * cannot observe (unreported settings, shadowing relations): returns the
+ * reason to disable local answers for the rest of the session. Conservative:
+ * the statement may still fail or be rolled back upstream.
+ */
+function sessionEffect(stmt: Node): string | undefined {
+  const [kind, body] = nodeKind(stmt);
+  switch (kind) {
+    case 'VariableSetStmt': {
+      const s = body as { kind?: string; name?: string; args?: Node[] };
+      if (s.kind !== 'VAR_SET_VALUE' && s.kind !== 'VAR_SET_DEFAULT' && s.kind !== 'VAR_SET_CURRENT') break;
+      const name = (s.name ?? '').toLowerCase();
+      if (!WATCHED_SETTINGS.has(name)) break;
+      if (name === 'extra_float_digits' && s.kind === 'VAR_SET_VALUE' && positiveIntArg(s.args)) break;
+      return `session changed ${name}`;
+    }
+    case 'CreateStmt':
+    case 'CreateForeignTableStmt': {
+      if (isTempRelation((body as { relation?: RelationLike }).relation)) return 'temporary table may shadow';
+      break;
+    }
+    case 'ViewStmt':
+      if (isTempRelation((body as { view?: RelationLike }).view)) return 'temporary view may shadow';
+      break;
+    case 'CreateSeqStmt':
+      if (isTempRelation((body as { sequence?: RelationLike }).sequence))
+        return 'temporary sequence may shadow';
+      break;
+    case 'CreateTableAsStmt':
+      if (isTempRelation((body as { into?: { rel?: RelationLike } }).into?.rel))
+        return 'temporary table may shadow';
+      break;
+    case 'SelectStmt':
+      if (isTempRelation((body as { intoClause?: { rel?: RelationLike } }).intoClause?.rel)) {
+        return 'temporary table may shadow';
+      }
+      break;
+    case 'CreateSchemaStmt':
+      return 'schema created (may shadow unqualified names)';
+    case 'DoStmt':
+      return 'DO block may change session settings';
+    case 'CallStmt':
+      return 'CALL may change session settings';
+  }
+  // set_config() changes settings from inside any statement.
+  if (callsFunction(stmt, 'set_config')) return 'set_config() called';
+  return undefined;
+}
+
+interface RelationLike {
+  schemaname?: string;
+  relpersistence?: string;
+}
+
+function isTempRelation(rel: RelationLike | undefined): boolean {
+  if (!rel) return false;
+  return rel.relpersistence === 't' || (rel.schemaname ?? '').toLowerCase().startsWith('pg_temp');
+}
+
+function positiveIntArg(args: Node[] | undefined): boolean {
+  const only = args?.length === 1 ? args[0] : undefined;
+  if (!only) return false;
+  const [kind, body] = nodeKind(only);
+  if (kind !== 'A_Const') return false;
+  const c = body as { ival?: { ival?: number }; sval?: { sval?: string } };
+  const v = c.ival ? (c.ival.ival ?? 0) : c.sval ? Number(c.sval.sval) : Number.NaN;
+  return Number.isInteger(v) && v > 0 && v <= 3;
+}
+
+/** Whether any FuncCall in the tree is named `name` (any schema). */
+function callsFunction(tree: unknown, name: string): boolean {
+  if (Array.isArray(tree)) return tree.some((t) => callsFunction(t, name));
+  if (tree === null || typeof tree !== 'object') return false;
+  for (const [key, value] of Object.entries(tree)) {
+    if (key === 'FuncCall') {
+      const names = (value as { funcname?: Node[] }).funcname ?? [];
+      const last = names[names.length - 1];
+      if (last && 'String' in last && last.String.sval === name) return true;
+    }
+    if (callsFunction(value, name)) return true;
+  }
+  return false;
+}
