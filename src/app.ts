@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { ReplicaStore } from './replica/store.js';
 import { ReplicationEngine } from './replication/engine.js';
 import { parseLsn } from './replication/lsn.js';
+import { AccessControl } from './router/access.js';
 import { Router } from './router/router.js';
 import { ProxyServer } from './server/proxy-server.js';
 
@@ -29,6 +30,7 @@ export class Outpost {
     readonly engine: ReplicationEngine,
     readonly proxy: ProxyServer,
     readonly http: HttpServer,
+    private readonly catalogPool: pg.Pool,
     replicationStarted: Promise<void>,
   ) {
     this.replicationStarted = replicationStarted;
@@ -49,20 +51,37 @@ export class Outpost {
     // Handled by the caller through `replicationStarted`; avoid an unhandled rejection meanwhile.
     replicationStarted.catch(() => {});
 
+    // Catalog lookups (collation, privileges); never used for a client's statements.
+    const catalogPool = new pg.Pool({
+      connectionString: config.upstream,
+      max: 2,
+      connectionTimeoutMillis: 30_000,
+      idleTimeoutMillis: 60_000,
+      application_name: 'outpost-catalog',
+    });
+    catalogPool.on('error', (err) => logger.warn({ err: err.message }, 'catalog connection error'));
     let textCollationIsC: boolean;
     try {
-      textCollationIsC = await probeCollation(config.upstream);
+      textCollationIsC = await probeCollation(catalogPool);
     } catch (err) {
+      await catalogPool.end().catch(() => {});
       // The engine reports connection problems with a clearer message; prefer it.
       await replicationStarted;
       throw new StartupError(`cannot query upstream: ${(err as Error).message}`);
     }
 
+    const access = new AccessControl({
+      catalog: store,
+      query: async <R>(sql: string, params: unknown[]) => (await catalogPool.query(sql, params)).rows as R[],
+      onError: (err) =>
+        logger.warn({ err: (err as Error).message }, 'privilege lookup failed; forwarding meanwhile'),
+    });
     const router = await Router.create({
       catalog: store,
       reader: store.reader,
       database: config.upstreamTarget.database,
       textCollationIsC,
+      access,
     });
     const proxy = new ProxyServer({
       listen: config.listen,
@@ -94,6 +113,7 @@ export class Outpost {
       await http.start();
     } catch (err) {
       await proxy.close().catch(() => {});
+      await catalogPool.end().catch(() => {});
       await engine.stop().catch(() => {});
       store.close();
       const e = err as NodeJS.ErrnoException;
@@ -111,7 +131,7 @@ export class Outpost {
       },
       'outpost listening',
     );
-    return new Outpost(config, logger, metrics, store, engine, proxy, http, replicationStarted);
+    return new Outpost(config, logger, metrics, store, engine, proxy, http, catalogPool, replicationStarted);
   }
 
   /** Drain clients, stop replication after the current transaction, close the replica. */
@@ -120,24 +140,26 @@ export class Outpost {
       await this.proxy.close().catch((err) => this.logger.warn({ err }, 'closing proxy'));
       await this.engine.stop().catch((err) => this.logger.warn({ err }, 'stopping replication'));
       await this.http.close().catch(() => {});
+      await this.catalogPool.end().catch(() => {});
       this.store.close();
     })();
     return this.stopping;
   }
 }
 
-/** Whether the replicated database's default collation compares text like SQLite's BINARY. */
-async function probeCollation(upstream: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: upstream, connectionTimeoutMillis: 30_000 });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    const r = await client.query<{ datcollate: string }>(
-      'select datcollate from pg_database where datname = current_database()',
-    );
-    const c = r.rows[0]?.datcollate ?? '';
-    return c === 'C' || c === 'POSIX';
-  } finally {
-    await client.end().catch(() => {});
-  }
+/**
+ * Whether the replicated database's default collation compares text like
+ * SQLite's BINARY (bytewise): libc C/POSIX, or the builtin provider's C and
+ * C.UTF-8 (code point order, which is UTF-8 byte order). ICU never is.
+ */
+async function probeCollation(pool: pg.Pool): Promise<boolean> {
+  const r = await pool.query<{ d: Record<string, string | null> }>(
+    'select to_jsonb(d) as d from pg_database d where datname = current_database()',
+  );
+  const d = r.rows[0]?.d ?? {};
+  // datlocprovider exists from Postgres 15; before that every database is libc.
+  const provider = d.datlocprovider ?? 'c';
+  if (provider === 'c') return d.datcollate === 'C' || d.datcollate === 'POSIX';
+  if (provider === 'b') return d.datlocale === 'C' || d.datlocale === 'C.UTF-8';
+  return false;
 }

@@ -365,15 +365,22 @@ describe('name resolution', () => {
     expectUpstream('SELECT x FROM other', /table other not in replica/);
   });
 
-  test('canRead hook', async () => {
+  test('access check forwards with its reason', async () => {
     const r = await Router.create({
       catalog: fixture.catalog,
       reader: fixture.reader,
       database: 'postgres',
       textCollationIsC: true,
-      canRead: (s, t) => s.user !== 'mallory' || t.name !== 'items',
+      access: {
+        check: (s, t) =>
+          s.user === 'mallory' && t.name === 'items' ? 'role mallory lacks SELECT' : undefined,
+      },
     });
-    assert.equal(r.route('SELECT id FROM items', session('mallory')).kind, 'upstream');
+    const m = session('mallory');
+    assert.deepEqual(r.route('SELECT id FROM items', m), {
+      kind: 'upstream',
+      reason: 'role mallory lacks SELECT',
+    });
     assert.equal(r.route('SELECT id FROM bc', session('mallory')).kind, 'local');
   });
 

@@ -12,6 +12,7 @@ import type { SessionState } from '../session.js';
 import { type CompiledSelect, compileSelect, NOT_LOCAL_FUNCTION } from '../sql/compile.js';
 import { hasOverlongIdentifier, Lru, loadParser, type Node, nodeKind, parseSql } from '../sql/parse.js';
 import { type Renderer, rendererFor, sessionSettingsProblem } from '../sql/render.js';
+import { DEFAULT_SEARCH_PATH, startupProblem, WATCHED_SETTINGS } from './settings.js';
 import type { FieldDescription, LocalResult, QueryRouter, Route } from './types.js';
 
 export interface RouterCatalog {
@@ -38,12 +39,18 @@ export interface RouterOptions {
    */
   upstreamSchemas?: () => ReadonlySet<string>;
   /**
-   * Whether the session's role may read the table with the same result as
-   * upstream (SELECT privilege, no row-level security). When it returns false
-   * the statement is forwarded, so upstream answers or raises its own error.
-   * Defaults to allowing every replicated table.
+   * Whether the session's role may read a table with the same result as
+   * upstream (SELECT privilege, no row-level security): `check` returns why
+   * not, and the statement is forwarded so upstream answers or raises its own
+   * error. `prepare` warms the role's facts when a session starts. Without
+   * it every replicated table is readable (tests only: `src/app.ts` always
+   * passes `AccessControl`).
    */
-  canRead?: (session: SessionState, table: ReplicaTable) => boolean;
+  access?: {
+    check(session: SessionState, table: ReplicaTable): string | undefined;
+    prepare?(session: SessionState): Promise<void>;
+    schemas?(): ReadonlySet<string>;
+  };
 }
 
 /** One compiled statement, ready to run on the reader. */
@@ -58,23 +65,6 @@ type Classified =
   | { kind: 'show-last-route' }
   | { kind: 'upstream'; reason: string; disable?: string }
   | { kind: 'local'; plans: Plan[]; disable?: string };
-
-/** Settings the session does not report in ParameterStatus but the local path depends on. */
-const WATCHED_SETTINGS = new Set([
-  'search_path',
-  'extra_float_digits',
-  'bytea_output',
-  'lc_messages',
-  'lc_monetary',
-  'lc_numeric',
-  'lc_time',
-  'role',
-  'session_authorization',
-  'transform_null_equals',
-  'row_security',
-]);
-
-const DEFAULT_SEARCH_PATH = '"$user",public';
 
 /** Reasons for statement kinds that are never local. */
 const STATEMENT_REASONS: Record<string, string> = {
@@ -133,6 +123,31 @@ export class Router implements QueryRouter {
     return route;
   }
 
+  /**
+   * A statement the client sent through the extended protocol (Parse): it is
+   * forwarded as is, but may change session state the local path relies on.
+   */
+  observe(sql: string, session: SessionState): void {
+    try {
+      const classified = this.classify(sql);
+      if (classified.kind !== 'show-last-route' && classified.disable !== undefined) {
+        session.localDisabled ??= classified.disable;
+      }
+    } catch {
+      session.localDisabled ??= 'unclassifiable extended-protocol statement';
+    }
+  }
+
+  /** Startup parameters may set what the local path cannot honour; also warm the role's privileges. */
+  sessionStarting(
+    session: SessionState,
+    startupParams: ReadonlyMap<string, string>,
+  ): Promise<void> | undefined {
+    const problem = startupProblem(startupParams);
+    if (problem !== undefined) session.localDisabled ??= problem;
+    return this.opts.access?.prepare?.(session);
+  }
+
   private routeUnsafe(sql: string, session: SessionState): Route {
     const classified = this.classify(sql);
     if (classified.kind === 'show-last-route') return classified;
@@ -163,9 +178,8 @@ export class Router implements QueryRouter {
         if (problem !== undefined) return upstream(problem);
       }
       const { table, outputs } = plan.compiled;
-      if (this.opts.canRead && !this.opts.canRead(session, table)) {
-        return upstream(`no local read permission on ${table.schema}.${table.name}`);
-      }
+      const denied = this.opts.access?.check(session, table);
+      if (denied !== undefined) return upstream(denied);
       const renderers = outputs.map((o) => rendererFor(o.column, session.params));
       const fields: FieldDescription[] = outputs.map((o) => ({
         name: o.name,
@@ -211,7 +225,11 @@ export class Router implements QueryRouter {
       this.replicaSchemas = new Set(this.opts.catalog.tables().map((t) => t.schema));
       this.schemaVersion = this.opts.catalog.catalogVersion;
     }
-    if (this.replicaSchemas.has(session.user) || this.opts.upstreamSchemas?.().has(session.user)) {
+    if (
+      this.replicaSchemas.has(session.user) ||
+      this.opts.upstreamSchemas?.().has(session.user) ||
+      this.opts.access?.schemas?.().has(session.user)
+    ) {
       return `schema "${session.user}" may shadow unqualified names`;
     }
     return undefined;

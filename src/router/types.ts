@@ -38,4 +38,15 @@ export type Route =
 export interface QueryRouter {
   /** Classify a simple-protocol query string for this session. Never throws. */
   route(sql: string, session: SessionState): Route;
+  /** A statement forwarded through the extended protocol (Parse): note its side effects on the session. */
+  observe?(sql: string, session: SessionState): void;
+  /**
+   * The client's upstream session is authenticated. The session relays
+   * upstream's first ReadyForQuery only after the returned promise settles
+   * (bounded), so per-role facts are warm for the first statement.
+   */
+  sessionStarting?(
+    session: SessionState,
+    startupParams: ReadonlyMap<string, string>,
+  ): Promise<void> | undefined;
 }

@@ -42,7 +42,13 @@ import {
   SSL_REFUSED,
 } from '../wire/backend.js';
 import { type Frame, FrameReader, FrameScanner, protocolViolation, typeName } from '../wire/frames.js';
-import { FrontendType, parseQuery, parseStartupPacket, type StartupPacket } from '../wire/frontend.js';
+import {
+  FrontendType,
+  parseParseQuery,
+  parseQuery,
+  parseStartupPacket,
+  type StartupPacket,
+} from '../wire/frontend.js';
 import { type BackendKey, type CancelRegistry, sendCancel } from './cancel.js';
 import { UpstreamConnection, type UpstreamTarget } from './upstream-connection.js';
 
@@ -76,6 +82,8 @@ const PIPELINED = 'pipelined behind upstream work';
 
 /** How long a closing socket may take to say goodbye before it is destroyed. */
 const CLOSE_GRACE_MS = 2_000;
+/** Longest a new session waits for the router to warm per-role facts before its first ReadyForQuery. */
+const WARMING_TIMEOUT_MS = 2_000;
 
 /** Upstream messages observed while relaying. */
 function observed(type: number): boolean {
@@ -131,6 +139,12 @@ export class ClientSession {
   private readonly pauses = new Set<'client-drain' | 'upstream-drain' | 'deferred'>();
   private upstreamPausedForClient = false;
   private key: BackendKey | undefined;
+  /** The client's startup parameters, for the router's session checks. */
+  private startupParams: ReadonlyMap<string, string> = new Map();
+  /** The router is warming per-role facts; upstream's first ReadyForQuery waits for it. */
+  private warming: Promise<void> | undefined;
+  /** Upstream bytes from its first ReadyForQuery on, held while `warming`. */
+  private heldStartup: Buffer[] | undefined;
   private sslRefused = false;
   private gssRefused = false;
   /** Upstream sent a FATAL (or PANIC) ErrorResponse: it will close, the client has the reason. */
@@ -270,6 +284,7 @@ export class ClientSession {
     }
     const database = packet.params.get('database') || user;
     this.state = newSessionState(user, database);
+    this.startupParams = packet.params;
     this.reader.expectStartup = false;
     this.phase = 'auth';
     this.log.debug(
@@ -331,6 +346,12 @@ export class ClientSession {
         forward.push(frame.raw);
         return;
       case FrontendType.Parse:
+        if (this.state && this.opts.router.observe) {
+          this.opts.router.observe(parseParseQuery(frame.body), this.state);
+        }
+        this.unsynced = true;
+        forward.push(frame.raw);
+        return;
       case FrontendType.Bind:
       case FrontendType.Describe:
       case FrontendType.Close:
@@ -457,7 +478,42 @@ export class ClientSession {
       this.onUpstreamStartupData(this.upstreamReader, chunk);
       return;
     }
+    if (this.heldStartup) {
+      this.heldStartup.push(Buffer.from(chunk));
+      return;
+    }
     this.relay(chunk);
+  }
+
+  /**
+   * Let the router warm per-role facts (privileges, role settings) while
+   * upstream finishes its startup, so the session's first statement can be
+   * answered locally. Bounded: a slow lookup only costs local answers.
+   */
+  private startWarming(state: SessionState): void {
+    const pending = this.opts.router.sessionStarting?.(state, this.startupParams);
+    if (!pending) return;
+    this.warming = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, WARMING_TIMEOUT_MS);
+      pending.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      );
+    });
+  }
+
+  private releaseStartup(): void {
+    const held = this.heldStartup;
+    this.heldStartup = undefined;
+    this.warming = undefined;
+    if (!held || this.phase === 'closed') return;
+    this.relay(Buffer.concat(held));
   }
 
   /**
@@ -469,6 +525,14 @@ export class ClientSession {
     const out: Buffer[] = [];
     let rest: Buffer | undefined;
     for (let frame = reader.next(); frame; frame = reader.next()) {
+      if (frame.type === BackendType.ReadyForQuery && this.warming) {
+        // Hold ReadyForQuery and everything after it until the router is warm.
+        this.heldStartup = [Buffer.from(frame.raw), reader.takeRemaining()];
+        this.upstreamReader = undefined;
+        const warming = this.warming;
+        warming.then(() => this.guard(() => this.releaseStartup()));
+        break;
+      }
       this.handleUpstreamStartupFrame(frame, out);
       if (frame.type === BackendType.ReadyForQuery) {
         rest = reader.takeRemaining();
@@ -489,6 +553,7 @@ export class ClientSession {
         if (code === AuthCode.Ok) {
           this.phase = 'ready';
           this.log.debug('authenticated');
+          if (state) this.startWarming(state);
         }
         out.push(frame.raw);
         return;

@@ -97,6 +97,18 @@ export function parseQuery(body: Buffer): string {
   return body.toString('utf8', 0, nul);
 }
 
+/**
+ * The query string of a Parse ('P') message body: statement name, then the
+ * query, both NUL-terminated, then parameter types. Throws FATAL 08P01 when
+ * malformed.
+ */
+export function parseParseQuery(body: Buffer): string {
+  const nameEnd = body.indexOf(0);
+  const queryEnd = nameEnd < 0 ? -1 : body.indexOf(0, nameEnd + 1);
+  if (queryEnd < 0) throw protocolViolation('invalid message format: malformed Parse message');
+  return body.toString('utf8', nameEnd + 1, queryEnd);
+}
+
 function cstringLength(s: string): number {
   return Buffer.byteLength(s, 'utf8') + 1;
 }

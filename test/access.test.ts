@@ -1,0 +1,136 @@
+/**
+ * A local answer must never show a row upstream would not: the session's own
+ * role needs SELECT, row-level security forwards, and settings the local
+ * path cannot see (startup options, role defaults, SETs sent through the
+ * extended protocol) forward too.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { type OutpostProcess, startOutpost } from './helpers/outpost.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+
+let upstream: PostgresInstance;
+let outpost: OutpostProcess;
+let dir: string;
+
+before(async () => {
+  upstream = await startPostgres();
+  dir = mkdtempSync(join(tmpdir(), 'outpost-access-'));
+  await upstream.query(`
+    create table secret (id int primary key, v text);
+    insert into secret values (1, 'one'), (2, 'two');
+    create table docs (id int primary key, owner text);
+    insert into docs values (1, 'bob'), (2, 'alice'), (3, 'bob');
+    alter table docs enable row level security;
+    create policy own on docs using (owner = current_user);
+    create schema other;
+    create table other.secret (id int primary key, v text);
+    insert into other.secret values (9, 'other');
+    create role alice login password 'alice-pw';
+    create role bob login password 'bob-pw';
+    create role carol login password 'carol-pw';
+    grant select on secret, docs to bob, carol;
+    grant usage on schema other to bob, carol;
+    grant select on other.secret to bob, carol;
+    alter role carol set search_path = other, public;
+  `);
+  outpost = await startOutpost({ upstream: upstream.url(), replica: join(dir, 'replica.db') });
+  await outpost.ready();
+});
+
+after(async () => {
+  await outpost?.stop();
+  await upstream?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function connect(user: string, password: string, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
+  const c = new pg.Client({ host: '127.0.0.1', port: outpost.port, user, password, database: 'postgres', ...extra });
+  await c.connect();
+  return c;
+}
+
+async function route(c: pg.Client): Promise<string> {
+  return (await c.query<{ last_route: string }>('show outpost.last_route')).rows[0]?.last_route ?? '';
+}
+
+test('a role without SELECT gets upstream permission denied, never local rows', async () => {
+  const c = await connect('alice', 'alice-pw');
+  try {
+    await assert.rejects(c.query('select * from secret order by id'), (err: { code?: string }) => err.code === '42501');
+    assert.match(await route(c), /^upstream: role alice lacks SELECT on public\.secret$/);
+  } finally {
+    await c.end();
+  }
+});
+
+test('a role with SELECT is served locally', async () => {
+  const c = await connect('bob', 'bob-pw');
+  try {
+    const r = await c.query('select * from secret order by id');
+    assert.equal(await route(c), 'local');
+    assert.deepEqual(r.rows, [
+      { id: 1, v: 'one' },
+      { id: 2, v: 'two' },
+    ]);
+  } finally {
+    await c.end();
+  }
+});
+
+test('row-level security forwards for roles it applies to, not for superusers', async () => {
+  const bob = await connect('bob', 'bob-pw');
+  const admin = await connect('postgres', 'postgres');
+  try {
+    const r = await bob.query('select id from docs order by id');
+    assert.equal(await route(bob), 'upstream: row-level security on public.docs');
+    assert.deepEqual(
+      r.rows.map((x) => x.id),
+      [1, 3],
+    );
+    const all = await admin.query('select id from docs order by id');
+    assert.equal(await route(admin), 'local');
+    assert.equal(all.rows.length, 3);
+  } finally {
+    await bob.end();
+    await admin.end();
+  }
+});
+
+test('a SET sent through the extended protocol is seen and forwards later reads', async () => {
+  const c = await connect('bob', 'bob-pw');
+  try {
+    await c.query('select * from secret');
+    assert.equal(await route(c), 'local');
+    await c.query({ name: 'set-path', text: 'set search_path = other, public' });
+    const r = await c.query('select * from secret');
+    assert.match(await route(c), /^upstream: session changed search_path/);
+    assert.deepEqual(r.rows, [{ id: 9, v: 'other' }], 'resolved the way upstream does');
+  } finally {
+    await c.end();
+  }
+});
+
+test('startup options and role defaults the renderer cannot honour forward', async () => {
+  const withOptions = await connect('bob', 'bob-pw', { options: '-c search_path=other,public' });
+  const carol = await connect('carol', 'carol-pw');
+  const fine = await connect('bob', 'bob-pw', { options: '-c extra_float_digits=3' });
+  try {
+    const a = await withOptions.query('select * from secret');
+    assert.match(await route(withOptions), /^upstream: startup setting search_path=/);
+    assert.deepEqual(a.rows, [{ id: 9, v: 'other' }]);
+    const b = await carol.query('select * from secret');
+    assert.match(await route(carol), /^upstream: role\/database default search_path=/);
+    assert.deepEqual(b.rows, [{ id: 9, v: 'other' }]);
+    await fine.query('select * from secret');
+    assert.equal(await route(fine), 'local');
+  } finally {
+    await withOptions.end();
+    await carol.end();
+    await fine.end();
+  }
+});
