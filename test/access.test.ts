@@ -48,8 +48,19 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function connect(user: string, password: string, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
-  const c = new pg.Client({ host: '127.0.0.1', port: outpost.port, user, password, database: 'postgres', ...extra });
+async function connect(
+  user: string,
+  password: string,
+  extra: Partial<pg.ClientConfig> = {},
+): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: '127.0.0.1',
+    port: outpost.port,
+    user,
+    password,
+    database: 'postgres',
+    ...extra,
+  });
   await c.connect();
   return c;
 }
@@ -61,7 +72,10 @@ async function route(c: pg.Client): Promise<string> {
 test('a role without SELECT gets upstream permission denied, never local rows', async () => {
   const c = await connect('alice', 'alice-pw');
   try {
-    await assert.rejects(c.query('select * from secret order by id'), (err: { code?: string }) => err.code === '42501');
+    await assert.rejects(
+      c.query('select * from secret order by id'),
+      (err: { code?: string }) => err.code === '42501',
+    );
     assert.match(await route(c), /^upstream: role alice lacks SELECT on public\.secret$/);
   } finally {
     await c.end();
