@@ -35,9 +35,41 @@ export type Route =
   /** `SHOW outpost.last_route`: the session answers from its own state. */
   | { kind: 'show-last-route' };
 
+/**
+ * A statement of the extended protocol that can be answered locally for this
+ * execution. https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
+ */
+export interface PreparedLocal {
+  /**
+   * Parameter type OIDs exactly as Postgres would report them in
+   * ParameterDescription: the client's declared types from Parse where given
+   * (non-zero), otherwise the types Postgres would infer.
+   */
+  paramTypes: number[];
+  /** RowDescription fields, all with format 0; the session applies Bind's result formats. */
+  fields: FieldDescription[];
+  /**
+   * Execute with parameter values as Postgres text (null is NULL); the session
+   * converts binary-format parameters to text first. Returns the complete
+   * result, or throws `NotLocal` (nothing has been sent yet) to forward.
+   */
+  run(params: readonly (string | null)[]): LocalResult;
+}
+
+export type PreparedRoute = { kind: 'local'; prepared: PreparedLocal } | { kind: 'upstream'; reason: string };
+
 export interface QueryRouter {
   /** Classify a simple-protocol query string for this session. Never throws. */
   route(sql: string, session: SessionState): Route;
+  /**
+   * Route one extended-protocol statement (the query of a Parse message, with
+   * the parameter types Parse declared, 0 for unspecified) for one execution
+   * in this session. Called again for every Bind, since the same prepared
+   * statement may be local for one execution and upstream for another (the
+   * session changes, the replica catches up). Never throws; sets
+   * `session.lastRoute` like `route`.
+   */
+  prepare?(sql: string, declaredParamTypes: readonly number[], session: SessionState): PreparedRoute;
   /** A statement forwarded through the extended protocol (Parse): note its side effects on the session. */
   observe?(sql: string, session: SessionState): void;
   /**
