@@ -9,10 +9,11 @@
  * server runs as an unprivileged OS user (created if missing).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 
 export interface PostgresOptions {
@@ -108,6 +109,42 @@ function runAs(): { uid: number; gid: number } | undefined {
   return created;
 }
 
+/**
+ * The unprivileged server user must be able to execute the binaries. A
+ * checkout under a private directory (mktemp -d is 0700) hides them, so copy
+ * the embedded distribution once to a world-readable place under the temp
+ * directory (atomically: concurrent test processes may race here).
+ */
+function reachableBinaries(
+  bin: { initdb: string; postgres: string },
+  owner: { uid: number; gid: number } | undefined,
+): { initdb: string; postgres: string } {
+  if (!owner) return bin;
+  try {
+    execFileSync(bin.postgres, ['--version'], { stdio: 'pipe', uid: owner.uid, gid: owner.gid });
+    return bin;
+  } catch {
+    // not reachable as that user: copy below
+  }
+  const nativeDir = dirname(dirname(bin.postgres));
+  const target = join(
+    tmpdir(),
+    `outpost-pg-${createHash('sha1').update(nativeDir).digest('hex').slice(0, 12)}`,
+  );
+  if (!existsSync(join(target, 'bin', 'postgres'))) {
+    const staging = `${target}.${process.pid}.${Date.now()}`;
+    execFileSync('cp', ['-a', nativeDir, staging]);
+    execFileSync('chmod', ['-R', 'a+rX', staging]);
+    try {
+      renameSync(staging, target);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another process won the race
+    }
+  }
+  chmodSync(target, 0o755);
+  return { initdb: join(target, 'bin', 'initdb'), postgres: join(target, 'bin', 'postgres') };
+}
+
 function run(cmd: string, args: string[], owner: { uid: number; gid: number } | undefined): void {
   execFileSync(cmd, args, {
     stdio: 'pipe',
@@ -117,8 +154,8 @@ function run(cmd: string, args: string[], owner: { uid: number; gid: number } | 
 }
 
 export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresInstance> {
-  const bin = await binaries();
   const owner = runAs();
+  const bin = reachableBinaries(await binaries(), owner);
   const base = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-pg-'));
   if (owner) chownSync(base, owner.uid, owner.gid);
   chmodSync(base, 0o700);
@@ -157,6 +194,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       );
     } catch (err) {
       const e = err as { stderr?: Buffer; message: string };
+      if (!opts.dataDir) rmSync(base, { recursive: true, force: true });
       throw new Error(`initdb failed: ${e.stderr?.toString() ?? e.message}`);
     }
     // Password auth for every TCP client (md5/scram both work with scram-sha-256
@@ -229,7 +267,10 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
   // Wait until it accepts connections.
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (exited) throw new Error(`postgres exited during startup:\n${output}`);
+    if (exited) {
+      if (!opts.keep) rmSync(base, { recursive: true, force: true });
+      throw new Error(`postgres exited during startup:\n${output}`);
+    }
     try {
       const c = await connect();
       await c.end();
