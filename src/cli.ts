@@ -4,6 +4,7 @@
  * on stderr with exit code 1 — never a stack trace.
  */
 import { Outpost, VERSION } from './app.js';
+import { dropSlotCommand, formatStatus, statusCommand } from './commands/admin.js';
 import { helpText, parseConfig } from './config.js';
 import { errorMessage, StartupError } from './errors.js';
 import { createLogger } from './log.js';
@@ -13,7 +14,48 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+/** `outpost status` and `outpost drop-slot`: one-shot commands on a replica and its upstream. */
+async function admin(command: 'status' | 'drop-slot', argv: string[]): Promise<void> {
+  const json = argv.includes('--json');
+  let parsed: ReturnType<typeof parseConfig>;
+  try {
+    parsed = parseConfig(
+      argv.filter((a) => a !== '--json'),
+      process.env,
+    );
+  } catch (err) {
+    fail(errorMessage(err));
+  }
+  if (parsed === 'help' || parsed === 'version') {
+    process.stdout.write(
+      'Usage: outpost status [--json] [flags]\n       outpost drop-slot [--slot NAME] [flags]\nFlags as for outpost (--upstream, --replica, --http).\n',
+    );
+    return;
+  }
+  const target = { upstream: parsed.upstream, replica: parsed.replica, slot: parsed.slot, http: parsed.http };
+  try {
+    if (command === 'status') {
+      const report = await statusCommand(target);
+      process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
+    } else {
+      const r = await dropSlotCommand(target);
+      const lines = [r.slotDropped ? `dropped slot ${r.slot}` : `slot ${r.slot} did not exist upstream`];
+      if (r.publicationDropped) lines.push(`dropped publication ${r.publication}`);
+      else if (r.publicationKeptBecause)
+        lines.push(`kept publication ${r.publication}: ${r.publicationKeptBecause}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+  } catch (err) {
+    fail(errorMessage(err));
+  }
+}
+
 async function main(): Promise<void> {
+  const [first, ...rest] = process.argv.slice(2);
+  if (first === 'status' || first === 'drop-slot') {
+    await admin(first, rest);
+    return;
+  }
   let parsed: ReturnType<typeof parseConfig>;
   try {
     parsed = parseConfig(process.argv.slice(2), process.env);
