@@ -2,6 +2,9 @@
  * Wires the parts into one running Outpost: replica store, replication
  * engine, router, wire-protocol proxy and HTTP endpoints.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import pg from 'pg';
 import type { Config } from './config.js';
 import { StartupError } from './errors.js';
@@ -13,7 +16,9 @@ import { ReplicationEngine } from './replication/engine.js';
 import { parseLsn } from './replication/lsn.js';
 import { AccessControl } from './router/access.js';
 import { Router } from './router/router.js';
+import type { ClientTls } from './server/client-session.js';
 import { ProxyServer } from './server/proxy-server.js';
+import type { UpstreamTarget } from './server/upstream-connection.js';
 
 export const VERSION = '0.1.0';
 
@@ -37,6 +42,9 @@ export class Outpost {
   }
 
   static async start(config: Config, logger: Logger): Promise<Outpost> {
+    // Files first: a bad path is an operator error worth failing on before anything starts.
+    const clientTls = loadClientTls(config);
+    const upstreamTarget = loadUpstreamTarget(config);
     const metrics = createMetrics();
     const store = ReplicaStore.open(config.replica);
     const engine = new ReplicationEngine({
@@ -85,10 +93,13 @@ export class Outpost {
     });
     const proxy = new ProxyServer({
       listen: config.listen,
-      upstream: { host: config.upstreamTarget.host, port: config.upstreamTarget.port },
+      upstream: upstreamTarget,
       router,
       logger,
       metrics,
+      ...(clientTls ? { tls: clientTls } : {}),
+      maxClients: config.maxClients,
+      idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     });
     const http = new HttpServer({
       host: config.http.host,
@@ -145,6 +156,50 @@ export class Outpost {
     })();
     return this.stopping;
   }
+}
+
+function readFile(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new StartupError(
+      `cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+}
+
+/** Outpost's own certificate for clients (--tls-cert, --tls-key). */
+function loadClientTls(config: Config): ClientTls | undefined {
+  if (!config.tls) return undefined;
+  const cert = readFile('--tls-cert', config.tls.certPath);
+  const key = readFile('--tls-key', config.tls.keyPath);
+  let context: ReturnType<typeof createSecureContext>;
+  let certificate: Buffer | undefined;
+  try {
+    context = createSecureContext({ cert, key });
+    certificate = new X509Certificate(cert).raw;
+  } catch (err) {
+    throw new StartupError(
+      `--tls-cert/--tls-key are not a usable PEM certificate and key: ${(err as Error).message}`,
+    );
+  }
+  return { context, certificate, required: config.tls.required };
+}
+
+/** Where client sessions connect upstream, with the URL's sslmode and files. */
+function loadUpstreamTarget(config: Config): UpstreamTarget {
+  const t = config.upstreamTarget;
+  const root = t.sslRootCert;
+  return {
+    host: t.host,
+    port: t.port,
+    tls: {
+      mode: t.sslMode,
+      ...(root && root !== 'system' ? { ca: readFile('sslrootcert', root) } : {}),
+      ...(t.sslCert ? { cert: readFile('sslcert', t.sslCert) } : {}),
+      ...(t.sslKey ? { key: readFile('sslkey', t.sslKey) } : {}),
+    },
+  };
 }
 
 /**

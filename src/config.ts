@@ -10,9 +10,28 @@ export interface HostPort {
   port: number;
 }
 
+/** libpq's `sslmode` values. https://www.postgresql.org/docs/current/libpq-ssl.html#LIBPQ-SSL-SSLMODE-STATEMENTS */
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
 export interface UpstreamTarget extends HostPort {
   database: string;
   user: string;
+  /** From the URL's `sslmode`; libpq's default is `prefer`. */
+  sslMode: SslMode;
+  /** `sslrootcert`: a PEM file of trusted roots, or `system`. */
+  sslRootCert: string | undefined;
+  /** `sslcert` / `sslkey`: a client certificate for upstream. */
+  sslCert: string | undefined;
+  sslKey: string | undefined;
+}
+
+/** TLS for clients connecting to Outpost. */
+export interface ClientTlsConfig {
+  certPath: string;
+  keyPath: string;
+  /** Refuse plain-text sessions. */
+  required: boolean;
 }
 
 export interface Config {
@@ -24,13 +43,19 @@ export interface Config {
   publication: string | undefined;
   slot: string | undefined;
   logLevel: string;
+  tls: ClientTlsConfig | undefined;
+  maxClients: number;
+  /** 0 = never. */
+  idleTimeoutSeconds: number;
 }
 
 interface FlagSpec {
   env: string;
   default?: string;
   help: string;
+  /** Empty for a boolean flag. */
   placeholder: string;
+  boolean?: true;
 }
 
 export const FLAGS: Record<string, FlagSpec> = {
@@ -73,6 +98,34 @@ export const FLAGS: Record<string, FlagSpec> = {
     placeholder: 'LEVEL',
     help: 'trace, debug, info, warn, error, fatal or silent',
   },
+  'tls-cert': {
+    env: 'OUTPOST_TLS_CERT',
+    placeholder: 'PATH',
+    help: 'PEM certificate (chain) for TLS to clients; with --tls-key',
+  },
+  'tls-key': {
+    env: 'OUTPOST_TLS_KEY',
+    placeholder: 'PATH',
+    help: 'PEM private key for --tls-cert',
+  },
+  'tls-required': {
+    env: 'OUTPOST_TLS_REQUIRED',
+    placeholder: '',
+    boolean: true,
+    help: 'Refuse clients that do not use TLS (FATAL 28000), like a hostssl-only pg_hba.conf',
+  },
+  'max-clients': {
+    env: 'OUTPOST_MAX_CLIENTS',
+    default: '1000',
+    placeholder: 'N',
+    help: 'Client connections beyond this many get FATAL 53300 "sorry, too many clients already"',
+  },
+  'idle-timeout': {
+    env: 'OUTPOST_IDLE_TIMEOUT',
+    default: '0',
+    placeholder: 'SECONDS',
+    help: 'Close client sessions idle this long outside a transaction (FATAL 57P05); 0 = never',
+  },
 };
 
 export function helpText(): string {
@@ -84,7 +137,7 @@ export function helpText(): string {
     'Flags (each also read from its environment variable):',
   ];
   for (const [name, spec] of Object.entries(FLAGS)) {
-    const left = `  --${name} ${spec.placeholder}`;
+    const left = spec.placeholder ? `  --${name} ${spec.placeholder}` : `  --${name}`;
     const def = spec.default ? ` (default ${spec.default})` : '';
     lines.push(`${left.padEnd(30)} ${spec.help}${def}  [${spec.env}]`);
   }
@@ -121,7 +174,30 @@ export function parseUpstream(value: string): UpstreamTarget {
   const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || decodeURIComponent(url.username);
   const user = decodeURIComponent(url.username);
   if (!user) throw new StartupError(`--upstream has no user name (${fix})`);
-  return { host, port, database: database || user, user };
+  const sslMode = (url.searchParams.get('sslmode') ?? 'prefer') as SslMode;
+  if (!SSL_MODES.includes(sslMode)) {
+    throw new StartupError(`--upstream sslmode must be one of ${SSL_MODES.join(', ')}`);
+  }
+  const param = (name: string) => url.searchParams.get(name) || undefined;
+  return {
+    host,
+    port,
+    database: database || user,
+    user,
+    sslMode,
+    sslRootCert: param('sslrootcert'),
+    sslCert: param('sslcert'),
+    sslKey: param('sslkey'),
+  };
+}
+
+function positiveInteger(flag: string, value: string, min: number): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > 2 ** 31 - 1) {
+    throw new StartupError(
+      `--${flag} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return Number(value);
 }
 
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'help' | 'version' {
@@ -129,7 +205,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     help: { type: 'boolean' },
     version: { type: 'boolean' },
   };
-  for (const name of Object.keys(FLAGS)) options[name] = { type: 'string' };
+  for (const [name, spec] of Object.entries(FLAGS))
+    options[name] = { type: spec.boolean ? 'boolean' : 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
@@ -158,6 +235,19 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) {
     throw new StartupError(`--log-level must be one of trace, debug, info, warn, error, fatal, silent`);
   }
+  const tlsCert = get('tls-cert');
+  const tlsKey = get('tls-key');
+  const requiredFlag = values['tls-required'];
+  const requiredEnv = env.OUTPOST_TLS_REQUIRED;
+  const tlsRequired =
+    requiredFlag === true ||
+    (requiredEnv !== undefined && ['1', 'true', 'on', 'yes'].includes(requiredEnv.trim().toLowerCase()));
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new StartupError('--tls-cert and --tls-key go together: give both or neither');
+  }
+  if (tlsRequired && tlsCert === undefined) {
+    throw new StartupError('--tls-required needs --tls-cert and --tls-key');
+  }
   const slot = get('slot');
   if (slot !== undefined && !/^[a-z0-9_]{1,63}$/.test(slot)) {
     throw new StartupError('--slot may contain only lower-case letters, digits and underscores (at most 63)');
@@ -171,5 +261,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     publication: get('publication'),
     slot,
     logLevel,
+    tls: tlsCert && tlsKey ? { certPath: tlsCert, keyPath: tlsKey, required: tlsRequired } : undefined,
+    maxClients: positiveInteger('max-clients', get('max-clients') ?? '1000', 1),
+    idleTimeoutSeconds: positiveInteger('idle-timeout', get('idle-timeout') ?? '0', 0),
   };
 }

@@ -90,6 +90,10 @@ export function createMetrics() {
     ),
     changesApplied: new Counter('outpost_replication_changes_total', 'Row changes applied, by kind.'),
     snapshotRows: new Gauge('outpost_snapshot_rows_copied', 'Rows copied by the initial snapshot.'),
+    tablesResynced: new Counter(
+      'outpost_replication_tables_resynced_total',
+      'Tables replaced or dropped from a fresh snapshot after an upstream schema change.',
+    ),
   };
 }
 

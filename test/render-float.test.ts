@@ -164,7 +164,7 @@ describe('float8', () => {
     });
   }
 
-  test('renderer: stored REAL → float8 text; NaN text; zero refused', () => {
+  test('renderer: stored REAL → float8 text; NaN and -0 text; REAL zero is +0', () => {
     const render = rendererFor({ typeOid: 701, typeName: 'float8' }, new Map());
     assert.equal(render(1e20), '1e+20');
     assert.equal(render(1.5e-5), '1.5e-05');
@@ -173,8 +173,16 @@ describe('float8', () => {
     assert.equal(render(Number.NEGATIVE_INFINITY), '-Infinity');
     assert.equal(render('NaN'), 'NaN');
     assert.equal(render(null), null);
-    assert.throws(() => render(0), NotLocal);
+    assert.equal(render(0), '0');
+    assert.equal(render(0n), '0');
+    assert.equal(render('-0'), '-0');
+    assert.throws(() => render('0'), NotLocal);
+    assert.throws(() => render('1.5'), NotLocal);
     assert.equal(formatFloat8(-0), '-0');
+    const render4 = rendererFor({ typeOid: 700, typeName: 'float4' }, new Map());
+    assert.equal(render4(0), '0');
+    assert.equal(render4('-0'), '-0');
+    assert.equal(render4('NaN'), 'NaN');
   });
 });
 

@@ -135,7 +135,7 @@ test('snapshot then streaming: values follow the storage table, changes and tran
     const decl = store.reader.prepare(`SELECT name, type FROM pragma_table_info('public.t')`).all();
     assert.deepEqual(
       decl.map((r) => (r as { type: string }).type),
-      ['INTEGER', 'INTEGER', 'INTEGER', 'TEXT', 'TEXT', 'INTEGER', 'REAL', 'TEXT', 'TEXT', 'TEXT'],
+      ['INTEGER', 'INTEGER', 'INTEGER', 'TEXT', 'TEXT', 'INTEGER', 'BLOB', 'TEXT', 'TEXT', 'TEXT'],
     );
 
     // Stored values from the snapshot.
@@ -163,7 +163,7 @@ test('snapshot then streaming: values follow the storage table, changes and tran
     assert.equal(rows[2]?.d, 'infinity');
     assert.equal(rows[2]?.ts, '1999-12-31 23:59:59.5+00');
     assert.equal(rows[2]?.flag, null);
-    assert.equal(rows[3]?.f, 0); // -0 comes back as 0 from a REAL column (see type-storage.ts)
+    assert.equal(rows[3]?.f, '-0'); // TEXT: a REAL column would turn -0 into 0 (see type-storage.ts)
     assert.equal(rows[3]?.s, null);
     assert.equal(rows[4]?.txt, 'ünïcødé ✓');
     assert.equal(rows[4]?.f, 'NaN');
@@ -265,7 +265,8 @@ test('snapshot then streaming: values follow the storage table, changes and tran
         [1, 'y'],
       ]);
       assert.ok(metrics.transactionsApplied.get() > 0);
-      assert.ok(metrics.changesApplied.get({ kind: 'insert' }) >= 10);
+      // t_copy's rows may come with its resync copy (a new table) rather than as inserts.
+      assert.ok(metrics.changesApplied.get({ kind: 'insert' }) >= 5);
       assert.equal(metrics.changesApplied.get({ kind: 'truncate' }), 1);
 
       // Schema change: a new column.

@@ -12,8 +12,8 @@ test('affinity per the storage table', () => {
       'INTEGER',
       'INTEGER',
       'INTEGER',
-      'REAL',
-      'REAL',
+      'BLOB',
+      'BLOB',
       'TEXT',
       'TEXT',
       'TEXT',
@@ -37,7 +37,10 @@ test('toStored converts Postgres text per the storage table', () => {
   assert.equal(toStored('f', 16), 0);
   assert.equal(toStored('0.1', 701), 0.1);
   assert.equal(toStored('1e+300', 701), 1e300);
-  assert.ok(Object.is(toStored('-0', 701), -0));
+  assert.equal(toStored('-0', 701), '-0');
+  assert.equal(toStored('-0', 700), '-0');
+  assert.equal(toStored('-0.0', 701), '-0');
+  assert.ok(Object.is(toStored('0', 701), 0));
   assert.equal(toStored('NaN', 701), 'NaN');
   assert.equal(toStored('NaN', 700), 'NaN');
   assert.equal(toStored('Infinity', 701), Number.POSITIVE_INFINITY);
@@ -52,7 +55,7 @@ test('toStored converts Postgres text per the storage table', () => {
 
 test('SQLite round trip of the awkward doubles (documented in type-storage.ts)', () => {
   const db = new Database(':memory:');
-  db.exec('CREATE TABLE t (id INTEGER, f REAL)');
+  db.exec(`CREATE TABLE t (id INTEGER, f ${affinityFor(701)})`);
   const ins = db.prepare('INSERT INTO t VALUES (?, ?)');
   const texts = ['1.5', 'Infinity', '-Infinity', '-0', 'NaN', '1e+300', '5e-324'];
   for (const [i, text] of texts.entries()) ins.run(i, toStored(text, 701));
@@ -60,14 +63,24 @@ test('SQLite round trip of the awkward doubles (documented in type-storage.ts)',
   assert.equal(rows[0]?.f, 1.5);
   assert.deepEqual(rows[1], { f: Number.POSITIVE_INFINITY, t: 'real' });
   assert.deepEqual(rows[2], { f: Number.NEGATIVE_INFINITY, t: 'real' });
-  // -0.0 is stored as 0 by a REAL column (integral REALs are stored as integers).
-  assert.equal(rows[3]?.t, 'real');
-  assert.ok(Object.is(rows[3]?.f, 0));
+  // -0 is stored as TEXT: a REAL column would keep -0.0 as the integer 0.
+  assert.deepEqual(rows[3], { f: '-0', t: 'text' });
+  // Why: a REAL column keeps -0.0 as the integer 0, and converts the text '-0' to it too.
+  db.exec('CREATE TABLE z (id INTEGER, f REAL)');
+  db.prepare('INSERT INTO z VALUES (1, ?), (2, ?)').run(-0, '-0');
+  assert.deepEqual(db.prepare('SELECT f, typeof(f) AS t FROM z ORDER BY id').all(), [
+    { f: 0, t: 'real' },
+    { f: 0, t: 'real' },
+  ]);
+  // Every other value is a REAL, integral ones included.
+  db.prepare('INSERT INTO t VALUES (7, ?)').run(toStored('3', 701));
+  assert.equal(db.prepare('SELECT typeof(f) FROM t WHERE id = 7').pluck().get(), 'real');
+  db.exec('DELETE FROM t WHERE id = 7');
   assert.deepEqual(rows[4], { f: 'NaN', t: 'text' });
   assert.equal(rows[5]?.f, 1e300);
   assert.equal(rows[6]?.f, 5e-324);
-  // Ordering: -Infinity < numbers < Infinity < 'NaN' (TEXT after every number), as in Postgres.
-  assert.deepEqual(db.prepare('SELECT id FROM t ORDER BY f').pluck().all(), [2, 3, 6, 0, 5, 1, 4]);
+  // Ordering: -Infinity < numbers < Infinity < TEXT ('-0', 'NaN'); the compiler maps '-0' back to 0.0.
+  assert.deepEqual(db.prepare('SELECT id FROM t ORDER BY f').pluck().all(), [2, 6, 0, 5, 1, 3, 4]);
   // int8 needs BigInt to stay exact.
   db.exec('CREATE TABLE i (v INTEGER)');
   db.prepare('INSERT INTO i VALUES (?)').run(toStored('9223372036854775807', 20));

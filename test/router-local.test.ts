@@ -154,7 +154,7 @@ async function same(sql: string, opts: { unordered?: boolean } = {}): Promise<vo
   }
 }
 
-// float columns hold no zero (a stored zero may have been -0: never local).
+// More constructs (joins, aggregates, expressions, -0 and NaN, ...) in router-compile.test.ts.
 const QUERIES: string[] = [
   // targets
   'SELECT * FROM items',

@@ -80,29 +80,89 @@ function expectLocal(sql: string, s: SessionState = session()): Route & { kind: 
 }
 
 const UNSUPPORTED: [string, RegExp][] = [
-  ['SELECT a.id FROM items a JOIN items b ON a.id = b.id', /join/],
-  ['SELECT items.id FROM items, bc', /join/],
-  ['SELECT lower(t) FROM items', /function call lower\(\)/],
-  ['SELECT id FROM items WHERE lower(t) = $$a$$', /function call lower\(\)/],
-  ['SELECT count(*) FROM items', /function call count\(\)/],
-  ['SELECT id::text FROM items', /cast/],
-  ["SELECT id FROM items WHERE d = date '2024-01-01'", /cast/],
-  ['SELECT id + 1 FROM items', /operator \+/],
-  ['SELECT 1 FROM items', /constant in select list/],
-  ['SELECT 1', /SELECT without FROM/],
-  ['SELECT id FROM items GROUP BY id', /GROUP BY/],
-  ['SELECT id FROM items GROUP BY id HAVING id > 1', /GROUP BY/],
-  ['SELECT DISTINCT id FROM items', /DISTINCT/],
-  ['SELECT DISTINCT ON (id) id FROM items', /DISTINCT/],
-  ['SELECT id FROM (SELECT id FROM items) s', /subquery in FROM/],
-  ['SELECT id FROM items WHERE id IN (SELECT id FROM bc)', /subquery/],
-  ['SELECT id FROM items WHERE id IN (1, 2)', /IN/],
-  ['SELECT id FROM items WHERE EXISTS (SELECT 1 FROM bc)', /subquery/],
+  // ctype: the router was not told the database's ctype is C
+  ['SELECT lower(t) FROM items', /lower\(\) under collation default \(ctype not C\)/],
+  ['SELECT id FROM items WHERE lower(t) = $$a$$', /lower\(\) under collation default/],
+  ['SELECT id FROM items ORDER BY lower(t)', /lower\(\) under collation default/],
+  ["SELECT id FROM items WHERE t ILIKE 'a%'", /ILIKE under collation default/],
+  // functions and aggregates that are not reproduced
+  ['SELECT avg(f8) FROM items', /avg\(\) of float8/],
+  ['SELECT avg(f4) FROM items', /avg\(\) of float4/],
+  ['SELECT random() FROM items', /function call random\(\)/],
+  ['SELECT now() FROM items', /function call now\(\)/],
+  ['SELECT CURRENT_TIMESTAMP FROM items', /SQL value function/],
+  ["SELECT nextval('s') FROM items", /function call nextval\(\)/],
+  ['SELECT my_func(id) FROM items', /function call my_func\(\)/],
+  ['SELECT public.lower(t) FROM items', /function call public\.lower\(\)/],
+  ['SELECT sum(f8) FROM items', /sum\(\) of float8/],
+  ['SELECT sum(f4) FROM items', /sum\(\) of float4/],
+  ['SELECT min(b) FROM items', /min\(\) of bool/],
+  ['SELECT max(bp) FROM items', /max\(\) of bpchar/],
+  ["SELECT string_agg(t, ',') FROM items", /string_agg/],
+  ['SELECT count(*) OVER () FROM items', /window function count\(\)/],
+  ['SELECT count(*) FILTER (WHERE b) FROM items', /FILTER/],
+  ['SELECT sum(DISTINCT id) FROM items', /sum\(DISTINCT\)/],
+  ['SELECT id, count(*) FROM items GROUP BY ROLLUP (id)', /GROUPING SETS/],
+  ['SELECT t, count(*) FROM items GROUP BY id', /column t must appear in GROUP BY/],
+  ['SELECT count(*) FROM items WHERE count(*) > 1', /aggregate functions are not allowed in WHERE/],
+  ['SELECT f8, count(*) FROM items GROUP BY f8', /GROUP BY on type float8/],
+  ['SELECT DISTINCT n FROM items', /DISTINCT on type numeric/],
+  ['SELECT DISTINCT ON (id) id FROM items', /DISTINCT ON/],
+  ['SELECT DISTINCT id FROM items ORDER BY t', /ORDER BY expressions must appear in select list/],
+  ['SELECT id::varchar(3) FROM items', /cast from int4 to varchar with a type modifier/],
+  ['SELECT f8::text FROM items', /cast from float8 to text/],
+  ['SELECT d::text FROM items', /cast from date to text/],
+  ['SELECT t::date FROM items', /cast from text to date/],
+  ['SELECT n::int4 FROM items', /cast from numeric to int4/],
+  ['SELECT id + 1.5 FROM items', /operator \+ on int4 and numeric/],
+  ['SELECT f8 + 1 FROM items', /operator \+ on float8 and int4/],
+  ['SELECT d + 1 FROM items', /operator \+ on date and int4/],
+  ['SELECT id || id FROM items', /operator \|\| on int4 and int4/],
+  ['SELECT bp || t FROM items', /text form of bpchar/],
+  ['SELECT f4 = f8 FROM items', /comparison of float4 with float8/],
+  ['SELECT id FROM items WHERE f4 = 1.5', /comparison of float4 with numeric/],
+  ['SELECT id FROM items WHERE f8 = n', /comparison of float8 with numeric/],
+  ['SELECT id FROM items WHERE bp = t', /comparison of bpchar with text/],
+  ["SELECT id FROM items WHERE bp LIKE 'x%'", /LIKE on bpchar/],
+  // subqueries, joins and set operations that are not translated
   ['SELECT (SELECT 1) FROM items', /subquery in select list/],
-  ['WITH x AS (SELECT id FROM items) SELECT id FROM x', /WITH/],
-  ['SELECT id FROM items UNION SELECT id FROM bc', /set operation/],
-  ['SELECT id FROM items EXCEPT SELECT id FROM bc', /set operation/],
-  ['SELECT id FROM items WHERE id = $1', /parameter/],
+  ['SELECT id FROM items WHERE id = (SELECT 1)', /subquery/],
+  ['SELECT a.id FROM items a FULL JOIN items b ON a.id = b.id', /FULL JOIN/],
+  ['SELECT * FROM items NATURAL JOIN bc', /NATURAL JOIN/],
+  ['SELECT * FROM items a JOIN bc b USING (id) AS j', /USING \.\.\. AS/],
+  ['SELECT * FROM (items a JOIN bc b ON a.id = b.id) AS j', /alias on a join/],
+  ['SELECT * FROM items, LATERAL (SELECT items.id) s', /LATERAL/],
+  ['SELECT a.id FROM items a JOIN items a ON true', /specified more than once/],
+  ['SELECT id FROM items JOIN bc ON true', /ambiguous/],
+  ['WITH RECURSIVE x AS (SELECT 1) SELECT * FROM x', /WITH RECURSIVE/],
+  ['WITH x AS (DELETE FROM items RETURNING id) SELECT id FROM x', /data-modifying/],
+  ['SELECT id FROM items INTERSECT ALL SELECT id FROM bc', /INTERSECT ALL/],
+  ['SELECT id FROM items EXCEPT ALL SELECT id FROM bc', /EXCEPT ALL/],
+  ['SELECT id FROM items UNION SELECT id FROM bc ORDER BY id + 1', /must name a result column/],
+  ['SELECT id, t FROM items UNION SELECT id FROM bc', /same number of columns/],
+  ['SELECT t FROM items UNION SELECT id FROM bc', /set operation types text and int4 cannot be matched/],
+  ['SELECT f8 FROM items UNION SELECT f8 FROM items', /UNION on type float8/],
+  ['SELECT id FROM items WHERE (id, id) IN (SELECT id, id FROM bc)', /row IN \(subquery\)|row constructor/],
+  ['SELECT id FROM items WHERE id IN (SELECT id, d FROM bc)', /too many columns/],
+  [
+    'SELECT id FROM items WHERE EXISTS (SELECT 1 FROM bc HAVING max(items.id) > 1)',
+    /aggregate of an outer query column/,
+  ],
+  ['SELECT id FROM items WHERE id > ANY (SELECT id FROM bc)', /> ANY \(subquery\)/],
+  ['SELECT id FROM items WHERE id < ANY(ARRAY[1])', /< ANY/],
+  ['SELECT id FROM items WHERE id = ANY(ARRAY[[1]])', /multidimensional array/],
+  ["SELECT '{1,2}'::int4[] FROM items", /_int4 value outside = ANY/],
+  // error-raising expressions whose evaluation order Postgres may choose differently
+  [
+    'SELECT a.id FROM items a JOIN bc b ON a.id = b.id WHERE 10 / a.id > 1',
+    /may raise an error in WHERE of a join/,
+  ],
+  [
+    'SELECT id FROM items a WHERE EXISTS (SELECT 1 FROM bc WHERE 10 / bc.id > 1)',
+    /may raise an error in a subquery/,
+  ],
+  ['SELECT s.x FROM (SELECT 10 / id AS x FROM items) s', /may raise an error in a subquery/],
+  // as before
   ['SELECT id FROM items FOR UPDATE', /locking clause/],
   ['SELECT id FROM items FOR SHARE', /locking clause/],
   ['SELECT id INTO newtab FROM items', /SELECT INTO/],
@@ -126,20 +186,15 @@ const UNSUPPORTED: [string, RegExp][] = [
   ['SELECT * FROM items AS i(a, b)', /column aliases/],
   ['SELECT i.* AS x FROM items i', /./],
   ['SELECT FROM items', /empty select list/],
-  ['SELECT id FROM items ORDER BY id + 1', /operator \+ in ORDER BY/],
-  ['SELECT id FROM items ORDER BY lower(t)', /function call lower\(\) in ORDER BY/],
+  ['SELECT * FROM items WHERE id = $1', /parameter/],
   ['SELECT id FROM items ORDER BY 3', /ORDER BY position 3/],
   ['SELECT id FROM items ORDER BY 0', /ORDER BY position 0/],
   ["SELECT id FROM items ORDER BY 'x'", /non-integer constant/],
   ['SELECT id AS x, t AS x FROM items ORDER BY x', /ambiguous/],
   ['SELECT id FROM items ORDER BY id USING <', /USING/],
-  ['SELECT id FROM items ORDER BY n', /comparison on type numeric/],
-  ['SELECT id FROM items ORDER BY ts', /comparison on type timestamptz/],
-  ['SELECT id FROM items ORDER BY bp', /comparison on type bpchar/],
-  ['SELECT id FROM items ORDER BY f4', /comparison on type float4/],
+  ['SELECT id FROM items ORDER BY m', /comparison on type money/],
   ['SELECT id FROM items ORDER BY tu', /non-C collation ucs_basic/],
-  ["SELECT id FROM items WHERE tu = 'u'", /non-C collation/],
-  ['SELECT id FROM items WHERE t = tu', /non-C collation/],
+  ['SELECT id FROM items WHERE tu < $$u$$', /non-C collation ucs_basic/],
   ['SELECT id FROM items LIMIT -1', /negative LIMIT/],
   ['SELECT id FROM items OFFSET -1', /negative OFFSET/],
   ['SELECT id FROM items LIMIT 1.5', /non-integer LIMIT/],
@@ -147,39 +202,28 @@ const UNSUPPORTED: [string, RegExp][] = [
   ['SELECT id FROM items LIMIT 1 + 1', /in LIMIT/],
   ['SELECT id FROM items ORDER BY id FETCH FIRST 1 ROW WITH TIES', /WITH TIES/],
   // comparisons Postgres would type differently, or reject
-  ['SELECT id FROM items WHERE t = 1', /comparison of text with integer constant/],
-  ["SELECT id FROM items WHERE id = 'abc'", /comparison of int4 with string constant/],
-  ["SELECT id FROM items WHERE id = ' 1'", /string constant/],
-  ["SELECT id FROM items WHERE id = '3000000000'", /string constant/],
-  ['SELECT id FROM items WHERE id = 1.5', /numeric constant/],
-  ['SELECT id FROM items WHERE id = 99999999999999999999', /numeric constant/],
-  ['SELECT id FROM items WHERE b = 1', /comparison of bool with integer/],
-  ["SELECT id FROM items WHERE b = 't'", /comparison of bool with string/],
+  ['SELECT id FROM items WHERE t = 1', /comparison of text with int4/],
+  ["SELECT id FROM items WHERE id = 'abc'", /int4 constant: not a plain integer/],
+  ["SELECT id FROM items WHERE id = ' 1'", /int4 constant: not a plain integer/],
+  ["SELECT id FROM items WHERE id = '3000000000'", /int4 constant: out of range/],
+  ['SELECT id FROM items WHERE b = 1', /comparison of bool with int4/],
+  ["SELECT id FROM items WHERE b = 'maybe'", /bool constant: not a plain boolean/],
   ['SELECT id FROM items WHERE id = NULL', /comparison with NULL/],
-  ['SELECT id FROM items WHERE id = id + 1', /operator \+/],
-  ['SELECT id FROM items WHERE 1 = 1', /comparison other than column/],
   ['SELECT id FROM items WHERE id', /non-boolean column id used as condition/],
   ['SELECT id FROM items WHERE NULL', /constant condition/],
-  ["SELECT id FROM items WHERE d = '2024-1-1'", /comparison of date with string/],
-  ["SELECT id FROM items WHERE d = '2023-02-29'", /comparison of date with string/],
-  ["SELECT id FROM items WHERE d = 'today'", /comparison of date with string/],
-  ["SELECT id FROM items WHERE d = '20240101'", /comparison of date with string/],
+  ["SELECT id FROM items WHERE d = '2024-1-1'", /date constant: not a plain ISO date/],
+  ["SELECT id FROM items WHERE d = '2023-02-29'", /date constant/],
+  ["SELECT id FROM items WHERE d = 'today'", /date constant/],
+  ["SELECT id FROM items WHERE d = '20240101'", /date constant/],
   ['SELECT id FROM items WHERE d = id', /comparison of date with int4/],
-  ['SELECT id FROM items WHERE f8 = 9007199254740993', /comparison of float8 with integer constant/],
-  ["SELECT id FROM items WHERE f8 = 'NaN'", /comparison of float8 with string/],
-  ['SELECT id FROM items WHERE f8 = 1e400', /numeric constant/],
-  ['SELECT id FROM items WHERE f8 = id', /comparison of float8 with int4/],
-  ["SELECT id FROM items WHERE n = '1'", /comparison on type numeric/],
-  ["SELECT id FROM items WHERE ts > '2024-01-01'", /comparison on type timestamptz/],
-  ["SELECT id FROM items WHERE bp = 'x'", /comparison on type bpchar/],
-  ["SELECT id FROM items WHERE t LIKE 'a%'", /LIKE/],
-  ["SELECT id FROM items WHERE t ILIKE 'a%'", /ILIKE/],
-  ['SELECT id FROM items WHERE id BETWEEN 1 AND 2', /BETWEEN/],
+  ['SELECT id FROM items WHERE f8 = 1e400', /float8 constant: out of range/],
+  ['SELECT id FROM items WHERE f8 = 1e-400', /float8 constant: out of range/],
+  ["SELECT id FROM items WHERE ts > '2024-01-01'", /timestamptz constant: not an ISO timestamp with offset/],
+  ["SELECT id FROM items WHERE n = '1e100000'", /numeric constant|numeric too large/],
   ["SELECT id FROM items WHERE t ~ 'a'", /operator ~/],
-  ['SELECT id FROM items WHERE id = ANY(ARRAY[1])', /ANY/],
   ['SELECT id FROM items WHERE id OPERATOR(pg_catalog.=) 1', /operator \?/],
-  ['SELECT id FROM items WHERE t = \'a\' COLLATE "C"', /COLLATE/],
-  ['SELECT id FROM items WHERE b IS NOT DISTINCT FROM 1', /comparison of bool with integer/],
+  ['SELECT id FROM items WHERE t = \'a\' COLLATE "en_US"', /COLLATE/],
+  ['SELECT id FROM items WHERE b IS NOT DISTINCT FROM 1', /comparison of bool with int4/],
   ['SELECT id FROM items WHERE ROW(id, id) IS NULL', /row constructor|row IS NULL/],
   ['SELECT id FROM items WHERE id = 0x10', /non-decimal or underscored number/],
   ['SELECT id FROM items WHERE id = 1_000', /non-decimal or underscored number/],
@@ -219,7 +263,7 @@ describe('statement-level rules', () => {
   });
 
   test('multi-statement strings are local only if every statement is', () => {
-    expectUpstream('SELECT id FROM items; SELECT lower(t) FROM items', /function call lower/);
+    expectUpstream('SELECT id FROM items; SELECT avg(f8) FROM items', /avg\(\)/);
     expectUpstream('SELECT id FROM items; INSERT INTO items (id) VALUES (9)', /INSERT/);
     expectLocal('SELECT id FROM items; SELECT t FROM items');
   });
@@ -391,11 +435,18 @@ describe('name resolution', () => {
       database: 'postgres',
       textCollationIsC: false,
     });
-    assert.deepEqual(r.route("SELECT id FROM items WHERE t = 'a'", session()), {
+    assert.deepEqual(r.route("SELECT id FROM items WHERE t < 'a'", session()), {
       kind: 'upstream',
-      reason: 'non-C collation default on column t',
+      reason: 'non-C collation default on t',
+    });
+    assert.deepEqual(r.route('SELECT min(t) FROM items', session()), {
+      kind: 'upstream',
+      reason: 'non-C collation default on t',
     });
     assert.equal(r.route('SELECT t FROM items ORDER BY id', session()).kind, 'local');
+    // Equality is byte equality under any deterministic collation.
+    assert.equal(r.route("SELECT id FROM items WHERE t = 'a' OR t IN ('b', 'c')", session()).kind, 'local');
+    assert.equal(r.route('SELECT DISTINCT t FROM items', session()).kind, 'local');
   });
 });
 
@@ -422,11 +473,11 @@ describe('values the replica cannot compare or render exactly fail at run time',
     ]);
   });
 
-  test('float zero (sign lost in SQLite) is never rendered', () => {
-    runFails('SELECT f FROM zeros', /zero/);
-    assert.deepEqual(expectLocal('SELECT f FROM zeros WHERE id = 1').run()[0]?.rows, [['1.5']]);
-    // Comparing zeros is fine: -0 = 0 in Postgres too.
+  test('float zeros keep their sign (-0 is stored as text)', () => {
+    assert.deepEqual(expectLocal('SELECT f FROM zeros').run()[0]?.rows, [['1.5'], ['0'], ['-0']]);
+    // -0 = 0 in Postgres too.
     assert.deepEqual(expectLocal('SELECT id FROM zeros WHERE f = 0').run()[0]?.rows, [['2'], ['3']]);
+    assert.deepEqual(expectLocal('SELECT id FROM zeros WHERE f = -0.0').run()[0]?.rows, [['2'], ['3']]);
   });
 
   test('timestamptz outside the verified years under a non-UTC zone', () => {

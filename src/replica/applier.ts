@@ -3,9 +3,10 @@
  * through better-sqlite3); the engine resolves relations (which may need an
  * upstream catalog lookup) before handing changes here.
  *
- * One upstream transaction = one SQLite transaction, which also stores
- * `applied_lsn` (the commit's end LSN), so the replica never holds half a
- * transaction and its position always matches its contents.
+ * Whole upstream transactions only: a SQLite transaction holds one or more
+ * complete upstream transactions and stores `applied_lsn` (the end LSN of the
+ * last), so the replica never holds half a transaction and its position
+ * always matches its contents.
  */
 import type Database from 'better-sqlite3';
 import type { Lsn } from '../replication/lsn.js';
@@ -22,6 +23,8 @@ export interface AppliedRelation {
    * (every column for REPLICA IDENTITY FULL).
    */
   identity: number[];
+  /** REPLICA IDENTITY FULL: rows are located by every column, NULLs included. */
+  full?: boolean;
 }
 
 interface TableStatements {
@@ -29,46 +32,112 @@ interface TableStatements {
   update: Map<string, Database.Statement>;
   delete: Map<string, Database.Statement>;
   truncate: Database.Statement;
+  /** The usual update (key unchanged, every value sent), per identity (the array of a Relation message). */
+  plainUpdate: WeakMap<number[], PlainUpdate>;
+}
+
+interface PlainUpdate {
+  stmt: Database.Statement | undefined;
+  /** Columns set (every non-key column), then key columns in the WHERE. */
+  set: number[];
+  where: number[];
 }
 
 export class Applier {
   private readonly stmts = new Map<number, TableStatements>();
+  /** Inside an upstream transaction (between Begin and Commit). */
   private inTx = false;
+  /** A SQLite transaction is open: complete upstream transactions waiting for `flush`, maybe one in progress. */
+  private open = false;
+  /** End LSN of the last complete upstream transaction in the open SQLite transaction. */
+  private groupEnd: Lsn | undefined;
+  private groupStarted = 0;
+  /** Upstream transactions complete in the open SQLite transaction. */
+  groupSize = 0;
   /** Rows an update/delete did not find (the replica diverged); reported by the engine. */
   missedRows = 0;
+  private readonly beginStmt: Database.Statement;
+  private readonly commitStmt: Database.Statement;
 
-  constructor(private readonly store: ReplicaStore) {}
+  constructor(private readonly store: ReplicaStore) {
+    this.beginStmt = store.db.prepare('BEGIN');
+    this.commitStmt = store.db.prepare('COMMIT');
+  }
 
+  /** Inside an upstream transaction. */
   get inTransaction(): boolean {
     return this.inTx;
   }
 
+  /** Complete upstream transactions are applied but not yet committed to SQLite. */
+  get pending(): boolean {
+    return this.open && !this.inTx && this.groupEnd !== undefined;
+  }
+
+  /** Milliseconds since the open SQLite transaction began. */
+  get groupAge(): number {
+    return this.open ? performance.now() - this.groupStarted : 0;
+  }
+
   begin(): void {
     if (this.inTx) throw new Error('applier: BEGIN inside a transaction');
-    this.store.db.exec('BEGIN');
+    if (!this.open) {
+      this.beginStmt.run();
+      this.open = true;
+      this.groupStarted = performance.now();
+    }
     this.inTx = true;
   }
 
-  /** Stores the commit's end LSN and commits, in the same SQLite transaction. */
+  /**
+   * Ends an upstream transaction. It stays in the open SQLite transaction
+   * (several upstream transactions may share one, which is much faster than
+   * a SQLite commit each) until `flush`.
+   */
   commit(endLsn: Lsn): void {
     if (!this.inTx) throw new Error('applier: COMMIT outside a transaction');
-    this.store.setAppliedLsn(endLsn);
-    this.store.db.exec('COMMIT');
     this.inTx = false;
+    this.groupEnd = endLsn;
+    this.groupSize++;
   }
 
-  /** Drops a half-applied transaction (connection lost, error). */
+  /**
+   * Commits the SQLite transaction with `applied_lsn` = the end LSN of its
+   * last upstream transaction, and returns that LSN; undefined when there is
+   * nothing complete to commit (or an upstream transaction is in progress).
+   */
+  flush(): Lsn | undefined {
+    if (!this.pending) return undefined;
+    const lsn = this.groupEnd as Lsn;
+    this.store.setAppliedLsn(lsn);
+    this.commitStmt.run();
+    this.open = false;
+    this.groupEnd = undefined;
+    this.groupSize = 0;
+    return lsn;
+  }
+
+  /** Drops everything not yet flushed (connection lost, error); upstream sends it again. */
   rollback(): void {
-    if (this.inTx && this.store.db.inTransaction) this.store.db.exec('ROLLBACK');
+    if (this.open && this.store.db.inTransaction) this.store.db.exec('ROLLBACK');
     this.inTx = false;
-    // DDL (new or rebuilt tables) may have been rolled back with it.
+    this.open = false;
+    this.groupEnd = undefined;
+    this.groupSize = 0;
+    // Catalog changes and stale marks may have been rolled back with it.
     this.stmts.clear();
     this.store.invalidate();
+    this.store.reloadStale();
   }
 
   /** Forget cached statements for a table whose shape changed. */
   forget(oid: number): void {
     this.stmts.delete(oid);
+  }
+
+  /** Forget every cached statement (tables were replaced). */
+  forgetAll(): void {
+    this.stmts.clear();
   }
 
   insert(rel: AppliedRelation, tuple: ColumnValue[]): void {
@@ -87,22 +156,26 @@ export class Applier {
     oldTuple: ColumnValue[] | null,
     newTuple: ColumnValue[],
   ): void {
+    const table = rel.table;
+    const s = this.statements(table);
+    if (oldKind === null && !rel.full && !newTuple.includes(UNCHANGED_TOAST)) {
+      this.plainUpdate(s, rel, newTuple);
+      return;
+    }
     const where = locator(rel, oldKind, oldTuple ?? newTuple);
+    // Without an old tuple the key did not change: setting key columns to
+    // the same values would only make SQLite rewrite their index entries.
+    const keep = oldKind === null ? where : NO_COLUMNS;
     const set: number[] = [];
-    for (let i = 0; i < rel.table.columns.length; i++) {
-      if (newTuple[i] !== UNCHANGED_TOAST) set.push(i);
+    for (let i = 0; i < table.columns.length; i++) {
+      if (newTuple[i] !== UNCHANGED_TOAST && !keep.includes(i)) set.push(i);
     }
     if (set.length === 0) return;
-    const key = `${set.join(',')}|${where.join(',')}`;
-    const s = this.statements(rel.table);
+    const byAll = oldKind === 'O' || rel.full === true;
+    const key = `${set.join(',')}|${where.join(',')}|${byAll}`;
     let stmt = s.update.get(key);
-    const q = quoteIdent(rel.table.sqliteName);
     if (!stmt) {
-      const cols = rel.table.columns;
-      stmt = this.store.db.prepare(
-        `UPDATE ${q} SET ${set.map((i) => `${quoteIdent(cols[i]!.name)} = ?`).join(', ')} ` +
-          `WHERE rowid = (SELECT rowid FROM ${q} WHERE ${whereSql(rel.table, where)} LIMIT 1)`,
-      );
+      stmt = this.store.db.prepare(updateSql(table, set, where, byAll));
       s.update.set(key, stmt);
     }
     const params: StoredValue[] = [];
@@ -112,15 +185,39 @@ export class Applier {
     if (stmt.run(params).changes === 0) this.missedRows++;
   }
 
+  /** Key unchanged and every value sent: one cached statement per table and identity. */
+  private plainUpdate(s: TableStatements, rel: AppliedRelation, newTuple: ColumnValue[]): void {
+    const table = rel.table;
+    let plan = s.plainUpdate.get(rel.identity);
+    if (!plan) {
+      const where = locator(rel, null, newTuple);
+      const set = table.columns.map((_, i) => i).filter((i) => !where.includes(i));
+      plan = {
+        stmt: set.length > 0 ? this.store.db.prepare(updateSql(table, set, where, false)) : undefined,
+        set,
+        where,
+      };
+      s.plainUpdate.set(rel.identity, plan);
+    }
+    // Only key columns, none changed: nothing to do.
+    if (!plan.stmt) return;
+    const params: StoredValue[] = new Array(plan.set.length + plan.where.length);
+    let k = 0;
+    for (const i of plan.set) params[k++] = stored(table, i, newTuple[i]);
+    for (const i of plan.where) params[k++] = stored(table, i, newTuple[i]);
+    if (plan.stmt.run(params).changes === 0) this.missedRows++;
+  }
+
   delete(rel: AppliedRelation, oldKind: 'K' | 'O', oldTuple: ColumnValue[]): void {
     const where = locator(rel, oldKind, oldTuple);
-    const key = where.join(',');
+    const byAll = oldKind === 'O' || rel.full === true;
+    const key = `${where.join(',')}|${byAll}`;
     const s = this.statements(rel.table);
     let stmt = s.delete.get(key);
     if (!stmt) {
       const q = quoteIdent(rel.table.sqliteName);
       stmt = this.store.db.prepare(
-        `DELETE FROM ${q} WHERE rowid = (SELECT rowid FROM ${q} WHERE ${whereSql(rel.table, where)} LIMIT 1)`,
+        `DELETE FROM ${q} WHERE rowid = (SELECT rowid FROM ${q} WHERE ${whereSql(rel.table, where, byAll)} LIMIT 1)`,
       );
       s.delete.set(key, stmt);
     }
@@ -143,6 +240,7 @@ export class Applier {
         ),
         update: new Map(),
         delete: new Map(),
+        plainUpdate: new WeakMap(),
         truncate: this.store.db.prepare(`DELETE FROM ${q}`),
       };
       this.stmts.set(table.oid, s);
@@ -150,6 +248,8 @@ export class Applier {
     return s;
   }
 }
+
+const NO_COLUMNS: number[] = [];
 
 /** Column indexes that locate the row (values taken from `tuple`). */
 function locator(rel: AppliedRelation, oldKind: 'K' | 'O' | null, tuple: ColumnValue[]): number[] {
@@ -164,9 +264,24 @@ function locator(rel: AppliedRelation, oldKind: 'K' | 'O' | null, tuple: ColumnV
   return where;
 }
 
-/** `IS` rather than `=`: REPLICA IDENTITY FULL rows may hold NULLs, which must match. */
-function whereSql(table: ReplicaTable, where: number[]): string {
-  return where.map((i) => `${quoteIdent(table.columns[i]!.name)} IS ?`).join(' AND ');
+/**
+ * Key columns (never NULL) compare with `=`, which SQLite resolves through
+ * the key index faster than `IS`; a whole-row locator (REPLICA IDENTITY
+ * FULL) needs `IS` because such rows may hold NULLs, which must match.
+ */
+function whereSql(table: ReplicaTable, where: number[], byAll: boolean): string {
+  const op = byAll ? 'IS' : '=';
+  return where.map((i) => `${quoteIdent(table.columns[i]!.name)} ${op} ?`).join(' AND ');
+}
+
+/** `LIMIT 1`: only one of several identical rows (possible with REPLICA IDENTITY FULL) changes. */
+function updateSql(table: ReplicaTable, set: number[], where: number[], byAll: boolean): string {
+  const q = quoteIdent(table.sqliteName);
+  const cols = table.columns;
+  return (
+    `UPDATE ${q} SET ${set.map((i) => `${quoteIdent(cols[i]!.name)} = ?`).join(', ')} ` +
+    `WHERE rowid = (SELECT rowid FROM ${q} WHERE ${whereSql(table, where, byAll)} LIMIT 1)`
+  );
 }
 
 function stored(table: ReplicaTable, i: number, v: ColumnValue | undefined): StoredValue {

@@ -35,6 +35,19 @@ export interface ReplicaTable {
   sqliteName: string;
   /** Columns in attnum order (dropped columns omitted). */
   columns: ReplicaColumn[];
+  /**
+   * Upstream storage of the rows when they were copied (pg_class.relfilenode,
+   * of every leaf partition for a partitioned table). DDL that rewrites a
+   * table (ALTER COLUMN TYPE ... USING, a volatile DEFAULT) changes it, so a
+   * difference means the replica's rows may be stale. Replication only.
+   */
+  storage?: string;
+  /**
+   * Why the read path must never use this table although it is replicated
+   * (e.g. it has generated columns, which pgoutput does not send). The store
+   * leaves such tables out of `findTable()` and `tables()`.
+   */
+  unservable?: string;
 }
 
 /** SQLite/Postgres identifier quoting: wrap in double quotes, double any inside. */

@@ -17,6 +17,10 @@ export type MetaKey =
   | 'snapshot_state'
   | 'system_identifier'
   | 'database'
+  /** JSON array of table OIDs whose rows may be stale until resynchronised. */
+  | 'stale_tables'
+  /** JSON object: table OID → LSN; the stream skips that table's changes in transactions committed before it. */
+  | 'resync_skip'
   // Anything else a later feature needs; keep names snake_case.
   | (string & {});
 
@@ -26,18 +30,29 @@ interface CatalogRow {
   name: string;
   sqlite_name: string;
   columns: string;
+  storage: string | null;
+  unservable: string | null;
 }
+
+/** Prefix of the tables a resynchronisation copies into before swapping them in. */
+export const STAGING_PREFIX = '_outpost_resync_';
 
 export class ReplicaStore {
   /** Read-write connection; only the snapshot copy and the applier write. */
   readonly db: Database.Database;
   /** Read-only connection to the same file, for the read path. */
   readonly reader: Database.Database;
-  /** Bumps on every catalog change (table created, replaced, dropped). */
+  /** Bumps on every catalog change (table created, replaced, dropped, hidden, shown). */
   catalogVersion = 0;
 
   private cache: Map<string, ReplicaTable> | undefined;
   private byOid: Map<number, ReplicaTable> | undefined;
+  /**
+   * Tables whose rows may not match upstream (a schema change not yet
+   * resynchronised), hidden from the read path. Mirrors the `stale_tables`
+   * meta key; `reloadStale()` after a rollback.
+   */
+  private readonly stale = new Set<number>();
   private readonly getMetaStmt: Database.Statement<[string], { value: string }>;
   private readonly setMetaStmt: Database.Statement<[string, string]>;
 
@@ -49,18 +64,34 @@ export class ReplicaStore {
     // we confirm only what is committed here.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
+    // Applying changes touches pages all over a large table: a bigger page
+    // cache (up to 64 MiB, default 2 MiB) saves re-reading them, and fewer,
+    // larger checkpoints (every 10000 pages = 40 MiB of WAL, default 1000)
+    // write a page changed by several transactions once.
+    this.db.pragma('cache_size = -65536');
+    this.db.pragma('wal_autocheckpoint = 10000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS _outpost_meta (key TEXT PRIMARY KEY, value TEXT);
       CREATE TABLE IF NOT EXISTS _outpost_tables (
         oid INTEGER PRIMARY KEY, schema TEXT NOT NULL, name TEXT NOT NULL,
-        sqlite_name TEXT NOT NULL, columns TEXT NOT NULL
+        sqlite_name TEXT NOT NULL, columns TEXT NOT NULL, storage TEXT, unservable TEXT
       );
     `);
+    // Files made before these columns existed.
+    const have = new Set(
+      this.db.prepare(`SELECT name FROM pragma_table_info('_outpost_tables')`).pluck().all() as string[],
+    );
+    for (const col of ['storage', 'unservable']) {
+      if (!have.has(col)) this.db.exec(`ALTER TABLE _outpost_tables ADD COLUMN ${col} TEXT`);
+    }
     this.reader = new Database(path, { readonly: true, fileMustExist: true });
     this.getMetaStmt = this.db.prepare('SELECT value FROM _outpost_meta WHERE key = ?');
     this.setMetaStmt = this.db.prepare(
       'INSERT INTO _outpost_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     );
+    this.reloadStale();
+    this.dropStaging();
+    this.markOldFloatColumnsStale();
   }
 
   /** Opens (creating with mode 0600 if missing) the replica file at `path`. */
@@ -96,17 +127,93 @@ export class ReplicaStore {
     return this.getMeta('snapshot_state') === 'complete';
   }
 
+  /** Tables the read path may use: replicated, consistent with upstream, servable. */
   tables(): ReplicaTable[] {
+    return [...this.load().values()].filter((t) => this.servable(t));
+  }
+
+  /** What the read path may use; undefined for a stale or unservable table (forwarded as not in replica). */
+  findTable(schema: string, name: string): ReplicaTable | undefined {
+    const t = this.load().get(catalogKey(schema, name));
+    return t && this.servable(t) ? t : undefined;
+  }
+
+  /** Every table in the catalog, stale and unservable ones included (replication only). */
+  allTables(): ReplicaTable[] {
     return [...this.load().values()];
   }
 
-  findTable(schema: string, name: string): ReplicaTable | undefined {
-    return this.load().get(catalogKey(schema, name));
-  }
-
+  /** Catalog entry by upstream OID, whether servable or not (replication only). */
   tableByOid(oid: number): ReplicaTable | undefined {
     this.load();
     return this.byOid?.get(oid);
+  }
+
+  isStale(oid: number): boolean {
+    return this.stale.has(oid);
+  }
+
+  /**
+   * Re-reads the stale set from the file: after a rolled-back transaction
+   * the tables it marked are back to their state before it (and the replayed
+   * transaction marks them again).
+   */
+  reloadStale(): void {
+    this.stale.clear();
+    for (const oid of JSON.parse(this.getMeta('stale_tables') ?? '[]') as number[]) this.stale.add(oid);
+    this.catalogVersion++;
+  }
+
+  hasStale(): boolean {
+    return this.stale.size > 0;
+  }
+
+  staleOids(): number[] {
+    return [...this.stale];
+  }
+
+  /**
+   * Hides a table from the read path until `replaceTables` brings it back in
+   * line with upstream. Recorded in the current SQLite transaction if there
+   * is one, so it is durable exactly when the changes it skips are.
+   */
+  markStale(oid: number): void {
+    if (this.stale.has(oid)) return;
+    this.stale.add(oid);
+    this.writeStale();
+    this.catalogVersion++;
+  }
+
+  /**
+   * Swaps resynchronised tables in, in the caller's SQLite transaction: drops
+   * the data tables and catalog entries of `oids` (dropping first lets tables
+   * trade names), renames each staging table to its data table name, indexes
+   * it and records its catalog entry; `oids` stop being stale.
+   */
+  replaceTables(oids: Iterable<number>, fresh: Array<{ table: ReplicaTable; staging: string }>): void {
+    if (!this.db.inTransaction) throw new Error('replaceTables needs a transaction');
+    const drop = this.db.prepare('DELETE FROM _outpost_tables WHERE oid = ?');
+    const targets = [...oids];
+    const others = this.allTables().filter((t) => !targets.includes(t.oid));
+    for (const oid of targets) {
+      const old = this.tableByOid(oid);
+      if (old) this.db.exec(`DROP TABLE IF EXISTS ${quoteIdent(old.sqliteName)}`);
+      drop.run(oid);
+    }
+    for (const { table, staging } of fresh) {
+      // Names are unique upstream at the snapshot, so only a bug could make
+      // a table that is not replaced hold this name: refuse, never drop it.
+      if (others.some((t) => t.sqliteName === table.sqliteName)) {
+        throw new Error(`resync: ${table.sqliteName} is still the name of another replicated table`);
+      }
+      this.db.exec(`DROP TABLE IF EXISTS ${quoteIdent(table.sqliteName)}`);
+      this.db.exec(`ALTER TABLE ${quoteIdent(staging)} RENAME TO ${quoteIdent(table.sqliteName)}`);
+      this.createKeyIndex(table);
+      this.putCatalog(table);
+    }
+    for (const oid of targets) this.stale.delete(oid);
+    this.writeStale();
+    this.invalidate();
   }
 
   /**
@@ -117,60 +224,54 @@ export class ReplicaStore {
    * mid-transaction (`UPDATE t SET id = id + 1`) and upstream already
    * guarantees uniqueness at commit.
    */
-  createDataTable(table: ReplicaTable): void {
-    const q = quoteIdent(table.sqliteName);
-    this.db.exec(`DROP TABLE IF EXISTS ${q}`);
-    this.db.exec(`CREATE TABLE ${q} (${table.columns.map(columnDef).join(', ')})`);
-    const keyCols = keyColumns(table);
-    if (keyCols.length > 0) {
-      this.db.exec(
-        `CREATE INDEX ${quoteIdent(`${table.sqliteName}__outpost_key`)} ON ${q} (${keyCols
-          .map((c) => quoteIdent(c.name))
-          .join(', ')})`,
-      );
-    }
+  createDataTable(table: ReplicaTable, opts: { index?: boolean } = {}): void {
+    this.createShape(table.sqliteName, table);
+    if (opts.index !== false) this.createKeyIndex(table);
     this.putCatalog(table);
   }
 
   /**
-   * Replaces the data table of `oldTable` by one shaped like `newTable`,
-   * keeping the values of the columns whose name and type did not change.
-   * Returns the names of columns whose values could not be kept.
+   * Creates (dropping any previous one) an empty table named `sqliteName`
+   * with the columns of `table`, nothing else: no index, no catalog entry.
    */
-  rebuildDataTable(oldTable: ReplicaTable, newTable: ReplicaTable): string[] {
-    const tmp = `${newTable.sqliteName}__outpost_old`;
-    this.db.exec(`DROP TABLE IF EXISTS ${quoteIdent(tmp)}`);
-    this.db.exec(`ALTER TABLE ${quoteIdent(oldTable.sqliteName)} RENAME TO ${quoteIdent(tmp)}`);
-    this.db.exec(`DROP INDEX IF EXISTS ${quoteIdent(`${oldTable.sqliteName}__outpost_key`)}`);
-    if (oldTable.oid !== newTable.oid) this.dropCatalog(oldTable.oid);
-    this.createDataTable(newTable);
-    const kept = newTable.columns.filter((c) =>
-      oldTable.columns.some((o) => o.name === c.name && o.typeOid === c.typeOid),
+  createShape(sqliteName: string, table: ReplicaTable): void {
+    const q = quoteIdent(sqliteName);
+    this.db.exec(`DROP TABLE IF EXISTS ${q}`);
+    this.db.exec(`CREATE TABLE ${q} (${table.columns.map(columnDef).join(', ')})`);
+  }
+
+  /** The key index of a data table (built after a bulk copy, which is faster than maintaining it). */
+  createKeyIndex(table: ReplicaTable): void {
+    const keyCols = keyColumns(table);
+    if (keyCols.length === 0) return;
+    const name = quoteIdent(`${table.sqliteName}__outpost_key`);
+    this.db.exec(`DROP INDEX IF EXISTS ${name}`);
+    this.db.exec(
+      `CREATE INDEX ${name} ON ${quoteIdent(table.sqliteName)} (${keyCols
+        .map((c) => quoteIdent(c.name))
+        .join(', ')})`,
     );
-    if (kept.length > 0) {
-      const cols = kept.map((c) => quoteIdent(c.name)).join(', ');
-      this.db.exec(
-        `INSERT INTO ${quoteIdent(newTable.sqliteName)} (${cols}) SELECT ${cols} FROM ${quoteIdent(tmp)}`,
-      );
-    } else if (newTable.columns[0]) {
-      // Keep the rows even when no column survives (every value unknown).
-      this.db.exec(
-        `INSERT INTO ${quoteIdent(newTable.sqliteName)} (${quoteIdent(newTable.columns[0].name)}) SELECT NULL FROM ${quoteIdent(tmp)}`,
-      );
-    }
-    this.db.exec(`DROP TABLE ${quoteIdent(tmp)}`);
-    return newTable.columns.filter((c) => !kept.includes(c)).map((c) => c.name);
   }
 
   /** Updates the catalog entry only (the data table's shape is unchanged). */
   putCatalog(table: ReplicaTable): void {
     this.db
       .prepare(
-        `INSERT INTO _outpost_tables (oid, schema, name, sqlite_name, columns) VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO _outpost_tables (oid, schema, name, sqlite_name, columns, storage, unservable)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (oid) DO UPDATE SET schema = excluded.schema, name = excluded.name,
-           sqlite_name = excluded.sqlite_name, columns = excluded.columns`,
+           sqlite_name = excluded.sqlite_name, columns = excluded.columns,
+           storage = excluded.storage, unservable = excluded.unservable`,
       )
-      .run(table.oid, table.schema, table.name, table.sqliteName, JSON.stringify(table.columns));
+      .run(
+        table.oid,
+        table.schema,
+        table.name,
+        table.sqliteName,
+        JSON.stringify(table.columns),
+        table.storage ?? null,
+        table.unservable ?? null,
+      );
     this.invalidate();
   }
 
@@ -183,11 +284,24 @@ export class ReplicaStore {
   /** Drops every data table and catalog entry (before a new snapshot). */
   clearData(): void {
     const tx = this.db.transaction(() => {
-      for (const t of this.tables()) this.db.exec(`DROP TABLE IF EXISTS ${quoteIdent(t.sqliteName)}`);
+      for (const t of this.allTables()) this.db.exec(`DROP TABLE IF EXISTS ${quoteIdent(t.sqliteName)}`);
       this.db.exec('DELETE FROM _outpost_tables');
+      this.deleteMeta('stale_tables');
+      this.deleteMeta('resync_skip');
+      this.stale.clear();
       this.invalidate();
     });
     tx();
+    this.dropStaging();
+  }
+
+  /** Leftovers of a resynchronisation interrupted before its swap. */
+  dropStaging(): void {
+    const names = this.db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, ?) = ?`)
+      .pluck()
+      .all(STAGING_PREFIX.length, STAGING_PREFIX) as string[];
+    for (const n of names) this.db.exec(`DROP TABLE IF EXISTS ${quoteIdent(n)}`);
   }
 
   close(): void {
@@ -207,10 +321,38 @@ export class ReplicaStore {
     this.invalidate();
   }
 
+  private servable(t: ReplicaTable): boolean {
+    return t.unservable === undefined && !this.stale.has(t.oid);
+  }
+
+  private writeStale(): void {
+    if (this.stale.size === 0) this.deleteMeta('stale_tables');
+    else this.setMeta('stale_tables', JSON.stringify([...this.stale]));
+  }
+
+  /**
+   * Replica files made when float columns had REAL affinity cannot hold the
+   * TEXT '-0' (see type-storage.ts): resynchronise those tables.
+   */
+  private markOldFloatColumnsStale(): void {
+    if (!this.snapshotComplete()) return;
+    const declared = this.db.prepare('SELECT name, type FROM pragma_table_info(?)');
+    for (const t of this.allTables()) {
+      const floats = t.columns.filter((c) => affinityFor(c.typeOid) === 'BLOB');
+      if (floats.length === 0) continue;
+      const types = new Map(
+        (declared.all(t.sqliteName) as { name: string; type: string }[]).map((r) => [r.name, r.type]),
+      );
+      if (floats.some((c) => types.get(c.name) !== 'BLOB')) this.markStale(t.oid);
+    }
+  }
+
   private load(): Map<string, ReplicaTable> {
     if (this.cache) return this.cache;
     const rows = this.db
-      .prepare('SELECT oid, schema, name, sqlite_name, columns FROM _outpost_tables ORDER BY schema, name')
+      .prepare(
+        'SELECT oid, schema, name, sqlite_name, columns, storage, unservable FROM _outpost_tables ORDER BY schema, name',
+      )
       .all() as CatalogRow[];
     const cache = new Map<string, ReplicaTable>();
     const byOid = new Map<number, ReplicaTable>();
@@ -221,6 +363,8 @@ export class ReplicaStore {
         name: r.name,
         sqliteName: r.sqlite_name,
         columns: JSON.parse(r.columns) as ReplicaColumn[],
+        ...(r.storage !== null ? { storage: r.storage } : {}),
+        ...(r.unservable !== null ? { unservable: r.unservable } : {}),
       };
       cache.set(catalogKey(t.schema, t.name), t);
       byOid.set(t.oid, t);

@@ -10,7 +10,9 @@
  * - `-0.0` does NOT survive a column with REAL affinity: SQLite stores integral
  *   REAL values as integers (an on-disk optimisation that also applies in
  *   memory), so -0.0 comes back as 0 (`typeof` still says 'real'). Postgres
- *   prints float8 -0 as `-0`, so the renderer cannot tell -0 from 0 here.
+ *   prints float -0 as `-0`, hence the TEXT `'-0'` (the compiler maps it back
+ *   to 0.0 wherever it compares or sorts), in a column without affinity (a
+ *   REAL column would convert that text to 0 too).
  * - NaN cannot be stored as a REAL at all (SQLite turns it into NULL), hence
  *   the TEXT `'NaN'`, which sorts after every number, as NaN does in Postgres.
  * - better-sqlite3 binds every JS number as a REAL (even 3 → 3.0); an INTEGER
@@ -42,9 +44,16 @@ export const TypeOid = {
   jsonb: 3802,
 } as const;
 
-export type Affinity = 'INTEGER' | 'REAL' | 'TEXT';
+export type Affinity = 'INTEGER' | 'BLOB' | 'TEXT';
 
-/** SQLite column affinity (the declared type of the data table column). */
+/**
+ * SQLite column affinity (the declared type of the data table column).
+ * float4/float8 columns are declared BLOB (no affinity), not REAL: a REAL
+ * column converts the TEXT `'-0'` back into the number 0 (affinity applies to
+ * numeric-looking text), so the sign could not be kept. Without affinity each
+ * value keeps the storage class it was bound with: REAL for numbers, TEXT for
+ * `'-0'` and `'NaN'`.
+ */
 export function affinityFor(typeOid: number): Affinity {
   switch (typeOid) {
     case TypeOid.int2:
@@ -54,7 +63,7 @@ export function affinityFor(typeOid: number): Affinity {
       return 'INTEGER';
     case TypeOid.float4:
     case TypeOid.float8:
-      return 'REAL';
+      return 'BLOB';
     default:
       return 'TEXT';
   }
@@ -91,6 +100,8 @@ export function toStored(text: string | null, typeOid: number): StoredValue {
       if (text === '-Infinity') return Number.NEGATIVE_INFINITY;
       const n = Number(text);
       if (Number.isNaN(n)) throw new Error(`invalid float text ${JSON.stringify(text)}`);
+      // Any spelling of negative zero: a REAL column would turn it into 0.
+      if (n === 0 && 1 / n < 0) return '-0';
       return n;
     }
     default:

@@ -11,11 +11,25 @@ import { errorMessage, StartupError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type AppliedRelation, Applier } from '../replica/applier.js';
-import type { ReplicaColumn, ReplicaTable } from '../replica/schema.js';
-import { sqliteTableName } from '../replica/schema.js';
-import { copySnapshot, fetchCatalog, type SnapshotProgress } from '../replica/snapshot.js';
+import { catalogDifferences, copyForResync } from '../replica/resync.js';
+import type { ReplicaTable } from '../replica/schema.js';
+import {
+  copySnapshot,
+  fetchCatalog,
+  publicationTableOids,
+  type SnapshotProgress,
+  stripUpstream,
+} from '../replica/snapshot.js';
 import type { ReplicaStore } from '../replica/store.js';
-import { formatLsn, type Lsn, maxLsn } from './lsn.js';
+import {
+  DDL_FUNCTION,
+  DDL_MESSAGE_PREFIX,
+  type DdlNotice,
+  ddlTriggerActive,
+  installDdlTrigger,
+  parseDdlMessage,
+} from './ddl.js';
+import { formatLsn, type Lsn, maxLsn, parseLsn } from './lsn.js';
 import { decodePgOutput, type RelationMessage } from './pgoutput.js';
 import {
   CONNECT_TIMEOUT_MS,
@@ -36,6 +50,8 @@ export interface EngineOptions {
   slot?: string;
   logger: Logger;
   metrics: Metrics;
+  /** Catalog comparison interval when no DDL event trigger is installed upstream; default 5 s. */
+  catalogPollMs?: number;
 }
 
 export interface EngineStatus {
@@ -48,6 +64,10 @@ export interface EngineStatus {
   lagBytes: number;
   lastError?: string;
   snapshot?: SnapshotProgress;
+  /** How upstream schema changes are noticed (see ddl.ts). */
+  ddlDetection: 'event-trigger' | 'polling' | 'unknown';
+  /** Tables hidden from the read path until resynchronised after a schema change. */
+  staleTables: number;
 }
 
 const DEFAULT_PUBLICATION = 'outpost';
@@ -57,8 +77,55 @@ const IDLE_WRITE_INTERVAL_MS = 1_000;
 const MAX_BACKOFF_MS = 30_000;
 const STOP_WAIT_MS = 5_000;
 const SLOT_NAME_RE = /^[a-z0-9_]{1,63}$/;
+const POLL_CATALOG_MS = 5_000;
+const SLOT_WAIT_WARN_MS = 10_000;
+/** Stop reading the replication socket beyond this many queued messages; resume below the low mark. */
+const QUEUE_HIGH_WATER = 20_000;
+const QUEUE_LOW_WATER = 2_000;
+/** Upper bounds of one SQLite transaction holding several upstream transactions. */
+const GROUP_MAX_TRANSACTIONS = 10_000;
+const GROUP_MAX_MS = 200;
 
-type QueueItem = { gen: number; msg: XLogData | Keepalive };
+/** Work the drain loop does between stream messages: a catalog check, or a wake-up for a resync retry. */
+type Control = { kind: 'check' } | { kind: 'nudge' };
+type QueueItem = { gen: number; msg: XLogData | Keepalive | Control };
+
+/** The latest Relation message of a table and what it resolved to for the catalog version. */
+interface StreamRelation {
+  msg: RelationMessage;
+  identity: number[];
+  version: number;
+  applied: AppliedRelation | undefined;
+}
+
+/** FIFO without Array#shift's O(n) per item (the queue can hold many thousand messages). */
+class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(v: T): void {
+    this.items.push(v);
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const v = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 4096 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return v;
+  }
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
 
 interface Preflight {
   version: number;
@@ -85,9 +152,28 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
 
   private repl: ReplicationConnection | undefined;
   private lookup: pg.Client | undefined;
-  private readonly relations = new Map<number, AppliedRelation>();
-  private queue: QueueItem[] = [];
+  private readonly relations = new Map<number, StreamRelation>();
+  private readonly queue = new Fifo<QueueItem>();
   private draining = false;
+  private paused = false;
+  private version = 0;
+  private ddlMode: EngineStatus['ddlDetection'] = 'unknown';
+  /** Final (commit record) LSN of the transaction being applied. */
+  private txFinal: Lsn = 0n;
+  /**
+   * Table OID → consistent point of the snapshot it was last copied under:
+   * its changes in transactions committed before that point are in the copy.
+   */
+  private readonly skipBefore = new Map<number, Lsn>();
+  private checkQueued = false;
+  private lastCheckAt = 0;
+  private nextReconcileAt = 0;
+  private reconcileFailures = 0;
+  private reconciling = false;
+  private flushScheduled = false;
+  /** Changes applied since the last flush, added to the metric then (a labelled inc per change costs). */
+  private readonly changeCounts = { insert: 0, update: 0, delete: 0 };
+  private readonly resyncConnections = new Set<ReplicationConnection | pg.Client>();
   /** Bumped when a connection is abandoned; queued work of older generations is dropped. */
   private gen = 0;
   private skipping = false;
@@ -116,6 +202,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       appliedLsn: formatLsn(this.applied),
       upstreamLsn: formatLsn(this.upstreamLsn),
       lagBytes: this.lagBytes(),
+      ddlDetection: this.ddlMode,
+      staleTables: this.store.staleOids().length,
     };
     if (this.lastError !== undefined) s.lastError = this.lastError;
     if (this.snapshot) s.snapshot = { ...this.snapshot };
@@ -145,8 +233,9 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     this.stopping = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const deadline = Date.now() + STOP_WAIT_MS;
+    // A resync in progress is not waited for: it is redone after a restart.
     while (
-      (this.applier.inTransaction || this.draining) &&
+      (this.applier.inTransaction || (this.draining && !this.reconciling)) &&
       this.repl &&
       !this.repl.isClosed &&
       Date.now() < deadline
@@ -154,8 +243,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       await sleep(10);
     }
     this.gen++;
-    this.queue = [];
+    this.queue.clear();
+    // A transaction in progress goes, with the complete ones sharing its SQLite transaction (none acknowledged yet).
     if (this.applier.inTransaction) this.applier.rollback();
+    else this.flushGroup();
     if (this.state === 'streaming') this.flushIdle(true);
     this.repl?.sendStatus(this.applied);
     await this.teardown();
@@ -169,6 +260,9 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     const client = await this.connectNormal();
     this.lookup = client;
     const pre = await this.preflight(client);
+    this.version = pre.version;
+    // Before any slot exists, so every DDL after its consistent point is announced.
+    await this.setupDdlDetection(client, pre);
 
     let repl: ReplicationConnection;
     try {
@@ -418,6 +512,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       store.setMeta('snapshot_state', 'copying');
       store.setMeta('slot', this.slot);
       store.setMeta('publication', this.publication);
+      // Outpost's own publication (not --publication): `outpost drop-slot` may drop it with the last slot.
+      store.setMeta('publication_owned', this.opts.publication === undefined ? 'true' : 'false');
       store.setMeta('system_identifier', systemId);
       store.setMeta('database', database);
       store.deleteMeta('applied_lsn');
@@ -502,9 +598,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
 
   private async startStreaming(repl: ReplicationConnection): Promise<void> {
     const gen = ++this.gen;
-    this.queue = [];
+    this.queue.clear();
     this.relations.clear();
     this.skipping = false;
+    this.checkQueued = false;
+    // As stored: a rolled-back transaction may have pruned rules in memory.
+    this.loadSkipRules();
     repl.on('xlog', (m: XLogData) => this.enqueue({ gen, msg: m }));
     repl.on('keepalive', (m: Keepalive) => {
       if (gen !== this.gen) return;
@@ -526,6 +625,9 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       this.tickTimer = setInterval(() => this.tick(), IDLE_WRITE_INTERVAL_MS);
       this.tickTimer.unref();
     }
+    // Schema changes made while Outpost was away (or before the trigger
+    // existed): compare every table, storage identity included.
+    this.enqueueCheck();
     this.logger.info(
       { slot: this.slot, publication: this.publication, from: formatLsn(this.applied) },
       'replication: streaming',
@@ -536,20 +638,40 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     if (item.gen !== this.gen) return;
     if (item.msg.kind === 'xlog') this.upstreamLsn = maxLsn(this.upstreamLsn, item.msg.walEnd);
     this.queue.push(item);
+    if (!this.paused && this.queue.length >= QUEUE_HIGH_WATER && this.repl) {
+      this.paused = true;
+      this.repl.pause();
+    }
     if (!this.draining) void this.drain();
   }
 
-  /** Applies queued messages in order; only a Relation needing a catalog lookup awaits. */
+  private enqueueCheck(): void {
+    if (this.checkQueued) return;
+    this.checkQueued = true;
+    this.enqueue({ gen: this.gen, msg: { kind: 'check' } });
+  }
+
+  /**
+   * Applies queued messages in order. Awaits only for upstream catalog
+   * lookups (DDL messages, checks) and resynchronisations, which run between
+   * transactions while the rest of the stream waits in the queue.
+   */
   private async drain(): Promise<void> {
     this.draining = true;
     let gen = this.gen;
     try {
-      while (this.queue.length > 0) {
-        const item = this.queue.shift()!;
+      for (;;) {
+        const item = this.queue.shift();
+        if (!item) break;
         gen = item.gen;
         if (item.gen !== this.gen) continue;
         const pending = this.handle(item.msg);
         if (pending) await pending;
+        if (this.reconcileDue()) await this.reconcile(item.gen);
+        if (this.paused && this.queue.length <= QUEUE_LOW_WATER) {
+          this.paused = false;
+          this.repl?.resume();
+        }
       }
     } catch (err) {
       this.applyFailed(gen, err);
@@ -559,15 +681,24 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     this.updateLagMetric();
   }
 
-  private handle(m: XLogData | Keepalive): Promise<void> | undefined {
+  private handle(m: XLogData | Keepalive | Control): Promise<void> | undefined {
     if (m.kind === 'keepalive') {
-      // Everything received is applied: the slot may move to the server's WAL end.
-      if (!this.applier.inTransaction && !this.skipping && m.walEnd > this.applied) {
-        this.pendingIdle = maxLsn(this.pendingIdle, m.walEnd);
-        this.flushIdle(false);
+      if (!this.applier.inTransaction && !this.skipping) {
+        // The server has nothing more for now: commit what is applied.
+        this.flushGroup();
+        // Everything received is applied: the slot may move to the server's WAL end.
+        if (m.walEnd > this.applied) {
+          this.pendingIdle = maxLsn(this.pendingIdle, m.walEnd);
+          this.flushIdle(false);
+        }
       }
       return undefined;
     }
+    if (m.kind === 'check') {
+      this.checkQueued = false;
+      return this.runCheck('all', new Set());
+    }
+    if (m.kind === 'nudge') return undefined;
     const msg = decodePgOutput(m.data);
     switch (msg.tag) {
       // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html (Begin)
@@ -575,6 +706,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
         if (this.applier.inTransaction) throw new Error('pgoutput: Begin inside a transaction');
         // Already applied (can only happen if upstream resends from an older point).
         this.skipping = msg.finalLsn < this.applied;
+        this.txFinal = msg.finalLsn;
         if (!this.skipping) this.applier.begin();
         return undefined;
       // (Commit) the end LSN is where the next transaction starts: store and ack it.
@@ -583,139 +715,350 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
           this.skipping = false;
           return undefined;
         }
+        if (this.skipBefore.size > 0) this.pruneSkipRules(msg.endLsn);
         this.applier.commit(msg.endLsn);
-        this.applied = msg.endLsn;
         this.metrics.transactionsApplied.inc();
-        this.metrics.appliedLsn.set(Number(this.applied));
-        if (this.applier.missedRows > 0) {
-          this.logger.warn(
-            { rows: this.applier.missedRows, lsn: formatLsn(msg.endLsn) },
-            'replication: update/delete found no row in the replica (replica diverged from upstream)',
-          );
-          this.applier.missedRows = 0;
-        }
-        this.emit('applied', this.applied);
-        this.scheduleAck();
+        // Catching up on many small transactions, one SQLite commit each would
+        // dominate: they share one until the queue runs dry (next turn of the
+        // event loop) or the group is big or old enough.
+        if (this.applier.groupSize >= GROUP_MAX_TRANSACTIONS || this.applier.groupAge >= GROUP_MAX_MS) {
+          this.flushGroup();
+        } else this.scheduleFlush();
         return undefined;
       }
-      // (Relation) sent before the first change of a table in each session and after its schema changes.
+      // (Relation) sent before the first change of a table in each session and
+      // after its schema changes; checked against the catalog at the next change.
       case 'relation':
-        return this.onRelation(msg);
-      case 'insert':
-        if (this.skipping) return undefined;
-        this.applier.insert(this.relation(msg.relationOid), msg.newTuple);
-        this.metrics.changesApplied.inc({ kind: 'insert' });
+        this.relations.set(msg.oid, {
+          msg,
+          identity: msg.columns.flatMap((c, i) => (c.isKey ? [i] : [])),
+          version: -1,
+          applied: undefined,
+        });
         return undefined;
-      case 'update':
+      case 'insert': {
         if (this.skipping) return undefined;
-        this.applier.update(this.relation(msg.relationOid), msg.oldKind, msg.oldTuple, msg.newTuple);
-        this.metrics.changesApplied.inc({ kind: 'update' });
+        const rel = this.target(msg.relationOid);
+        if (!rel) return undefined;
+        this.applier.insert(rel, msg.newTuple);
+        this.changeCounts.insert++;
         return undefined;
-      case 'delete':
+      }
+      case 'update': {
         if (this.skipping) return undefined;
-        this.applier.delete(this.relation(msg.relationOid), msg.oldKind, msg.oldTuple);
-        this.metrics.changesApplied.inc({ kind: 'delete' });
+        const rel = this.target(msg.relationOid);
+        if (!rel) return undefined;
+        this.applier.update(rel, msg.oldKind, msg.oldTuple, msg.newTuple);
+        this.changeCounts.update++;
         return undefined;
+      }
+      case 'delete': {
+        if (this.skipping) return undefined;
+        const rel = this.target(msg.relationOid);
+        if (!rel) return undefined;
+        this.applier.delete(rel, msg.oldKind, msg.oldTuple);
+        this.changeCounts.delete++;
+        return undefined;
+      }
       case 'truncate':
         if (this.skipping) return undefined;
-        for (const oid of msg.relationOids) this.applier.truncate(this.relation(oid).table);
+        for (const oid of msg.relationOids) {
+          const rel = this.target(oid);
+          if (rel) this.applier.truncate(rel.table);
+        }
         this.metrics.changesApplied.inc({ kind: 'truncate' });
         return undefined;
-      // Type, Origin and logical decoding Message carry nothing the replica stores.
+      // Written by the event trigger (ddl.ts) inside the DDL's transaction.
+      case 'message':
+        if (this.skipping || msg.prefix !== DDL_MESSAGE_PREFIX || !this.applier.inTransaction) {
+          return undefined;
+        }
+        return this.onDdlMessage(parseDdlMessage(msg.content));
+      // Type and Origin carry nothing the replica stores.
       default:
         return undefined;
     }
   }
 
-  private relation(oid: number): AppliedRelation {
-    const r = this.relations.get(oid);
-    if (!r) throw new Error(`pgoutput: change for relation ${oid} before its Relation message`);
-    return r;
+  /**
+   * Where a change to table `oid` goes, or undefined to skip it: the table
+   * was resynchronised from a snapshot that already holds this transaction
+   * (commit before the snapshot's consistent point), or is stale, or the
+   * stream describes it differently from the catalog (a schema change:
+   * the table becomes stale and is resynchronised after this transaction).
+   */
+  private target(oid: number): AppliedRelation | undefined {
+    if (this.skipBefore.size > 0) {
+      const before = this.skipBefore.get(oid);
+      if (before !== undefined && this.txFinal < before) return undefined;
+    }
+    if (this.store.isStale(oid)) return undefined;
+    const rel = this.relations.get(oid);
+    if (!rel) throw new Error(`pgoutput: change for relation ${oid} before its Relation message`);
+    if (rel.version === this.store.catalogVersion && rel.applied) return rel.applied;
+    const table = this.store.tableByOid(oid);
+    const reason = table ? relationMismatch(rel.msg, table) : 'new table';
+    if (!table || reason) {
+      this.markStale(oid, reason ?? 'changed', rel.msg);
+      return undefined;
+    }
+    rel.applied = { table, identity: rel.identity, full: rel.msg.replicaIdentity === 'f' };
+    rel.version = this.store.catalogVersion;
+    return rel.applied;
+  }
+
+  private markStale(oid: number, reason: string, rel?: RelationMessage): void {
+    if (this.store.isStale(oid)) return;
+    this.store.markStale(oid);
+    const t = this.store.tableByOid(oid);
+    const name = t ? `${t.schema}.${t.name}` : rel ? `${rel.schema}.${rel.name}` : String(oid);
+    this.logger.info(
+      { table: name, oid, reason },
+      'replication: table changed upstream; hidden from the read path until resynchronised',
+    );
+  }
+
+  /** A DDL transaction: find the tables it made differ from the replica. */
+  private async onDdlMessage(n: DdlNotice): Promise<void> {
+    // A rewrite shows only as a new storage identity, and only the tables the
+    // DDL named are checked for it (TRUNCATE changes it too, harmlessly).
+    await this.runCheck(n.unknown ? 'all' : n.tables, n.tag === 'ALTER TYPE' ? n.types : new Set());
   }
 
   /**
-   * Maps a Relation message to a replica table: unchanged tables map
-   * directly; a table unknown to the replica (created after the snapshot) is
-   * created; a changed column set rebuilds the SQLite table, keeping the
-   * columns whose name and type survived.
+   * Compares the upstream catalog (now) with the replica's and marks every
+   * differing table stale. Tables using a type in `types` are marked too
+   * (ALTER TYPE ... RENAME VALUE changes stored text and nothing else).
    */
-  private onRelation(m: RelationMessage): Promise<void> | undefined {
-    const identity = m.columns.flatMap((c, i) => (c.isKey ? [i] : []));
-    const existing = this.store.tableByOid(m.oid);
-    const schema = m.schema === '' ? 'pg_catalog' : m.schema;
-    if (
-      existing &&
-      existing.schema === schema &&
-      existing.name === m.name &&
-      existing.columns.length === m.columns.length &&
-      existing.columns.every((c, i) => c.name === m.columns[i]?.name && c.typeOid === m.columns[i]?.typeOid)
-    ) {
-      if (existing.columns.some((c, i) => c.typmod !== m.columns[i]?.typmod)) {
-        const updated = {
-          ...existing,
-          columns: existing.columns.map((c, i) => ({ ...c, typmod: m.columns[i]?.typmod ?? c.typmod })),
-        };
-        this.store.putCatalog(updated);
-        this.applier.forget(m.oid);
-        this.relations.set(m.oid, { table: updated, identity });
-      } else {
-        this.relations.set(m.oid, { table: existing, identity });
-      }
-      return undefined;
-    }
+  private async runCheck(storageOf: 'all' | ReadonlySet<number>, types: ReadonlySet<number>): Promise<void> {
     const gen = this.gen;
-    return (async () => {
-      const table = await this.tableFromRelation(m, schema);
-      if (gen !== this.gen) return;
-      if (existing) {
-        const lost = this.store.rebuildDataTable(existing, table);
-        this.applier.forget(m.oid);
-        this.logger.warn(
-          {
-            table: `${schema}.${m.name}`,
-            columns: table.columns.map((c) => c.name),
-            notCarriedOver: lost,
-          },
-          lost.length > 0
-            ? 'replication: table changed upstream; existing rows have NULL in new or retyped columns until updated'
-            : 'replication: table changed upstream; replica table rebuilt',
-        );
-      } else {
-        this.store.createDataTable(table);
-        this.logger.info({ table: `${schema}.${m.name}` }, 'replication: new table');
-      }
-      this.relations.set(m.oid, { table, identity });
-    })();
+    const client = await this.lookupClient();
+    const upstream = await fetchCatalog(client, await publicationTableOids(client, this.publication));
+    const typeOids = new Set<number>();
+    if (types.size > 0) {
+      const r = await client.query<{ oid: string }>(
+        'SELECT oid::int8::text AS oid FROM pg_type WHERE oid = ANY($1::oid[]) OR typelem = ANY($1::oid[])',
+        [[...types]],
+      );
+      for (const row of r.rows) typeOids.add(Number(row.oid));
+    }
+    if (gen !== this.gen) return;
+    const diff = catalogDifferences(this.store.allTables(), upstream.map(stripUpstream), storageOf);
+    for (const t of this.store.allTables()) {
+      if (t.columns.some((c) => typeOids.has(c.typeOid))) diff.add(t.oid);
+    }
+    for (const oid of diff) this.markStale(oid, 'catalog differs from upstream');
   }
 
-  /** Builds the catalog entry from the Relation message plus attnum/typlen looked up upstream. */
-  private async tableFromRelation(m: RelationMessage, schema: string): Promise<ReplicaTable> {
-    const client = await this.lookupClient();
-    const [upstream] = await fetchCatalog(client, [m.oid]);
-    const types = await client.query<{ oid: string; typlen: number; typname: string }>(
-      'SELECT oid::int8::text AS oid, typlen, typname FROM pg_type WHERE oid = ANY($1::oid[])',
-      [m.columns.map((c) => c.typeOid)],
-    );
-    const typeByOid = new Map(types.rows.map((t) => [Number(t.oid), t]));
-    const full = m.replicaIdentity === 'f';
-    let keyOrdinal = 0;
-    const columns: ReplicaColumn[] = m.columns.map((c, i) => {
-      const up = upstream?.columns.find((u) => u.name === c.name);
-      const t = typeByOid.get(c.typeOid);
-      const keyPosition = up ? up.keyPosition : c.isKey && !full ? ++keyOrdinal : null;
-      return {
-        name: c.name,
-        attnum: up?.attnum ?? i + 1,
-        typeOid: c.typeOid,
-        typmod: c.typmod,
-        typlen: (up?.typeOid === c.typeOid ? up.typlen : t?.typlen) ?? -1,
-        typeName: (up?.typeOid === c.typeOid ? up.typeName : t?.typname) ?? String(c.typeOid),
-        keyPosition,
-        // Relation messages carry no collation: only a same-typed catalog column tells it.
-        ...(up?.typeOid === c.typeOid && up.collation !== undefined ? { collation: up.collation } : {}),
-      };
+  /**
+   * Commits the complete upstream transactions applied so far (one SQLite
+   * transaction), then reports and acknowledges the new position.
+   */
+  private flushGroup(): void {
+    const lsn = this.applier.flush();
+    if (lsn === undefined) return;
+    this.applied = lsn;
+    this.metrics.appliedLsn.set(Number(lsn));
+    for (const kind of ['insert', 'update', 'delete'] as const) {
+      if (this.changeCounts[kind] > 0) {
+        this.metrics.changesApplied.inc({ kind }, this.changeCounts[kind]);
+        this.changeCounts[kind] = 0;
+      }
+    }
+    if (this.applier.missedRows > 0) {
+      this.logger.warn(
+        { rows: this.applier.missedRows, lsn: formatLsn(lsn) },
+        'replication: update/delete found no row in the replica (replica diverged from upstream)',
+      );
+      this.applier.missedRows = 0;
+    }
+    this.emit('applied', lsn);
+    this.scheduleAck();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const gen = this.gen;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (gen !== this.gen) return;
+      try {
+        this.flushGroup();
+      } catch (err) {
+        this.applyFailed(gen, err);
+      }
     });
-    return { oid: m.oid, schema, name: m.name, sqliteName: sqliteTableName(schema, m.name), columns };
+  }
+
+  private reconcileDue(): boolean {
+    return (
+      this.store.hasStale() &&
+      this.state === 'streaming' &&
+      !this.stopping &&
+      !this.applier.inTransaction &&
+      !this.skipping &&
+      Date.now() >= this.nextReconcileAt
+    );
+  }
+
+  /**
+   * Brings every stale table (and any other table that differs) in line with
+   * upstream: a temporary slot exports a snapshot whose consistent point S
+   * follows everything the stream has delivered; the tables are copied under
+   * it and swapped in, and from then on the stream skips their changes in
+   * transactions that committed before S (the copy holds them). The stream
+   * is not applied meanwhile, so no transaction after S can reach a table
+   * before its copy. On failure the tables stay hidden and this is retried.
+   */
+  private async reconcile(gen: number): Promise<void> {
+    const stale = this.store.staleOids();
+    const started = performance.now();
+    let repl: ReplicationConnection | undefined;
+    let client: pg.Client | undefined;
+    // CREATE_REPLICATION_SLOT waits for transactions that hold an xid upstream.
+    const waiting = setTimeout(
+      () =>
+        this.logger.warn(
+          { tables: stale.length },
+          'resync: waiting for open upstream write transactions to end before taking a snapshot',
+        ),
+      SLOT_WAIT_WARN_MS,
+    );
+    waiting.unref();
+    this.reconciling = true;
+    // Its copy and swap are SQLite transactions of their own.
+    this.flushGroup();
+    try {
+      repl = await ReplicationConnection.connect(this.opts.upstreamUrl, 'outpost-resync');
+      this.resyncConnections.add(repl);
+      const created = await repl.createSlot(
+        `outpost_resync_${randomBytes(6).toString('hex')}`,
+        this.version,
+        {
+          temporary: true,
+        },
+      );
+      clearTimeout(waiting);
+      if (gen !== this.gen) return;
+      client = await this.connectNormal();
+      this.resyncConnections.add(client);
+      const copy = await copyForResync({
+        client,
+        store: this.store,
+        publication: this.publication,
+        snapshotName: created.snapshotName,
+        stale,
+        logger: this.logger,
+        isCancelled: () => gen !== this.gen || this.stopping,
+      });
+      if (gen !== this.gen || this.stopping) throw new Error('resync cancelled');
+      const point = created.consistentPoint;
+      const names = [...copy.targets].map((oid) => {
+        const t = copy.fresh.find((f) => f.table.oid === oid)?.table ?? this.store.tableByOid(oid);
+        return t ? `${t.schema}.${t.name}` : String(oid);
+      });
+      this.store.db.transaction(() => {
+        this.store.replaceTables(copy.targets, copy.fresh);
+        for (const oid of copy.targets)
+          this.skipBefore.set(oid, maxLsn(this.skipBefore.get(oid) ?? 0n, point));
+        this.writeSkipRules();
+      })();
+      this.applier.forgetAll();
+      this.reconcileFailures = 0;
+      this.metrics.tablesResynced.inc(undefined, copy.targets.size);
+      this.logger.info(
+        {
+          tables: names,
+          copied: copy.fresh.length,
+          rows: copy.rows,
+          seconds: Math.round((performance.now() - started) / 100) / 10,
+          consistentPoint: formatLsn(point),
+        },
+        'resync: tables replaced from a fresh snapshot',
+      );
+    } catch (err) {
+      if (gen !== this.gen || this.stopping) return;
+      this.reconcileFailures++;
+      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.reconcileFailures, 5));
+      this.nextReconcileAt = Date.now() + delay;
+      this.logger.warn(
+        { err: oneLine(errorMessage(err)), retryInMs: delay, tables: stale.length },
+        'resync: failed; the tables stay hidden from the read path until a retry succeeds',
+      );
+    } finally {
+      this.reconciling = false;
+      clearTimeout(waiting);
+      for (const c of [repl, client]) {
+        if (!c) continue;
+        this.resyncConnections.delete(c);
+        if (c instanceof ReplicationConnection) await c.close().catch(() => {});
+        else await Promise.race([c.end().catch(() => {}), sleep(2000)]);
+      }
+    }
+  }
+
+  /** Rules whose point the replica has passed can no longer match a transaction. */
+  private pruneSkipRules(upTo: Lsn): void {
+    let changed = false;
+    for (const [oid, before] of this.skipBefore) {
+      if (before <= upTo) {
+        this.skipBefore.delete(oid);
+        changed = true;
+      }
+    }
+    if (changed) this.writeSkipRules();
+  }
+
+  private writeSkipRules(): void {
+    if (this.skipBefore.size === 0) this.store.deleteMeta('resync_skip');
+    else {
+      this.store.setMeta(
+        'resync_skip',
+        JSON.stringify(Object.fromEntries([...this.skipBefore].map(([oid, lsn]) => [oid, formatLsn(lsn)]))),
+      );
+    }
+  }
+
+  private loadSkipRules(): void {
+    this.skipBefore.clear();
+    const raw = this.store.getMeta('resync_skip');
+    if (!raw) return;
+    for (const [oid, lsn] of Object.entries(JSON.parse(raw) as Record<string, string>)) {
+      this.skipBefore.set(Number(oid), parseLsn(lsn));
+    }
+  }
+
+  /**
+   * Event trigger when the role may create it (superuser) or one is already
+   * there; else periodic catalog comparison.
+   */
+  private async setupDdlDetection(client: pg.Client, pre: Preflight): Promise<void> {
+    if (pre.superuser) {
+      try {
+        await installDdlTrigger(client);
+      } catch (err) {
+        this.logger.warn(
+          { err: oneLine(errorMessage(err)) },
+          'replication: cannot install the DDL event trigger',
+        );
+      }
+    }
+    let active = false;
+    try {
+      active = await ddlTriggerActive(client);
+    } catch {
+      active = false;
+    }
+    this.ddlMode = active ? 'event-trigger' : 'polling';
+    if (active) {
+      this.logger.info({ function: DDL_FUNCTION }, 'replication: schema changes detected by event trigger');
+    } else {
+      this.logger.warn(
+        { role: pre.user, everySeconds: (this.opts.catalogPollMs ?? POLL_CATALOG_MS) / 1000 },
+        'replication: no DDL event trigger upstream (installing one needs a superuser); schema changes are detected by comparing catalogs periodically, so with a delay',
+      );
+    }
   }
 
   private async lookupClient(): Promise<pg.Client> {
@@ -735,7 +1078,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
   /** Writes the idle position (keepalive WAL end) to SQLite, at most once a second unless forced. */
   private flushIdle(force: boolean): void {
     if (this.pendingIdle <= this.applied) return;
-    if (this.applier.inTransaction || this.skipping) return;
+    if (this.applier.inTransaction || this.applier.pending || this.skipping) return;
     if (!force && Date.now() - this.lastIdleWrite < IDLE_WRITE_INTERVAL_MS) return;
     this.store.setAppliedLsn(this.pendingIdle);
     this.applied = this.pendingIdle;
@@ -764,10 +1107,24 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
   private tick(): void {
     if (this.state !== 'streaming') return;
     try {
-      if (!this.draining && this.queue.length === 0) this.flushIdle(false);
+      if (!this.draining && this.queue.length === 0) {
+        this.flushGroup();
+        this.flushIdle(false);
+      }
     } catch (err) {
       this.applyFailed(this.gen, err);
       return;
+    }
+    if (
+      this.ddlMode !== 'event-trigger' &&
+      Date.now() - this.lastCheckAt >= (this.opts.catalogPollMs ?? POLL_CATALOG_MS)
+    ) {
+      this.lastCheckAt = Date.now();
+      this.enqueueCheck();
+    }
+    // A failed resync is retried even when the stream is quiet.
+    if (this.store.hasStale() && !this.draining && Date.now() >= this.nextReconcileAt) {
+      this.enqueue({ gen: this.gen, msg: { kind: 'nudge' } });
     }
     if (Date.now() - this.lastStatusAt >= STATUS_INTERVAL_MS) this.sendStatus();
     this.updateLagMetric();
@@ -799,10 +1156,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
   /** Drops the current connection and any half-applied transaction, then reconnects with backoff. */
   private abandon(err: unknown): void {
     this.gen++;
-    this.queue = [];
+    this.queue.clear();
+    this.paused = false;
     this.skipping = false;
     this.pendingIdle = 0n;
-    if (this.applier.inTransaction) this.applier.rollback();
+    this.applier.rollback();
+    for (const kind of ['insert', 'update', 'delete'] as const) this.changeCounts[kind] = 0;
     this.relations.clear();
     this.lastError = oneLine(errorMessage(err));
     this.state = 'reconnecting';
@@ -856,11 +1215,37 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     this.repl = undefined;
     const lookup = this.lookup;
     this.lookup = undefined;
+    // A resync in progress: its copy fails on the closed connection and notices the new generation.
+    const resync = [...this.resyncConnections];
+    this.resyncConnections.clear();
     await Promise.all([
       repl?.close().catch(() => {}),
       lookup ? Promise.race([lookup.end().catch(() => {}), sleep(2000)]) : undefined,
+      ...resync.map((c) =>
+        c instanceof ReplicationConnection
+          ? c.close().catch(() => {})
+          : Promise.race([c.end().catch(() => {}), sleep(2000)]),
+      ),
     ]);
   }
+}
+
+/**
+ * Why a Relation message does not describe the catalog's table (undefined
+ * when it does): columns in order with the same name, type and typmod.
+ */
+function relationMismatch(m: RelationMessage, t: ReplicaTable): string | undefined {
+  const schema = m.schema === '' ? 'pg_catalog' : m.schema;
+  if (schema !== t.schema || m.name !== t.name) return `renamed to ${schema}.${m.name}`;
+  if (m.columns.length !== t.columns.length) return 'columns added or dropped';
+  for (let i = 0; i < m.columns.length; i++) {
+    const a = m.columns[i]!;
+    const b = t.columns[i]!;
+    if (a.name !== b.name || a.typeOid !== b.typeOid || a.typmod !== b.typmod) {
+      return `column ${b.name} changed`;
+    }
+  }
+  return undefined;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -145,6 +145,13 @@ class Reader {
     this.pos = end + 1;
     return s;
   }
+  /** n bytes of UTF-8 (no intermediate Buffer: this runs for every value). */
+  text(n: number): string {
+    this.need(n);
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
   bytes(n: number): Buffer {
     this.need(n);
     const b = this.buf.subarray(this.pos, this.pos + n);
@@ -170,7 +177,7 @@ function readTuple(r: Reader): ColumnValue[] {
         values[i] = UNCHANGED_TOAST;
         break;
       case 0x74: // 't'
-        values[i] = r.bytes(r.i32()).toString('utf8');
+        values[i] = r.text(r.i32());
         break;
       case 0x62: // 'b' only with the `binary` option, which Outpost never requests
         throw new Error('pgoutput: binary tuple data not supported');

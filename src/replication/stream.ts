@@ -169,12 +169,15 @@ export class ReplicationConnection extends EventEmitter {
   async createSlot(
     slot: string,
     serverVersionNum: number,
+    opts: { temporary?: boolean } = {},
   ): Promise<{ consistentPoint: Lsn; snapshotName: string }> {
     const ident = pg.escapeIdentifier(slot);
+    // A temporary slot is dropped when this connection ends (or on error).
+    const temp = opts.temporary ? ' TEMPORARY' : '';
     const sql =
       serverVersionNum >= 150000
-        ? `CREATE_REPLICATION_SLOT ${ident} LOGICAL pgoutput (SNAPSHOT 'export')`
-        : `CREATE_REPLICATION_SLOT ${ident} LOGICAL pgoutput EXPORT_SNAPSHOT`;
+        ? `CREATE_REPLICATION_SLOT ${ident}${temp} LOGICAL pgoutput (SNAPSHOT 'export')`
+        : `CREATE_REPLICATION_SLOT ${ident}${temp} LOGICAL pgoutput EXPORT_SNAPSHOT`;
     const r = await this.client.query(sql);
     const row = r.rows[0] as { consistent_point: string; snapshot_name: string };
     return { consistentPoint: parseLsn(row.consistent_point), snapshotName: row.snapshot_name };
@@ -217,6 +220,24 @@ export class ReplicationConnection extends EventEmitter {
         },
       );
     });
+  }
+
+  /**
+   * Stops reading the socket (backpressure while the engine cannot apply):
+   * the walsender then blocks on sending, and still reads our status updates.
+   */
+  pause(): void {
+    this.socket()?.pause();
+  }
+
+  resume(): void {
+    this.socket()?.resume();
+  }
+
+  private socket(): { pause(): void; resume(): void } | undefined {
+    const conn = (this.client as unknown as { connection?: { stream?: { pause(): void; resume(): void } } })
+      .connection;
+    return conn?.stream;
   }
 
   sendStatus(lsn: Lsn, replyRequested = false): void {

@@ -9,11 +9,13 @@ import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import type { ReplicaTable } from '../replica/schema.js';
 import type { SessionState } from '../session.js';
-import { type CompiledSelect, compileSelect, NOT_LOCAL_FUNCTION } from '../sql/compile.js';
+import { type CompiledSelect, compileSelect } from '../sql/compile.js';
+import { registerSqlFunctions } from '../sql/functions.js';
 import { hasOverlongIdentifier, Lru, loadParser, type Node, nodeKind, parseSql } from '../sql/parse.js';
+import { inputValue, type Stored } from '../sql/pgtypes.js';
 import { type Renderer, rendererFor, sessionSettingsProblem } from '../sql/render.js';
 import { DEFAULT_SEARCH_PATH, startupProblem, WATCHED_SETTINGS } from './settings.js';
-import type { FieldDescription, LocalResult, QueryRouter, Route } from './types.js';
+import type { FieldDescription, LocalResult, PreparedRoute, QueryRouter, Route } from './types.js';
 
 export interface RouterCatalog {
   findTable(schema: string, name: string): ReplicaTable | undefined;
@@ -31,6 +33,12 @@ export interface RouterOptions {
   database: string;
   /** Upstream's database collation (datcollate) is C or POSIX, so text compares bytewise. */
   textCollationIsC: boolean;
+  /**
+   * Upstream's database character classification (datctype, or the builtin
+   * provider's locale `C`) folds ASCII letters only, so lower(), upper() and
+   * ILIKE on default-collation text are local. Default false.
+   */
+  textCtypeIsC?: boolean;
   /**
    * All schema names upstream, if known. An unqualified table name goes
    * upstream when a schema named like the session user exists (Postgres's
@@ -57,14 +65,20 @@ export interface RouterOptions {
 interface Plan {
   compiled: CompiledSelect;
   stmt: Database.Statement;
-  /** Whether the FROM item was an unqualified name (resolved via search_path). */
-  unqualified: boolean;
+  /** Evaluates the compiled prechecks (constant expressions Postgres folds while planning). */
+  precheck: Database.Statement | undefined;
+  /** Named parameters of `stmt` and `precheck`, with their sources. */
+  binds: [string, CompiledSelect['binds'][string]][];
+  /** The bind object when no parameter feeds it (simple protocol). */
+  staticBinds: Record<string, unknown> | undefined;
 }
 
 type Classified =
   | { kind: 'show-last-route' }
   | { kind: 'upstream'; reason: string; disable?: string }
   | { kind: 'local'; plans: Plan[]; disable?: string };
+
+const NO_PARAMS: readonly Stored[] = [];
 
 /** Reasons for statement kinds that are never local. */
 const STATEMENT_REASONS: Record<string, string> = {
@@ -97,11 +111,10 @@ export class Router implements QueryRouter {
 
   static async create(opts: RouterOptions): Promise<Router> {
     await loadParser();
-    // Lets compiled SQL abort a local run when it meets a stored value it
-    // cannot treat exactly like Postgres (e.g. a BC date in a comparison).
-    opts.reader.function(NOT_LOCAL_FUNCTION, { deterministic: true }, (reason: unknown) => {
-      throw new NotLocalSignal(String(reason));
-    });
+    // The functions compiled SQL calls; they abort a local run (NotLocal) when
+    // Postgres would raise an error or a stored value cannot be treated
+    // exactly like Postgres (e.g. a BC date in a comparison).
+    registerSqlFunctions(opts.reader);
     return new Router(opts);
   }
 
@@ -148,6 +161,113 @@ export class Router implements QueryRouter {
     return this.opts.access?.prepare?.(session);
   }
 
+  /**
+   * Route one extended-protocol statement for one execution (see
+   * `QueryRouter.prepare`). Never throws; sets `session.lastRoute`.
+   */
+  prepare(sql: string, declaredParamTypes: readonly number[], session: SessionState): PreparedRoute {
+    let route: PreparedRoute;
+    try {
+      route = this.prepareUnsafe(sql, declaredParamTypes, session);
+    } catch (err) {
+      route = {
+        kind: 'upstream',
+        reason:
+          err instanceof NotLocal
+            ? err.reason
+            : `internal: ${err instanceof Error ? err.message : String(err)}`,
+      };
+    }
+    session.lastRoute = route.kind === 'local' ? 'local' : `upstream: ${route.reason}`;
+    return route;
+  }
+
+  private prepareUnsafe(sql: string, declared: readonly number[], session: SessionState): PreparedRoute {
+    const classified = this.classify(sql, declared);
+    if (classified.kind === 'show-last-route') {
+      return { kind: 'upstream', reason: 'SHOW outpost.last_route through the extended protocol' };
+    }
+    if (classified.disable !== undefined && session.localDisabled === undefined) {
+      session.localDisabled = classified.disable;
+    }
+    if (classified.kind === 'upstream') return { kind: 'upstream', reason: classified.reason };
+    const problem = this.sessionProblem(session);
+    if (problem !== undefined) return { kind: 'upstream', reason: problem };
+    const plan = classified.plans[0] as Plan;
+    const ready = this.ready(plan, session);
+    if (typeof ready === 'string') return { kind: 'upstream', reason: ready };
+    const { renderers, fields } = ready;
+    const paramTypes = plan.compiled.paramTypes;
+    return {
+      kind: 'local',
+      prepared: {
+        paramTypes,
+        fields,
+        run(params: readonly (string | null)[]): LocalResult {
+          if (params.length !== paramTypes.length) {
+            throw new NotLocal(
+              `bind message supplies ${params.length} parameters, statement needs ${paramTypes.length}`,
+            );
+          }
+          try {
+            // Each parameter through its type's input function (invalid input: Postgres raises 22P02).
+            const converted = params.map((p, i) =>
+              p === null ? null : inputValue(paramTypes[i] as number, p, `parameter $${i + 1}`),
+            );
+            const raw = runPlan(plan, converted);
+            const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
+            return { fields, rows, commandTag: `SELECT ${rows.length}` };
+          } catch (err) {
+            // The contract: run() fails only with NotLocal (nothing was sent yet).
+            if (err instanceof NotLocal) throw err;
+            throw new NotLocal(`internal: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        },
+      },
+    };
+  }
+
+  /** Session-level reasons to forward any statement. */
+  private sessionProblem(session: SessionState): string | undefined {
+    if (!this.opts.catalog.snapshotComplete()) return 'replica snapshot not complete';
+    if (session.database !== this.opts.database) return `database ${session.database} not replicated`;
+    if (session.txStatus !== 'I') return 'inside a transaction';
+    if (session.localDisabled !== undefined) return session.localDisabled;
+    const settings = sessionSettingsProblem(session.params);
+    if (settings !== undefined) return settings;
+    // With standard_conforming_strings off, backslashes in '...' are escapes
+    // and the parser (which assumes on) would read literals differently.
+    if (session.params.get('standard_conforming_strings') === 'off') return 'standard_conforming_strings off';
+    return undefined;
+  }
+
+  /** Per-session checks of one plan (names, privileges, renderable output), or a reason to forward. */
+  private ready(
+    plan: Plan,
+    session: SessionState,
+  ): string | { renderers: Renderer[]; fields: FieldDescription[] } {
+    const { tables, outputs, unqualified } = plan.compiled;
+    if (unqualified) {
+      const problem = this.searchPathProblem(session);
+      if (problem !== undefined) return problem;
+    }
+    for (const table of tables) {
+      const denied = this.opts.access?.check(session, table);
+      if (denied !== undefined) return denied;
+    }
+    const renderers = outputs.map((o) => rendererFor(o, session.params));
+    const fields: FieldDescription[] = outputs.map((o) => ({
+      name: o.name,
+      tableOid: o.tableOid,
+      columnAttr: o.attnum,
+      typeOid: o.typeOid,
+      typeSize: o.typlen,
+      typeModifier: o.typmod,
+      format: 0,
+    }));
+    return { renderers, fields };
+  }
+
   private routeUnsafe(sql: string, session: SessionState): Route {
     const classified = this.classify(sql);
     if (classified.kind === 'show-last-route') return classified;
@@ -157,40 +277,14 @@ export class Router implements QueryRouter {
       session.localDisabled = classified.disable;
     }
     if (classified.kind === 'upstream') return { kind: 'upstream', reason: classified.reason };
-
-    if (!this.opts.catalog.snapshotComplete()) return upstream('replica snapshot not complete');
-    if (session.database !== this.opts.database)
-      return upstream(`database ${session.database} not replicated`);
-    if (session.txStatus !== 'I') return upstream('inside a transaction');
-    if (session.localDisabled !== undefined) return upstream(session.localDisabled);
-    const settings = sessionSettingsProblem(session.params);
-    if (settings !== undefined) return upstream(settings);
-    // With standard_conforming_strings off, backslashes in '...' are escapes
-    // and the parser (which assumes on) would read literals differently.
-    if (session.params.get('standard_conforming_strings') === 'off') {
-      return upstream('standard_conforming_strings off');
-    }
+    const problem = this.sessionProblem(session);
+    if (problem !== undefined) return upstream(problem);
 
     const prepared: { plan: Plan; renderers: Renderer[]; fields: FieldDescription[] }[] = [];
     for (const plan of classified.plans) {
-      if (plan.unqualified) {
-        const problem = this.searchPathProblem(session);
-        if (problem !== undefined) return upstream(problem);
-      }
-      const { table, outputs } = plan.compiled;
-      const denied = this.opts.access?.check(session, table);
-      if (denied !== undefined) return upstream(denied);
-      const renderers = outputs.map((o) => rendererFor(o.column, session.params));
-      const fields: FieldDescription[] = outputs.map((o) => ({
-        name: o.name,
-        tableOid: table.oid,
-        columnAttr: o.column.attnum,
-        typeOid: o.column.typeOid,
-        typeSize: o.column.typlen,
-        typeModifier: o.column.typmod,
-        format: 0,
-      }));
-      prepared.push({ plan, renderers, fields });
+      const ready = this.ready(plan, session);
+      if (typeof ready === 'string') return upstream(ready);
+      prepared.push({ plan, ...ready });
     }
     const reader = this.opts.reader;
     return {
@@ -198,7 +292,7 @@ export class Router implements QueryRouter {
       run(): LocalResult[] {
         const runAll = (): LocalResult[] =>
           prepared.map(({ plan, renderers, fields }) => {
-            const raw = runStatement(plan);
+            const raw = runPlan(plan, NO_PARAMS);
             const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
             return { fields, rows, commandTag: `SELECT ${rows.length}` };
           });
@@ -235,22 +329,26 @@ export class Router implements QueryRouter {
     return undefined;
   }
 
-  /** Session-independent classification of a query string, cached by its text. */
-  private classify(sql: string): Classified {
+  /**
+   * Session-independent classification of a query string, cached by its
+   * text (and, for the extended protocol, the declared parameter types).
+   */
+  private classify(sql: string, declared?: readonly number[]): Classified {
     const version = this.opts.catalog.catalogVersion;
     if (version !== this.cacheVersion) {
       this.cache.clear();
       this.cacheVersion = version;
     }
-    let c = this.cache.get(sql);
+    const key = declared ? `\u0001${declared.join(',')}\u0001${sql}` : sql;
+    let c = this.cache.get(key);
     if (!c) {
-      c = this.classifyUncached(sql);
-      this.cache.set(sql, c);
+      c = this.classifyUncached(sql, declared);
+      this.cache.set(key, c);
     }
     return c;
   }
 
-  private classifyUncached(sql: string): Classified {
+  private classifyUncached(sql: string, declared?: readonly number[]): Classified {
     const parsed = parseSql(sql);
     if (!parsed.ok) {
       if (parsed.error === 'Query cannot be empty') return { kind: 'upstream', reason: 'empty query' };
@@ -258,6 +356,9 @@ export class Router implements QueryRouter {
     }
     const stmts = parsed.stmts.map((s) => s.stmt).filter((s): s is Node => s !== undefined);
     if (stmts.length === 0) return { kind: 'upstream', reason: 'empty query' };
+    if (declared && stmts.length > 1) {
+      return { kind: 'upstream', reason: 'several statements in a prepared statement' };
+    }
     if (stmts.length === 1) {
       const [kind, body] = nodeKind(stmts[0] as Node);
       if (kind === 'VariableShowStmt' && (body as { name?: string }).name === 'outpost.last_route') {
@@ -286,7 +387,7 @@ export class Router implements QueryRouter {
         };
       }
       try {
-        plans.push(this.plan(stmt));
+        plans.push(this.plan(stmt, declared));
       } catch (err) {
         if (err instanceof NotLocal)
           return { kind: 'upstream', reason: err.reason, ...definedDisable(disable) };
@@ -296,47 +397,96 @@ export class Router implements QueryRouter {
     return { kind: 'local', plans, ...definedDisable(disable) };
   }
 
-  private plan(stmt: Node): Plan {
-    let unqualified = false;
+  private plan(stmt: Node, declared?: readonly number[]): Plan {
     const catalog = this.opts.catalog;
-    const compiled = compileSelect(stmt, {
-      findTable: (schema, name) => catalog.findTable(schema, name),
-      resolveUnqualified: (name) => {
-        // pg_catalog is searched before "$user" and public; its relations are all named pg_*.
-        if (name.startsWith('pg_')) throw new NotLocal(`relation ${name} may be a system catalog`);
-        const table = catalog.findTable('public', name);
-        if (!table) throw new NotLocal(`table ${name} not in replica`);
-        unqualified = true;
-        return table;
+    const compiled = compileSelect(
+      stmt,
+      {
+        findTable: (schema, name) => catalog.findTable(schema, name),
+        resolveUnqualified: (name) => {
+          // pg_catalog is searched before "$user" and public; its relations are all named pg_*.
+          if (name.startsWith('pg_')) throw new NotLocal(`relation ${name} may be a system catalog`);
+          const table = catalog.findTable('public', name);
+          if (!table) throw new NotLocal(`table ${name} not in replica`);
+          return table;
+        },
+        textCollationIsC: this.opts.textCollationIsC,
+        textCtypeIsC: this.opts.textCtypeIsC ?? false,
       },
-      textCollationIsC: this.opts.textCollationIsC,
-    });
-    let prepared: Database.Statement;
-    try {
-      prepared = this.opts.reader.prepare(compiled.sql);
-    } catch (err) {
-      throw new NotLocal(`sqlite prepare: ${err instanceof Error ? err.message : String(err)}`);
+      declared ? { declaredParamTypes: declared } : {},
+    );
+    const prepare = (sql: string): Database.Statement => {
+      let st: Database.Statement;
+      try {
+        st = this.opts.reader.prepare(sql);
+      } catch (err) {
+        throw new NotLocal(`sqlite prepare: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      st.raw(true);
+      st.safeIntegers(true);
+      return st;
+    };
+    const stmtSql = compiled.sql;
+    const precheckSql = compiled.prechecks.length > 0 ? `SELECT ${compiled.prechecks.join(', ')}` : undefined;
+    const used = new Set<string>();
+    for (const text of [stmtSql, precheckSql ?? '']) {
+      for (const m of text.matchAll(/@([a-z]\d+)\b/g)) used.add(m[1] as string);
     }
-    prepared.raw(true);
-    prepared.safeIntegers(true);
-    return { compiled, stmt: prepared, unqualified };
+    const binds = Object.entries(compiled.binds).filter(([name]) => used.has(name));
+    const staticBinds = binds.every(([, src]) => src.kind === 'value')
+      ? Object.fromEntries(binds.map(([name, src]) => [name, src.kind === 'value' ? src.value : null]))
+      : undefined;
+    return {
+      compiled,
+      stmt: prepare(stmtSql),
+      precheck: precheckSql !== undefined ? prepare(precheckSql) : undefined,
+      binds,
+      staticBinds,
+    };
   }
 }
 
-/** Thrown from inside SQLite by NOT_LOCAL_FUNCTION. */
-class NotLocalSignal extends Error {}
+/** The named-parameter values of a plan for one execution. */
+function bindValues(plan: Plan, params: readonly Stored[]): Record<string, unknown> {
+  if (plan.staticBinds) return plan.staticBinds;
+  const out: Record<string, unknown> = {};
+  for (const [name, src] of plan.binds) {
+    switch (src.kind) {
+      case 'value':
+        out[name] = src.value;
+        break;
+      case 'param':
+        out[name] = params[src.index] ?? null;
+        break;
+      case 'limit':
+      case 'offset': {
+        const v = params[src.index] ?? null;
+        if (v === null) out[name] = src.kind === 'limit' ? -1n : 0n;
+        else if (typeof v !== 'bigint' || v < 0n) {
+          throw new NotLocal(`negative ${src.kind === 'limit' ? 'LIMIT' : 'OFFSET'}`);
+        } else out[name] = v;
+        break;
+      }
+    }
+  }
+  return out;
+}
 
-function runStatement(plan: Plan): unknown[][] {
+/** Run a plan's prechecks and statement; every failure is NotLocal (nothing has been sent). */
+function runPlan(plan: Plan, params: readonly Stored[]): unknown[][] {
   try {
-    const params = plan.compiled.params;
-    return (Object.keys(params).length > 0 ? plan.stmt.all(params) : plan.stmt.all()) as unknown[][];
+    const values = bindValues(plan, params);
+    const has = plan.binds.length > 0;
+    if (plan.precheck) {
+      if (has) plan.precheck.all(values);
+      else plan.precheck.all();
+    }
+    return (has ? plan.stmt.all(values) : plan.stmt.all()) as unknown[][];
   } catch (err) {
-    if (err instanceof NotLocalSignal) throw new NotLocal(err.message);
     if (err instanceof NotLocal) throw err;
     throw new NotLocal(`sqlite: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
-
 function upstream(reason: string): Route {
   return { kind: 'upstream', reason };
 }

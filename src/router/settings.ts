@@ -17,6 +17,8 @@ export const WATCHED_SETTINGS: ReadonlySet<string> = new Set([
   'session_authorization',
   'transform_null_equals',
   'row_security',
+  // Unquoted NULL in an array literal or parameter ('{1,NULL}') is a string when off.
+  'array_nulls',
 ]);
 
 export const DEFAULT_SEARCH_PATH = '"$user",public';

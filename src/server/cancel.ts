@@ -16,18 +16,30 @@ export interface BackendKey {
 
 const MAX_PID = 0x7fff_ffff;
 
+export interface CancelTarget {
+  /** Upstream's key for the client's backend. */
+  upstream: BackendKey;
+  /**
+   * Whether the session has work upstream right now. A statement answered
+   * locally runs synchronously and is over before any CancelRequest can be
+   * read, so a session with nothing upstream has nothing to cancel, and
+   * relaying would only risk cancelling its next statement.
+   */
+  busy(): boolean;
+}
+
 export class CancelRegistry {
-  /** Outpost's process id → (Outpost's secret, upstream's key). */
-  private readonly keys = new Map<number, { secretKey: Buffer; upstream: BackendKey }>();
+  /** Outpost's process id → (Outpost's secret, the session's target). */
+  private readonly keys = new Map<number, { secretKey: Buffer; target: CancelTarget }>();
 
   /** Allocates Outpost's key for a client whose upstream backend has `upstream` as key. */
-  register(upstream: BackendKey): BackendKey {
+  register(upstream: BackendKey, busy: () => boolean = () => true): BackendKey {
     let processId: number;
     do processId = randomInt(1, MAX_PID);
     while (this.keys.has(processId));
     // 4 bytes is what every protocol 3.x client accepts.
     const secretKey = randomBytes(4);
-    this.keys.set(processId, { secretKey, upstream });
+    this.keys.set(processId, { secretKey, target: { upstream, busy } });
     return { processId, secretKey };
   }
 
@@ -36,11 +48,11 @@ export class CancelRegistry {
     if (entry?.secretKey.equals(ours.secretKey)) this.keys.delete(ours.processId);
   }
 
-  /** Upstream's key for one of Outpost's keys, or undefined when unknown or the secret is wrong. */
-  lookup(processId: number, secretKey: Buffer): BackendKey | undefined {
+  /** The session behind one of Outpost's keys, or undefined when unknown or the secret is wrong. */
+  lookup(processId: number, secretKey: Buffer): CancelTarget | undefined {
     const entry = this.keys.get(processId);
     if (!entry || entry.secretKey.length !== secretKey.length) return undefined;
-    return timingSafeEqual(entry.secretKey, secretKey) ? entry.upstream : undefined;
+    return timingSafeEqual(entry.secretKey, secretKey) ? entry.target : undefined;
   }
 
   size(): number {

@@ -3,26 +3,32 @@
  *
  *   startup ──StartupMessage──► auth ──AuthenticationOk──► ready ──► closed
  *
- * - startup: SSLRequest / GSSENCRequest are refused with 'N' (the client then
- *   continues in plain text), a CancelRequest is mapped and sent upstream, a
- *   StartupMessage opens the client's own upstream connection with the very
- *   same packet.
+ * - startup: SSLRequest is answered 'S' and the connection upgraded to TLS
+ *   when Outpost has a certificate, else 'N'; GSSENCRequest always gets 'N'
+ *   (the client then continues in plain text); a CancelRequest is mapped and
+ *   sent upstream; a StartupMessage opens the client's own upstream
+ *   connection with the very same packet.
  *   https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
  * - auth: upstream's Authentication* requests and the client's 'p' responses
- *   are relayed byte for byte (cleartext, md5, SASL/SCRAM alike); Outpost never
- *   looks inside them.
+ *   are relayed byte for byte (cleartext, md5, SASL/SCRAM alike); Outpost only
+ *   removes SCRAM's channel-binding mechanisms when it terminates the client's
+ *   TLS itself (the binding would name Outpost's certificate, not upstream's).
  * - ready: simple Queries are routed (answered locally from the replica when
- *   the router says so and nothing is outstanding upstream); everything else
- *   is forwarded unchanged. Upstream's bytes are relayed unchanged in the
- *   chunks they arrive in, observed only for ReadyForQuery, ParameterStatus and
- *   ErrorResponse. Until upstream's first ReadyForQuery its messages are
- *   re-emitted one by one so its BackendKeyData can be replaced with Outpost's.
+ *   the router says so and nothing is outstanding upstream); extended-protocol
+ *   messages go to `ExtendedProtocol`, which answers whole batches locally or
+ *   forwards them; everything else is forwarded unchanged. Upstream's bytes
+ *   are relayed in the chunks they arrive in, every message boundary tracked
+ *   (`ReplyTracker`) so Outpost knows what upstream still owes and can keep
+ *   the replies to its own lazily sent messages from the client. Until
+ *   upstream's first ReadyForQuery its messages are re-emitted one by one so
+ *   its BackendKeyData can be replaced with Outpost's.
  *
  * Nothing a client sends can throw out of here: every socket handler is
  * wrapped, and a framing or ordering violation ends this client only, with a
  * FATAL 08P01 as Postgres would send.
  */
 import type { Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
 import { errorMessage, NotLocal, PgError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -30,27 +36,42 @@ import type { QueryRouter, Route } from '../router/types.js';
 import { newSessionState, type SessionState } from '../session.js';
 import {
   AuthCode,
+  authenticationSasl,
   BackendType,
   backendKeyData,
-  encodeLocalResults,
   errorResponse,
   parseAuthentication,
   parseBackendKeyData,
   parseErrorFields,
   parseParameterStatus,
   parseReadyForQuery,
+  parseSaslMechanisms,
+  ReplyWriter,
+  SSL_ACCEPTED,
   SSL_REFUSED,
 } from '../wire/backend.js';
-import { type Frame, FrameReader, FrameScanner, protocolViolation, typeName } from '../wire/frames.js';
 import {
-  FrontendType,
-  parseParseQuery,
-  parseQuery,
-  parseStartupPacket,
-  type StartupPacket,
-} from '../wire/frontend.js';
+  type Frame,
+  FrameReader,
+  FrameScanner,
+  protocolViolation,
+  type RelayVisitor,
+  typeName,
+} from '../wire/frames.js';
+import { FrontendType, parseQuery, parseStartupPacket, type StartupPacket } from '../wire/frontend.js';
 import { type BackendKey, type CancelRegistry, sendCancel } from './cancel.js';
+import { type ExtendedHost, ExtendedProtocol, PIPELINED } from './extended.js';
 import { UpstreamConnection, type UpstreamTarget } from './upstream-connection.js';
+import { ReplyTracker } from './upstream-replies.js';
+
+/** TLS for clients (Outpost's own certificate). */
+export interface ClientTls {
+  context: SecureContext;
+  /** Outpost's certificate, DER: channel binding works only when upstream presents the same one. */
+  certificate: Buffer | undefined;
+  /** Refuse plain-text sessions (like a `hostssl`-only pg_hba.conf). */
+  required: boolean;
+}
 
 export interface ClientSessionOptions {
   socket: Socket;
@@ -61,6 +82,11 @@ export interface ClientSessionOptions {
   logger: Logger;
   metrics: Metrics;
   cancel: CancelRegistry;
+  tls?: ClientTls | undefined;
+  /** Close a session idle (outside a transaction) this long, like idle_session_timeout; 0 = never. */
+  idleTimeoutMs?: number;
+  /** Refuse the session at its StartupMessage with this error (too many clients). */
+  refuse?: PgError | undefined;
   /** Called once when both sockets are done with. */
   onClose(session: ClientSession): void;
 }
@@ -78,22 +104,12 @@ const LAST_ROUTE_FIELD = {
   format: 0,
 } as const;
 
-const PIPELINED = 'pipelined behind upstream work';
-
 /** How long a closing socket may take to say goodbye before it is destroyed. */
 const CLOSE_GRACE_MS = 2_000;
 /** Longest a new session waits for the router to warm per-role facts before its first ReadyForQuery. */
 const WARMING_TIMEOUT_MS = 2_000;
-
-/** Upstream messages observed while relaying. */
-function observed(type: number): boolean {
-  return (
-    type === BackendType.ReadyForQuery ||
-    type === BackendType.ParameterStatus ||
-    type === BackendType.ErrorResponse ||
-    type === BackendType.CopyInResponse
-  );
-}
+/** Like Postgres's authentication_timeout: a connection must be ready within this. */
+const STARTUP_TIMEOUT_MS = 60_000;
 
 function isFalse(v: string): boolean {
   return ['false', 'off', 'no', '0'].includes(v.trim().toLowerCase());
@@ -104,38 +120,27 @@ export class ClientSession {
   state: SessionState | undefined;
 
   private phase: Phase = 'startup';
-  private readonly socket: Socket;
+  private socket: Socket;
   private readonly log: Logger;
   private readonly reader = new FrameReader({ startup: true });
   private upstream: UpstreamConnection | undefined;
   /** Parses upstream frame by frame until its first ReadyForQuery, then undefined. */
   private upstreamReader: FrameReader | undefined = new FrameReader();
-  private readonly scanner = new FrameScanner(observed);
-  /**
-   * ReadyForQuery messages upstream still owes us: one for the end of startup,
-   * plus one per forwarded Query, Sync or FunctionCall.
-   */
-  private outstanding = 1;
-  /** Extended-protocol messages forwarded since the last Sync. */
-  private unsynced = false;
-  /**
-   * Syncs forwarded since the last message that can start a COPY (Query,
-   * Execute, FunctionCall). A backend in copy-in mode ignores Sync (libpq sends
-   * one right after an extended-protocol COPY FROM STDIN), so those Syncs never
-   * get a ReadyForQuery and are discounted when the copy ends.
-   */
-  private syncsSinceStart = 0;
+  private readonly scanner = new FrameScanner();
+  /** What upstream owes, message by message. */
+  private readonly tracker = new ReplyTracker();
+  /** Local replies of the current round of client input. */
+  private readonly reply = new ReplyWriter();
+  private readonly extended: ExtendedProtocol;
+  private readonly relayVisitor: RelayVisitor;
+  /** Upstream bytes of the current round of client input, in order (frames are views until copied). */
+  private forward: Buffer[] = [];
   /** Upstream sent CopyInResponse and the client has not ended the copy yet. */
   private copyIn = false;
-  /**
-   * A Query was sent in the middle of an unsynced extended-protocol batch: if
-   * that batch fails, upstream discards the Query and `outstanding` stays one
-   * too high. Over-counting only costs local answers, never reply order; but
-   * from then on nothing is held waiting for `outstanding` to reach zero.
-   */
-  private countUncertain = false;
   /** A message is held in `reader` until upstream catches up. */
   private deferred = false;
+  /** When the held message may go. */
+  private deferredUntil: () => boolean = () => this.idle();
   private readonly pauses = new Set<'client-drain' | 'upstream-drain' | 'deferred'>();
   private upstreamPausedForClient = false;
   private key: BackendKey | undefined;
@@ -145,12 +150,19 @@ export class ClientSession {
   private warming: Promise<void> | undefined;
   /** Upstream bytes from its first ReadyForQuery on, held while `warming`. */
   private heldStartup: Buffer[] | undefined;
-  private sslRefused = false;
+  /** Upstream asked for a password (or SASL message) the client has not sent yet. */
+  private authRequestPending = false;
+  private sslAnswered = false;
   private gssRefused = false;
+  /** The client's connection is TLS (terminated here). */
+  private clientTls = false;
   /** Upstream sent a FATAL (or PANIC) ErrorResponse: it will close, the client has the reason. */
   private upstreamFatal = false;
+  /** Server shutdown: end the session as soon as nothing is in flight. */
+  private draining = false;
   private closing = false;
   private finished = false;
+  private readonly startupTimer: NodeJS.Timeout;
 
   constructor(private readonly opts: ClientSessionOptions) {
     this.socket = opts.socket;
@@ -158,10 +170,45 @@ export class ClientSession {
     opts.metrics.clients.inc();
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true);
-    this.socket.on('data', (chunk: Buffer) => this.guard(() => this.onClientData(chunk)));
-    this.socket.on('drain', () => this.guard(() => this.onClientDrain()));
-    this.socket.on('error', (err) => this.log.debug({ err: errorMessage(err) }, 'client socket error'));
+    this.attachClientSocket(this.socket);
     this.socket.once('close', () => this.guard(() => this.finish()));
+    this.startupTimer = setTimeout(() => {
+      if (this.phase === 'ready' || this.phase === 'closed') return;
+      this.log.debug('startup timed out');
+      this.socket.destroy();
+    }, STARTUP_TIMEOUT_MS);
+    this.startupTimer.unref();
+
+    const session = this;
+    const host: ExtendedHost = {
+      get state() {
+        return session.state as SessionState;
+      },
+      router: opts.router,
+      log: this.log,
+      metrics: opts.metrics,
+      tracker: this.tracker,
+      reply: this.reply,
+      quiet: () => this.idle(),
+      send: (bytes, expect) => {
+        this.forward.push(bytes);
+        if (expect) this.tracker.push(expect);
+      },
+    };
+    this.extended = new ExtendedProtocol(host);
+    this.relayVisitor = {
+      visit: (type) => this.tracker.visit(type),
+      message: (type, body) => {
+        this.observe(type, body);
+        this.tracker.message(type, body);
+      },
+    };
+  }
+
+  private attachClientSocket(socket: Socket): void {
+    socket.on('data', (chunk: Buffer) => this.guard(() => this.onClientData(chunk)));
+    socket.on('drain', () => this.guard(() => this.onClientDrain()));
+    socket.on('error', (err) => this.log.debug({ err: errorMessage(err) }, 'client socket error'));
   }
 
   /** Ends the session from the server side (shutdown): a FATAL 57P01 when possible, then close. */
@@ -175,6 +222,22 @@ export class ClientSession {
         }),
       ),
     );
+  }
+
+  /**
+   * Server shutdown, politely: the session ends (FATAL 57P01) as soon as
+   * nothing it started is in flight; `shutdown()` ends it regardless.
+   */
+  drain(): void {
+    this.draining = true;
+    this.guard(() => this.drainIfIdle());
+  }
+
+  private drainIfIdle(): boolean {
+    if (!this.draining || this.closing) return false;
+    if (this.phase === 'ready' && !this.idle()) return false;
+    this.shutdown();
+    return true;
   }
 
   /** Runs a handler; nothing escapes to the event loop. */
@@ -200,35 +263,57 @@ export class ClientSession {
     this.processClient();
   }
 
-  /** Handles every complete frame in `reader`, forwarding runs of frames in one write. */
+  /**
+   * Handles every complete frame in `reader`. Local replies of the round go
+   * out in one write, before the round's upstream bytes (also one write).
+   */
   private processClient(): void {
-    const forward: Buffer[] = [];
     try {
       while (!this.closing && !this.deferred) {
+        if (this.draining && this.drainIfIdle()) break;
         const frame = this.reader.next();
         if (!frame) break;
-        this.handleClientFrame(frame, forward);
+        this.handleClientFrame(frame);
       }
     } finally {
-      // Frames are views into the reader's buffer: copy (concat) before it is reused.
-      if (forward.length > 0) this.writeUpstream(Buffer.concat(forward));
+      this.flushRound();
     }
   }
 
-  private handleClientFrame(frame: Frame, forward: Buffer[]): void {
+  private flushRound(): void {
+    const local = this.reply.take();
+    if (local) this.writeLocal(local);
+    const forward = this.forward;
+    if (forward.length > 0) {
+      this.forward = [];
+      // Frames are views into the reader's buffer: copy (concat) before it is reused.
+      this.writeUpstream(forward.length === 1 ? Buffer.from(forward[0] as Buffer) : Buffer.concat(forward));
+    }
+  }
+
+  private handleClientFrame(frame: Frame): void {
     switch (this.phase) {
       case 'startup':
         this.handleStartupPacket(frame);
         return;
       case 'auth':
         // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
-        if (frame.type === FrontendType.Password) forward.push(frame.raw);
-        else if (frame.type === FrontendType.Terminate) this.terminate(forward, frame);
-        else
+        if (frame.type === FrontendType.Password) {
+          this.authRequestPending = false;
+          this.forward.push(frame.raw);
+        } else if (frame.type === FrontendType.Terminate) {
+          this.terminate(frame);
+        } else if (this.authRequestPending) {
           throw protocolViolation(`expected password response, got message type "${typeName(frame.type)}"`);
+        } else {
+          // Sent ahead of the authentication outcome (fine with trust auth, where
+          // Postgres reads it after its ReadyForQuery): hold it until upstream
+          // either asks for a password (then it is that error) or is ready.
+          this.defer(frame);
+        }
         return;
       case 'ready':
-        this.handleReadyFrame(frame, forward);
+        this.handleReadyFrame(frame);
         return;
       case 'closed':
         return;
@@ -240,8 +325,17 @@ export class ClientSession {
     switch (packet.kind) {
       case 'ssl-request':
         // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL
-        if (this.sslRefused) throw protocolViolation('duplicate SSLRequest');
-        this.sslRefused = true;
+        if (this.sslAnswered) throw protocolViolation('duplicate SSLRequest');
+        this.sslAnswered = true;
+        if (this.opts.tls) {
+          // The client must wait for 'S' before its handshake: anything already
+          // here was sent in the clear and could have been injected (CVE-2021-23214).
+          if (this.reader.buffered() > 0)
+            throw protocolViolation('received unencrypted data after SSL request');
+          this.writeClient(SSL_ACCEPTED);
+          this.upgradeToTls(this.opts.tls);
+          return;
+        }
         this.writeClient(SSL_REFUSED);
         return;
       case 'gssenc-request':
@@ -259,11 +353,28 @@ export class ClientSession {
     }
   }
 
+  /** Continue on TLS: the next bytes on the socket are the client's handshake. */
+  private upgradeToTls(tls: ClientTls): void {
+    const raw = this.socket;
+    raw.removeAllListeners('data');
+    raw.removeAllListeners('drain');
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: tls.context });
+    this.socket = secure;
+    this.clientTls = true;
+    this.attachClientSocket(secure);
+    secure.once('close', () => this.guard(() => this.finish()));
+    this.log.debug('client connection upgraded to TLS');
+  }
+
   private handleStartupMessage(packet: Extract<StartupPacket, { kind: 'startup' }>, frame: Frame): void {
     if (packet.major !== 3) {
       throw protocolViolation(
         `unsupported frontend protocol ${packet.major}.${packet.minor}: server supports 3.0 to 3.2`,
       );
+    }
+    if (this.opts.refuse) throw this.opts.refuse;
+    if (this.opts.tls?.required && !this.clientTls) {
+      throw new PgError({ severity: 'FATAL', code: '28000', message: 'TLS required' });
     }
     const user = packet.params.get('user');
     if (!user) {
@@ -288,7 +399,7 @@ export class ClientSession {
     this.reader.expectStartup = false;
     this.phase = 'auth';
     this.log.debug(
-      { user, database, application_name: packet.params.get('application_name') },
+      { user, database, application_name: packet.params.get('application_name'), tls: this.clientTls },
       'client startup',
     );
     // Minor versions above 0 (3.2) go upstream as they are: it answers with
@@ -302,6 +413,7 @@ export class ClientSession {
     this.upstream.write(startup);
   }
 
+  /** https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-CANCELING-REQUESTS */
   private handleCancel(packet: Extract<StartupPacket, { kind: 'cancel-request' }>): void {
     // The connection carries nothing else: Postgres answers nothing and closes.
     this.closing = true;
@@ -312,86 +424,110 @@ export class ClientSession {
       this.log.debug('cancel request with an unknown key ignored');
       return;
     }
+    if (!target.busy()) {
+      // Only local work (already finished) or none: nothing to cancel.
+      this.log.debug('cancel request for a session with no upstream work ignored');
+      return;
+    }
     this.log.debug('relaying cancel request upstream');
-    sendCancel(this.opts.upstream, target).catch((err: unknown) =>
+    sendCancel(this.opts.upstream, target.upstream).catch((err: unknown) =>
       this.log.warn({ err: errorMessage(err) }, 'could not send cancel request upstream'),
     );
   }
 
-  /** https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SIMPLE-QUERY */
-  private handleReadyFrame(frame: Frame, forward: Buffer[]): void {
+  /**
+   * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SIMPLE-QUERY
+   * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
+   */
+  private handleReadyFrame(frame: Frame): void {
     switch (frame.type) {
       case FrontendType.Query:
-        this.handleQuery(frame, forward);
+        this.handleQuery(frame);
         return;
       case FrontendType.Terminate:
-        this.terminate(forward, frame);
+        this.terminate(frame);
         return;
-      // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
       case FrontendType.Sync:
-        this.outstanding++;
-        this.syncsSinceStart++;
-        this.unsynced = false;
-        forward.push(frame.raw);
+        if (this.copyIn) {
+          // A backend in copy-in mode ignores Sync: it gets no ReadyForQuery.
+          this.forward.push(frame.raw);
+          return;
+        }
+        this.extendedMessage(frame);
+        return;
+      case FrontendType.Parse:
+      case FrontendType.Bind:
+      case FrontendType.Describe:
+      case FrontendType.Execute:
+      case FrontendType.Close:
+      case FrontendType.Flush:
+        this.extendedMessage(frame);
         return;
       // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-FUNCTION-CALL
       case FrontendType.FunctionCall:
-        this.outstanding++;
-        this.syncsSinceStart = 0;
-        forward.push(frame.raw);
-        return;
-      case FrontendType.Execute:
-        this.syncsSinceStart = 0;
-        this.unsynced = true;
-        forward.push(frame.raw);
-        return;
-      case FrontendType.Parse:
-        if (this.state && this.opts.router.observe) {
-          this.opts.router.observe(parseParseQuery(frame.body), this.state);
-        }
-        this.unsynced = true;
-        forward.push(frame.raw);
-        return;
-      case FrontendType.Bind:
-      case FrontendType.Describe:
-      case FrontendType.Close:
-      case FrontendType.Flush:
-        this.unsynced = true;
-        forward.push(frame.raw);
+        this.extended.leaveLocal('function call');
+        this.forward.push(frame.raw);
+        this.tracker.push(this.extended.readyExpectation('function-call'));
         return;
       // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-COPY
       case FrontendType.CopyDone:
       case FrontendType.CopyFail:
-        if (this.copyIn) {
-          this.copyIn = false;
-          this.outstanding -= Math.min(this.outstanding, this.syncsSinceStart);
-        }
-        this.syncsSinceStart = 0;
-        forward.push(frame.raw);
+        this.copyIn = false;
+        this.extended.leaveLocal('COPY');
+        this.forward.push(frame.raw);
         return;
       default:
-        // CopyData / CopyDone / CopyFail and anything else: upstream judges.
-        forward.push(frame.raw);
+        // CopyData and anything else: upstream judges.
+        this.extended.leaveLocal(`message type "${typeName(frame.type)}"`);
+        this.forward.push(frame.raw);
         return;
     }
   }
 
-  /** True when a reply written now would come after every reply upstream owes. */
+  private extendedMessage(frame: Frame): void {
+    if (!this.state) throw protocolViolation('extended-protocol message before startup');
+    const verdict = this.extended.handle(frame);
+    if (verdict === 'defer') this.defer(frame);
+    else if (verdict === 'defer-sql') this.defer(frame, () => this.extended.sqlChangesSettled());
+  }
+
+  /**
+   * Hold `frame` (and everything after it) until `until` holds, by default
+   * until upstream has answered everything sent so far.
+   */
+  private defer(frame: Frame, until: () => boolean = () => this.idle()): void {
+    this.reader.putBack(frame);
+    this.deferred = true;
+    this.deferredUntil = until;
+    this.pauseClient('deferred');
+  }
+
+  /**
+   * True when a reply written now would come after every reply upstream owes:
+   * nothing owed, no extended batch forwarded without its Sync, nothing
+   * half-relayed.
+   */
   private idle(): boolean {
     return (
-      this.outstanding === 0 &&
-      !this.unsynced &&
+      this.tracker.isEmpty() &&
+      !this.extended.forwardedUnsynced() &&
       this.upstreamReader === undefined &&
+      this.heldStartup === undefined &&
       this.scanner.atBoundary()
     );
   }
 
-  private handleQuery(frame: Frame, forward: Buffer[]): void {
+  private handleQuery(frame: Frame): void {
     const sql = parseQuery(frame.body);
     const state = this.state;
     if (!state) throw protocolViolation('query before startup');
-    this.syncsSinceStart = 0;
-    if (this.unsynced) this.countUncertain = true;
+    if (!this.extended.beforeQuery(sql)) {
+      // It names prepared statements that earlier SQL may be changing: wait for that.
+      this.defer(frame, () => this.extended.sqlChangesSettled());
+      return;
+    }
+    // A Query in the middle of an extended batch runs after it: the batch continues upstream.
+    this.extended.leaveLocal('simple Query inside an extended-protocol batch');
     // The router sees every simple query, even one that will be forwarded
     // anyway, so it can follow session changes (SET, temp tables, ...).
     let route: Route;
@@ -407,20 +543,17 @@ export class ClientSession {
       case 'show-last-route':
         if (idle) {
           this.log.debug('answering SHOW outpost.last_route');
-          this.writeLocal(
-            encodeLocalResults(
-              [{ fields: [LAST_ROUTE_FIELD], rows: [[state.lastRoute]], commandTag: 'SHOW' }],
-              state.txStatus,
-            ),
+          this.reply.localResults(
+            [{ fields: [LAST_ROUTE_FIELD], rows: [[state.lastRoute]], commandTag: 'SHOW' }],
+            state.txStatus,
           );
+          this.extended.localQueryAnswered(state.txStatus);
           return;
         }
-        if (!this.unsynced && !this.countUncertain && this.upstream) {
+        if (!this.extended.forwardedUnsynced() && this.upstream) {
           // Upstream would not know the setting: hold the message until its
           // earlier work is answered (the next ReadyForQuery resumes us).
-          this.reader.putBack(frame);
-          this.deferred = true;
-          this.pauseClient('deferred');
+          this.defer(frame);
           return;
         }
         reason = PIPELINED;
@@ -432,7 +565,8 @@ export class ClientSession {
         }
         try {
           const results = route.run();
-          this.writeLocal(encodeLocalResults(results, state.txStatus));
+          this.reply.localResults(results, state.txStatus);
+          this.extended.localQueryAnswered(state.txStatus);
           state.lastRoute = 'local';
           this.opts.metrics.statements.inc({ route: 'local' });
           this.log.debug({ statements: results.length }, 'answered locally');
@@ -441,8 +575,13 @@ export class ClientSession {
           if (err instanceof NotLocal) {
             reason = err.reason;
           } else {
-            // Logged here; the client only ever sees upstream's answer.
-            this.log.warn({ err }, 'local execution failed, forwarding');
+            // Logged here; the client only ever sees upstream's answer. The
+            // message may quote values from the query: only at debug.
+            this.log.warn(
+              { error: err instanceof Error ? err.name : typeof err },
+              'local execution failed, forwarding',
+            );
+            this.log.debug({ err }, 'local execution failure');
             reason = `local error: ${errorMessage(err)}`;
           }
         }
@@ -451,8 +590,8 @@ export class ClientSession {
         reason = route.reason;
         break;
     }
-    forward.push(frame.raw);
-    this.outstanding++;
+    this.forward.push(frame.raw);
+    this.tracker.push(this.extended.readyExpectation('query', sql));
     state.lastRoute = `upstream: ${reason}`;
     this.opts.metrics.statements.inc({ route: 'upstream' });
     this.opts.metrics.forwarded.inc({ reason });
@@ -460,10 +599,9 @@ export class ClientSession {
   }
 
   /** https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-TERMINATION */
-  private terminate(forward: Buffer[], frame: Frame): void {
-    forward.push(frame.raw);
-    this.writeUpstream(Buffer.concat(forward));
-    forward.length = 0;
+  private terminate(frame: Frame): void {
+    this.forward.push(frame.raw);
+    this.flushRound();
     this.closing = true;
     this.upstream?.terminate(false);
     this.socket.end();
@@ -513,7 +651,33 @@ export class ClientSession {
     this.heldStartup = undefined;
     this.warming = undefined;
     if (!held || this.phase === 'closed') return;
-    this.relay(Buffer.concat(held));
+    const rest = Buffer.concat(held);
+    this.sessionReady();
+    this.relay(rest);
+  }
+
+  /** Upstream's first ReadyForQuery is going to the client. */
+  private sessionReady(): void {
+    clearTimeout(this.startupTimer);
+    const idleMs = this.opts.idleTimeoutMs ?? 0;
+    if (idleMs > 0) {
+      // Any traffic either way restarts the clock; only an idle session outside a
+      // transaction is closed. (A callback given to setTimeout would run only once.)
+      this.socket.on('timeout', () => this.guard(() => this.onIdleTimeout()));
+      this.socket.setTimeout(idleMs);
+    }
+  }
+
+  private onIdleTimeout(): void {
+    if (this.phase !== 'ready' || this.closing || !this.idle() || this.state?.txStatus !== 'I') return;
+    this.log.debug('idle session timeout');
+    this.fail(
+      new PgError({
+        severity: 'FATAL',
+        code: '57P05',
+        message: 'terminating connection due to idle-session timeout',
+      }),
+    );
   }
 
   /**
@@ -541,19 +705,36 @@ export class ClientSession {
       }
     }
     if (out.length > 0) this.writeClientRelay(Buffer.concat(out));
-    if (rest && rest.length > 0) this.relay(rest);
-    else if (rest) this.resumeDeferred();
+    if (this.deferred && this.authRequestPending && !this.closing) {
+      // A message held during authentication now meets a password request.
+      this.deferred = false;
+      this.resumeClient('deferred');
+      this.processClient();
+    }
+    if (rest) {
+      this.sessionReady();
+      if (rest.length > 0) this.relay(rest);
+      else this.afterRelay();
+    }
   }
 
   private handleUpstreamStartupFrame(frame: Frame, out: Buffer[]): void {
     const state = this.state;
     switch (frame.type) {
       case BackendType.Authentication: {
-        const { code } = parseAuthentication(frame.body);
+        const { code, data } = parseAuthentication(frame.body);
         if (code === AuthCode.Ok) {
           this.phase = 'ready';
+          this.authRequestPending = false;
           this.log.debug('authenticated');
           if (state) this.startWarming(state);
+        } else {
+          // Every request but SASLFinal wants a 'p' message back.
+          this.authRequestPending = code !== AuthCode.SASLFinal;
+          if (code === AuthCode.SASL && this.clientTls) {
+            out.push(this.saslOffer(frame, data));
+            return;
+          }
         }
         out.push(frame.raw);
         return;
@@ -561,7 +742,7 @@ export class ClientSession {
       case BackendType.BackendKeyData: {
         const upstreamKey = parseBackendKeyData(frame.body);
         if (this.key) this.opts.cancel.unregister(this.key);
-        this.key = this.opts.cancel.register(upstreamKey);
+        this.key = this.opts.cancel.register(upstreamKey, () => !this.tracker.isEmpty());
         out.push(backendKeyData(this.key.processId, this.key.secretKey));
         return;
       }
@@ -579,10 +760,28 @@ export class ClientSession {
     }
   }
 
-  /** After startup: relay the chunk unchanged, observing what passes. */
+  /**
+   * The SASL mechanisms to offer a client whose TLS ends here. SCRAM channel
+   * binding (`-PLUS`) binds the exchange to the server certificate the client
+   * saw, which is Outpost's: upstream would compute it over its own and fail
+   * the login. So `-PLUS` is offered only when upstream presents the very
+   * same certificate. https://www.postgresql.org/docs/current/sasl-authentication.html
+   */
+  private saslOffer(frame: Frame, data: Buffer): Buffer {
+    const mechanisms = parseSaslMechanisms(data);
+    if (!mechanisms.some((m) => m.endsWith('-PLUS'))) return frame.raw;
+    const ours = this.opts.tls?.certificate;
+    const theirs = this.upstream?.peerCertificate();
+    if (ours && theirs?.equals(ours)) return frame.raw;
+    this.log.debug('SCRAM channel binding not offered (client TLS ends at Outpost)');
+    return authenticationSasl(mechanisms.filter((m) => !m.endsWith('-PLUS')));
+  }
+
+  /** After startup: relay the chunk, observing every message boundary and dropping hidden replies. */
   private relay(chunk: Buffer): void {
+    const parts: Buffer[] = [];
     try {
-      this.scanner.scan(chunk, (type, body) => this.observe(type, body));
+      this.scanner.relay(chunk, this.relayVisitor, parts);
     } catch (err) {
       // Upstream broke framing: nothing more can be relayed safely.
       this.log.error({ err: errorMessage(err) }, 'invalid message from upstream');
@@ -595,7 +794,17 @@ export class ClientSession {
       );
       return;
     }
-    this.writeClientRelay(chunk);
+    if (parts.length === 1) this.writeClientRelay(parts[0] as Buffer);
+    else if (parts.length > 1) this.writeClientRelay(Buffer.concat(parts));
+    if (this.tracker.unmatched > 0) {
+      this.log.warn({ unmatched: this.tracker.unmatched }, 'upstream replies did not match what was sent');
+      this.tracker.unmatched = 0;
+    }
+    this.afterRelay();
+  }
+
+  private afterRelay(): void {
+    if (this.drainIfIdle()) return;
     this.resumeDeferred();
   }
 
@@ -604,7 +813,7 @@ export class ClientSession {
     switch (type) {
       case BackendType.ReadyForQuery:
         if (state) state.txStatus = parseReadyForQuery(body);
-        if (this.outstanding > 0) this.outstanding--;
+        this.copyIn = false;
         return;
       case BackendType.CopyInResponse:
         this.copyIn = true;
@@ -620,6 +829,8 @@ export class ClientSession {
         this.opts.metrics.clientErrors.inc({ class: code.slice(0, 2) });
         const severity = fields.get('V') ?? fields.get('S');
         if (severity === 'FATAL' || severity === 'PANIC') this.upstreamFatal = true;
+        // An error ends copy-in mode upstream.
+        this.copyIn = false;
         return;
       }
     }
@@ -627,7 +838,7 @@ export class ClientSession {
 
   /** A held message may go now that upstream has answered everything before it. */
   private resumeDeferred(): void {
-    if (!this.deferred || !this.idle() || this.closing) return;
+    if (!this.deferred || this.closing || !this.deferredUntil()) return;
     this.deferred = false;
     this.resumeClient('deferred');
     this.processClient();
@@ -650,7 +861,7 @@ export class ClientSession {
       );
       return;
     }
-    const midQuery = this.phase === 'auth' || this.upstreamReader !== undefined || this.outstanding > 0;
+    const midQuery = this.phase === 'auth' || this.upstreamReader !== undefined || !this.tracker.isEmpty();
     if (this.upstreamFatal || !midQuery) {
       // Upstream already told the client why (or nothing was pending): just close.
       this.log.debug({ err: info.error && errorMessage(info.error) }, 'upstream closed');
@@ -721,6 +932,8 @@ export class ClientSession {
       this.socket.destroy();
       return;
     }
+    // Replies already produced this round come first.
+    this.flushRound();
     this.closing = true;
     let pgErr: PgError;
     if (err instanceof PgError) {
@@ -763,6 +976,7 @@ export class ClientSession {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.startupTimer);
     const wasReady = this.phase === 'ready';
     this.phase = 'closed';
     this.closing = true;

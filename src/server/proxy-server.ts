@@ -4,12 +4,12 @@
  * https://www.postgresql.org/docs/current/protocol-flow.html
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { errorMessage } from '../errors.js';
+import { errorMessage, PgError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { QueryRouter } from '../router/types.js';
 import { CancelRegistry } from './cancel.js';
-import { ClientSession } from './client-session.js';
+import { ClientSession, type ClientTls } from './client-session.js';
 import type { UpstreamTarget } from './upstream-connection.js';
 
 export interface ProxyServerOptions {
@@ -20,7 +20,16 @@ export interface ProxyServerOptions {
   router: QueryRouter;
   logger: Logger;
   metrics: Metrics;
+  /** TLS for clients; without it SSLRequest is answered 'N'. */
+  tls?: ClientTls;
+  /** Connections beyond this many get FATAL 53300 (like max_connections); default 1000. */
+  maxClients?: number;
+  /** Close sessions idle this long outside a transaction (FATAL 57P05); 0 (default) = never. */
+  idleTimeoutMs?: number;
 }
+
+/** How long `close()` lets in-flight statements finish before ending their sessions. */
+export const DRAIN_TIMEOUT_MS = 10_000;
 
 export class ProxyServer {
   private readonly server: Server;
@@ -29,6 +38,7 @@ export class ProxyServer {
   private readonly cancel = new CancelRegistry();
   private nextId = 1;
   private listening = false;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.server = createServer({ noDelay: true, keepAlive: true }, (socket) => this.accept(socket));
@@ -46,7 +56,7 @@ export class ProxyServer {
         this.server.removeListener('error', onError);
         this.listening = true;
         const addr = this.address();
-        this.opts.logger.info({ host: addr.host, port: addr.port }, 'proxy listening');
+        this.opts.logger.info({ host: addr.host, port: addr.port, tls: !!this.opts.tls }, 'proxy listening');
         resolve();
       });
     });
@@ -63,25 +73,56 @@ export class ProxyServer {
     return this.sessions.size;
   }
 
-  /** Stops accepting, ends every client session (FATAL 57P01) and its upstream connection. */
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => {
-      if (!this.server.listening) resolve();
-      else this.server.close(() => resolve());
-    });
-    this.listening = false;
-    const pending = [...this.sessions.values()].map((e) => e.closed);
-    for (const s of [...this.sessions.keys()]) s.shutdown();
-    await Promise.all([closed, ...pending]);
+  /**
+   * Shutdown: stop accepting, let statements in flight finish (at most
+   * `drainMs`), then end every session with FATAL 57P01 and close its
+   * upstream connection. Idle sessions end at once.
+   */
+  close(drainMs = DRAIN_TIMEOUT_MS): Promise<void> {
+    this.closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => {
+        if (!this.server.listening) resolve();
+        else this.server.close(() => resolve());
+      });
+      this.listening = false;
+      const pending = [...this.sessions.values()].map((e) => e.closed);
+      if (this.sessions.size > 0)
+        this.opts.logger.info({ sessions: this.sessions.size }, 'draining sessions');
+      for (const s of [...this.sessions.keys()]) s.drain();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, drainMs);
+      });
+      await Promise.race([Promise.all(pending), deadline]);
+      clearTimeout(timer);
+      for (const s of [...this.sessions.keys()]) s.shutdown();
+      await Promise.all([closed, ...pending]);
+    })();
+    return this.closing;
   }
 
   private accept(socket: Socket): void {
     try {
+      if (this.closing) {
+        socket.destroy();
+        return;
+      }
       const id = this.nextId++;
       let resolve: () => void = () => {};
       const closed = new Promise<void>((r) => {
         resolve = r;
       });
+      const max = this.opts.maxClients ?? 1000;
+      // Like Postgres, the refusal comes after the startup packet (and any TLS
+      // negotiation), so the client can read it; cancel requests still work.
+      const refuse =
+        this.sessions.size >= max
+          ? new PgError({
+              severity: 'FATAL',
+              code: SqlState.tooManyConnections,
+              message: 'sorry, too many clients already',
+            })
+          : undefined;
       const session = new ClientSession({
         socket,
         id,
@@ -90,6 +131,9 @@ export class ProxyServer {
         logger: this.opts.logger,
         metrics: this.opts.metrics,
         cancel: this.cancel,
+        tls: this.opts.tls,
+        idleTimeoutMs: this.opts.idleTimeoutMs ?? 0,
+        refuse,
         onClose: (s) => {
           this.sessions.get(s)?.resolve();
           this.sessions.delete(s);

@@ -280,20 +280,16 @@ function renderBool(value: unknown): string | null {
 }
 
 function floatValue(value: unknown, type: string): number | string {
-  if (typeof value === 'number') {
-    // SQLite stores a REAL -0.0 as integer 0, so a stored zero may have been
-    // -0 upstream (printed "-0"); only a zero stored as text keeps its sign.
-    if (value === 0) throw new NotLocal(`${type} zero (sign not preserved in the replica)`);
-    return value;
-  }
+  // Storage contract: every float is a REAL except NaN and -0, stored as the
+  // TEXT 'NaN' / '-0'; so a numeric zero read back is a true +0.
+  if (typeof value === 'number') return value;
   if (typeof value === 'bigint') {
     const n = Number(value);
-    if (n === 0) throw new NotLocal(`${type} zero (sign not preserved in the replica)`);
     if (BigInt(n) !== value) throw new NotLocal(`${type} stored as a large integer`);
     return n;
   }
   if (typeof value === 'string') {
-    if (value === 'NaN' || value === '-0' || value === '0') return value;
+    if (value === 'NaN' || value === '-0') return value;
     throw new NotLocal(`${type} stored as text ${JSON.stringify(value.slice(0, 20))}`);
   }
   throw new NotLocal(`${type} stored as ${typeof value}`);

@@ -29,6 +29,13 @@ export const BackendType = {
   RowDescription: 0x54, // T
   ReadyForQuery: 0x5a, // Z
   NegotiateProtocolVersion: 0x76, // v
+  CopyData: 0x64, // d
+  CopyDone: 0x63, // c
+  CopyBothResponse: 0x57, // W
+  FunctionCallResponse: 0x56, // V
+  NoData: 0x6e, // n
+  ParameterDescription: 0x74, // t
+  PortalSuspended: 0x73, // s
 } as const;
 
 /** Authentication request codes (the Int32 after the length of an 'R' message). */
@@ -66,8 +73,16 @@ function fixed(type: number, body: number[] = []): Buffer {
 /** The single-byte answer refusing SSLRequest / GSSENCRequest: continue in plain text. */
 export const SSL_REFUSED: Buffer = Buffer.from('N');
 
+/** The single-byte answer accepting SSLRequest: the TLS handshake follows. */
+export const SSL_ACCEPTED: Buffer = Buffer.from('S');
+
 export const AUTHENTICATION_OK: Buffer = fixed(BackendType.Authentication, [0, 0, 0, 0]);
 export const EMPTY_QUERY_RESPONSE: Buffer = fixed(BackendType.EmptyQueryResponse);
+export const PARSE_COMPLETE: Buffer = fixed(BackendType.ParseComplete);
+export const BIND_COMPLETE: Buffer = fixed(BackendType.BindComplete);
+export const CLOSE_COMPLETE: Buffer = fixed(BackendType.CloseComplete);
+export const NO_DATA: Buffer = fixed(BackendType.NoData);
+export const PORTAL_SUSPENDED: Buffer = fixed(BackendType.PortalSuspended);
 
 const READY: Record<TxStatus, Buffer> = {
   I: fixed(BackendType.ReadyForQuery, [0x49]),
@@ -254,6 +269,222 @@ export function errorResponse(err: { fields: PgErrorFields } | PgErrorFields): B
 /** NoticeResponse; severity defaults to NOTICE. */
 export function noticeResponse(fields: PgErrorFields): Buffer {
   return noticeLike(BackendType.NoticeResponse, fields, 'NOTICE');
+}
+
+/** Replies up to this size are copied out of the writer's buffer (Buffer.from pools them). */
+const SMALL_REPLY = 2048;
+
+/**
+ * Builds many backend messages into one growing buffer, so a batch of local
+ * replies goes to the socket in one write with no per-message allocation.
+ * `take()` hands the bytes over (the socket keeps them until flushed) and
+ * starts a new buffer.
+ */
+export class ReplyWriter {
+  private buf: Buffer;
+  private len = 0;
+
+  constructor(private readonly initialSize = 8 * 1024) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  /** Bytes written and not yet taken. */
+  get length(): number {
+    return this.len;
+  }
+
+  /** Forget everything written after `length` was `mark` (a failed partial reply). */
+  truncate(mark: number): void {
+    if (mark < this.len) this.len = mark;
+  }
+
+  /** The bytes written so far, or undefined when none; the writer starts over. */
+  take(): Buffer | undefined {
+    const len = this.len;
+    if (len === 0) return undefined;
+    this.len = 0;
+    // Small replies (the usual point query) are copied into Node's pooled
+    // slab and the buffer is kept; large ones are handed over whole.
+    if (len <= SMALL_REPLY) return Buffer.from(this.buf.subarray(0, len));
+    const out = this.buf.subarray(0, len);
+    this.buf = Buffer.allocUnsafe(this.initialSize);
+    return out;
+  }
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buf.copy(grown, 0, 0, this.len);
+    this.buf = grown;
+  }
+
+  /** Appends a complete, prebuilt message. */
+  raw(message: Buffer): void {
+    this.reserve(message.length);
+    message.copy(this.buf, this.len);
+    this.len += message.length;
+  }
+
+  /** RowDescription; `formats[i]` (0 text, 1 binary) overrides each field's format when given. */
+  rowDescription(fields: readonly FieldDescription[], formats?: readonly (0 | 1)[]): void {
+    let size = 7;
+    for (const f of fields) size += f.name.length * 3 + 1 + 18;
+    this.reserve(size);
+    const buf = this.buf;
+    const start = this.len;
+    buf[start] = BackendType.RowDescription;
+    let off = buf.writeInt16BE(fields.length, start + 5);
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i] as FieldDescription;
+      off += buf.write(f.name, off, 'utf8');
+      buf[off++] = 0;
+      off = buf.writeUInt32BE(f.tableOid >>> 0, off);
+      off = buf.writeInt16BE(f.columnAttr, off);
+      off = buf.writeUInt32BE(f.typeOid >>> 0, off);
+      off = buf.writeInt16BE(f.typeSize, off);
+      off = buf.writeInt32BE(f.typeModifier, off);
+      off = buf.writeInt16BE(formats ? (formats[i] ?? 0) : f.format, off);
+    }
+    buf.writeInt32BE(off - start - 1, start + 1);
+    this.len = off;
+  }
+
+  /** DataRow of text values (null is SQL NULL). */
+  dataRow(values: readonly (string | null)[]): void {
+    let size = 7;
+    for (const v of values) size += 4 + (v === null ? 0 : v.length * 3);
+    this.reserve(size);
+    const buf = this.buf;
+    const start = this.len;
+    buf[start] = BackendType.DataRow;
+    let off = buf.writeInt16BE(values.length, start + 5);
+    for (const v of values) {
+      if (v === null) {
+        off = buf.writeInt32BE(-1, off);
+      } else {
+        const n = buf.write(v, off + 4, 'utf8');
+        buf.writeInt32BE(n, off);
+        off += 4 + n;
+      }
+    }
+    buf.writeInt32BE(off - start - 1, start + 1);
+    this.len = off;
+  }
+
+  /**
+   * DataRow where column i is sent in binary when `binary[i]` is set: `encode`
+   * turns its text into Postgres's binary representation (and may throw,
+   * leaving the writer to be `truncate`d).
+   */
+  dataRowMixed(
+    values: readonly (string | null)[],
+    binary: readonly boolean[],
+    encode: (column: number, text: string) => Buffer,
+  ): void {
+    const parts: (Buffer | string | null)[] = new Array(values.length);
+    let size = 7;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] ?? null;
+      if (v === null) {
+        parts[i] = null;
+        size += 4;
+      } else if (binary[i]) {
+        const b = encode(i, v);
+        parts[i] = b;
+        size += 4 + b.length;
+      } else {
+        parts[i] = v;
+        size += 4 + v.length * 3;
+      }
+    }
+    this.reserve(size);
+    const buf = this.buf;
+    const start = this.len;
+    buf[start] = BackendType.DataRow;
+    let off = buf.writeInt16BE(values.length, start + 5);
+    for (const p of parts) {
+      if (p === null) {
+        off = buf.writeInt32BE(-1, off);
+      } else if (typeof p === 'string') {
+        const n = buf.write(p, off + 4, 'utf8');
+        buf.writeInt32BE(n, off);
+        off += 4 + n;
+      } else {
+        off = buf.writeInt32BE(p.length, off);
+        off += p.copy(buf, off);
+      }
+    }
+    buf.writeInt32BE(off - start - 1, start + 1);
+    this.len = off;
+  }
+
+  commandComplete(tag: string): void {
+    this.reserve(6 + tag.length * 3);
+    const buf = this.buf;
+    const start = this.len;
+    buf[start] = BackendType.CommandComplete;
+    let off = start + 5;
+    off += buf.write(tag, off, 'utf8');
+    buf[off++] = 0;
+    buf.writeInt32BE(off - start - 1, start + 1);
+    this.len = off;
+  }
+
+  /**
+   * Everything a simple Query answered locally sends: per result
+   * RowDescription, DataRow*, CommandComplete (EmptyQueryResponse when there
+   * is no result, as for an empty string), then ReadyForQuery.
+   * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SIMPLE-QUERY
+   */
+  localResults(results: readonly LocalResult[], status: TxStatus): void {
+    if (results.length === 0) this.raw(EMPTY_QUERY_RESPONSE);
+    for (const r of results) {
+      this.rowDescription(r.fields);
+      for (const row of r.rows) this.dataRow(row);
+      this.commandComplete(r.commandTag);
+    }
+    this.raw(readyForQuery(status));
+  }
+
+  /** ParameterDescription: the parameter type OIDs of a statement. */
+  parameterDescription(typeOids: readonly number[]): void {
+    const size = 7 + 4 * typeOids.length;
+    this.reserve(size);
+    const buf = this.buf;
+    buf[this.len] = BackendType.ParameterDescription;
+    buf.writeInt32BE(size - 1, this.len + 1);
+    let off = buf.writeInt16BE(typeOids.length, this.len + 5);
+    for (const oid of typeOids) off = buf.writeUInt32BE(oid >>> 0, off);
+    this.len = off;
+  }
+}
+
+/**
+ * The mechanism names of an AuthenticationSASL message's data (after the
+ * request code): a list of strings ended by an empty one.
+ */
+export function parseSaslMechanisms(data: Buffer): string[] {
+  const out: string[] = [];
+  let off = 0;
+  while (off < data.length && data[off] !== 0) {
+    const [name, next] = cstring(data, off);
+    out.push(name);
+    off = next;
+  }
+  return out;
+}
+
+/** AuthenticationSASL offering `mechanisms`. */
+export function authenticationSasl(mechanisms: readonly string[]): Buffer {
+  let bodyLen = 4 + 1;
+  for (const m of mechanisms) bodyLen += byteLen(m) + 1;
+  const buf = Buffer.alloc(5 + bodyLen);
+  let off = header(buf, 0, BackendType.Authentication, bodyLen);
+  off = buf.writeInt32BE(AuthCode.SASL, off);
+  for (const m of mechanisms) off += buf.write(m, off, 'utf8') + 1;
+  return buf;
 }
 
 // ---- parsers for upstream messages the session observes -------------------

@@ -164,40 +164,92 @@ export class FrameReader {
   }
 }
 
+/** `RelayVisitor.visit` flag: call `message()` with the complete body. */
+export const SCAN_OBSERVE = 1;
+/** `RelayVisitor.visit` flag: leave the whole message out of the relayed bytes. */
+export const SCAN_DROP = 2;
+
+export interface RelayVisitor {
+  /**
+   * Called at the first byte of every message (its type byte), before any of
+   * it is relayed, so the answer may depend on every earlier message. Returns
+   * `SCAN_OBSERVE` and/or `SCAN_DROP` flags.
+   */
+  visit(type: number): number;
+  /** An observed message, complete; the body is a view valid during the call. */
+  message(type: number, body: Buffer): void;
+}
+
 /**
- * Walks the frame boundaries of a stream relayed unchanged. `scan()` calls
- * `onMessage` for each complete message whose type `observe` accepts; the body
- * is a view into the chunk when the message lies within it, or a private copy
- * when it spans chunks. Other messages are skipped without copying.
+ * Walks the frame boundaries of a stream relayed (almost) unchanged. For each
+ * message, `visit` decides whether its body is wanted (`message` is then
+ * called with it: a view into the chunk when the message lies within it, or a
+ * private copy when it spans chunks) and whether it is dropped from the
+ * relayed bytes. Nothing else is copied.
  */
 export class FrameScanner {
   private readonly header = Buffer.alloc(5);
+  /** Header bytes of the current message seen so far (0 at a boundary or in a body). */
   private headerFill = 0;
+  /** In the body of the current message. */
+  private inBody = false;
   private type = 0;
+  /** Flags `visit` gave the current message. */
+  private flags = 0;
   /** Body bytes of the current message still to come. */
   private remaining = 0;
   private capture: Buffer | undefined;
   private captureFill = 0;
 
+  /** `observe` is the `visit` of `scan()`: which message types it reports. */
   constructor(
-    private readonly observe: (type: number) => boolean,
+    private readonly observe: (type: number) => boolean = () => false,
     private readonly maxLength = MAX_MESSAGE_LENGTH,
   ) {}
 
   /** True when the bytes scanned so far end exactly at a message boundary. */
   atBoundary(): boolean {
-    return this.headerFill === 0 && this.remaining === 0 && this.capture === undefined;
+    return this.headerFill === 0 && !this.inBody;
   }
 
+  /** Observe-only walk: `onMessage` for each complete message `observe` accepts. */
   scan(chunk: Buffer, onMessage: (type: number, body: Buffer) => void): void {
+    const visitor: RelayVisitor = {
+      visit: (type) => (this.observe(type) ? SCAN_OBSERVE : 0),
+      message: onMessage,
+    };
+    this.relay(chunk, visitor, undefined);
+  }
+
+  /**
+   * Walks `chunk` and appends to `out` the parts of it to relay: the chunk
+   * itself when nothing in it is dropped, else the slices between dropped
+   * messages. Throws a FATAL 08P01 `PgError` on an impossible length.
+   */
+  relay(chunk: Buffer, visitor: RelayVisitor, out: Buffer[] | undefined): void {
     const n = chunk.length;
     let off = 0;
+    /** Start of the bytes not yet appended to `out` (when not dropping). */
+    let keepFrom = 0;
+    let dropping = !this.atBoundary() && (this.flags & SCAN_DROP) !== 0;
     while (off < n) {
-      if (this.remaining === 0 && this.capture === undefined) {
-        let type: number;
+      if (!this.inBody) {
+        if (this.headerFill === 0) {
+          // A message starts here: decide before any of its bytes are relayed.
+          const type = chunk[off] ?? 0;
+          this.type = type;
+          this.flags = visitor.visit(type);
+          const drop = (this.flags & SCAN_DROP) !== 0;
+          if (drop && !dropping) {
+            if (out && off > keepFrom) out.push(chunk.subarray(keepFrom, off));
+            dropping = true;
+          } else if (!drop && dropping) {
+            keepFrom = off;
+            dropping = false;
+          }
+        }
         let len: number;
         if (this.headerFill === 0 && n - off >= 5) {
-          type = chunk[off] ?? 0;
           len = chunk.readInt32BE(off + 1);
           off += 5;
         } else {
@@ -205,29 +257,26 @@ export class FrameScanner {
           chunk.copy(this.header, this.headerFill, off, off + take);
           this.headerFill += take;
           off += take;
-          if (this.headerFill < 5) return;
+          if (this.headerFill < 5) break;
           this.headerFill = 0;
-          type = this.header[0] ?? 0;
           len = this.header.readInt32BE(1);
         }
         if (len < 4 || len > this.maxLength) {
-          throw protocolViolation(`invalid message length ${len} for message type "${typeName(type)}"`);
+          throw protocolViolation(`invalid message length ${len} for message type "${typeName(this.type)}"`);
         }
         const bodyLen = len - 4;
-        if (!this.observe(type)) {
-          this.remaining = bodyLen;
-          continue;
+        if ((this.flags & SCAN_OBSERVE) !== 0) {
+          if (n - off >= bodyLen) {
+            const body = chunk.subarray(off, off + bodyLen);
+            off += bodyLen;
+            visitor.message(this.type, body);
+            continue;
+          }
+          this.capture = Buffer.allocUnsafe(bodyLen);
+          this.captureFill = 0;
         }
-        if (n - off >= bodyLen) {
-          const body = chunk.subarray(off, off + bodyLen);
-          off += bodyLen;
-          onMessage(type, body);
-          continue;
-        }
-        this.type = type;
-        this.capture = Buffer.allocUnsafe(bodyLen);
-        this.captureFill = 0;
         this.remaining = bodyLen;
+        this.inBody = bodyLen > 0;
         continue;
       }
       const take = Math.min(this.remaining, n - off);
@@ -237,11 +286,13 @@ export class FrameScanner {
       }
       off += take;
       this.remaining -= take;
-      if (this.remaining === 0 && this.capture) {
+      if (this.remaining === 0) {
+        this.inBody = false;
         const body = this.capture;
         this.capture = undefined;
-        onMessage(this.type, body);
+        if (body) visitor.message(this.type, body);
       }
     }
+    if (out && !dropping && keepFrom < n) out.push(keepFrom === 0 ? chunk : chunk.subarray(keepFrom));
   }
 }

@@ -3,6 +3,7 @@
  * serialisers for the ones it sends itself (to upstream, and in tests).
  * https://www.postgresql.org/docs/current/protocol-message-formats.html
  */
+import { isUtf8 } from 'node:buffer';
 import { PgError, SqlState } from '../errors.js';
 import { MAX_STARTUP_PACKET_LENGTH, protocolViolation } from './frames.js';
 
@@ -164,3 +165,235 @@ export function serializeQuery(sql: string): Buffer {
 
 /** Terminate: sent upstream when a session ends. */
 export const TERMINATE: Buffer = Buffer.from([FrontendType.Terminate, 0, 0, 0, 4]);
+
+// ---- extended query protocol ------------------------------------------------
+// https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
+
+/**
+ * Content of an extended-protocol message Postgres would reject (ERROR 08P01
+ * "invalid message format", "insufficient data left in message", or an
+ * encoding error). Thrown by the parsers below; the session then lets
+ * upstream judge the message, so the client gets Postgres's own error.
+ */
+export class MalformedMessage extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedMessage';
+  }
+}
+
+/** Reads the fields of one message body in order. */
+class BodyReader {
+  off = 0;
+  constructor(private readonly body: Buffer) {}
+
+  /** A NUL-terminated string that must be valid UTF-8 (Postgres verifies the encoding). */
+  cstring(): string {
+    const end = this.body.indexOf(0, this.off);
+    if (end < 0) throw new MalformedMessage('invalid string in message');
+    const bytes = this.body.subarray(this.off, end);
+    if (!isUtf8(bytes)) throw new MalformedMessage('invalid byte sequence for encoding "UTF8"');
+    this.off = end + 1;
+    return bytes.toString('utf8');
+  }
+
+  byte(): number {
+    if (this.off + 1 > this.body.length) throw new MalformedMessage('insufficient data left in message');
+    return this.body[this.off++] ?? 0;
+  }
+
+  int16(): number {
+    if (this.off + 2 > this.body.length) throw new MalformedMessage('insufficient data left in message');
+    const v = this.body.readInt16BE(this.off);
+    this.off += 2;
+    return v;
+  }
+
+  int32(): number {
+    if (this.off + 4 > this.body.length) throw new MalformedMessage('insufficient data left in message');
+    const v = this.body.readInt32BE(this.off);
+    this.off += 4;
+    return v;
+  }
+
+  uint32(): number {
+    if (this.off + 4 > this.body.length) throw new MalformedMessage('insufficient data left in message');
+    const v = this.body.readUInt32BE(this.off);
+    this.off += 4;
+    return v;
+  }
+
+  bytes(n: number): Buffer {
+    if (n < 0 || this.off + n > this.body.length) {
+      throw new MalformedMessage('insufficient data left in message');
+    }
+    const v = this.body.subarray(this.off, this.off + n);
+    this.off += n;
+    return v;
+  }
+
+  end(): void {
+    if (this.off !== this.body.length) throw new MalformedMessage('invalid message format');
+  }
+}
+
+export interface ParseMessage {
+  /** Prepared statement name; '' is the unnamed statement. */
+  name: string;
+  query: string;
+  /** Declared parameter type OIDs; 0 leaves a type unspecified. */
+  paramTypes: number[];
+}
+
+/** Parse ('P'). Throws `MalformedMessage`. */
+export function parseParse(body: Buffer): ParseMessage {
+  const r = new BodyReader(body);
+  const name = r.cstring();
+  const query = r.cstring();
+  const n = r.int16();
+  if (n < 0) throw new MalformedMessage('invalid message format');
+  const paramTypes: number[] = new Array(n);
+  for (let i = 0; i < n; i++) paramTypes[i] = r.uint32();
+  r.end();
+  return { name, query, paramTypes };
+}
+
+export interface BindMessage {
+  portal: string;
+  statement: string;
+  /** 0 entries: all text; 1: applies to every parameter; n: one per parameter. */
+  paramFormats: number[];
+  /** Parameter values as sent (views into the message body); null is NULL. */
+  params: (Buffer | null)[];
+  /** 0 entries: all text; 1: applies to every column; n: one per column. */
+  resultFormats: number[];
+}
+
+/** Bind ('B'). Parameter values are views into `body`. Throws `MalformedMessage`. */
+export function parseBind(body: Buffer): BindMessage {
+  const r = new BodyReader(body);
+  const portal = r.cstring();
+  const statement = r.cstring();
+  const nf = r.int16();
+  if (nf < 0) throw new MalformedMessage('invalid message format');
+  const paramFormats: number[] = new Array(nf);
+  for (let i = 0; i < nf; i++) paramFormats[i] = r.int16();
+  const np = r.int16();
+  if (np < 0) throw new MalformedMessage('invalid message format');
+  const params: (Buffer | null)[] = new Array(np);
+  for (let i = 0; i < np; i++) {
+    const len = r.int32();
+    params[i] = len === -1 ? null : r.bytes(len);
+  }
+  const nr = r.int16();
+  if (nr < 0) throw new MalformedMessage('invalid message format');
+  const resultFormats: number[] = new Array(nr);
+  for (let i = 0; i < nr; i++) resultFormats[i] = r.int16();
+  r.end();
+  return { portal, statement, paramFormats, params, resultFormats };
+}
+
+/** Describe ('D') and Close ('C'): 'S' a prepared statement, 'P' a portal. */
+export interface TargetMessage {
+  kind: 'S' | 'P';
+  name: string;
+}
+
+/** Describe or Close. Throws `MalformedMessage` (Postgres: "invalid DESCRIBE/CLOSE message subtype"). */
+export function parseTarget(body: Buffer): TargetMessage {
+  const r = new BodyReader(body);
+  const kind = r.byte();
+  const name = r.cstring();
+  r.end();
+  if (kind === 0x53) return { kind: 'S', name };
+  if (kind === 0x50) return { kind: 'P', name };
+  throw new MalformedMessage('invalid message subtype');
+}
+
+export interface ExecuteMessage {
+  portal: string;
+  /** Maximum rows to return; 0 means no limit. */
+  maxRows: number;
+}
+
+/** Execute ('E'). Throws `MalformedMessage`. */
+export function parseExecute(body: Buffer): ExecuteMessage {
+  const r = new BodyReader(body);
+  const portal = r.cstring();
+  const maxRows = r.int32();
+  r.end();
+  return { portal, maxRows };
+}
+
+function typedMessage(type: number, bodyLength: number): { buf: Buffer; off: number } {
+  const buf = Buffer.allocUnsafe(5 + bodyLength);
+  buf[0] = type;
+  buf.writeInt32BE(4 + bodyLength, 1);
+  return { buf, off: 5 };
+}
+
+export function serializeParse(name: string, query: string, paramTypes: readonly number[] = []): Buffer {
+  const { buf, off: start } = typedMessage(
+    FrontendType.Parse,
+    cstringLength(name) + cstringLength(query) + 2 + 4 * paramTypes.length,
+  );
+  let off = start + buf.write(name, start, 'utf8');
+  buf[off++] = 0;
+  off += buf.write(query, off, 'utf8');
+  buf[off++] = 0;
+  off = buf.writeInt16BE(paramTypes.length, off);
+  for (const t of paramTypes) off = buf.writeUInt32BE(t >>> 0, off);
+  return buf;
+}
+
+export function serializeBind(m: BindMessage): Buffer {
+  let len = cstringLength(m.portal) + cstringLength(m.statement) + 2 + 2 * m.paramFormats.length + 2;
+  for (const p of m.params) len += 4 + (p ? p.length : 0);
+  len += 2 + 2 * m.resultFormats.length;
+  const { buf, off: start } = typedMessage(FrontendType.Bind, len);
+  let off = start + buf.write(m.portal, start, 'utf8');
+  buf[off++] = 0;
+  off += buf.write(m.statement, off, 'utf8');
+  buf[off++] = 0;
+  off = buf.writeInt16BE(m.paramFormats.length, off);
+  for (const f of m.paramFormats) off = buf.writeInt16BE(f, off);
+  off = buf.writeInt16BE(m.params.length, off);
+  for (const p of m.params) {
+    if (p === null) {
+      off = buf.writeInt32BE(-1, off);
+    } else {
+      off = buf.writeInt32BE(p.length, off);
+      off += p.copy(buf, off);
+    }
+  }
+  off = buf.writeInt16BE(m.resultFormats.length, off);
+  for (const f of m.resultFormats) off = buf.writeInt16BE(f, off);
+  return buf;
+}
+
+function serializeTarget(type: number, kind: 'S' | 'P', name: string): Buffer {
+  const { buf, off } = typedMessage(type, 1 + cstringLength(name));
+  buf[off] = kind.charCodeAt(0);
+  const end = off + 1 + buf.write(name, off + 1, 'utf8');
+  buf[end] = 0;
+  return buf;
+}
+
+export function serializeDescribe(kind: 'S' | 'P', name: string): Buffer {
+  return serializeTarget(FrontendType.Describe, kind, name);
+}
+
+export function serializeClose(kind: 'S' | 'P', name: string): Buffer {
+  return serializeTarget(FrontendType.Close, kind, name);
+}
+
+export function serializeExecute(portal: string, maxRows = 0): Buffer {
+  const { buf, off } = typedMessage(FrontendType.Execute, cstringLength(portal) + 4);
+  const end = off + buf.write(portal, off, 'utf8');
+  buf[end] = 0;
+  buf.writeInt32BE(maxRows, end + 1);
+  return buf;
+}
+
+export const SYNC: Buffer = Buffer.from([FrontendType.Sync, 0, 0, 0, 4]);
+export const FLUSH: Buffer = Buffer.from([FrontendType.Flush, 0, 0, 0, 4]);

@@ -44,7 +44,8 @@ function affinity(typeOid: number): string {
       return 'INTEGER';
     case 700:
     case 701:
-      return 'REAL';
+      // No affinity: REAL affinity would turn the text '-0' back into 0.
+      return 'BLOB';
     default:
       return 'TEXT';
   }
@@ -61,7 +62,8 @@ function stored(text: string | null, typeOid: number): null | bigint | number | 
       return text === 't' ? 1n : 0n;
     case 700:
     case 701:
-      if (text === 'NaN') return 'NaN';
+      // NaN and -0 are TEXT; every other float a REAL.
+      if (text === 'NaN' || text === '-0') return text;
       if (text === 'Infinity') return Number.POSITIVE_INFINITY;
       if (text === '-Infinity') return Number.NEGATIVE_INFINITY;
       return Number(text);

@@ -1,0 +1,553 @@
+/**
+ * The Postgres types the compiler reasons about: OIDs, RowDescription sizes,
+ * the input functions (text → the stored form of docs/architecture.md
+ * "Storage of values") for constants and parameters, and the sortable keys
+ * that make SQLite compare numeric and timestamptz values like Postgres.
+ *
+ * Input functions accept only the plain spellings whose Postgres result is
+ * certain; anything else (whitespace, exotic syntax, values Postgres would
+ * reject) throws `NotLocal`, so Postgres parses it (or raises its error).
+ */
+import { NotLocal } from '../errors.js';
+
+/** Built-in type OIDs (pg_type.dat; fixed). */
+export const Oid = {
+  bool: 16,
+  bytea: 17,
+  name: 19,
+  int8: 20,
+  int2: 21,
+  int4: 23,
+  text: 25,
+  float4: 700,
+  float8: 701,
+  unknown: 705,
+  bpchar: 1042,
+  varchar: 1043,
+  date: 1082,
+  timestamptz: 1184,
+  numeric: 1700,
+  uuid: 2950,
+  boolArray: 1000,
+  int2Array: 1005,
+  int4Array: 1007,
+  textArray: 1009,
+  bpcharArray: 1014,
+  varcharArray: 1015,
+  int8Array: 1016,
+  dateArray: 1182,
+  numericArray: 1231,
+  uuidArray: 2951,
+} as const;
+
+export interface TypeInfo {
+  /** pg_type.typname. */
+  name: string;
+  /** pg_type.typlen. */
+  len: number;
+  /** Element type of an array type. */
+  elem?: number;
+  /** Array type of a scalar type. */
+  array?: number;
+  /** pg_type.typcategory and typispreferred (for select_common_type). */
+  category: string;
+  preferred?: boolean;
+}
+
+export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
+  [Oid.bool, { name: 'bool', len: 1, array: Oid.boolArray, category: 'B', preferred: true }],
+  [Oid.int2, { name: 'int2', len: 2, array: Oid.int2Array, category: 'N' }],
+  [Oid.int4, { name: 'int4', len: 4, array: Oid.int4Array, category: 'N' }],
+  [Oid.int8, { name: 'int8', len: 8, array: Oid.int8Array, category: 'N' }],
+  [Oid.numeric, { name: 'numeric', len: -1, array: Oid.numericArray, category: 'N' }],
+  [Oid.float4, { name: 'float4', len: 4, category: 'N' }],
+  [Oid.float8, { name: 'float8', len: 8, category: 'N', preferred: true }],
+  [Oid.text, { name: 'text', len: -1, array: Oid.textArray, category: 'S', preferred: true }],
+  [Oid.varchar, { name: 'varchar', len: -1, array: Oid.varcharArray, category: 'S' }],
+  [Oid.bpchar, { name: 'bpchar', len: -1, array: Oid.bpcharArray, category: 'S' }],
+  [Oid.date, { name: 'date', len: 4, array: Oid.dateArray, category: 'D' }],
+  [Oid.timestamptz, { name: 'timestamptz', len: 8, category: 'D', preferred: true }],
+  [Oid.uuid, { name: 'uuid', len: 16, array: Oid.uuidArray, category: 'U' }],
+  [Oid.unknown, { name: 'unknown', len: -2, category: 'X' }],
+  [Oid.boolArray, { name: '_bool', len: -1, elem: Oid.bool, category: 'A' }],
+  [Oid.int2Array, { name: '_int2', len: -1, elem: Oid.int2, category: 'A' }],
+  [Oid.int4Array, { name: '_int4', len: -1, elem: Oid.int4, category: 'A' }],
+  [Oid.int8Array, { name: '_int8', len: -1, elem: Oid.int8, category: 'A' }],
+  [Oid.textArray, { name: '_text', len: -1, elem: Oid.text, category: 'A' }],
+  [Oid.varcharArray, { name: '_varchar', len: -1, elem: Oid.varchar, category: 'A' }],
+  [Oid.bpcharArray, { name: '_bpchar', len: -1, elem: Oid.bpchar, category: 'A' }],
+  [Oid.dateArray, { name: '_date', len: -1, elem: Oid.date, category: 'A' }],
+  [Oid.numericArray, { name: '_numeric', len: -1, elem: Oid.numeric, category: 'A' }],
+  [Oid.uuidArray, { name: '_uuid', len: -1, elem: Oid.uuid, category: 'A' }],
+]);
+
+/**
+ * Type names as the grammar produces them (`int` → `int4`, `integer` →
+ * `int4`, `varchar`, ...) after `pg_catalog.` is dropped.
+ */
+export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
+  ['bool', Oid.bool],
+  ['int2', Oid.int2],
+  ['int4', Oid.int4],
+  ['int8', Oid.int8],
+  ['numeric', Oid.numeric],
+  ['float8', Oid.float8],
+  ['text', Oid.text],
+  ['varchar', Oid.varchar],
+  ['date', Oid.date],
+  ['timestamptz', Oid.timestamptz],
+  ['uuid', Oid.uuid],
+]);
+
+export function isIntType(oid: number): boolean {
+  return oid === Oid.int2 || oid === Oid.int4 || oid === Oid.int8;
+}
+
+export const INT_BITS: Record<number, number> = { [Oid.int2]: 16, [Oid.int4]: 32, [Oid.int8]: 64 };
+
+export function intRange(bits: number): [bigint, bigint] {
+  const max = (1n << BigInt(bits - 1)) - 1n;
+  return [-max - 1n, max];
+}
+
+/** A value in its stored form (docs/architecture.md), ready to bind into SQLite. */
+export type Stored = bigint | number | string | null;
+
+const INT_TEXT = /^[+-]?\d+$/;
+
+/** int2in/int4in/int8in for the plain spellings. */
+export function intInput(text: string, bits: number, what: string): bigint {
+  if (!INT_TEXT.test(text)) throw new NotLocal(`${what}: not a plain integer`);
+  const v = BigInt(text);
+  const [lo, hi] = intRange(bits);
+  if (v < lo || v > hi) throw new NotLocal(`${what}: out of range`);
+  return v;
+}
+
+const BOOL_WORDS = new Map([
+  ['t', 1n],
+  ['true', 1n],
+  ['y', 1n],
+  ['yes', 1n],
+  ['on', 1n],
+  ['1', 1n],
+  ['f', 0n],
+  ['false', 0n],
+  ['n', 0n],
+  ['no', 0n],
+  ['off', 0n],
+  ['0', 0n],
+]);
+
+const FLOAT_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** float8in: REAL, or TEXT 'NaN' / '-0' (the storage contract). */
+export function float8Input(text: string, what: string): number | string {
+  const lower = text.toLowerCase();
+  if (lower === 'nan') return 'NaN';
+  if (lower === 'infinity' || lower === '+infinity' || lower === 'inf' || lower === '+inf')
+    return Number.POSITIVE_INFINITY;
+  if (lower === '-infinity' || lower === '-inf') return Number.NEGATIVE_INFINITY;
+  if (!FLOAT_TEXT.test(text)) throw new NotLocal(`${what}: not a plain float`);
+  const n = Number(text);
+  // Overflow and underflow to zero are errors in float8in.
+  if (!Number.isFinite(n)) throw new NotLocal(`${what}: out of range`);
+  if (n === 0) {
+    if (/[1-9]/.test(text.replace(/[eE].*$/, ''))) throw new NotLocal(`${what}: out of range`);
+    return Object.is(n, -0) ? '-0' : 0;
+  }
+  return n;
+}
+
+const NUMERIC_TEXT = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/** numeric_in, as numeric_out would print the result (no typmod). */
+export function numericInput(text: string, what: string): string {
+  const lower = text.toLowerCase();
+  if (lower === 'nan') return 'NaN';
+  if (lower === 'infinity' || lower === '+infinity' || lower === 'inf' || lower === '+inf') return 'Infinity';
+  if (lower === '-infinity' || lower === '-inf') return '-Infinity';
+  const m = NUMERIC_TEXT.exec(text);
+  if (!m) throw new NotLocal(`${what}: not a plain numeric`);
+  const [, sign, intPart = '', fracPart = '', expText] = m;
+  if (intPart === '' && fracPart === '') throw new NotLocal(`${what}: not a plain numeric`);
+  const exp = expText === undefined ? 0 : Number(expText);
+  if (Math.abs(exp) > 1000 || intPart.length + fracPart.length > 1000) {
+    throw new NotLocal(`${what}: numeric too large to check`);
+  }
+  // value = digits × 10^-(scale), scale = fraction digits − exponent (≥ 0)
+  let digits = intPart + fracPart;
+  let scale = fracPart.length - exp;
+  if (scale < 0) {
+    digits += '0'.repeat(-scale);
+    scale = 0;
+  }
+  digits = digits.replace(/^0+/, '');
+  const padded = digits.padStart(scale + 1, '0');
+  const whole = padded.slice(0, padded.length - scale);
+  const frac = padded.slice(padded.length - scale);
+  const isZero = !/[1-9]/.test(padded);
+  return `${sign === '-' && !isZero ? '-' : ''}${whole}${scale > 0 ? `.${frac}` : ''}`;
+}
+
+/** A valid ISO date `YYYY-MM-DD` (AD, 4-digit year) as date_in would accept it. */
+export function isPlainDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+  if (!m) return false;
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  if (y < 1 || mo < 1 || mo > 12 || d < 1) return false;
+  return d <= daysInMonth(y, mo);
+}
+
+function daysInMonth(y: number, mo: number): number {
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1] ?? 0;
+}
+
+export function dateInput(text: string, what: string): string {
+  const lower = text.toLowerCase();
+  if (lower === 'infinity' || lower === '+infinity') return 'infinity';
+  if (lower === '-infinity') return '-infinity';
+  if (!isPlainDate(text)) throw new NotLocal(`${what}: not a plain ISO date`);
+  return text;
+}
+
+const TSTZ_TEXT =
+  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+/**
+ * timestamptz_in for ISO timestamps with an explicit offset (without one the
+ * session's TimeZone applies, so those are not accepted), as stored: the
+ * output at TimeZone=UTC, DateStyle=ISO.
+ */
+export function timestamptzInput(text: string, what: string): string {
+  const lower = text.toLowerCase();
+  if (lower === 'infinity' || lower === '+infinity') return 'infinity';
+  if (lower === '-infinity') return '-infinity';
+  const m = TSTZ_TEXT.exec(text);
+  if (!m) throw new NotLocal(`${what}: not an ISO timestamp with offset`);
+  const [, ys, mos, ds, hs, mis, ss = '00', frac = '', off = 'Z'] = m;
+  const y = Number(ys);
+  const mo = Number(mos);
+  const d = Number(ds);
+  const h = Number(hs);
+  const mi = Number(mis);
+  const s = Number(ss);
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
+    throw new NotLocal(`${what}: timestamp out of the plain range`);
+  }
+  let offsetMin = 0;
+  if (off.toUpperCase() !== 'Z') {
+    const digits = off.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = digits.length > 2 ? Number(digits.slice(2)) : 0;
+    if (oh > 15 || om > 59) throw new NotLocal(`${what}: offset out of range`);
+    offsetMin = (off[0] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  date.setUTCHours(h, mi - offsetMin, s, 0);
+  const uy = date.getUTCFullYear();
+  if (uy < 1 || uy > 9999) throw new NotLocal(`${what}: timestamp out of the plain range`);
+  const fraction = frac.replace(/0+$/, '');
+  return (
+    `${pad(uy, 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
+    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}` +
+    `${fraction ? `.${fraction}` : ''}+00`
+  );
+}
+
+const UUID_TEXT = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+export function uuidInput(text: string, what: string): string {
+  if (!UUID_TEXT.test(text)) throw new NotLocal(`${what}: not a plain uuid`);
+  const hex = text.replace(/-/g, '').toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The input function of `type` (no typmod): Postgres text → stored form, or NotLocal. */
+export function inputValue(type: number, text: string, what: string): Stored {
+  switch (type) {
+    case Oid.int2:
+    case Oid.int4:
+    case Oid.int8:
+      return intInput(text, INT_BITS[type] as number, what);
+    case Oid.bool: {
+      const v = BOOL_WORDS.get(text.toLowerCase());
+      if (v === undefined) throw new NotLocal(`${what}: not a plain boolean`);
+      return v;
+    }
+    case Oid.text:
+    case Oid.varchar:
+    case Oid.bpchar:
+      return text;
+    case Oid.float8:
+      return float8Input(text, what);
+    case Oid.numeric:
+      return numericInput(text, what);
+    case Oid.date:
+      return dateInput(text, what);
+    case Oid.timestamptz:
+      return timestamptzInput(text, what);
+    case Oid.uuid:
+      return uuidInput(text, what);
+  }
+  const info = TYPES.get(type);
+  if (info?.elem !== undefined) return JSON.stringify(arrayInput(text, info.elem, what));
+  throw new NotLocal(`${what}: input of type ${info?.name ?? type} not supported`);
+}
+
+/**
+ * array_in for one-dimensional arrays without dimension decoration, as a
+ * list of stored element values (JSON-safe: int8 as a decimal string is not
+ * needed, SQLite's JSON reads integers exactly).
+ */
+export function arrayInput(text: string, elem: number, what: string): (string | number | null)[] {
+  const items = parseArrayText(text, what);
+  return items.map((item) => {
+    if (item === null) return null;
+    const v = inputValue(elem, item, what);
+    if (typeof v === 'bigint') {
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+        throw new NotLocal(`${what}: array element beyond 2^53`);
+      }
+      return Number(v);
+    }
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new NotLocal(`${what}: infinite array element`);
+    return v;
+  });
+}
+
+/** Elements of `{a,"b c",NULL}`; nested arrays, dimensions and backslashes outside quotes are not accepted. */
+function parseArrayText(text: string, what: string): (string | null)[] {
+  const fail = (): never => {
+    throw new NotLocal(`${what}: array literal not plain`);
+  };
+  const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+  let i = 0;
+  while (isSpace(text[i])) i++;
+  if (text[i] !== '{') fail();
+  i++;
+  const out: (string | null)[] = [];
+  while (isSpace(text[i])) i++;
+  if (text[i] === '}') {
+    i++;
+  } else {
+    for (;;) {
+      while (isSpace(text[i])) i++;
+      if (text[i] === '"') {
+        i++;
+        let s = '';
+        for (;;) {
+          const c = text[i];
+          if (c === undefined) fail();
+          if (c === '\\') {
+            const next = text[i + 1];
+            if (next === undefined) fail();
+            s += next;
+            i += 2;
+          } else if (c === '"') {
+            i++;
+            break;
+          } else {
+            s += c;
+            i++;
+          }
+        }
+        out.push(s);
+        while (isSpace(text[i])) i++;
+      } else {
+        let s = '';
+        while (i < text.length && text[i] !== ',' && text[i] !== '}') {
+          const c = text[i] as string;
+          if (c === '{' || c === '"' || c === '\\') fail();
+          s += c;
+          i++;
+        }
+        s = s.replace(/^[ \t\n\r]+|[ \t\n\r]+$/g, '');
+        if (s === '') fail();
+        out.push(s.toUpperCase() === 'NULL' ? null : s);
+      }
+      if (text[i] === ',') {
+        i++;
+        continue;
+      }
+      if (text[i] === '}') {
+        i++;
+        break;
+      }
+      fail();
+    }
+  }
+  while (isSpace(text[i])) i++;
+  if (i !== text.length) fail();
+  return out;
+}
+
+// ---- numeric division ------------------------------------------------------
+
+/** Weight and first digit of |n| > 0 in numeric's base-10000 representation. */
+function base10000(n: bigint): [number, number] {
+  let weight = 0;
+  let x = n;
+  while (x >= 10000n) {
+    x /= 10000n;
+    weight++;
+  }
+  return [weight, Number(x)];
+}
+
+/** Weight and first base-10000 digit of unscaled·10^-scale (> 0), digits aligned on the decimal point. */
+function decimalWeight(unscaled: bigint, scale: number): [number, number] {
+  const p = 10n ** BigInt(scale);
+  const whole = unscaled / p;
+  if (whole > 0n) return base10000(whole);
+  let frac = (unscaled % p).toString().padStart(scale, '0');
+  frac = frac.padEnd(Math.ceil(frac.length / 4) * 4, '0');
+  for (let g = 0; g * 4 < frac.length; g++) {
+    const digit = Number(frac.slice(g * 4, g * 4 + 4));
+    if (digit !== 0) return [-(g + 1), digit];
+  }
+  return [0, 0];
+}
+
+/** A finite numeric as unscaled integer and scale (numeric_out text). */
+export function parseNumeric(text: string): { unscaled: bigint; scale: number } | undefined {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) return undefined;
+  const frac = m[3] ?? '';
+  const u = BigInt((m[2] ?? '') + frac);
+  return { unscaled: m[1] === '-' ? -u : u, scale: frac.length };
+}
+
+/** numeric_out of unscaled·10^-scale. */
+export function formatNumeric(unscaled: bigint, scale: number): string {
+  const neg = unscaled < 0n;
+  const digits = (neg ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  const whole = digits.slice(0, digits.length - scale);
+  const frac = digits.slice(digits.length - scale);
+  return `${neg ? '-' : ''}${whole}${scale > 0 ? `.${frac}` : ''}`;
+}
+
+/**
+ * numeric_div(sum, count) as avg() computes it (int8_avg and numeric_avg):
+ * the scale from select_div_scale, the quotient rounded half away from zero.
+ * `sum` = unscaled·10^-scale.
+ */
+export function numericAverage(unscaled: bigint, scale: number, count: bigint): string {
+  if (count <= 0n) throw new NotLocal('avg of no rows');
+  const a = unscaled < 0n ? -unscaled : unscaled;
+  const [w1, f1] = a === 0n ? [0, 0] : decimalWeight(a, scale);
+  const [w2, f2] = base10000(count);
+  let qweight = w1 - w2;
+  if (f1 <= f2) qweight--;
+  // NUMERIC_MIN_SIG_DIGITS 16, DEC_DIGITS 4, at least the dividend's scale.
+  const rscale = Math.min(Math.max(16 - qweight * 4, scale, 0), 1000);
+  const num = a * 10n ** BigInt(rscale);
+  const den = count * 10n ** BigInt(scale);
+  let q = num / den;
+  if (2n * (num % den) >= den) q++;
+  return formatNumeric(unscaled < 0n ? -q : q, rscale);
+}
+
+/** avg() of integers (int8_avg): the int8 sum divided by the count. */
+export function integerAverage(sum: bigint, count: bigint): string {
+  return numericAverage(sum, 0, count);
+}
+
+/** sum()/avg() accumulation of numeric values (do_numeric_accum), exact. */
+export class NumericAccumulator {
+  private unscaled = 0n;
+  private scale = 0;
+  private nan = false;
+  private pinf = false;
+  private ninf = false;
+  count = 0n;
+
+  add(text: string): void {
+    this.count++;
+    if (text === 'NaN') this.nan = true;
+    else if (text === 'Infinity') this.pinf = true;
+    else if (text === '-Infinity') this.ninf = true;
+    else {
+      const v = parseNumeric(text);
+      if (!v) throw new NotLocal(`numeric value ${JSON.stringify(text.slice(0, 20))} not summable`);
+      if (v.scale > this.scale) {
+        this.unscaled *= 10n ** BigInt(v.scale - this.scale);
+        this.scale = v.scale;
+      }
+      this.unscaled += v.unscaled * 10n ** BigInt(this.scale - v.scale);
+    }
+  }
+
+  /** The special result (NaN, ±Infinity), if any. */
+  private special(): string | undefined {
+    if (this.nan || (this.pinf && this.ninf)) return 'NaN';
+    if (this.pinf) return 'Infinity';
+    if (this.ninf) return '-Infinity';
+    return undefined;
+  }
+
+  sum(): string | null {
+    if (this.count === 0n) return null;
+    return this.special() ?? formatNumeric(this.unscaled, this.scale);
+  }
+
+  avg(): string | null {
+    if (this.count === 0n) return null;
+    return this.special() ?? numericAverage(this.unscaled, this.scale, this.count);
+  }
+}
+
+// ---- sortable keys ---------------------------------------------------------
+
+const EXP_BIAS = 500_000;
+
+/**
+ * A string whose bytewise order (and equality) is numeric's order: -Infinity
+ * < negatives < 0 < positives < Infinity < NaN. Takes numeric_out text (or
+ * an integer).
+ */
+export function numericKey(value: string | bigint | number): string {
+  const text = typeof value === 'string' ? value : String(value);
+  if (text === 'NaN') return 'z';
+  if (text === 'Infinity') return 'y';
+  if (text === '-Infinity') return 'a';
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) throw new NotLocal(`numeric value ${JSON.stringify(text.slice(0, 20))} not comparable`);
+  const negative = m[1] === '-';
+  const intPart = (m[2] ?? '').replace(/^0+/, '');
+  const fracPart = m[3] ?? '';
+  let digits = intPart + fracPart;
+  // value = 0.d1d2… × 10^exp
+  let exp = intPart.length;
+  if (intPart === '') {
+    const lead = /^0*/.exec(fracPart)?.[0].length ?? 0;
+    digits = fracPart.slice(lead);
+    exp = -lead;
+  }
+  digits = digits.replace(/0+$/, '');
+  if (digits === '') return 'm';
+  if (!negative) return `n${String(exp + EXP_BIAS).padStart(7, '0')}${digits}`;
+  const complement = [...digits].map((d) => String(9 - Number(d))).join('');
+  return `b${String(2 * EXP_BIAS - (exp + EXP_BIAS)).padStart(7, '0')}${complement}~`;
+}
+
+const STORED_TSTZ = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
+
+/**
+ * A string whose bytewise order is timestamptz's order, from the stored form
+ * (UTC, ISO, trailing fraction zeros dropped): the fraction padded to six
+ * digits. Years outside 1–9999 AD are not handled.
+ */
+export function timestamptzKey(stored: string): string {
+  if (stored === 'infinity') return '~';
+  if (stored === '-infinity') return '!';
+  const m = STORED_TSTZ.exec(stored);
+  if (!m) throw new NotLocal(`timestamptz ${stored.slice(0, 40)} not comparable`);
+  return `${m[1]}.${(m[2] ?? '').padEnd(6, '0')}`;
+}
