@@ -15,6 +15,7 @@ import { ReplicaStore } from './replica/store.js';
 import { ReplicationEngine } from './replication/engine.js';
 import { parseLsn } from './replication/lsn.js';
 import { AccessControl } from './router/access.js';
+import { Freshness } from './router/freshness.js';
 import { Router } from './router/router.js';
 import type { ClientTls } from './server/client-session.js';
 import { ProxyServer } from './server/proxy-server.js';
@@ -26,6 +27,7 @@ export class Outpost {
   /** Settles when replication is streaming (snapshot done); rejects with a StartupError. */
   readonly replicationStarted: Promise<void>;
   private stopping: Promise<void> | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
 
   private constructor(
     readonly config: Config,
@@ -68,9 +70,9 @@ export class Outpost {
       application_name: 'outpost-catalog',
     });
     catalogPool.on('error', (err) => logger.warn({ err: err.message }, 'catalog connection error'));
-    let textCollationIsC: boolean;
+    let collation: { collateC: boolean; ctypeC: boolean };
     try {
-      textCollationIsC = await probeCollation(catalogPool);
+      collation = await probeCollation(catalogPool);
     } catch (err) {
       await catalogPool.end().catch(() => {});
       // The engine reports connection problems with a clearer message; prefer it.
@@ -84,11 +86,20 @@ export class Outpost {
       onError: (err) =>
         logger.warn({ err: (err as Error).message }, 'privilege lookup failed; forwarding meanwhile'),
     });
+    const freshness = new Freshness(() => {
+      const s = engine.status();
+      return { state: s.state, appliedLsn: parseLsn(s.appliedLsn), upstreamLsn: parseLsn(s.upstreamLsn) };
+    }, config.maxLagMs);
+    // Sample often so a position's "first seen" time is accurate even between queries.
+    const freshnessTimer = setInterval(() => freshness.sample(), 250);
+    freshnessTimer.unref();
     const router = await Router.create({
+      freshness,
       catalog: store,
       reader: store.reader,
       database: config.upstreamTarget.database,
-      textCollationIsC,
+      textCollationIsC: collation.collateC,
+      textCtypeIsC: collation.ctypeC,
       access,
     });
     const proxy = new ProxyServer({
@@ -108,11 +119,17 @@ export class Outpost {
       metrics,
       status: () => ({
         version: VERSION,
-        replication: engine.status(),
+        replication: { ...engine.status(), lagSeconds: freshness.lagMs() / 1000 },
         proxy: { clients: proxy.clientCount(), listen: `${config.listen.host}:${config.listen.port}` },
         replica: { path: config.replica, snapshotComplete: store.snapshotComplete() },
       }),
+      ready: () => {
+        if (!store.snapshotComplete()) return { ready: false, reason: 'snapshot not complete' };
+        const stale = freshness.staleness();
+        return stale ? { ready: false, reason: stale } : { ready: true };
+      },
       beforeMetrics: () => {
+        metrics.lagSeconds.set(freshness.lagMs() / 1000);
         const s = engine.status();
         metrics.lagBytes.set(s.lagBytes);
         metrics.appliedLsn.set(Number(parseLsn(s.appliedLsn)));
@@ -123,6 +140,7 @@ export class Outpost {
       await proxy.start();
       await http.start();
     } catch (err) {
+      clearInterval(freshnessTimer);
       await proxy.close().catch(() => {});
       await catalogPool.end().catch(() => {});
       await engine.stop().catch(() => {});
@@ -142,12 +160,25 @@ export class Outpost {
       },
       'outpost listening',
     );
-    return new Outpost(config, logger, metrics, store, engine, proxy, http, catalogPool, replicationStarted);
+    const outpost = new Outpost(
+      config,
+      logger,
+      metrics,
+      store,
+      engine,
+      proxy,
+      http,
+      catalogPool,
+      replicationStarted,
+    );
+    outpost.timers.push(freshnessTimer);
+    return outpost;
   }
 
   /** Drain clients, stop replication after the current transaction, close the replica. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
       await this.proxy.close().catch((err) => this.logger.warn({ err }, 'closing proxy'));
       await this.engine.stop().catch((err) => this.logger.warn({ err }, 'stopping replication'));
       await this.http.close().catch(() => {});
@@ -203,18 +234,23 @@ function loadUpstreamTarget(config: Config): UpstreamTarget {
 }
 
 /**
- * Whether the replicated database's default collation compares text like
- * SQLite's BINARY (bytewise): libc C/POSIX, or the builtin provider's C and
- * C.UTF-8 (code point order, which is UTF-8 byte order). ICU never is.
+ * How the replicated database's default collation behaves. `collateC`: text
+ * compares like SQLite's BINARY (libc C/POSIX, or the builtin provider's C and
+ * C.UTF-8, whose code-point order is UTF-8 byte order). `ctypeC`: case folding
+ * touches ASCII letters only (libc C/POSIX ctype, builtin C — not C.UTF-8,
+ * which folds all of Unicode). ICU is neither.
  */
-async function probeCollation(pool: pg.Pool): Promise<boolean> {
+async function probeCollation(pool: pg.Pool): Promise<{ collateC: boolean; ctypeC: boolean }> {
   const r = await pool.query<{ d: Record<string, string | null> }>(
     'select to_jsonb(d) as d from pg_database d where datname = current_database()',
   );
   const d = r.rows[0]?.d ?? {};
   // datlocprovider exists from Postgres 15; before that every database is libc.
   const provider = d.datlocprovider ?? 'c';
-  if (provider === 'c') return d.datcollate === 'C' || d.datcollate === 'POSIX';
-  if (provider === 'b') return d.datlocale === 'C' || d.datlocale === 'C.UTF-8';
-  return false;
+  const isC = (v: string | null | undefined) => v === 'C' || v === 'POSIX';
+  if (provider === 'c') return { collateC: isC(d.datcollate), ctypeC: isC(d.datctype) };
+  if (provider === 'b') {
+    return { collateC: d.datlocale === 'C' || d.datlocale === 'C.UTF-8', ctypeC: d.datlocale === 'C' };
+  }
+  return { collateC: false, ctypeC: false };
 }

@@ -47,6 +47,12 @@ export interface Config {
   maxClients: number;
   /** 0 = never. */
   idleTimeoutSeconds: number;
+  /** `session`: a session's reads after its own write wait for the replica (read-your-writes). */
+  consistency: 'session' | 'eventual';
+  /** How long such a read waits before it goes upstream. */
+  rywTimeoutMs: number;
+  /** Replica further behind than this (or replication down): reads go upstream, /readyz says not ready. */
+  maxLagMs: number;
 }
 
 interface FlagSpec {
@@ -126,13 +132,33 @@ export const FLAGS: Record<string, FlagSpec> = {
     placeholder: 'SECONDS',
     help: 'Close client sessions idle this long outside a transaction (FATAL 57P05); 0 = never',
   },
+  consistency: {
+    env: 'OUTPOST_CONSISTENCY',
+    default: 'session',
+    placeholder: 'MODE',
+    help: 'session: a session reads its own writes; eventual: local reads never wait for replication',
+  },
+  'ryw-timeout': {
+    env: 'OUTPOST_RYW_TIMEOUT',
+    default: '1',
+    placeholder: 'SECONDS',
+    help: 'How long a read after a write waits for the replica before it goes upstream instead',
+  },
+  'max-lag': {
+    env: 'OUTPOST_MAX_LAG',
+    default: '10',
+    placeholder: 'SECONDS',
+    help: 'While the replica is further behind than this (or replication is down), reads go upstream',
+  },
 };
 
 export function helpText(): string {
   const lines = [
     'outpost: a Postgres read replica in a SQLite file, and a proxy that serves reads from it.',
     '',
-    'Usage: outpost [flags]',
+    'Usage: outpost [flags]                 run the replica and the proxy',
+    '       outpost status [--json] [flags] replication state, lag and slot of a replica',
+    "       outpost drop-slot [flags]       drop the replica's slot (and Outpost's publication) upstream",
     '',
     'Flags (each also read from its environment variable):',
   ];
@@ -189,6 +215,24 @@ export function parseUpstream(value: string): UpstreamTarget {
     sslCert: param('sslcert'),
     sslKey: param('sslkey'),
   };
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new StartupError(`--${flag} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+/** A non-negative number of seconds (fractions allowed), as milliseconds. */
+function seconds(flag: string, value: string): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400) {
+    throw new StartupError(
+      `--${flag} must be a number of seconds (for example 1 or 0.5), got ${JSON.stringify(value)}`,
+    );
+  }
+  return Math.round(n * 1000);
 }
 
 function positiveInteger(flag: string, value: string, min: number): number {
@@ -248,7 +292,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
   if (tlsRequired && tlsCert === undefined) {
     throw new StartupError('--tls-required needs --tls-cert and --tls-key');
   }
-  const slot = get('slot');
+  // On Fly each machine has its own ID: deriving the slot from it means two
+  // instances can never share (and fight over) one slot.
+  const flyMachine = env.FLY_MACHINE_ID?.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const slot = get('slot') ?? (flyMachine ? `outpost_${flyMachine}`.slice(0, 63) : undefined);
   if (slot !== undefined && !/^[a-z0-9_]{1,63}$/.test(slot)) {
     throw new StartupError('--slot may contain only lower-case letters, digits and underscores (at most 63)');
   }
@@ -264,5 +311,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     tls: tlsCert && tlsKey ? { certPath: tlsCert, keyPath: tlsKey, required: tlsRequired } : undefined,
     maxClients: positiveInteger('max-clients', get('max-clients') ?? '1000', 1),
     idleTimeoutSeconds: positiveInteger('idle-timeout', get('idle-timeout') ?? '0', 0),
+    consistency: oneOf('consistency', get('consistency') ?? 'session', ['session', 'eventual'] as const),
+    rywTimeoutMs: seconds('ryw-timeout', get('ryw-timeout') ?? '1'),
+    maxLagMs: seconds('max-lag', get('max-lag') ?? '10'),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Operator endpoints: `GET /healthz` (process alive), `GET /status` (JSON),
+ * Operator endpoints: `GET /healthz` (process alive), `GET /readyz` (ready to
+ * serve reads locally), `GET /status` (JSON),
  * `GET /metrics` (Prometheus text format). Read-only, no auth: bind it to a
  * private address.
  */
@@ -15,6 +16,11 @@ export interface HttpOptions {
   metrics: Metrics;
   /** The `/status` document, built on each request. */
   status: () => Record<string, unknown>;
+  /**
+   * Readiness for load balancers (`/readyz`): snapshot complete and lag within
+   * bound. Not ready still means alive: reads are forwarded meanwhile.
+   */
+  ready?: () => { ready: boolean; reason?: string };
   /** Refresh gauges that are derived from live state, just before `/metrics` renders. */
   beforeMetrics?: () => void;
 }
@@ -59,6 +65,16 @@ export class HttpServer {
         case '/healthz':
           this.send(res, 200, 'text/plain', 'ok\n');
           return;
+        case '/readyz': {
+          const r = this.opts.ready?.() ?? { ready: true };
+          this.send(
+            res,
+            r.ready ? 200 : 503,
+            'application/json',
+            `${JSON.stringify({ ready: r.ready, ...(r.reason ? { reason: r.reason } : {}) })}\n`,
+          );
+          return;
+        }
         case '/status':
           this.send(res, 200, 'application/json', `${JSON.stringify(this.opts.status(), null, 2)}\n`);
           return;

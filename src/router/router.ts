@@ -54,6 +54,8 @@ export interface RouterOptions {
    * it every replicated table is readable (tests only: `src/app.ts` always
    * passes `AccessControl`).
    */
+  /** Bounded staleness: why the replica is too far behind to answer (`--max-lag`), if it is. */
+  freshness?: { staleness(): string | undefined };
   access?: {
     check(session: SessionState, table: ReplicaTable): string | undefined;
     prepare?(session: SessionState): Promise<void>;
@@ -101,6 +103,8 @@ const STATEMENT_REASONS: Record<string, string> = {
 
 export class Router implements QueryRouter {
   private readonly cache = new Lru<Classified>(2000);
+  /** SQLite statements by compiled SQL text, shared by every query string that compiles to it. */
+  private readonly statements = new Lru<Database.Statement>(1000);
   private cacheVersion: number;
   private schemaVersion = -1;
   private replicaSchemas = new Set<string>();
@@ -233,6 +237,8 @@ export class Router implements QueryRouter {
     if (session.database !== this.opts.database) return `database ${session.database} not replicated`;
     if (session.txStatus !== 'I') return 'inside a transaction';
     if (session.localDisabled !== undefined) return session.localDisabled;
+    const stale = this.opts.freshness?.staleness();
+    if (stale !== undefined) return stale;
     const settings = sessionSettingsProblem(session.params);
     if (settings !== undefined) return settings;
     // With standard_conforming_strings off, backslashes in '...' are escapes
@@ -337,6 +343,7 @@ export class Router implements QueryRouter {
     const version = this.opts.catalog.catalogVersion;
     if (version !== this.cacheVersion) {
       this.cache.clear();
+      this.statements.clear();
       this.cacheVersion = version;
     }
     const key = declared ? `\u0001${declared.join(',')}\u0001${sql}` : sql;
@@ -416,6 +423,10 @@ export class Router implements QueryRouter {
       declared ? { declaredParamTypes: declared } : {},
     );
     const prepare = (sql: string): Database.Statement => {
+      // Statements that differ only in their constants compile to the same
+      // SQLite text (constants are bound parameters): prepare it once.
+      const cached = this.statements.get(sql);
+      if (cached) return cached;
       let st: Database.Statement;
       try {
         st = this.opts.reader.prepare(sql);
@@ -424,6 +435,7 @@ export class Router implements QueryRouter {
       }
       st.raw(true);
       st.safeIntegers(true);
+      this.statements.set(sql, st);
       return st;
     };
     const stmtSql = compiled.sql;

@@ -51,12 +51,15 @@ export async function startOutpost(opts: {
   args?: string[];
   port?: number;
   httpPort?: number;
+  /** Extra node flags, e.g. --cpu-prof for profiling in benchmarks. */
+  nodeArgs?: string[];
 }): Promise<OutpostProcess> {
   const port = opts.port ?? (await freePort());
   const httpPort = opts.httpPort ?? (await freePort());
   const proc = spawn(
     process.execPath,
     [
+      ...(opts.nodeArgs ?? []),
       CLI,
       '--upstream',
       opts.upstream,

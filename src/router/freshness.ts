@@ -1,0 +1,71 @@
+/**
+ * How far behind upstream the replica is, in time, and whether that is within
+ * `--max-lag`.
+ *
+ * Every sample records when upstream's WAL end was first seen at a position;
+ * the lag is the age of the oldest such position the replica has not applied
+ * yet. An idle upstream keeps confirming its position through keepalives and
+ * the replica follows it, so idleness never counts as lag; a steady write
+ * load counts only as the time its changes take to arrive and apply.
+ */
+export interface ReplicationView {
+  /** `streaming` when changes are flowing; anything else means replication is down or not ready. */
+  state: string;
+  appliedLsn: bigint;
+  /** Latest upstream WAL end the stream reported. */
+  upstreamLsn: bigint;
+}
+
+const MAX_SAMPLES = 10_000;
+
+export class Freshness {
+  /** Upstream positions not yet applied, with when they were first seen; ascending. */
+  private pending: { lsn: bigint; at: number }[] = [];
+  private state = 'starting';
+  /** Last time replication was streaming (or start). */
+  private lastStreaming: number;
+
+  constructor(
+    private readonly view: () => ReplicationView,
+    private readonly maxLagMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.lastStreaming = now();
+  }
+
+  /** Take a sample of the replication state. Cheap; called on every check and by a timer. */
+  sample(): void {
+    const v = this.view();
+    const t = this.now();
+    this.state = v.state;
+    if (v.state === 'streaming') this.lastStreaming = t;
+    const last = this.pending[this.pending.length - 1];
+    if (v.upstreamLsn > v.appliedLsn && (!last || v.upstreamLsn > last.lsn)) {
+      this.pending.push({ lsn: v.upstreamLsn, at: t });
+      if (this.pending.length > MAX_SAMPLES) this.pending.splice(1, this.pending.length - MAX_SAMPLES);
+    }
+    while (this.pending.length > 0 && (this.pending[0] as { lsn: bigint }).lsn <= v.appliedLsn)
+      this.pending.shift();
+  }
+
+  /** Milliseconds the replica is behind: the age of the oldest upstream position it has not applied. */
+  lagMs(): number {
+    this.sample();
+    const t = this.now();
+    const oldest = this.pending[0];
+    const behind = oldest ? t - oldest.at : 0;
+    // While replication is down nothing new is seen, so count the outage too.
+    const down = this.state === 'streaming' ? 0 : t - this.lastStreaming;
+    return Math.max(0, behind, down);
+  }
+
+  /** Why local reads must go upstream right now, or undefined when the replica is fresh enough. */
+  staleness(): string | undefined {
+    const lag = this.lagMs();
+    if (this.state !== 'streaming') return `replication ${this.state}`;
+    if (lag > this.maxLagMs) {
+      return `replica lag ${(lag / 1000).toFixed(1)} s exceeds --max-lag ${(this.maxLagMs / 1000).toFixed(1)} s`;
+    }
+    return undefined;
+  }
+}
