@@ -57,6 +57,8 @@ export class Outpost {
       logger,
       metrics,
     });
+    // Every session waiting to read its own write listens for 'applied'.
+    engine.setMaxListeners(0);
     const replicationStarted = engine.start();
     // Handled by the caller through `replicationStarted`; avoid an unhandled rejection meanwhile.
     replicationStarted.catch(() => {});
@@ -111,6 +113,23 @@ export class Outpost {
       ...(clientTls ? { tls: clientTls } : {}),
       maxClients: config.maxClients,
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+      readYourWrites:
+        config.consistency === 'session'
+          ? {
+              timeoutMs: config.rywTimeoutMs,
+              currentLsn: async () => {
+                const r = await catalogPool.query<{ lsn: string }>(
+                  'select pg_current_wal_insert_lsn()::text as lsn',
+                );
+                return parseLsn(r.rows[0]?.lsn ?? '0/0');
+              },
+              appliedLsn: () => parseLsn(engine.status().appliedLsn),
+              onApplied: (listener) => {
+                engine.on('applied', listener);
+                return () => engine.off('applied', listener);
+              },
+            }
+          : undefined,
     });
     const http = new HttpServer({
       host: config.http.host,

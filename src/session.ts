@@ -24,6 +24,11 @@ export interface SessionState {
    * replicated one, ...). Every later statement goes upstream with this reason.
    */
   localDisabled: string | undefined;
+  /**
+   * Set while local answers would not yet reflect this session's own last
+   * write (read-your-writes); cleared when the replica catches up.
+   */
+  freshnessBlock?: string | undefined;
   /** `local` or `upstream: <reason>`, answered by `SHOW outpost.last_route`. */
   lastRoute: string;
 }

@@ -237,6 +237,7 @@ export class Router implements QueryRouter {
     if (session.database !== this.opts.database) return `database ${session.database} not replicated`;
     if (session.txStatus !== 'I') return 'inside a transaction';
     if (session.localDisabled !== undefined) return session.localDisabled;
+    if (session.freshnessBlock !== undefined) return session.freshnessBlock;
     const stale = this.opts.freshness?.staleness();
     if (stale !== undefined) return stale;
     const settings = sessionSettingsProblem(session.params);

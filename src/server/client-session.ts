@@ -32,6 +32,12 @@ import { type SecureContext, TLSSocket } from 'node:tls';
 import { errorMessage, NotLocal, PgError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import {
+  type ReadYourWritesSource,
+  RYW_EXPIRED,
+  RYW_WAITING,
+  SessionFence,
+} from '../router/read-your-writes.js';
 import type { QueryRouter, Route } from '../router/types.js';
 import { newSessionState, type SessionState } from '../session.js';
 import {
@@ -85,6 +91,8 @@ export interface ClientSessionOptions {
   tls?: ClientTls | undefined;
   /** Close a session idle (outside a transaction) this long, like idle_session_timeout; 0 = never. */
   idleTimeoutMs?: number;
+  /** Read-your-writes (`--consistency session`); absent for `eventual`. */
+  readYourWrites?: ReadYourWritesSource | undefined;
   /** Refuse the session at its StartupMessage with this error (too many clients). */
   refuse?: PgError | undefined;
   /** Called once when both sockets are done with. */
@@ -141,6 +149,8 @@ export class ClientSession {
   private deferred = false;
   /** When the held message may go. */
   private deferredUntil: () => boolean = () => this.idle();
+  /** Read-your-writes fence, when the session consistency is on. */
+  private readonly fence: SessionFence | undefined;
   private readonly pauses = new Set<'client-drain' | 'upstream-drain' | 'deferred'>();
   private upstreamPausedForClient = false;
   private key: BackendKey | undefined;
@@ -169,6 +179,7 @@ export class ClientSession {
     this.log = opts.logger.child({ client: opts.id });
     opts.metrics.clients.inc();
     this.socket.setNoDelay(true);
+    this.fence = opts.readYourWrites ? new SessionFence(opts.readYourWrites) : undefined;
     this.socket.setKeepAlive(true);
     this.attachClientSocket(this.socket);
     this.socket.once('close', () => this.guard(() => this.finish()));
@@ -486,6 +497,10 @@ export class ClientSession {
 
   private extendedMessage(frame: Frame): void {
     if (!this.state) throw protocolViolation('extended-protocol message before startup');
+    if (this.fence) {
+      const fence = this.fence.check();
+      this.state.freshnessBlock = fence === 'ok' ? undefined : fence === 'wait' ? RYW_WAITING : RYW_EXPIRED;
+    }
     const verdict = this.extended.handle(frame);
     if (verdict === 'defer') this.defer(frame);
     else if (verdict === 'defer-sql') this.defer(frame, () => this.extended.sqlChangesSettled());
@@ -558,9 +573,30 @@ export class ClientSession {
         }
         reason = PIPELINED;
         break;
-      case 'local':
+      case 'local': {
         if (!idle) {
           reason = PIPELINED;
+          break;
+        }
+        const fence = this.fence?.check() ?? 'ok';
+        if (fence === 'wait') {
+          // This session wrote: answer once the replica has applied that write.
+          const f = this.fence as SessionFence;
+          this.defer(frame, () => f.check() !== 'wait');
+          const rearm = (): void => {
+            void f.changed().then(() =>
+              this.guard(() => {
+                // Still waiting (e.g. the position arrived, the apply has not): wait again.
+                if (this.deferred && f.check() === 'wait') rearm();
+                else this.resumeDeferred();
+              }),
+            );
+          };
+          rearm();
+          return;
+        }
+        if (fence === 'expired') {
+          reason = RYW_EXPIRED;
           break;
         }
         try {
@@ -586,6 +622,7 @@ export class ClientSession {
           }
         }
         break;
+      }
       case 'upstream':
         reason = route.reason;
         break;
@@ -811,10 +848,13 @@ export class ClientSession {
   private observe(type: number, body: Buffer): void {
     const state = this.state;
     switch (type) {
-      case BackendType.ReadyForQuery:
-        if (state) state.txStatus = parseReadyForQuery(body);
+      case BackendType.ReadyForQuery: {
+        const status = parseReadyForQuery(body);
+        if (state) state.txStatus = status;
         this.copyIn = false;
+        this.fence?.onReadyForQuery(status);
         return;
+      }
       case BackendType.CopyInResponse:
         this.copyIn = true;
         return;
@@ -900,6 +940,8 @@ export class ClientSession {
   }
 
   private writeUpstream(buf: Buffer): void {
+    // Anything sent once the session is ready may write: fence the next reads.
+    if (this.phase === 'ready') this.fence?.markForwarded();
     if (this.upstream && !this.upstream.write(buf)) this.pauseClient('upstream-drain');
   }
 

@@ -3,10 +3,12 @@
  * connection, each with its own upstream connection.
  * https://www.postgresql.org/docs/current/protocol-flow.html
  */
+
 import { createServer, type Server, type Socket } from 'node:net';
 import { errorMessage, PgError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { ReadYourWritesSource } from '../router/read-your-writes.js';
 import type { QueryRouter } from '../router/types.js';
 import { CancelRegistry } from './cancel.js';
 import { ClientSession, type ClientTls } from './client-session.js';
@@ -26,6 +28,8 @@ export interface ProxyServerOptions {
   maxClients?: number;
   /** Close sessions idle this long outside a transaction (FATAL 57P05); 0 (default) = never. */
   idleTimeoutMs?: number;
+  /** Read-your-writes for every session (`--consistency session`). */
+  readYourWrites?: ReadYourWritesSource | undefined;
 }
 
 /** How long `close()` lets in-flight statements finish before ending their sessions. */
@@ -133,6 +137,7 @@ export class ProxyServer {
         cancel: this.cancel,
         tls: this.opts.tls,
         idleTimeoutMs: this.opts.idleTimeoutMs ?? 0,
+        readYourWrites: this.opts.readYourWrites,
         refuse,
         onClose: (s) => {
           this.sessions.get(s)?.resolve();

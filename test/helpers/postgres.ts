@@ -223,6 +223,9 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     unix_socket_directories: base,
     fsync: 'off',
     synchronous_commit: 'off',
+    // With synchronous_commit off, WAL reaches the walsender only when the WAL
+    // writer flushes it: keep that short so replication latency stays realistic.
+    wal_writer_delay: '10ms',
     full_page_writes: 'off',
     shared_buffers: '32MB',
     max_connections: '300',
