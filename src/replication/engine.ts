@@ -33,6 +33,7 @@ import { formatLsn, type Lsn, maxLsn, parseLsn } from './lsn.js';
 import { decodePgOutput, type RelationMessage } from './pgoutput.js';
 import {
   CONNECT_TIMEOUT_MS,
+  detachXLog,
   type Keepalive,
   ReplicationConnection,
   SESSION_OPTIONS,
@@ -79,6 +80,8 @@ const STOP_WAIT_MS = 5_000;
 const SLOT_NAME_RE = /^[a-z0-9_]{1,63}$/;
 const POLL_CATALOG_MS = 5_000;
 const SLOT_WAIT_WARN_MS = 10_000;
+const SLOT_RELEASE_WAIT_MS = 5_000;
+const ACK_INTERVAL_MS = 20;
 /** Stop reading the replication socket beyond this many queued messages; resume below the low mark. */
 const QUEUE_HIGH_WATER = 20_000;
 const QUEUE_LOW_WATER = 2_000;
@@ -312,6 +315,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
         );
       }
       this.applied = store.appliedLsn();
+      await this.waitForSlotRelease(client, storedSlot);
       this.logger.info(
         { slot: storedSlot, publication: storedPub, appliedLsn: formatLsn(this.applied) },
         'replication: resuming',
@@ -321,6 +325,22 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     }
     this.upstreamLsn = maxLsn(this.upstreamLsn, this.applied);
     await this.startStreaming(repl);
+  }
+
+  /**
+   * Right after a restart the walsender of the previous run may still hold
+   * the slot for a moment; START_REPLICATION would fail with "active for PID".
+   */
+  private async waitForSlotRelease(client: pg.Client, slot: string): Promise<void> {
+    const deadline = Date.now() + SLOT_RELEASE_WAIT_MS;
+    for (;;) {
+      const r = await client.query<{ pid: number | null }>(
+        'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      );
+      if (r.rows[0]?.pid == null || Date.now() > deadline) return;
+      await sleep(100);
+    }
   }
 
   private async connectNormal(): Promise<pg.Client> {
@@ -636,7 +656,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
 
   private enqueue(item: QueueItem): void {
     if (item.gen !== this.gen) return;
-    if (item.msg.kind === 'xlog') this.upstreamLsn = maxLsn(this.upstreamLsn, item.msg.walEnd);
+    if (item.msg.kind === 'xlog') {
+      this.upstreamLsn = maxLsn(this.upstreamLsn, item.msg.walEnd);
+      // Not applied before the connection reads again (the drain loop is
+      // awaiting): its bytes would be overwritten; keep a copy.
+      if (this.draining) item = { gen: item.gen, msg: detachXLog(item.msg) };
+    }
     this.queue.push(item);
     if (!this.paused && this.queue.length >= QUEUE_HIGH_WATER && this.repl) {
       this.paused = true;
@@ -1088,14 +1113,20 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     this.sendStatus();
   }
 
-  /** One status update per turn of the event loop, however many commits it saw. */
+  /**
+   * One status update per turn of the event loop, and at most one per
+   * ACK_INTERVAL_MS while catching up (each is a socket write).
+   */
   private scheduleAck(): void {
     if (this.ackScheduled) return;
     this.ackScheduled = true;
-    setImmediate(() => {
+    const wait = this.lastStatusAt + ACK_INTERVAL_MS - Date.now();
+    const send = () => {
       this.ackScheduled = false;
       this.sendStatus();
-    });
+    };
+    if (wait > 0) setTimeout(send, wait).unref();
+    else setImmediate(send);
   }
 
   private sendStatus(): void {

@@ -54,15 +54,7 @@ export interface Keepalive {
  */
 export function parseStreamMessage(buf: Buffer): XLogData | Keepalive | undefined {
   const tag = buf[0];
-  if (tag === 0x77 /* 'w' */) {
-    return {
-      kind: 'xlog',
-      dataStart: buf.readBigUInt64BE(1),
-      walEnd: buf.readBigUInt64BE(9),
-      sendTime: buf.readBigInt64BE(17),
-      data: buf.subarray(25),
-    };
-  }
+  if (tag === 0x77 /* 'w' */) return new XLogMessage(buf);
   if (tag === 0x6b /* 'k' */) {
     return {
       kind: 'keepalive',
@@ -72,6 +64,41 @@ export function parseStreamMessage(buf: Buffer): XLogData | Keepalive | undefine
     };
   }
   return undefined;
+}
+
+/**
+ * XLogData read on demand: one arrives per pgoutput message, and only
+ * `walEnd` and `data` are needed for each (a BigInt read costs).
+ */
+class XLogMessage implements XLogData {
+  readonly kind = 'xlog' as const;
+  readonly walEnd: Lsn;
+  readonly data: Buffer;
+  constructor(private readonly raw: Buffer) {
+    this.walEnd = raw.readBigUInt64BE(9);
+    this.data = raw.subarray(25);
+  }
+  get dataStart(): Lsn {
+    return this.raw.readBigUInt64BE(1);
+  }
+  get sendTime(): bigint {
+    return this.raw.readBigInt64BE(17);
+  }
+  /** A copy that owns its bytes (see `detachXLog`). */
+  detach(): XLogMessage {
+    return new XLogMessage(Buffer.from(this.raw));
+  }
+}
+
+/**
+ * XLogData whose bytes stay valid: the `pg` parser hands out CopyData as a
+ * view of its read buffer and overwrites that buffer when it reads more (to
+ * join a message split across reads), so a message kept past the event that
+ * delivered it must be copied first.
+ */
+export function detachXLog(m: XLogData): XLogData {
+  if (m instanceof XLogMessage) return m.detach();
+  return { ...m, data: Buffer.from(m.data) };
 }
 
 /** Microseconds between the Unix epoch and the Postgres epoch (2000-01-01). */
