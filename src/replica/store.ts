@@ -95,6 +95,8 @@ export class ReplicaStore {
   }
 
   /** Opens (creating with mode 0600 if missing) the replica file at `path`. */
+  private snapshotDone: true | undefined;
+
   static open(path: string): ReplicaStore {
     // Create the file ourselves so it never exists with a umask-wide mode: it
     // holds a copy of the upstream data.
@@ -107,10 +109,12 @@ export class ReplicaStore {
   }
 
   setMeta(key: MetaKey, value: string): void {
+    if (key === 'snapshot_state') this.snapshotDone = undefined;
     this.setMetaStmt.run(key, value);
   }
 
   deleteMeta(key: MetaKey): void {
+    if (key === 'snapshot_state') this.snapshotDone = undefined;
     this.db.prepare('DELETE FROM _outpost_meta WHERE key = ?').run(key);
   }
 
@@ -123,8 +127,12 @@ export class ReplicaStore {
     this.setMeta('applied_lsn', formatLsn(lsn));
   }
 
+  /** Asked for every statement by the router: remembered once true, until snapshot_state is written again. */
   snapshotComplete(): boolean {
-    return this.getMeta('snapshot_state') === 'complete';
+    if (this.snapshotDone) return true;
+    const done = this.getMeta('snapshot_state') === 'complete';
+    if (done) this.snapshotDone = true;
+    return done;
   }
 
   /** Tables the read path may use: replicated, consistent with upstream, servable. */
