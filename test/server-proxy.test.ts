@@ -15,8 +15,6 @@ import { createMetrics, type Metrics } from '../src/metrics.js';
 import type { LocalResult, QueryRouter, Route } from '../src/router/types.js';
 import { ProxyServer } from '../src/server/proxy-server.js';
 import type { SessionState } from '../src/session.js';
-import { parseErrorFields } from '../src/wire/backend.js';
-import { FrameReader } from '../src/wire/frames.js';
 import {
   GSSENC_REQUEST,
   PROTOCOL_3_0,
@@ -27,6 +25,7 @@ import {
   TERMINATE,
 } from '../src/wire/frontend.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { errorOf, int16, int32, type Message, msg, RawClient, SYNC } from './helpers/wire-client.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -77,120 +76,6 @@ class TestRouter implements QueryRouter {
   }
 }
 
-interface Message {
-  type: string;
-  body: Buffer;
-}
-
-/** A bare protocol client, for what node-postgres cannot show (status bytes, bad input). */
-class RawClient {
-  private readonly reader = new FrameReader();
-  private readonly queue: Message[] = [];
-  private waiter: (() => void) | undefined;
-  ended = false;
-  readonly closed: Promise<void>;
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.reader.push(chunk);
-      for (let f = this.reader.next(); f; f = this.reader.next()) {
-        this.queue.push({ type: String.fromCharCode(f.type), body: Buffer.from(f.body) });
-      }
-      this.wake();
-    });
-    socket.on('error', () => {});
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.ended = true;
-        this.wake();
-        resolve();
-      }),
-    );
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-
-  static open(port: number): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port }, () => resolve(new RawClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  send(buf: Buffer): void {
-    this.socket.write(buf);
-  }
-
-  /** The next message, or undefined once the server has closed the connection. */
-  async next(timeoutMs = 10_000): Promise<Message | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = this.queue.shift();
-      if (m) return m;
-      if (this.ended) return undefined;
-      if (Date.now() > deadline) throw new Error('timed out waiting for a message');
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
-  }
-
-  /** Messages up to and including the next ReadyForQuery. */
-  async untilReady(): Promise<Message[]> {
-    const out: Message[] = [];
-    for (;;) {
-      const m = await this.next();
-      if (!m) throw new Error(`connection closed after ${out.map((x) => x.type).join('')}`);
-      out.push(m);
-      if (m.type === 'Z') return out;
-    }
-  }
-
-  /** Everything until the server closes the connection. */
-  async untilClosed(): Promise<Message[]> {
-    const out: Message[] = [];
-    for (let m = await this.next(); m; m = await this.next()) out.push(m);
-    return out;
-  }
-
-  /** Starts a session as a role that the test's pg_hba trusts. */
-  static async session(port: number, user = 'rawuser'): Promise<RawClient> {
-    const c = await RawClient.open(port);
-    c.send(
-      serializeStartupMessage([
-        ['user', user],
-        ['database', 'postgres'],
-      ]),
-    );
-    const msgs = await c.untilReady();
-    assert.equal(msgs[0]?.type, 'R');
-    return c;
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-/** A typed frontend message. */
-function msg(type: string, ...parts: (string | number[] | Buffer)[]): Buffer {
-  const body = Buffer.concat(
-    parts.map((p) =>
-      typeof p === 'string' ? Buffer.from(`${p}\0`) : Buffer.isBuffer(p) ? p : Buffer.from(p),
-    ),
-  );
-  const head = Buffer.alloc(5);
-  head[0] = type.charCodeAt(0);
-  head.writeInt32BE(body.length + 4, 1);
-  return Buffer.concat([head, body]);
-}
-const int16 = (n: number) => [(n >> 8) & 0xff, n & 0xff];
-const int32 = (n: number) => [(n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
 /** Parse (unnamed), Bind (unnamed, no parameters), Execute (all rows). */
 const extended = (sql: string) =>
   Buffer.concat([
@@ -198,13 +83,8 @@ const extended = (sql: string) =>
     msg('B', '', '', int16(0), int16(0), int16(0)),
     msg('E', '', int32(0)),
   ]);
-const SYNC = msg('S');
 
 const status = (msgs: Message[]) => msgs.at(-1)?.body.toString();
-const errorOf = (msgs: Message[]) => {
-  const e = msgs.find((m) => m.type === 'E');
-  return e ? parseErrorFields(e.body) : undefined;
-};
 
 let upstream: PostgresInstance;
 let proxy: ProxyServer;
