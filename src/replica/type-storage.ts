@@ -20,29 +20,9 @@
  *   BigInt to stay exact beyond 2^53.
  */
 
-/** Built-in type OIDs used by the storage rules (pg_type.dat). */
-export const TypeOid = {
-  bool: 16,
-  bytea: 17,
-  name: 19,
-  int8: 20,
-  int2: 21,
-  int4: 23,
-  text: 25,
-  oid: 26,
-  float4: 700,
-  float8: 701,
-  bpchar: 1042,
-  varchar: 1043,
-  date: 1082,
-  time: 1083,
-  timestamp: 1114,
-  timestamptz: 1184,
-  numeric: 1700,
-  uuid: 2950,
-  json: 114,
-  jsonb: 3802,
-} as const;
+import { TypeOid } from '../type-oids.js';
+
+export { TypeOid };
 
 export type Affinity = 'INTEGER' | 'BLOB' | 'TEXT';
 

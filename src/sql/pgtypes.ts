@@ -9,36 +9,10 @@
  * reject) throws `NotLocal`, so Postgres parses it (or raises its error).
  */
 import { NotLocal } from '../errors.js';
+import { TypeOid } from '../type-oids.js';
 
-/** Built-in type OIDs (pg_type.dat; fixed). */
-export const Oid = {
-  bool: 16,
-  bytea: 17,
-  name: 19,
-  int8: 20,
-  int2: 21,
-  int4: 23,
-  text: 25,
-  float4: 700,
-  float8: 701,
-  unknown: 705,
-  bpchar: 1042,
-  varchar: 1043,
-  date: 1082,
-  timestamptz: 1184,
-  numeric: 1700,
-  uuid: 2950,
-  boolArray: 1000,
-  int2Array: 1005,
-  int4Array: 1007,
-  textArray: 1009,
-  bpcharArray: 1014,
-  varcharArray: 1015,
-  int8Array: 1016,
-  dateArray: 1182,
-  numericArray: 1231,
-  uuidArray: 2951,
-} as const;
+/** Built-in type OIDs (shared table). */
+export const Oid = TypeOid;
 
 export interface TypeInfo {
   /** pg_type.typname. */

@@ -19,30 +19,9 @@ export class BinaryUnsupported extends Error {
   }
 }
 
-/** Type OIDs (pg_type.oid) with a binary codec here. */
-export const TypeOid = {
-  bool: 16,
-  bytea: 17,
-  name: 19,
-  int8: 20,
-  int2: 21,
-  int4: 23,
-  text: 25,
-  oid: 26,
-  json: 114,
-  float4: 700,
-  float8: 701,
-  bpchar: 1042,
-  varchar: 1043,
-  date: 1082,
-  time: 1083,
-  timestamp: 1114,
-  timestamptz: 1184,
-  interval: 1186,
-  numeric: 1700,
-  uuid: 2950,
-  jsonb: 3802,
-} as const;
+import { TypeOid } from '../type-oids.js';
+
+export { TypeOid };
 
 /** Array type OID → element type OID, for the element types above. */
 const ARRAY_ELEMENT = new Map<number, number>([
