@@ -111,103 +111,31 @@ export function backendKeyData(processId: number, secretKey: Buffer): Buffer {
   return buf;
 }
 
-function rowDescriptionLength(fields: readonly FieldDescription[]): number {
-  let n = 5 + 2;
-  for (const f of fields) n += byteLen(f.name) + 1 + 18;
-  return n;
-}
-
-function writeRowDescription(buf: Buffer, start: number, fields: readonly FieldDescription[]): number {
-  let off = header(buf, start, BackendType.RowDescription, rowDescriptionLength(fields) - 5);
-  off = buf.writeInt16BE(fields.length, off);
-  for (const f of fields) {
-    off += buf.write(f.name, off, 'utf8');
-    buf[off++] = 0;
-    // OIDs are unsigned 32-bit; typlen, attnum and format are Int16; typmod Int32.
-    off = buf.writeUInt32BE(f.tableOid >>> 0, off);
-    off = buf.writeInt16BE(f.columnAttr, off);
-    off = buf.writeUInt32BE(f.typeOid >>> 0, off);
-    off = buf.writeInt16BE(f.typeSize, off);
-    off = buf.writeInt32BE(f.typeModifier, off);
-    off = buf.writeInt16BE(f.format, off);
-  }
-  return off;
-}
-
+/** RowDescription of text-format fields. Built by `ReplyWriter`, the one serialiser of result messages. */
 export function rowDescription(fields: readonly FieldDescription[]): Buffer {
-  const buf = Buffer.alloc(rowDescriptionLength(fields));
-  writeRowDescription(buf, 0, fields);
-  return buf;
-}
-
-function dataRowLength(values: readonly (string | null)[]): number {
-  let n = 5 + 2;
-  for (const v of values) n += 4 + (v === null ? 0 : byteLen(v));
-  return n;
-}
-
-function writeDataRow(buf: Buffer, start: number, values: readonly (string | null)[], len: number): number {
-  let off = header(buf, start, BackendType.DataRow, len - 5);
-  off = buf.writeInt16BE(values.length, off);
-  for (const v of values) {
-    if (v === null) {
-      off = buf.writeInt32BE(-1, off);
-    } else {
-      const n = buf.write(v, off + 4, 'utf8');
-      buf.writeInt32BE(n, off);
-      off += 4 + n;
-    }
-  }
-  return off;
+  const w = new ReplyWriter(256);
+  w.rowDescription(fields);
+  return w.take() as Buffer;
 }
 
 /** DataRow with text-format values; null is SQL NULL (length -1). */
 export function dataRow(values: readonly (string | null)[]): Buffer {
-  const len = dataRowLength(values);
-  const buf = Buffer.alloc(len);
-  writeDataRow(buf, 0, values, len);
-  return buf;
+  const w = new ReplyWriter(256);
+  w.dataRow(values);
+  return w.take() as Buffer;
 }
 
 export function commandComplete(tag: string): Buffer {
-  const buf = Buffer.alloc(5 + byteLen(tag) + 1);
-  const off = header(buf, 0, BackendType.CommandComplete, buf.length - 5);
-  buf.write(tag, off, 'utf8');
-  return buf;
+  const w = new ReplyWriter(64);
+  w.commandComplete(tag);
+  return w.take() as Buffer;
 }
 
-/**
- * Everything a simple Query answered locally sends, in one buffer:
- * per result RowDescription, DataRow*, CommandComplete, then ReadyForQuery
- * (EmptyQueryResponse instead when there is no result, as for an empty string).
- * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SIMPLE-QUERY
- */
+/** Everything a simple Query answered locally sends, in one buffer (see `ReplyWriter.localResults`). */
 export function encodeLocalResults(results: readonly LocalResult[], status: TxStatus): Buffer {
-  let total = results.length === 0 ? EMPTY_QUERY_RESPONSE.length : 0;
-  const rowLengths: number[][] = [];
-  for (const r of results) {
-    total += rowDescriptionLength(r.fields) + 5 + byteLen(r.commandTag) + 1;
-    const lens = r.rows.map(dataRowLength);
-    for (const l of lens) total += l;
-    rowLengths.push(lens);
-  }
-  const ready = readyForQuery(status);
-  total += ready.length;
-  const buf = Buffer.allocUnsafe(total);
-  let off = 0;
-  if (results.length === 0) off += EMPTY_QUERY_RESPONSE.copy(buf, off);
-  results.forEach((r, i) => {
-    off = writeRowDescription(buf, off, r.fields);
-    const lens = rowLengths[i] ?? [];
-    r.rows.forEach((row, j) => {
-      off = writeDataRow(buf, off, row, lens[j] ?? dataRowLength(row));
-    });
-    off = header(buf, off, BackendType.CommandComplete, byteLen(r.commandTag) + 1);
-    off += buf.write(r.commandTag, off, 'utf8');
-    buf[off++] = 0;
-  });
-  ready.copy(buf, off);
-  return buf;
+  const w = new ReplyWriter();
+  w.localResults(results, status);
+  return w.take() as Buffer;
 }
 
 /** Field codes of ErrorResponse / NoticeResponse. https://www.postgresql.org/docs/current/protocol-error-fields.html */
