@@ -51,17 +51,23 @@ export class Freshness {
   /** Milliseconds the replica is behind: the age of the oldest upstream position it has not applied. */
   lagMs(): number {
     this.sample();
-    const t = this.now();
-    const oldest = this.pending[0];
-    const behind = oldest ? t - oldest.at : 0;
-    // While replication is down nothing new is seen, so count the outage too.
-    const down = this.state === 'streaming' ? 0 : t - this.lastStreaming;
-    return Math.max(0, behind, down);
+    return this.lagAt(this.now());
   }
 
-  /** Why local reads must go upstream right now, or undefined when the replica is fresh enough. */
+  /** Lag as of the latest sample; while replication is down the outage counts too. */
+  private lagAt(t: number): number {
+    const oldest = this.pending[0];
+    const down = this.state === 'streaming' ? 0 : t - this.lastStreaming;
+    return Math.max(0, oldest ? t - oldest.at : 0, down);
+  }
+
+  /**
+   * Why local reads must go upstream right now, or undefined when the replica
+   * is fresh enough. Asked for every statement, so it reads the latest sample
+   * (taken by `sample()`, on a short timer) instead of querying the engine.
+   */
   staleness(): string | undefined {
-    const lag = this.lagMs();
+    const lag = this.lagAt(this.now());
     if (this.state !== 'streaming') return `replication ${this.state}`;
     if (lag > this.maxLagMs) {
       return `replica lag ${(lag / 1000).toFixed(1)} s exceeds --max-lag ${(this.maxLagMs / 1000).toFixed(1)} s`;
