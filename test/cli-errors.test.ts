@@ -51,6 +51,20 @@ test('a malformed --upstream is refused in one line', async () => {
   assertOneLine(l.stderr, /--listen must be HOST:PORT/);
 });
 
+test('bad values of the consistency flags name the flag and the fix', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--consistency', 'strong'], /^outpost: --consistency must be one of session, eventual/],
+    [['--max-lag', 'soon'], /^outpost: --max-lag must be a number of seconds/],
+    [['--ryw-timeout=-1'], /^outpost: --ryw-timeout must be a number of seconds/],
+    [['--max-clients', '0'], /^outpost: --max-clients must be a whole number of at least 1/],
+  ];
+  for (const [args, pattern] of cases) {
+    const r = await runCli(['--upstream', 'postgres://u@127.0.0.1/db', ...args]);
+    assert.equal(r.code, 1, r.stderr);
+    assertOneLine(r.stderr, pattern);
+  }
+});
+
 test('an unreachable upstream fails fast with a clear line', async () => {
   const port = await freePort();
   const r = await runCli([
