@@ -63,10 +63,12 @@ export class Freshness {
 
   /**
    * Why local reads must go upstream right now, or undefined when the replica
-   * is fresh enough. Asked for every statement, so it reads the latest sample
-   * (taken by `sample()`, on a short timer) instead of querying the engine.
+   * is fresh enough. Asked for every statement: while the latest sample (taken
+   * on a short timer) says all is well it is trusted as is; a verdict to
+   * forward is confirmed with a fresh sample, so recovery is seen at once.
    */
   staleness(): string | undefined {
+    if (this.state !== 'streaming' || this.lagAt(this.now()) > this.maxLagMs) this.sample();
     const lag = this.lagAt(this.now());
     if (this.state !== 'streaming') return `replication ${this.state}`;
     if (lag > this.maxLagMs) {
