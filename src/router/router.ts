@@ -11,6 +11,7 @@ import type { ReplicaTable } from '../replica/schema.js';
 import type { SessionState } from '../session.js';
 import { type CompiledSelect, compileSelect } from '../sql/compile.js';
 import { registerSqlFunctions } from '../sql/functions.js';
+import { type Literal, normalizeLiterals, replaceLiterals } from '../sql/literals.js';
 import { hasOverlongIdentifier, Lru, loadParser, type Node, nodeKind, parseSql } from '../sql/parse.js';
 import { inputValue, type Stored } from '../sql/pgtypes.js';
 import { type Renderer, rendererFor, sessionSettingsProblem } from '../sql/render.js';
@@ -80,6 +81,24 @@ type Classified =
   | { kind: 'upstream'; reason: string; disable?: string }
   | { kind: 'local'; plans: Plan[]; disable?: string };
 
+type LocalClassified = Extract<Classified, { kind: 'local' }>;
+
+/**
+ * A local classification shared by every statement text with the same
+ * literal-normalised key: `slots` say which bound parameter of which plan
+ * takes which lifted constant.
+ */
+interface Template {
+  classified: LocalClassified;
+  slots: { plan: number; bind: string; literal: number }[];
+}
+
+/** Sentinel constants for template learning: two distinct sets, same kinds as the originals. */
+function sentinel(set: 0 | 1, index: number, literal: Literal): bigint | string {
+  if (literal.kind === 'i') return BigInt((set === 0 ? 1_000_000_007 : 1_500_000_011) + index * 1009);
+  return `outpostsentinel${set === 0 ? 'a' : 'b'}${index}z`;
+}
+
 const NO_PARAMS: readonly Stored[] = [];
 
 /** Reasons for statement kinds that are never local. */
@@ -103,6 +122,10 @@ const STATEMENT_REASONS: Record<string, string> = {
 
 export class Router implements QueryRouter {
   private readonly cache = new Lru<Classified>(2000);
+  /** Plan templates by literal-normalised text; `null`: this shape cannot be templated. */
+  private readonly templates = new Lru<Template | null>(2000);
+  /** Statements classified from a template instead of a parse (tests, metrics). */
+  templateHits = 0;
   /** SQLite statements by compiled SQL text, shared by every query string that compiles to it. */
   private readonly statements = new Lru<Database.Statement>(1000);
   private cacheVersion: number;
@@ -344,16 +367,76 @@ export class Router implements QueryRouter {
     const version = this.opts.catalog.catalogVersion;
     if (version !== this.cacheVersion) {
       this.cache.clear();
+      this.templates.clear();
       this.statements.clear();
       this.cacheVersion = version;
     }
     const key = declared ? `\u0001${declared.join(',')}\u0001${sql}` : sql;
     let c = this.cache.get(key);
-    if (!c) {
-      c = this.classifyUncached(sql, declared);
-      this.cache.set(key, c);
+    if (c) return c;
+    // The simple protocol inlines constants: statements that differ only in
+    // them share a template (not cached per text, so they do not evict).
+    const normalized = declared ? undefined : normalizeLiterals(sql);
+    if (normalized) {
+      const template = this.templates.get(normalized.key);
+      if (template) {
+        this.templateHits++;
+        return instantiate(template, normalized.literals);
+      }
     }
+    c = this.classifyUncached(sql, declared);
+    if (normalized && c.kind === 'local' && this.templates.get(normalized.key) === undefined) {
+      this.templates.set(normalized.key, this.learnTemplate(sql, normalized.literals, c));
+    }
+    this.cache.set(key, c);
     return c;
+  }
+
+  /**
+   * Whether the lifted constants of `sql` are used by the compiled plans as
+   * bound parameter values and for nothing else: compile the statement with
+   * two different sets of sentinel constants and require identical SQLite
+   * text, outputs and tables, with each sentinel appearing only as the value
+   * of its own bound parameters. The real statement's compilation must then
+   * be exactly the template filled with its own constants. Anything else
+   * (a constant that changes a type, is converted, folded, or shares a
+   * parameter with an equal constant) makes the shape non-templatable.
+   */
+  private learnTemplate(sql: string, literals: readonly Literal[], actual: LocalClassified): Template | null {
+    const variants: Classified[] = [];
+    for (const set of [0, 1] as const) {
+      const text = replaceLiterals(sql, literals, (i, l) => {
+        const v = sentinel(set, i, l);
+        return typeof v === 'bigint' ? v.toString() : `'${v}'`;
+      });
+      variants.push(this.classifyUncached(text));
+    }
+    const [a, b] = variants as [Classified, Classified];
+    if (a.kind !== 'local' || b.kind !== 'local') return null;
+    if (a.plans.length !== actual.plans.length || b.plans.length !== actual.plans.length) return null;
+    if (a.disable !== actual.disable || b.disable !== actual.disable) return null;
+    const slots: Template['slots'] = [];
+    const used = new Set<number>();
+    for (let p = 0; p < actual.plans.length; p++) {
+      const [pa, pb, px] = [a.plans[p], b.plans[p], actual.plans[p]] as [Plan, Plan, Plan];
+      if (!samePlanShape(pa, pb) || !samePlanShape(pa, px)) return null;
+      if (!pa.staticBinds || !pb.staticBinds || !px.staticBinds) return null;
+      for (const [name] of pa.binds) {
+        const va = pa.staticBinds[name];
+        const vb = pb.staticBinds[name];
+        const vx = px.staticBinds[name];
+        if (va === vb) {
+          if (vx !== va) return null;
+          continue;
+        }
+        const index = literals.findIndex((l, i) => va === sentinel(0, i, l) && vb === sentinel(1, i, l));
+        if (index < 0 || vx !== (literals[index] as Literal).value) return null;
+        slots.push({ plan: p, bind: name, literal: index });
+        used.add(index);
+      }
+    }
+    if (used.size !== literals.length) return null;
+    return { classified: a, slots };
   }
 
   private classifyUncached(sql: string, declared?: readonly number[]): Classified {
@@ -457,6 +540,34 @@ export class Router implements QueryRouter {
       staticBinds,
     };
   }
+}
+
+/** Same SQLite statements, outputs, tables and parameter names: only bound values may differ. */
+function samePlanShape(x: Plan, y: Plan): boolean {
+  const cx = x.compiled;
+  const cy = y.compiled;
+  return (
+    cx.sql === cy.sql &&
+    cx.prechecks.join('\u0000') === cy.prechecks.join('\u0000') &&
+    cx.unqualified === cy.unqualified &&
+    cx.tables.length === cy.tables.length &&
+    cx.tables.every((t, i) => t.oid === cy.tables[i]?.oid) &&
+    JSON.stringify(cx.outputs) === JSON.stringify(cy.outputs) &&
+    JSON.stringify(cx.paramTypes) === JSON.stringify(cy.paramTypes) &&
+    x.binds.length === y.binds.length &&
+    x.binds.every(([name, src], i) => name === y.binds[i]?.[0] && src.kind === y.binds[i]?.[1].kind)
+  );
+}
+
+/** A template's classification with this statement's constants bound. */
+function instantiate(template: Template, literals: readonly Literal[]): Classified {
+  const { classified, slots } = template;
+  const binds = classified.plans.map((plan) => ({ ...plan.staticBinds }));
+  for (const slot of slots) {
+    (binds[slot.plan] as Record<string, unknown>)[slot.bind] = (literals[slot.literal] as Literal).value;
+  }
+  const plans = classified.plans.map((plan, i) => ({ ...plan, staticBinds: binds[i] }));
+  return { ...classified, plans };
 }
 
 /** The named-parameter values of a plan for one execution. */
