@@ -29,6 +29,14 @@ export interface SessionState {
    * write (read-your-writes); cleared when the replica catches up.
    */
   freshnessBlock?: string | undefined;
+  /**
+   * An explicit transaction the local path may serve (`BEGIN READ ONLY`, or
+   * `BEGIN` then `SET TRANSACTION READ ONLY`): `await-begin`/`await-ro` until
+   * upstream's ReadyForQuery confirms the transaction, `fresh` for a plain
+   * BEGIN with nothing run yet, `open` while its SQLite read snapshot
+   * (`snapshot`, owned by the router) serves its reads.
+   */
+  readOnlyTx?: { phase: 'await-begin' | 'await-ro' | 'fresh' | 'open'; snapshot?: unknown } | undefined;
   /** `local` or `upstream: <reason>`, answered by `SHOW outpost.last_route`. */
   lastRoute: string;
 }

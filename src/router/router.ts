@@ -5,7 +5,7 @@
  * is sent. The rule: local only when the answer is certainly identical to
  * upstream's; every doubt forwards, with a reason for `SHOW outpost.last_route`.
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import type { ReplicaTable } from '../replica/schema.js';
 import type { SessionState } from '../session.js';
@@ -78,8 +78,43 @@ interface Plan {
 
 type Classified =
   | { kind: 'show-last-route' }
-  | { kind: 'upstream'; reason: string; disable?: string }
+  | { kind: 'upstream'; reason: string; disable?: string; tx?: TxEffect }
   | { kind: 'local'; plans: Plan[]; disable?: string };
+
+/**
+ * What a single statement does to an explicit transaction the local path
+ * may serve: `begin-ro` (BEGIN/START TRANSACTION READ ONLY at READ COMMITTED),
+ * `begin` (any other BEGIN), `set-ro` (SET TRANSACTION READ ONLY), `other`
+ * (anything else that changes the transaction's mode: isolation, savepoints,
+ * read-write, ...). Statements without a `tx` are ordinary.
+ */
+type TxEffect = 'begin-ro' | 'begin' | 'set-ro' | 'other';
+
+/**
+ * A SQLite read transaction held for one client's READ ONLY transaction, on
+ * its own connection, so that every local read of the transaction sees the
+ * same replica state while the applier commits underneath (WAL keeps it).
+ */
+class ReadSnapshot {
+  private readonly statements = new Map<string, Database.Statement>();
+  constructor(readonly db: Database.Database) {}
+
+  statement(source: string): Database.Statement {
+    let st = this.statements.get(source);
+    if (!st) {
+      st = this.db.prepare(source);
+      st.raw(true);
+      st.safeIntegers(true);
+      this.statements.set(source, st);
+    }
+    return st;
+  }
+}
+
+/** READ ONLY transactions served locally at once; beyond this they go upstream. */
+const MAX_SNAPSHOTS = 64;
+/** Idle snapshot connections kept open for the next READ ONLY transaction. */
+const IDLE_SNAPSHOT_CONNECTIONS = 4;
 
 type LocalClassified = Extract<Classified, { kind: 'local' }>;
 
@@ -131,6 +166,8 @@ export class Router implements QueryRouter {
   private cacheVersion: number;
   private schemaVersion = -1;
   private replicaSchemas = new Set<string>();
+  private readonly idleSnapshots: ReadSnapshot[] = [];
+  private openSnapshots = 0;
 
   private constructor(private readonly opts: RouterOptions) {
     this.cacheVersion = opts.catalog.catalogVersion;
@@ -173,8 +210,93 @@ export class Router implements QueryRouter {
       if (classified.kind !== 'show-last-route' && classified.disable !== undefined) {
         session.localDisabled ??= classified.disable;
       }
+      this.followTransaction(session, classified.kind === 'upstream' ? classified.tx : 'other');
     } catch {
       session.localDisabled ??= 'unclassifiable extended-protocol statement';
+      this.followTransaction(session, 'other');
+    }
+  }
+
+  /**
+   * A statement of the session was routed: follow what it does to a READ
+   * ONLY transaction the local path may serve. Only `BEGIN READ ONLY`, or
+   * `SET TRANSACTION READ ONLY` right after a plain BEGIN, qualify; anything
+   * that may change the transaction's mode ends local service for it.
+   */
+  private followTransaction(session: SessionState, tx: TxEffect | undefined): void {
+    const current = session.readOnlyTx;
+    if (tx === 'begin-ro' || tx === 'begin') {
+      // A BEGIN inside a transaction is only a warning upstream: nothing changes.
+      if (session.txStatus === 'I' && current === undefined) {
+        session.readOnlyTx = { phase: tx === 'begin-ro' ? 'await-ro' : 'await-begin' };
+      }
+      return;
+    }
+    if (current === undefined) return;
+    if (tx === 'set-ro' && current.phase === 'fresh') {
+      current.phase = 'await-ro';
+      return;
+    }
+    // Ordinary statements keep an open READ ONLY transaction local (they
+    // cannot write in it); anything else ends local service for it.
+    if (current.phase === 'open' && tx === undefined) return;
+    this.releaseSnapshot(session);
+  }
+
+  /** See `QueryRouter.transactionStatus`. */
+  transactionStatus(session: SessionState, status: 'I' | 'T' | 'E'): void {
+    const current = session.readOnlyTx;
+    if (current === undefined) return;
+    if (status !== 'T') {
+      this.releaseSnapshot(session);
+      return;
+    }
+    if (current.phase === 'await-begin') current.phase = 'fresh';
+    else if (current.phase === 'await-ro') {
+      const snapshot = this.acquireSnapshot();
+      if (snapshot) session.readOnlyTx = { phase: 'open', snapshot };
+      else session.readOnlyTx = undefined;
+    }
+  }
+
+  /**
+   * A connection in a deferred SQLite transaction: its snapshot is taken by
+   * the first read, i.e. by the transaction's first local statement, after
+   * any read-your-writes wait of the session.
+   */
+  private acquireSnapshot(): ReadSnapshot | undefined {
+    if (this.openSnapshots >= MAX_SNAPSHOTS) return undefined;
+    let snapshot = this.idleSnapshots.pop();
+    try {
+      if (!snapshot) {
+        const db = new Database(this.opts.reader.name, { readonly: true, fileMustExist: true });
+        registerSqlFunctions(db);
+        snapshot = new ReadSnapshot(db);
+      }
+      snapshot.db.exec('BEGIN');
+    } catch {
+      snapshot?.db.close();
+      return undefined;
+    }
+    this.openSnapshots++;
+    return snapshot;
+  }
+
+  private releaseSnapshot(session: SessionState): void {
+    const snapshot = session.readOnlyTx?.snapshot as ReadSnapshot | undefined;
+    session.readOnlyTx = undefined;
+    if (!snapshot) return;
+    this.openSnapshots--;
+    try {
+      if (snapshot.db.inTransaction) snapshot.db.exec('ROLLBACK');
+      if (
+        this.idleSnapshots.length < IDLE_SNAPSHOT_CONNECTIONS &&
+        this.cacheVersion === this.opts.catalog.catalogVersion
+      ) {
+        this.idleSnapshots.push(snapshot);
+      } else snapshot.db.close();
+    } catch {
+      snapshot.db.close();
     }
   }
 
@@ -214,6 +336,7 @@ export class Router implements QueryRouter {
     if (classified.kind === 'show-last-route') {
       return { kind: 'upstream', reason: 'SHOW outpost.last_route through the extended protocol' };
     }
+    this.followTransaction(session, classified.kind === 'upstream' ? classified.tx : undefined);
     if (classified.disable !== undefined && session.localDisabled === undefined) {
       session.localDisabled = classified.disable;
     }
@@ -241,7 +364,7 @@ export class Router implements QueryRouter {
             const converted = params.map((p, i) =>
               p === null ? null : inputValue(paramTypes[i] as number, p, `parameter $${i + 1}`),
             );
-            const raw = runPlan(plan, converted);
+            const raw = runPlan(plan, converted, snapshotOf(session));
             const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
             return { fields, rows, commandTag: `SELECT ${rows.length}` };
           } catch (err) {
@@ -258,7 +381,9 @@ export class Router implements QueryRouter {
   private sessionProblem(session: SessionState): string | undefined {
     if (!this.opts.catalog.snapshotComplete()) return 'replica snapshot not complete';
     if (session.database !== this.opts.database) return `database ${session.database} not replicated`;
-    if (session.txStatus !== 'I') return 'inside a transaction';
+    if (session.txStatus !== 'I' && !(session.txStatus === 'T' && session.readOnlyTx?.phase === 'open')) {
+      return 'inside a transaction';
+    }
     if (session.localDisabled !== undefined) return session.localDisabled;
     if (session.freshnessBlock !== undefined) return session.freshnessBlock;
     const stale = this.opts.freshness?.staleness();
@@ -301,6 +426,7 @@ export class Router implements QueryRouter {
   private routeUnsafe(sql: string, session: SessionState): Route {
     const classified = this.classify(sql);
     if (classified.kind === 'show-last-route') return classified;
+    this.followTransaction(session, classified.kind === 'upstream' ? classified.tx : undefined);
     // Statements that change what the local path depends on disable it for
     // the rest of the session, whether or not they succeed upstream.
     if (classified.disable !== undefined && session.localDisabled === undefined) {
@@ -317,19 +443,21 @@ export class Router implements QueryRouter {
       prepared.push({ plan, ...ready });
     }
     const reader = this.opts.reader;
+    const snapshot = snapshotOf(session);
     return {
       kind: 'local',
       run(): LocalResult[] {
         const runAll = (): LocalResult[] =>
           prepared.map(({ plan, renderers, fields }) => {
-            const raw = runPlan(plan, NO_PARAMS);
+            const raw = runPlan(plan, NO_PARAMS, snapshot);
             const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
             return { fields, rows, commandTag: `SELECT ${rows.length}` };
           });
         try {
           // Several statements in one query string run in one implicit
           // transaction upstream; read them from one SQLite snapshot too.
-          return prepared.length > 1 ? reader.transaction(runAll)() : runAll();
+          // (A READ ONLY transaction's snapshot already is one.)
+          return prepared.length > 1 && !snapshot ? reader.transaction(runAll)() : runAll();
         } catch (err) {
           // The contract: run() fails only with NotLocal (nothing was sent yet).
           if (err instanceof NotLocal) throw err;
@@ -471,10 +599,13 @@ export class Router implements QueryRouter {
     for (const stmt of stmts) {
       const [kind] = nodeKind(stmt);
       if (kind !== 'SelectStmt') {
+        const tx =
+          stmts.length === 1 ? transactionEffect(stmt) : stmts.some(transactionEffect) ? 'other' : undefined;
         return {
           kind: 'upstream',
           reason: STATEMENT_REASONS[kind] ?? `statement ${kind}`,
           ...definedDisable(disable),
+          ...(tx ? { tx } : {}),
         };
       }
       try {
@@ -596,16 +727,24 @@ function bindValues(plan: Plan, params: readonly Stored[]): Record<string, unkno
   return out;
 }
 
+/** The open READ ONLY transaction's snapshot the session's reads must use, if any. */
+function snapshotOf(session: SessionState): ReadSnapshot | undefined {
+  const tx = session.readOnlyTx;
+  return tx?.phase === 'open' ? (tx.snapshot as ReadSnapshot) : undefined;
+}
+
 /** Run a plan's prechecks and statement; every failure is NotLocal (nothing has been sent). */
-function runPlan(plan: Plan, params: readonly Stored[]): unknown[][] {
+function runPlan(plan: Plan, params: readonly Stored[], snapshot?: ReadSnapshot): unknown[][] {
   try {
     const values = bindValues(plan, params);
     const has = plan.binds.length > 0;
-    if (plan.precheck) {
-      if (has) plan.precheck.all(values);
-      else plan.precheck.all();
+    const precheck = plan.precheck && snapshot ? snapshot.statement(plan.precheck.source) : plan.precheck;
+    const stmt = snapshot ? snapshot.statement(plan.stmt.source) : plan.stmt;
+    if (precheck) {
+      if (has) precheck.all(values);
+      else precheck.all();
     }
-    return (has ? plan.stmt.all(values) : plan.stmt.all()) as unknown[][];
+    return (has ? stmt.all(values) : stmt.all()) as unknown[][];
   } catch (err) {
     if (err instanceof NotLocal) throw err;
     throw new NotLocal(`sqlite: ${err instanceof Error ? err.message : String(err)}`);
@@ -630,6 +769,9 @@ function sessionEffect(stmt: Node): string | undefined {
   switch (kind) {
     case 'VariableSetStmt': {
       const s = body as { kind?: string; name?: string; args?: Node[] };
+      // SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ...: see default_transaction_isolation.
+      if ((s.name ?? '').toLowerCase() === 'session characteristics')
+        return 'session changed transaction characteristics';
       if (s.kind !== 'VAR_SET_VALUE' && s.kind !== 'VAR_SET_DEFAULT' && s.kind !== 'VAR_SET_CURRENT') break;
       const name = (s.name ?? '').toLowerCase();
       if (!WATCHED_SETTINGS.has(name)) break;
@@ -667,6 +809,46 @@ function sessionEffect(stmt: Node): string | undefined {
   // set_config() changes settings from inside any statement.
   if (callsFunction(stmt, 'set_config')) return 'set_config() called';
   return undefined;
+}
+
+/** See `TxEffect`. */
+function transactionEffect(stmt: Node): TxEffect | undefined {
+  const [kind, body] = nodeKind(stmt);
+  if (kind === 'TransactionStmt') {
+    const t = body as { kind?: string; options?: Node[] };
+    if (t.kind !== 'TRANS_STMT_BEGIN' && t.kind !== 'TRANS_STMT_START') return 'other';
+    return transactionModes(t.options) === 'read-only' ? 'begin-ro' : 'begin';
+  }
+  if (kind === 'VariableSetStmt') {
+    const v = body as { name?: string; args?: Node[] };
+    const name = (v.name ?? '').toLowerCase();
+    if (name === 'transaction') return transactionModes(v.args) === 'read-only' ? 'set-ro' : 'other';
+    if (name.startsWith('transaction_') || name === 'session characteristics') return 'other';
+  }
+  return undefined;
+}
+
+/**
+ * Transaction modes of BEGIN / SET TRANSACTION: `read-only` when READ ONLY
+ * is given and the isolation level (if any) is READ COMMITTED or READ
+ * UNCOMMITTED (which Postgres runs as READ COMMITTED). REPEATABLE READ and
+ * SERIALIZABLE go upstream: their snapshot is upstream's, not the replica's.
+ */
+function transactionModes(options: Node[] | undefined): 'read-only' | 'other' {
+  let readOnly = false;
+  for (const option of options ?? []) {
+    const [kind, body] = nodeKind(option);
+    if (kind !== 'DefElem') return 'other';
+    const d = body as { defname?: string; arg?: Node };
+    const [, arg] = d.arg ? nodeKind(d.arg) : ['', undefined];
+    const c = arg as { ival?: { ival?: number }; sval?: { sval?: string } } | undefined;
+    if (d.defname === 'transaction_read_only') readOnly = (c?.ival?.ival ?? 0) === 1;
+    else if (d.defname === 'transaction_isolation') {
+      const level = c?.sval?.sval;
+      if (level !== 'read committed' && level !== 'read uncommitted') return 'other';
+    } else if (d.defname !== 'transaction_deferrable') return 'other';
+  }
+  return readOnly ? 'read-only' : 'other';
 }
 
 interface RelationLike {

@@ -19,6 +19,8 @@ export const WATCHED_SETTINGS: ReadonlySet<string> = new Set([
   'row_security',
   // Unquoted NULL in an array literal or parameter ('{1,NULL}') is a string when off.
   'array_nulls',
+  // BEGIN READ ONLY is served from one replica snapshot only at READ COMMITTED.
+  'default_transaction_isolation',
 ]);
 
 export const DEFAULT_SEARCH_PATH = '"$user",public';
@@ -34,6 +36,7 @@ export function settingProblem(name: string, value: string): string | undefined 
   if (!WATCHED_SETTINGS.has(n)) return undefined;
   if (n === 'extra_float_digits' && /^\s*[123]\s*$/.test(value)) return undefined;
   if (n === 'search_path' && value.replace(/\s+/g, '') === DEFAULT_SEARCH_PATH) return undefined;
+  if (n === 'default_transaction_isolation' && /^\s*'?read committed'?\s*$/i.test(value)) return undefined;
   return `setting ${n}=${value}`;
 }
 

@@ -70,6 +70,11 @@ export interface QueryRouter {
    * `session.lastRoute` like `route`.
    */
   prepare?(sql: string, declaredParamTypes: readonly number[], session: SessionState): PreparedRoute;
+  /**
+   * Upstream reported the session's transaction status (ReadyForQuery), or
+   * the session ended (`I`): open or release a READ ONLY transaction's snapshot.
+   */
+  transactionStatus?(session: SessionState, status: 'I' | 'T' | 'E'): void;
   /** A statement forwarded through the extended protocol (Parse): note its side effects on the session. */
   observe?(sql: string, session: SessionState): void;
   /**

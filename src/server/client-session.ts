@@ -779,6 +779,7 @@ export class ClientSession {
       case BackendType.BackendKeyData: {
         const upstreamKey = parseBackendKeyData(frame.body);
         if (this.key) this.opts.cancel.unregister(this.key);
+        if (this.state) this.opts.router.transactionStatus?.(this.state, 'I');
         this.key = this.opts.cancel.register(upstreamKey, () => !this.tracker.isEmpty());
         out.push(backendKeyData(this.key.processId, this.key.secretKey));
         return;
@@ -851,6 +852,8 @@ export class ClientSession {
       case BackendType.ReadyForQuery: {
         const status = parseReadyForQuery(body);
         if (state) state.txStatus = status;
+        // A READ ONLY transaction upstream confirmed (or ended): its replica snapshot follows.
+        if (state) this.opts.router.transactionStatus?.(state, status);
         this.copyIn = false;
         this.fence?.onReadyForQuery(status);
         return;
@@ -1023,6 +1026,7 @@ export class ClientSession {
     this.phase = 'closed';
     this.closing = true;
     if (this.key) this.opts.cancel.unregister(this.key);
+    if (this.state) this.opts.router.transactionStatus?.(this.state, 'I');
     this.upstream?.terminate(wasReady && !this.upstreamFatal);
     this.opts.metrics.clients.dec();
     this.log.debug('client closed');

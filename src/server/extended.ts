@@ -333,7 +333,10 @@ export class ExtendedProtocol {
     const { router, state } = this.host;
     if (!router.prepare) return { mode: 'upstream', reason: 'extended protocol not routed' };
     if (!this.host.quiet()) return { mode: 'upstream', reason: PIPELINED };
-    if (state.txStatus !== 'I') return { mode: 'upstream', reason: 'inside a transaction' };
+    // Inside a transaction only a READ ONLY one with its replica snapshot open may be local.
+    if (state.txStatus !== 'I' && !(state.txStatus === 'T' && state.readOnlyTx?.phase === 'open')) {
+      return { mode: 'upstream', reason: 'inside a transaction' };
+    }
     return { mode: 'local' };
   }
 
