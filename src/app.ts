@@ -88,6 +88,7 @@ export class Outpost {
       onError: (err) =>
         logger.warn({ err: (err as Error).message }, 'privilege lookup failed; forwarding meanwhile'),
     });
+    engine.on('ddl', () => access.invalidate());
     const freshness = new Freshness(() => {
       const s = engine.status();
       return { state: s.state, appliedLsn: parseLsn(s.appliedLsn), upstreamLsn: parseLsn(s.upstreamLsn) };

@@ -148,3 +148,44 @@ test('startup options and role defaults the renderer cannot honour forward', asy
     await fine.end();
   }
 });
+
+test('a REVOKE seen in the replication stream stops local reads at once (no TTL wait)', async () => {
+  await upstream.query(`
+    create role dave login password 'dave-pw';
+    create table ledger (id int primary key, amount int);
+    insert into ledger values (1, 10);
+    grant select on ledger to dave;
+  `);
+  const c = await connect('dave', 'dave-pw');
+  try {
+    // Until the new table has been replicated and dave's facts looked up, reads forward.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      await c.query('select amount from ledger where id = 1');
+      const r = await route(c);
+      if (r === 'local') break;
+      assert.ok(Date.now() < deadline, `never local: ${r}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await upstream.query('revoke select on ledger from dave');
+    // The REVOKE's event-trigger message reaches Outpost through the stream;
+    // from then on dave's reads go upstream, which denies them (42501).
+    const until = Date.now() + 10_000;
+    for (;;) {
+      const denied = await c.query('select amount from ledger where id = 1').then(
+        () => false,
+        (err: { code?: string }) => {
+          assert.equal(err.code, '42501');
+          return true;
+        },
+      );
+      if (denied) break;
+      assert.equal(await route(c), 'local', 'a forwarded read would have been denied');
+      assert.ok(Date.now() < until, 'the REVOKE was never noticed (30 s TTL would be the only path)');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(await route(c), /^upstream: /);
+  } finally {
+    await c.end();
+  }
+});

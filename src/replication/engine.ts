@@ -138,7 +138,8 @@ interface Preflight {
 }
 
 /** `applied`: emitted after each SQLite commit that moved the replica's position. */
-export type EngineEvents = { applied: [lsn: bigint] };
+/** `applied`: the replica reflects upstream up to `lsn`; `ddl`: upstream ran DDL (event trigger message). */
+export type EngineEvents = { applied: [lsn: bigint]; ddl: [tag: string] };
 
 export class ReplicationEngine extends EventEmitter<EngineEvents> {
   private readonly store: ReplicaStore;
@@ -847,6 +848,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
   private async onDdlMessage(n: DdlNotice): Promise<void> {
     // A rewrite shows only as a new storage identity, and only the tables the
     // DDL named are checked for it (TRUNCATE changes it too, harmlessly).
+    // Privileges, policies and ownership may have changed (AccessControl).
+    this.emit('ddl', n.tag);
     await this.runCheck(n.unknown ? 'all' : n.tables, n.tag === 'ALTER TYPE' ? n.types : new Set());
   }
 

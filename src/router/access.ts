@@ -28,6 +28,8 @@ interface RoleFacts {
   settingsProblem: string | undefined;
   fetchedAt: number;
   catalogVersion: number;
+  /** `AccessControl.generation` when looked up. */
+  generation: number;
 }
 
 const ROLE_QUERY = `
@@ -63,6 +65,8 @@ export class AccessControl {
   private readonly roles = new Map<string, RoleFacts>();
   private readonly inflight = new Map<string, Promise<void>>();
   private upstreamSchemas = new Set<string>();
+  /** Bumped by `invalidate()`: facts of an older generation are never used. */
+  private generation = 0;
 
   constructor(
     private readonly opts: {
@@ -85,12 +89,28 @@ export class AccessControl {
     return this.refresh(session.user);
   }
 
+  /**
+   * Upstream ran DDL (the replication stream carries the event trigger's
+   * message, GRANT and REVOKE, policies, ownership and RLS switches among
+   * them): every role's facts are looked up again before they are used, so
+   * a revoked privilege never serves a local read once the replica has seen
+   * the REVOKE. (Role attributes such as BYPASSRLS change outside any
+   * database and are seen by the TTL.)
+   */
+  invalidate(): void {
+    this.generation++;
+  }
+
   /** Why the session may not read `table` locally, or undefined when it may. Never waits. */
   check(session: SessionState, table: ReplicaTable): string | undefined {
     const facts = this.roles.get(session.user);
     if (!facts) {
       void this.refresh(session.user);
       return `privileges of role ${session.user} not yet known`;
+    }
+    if (facts.generation !== this.generation) {
+      void this.refresh(session.user);
+      return `privileges of role ${session.user} changed upstream, being looked up`;
     }
     if (this.isStale(facts)) void this.refresh(session.user);
     if (facts.settingsProblem) return facts.settingsProblem;
@@ -103,6 +123,7 @@ export class AccessControl {
 
   private isStale(facts: RoleFacts): boolean {
     return (
+      facts.generation !== this.generation ||
       facts.catalogVersion !== this.opts.catalog.catalogVersion ||
       Date.now() - facts.fetchedAt > (this.opts.ttlMs ?? 30_000)
     );
@@ -120,6 +141,7 @@ export class AccessControl {
 
   private async fetch(role: string): Promise<void> {
     const catalogVersion = this.opts.catalog.catalogVersion;
+    const generation = this.generation;
     const tables = this.opts.catalog.tables();
     const oids = tables.map((t) => String(t.oid));
     const [rows, settings, schemas] = await Promise.all([
@@ -133,6 +155,7 @@ export class AccessControl {
       settingsProblem: undefined,
       fetchedAt: Date.now(),
       catalogVersion,
+      generation,
     };
     for (const t of tables) {
       const r = byOid.get(t.oid);
