@@ -149,6 +149,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
   private state: EngineState = 'starting';
   private slot = '';
   private publication = '';
+  /** Upstream timeline at the latest IDENTIFY_SYSTEM (stored with the snapshot; a change hints at a failover). */
+  private timeline = 0;
+  /** The upstream checks of the latest start (a fresh snapshot after a reconnect reuses them). */
+  private pre: Preflight | undefined;
   private applied: Lsn = 0n;
   private upstreamLsn: Lsn = 0n;
   private lastError: string | undefined;
@@ -264,6 +268,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     const client = await this.connectNormal();
     this.lookup = client;
     const pre = await this.preflight(client);
+    this.pre = pre;
     this.version = pre.version;
     // Before any slot exists, so every DDL after its consistent point is announced.
     await this.setupDdlDetection(client, pre);
@@ -276,12 +281,14 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     }
     this.repl = repl;
     const ident = await repl.identifySystem();
+    this.timeline = ident.timeline;
 
     const storedSystem = store.getMeta('system_identifier');
     const storedDb = store.getMeta('database');
-    if (storedSystem !== undefined && (storedSystem !== ident.systemId || storedDb !== ident.dbname)) {
+    if (storedDb !== undefined && storedDb !== ident.dbname) {
+      // Most likely a wrong --upstream or --replica: never overwrite the file.
       throw new StartupError(
-        `replica file ${store.path} was made from a different upstream (system identifier ${storedSystem}, database "${storedDb}"); this upstream is ${ident.systemId}, database "${ident.dbname}": use a new replica file`,
+        `replica file ${store.path} was made from a different upstream database ("${storedDb}"); this upstream is database "${ident.dbname}": use a new replica file`,
       );
     }
     const storedSlot = store.getMeta('slot');
@@ -292,7 +299,26 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       );
     }
 
-    if (store.snapshotComplete() && storedSlot && storedPub) {
+    const lost =
+      store.snapshotComplete() && storedSlot && storedPub
+        ? await this.replicaLost(client, store, storedSystem, ident, storedSlot)
+        : undefined;
+    if (lost !== undefined) {
+      // The replica can never catch up: take a fresh snapshot (the proxy
+      // forwards every read until it completes; snapshot_state says so).
+      this.logger.warn(
+        { reason: lost.reason, slot: storedSlot },
+        'replication: replica lost its upstream position; taking a fresh snapshot',
+      );
+      await this.initialSnapshot(
+        client,
+        repl,
+        pre,
+        ident.systemId,
+        ident.dbname,
+        lost.dropSlot ? storedSlot : undefined,
+      );
+    } else if (store.snapshotComplete() && storedSlot && storedPub) {
       if (this.opts.slot !== undefined && this.opts.slot !== storedSlot) {
         throw new StartupError(
           `replica file ${store.path} follows slot "${storedSlot}", not "${this.opts.slot}": drop --slot or use a new replica file`,
@@ -316,6 +342,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
         );
       }
       this.applied = store.appliedLsn();
+      if (store.getMeta('timeline') !== String(ident.timeline))
+        store.setMeta('timeline', String(ident.timeline));
       await this.waitForSlotRelease(client, storedSlot);
       this.logger.info(
         { slot: storedSlot, publication: storedPub, appliedLsn: formatLsn(this.applied) },
@@ -326,6 +354,57 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     }
     this.upstreamLsn = maxLsn(this.upstreamLsn, this.applied);
     await this.startStreaming(repl);
+  }
+
+  /**
+   * Why a complete replica can no longer follow its upstream, if it cannot:
+   * a different upstream cluster (system identifier changed: a restore, a
+   * new server behind the same address), or a slot that is gone or was
+   * invalidated (`wal_status = lost`, e.g. by max_slot_wal_keep_size) so
+   * changes since the replica's position no longer exist upstream.
+   */
+  private async replicaLost(
+    client: pg.Client,
+    store: ReplicaStore,
+    storedSystem: string | undefined,
+    ident: { systemId: string; timeline: number },
+    slot: string,
+  ): Promise<{ kind: string; reason: string; dropSlot: boolean } | undefined> {
+    const storedTimeline = store.getMeta('timeline');
+    if (storedSystem !== undefined && storedSystem !== ident.systemId) {
+      return {
+        kind: 'system_identifier',
+        reason: `upstream system identifier changed from ${storedSystem} to ${ident.systemId} (timeline ${storedTimeline ?? '?'} → ${ident.timeline})`,
+        dropSlot: false,
+      };
+    }
+    const r = await client.query<{ wal_status: string | null; invalidated: boolean }>(
+      `SELECT wal_status, ${this.version >= 170000 ? 'invalidation_reason IS NOT NULL' : 'false'} AS invalidated
+         FROM pg_replication_slots WHERE slot_name = $1`,
+      [slot],
+    );
+    const row = r.rows[0];
+    if (!row) {
+      return {
+        kind: 'slot_missing',
+        reason: `replication slot "${slot}" no longer exists upstream${storedTimeline !== undefined && Number(storedTimeline) !== ident.timeline ? ` (timeline changed from ${storedTimeline} to ${ident.timeline}: a failover?)` : ''}`,
+        dropSlot: false,
+      };
+    }
+    if (row.wal_status === 'lost' || row.invalidated) {
+      return {
+        kind: 'slot_invalidated',
+        reason: `replication slot "${slot}" was invalidated upstream (wal_status ${row.wal_status ?? 'unknown'}): the WAL it needed was removed`,
+        dropSlot: true,
+      };
+    }
+    if (storedTimeline !== undefined && Number(storedTimeline) !== ident.timeline) {
+      this.logger.info(
+        { from: Number(storedTimeline), to: ident.timeline, slot },
+        'replication: upstream timeline changed; the slot survived, resuming',
+      );
+    }
+    return undefined;
   }
 
   /**
@@ -537,6 +616,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       store.setMeta('publication_owned', this.opts.publication === undefined ? 'true' : 'false');
       store.setMeta('system_identifier', systemId);
       store.setMeta('database', database);
+      store.setMeta('timeline', String(this.timeline));
       store.deleteMeta('applied_lsn');
     })();
 
@@ -846,10 +926,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
 
   /** A DDL transaction: find the tables it made differ from the replica. */
   private async onDdlMessage(n: DdlNotice): Promise<void> {
-    // A rewrite shows only as a new storage identity, and only the tables the
-    // DDL named are checked for it (TRUNCATE changes it too, harmlessly).
     // Privileges, policies and ownership may have changed (AccessControl).
     this.emit('ddl', n.tag);
+    // A rewrite shows only as a new storage identity, and only the tables the
+    // DDL named are checked for it (TRUNCATE changes it too, harmlessly).
     await this.runCheck(n.unknown ? 'all' : n.tables, n.tag === 'ALTER TYPE' ? n.types : new Set());
   }
 
@@ -1225,6 +1305,33 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
         return;
       }
       this.repl = repl;
+      // The slot may have been invalidated (or the upstream replaced) while
+      // we were away: then only a fresh snapshot can follow it again.
+      const client = await this.lookupClient();
+      const ident = await repl.identifySystem();
+      this.timeline = ident.timeline;
+      const lost = await this.replicaLost(
+        client,
+        this.store,
+        this.store.getMeta('system_identifier'),
+        ident,
+        this.slot,
+      );
+      if (lost !== undefined && this.pre) {
+        this.logger.warn(
+          { reason: lost.reason, slot: this.slot },
+          'replication: replica lost its upstream position; taking a fresh snapshot',
+        );
+        await this.initialSnapshot(
+          client,
+          repl,
+          this.pre,
+          ident.systemId,
+          ident.dbname,
+          lost.dropSlot ? this.slot : undefined,
+        );
+        this.upstreamLsn = maxLsn(this.upstreamLsn, this.applied);
+      }
       await this.startStreaming(repl);
       this.logger.info({ from: formatLsn(this.applied) }, 'replication: reconnected');
     } catch (err) {
