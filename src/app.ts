@@ -53,6 +53,7 @@ export class Outpost {
       upstreamUrl: config.upstream,
       store,
       ...(config.publication ? { publication: config.publication } : {}),
+      ...(config.filter ? { filter: config.filter } : {}),
       ...(config.slot ? { slot: config.slot } : {}),
       logger,
       metrics,

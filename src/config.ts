@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { StartupError } from './errors.js';
+import { parseFilter, type TableFilter } from './replication/filter.js';
 
 export interface HostPort {
   host: string;
@@ -41,6 +42,8 @@ export interface Config {
   listen: HostPort;
   http: HostPort;
   publication: string | undefined;
+  /** `--tables` / `--schemas`; undefined: every table (or what --publication holds). */
+  filter: TableFilter | undefined;
   slot: string | undefined;
   logLevel: string;
   tls: ClientTlsConfig | undefined;
@@ -92,6 +95,16 @@ export const FLAGS: Record<string, FlagSpec> = {
     env: 'OUTPOST_PUBLICATION',
     placeholder: 'NAME',
     help: 'Existing publication to follow (default: create `outpost` FOR ALL TABLES)',
+  },
+  tables: {
+    env: 'OUTPOST_TABLES',
+    placeholder: 'LIST',
+    help: 'Replicate only these tables (schema.table, comma-separated); queries on others are forwarded',
+  },
+  schemas: {
+    env: 'OUTPOST_SCHEMAS',
+    placeholder: 'LIST',
+    help: 'Replicate only the tables of these schemas (comma-separated; Postgres 15+)',
   },
   slot: {
     env: 'OUTPOST_SLOT',
@@ -306,6 +319,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     listen: parseHostPort('listen', get('listen') ?? '127.0.0.1:5433'),
     http: parseHostPort('http', get('http') ?? '127.0.0.1:9433'),
     publication: get('publication'),
+    filter: tableFilter(get('tables'), get('schemas'), get('publication')),
     slot,
     logLevel,
     tls: tlsCert && tlsKey ? { certPath: tlsCert, keyPath: tlsKey, required: tlsRequired } : undefined,
@@ -315,4 +329,17 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     rywTimeoutMs: seconds('ryw-timeout', get('ryw-timeout') ?? '1'),
     maxLagMs: seconds('max-lag', get('max-lag') ?? '10'),
   };
+}
+
+function tableFilter(
+  tables: string | undefined,
+  schemas: string | undefined,
+  publication: string | undefined,
+): TableFilter | undefined {
+  if ((tables !== undefined || schemas !== undefined) && publication !== undefined) {
+    throw new StartupError(
+      "--tables/--schemas choose what Outpost's own publication holds; with --publication that publication decides: pass one or the other",
+    );
+  }
+  return parseFilter(tables, schemas);
 }

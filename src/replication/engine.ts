@@ -29,6 +29,7 @@ import {
   installDdlTrigger,
   parseDdlMessage,
 } from './ddl.js';
+import { describeFilter, publicationName, publicationTarget, type TableFilter } from './filter.js';
 import { formatLsn, type Lsn, maxLsn, parseLsn } from './lsn.js';
 import { decodePgOutput, type RelationMessage } from './pgoutput.js';
 import {
@@ -47,6 +48,8 @@ export interface EngineOptions {
   store: ReplicaStore;
   /** An existing publication to follow; default: `outpost`, created FOR ALL TABLES if missing. */
   publication?: string;
+  /** `--tables` / `--schemas`: Outpost's own publication holds only these (see filter.ts). */
+  filter?: TableFilter;
   /** Slot name; default `outpost_<12 hex>` on first start, then the one recorded in the replica. */
   slot?: string;
   logger: Logger;
@@ -71,7 +74,6 @@ export interface EngineStatus {
   staleTables: number;
 }
 
-const DEFAULT_PUBLICATION = 'outpost';
 const STATUS_INTERVAL_MS = 10_000;
 /** At most one idle-position write to SQLite per this interval. */
 const IDLE_WRITE_INTERVAL_MS = 1_000;
@@ -299,10 +301,28 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       );
     }
 
-    const lost =
+    let lost =
       store.snapshotComplete() && storedSlot && storedPub
         ? await this.replicaLost(client, store, storedSystem, ident, storedSlot)
         : undefined;
+    const wantPub = publicationName(this.opts.filter);
+    if (
+      lost === undefined &&
+      store.snapshotComplete() &&
+      storedSlot &&
+      storedPub &&
+      this.opts.publication === undefined &&
+      store.getMeta('publication_owned') !== 'false' &&
+      storedPub !== wantPub
+    ) {
+      // --tables/--schemas changed: the slot cannot switch to a publication
+      // created after its position (decoding older WAL would not find it).
+      lost = {
+        kind: 'filter_changed',
+        reason: `the tables to replicate changed to ${describeFilter(this.opts.filter)} (publication "${storedPub}" → "${wantPub}")`,
+        dropSlot: true,
+      };
+    }
     if (lost !== undefined) {
       // The replica can never catch up: take a fresh snapshot (the proxy
       // forwards every read until it completes; snapshot_state says so).
@@ -551,25 +571,41 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       }
       return name;
     }
-    const name = DEFAULT_PUBLICATION;
+    const filter = this.opts.filter;
+    const name = publicationName(filter);
+    const target = publicationTarget(filter);
     if (await this.checkPublication(client, pre, name)) return name;
-    const hint = `create it as a superuser (CREATE PUBLICATION ${name} FOR ALL TABLES), or create a publication for your tables (needs CREATE on the database and ownership of each table) and pass --publication`;
-    if (!pre.superuser) {
+    if (filter && filter.schemas.length > 0 && pre.version < 150000) {
       throw new StartupError(
-        `creating publication "${name}" FOR ALL TABLES needs superuser and role "${pre.user}" is not one: ${hint}`,
+        `--schemas needs Postgres 15 or later upstream (FOR TABLES IN SCHEMA); list the tables with --tables instead`,
+      );
+    }
+    const needsSuperuser = !filter || filter.schemas.length > 0;
+    const hint = `create it as a superuser (CREATE PUBLICATION ${name} ${target}), or create a publication for your tables (needs CREATE on the database and ownership of each table) and pass --publication`;
+    if (needsSuperuser && !pre.superuser) {
+      throw new StartupError(
+        `creating publication "${name}" ${needsSuperuser && filter ? 'FOR TABLES IN SCHEMA' : 'FOR ALL TABLES'} needs superuser and role "${pre.user}" is not one: ${hint}`,
       );
     }
     try {
-      await client.query(`CREATE PUBLICATION ${pg.escapeIdentifier(name)} FOR ALL TABLES`);
+      await client.query(`CREATE PUBLICATION ${pg.escapeIdentifier(name)} ${target}`);
     } catch (err) {
       const e = err as { code?: string };
       if (e.code === '42710') return name; // created concurrently
       if (e.code === '42501') {
         throw new StartupError(`cannot create publication "${name}": ${oneLine(errorMessage(err))}; ${hint}`);
       }
+      if (e.code === '42P01' || e.code === '3F000') {
+        throw new StartupError(
+          `cannot replicate ${describeFilter(filter)}: ${oneLine(errorMessage(err))} upstream; check --tables/--schemas`,
+        );
+      }
       throw err;
     }
-    this.logger.info({ publication: name }, 'replication: created publication FOR ALL TABLES');
+    this.logger.info(
+      { publication: name, tables: describeFilter(filter) },
+      `replication: created publication ${target}`,
+    );
     return name;
   }
 
