@@ -85,6 +85,8 @@ const SLOT_WAIT_WARN_MS = 10_000;
 const SLOT_RELEASE_WAIT_MS = 5_000;
 const ACK_INTERVAL_MS = 20;
 /** Stop reading the replication socket beyond this many queued messages; resume below the low mark. */
+/** Longest stretch of applying before the drain loop lets the event loop run (ms). */
+const APPLY_SLICE_MS = 4;
 const QUEUE_HIGH_WATER = 20_000;
 const QUEUE_LOW_WATER = 2_000;
 /** Upper bounds of one SQLite transaction holding several upstream transactions. */
@@ -801,6 +803,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
   private async drain(): Promise<void> {
     this.draining = true;
     let gen = this.gen;
+    let since = performance.now();
     try {
       for (;;) {
         const item = this.queue.shift();
@@ -809,6 +812,14 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
         if (item.gen !== this.gen) continue;
         const pending = this.handle(item.msg);
         if (pending) await pending;
+        // The proxy shares this event loop: a long run of changes (a large
+        // transaction, a backlog) yields every few milliseconds so local
+        // reads and client I/O never wait long behind it. (The reader sees
+        // the last committed state meanwhile; WAL mode keeps them apart.)
+        if (performance.now() - since > APPLY_SLICE_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          since = performance.now();
+        }
         if (this.reconcileDue()) await this.reconcile(item.gen);
         if (this.paused && this.queue.length <= QUEUE_LOW_WATER) {
           this.paused = false;
