@@ -81,3 +81,33 @@ test('a write through one session does not hold back reads of an idle session', 
     await reader.end();
   }
 });
+
+test('a forwarded read does not fence the next local read; a forwarded write does', async () => {
+  // --ryw-timeout 0: a fenced read goes upstream at once, so the fence is visible in last_route.
+  const o = await startOutpost({
+    upstream: upstream.url(),
+    replica: join(dir, 'fence.db'),
+    args: ['--ryw-timeout', '0'],
+  });
+  const c = new pg.Client({ host: '127.0.0.1', port: o.port, user: 'postgres', password: 'postgres' });
+  c.on('error', () => {});
+  try {
+    await o.ready();
+    await c.connect();
+    const lastRoute = async () =>
+      (await c.query<{ last_route: string }>('show outpost.last_route')).rows[0]?.last_route;
+    for (let i = 0; i < 5; i++) {
+      // A SELECT the replica cannot answer (a system catalog): forwarded, and it cannot write.
+      await c.query('select count(*) from pg_class where relname = $$counters$$');
+      assert.match((await lastRoute()) ?? '', /^upstream: /);
+      await c.query('select n from counters where id = 1');
+      assert.equal(await lastRoute(), 'local', 'no fence after a forwarded read');
+    }
+    await c.query('update counters set n = n where id = 1');
+    await c.query('select n from counters where id = 1');
+    assert.match((await lastRoute()) ?? '', /read-your-writes/, 'a forwarded write fences');
+  } finally {
+    await c.end();
+    await o.stop();
+  }
+});

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { Router } from '../src/router/router.js';
 import type { SessionState } from '../src/session.js';
-import { normalizeLiterals } from '../src/sql/literals.js';
+import { normalizeLiterals, writeShapeKey } from '../src/sql/literals.js';
 import { sameSimple } from './helpers/differential.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { connectTracked, createReplicaFixture, type ReplicaFixture } from './helpers/replica-fixture.js';
@@ -190,5 +190,30 @@ describe('templated statements answer like Postgres', () => {
         assert.equal(router.templateHits, before, `no template for ${shape}`);
       }
     }
+  });
+});
+
+describe('forwarded write shapes', () => {
+  test('writes with new constants reuse one classification; several statements never do', () => {
+    const a = writeShapeKey('UPDATE acct SET balance = balance + -5 WHERE id = 7');
+    assert.ok(a);
+    assert.equal(a, writeShapeKey('UPDATE acct SET balance = balance + -1234 WHERE id = 99'));
+    assert.equal(
+      writeShapeKey("INSERT INTO h VALUES (1, 2.5, 'x', CURRENT_TIMESTAMP)"),
+      writeShapeKey("INSERT INTO h VALUES (3, 1e5, 'it''s', CURRENT_TIMESTAMP)"),
+    );
+    assert.equal(writeShapeKey('SELECT 1 WHERE 1 = 2'), undefined);
+    assert.equal(writeShapeKey('UPDATE t SET a = 1; SET extra_float_digits = 3'), undefined);
+    assert.notEqual(writeShapeKey("UPDATE t SET a = E'x'"), writeShapeKey("UPDATE t SET a = 'x'"));
+  });
+
+  test('a forwarded write is still forwarded, with its reason, and still seen by the session', () => {
+    for (const id of [1, 2, 3]) {
+      const r = router.route(`UPDATE acct SET balance = balance + ${id} WHERE id = ${id}`, session);
+      assert.deepEqual(r, { kind: 'upstream', reason: 'write (UPDATE)' });
+    }
+    const s = { ...session, params: new Map(session.params), localDisabled: undefined };
+    router.route("UPDATE acct SET name = 'x' WHERE id = 1; SET extra_float_digits = 0", s);
+    assert.equal(s.localDisabled, 'session changed extra_float_digits');
   });
 });

@@ -391,7 +391,11 @@ describe('name resolution', () => {
     });
     const s = session('bob');
     const route = r.route('SELECT id FROM items', s);
-    assert.deepEqual(route, { kind: 'upstream', reason: 'schema "bob" may shadow unqualified names' });
+    assert.deepEqual(route, {
+      kind: 'upstream',
+      reason: 'schema "bob" may shadow unqualified names',
+      readOnly: true,
+    });
     assert.equal(r.route('SELECT id FROM items', session('carol')).kind, 'local');
   });
 
@@ -424,6 +428,7 @@ describe('name resolution', () => {
     assert.deepEqual(r.route('SELECT id FROM items', m), {
       kind: 'upstream',
       reason: 'role mallory lacks SELECT',
+      readOnly: true,
     });
     assert.equal(r.route('SELECT id FROM bc', session('mallory')).kind, 'local');
   });
@@ -438,10 +443,12 @@ describe('name resolution', () => {
     assert.deepEqual(r.route("SELECT id FROM items WHERE t < 'a'", session()), {
       kind: 'upstream',
       reason: 'non-C collation default on t',
+      readOnly: true,
     });
     assert.deepEqual(r.route('SELECT min(t) FROM items', session()), {
       kind: 'upstream',
       reason: 'non-C collation default on t',
+      readOnly: true,
     });
     assert.equal(r.route('SELECT t FROM items ORDER BY id', session()).kind, 'local');
     // Equality is byte equality under any deterministic collation.

@@ -11,7 +11,7 @@ import type { ReplicaTable } from '../replica/schema.js';
 import type { SessionState } from '../session.js';
 import { type CompiledSelect, compileSelect } from '../sql/compile.js';
 import { registerSqlFunctions } from '../sql/functions.js';
-import { type Literal, normalizeLiterals, replaceLiterals } from '../sql/literals.js';
+import { type Literal, normalizeLiterals, replaceLiterals, writeShapeKey } from '../sql/literals.js';
 import { hasOverlongIdentifier, Lru, loadParser, type Node, nodeKind, parseSql } from '../sql/parse.js';
 import { inputValue, type Stored } from '../sql/pgtypes.js';
 import { type Renderer, rendererFor, sessionSettingsProblem } from '../sql/render.js';
@@ -78,7 +78,7 @@ interface Plan {
 
 type Classified =
   | { kind: 'show-last-route' }
-  | { kind: 'upstream'; reason: string; disable?: string; tx?: TxEffect }
+  | { kind: 'upstream'; reason: string; disable?: string; tx?: TxEffect; readOnly?: boolean }
   | { kind: 'local'; plans: Plan[]; disable?: string };
 
 /**
@@ -159,6 +159,8 @@ export class Router implements QueryRouter {
   private readonly cache = new Lru<Classified>(2000);
   /** Plan templates by literal-normalised text; `null`: this shape cannot be templated. */
   private readonly templates = new Lru<Template | null>(2000);
+  /** Forwarded writes by constant-free shape (see `writeShapeKey`). */
+  private readonly writeShapes = new Lru<Classified>(2000);
   /** Statements classified from a template instead of a parse (tests, metrics). */
   templateHits = 0;
   /** SQLite statements by compiled SQL text, shared by every query string that compiles to it. */
@@ -432,14 +434,19 @@ export class Router implements QueryRouter {
     if (classified.disable !== undefined && session.localDisabled === undefined) {
       session.localDisabled = classified.disable;
     }
-    if (classified.kind === 'upstream') return { kind: 'upstream', reason: classified.reason };
+    if (classified.kind === 'upstream') {
+      return classified.readOnly
+        ? { kind: 'upstream', reason: classified.reason, readOnly: true }
+        : { kind: 'upstream', reason: classified.reason };
+    }
+    // A compiled SELECT reads only (the compiler knows no function that writes).
     const problem = this.sessionProblem(session);
-    if (problem !== undefined) return upstream(problem);
+    if (problem !== undefined) return { kind: 'upstream', reason: problem, readOnly: true };
 
     const prepared: { plan: Plan; renderers: Renderer[]; fields: FieldDescription[] }[] = [];
     for (const plan of classified.plans) {
       const ready = this.ready(plan, session);
-      if (typeof ready === 'string') return upstream(ready);
+      if (typeof ready === 'string') return { kind: 'upstream', reason: ready, readOnly: true };
       prepared.push({ plan, ...ready });
     }
     const reader = this.opts.reader;
@@ -496,6 +503,7 @@ export class Router implements QueryRouter {
     if (version !== this.cacheVersion) {
       this.cache.clear();
       this.templates.clear();
+      this.writeShapes.clear();
       this.statements.clear();
       this.cacheVersion = version;
     }
@@ -512,7 +520,21 @@ export class Router implements QueryRouter {
         return instantiate(template, normalized.literals);
       }
     }
+    const writeKey = declared ? undefined : writeShapeKey(sql);
+    if (writeKey !== undefined) {
+      const w = this.writeShapes.get(writeKey);
+      if (w) return w;
+    }
     c = this.classifyUncached(sql, declared);
+    if (
+      writeKey !== undefined &&
+      c.kind === 'upstream' &&
+      c.disable === undefined &&
+      c.tx === undefined &&
+      c.reason.startsWith('write (')
+    ) {
+      this.writeShapes.set(writeKey, c);
+    }
     if (normalized && c.kind === 'local' && this.templates.get(normalized.key) === undefined) {
       this.templates.set(normalized.key, this.learnTemplate(sql, normalized.literals, c));
     }
@@ -611,8 +633,15 @@ export class Router implements QueryRouter {
       try {
         plans.push(this.plan(stmt, declared));
       } catch (err) {
-        if (err instanceof NotLocal)
-          return { kind: 'upstream', reason: err.reason, ...definedDisable(disable) };
+        if (err instanceof NotLocal) {
+          const readOnly = stmts.every((s) => nodeKind(s)[0] === 'SelectStmt' && !mayWrite(s));
+          return {
+            kind: 'upstream',
+            reason: err.reason,
+            ...definedDisable(disable),
+            ...(readOnly ? { readOnly } : {}),
+          };
+        }
         throw err;
       }
     }
@@ -750,9 +779,6 @@ function runPlan(plan: Plan, params: readonly Stored[], snapshot?: ReadSnapshot)
     throw new NotLocal(`sqlite: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
-function upstream(reason: string): Route {
-  return { kind: 'upstream', reason };
-}
 
 function definedDisable(disable: string | undefined): { disable?: string } {
   return disable === undefined ? {} : { disable };
@@ -849,6 +875,51 @@ function transactionModes(options: Node[] | undefined): 'read-only' | 'other' {
     } else if (d.defname !== 'transaction_deferrable') return 'other';
   }
   return readOnly ? 'read-only' : 'other';
+}
+
+/**
+ * Functions a SELECT may call without writing anything replicated: common
+ * built-ins (in pg_catalog). Any other function may be a user function that
+ * writes, so forwarding the statement fences the session's next local reads.
+ */
+const READ_ONLY_FUNCTIONS = new Set(
+  `count sum avg min max bool_and bool_or every string_agg array_agg json_agg jsonb_agg json_object_agg
+   jsonb_object_agg row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value last_value
+   nth_value lower upper length char_length octet_length substring substr position strpos replace trim btrim
+   ltrim rtrim concat concat_ws left right split_part lpad rpad repeat reverse initcap format md5 to_char
+   to_number to_date to_timestamp regexp_replace regexp_match regexp_matches starts_with abs round floor ceil
+   ceiling trunc mod power sqrt exp ln log sign greatest least random now date_trunc date_part extract age
+   make_date make_timestamp make_interval clock_timestamp statement_timestamp transaction_timestamp timezone
+   json_build_object jsonb_build_object json_build_array jsonb_build_array to_json to_jsonb jsonb_array_length
+   json_array_length jsonb_typeof jsonb_extract_path_text json_extract_path_text jsonb_set array_length
+   array_position unnest cardinality array_to_string string_to_array generate_series version current_setting
+   pg_typeof coalesce nullif`.split(/\s+/),
+);
+
+/** Whether a statement could change replicated data (conservatively: yes unless shown otherwise). */
+function mayWrite(tree: unknown): boolean {
+  if (Array.isArray(tree)) return tree.some(mayWrite);
+  if (tree === null || typeof tree !== 'object') return false;
+  for (const [key, value] of Object.entries(tree)) {
+    if (key === 'InsertStmt' || key === 'UpdateStmt' || key === 'DeleteStmt' || key === 'MergeStmt')
+      return true;
+    if (key === 'intoClause' && value) return true;
+    if (key === 'FuncCall') {
+      const names = ((value as { funcname?: Node[] }).funcname ?? []).map((n) =>
+        'String' in n ? (n.String.sval ?? '') : '',
+      );
+      const name = names[names.length - 1] ?? '';
+      if (
+        names.length > 2 ||
+        (names.length === 2 && names[0] !== 'pg_catalog') ||
+        !READ_ONLY_FUNCTIONS.has(name)
+      ) {
+        return true;
+      }
+    }
+    if (mayWrite(value)) return true;
+  }
+  return false;
 }
 
 interface RelationLike {

@@ -31,7 +31,12 @@ export type Route =
    * sent yet), in which case the session forwards the whole string upstream.
    */
   | { kind: 'local'; run(): LocalResult[] }
-  | { kind: 'upstream'; reason: string }
+  /**
+   * `readOnly`: the statement cannot change replicated data (a SELECT without
+   * data-modifying parts or user functions), so forwarding it does not make
+   * the session wait for the replica before its next local read.
+   */
+  | { kind: 'upstream'; reason: string; readOnly?: boolean }
   /** `SHOW outpost.last_route`: the session answers from its own state. */
   | { kind: 'show-last-route' };
 

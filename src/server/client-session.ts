@@ -143,6 +143,8 @@ export class ClientSession {
   private readonly relayVisitor: RelayVisitor;
   /** Upstream bytes of the current round of client input, in order (frames are views until copied). */
   private forward: Buffer[] = [];
+  /** Something in `forward` may write (see `flushRound`). */
+  private roundMayWrite = false;
   /** Upstream sent CopyInResponse and the client has not ended the copy yet. */
   private copyIn = false;
   /** A message is held in `reader` until upstream catches up. */
@@ -202,7 +204,7 @@ export class ClientSession {
       reply: this.reply,
       quiet: () => this.idle(),
       send: (bytes, expect) => {
-        this.forward.push(bytes);
+        this.forwardBytes(bytes);
         if (expect) this.tracker.push(expect);
       },
     };
@@ -297,9 +299,20 @@ export class ClientSession {
     const forward = this.forward;
     if (forward.length > 0) {
       this.forward = [];
+      const mayWrite = this.roundMayWrite;
+      this.roundMayWrite = false;
       // Frames are views into the reader's buffer: copy (concat) before it is reused.
-      this.writeUpstream(forward.length === 1 ? Buffer.from(forward[0] as Buffer) : Buffer.concat(forward));
+      this.writeUpstream(
+        forward.length === 1 ? Buffer.from(forward[0] as Buffer) : Buffer.concat(forward),
+        mayWrite,
+      );
     }
+  }
+
+  /** Bytes for upstream in this round that may write (anything but a read-only simple Query). */
+  private forwardBytes(buf: Buffer): void {
+    this.forward.push(buf);
+    this.roundMayWrite = true;
   }
 
   private handleClientFrame(frame: Frame): void {
@@ -311,7 +324,7 @@ export class ClientSession {
         // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-START-UP
         if (frame.type === FrontendType.Password) {
           this.authRequestPending = false;
-          this.forward.push(frame.raw);
+          this.forwardBytes(frame.raw);
         } else if (frame.type === FrontendType.Terminate) {
           this.terminate(frame);
         } else if (this.authRequestPending) {
@@ -461,7 +474,7 @@ export class ClientSession {
       case FrontendType.Sync:
         if (this.copyIn) {
           // A backend in copy-in mode ignores Sync: it gets no ReadyForQuery.
-          this.forward.push(frame.raw);
+          this.forwardBytes(frame.raw);
           return;
         }
         this.extendedMessage(frame);
@@ -477,7 +490,7 @@ export class ClientSession {
       // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-FUNCTION-CALL
       case FrontendType.FunctionCall:
         this.extended.leaveLocal('function call');
-        this.forward.push(frame.raw);
+        this.forwardBytes(frame.raw);
         this.tracker.push(this.extended.readyExpectation('function-call'));
         return;
       // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-COPY
@@ -485,12 +498,12 @@ export class ClientSession {
       case FrontendType.CopyFail:
         this.copyIn = false;
         this.extended.leaveLocal('COPY');
-        this.forward.push(frame.raw);
+        this.forwardBytes(frame.raw);
         return;
       default:
         // CopyData and anything else: upstream judges.
         this.extended.leaveLocal(`message type "${typeName(frame.type)}"`);
-        this.forward.push(frame.raw);
+        this.forwardBytes(frame.raw);
         return;
     }
   }
@@ -554,6 +567,8 @@ export class ClientSession {
     }
     const idle = this.idle();
     let reason: string;
+    // Local candidates are SELECTs the compiler understood: they cannot write.
+    const readOnly = route.kind === 'local' || (route.kind === 'upstream' && route.readOnly === true);
     switch (route.kind) {
       case 'show-last-route':
         if (idle) {
@@ -628,6 +643,9 @@ export class ClientSession {
         break;
     }
     this.forward.push(frame.raw);
+    // A statement that cannot write (a SELECT the replica could not answer)
+    // does not make this session's next local reads wait for the replica.
+    if (!readOnly) this.roundMayWrite = true;
     this.tracker.push(this.extended.readyExpectation('query', sql));
     state.lastRoute = `upstream: ${reason}`;
     this.opts.metrics.statements.inc({ route: 'upstream' });
@@ -637,7 +655,7 @@ export class ClientSession {
 
   /** https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-TERMINATION */
   private terminate(frame: Frame): void {
-    this.forward.push(frame.raw);
+    this.forwardBytes(frame.raw);
     this.flushRound();
     this.closing = true;
     this.upstream?.terminate(false);
@@ -942,9 +960,9 @@ export class ClientSession {
     if (!this.writeClient(buf)) this.pauseClient('client-drain');
   }
 
-  private writeUpstream(buf: Buffer): void {
+  private writeUpstream(buf: Buffer, mayWrite = true): void {
     // Anything sent once the session is ready may write: fence the next reads.
-    if (this.phase === 'ready') this.fence?.markForwarded();
+    if (this.phase === 'ready' && mayWrite) this.fence?.markForwarded();
     if (this.upstream && !this.upstream.write(buf)) this.pauseClient('upstream-drain');
   }
 

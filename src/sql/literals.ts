@@ -292,3 +292,38 @@ export function replaceLiterals(
   });
   return out + sql.slice(at);
 }
+
+/** Statements whose classification cannot depend on their constants' values (see `writeShapeKey`). */
+const WRITE_PREFIX = /^\s*(?:insert|update|delete)\s/i;
+
+/**
+ * A key for an INSERT, UPDATE or DELETE with every plain constant (decimal
+ * numbers and standard strings, wherever they are) replaced: such a
+ * statement is always forwarded, and what the router notes about it (its
+ * kind, the functions it calls) does not depend on constant values. Lets
+ * the router skip parsing the same write shape with new values (pgbench's
+ * tpcb-like sends every UPDATE with new numbers). Undefined for anything
+ * else.
+ */
+export function writeShapeKey(sql: string): string | undefined {
+  if (sql.length > MAX_LENGTH || !WRITE_PREFIX.test(sql)) return undefined;
+  const tokens = scan(sql);
+  if (!tokens) return undefined;
+  let key = '';
+  let at = 0;
+  let lifted = 0;
+  // One statement only: a second one (a SET after the write) may depend on its constants.
+  const semi = tokens.findIndex((t) => t.text === ';');
+  if (semi >= 0 && semi < tokens.length - 1) return undefined;
+  for (const t of tokens) {
+    const text = sql.slice(t.start, t.end);
+    const plainNumber = t.text === '0' && /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/.test(text);
+    const plainString = t.text === "'" && !(t.start > 0 && isIdentChar(sql.charCodeAt(t.start - 1)));
+    if (!plainNumber && !plainString) continue;
+    key += `${sql.slice(at, t.start)}\u0000${plainNumber ? 'n' : 's'}`;
+    at = t.end;
+    lifted++;
+  }
+  if (lifted === 0) return undefined;
+  return `${key}${sql.slice(at)}`;
+}
