@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { eventually, type OutpostProcess, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
@@ -121,6 +122,9 @@ before(async () => {
     create domain posint as int check (value > 0);
     create table types (id int primary key, ${MATRIX.map(([t], i) => `${col(i)} ${t}`).join(', ')}, big text);
     insert into types values ${rows.join(', ')};
+    create index on types (c1, c2);
+    create index on types (lower(c8));
+    create index on types (c0) where c0 > 0;
   `);
   outpost = await startOutpost({ upstream: upstream.url(), replica: join(dir, 'r.db') });
   await outpost.ready();
@@ -192,6 +196,24 @@ test('snapshot: every type reads back exactly; the common ones locally', async (
   const local = await compareAll('snapshot');
   const missing = [...MUST_BE_LOCAL].filter((t) => !local.has(t));
   assert.deepEqual(missing, [], 'common types served locally');
+});
+
+test("upstream's plain indexes are built in the replica too (expression and partial ones are not)", () => {
+  const db = new Database(join(dir, 'r.db'), { readonly: true });
+  try {
+    const sqls = db
+      .prepare(
+        `select sql from sqlite_master where type = 'index' and tbl_name = 'public.types' order by name`,
+      )
+      .pluck()
+      .all() as string[];
+    assert.deepEqual(
+      sqls.map((s) => s.replace(/^CREATE INDEX "[^"]+" ON "public.types" /, '')),
+      ['("c1", "c2")', '("id")'],
+    );
+  } finally {
+    db.close();
+  }
 });
 
 test('stream: inserts, updates leaving TOASTed values unchanged, deletes', async () => {

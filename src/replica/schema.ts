@@ -48,6 +48,12 @@ export interface ReplicaTable {
    * leaves such tables out of `findTable()` and `tables()`.
    */
   unservable?: string;
+  /**
+   * Column names of upstream's plain btree indexes besides the key, built in
+   * SQLite with the key index after a copy (read path speed only; not kept
+   * in the replica's catalog, and never compared).
+   */
+  indexes?: string[][];
 }
 
 /** SQLite/Postgres identifier quoting: wrap in double quotes, double any inside. */

@@ -37,6 +37,8 @@ interface CatalogQueryRow {
   relreplident: string;
   columns: Array<Omit<ReplicaColumn, 'keyPosition' | 'collation'> & { collation: string | null }>;
   key: number[] | null;
+  /** attnums of each plain btree index (no expressions, no predicate) other than the primary key. */
+  indexes: number[][] | null;
   storage: string | null;
   generated: string | null;
   readable: boolean;
@@ -66,6 +68,10 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
               WHERE i.indrelid = c.oid
                 AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END
               LIMIT 1) AS key,
+            (SELECT json_agg(i.indkey::int2[] ORDER BY i.indexrelid) FROM pg_index i
+               JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+              WHERE i.indrelid = c.oid AND am.amname = 'btree' AND NOT i.indisprimary
+                AND i.indexprs IS NULL AND i.indpred IS NULL) AS indexes,
             CASE WHEN c.relkind = 'p'
               THEN (SELECT string_agg(pc.relfilenode::text, ',' ORDER BY pc.oid)
                       FROM pg_partition_tree(c.oid) pt JOIN pg_class pc ON pc.oid = pt.relid
@@ -99,12 +105,19 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
         ...(c.collation !== null ? { collation: c.collation } : {}),
       };
     });
+    // Upstream's plain indexes, on the same columns in SQLite: the read path
+    // filters and joins on what the application indexed.
+    const byAttnum = new Map(columns.map((c) => [c.attnum, c.name]));
+    const indexes = (row.indexes ?? [])
+      .map((attnums) => attnums.map((a) => byAttnum.get(a)))
+      .filter((names): names is string[] => names.length > 0 && names.every((n) => n !== undefined));
     return {
       oid: Number(row.oid),
       schema: row.nspname,
       name: row.relname,
       sqliteName: sqliteTableName(row.nspname, row.relname),
       columns,
+      ...(indexes.length > 0 ? { indexes } : {}),
       ...(row.storage !== null ? { storage: row.storage } : {}),
       // pgoutput (protocol 1) never sends generated columns, so the replica
       // cannot hold them: a SELECT * or a filter on one would differ.

@@ -248,8 +248,18 @@ export class ReplicaStore {
     this.db.exec(`CREATE TABLE ${q} (${table.columns.map(columnDef).join(', ')})`);
   }
 
-  /** The key index of a data table (built after a bulk copy, which is faster than maintaining it). */
+  /**
+   * The key index of a data table, and upstream's other plain indexes
+   * (built after a bulk copy, which is faster than maintaining them).
+   */
   createKeyIndex(table: ReplicaTable): void {
+    for (const [i, cols] of (table.indexes ?? []).entries()) {
+      const name = quoteIdent(`${table.sqliteName}__outpost_i${i}`);
+      this.db.exec(`DROP INDEX IF EXISTS ${name}`);
+      this.db.exec(
+        `CREATE INDEX ${name} ON ${quoteIdent(table.sqliteName)} (${cols.map(quoteIdent).join(', ')})`,
+      );
+    }
     const keyCols = keyColumns(table);
     if (keyCols.length === 0) return;
     const name = quoteIdent(`${table.sqliteName}__outpost_key`);
