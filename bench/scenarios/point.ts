@@ -39,6 +39,13 @@ export const point: Scenario = {
         better: 'higher',
         ...tps,
         missing,
+        target: {
+          text: 'Outpost ≥ 1.2× direct',
+          met:
+            tps.values.direct !== undefined && tps.values.outpost !== undefined
+              ? tps.values.outpost >= 1.2 * tps.values.direct
+              : undefined,
+        },
         command,
         chart: `point ${mode}`,
       });
