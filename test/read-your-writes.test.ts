@@ -111,3 +111,32 @@ test('a forwarded read does not fence the next local read; a forwarded write doe
     await o.stop();
   }
 });
+
+test('after a ROLLBACK the next read is local without waiting out --ryw-timeout', async () => {
+  // A rolled-back transaction leaves WAL that decodes to nothing: the replica
+  // reflects that position as soon as upstream reports it, not a second later.
+  const o = await startOutpost({
+    upstream: upstream.url(),
+    replica: join(dir, 'rollback.db'),
+    args: ['--ryw-timeout', '0.5'],
+  });
+  const c = new pg.Client({ host: '127.0.0.1', port: o.port, user: 'postgres', password: 'postgres' });
+  c.on('error', () => {});
+  try {
+    await o.ready();
+    await c.connect();
+    let local = 0;
+    for (let i = 0; i < 5; i++) {
+      await c.query('begin');
+      await c.query('update counters set n = n + 1000 where id = 1');
+      await c.query('rollback');
+      await c.query('select n from counters where id = 1');
+      const r = await c.query<{ last_route: string }>('show outpost.last_route');
+      if (r.rows[0]?.last_route === 'local') local++;
+    }
+    assert.equal(local, 5, 'every read after a ROLLBACK was local');
+  } finally {
+    await c.end();
+    await o.stop();
+  }
+});

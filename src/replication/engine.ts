@@ -155,6 +155,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
   private publication = '';
   /** Upstream timeline at the latest IDENTIFY_SYSTEM (stored with the snapshot; a change hints at a failover). */
   private timeline = 0;
+  /** An idle position the replica already reflects, not yet written to SQLite (see `flushIdle`). */
+  private visibleIdle = 0n;
   /** The upstream checks of the latest start (a fresh snapshot after a reconnect reuses them). */
   private pre: Preflight | undefined;
   private applied: Lsn = 0n;
@@ -211,7 +213,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       state: this.state,
       slot: this.slot,
       publication: this.publication,
-      appliedLsn: formatLsn(this.applied),
+      appliedLsn: formatLsn(maxLsn(this.applied, this.visibleIdle)),
       upstreamLsn: formatLsn(this.upstreamLsn),
       lagBytes: this.lagBytes(),
       ddlDetection: this.ddlMode,
@@ -642,6 +644,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     this.publication = await this.ensurePublication(client, pre);
     this.slot = this.opts.slot ?? `outpost_${randomBytes(6).toString('hex')}`;
     this.state = 'snapshot';
+    this.visibleIdle = 0n;
     this.snapshot = { tables: 0, tablesDone: 0, rows: 0 };
     // Record the slot before creating it, so a crash in between still lets
     // the next start drop it.
@@ -1230,10 +1233,20 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     return this.lookup;
   }
 
-  /** Writes the idle position (keepalive WAL end) to SQLite, at most once a second unless forced. */
+  /**
+   * Writes the idle position (keepalive WAL end) to SQLite, at most once a
+   * second unless forced. Readers may rely on it at once (nothing is left to
+   * apply up to it: WAL that decodes to nothing, such as a ROLLBACK or
+   * another database's writes), so it is visible immediately; the SQLite
+   * write, and the acknowledgement that must follow it, are throttled.
+   */
   private flushIdle(force: boolean): void {
     if (this.pendingIdle <= this.applied) return;
     if (this.applier.inTransaction || this.applier.pending || this.skipping) return;
+    if (this.pendingIdle > this.visibleIdle) {
+      this.visibleIdle = this.pendingIdle;
+      this.emit('applied', this.visibleIdle);
+    }
     if (!force && Date.now() - this.lastIdleWrite < IDLE_WRITE_INTERVAL_MS) return;
     this.store.setAppliedLsn(this.pendingIdle);
     this.applied = this.pendingIdle;
@@ -1292,7 +1305,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
   }
 
   private lagBytes(): number {
-    const lag = this.upstreamLsn - this.applied;
+    const lag = this.upstreamLsn - maxLsn(this.applied, this.visibleIdle);
     return lag > 0n ? Number(lag) : 0;
   }
 
