@@ -140,3 +140,26 @@ test('after a ROLLBACK the next read is local without waiting out --ryw-timeout'
     await o.stop();
   }
 });
+
+test('extended protocol: write-then-read pairs see their write, reads mostly local', async () => {
+  const c = new pg.Client({ host: '127.0.0.1', port: outpost.port, user: 'postgres', password: 'postgres' });
+  c.on('error', () => {});
+  await c.connect();
+  let local = 0;
+  try {
+    for (let i = 1; i <= 40; i++) {
+      await c.query({ text: 'update counters set n = $1 where id = $2', values: [5000 + i, 1] });
+      const r = await c.query<{ n: number }>({
+        name: 'read-n',
+        text: 'select n from counters where id = $1',
+        values: [1],
+      });
+      assert.equal(r.rows[0]?.n, 5000 + i, `read ${i} sees its write`);
+      const route = await c.query<{ last_route: string }>('show outpost.last_route');
+      if (route.rows[0]?.last_route === 'local') local++;
+    }
+  } finally {
+    await c.end();
+  }
+  assert.ok(local >= 24, `only ${local} of 40 extended-protocol reads were local`);
+});

@@ -512,11 +512,40 @@ export class ClientSession {
     if (!this.state) throw protocolViolation('extended-protocol message before startup');
     if (this.fence) {
       const fence = this.fence.check();
+      const tx = this.state.txStatus;
+      if (
+        fence === 'wait' &&
+        (tx === 'I' || (tx === 'T' && this.state.readOnlyTx?.phase === 'open')) &&
+        this.idle() &&
+        this.extended.startsReadBatch(frame)
+      ) {
+        // This session wrote: hold the whole batch until the replica has
+        // applied that write (or --ryw-timeout passes), as for a simple
+        // Query, so that its reads may still be answered locally.
+        this.waitForFence(frame);
+        return;
+      }
       this.state.freshnessBlock = fence === 'ok' ? undefined : fence === 'wait' ? RYW_WAITING : RYW_EXPIRED;
     }
     const verdict = this.extended.handle(frame);
     if (verdict === 'defer') this.defer(frame);
     else if (verdict === 'defer-sql') this.defer(frame, () => this.extended.sqlChangesSettled());
+  }
+
+  /** Hold `frame` (and everything after it) until the session's read-your-writes fence lifts or expires. */
+  private waitForFence(frame: Frame): void {
+    const f = this.fence as SessionFence;
+    this.defer(frame, () => f.check() !== 'wait');
+    const rearm = (): void => {
+      void f.changed().then(() =>
+        this.guard(() => {
+          // Still waiting (e.g. the position arrived, the apply has not): wait again.
+          if (this.deferred && f.check() === 'wait') rearm();
+          else this.resumeDeferred();
+        }),
+      );
+    };
+    rearm();
   }
 
   /**
@@ -556,6 +585,9 @@ export class ClientSession {
     }
     // A Query in the middle of an extended batch runs after it: the batch continues upstream.
     this.extended.leaveLocal('simple Query inside an extended-protocol batch');
+    // The extended path's verdict on the fence is for its own batches; this
+    // path consults the fence itself below, once it knows the route.
+    state.freshnessBlock = undefined;
     // The router sees every simple query, even one that will be forwarded
     // anyway, so it can follow session changes (SET, temp tables, ...).
     let route: Route;
@@ -596,18 +628,7 @@ export class ClientSession {
         const fence = this.fence?.check() ?? 'ok';
         if (fence === 'wait') {
           // This session wrote: answer once the replica has applied that write.
-          const f = this.fence as SessionFence;
-          this.defer(frame, () => f.check() !== 'wait');
-          const rearm = (): void => {
-            void f.changed().then(() =>
-              this.guard(() => {
-                // Still waiting (e.g. the position arrived, the apply has not): wait again.
-                if (this.deferred && f.check() === 'wait') rearm();
-                else this.resumeDeferred();
-              }),
-            );
-          };
-          rearm();
+          this.waitForFence(frame);
           return;
         }
         if (fence === 'expired') {

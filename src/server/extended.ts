@@ -62,6 +62,7 @@ import {
   parseBind,
   parseExecute,
   parseParse,
+  parseParseQuery,
   parseTarget,
   SYNC,
   serializeBind,
@@ -81,6 +82,16 @@ interface Statement {
   readonly parse: Buffer;
   /** Created by SQL `PREPARE`: exists upstream only, never answered here. */
   readonly opaque?: true;
+}
+
+/** Statement text that starts like a read (what the router may answer locally). */
+const READ_START = /^[\s(]*(?:select|with|values|table)\b/i;
+
+/** The statement name of a Bind message (after the portal name). */
+function bindStatementName(body: Buffer): string {
+  const portalEnd = body.indexOf(0);
+  const nameEnd = portalEnd < 0 ? -1 : body.indexOf(0, portalEnd + 1);
+  return nameEnd < 0 ? '' : body.toString('utf8', portalEnd + 1, nameEnd);
 }
 
 /** Stands for "upstream may or may not hold something under this name". */
@@ -299,6 +310,24 @@ export class ExtendedProtocol {
       return;
     }
     this.host.log.debug({ tag }, 'prepared statements changed by SQL');
+  }
+
+  /**
+   * No batch is open and `frame` would start one that reads (a Parse of a
+   * SELECT, or a Bind of one): worth holding back whole for read-your-writes.
+   * Writes are never held (they need not wait for the replica).
+   */
+  startsReadBatch(frame: Frame): boolean {
+    if (this.batch !== undefined) return false;
+    let query: string | undefined;
+    try {
+      if (frame.type === FrontendType.Parse) query = parseParseQuery(frame.body);
+      else if (frame.type === FrontendType.Bind)
+        query = this.statements.get(bindStatementName(frame.body))?.query;
+    } catch {
+      return false;
+    }
+    return query !== undefined && READ_START.test(query);
   }
 
   /** A simple Query was answered locally, with ReadyForQuery `status` (its portals end outside a block). */
