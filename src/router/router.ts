@@ -136,6 +136,17 @@ function sentinel(set: 0 | 1, index: number, literal: Literal): bigint | string 
 
 const NO_PARAMS: readonly Stored[] = [];
 
+/** The one column of `SHOW outpost.last_route` (text, like any SHOW). */
+const LAST_ROUTE_FIELD: FieldDescription = {
+  name: 'last_route',
+  tableOid: 0,
+  columnAttr: 0,
+  typeOid: 25,
+  typeSize: -1,
+  typeModifier: -1,
+  format: 0,
+};
+
 /** Reasons for statement kinds that are never local. */
 const STATEMENT_REASONS: Record<string, string> = {
   TransactionStmt: 'transaction control',
@@ -329,6 +340,8 @@ export class Router implements QueryRouter {
             : `internal: ${err instanceof Error ? err.message : String(err)}`,
       };
     }
+    // SHOW outpost.last_route itself leaves the answer it gives unchanged.
+    if (route.kind === 'local' && route.prepared.fields[0] === LAST_ROUTE_FIELD) return route;
     session.lastRoute = route.kind === 'local' ? 'local' : `upstream: ${route.reason}`;
     return route;
   }
@@ -336,7 +349,23 @@ export class Router implements QueryRouter {
   private prepareUnsafe(sql: string, declared: readonly number[], session: SessionState): PreparedRoute {
     const classified = this.classify(sql, declared);
     if (classified.kind === 'show-last-route') {
-      return { kind: 'upstream', reason: 'SHOW outpost.last_route through the extended protocol' };
+      // Answered from the session's own state, as through the simple protocol
+      // (drivers that prepare everything send it this way).
+      if (declared.some((t) => t !== 0)) {
+        return { kind: 'upstream', reason: 'SHOW outpost.last_route with declared parameter types' };
+      }
+      const value = session.lastRoute;
+      return {
+        kind: 'local',
+        prepared: {
+          paramTypes: [],
+          fields: [LAST_ROUTE_FIELD],
+          run: (params) => {
+            if (params.length > 0) throw new NotLocal('SHOW outpost.last_route with parameters');
+            return { fields: [LAST_ROUTE_FIELD], rows: [[value]], commandTag: 'SHOW' };
+          },
+        },
+      };
     }
     this.followTransaction(session, classified.kind === 'upstream' ? classified.tx : undefined);
     if (classified.disable !== undefined && session.localDisabled === undefined) {
