@@ -11,6 +11,7 @@ import { StartupError } from './errors.js';
 import { HttpServer } from './http/http-server.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { snapshotReport } from './replica/snapshot.js';
 import { ReplicaStore } from './replica/store.js';
 import { ReplicationEngine } from './replication/engine.js';
 import { parseLsn } from './replication/lsn.js';
@@ -39,6 +40,7 @@ export class Outpost {
     readonly http: HttpServer,
     private readonly catalogPool: pg.Pool,
     replicationStarted: Promise<void>,
+    private readonly lifecycle: { stopping: boolean },
   ) {
     this.replicationStarted = replicationStarted;
   }
@@ -48,6 +50,7 @@ export class Outpost {
     const clientTls = loadClientTls(config);
     const upstreamTarget = loadUpstreamTarget(config);
     const metrics = createMetrics();
+    metrics.buildInfo.set(1, { version: VERSION });
     const store = ReplicaStore.open(config.replica);
     const engine = new ReplicationEngine({
       upstreamUrl: config.upstream,
@@ -133,18 +136,26 @@ export class Outpost {
             }
           : undefined,
     });
+    // Set by stop(): /readyz turns 503 at once so load balancers move away while clients drain.
+    const lifecycle = { stopping: false };
     const http = new HttpServer({
       host: config.http.host,
       port: config.http.port,
       logger,
       metrics,
-      status: () => ({
-        version: VERSION,
-        replication: { ...engine.status(), lagSeconds: freshness.lagMs() / 1000 },
-        proxy: { clients: proxy.clientCount(), listen: `${config.listen.host}:${config.listen.port}` },
-        replica: { path: config.replica, snapshotComplete: store.snapshotComplete() },
-      }),
+      status: () => {
+        const { snapshot, ...replication } = engine.status();
+        return {
+          version: VERSION,
+          ...(lifecycle.stopping ? { stopping: true } : {}),
+          replication: { ...replication, lagSeconds: freshness.lagMs() / 1000 },
+          snapshot: snapshotReport(snapshot, store.snapshotComplete()),
+          proxy: { clients: proxy.clientCount(), listen: `${config.listen.host}:${config.listen.port}` },
+          replica: { path: config.replica, snapshotComplete: store.snapshotComplete() },
+        };
+      },
       ready: () => {
+        if (lifecycle.stopping) return { ready: false, reason: 'shutting down' };
         if (!store.snapshotComplete()) return { ready: false, reason: 'snapshot not complete' };
         const stale = freshness.staleness();
         return stale ? { ready: false, reason: stale } : { ready: true };
@@ -155,6 +166,17 @@ export class Outpost {
         metrics.lagBytes.set(s.lagBytes);
         metrics.appliedLsn.set(Number(parseLsn(s.appliedLsn)));
         metrics.clients.set(proxy.clientCount());
+        metrics.replicationUp.set(s.state === 'streaming' ? 1 : 0);
+        if (s.snapshot) {
+          metrics.snapshotTablesDone.set(s.snapshot.tablesDone);
+          metrics.snapshotTablesTotal.set(s.snapshot.tables);
+          metrics.snapshotRows.set(s.snapshot.rows);
+        } else if (store.snapshotComplete()) {
+          // Made by an earlier run: every table is there.
+          const n = store.allTables().length;
+          metrics.snapshotTablesDone.set(n);
+          metrics.snapshotTablesTotal.set(n);
+        }
       },
     });
     try {
@@ -191,20 +213,32 @@ export class Outpost {
       http,
       catalogPool,
       replicationStarted,
+      lifecycle,
     );
     outpost.timers.push(freshnessTimer);
     return outpost;
   }
 
-  /** Drain clients, stop replication after the current transaction, close the replica. */
+  /**
+   * Graceful stop: stop accepting clients and let statements in flight
+   * finish (sessions then end with FATAL 57P01), stop replication after the
+   * transaction being applied and acknowledge the replica's position, close
+   * the replica. Safe to call more than once.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      const started = performance.now();
+      this.lifecycle.stopping = true;
       for (const t of this.timers) clearInterval(t);
       await this.proxy.close().catch((err) => this.logger.warn({ err }, 'closing proxy'));
+      this.logger.info({ ms: Math.round(performance.now() - started) }, 'clients drained');
       await this.engine.stop().catch((err) => this.logger.warn({ err }, 'stopping replication'));
+      const s = this.engine.status();
+      this.logger.info({ slot: s.slot, appliedLsn: s.appliedLsn }, 'replication stopped');
       await this.http.close().catch(() => {});
       await this.catalogPool.end().catch(() => {});
       this.store.close();
+      this.logger.info({ ms: Math.round(performance.now() - started) }, 'stopped');
     })();
     return this.stopping;
   }

@@ -7,10 +7,16 @@ import { Outpost, VERSION } from './app.js';
 import { dropSlotCommand, formatStatus, statusCommand } from './commands/admin.js';
 import { helpText, parseConfig } from './config.js';
 import { errorMessage, StartupError } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, secretScrubber, urlPassword } from './log.js';
+
+/** Longest a graceful stop may take (drain 10 s, replication 5 s, closing) before exiting anyway. */
+const STOP_TIMEOUT_MS = 30_000;
+
+/** Set once the upstream URL is known: keeps its password out of stderr too. */
+let scrub: (s: string) => string = (s) => s;
 
 function fail(message: string): never {
-  process.stderr.write(`outpost: ${message}\n`);
+  process.stderr.write(`outpost: ${scrub(message)}\n`);
   process.exit(1);
 }
 
@@ -71,22 +77,19 @@ async function main(): Promise<void> {
     return;
   }
   const config = parsed;
-  const logger = createLogger(config.logLevel);
+  const password = urlPassword(config.upstream);
+  scrub = secretScrubber(password ? [password] : []);
+  const logger = createLogger({ level: config.logLevel, secrets: password ? [password] : [] });
 
-  let outpost: Outpost;
-  try {
-    outpost = await Outpost.start(config, logger);
-  } catch (err) {
-    if (!(err instanceof StartupError)) logger.error({ err }, 'startup failed');
-    fail(errorMessage(err));
-  }
-
-  let signalled = false;
-  const shutdown = (signal: string) => {
-    if (signalled) return;
-    signalled = true;
-    logger.info({ signal }, 'shutting down');
-    outpost.stop().then(
+  let outpost: Outpost | undefined;
+  let signalled: string | undefined;
+  const stopAndExit = (o: Outpost) => {
+    const timer = setTimeout(() => {
+      logger.error({ ms: STOP_TIMEOUT_MS }, 'stop took too long; exiting');
+      process.exit(1);
+    }, STOP_TIMEOUT_MS);
+    timer.unref();
+    o.stop().then(
       () => process.exit(0),
       (err) => {
         logger.error({ err }, 'shutdown failed');
@@ -94,13 +97,38 @@ async function main(): Promise<void> {
       },
     );
   };
+  // SIGTERM and SIGINT stop gracefully; a second signal during the stop exits at once.
+  const shutdown = (signal: string) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal: exiting without finishing the stop');
+      process.exit(1);
+    }
+    signalled = signal;
+    logger.info({ signal }, 'shutting down');
+    // Still starting: the stop follows once start() has returned.
+    if (outpost) stopAndExit(outpost);
+  };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    outpost = await Outpost.start(config, logger);
+  } catch (err) {
+    if (signalled) process.exit(0);
+    if (!(err instanceof StartupError)) logger.error({ err }, 'startup failed');
+    fail(errorMessage(err));
+  }
+  if (signalled) {
+    stopAndExit(outpost);
+    return;
+  }
 
   try {
     await outpost.replicationStarted;
     logger.info({ slot: outpost.engine.status().slot }, 'replication streaming');
   } catch (err) {
+    // Stopped by a signal while still starting (e.g. mid-snapshot): the stop exits.
+    if (signalled) return;
     await outpost.stop().catch(() => {});
     if (!(err instanceof StartupError)) logger.error({ err }, 'replication failed to start');
     fail(errorMessage(err));
@@ -108,7 +136,7 @@ async function main(): Promise<void> {
 }
 
 process.on('uncaughtException', (err) => {
-  process.stderr.write(`outpost: internal error: ${errorMessage(err)}\n`);
+  process.stderr.write(`outpost: internal error: ${scrub(errorMessage(err))}\n`);
   process.exit(70);
 });
 

@@ -1,6 +1,7 @@
 /**
- * A tiny Prometheus registry: counters and gauges with labels, rendered in the
- * text exposition format (https://prometheus.io/docs/instrumenting/exposition_formats/).
+ * A tiny Prometheus registry: counters, gauges and histograms with labels,
+ * rendered in the text exposition format
+ * (https://prometheus.io/docs/instrumenting/exposition_formats/).
  * Pure data; `src/http` serves it.
  */
 type Labels = Record<string, string>;
@@ -21,7 +22,7 @@ abstract class Metric {
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly type: 'counter' | 'gauge',
+    readonly type: 'counter' | 'gauge' | 'histogram',
   ) {}
 
   render(): string {
@@ -68,6 +69,78 @@ export class Gauge extends Metric {
   }
 }
 
+/**
+ * Upper bounds (seconds) of the statement latency buckets: a local point read
+ * takes tens of microseconds, a forwarded statement anything up to seconds.
+ */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+interface HistogramSeries {
+  labels: Labels | undefined;
+  /** Per bucket (not cumulative); the last slot counts observations above every bound. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * Cumulative buckets as Prometheus expects (`_bucket{le=...}`, `_sum`,
+ * `_count`); observations are counted in their own bucket and accumulated
+ * only when rendered, so observing is one array increment.
+ */
+export class Histogram extends Metric {
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(
+    name: string,
+    help: string,
+    readonly buckets: readonly number[] = LATENCY_BUCKETS,
+  ) {
+    super(name, help, 'histogram');
+  }
+
+  observe(value: number, labels?: Labels): void {
+    const k = labelKey(labels);
+    let s = this.series.get(k);
+    if (!s) {
+      s = { labels, counts: new Array(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
+      this.series.set(k, s);
+    }
+    let i = 0;
+    while (i < this.buckets.length && value > (this.buckets[i] as number)) i++;
+    s.counts[i] = (s.counts[i] ?? 0) + 1;
+    s.sum += value;
+    s.count++;
+  }
+
+  /** Observations so far (the `_count` series). */
+  override get(labels?: Labels): number {
+    return this.series.get(labelKey(labels))?.count ?? 0;
+  }
+
+  /** Sum of the observed values (the `_sum` series). */
+  sum(labels?: Labels): number {
+    return this.series.get(labelKey(labels))?.sum ?? 0;
+  }
+
+  override render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [k, s] of this.series) {
+      let cumulative = 0;
+      for (let i = 0; i <= this.buckets.length; i++) {
+        cumulative += s.counts[i] ?? 0;
+        const le = i < this.buckets.length ? formatNumber(this.buckets[i] as number) : '+Inf';
+        lines.push(`${this.name}_bucket${labelKey({ ...s.labels, le })} ${cumulative}`);
+      }
+      lines.push(`${this.name}_sum${k} ${formatNumber(s.sum)}`);
+      lines.push(`${this.name}_count${k} ${s.count}`);
+    }
+    return lines.join('\n');
+  }
+}
+
 /** Every metric Outpost exports. One instance per process (see `createMetrics`). */
 export function createMetrics() {
   return {
@@ -89,7 +162,18 @@ export function createMetrics() {
       'Upstream transactions applied to the replica.',
     ),
     changesApplied: new Counter('outpost_replication_changes_total', 'Row changes applied, by kind.'),
+    statementDuration: new Histogram(
+      'outpost_statement_duration_seconds',
+      'Statement latency by route: local (routing, SQLite and the reply) or upstream (sent until its ReadyForQuery is relayed).',
+    ),
     snapshotRows: new Gauge('outpost_snapshot_rows_copied', 'Rows copied by the initial snapshot.'),
+    snapshotTablesDone: new Gauge('outpost_snapshot_tables_done', 'Tables the initial snapshot has copied.'),
+    snapshotTablesTotal: new Gauge('outpost_snapshot_tables_total', 'Tables the initial snapshot copies.'),
+    replicationUp: new Gauge(
+      'outpost_replication_streaming',
+      '1 while replication is streaming, else 0 (snapshot, reconnecting, stopped).',
+    ),
+    buildInfo: new Gauge('outpost_build_info', 'Always 1; the version is a label.'),
     tablesResynced: new Counter(
       'outpost_replication_tables_resynced_total',
       'Tables replaced or dropped from a fresh snapshot after an upstream schema change.',
@@ -98,6 +182,64 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+export type StatementRoute = 'local' | 'upstream';
+
+/** Records one statement's latency. */
+export function observeStatement(metrics: Metrics, route: StatementRoute, seconds: number): void {
+  metrics.statementDuration.observe(seconds, { route });
+}
+
+/**
+ * Starts timing a statement now; the returned function records it (once:
+ * later calls do nothing, so it can sit on several completion paths).
+ */
+export function statementTimer(metrics: Metrics, route: StatementRoute): () => void {
+  const started = performance.now();
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    observeStatement(metrics, route, (performance.now() - started) / 1000);
+  };
+}
+
+/**
+ * For a forwarded statement: times from now (when it is sent upstream) until
+ * its ReadyForQuery is relayed, by chaining the expectation's `ready`
+ * callback (`src/server/upstream-replies.ts`). Returns the same object.
+ */
+export function timeUntilReady<E extends { ready?: ((status: number) => void) | undefined }>(
+  metrics: Metrics,
+  expectation: E,
+): E {
+  const done = statementTimer(metrics, 'upstream');
+  const previous = expectation.ready;
+  expectation.ready = (status: number) => {
+    done();
+    previous?.(status);
+  };
+  return expectation;
+}
+
+/**
+ * For a forwarded extended-protocol Execute: times from now until upstream
+ * settles it (CommandComplete, EmptyQueryResponse, PortalSuspended or an
+ * error), by chaining the expectation's `settle` callback. One skipped
+ * because an earlier message failed is not a statement upstream ran: not
+ * recorded. Call it after anything else sets `settle`. Returns the same object.
+ */
+export function timeUntilSettled<
+  E extends { settle?: ((outcome: 'ok' | 'error' | 'skipped') => void) | undefined },
+>(metrics: Metrics, expectation: E): E {
+  const done = statementTimer(metrics, 'upstream');
+  const previous = expectation.settle;
+  expectation.settle = (outcome) => {
+    if (outcome !== 'skipped') done();
+    previous?.(outcome);
+  };
+  return expectation;
+}
 
 export function renderMetrics(metrics: Metrics): string {
   return `${Object.values(metrics)

@@ -149,6 +149,71 @@ export interface SnapshotProgress {
   tables: number;
   tablesDone: number;
   rows: number;
+  /** `schema.name` of the table being copied (absent between tables). */
+  currentTable?: string;
+  /** Rows copied of the current table so far. */
+  tableRows?: number;
+  /**
+   * Rows expected in all tables (planner statistics, or an exact count of a
+   * small never-analysed table); absent when a large table has no statistics.
+   */
+  estimatedRows?: number;
+  /** When the copy began (ms since the epoch). */
+  startedAt?: number;
+  /** When it ended. */
+  finishedAt?: number;
+}
+
+/** The snapshot as `/status` reports it. */
+export interface SnapshotReport {
+  state: 'pending' | 'copying' | 'complete';
+  tablesDone?: number;
+  tablesTotal?: number;
+  currentTable?: string | null;
+  rows?: number;
+  rowsPerSecond?: number;
+  /** Seconds left at the current rate; null when unknown (no rate yet, or no estimate). */
+  etaSeconds?: number | null;
+}
+
+/** Rate and time left of a copy in progress (or done). */
+export function progressRates(
+  p: SnapshotProgress,
+  now = Date.now(),
+): { rowsPerSecond: number; etaSeconds: number | null } {
+  const end = p.finishedAt ?? now;
+  const secs = p.startedAt !== undefined ? Math.max((end - p.startedAt) / 1000, 1e-3) : 0;
+  const rowsPerSecond = secs > 0 ? Math.round(p.rows / secs) : 0;
+  if (p.finishedAt !== undefined) return { rowsPerSecond, etaSeconds: 0 };
+  if (p.estimatedRows === undefined || rowsPerSecond <= 0) return { rowsPerSecond, etaSeconds: null };
+  const left = Math.max(0, p.estimatedRows - p.rows);
+  return { rowsPerSecond, etaSeconds: Math.round((left / rowsPerSecond) * 10) / 10 };
+}
+
+/**
+ * `/status`'s `snapshot`: the copy of this run when there is one, else just
+ * whether the replica holds a complete snapshot (made by an earlier run).
+ */
+export function snapshotReport(
+  p: SnapshotProgress | undefined,
+  complete: boolean,
+  now = Date.now(),
+): SnapshotReport {
+  if (!p || p.startedAt === undefined) {
+    return complete
+      ? { state: 'complete' }
+      : { state: 'pending', tablesDone: 0, tablesTotal: p?.tables ?? 0, rows: 0 };
+  }
+  const rates = progressRates(p, now);
+  return {
+    state: complete ? 'complete' : 'copying',
+    tablesDone: p.tablesDone,
+    tablesTotal: p.tables,
+    currentTable: p.currentTable ?? null,
+    rows: p.rows,
+    rowsPerSecond: rates.rowsPerSecond,
+    etaSeconds: rates.etaSeconds,
+  };
 }
 
 export interface CopyOptions {
@@ -162,6 +227,50 @@ export interface CopyOptions {
   onProgress?: (p: SnapshotProgress) => void;
   /** Rows per SQLite transaction. */
   batchRows?: number;
+  /** A progress line is logged this often (ms) while copying; default 5 s. */
+  progressLogMs?: number;
+  /** Polled between chunks: true abandons the copy (Outpost is stopping). */
+  isCancelled?: () => boolean;
+}
+
+/** Tables whose row count is never estimated by counting, above this size (bytes). */
+const COUNT_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Expected rows per table, for the ETA: planner statistics where the table
+ * was analysed (or vacuumed); a small table never analysed is counted under
+ * the snapshot (cheap); a large one stays unknown (undefined).
+ */
+async function estimateRows(client: pg.Client, tables: UpstreamTable[]): Promise<number | undefined> {
+  if (tables.length === 0) return 0;
+  const r = await client.query<{ oid: string; estimate: number; bytes: string }>(
+    `SELECT c.oid::int8::text AS oid,
+            (CASE WHEN c.relkind = 'p'
+               THEN (SELECT CASE WHEN bool_or(pc.reltuples < 0) THEN -1 ELSE coalesce(sum(pc.reltuples), 0) END
+                       FROM pg_partition_tree(c.oid) pt JOIN pg_class pc ON pc.oid = pt.relid WHERE pt.isleaf)
+               ELSE c.reltuples END)::float8 AS estimate,
+            (CASE WHEN c.relkind = 'p'
+               THEN (SELECT coalesce(sum(pg_relation_size(pt.relid)), 0)
+                       FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
+               ELSE pg_relation_size(c.oid) END)::int8::text AS bytes
+       FROM pg_class c WHERE c.oid = ANY($1::oid[])`,
+    [tables.map((t) => t.oid)],
+  );
+  const byOid = new Map(r.rows.map((row) => [Number(row.oid), row]));
+  let total = 0;
+  for (const t of tables) {
+    const row = byOid.get(t.oid);
+    if (!row) return undefined;
+    if (row.estimate >= 0) {
+      total += row.estimate;
+      continue;
+    }
+    if (Number(row.bytes) > COUNT_LIMIT_BYTES) return undefined;
+    const source = `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
+    const n = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${source}`);
+    total += Number(n.rows[0]?.n ?? 0);
+  }
+  return Math.round(total);
 }
 
 /**
@@ -175,12 +284,18 @@ export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress>
   const batchRows = opts.batchRows ?? 20_000;
   await client.query(COPY_SESSION_SQL);
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  let progressTimer: NodeJS.Timeout | undefined;
   try {
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(opts.snapshotName)}`);
     const oids = await publicationTableOids(client, opts.publication);
     const tables = await fetchCatalog(client, oids);
-    const progress: SnapshotProgress = { tables: tables.length, tablesDone: 0, rows: 0 };
-    opts.onProgress?.(progress);
+    const progress: SnapshotProgress = {
+      tables: tables.length,
+      tablesDone: 0,
+      rows: 0,
+      startedAt: Date.now(),
+    };
+    opts.onProgress?.({ ...progress });
     const unreadable = tables.find((t) => t.unservable === UNREADABLE);
     if (unreadable) {
       throw Object.assign(
@@ -190,32 +305,80 @@ export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress>
         { code: '42501' },
       );
     }
+    const estimate = await estimateRows(client, tables);
+    if (estimate !== undefined) progress.estimatedRows = estimate;
+    logger.info({ tables: tables.length, estimatedRows: estimate ?? null }, 'snapshot: copying');
+    opts.onProgress?.({ ...progress });
+    // Every few seconds, so a long table shows it is moving (and how fast).
+    progressTimer = setInterval(() => {
+      const rates = progressRates(progress);
+      logger.info(
+        {
+          table: progress.currentTable ?? null,
+          tableRows: progress.tableRows ?? 0,
+          rows: progress.rows,
+          tablesDone: progress.tablesDone,
+          tablesTotal: progress.tables,
+          ...rates,
+        },
+        'snapshot: progress',
+      );
+    }, opts.progressLogMs ?? 5_000);
+    progressTimer.unref();
     for (const table of tables) {
+      if (opts.isCancelled?.()) throw new Error('snapshot copy cancelled');
       // The key index is built after the copy: faster than maintaining it row by row.
       store.db.transaction(() => store.createDataTable(stripUpstream(table), { index: false }))();
       const started = performance.now();
-      const rows = await copyTable(client, store, table, table.sqliteName, batchRows, (n) => {
-        progress.rows += n;
-        opts.onProgress?.(progress);
-      });
+      progress.currentTable = `${table.schema}.${table.name}`;
+      progress.tableRows = 0;
+      opts.onProgress?.({ ...progress });
+      const rows = await copyTable(
+        client,
+        store,
+        table,
+        table.sqliteName,
+        batchRows,
+        (n) => {
+          progress.rows += n;
+          progress.tableRows = (progress.tableRows ?? 0) + n;
+          opts.onProgress?.({ ...progress });
+        },
+        opts.isCancelled,
+      );
       store.createKeyIndex(table);
       progress.tablesDone++;
-      opts.onProgress?.(progress);
+      delete progress.currentTable;
+      delete progress.tableRows;
+      if (progress.tablesDone === tables.length) progress.finishedAt = Date.now();
+      opts.onProgress?.({ ...progress });
       const secs = (performance.now() - started) / 1000;
       logger.info(
         {
           table: `${table.schema}.${table.name}`,
           rows,
           rowsPerSecond: Math.round(rows / Math.max(secs, 1e-3)),
+          tablesDone: progress.tablesDone,
+          tablesTotal: progress.tables,
+          totalRows: progress.rows,
+          etaSeconds: progressRates(progress).etaSeconds,
         },
         'snapshot: table copied',
       );
     }
     await client.query('COMMIT');
+    if (progress.finishedAt === undefined) {
+      progress.finishedAt = Date.now();
+      opts.onProgress?.({ ...progress });
+    }
     return progress;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A cancelled copy left COPY half-read on the connection: a ROLLBACK would
+    // queue behind it forever. The caller ends the connection instead.
+    if (!opts.isCancelled?.()) await client.query('ROLLBACK').catch(() => {});
     throw err;
+  } finally {
+    clearInterval(progressTimer);
   }
 }
 

@@ -700,6 +700,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
         publication: this.publication,
         snapshotName: created.snapshotName,
         logger: this.logger,
+        // Stopping mid-copy: abandon it (redone from scratch on the next start).
+        isCancelled: () => this.stopping,
         onProgress: (p) => {
           this.snapshot = { ...p };
           this.metrics.snapshotRows.set(p.rows);

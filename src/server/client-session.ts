@@ -31,7 +31,7 @@ import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { errorMessage, NotLocal, PgError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import { type Metrics, statementTimer, timeUntilReady } from '../metrics.js';
 import {
   type ReadYourWritesSource,
   RYW_EXPIRED,
@@ -575,6 +575,7 @@ export class ClientSession {
   }
 
   private handleQuery(frame: Frame): void {
+    const localTimer = statementTimer(this.opts.metrics, 'local');
     const sql = parseQuery(frame.body);
     const state = this.state;
     if (!state) throw protocolViolation('query before startup');
@@ -641,6 +642,7 @@ export class ClientSession {
           this.extended.localQueryAnswered(state.txStatus);
           state.lastRoute = 'local';
           this.opts.metrics.statements.inc({ route: 'local' });
+          localTimer();
           this.log.debug({ statements: results.length }, 'answered locally');
           return;
         } catch (err) {
@@ -667,7 +669,8 @@ export class ClientSession {
     // A statement that cannot write (a SELECT the replica could not answer)
     // does not make this session's next local reads wait for the replica.
     if (!readOnly) this.roundMayWrite = true;
-    this.tracker.push(this.extended.readyExpectation('query', sql));
+    // Timed from here (sent upstream with this round) until its ReadyForQuery is relayed.
+    this.tracker.push(timeUntilReady(this.opts.metrics, this.extended.readyExpectation('query', sql)));
     state.lastRoute = `upstream: ${reason}`;
     this.opts.metrics.statements.inc({ route: 'upstream' });
     this.opts.metrics.forwarded.inc({ reason });

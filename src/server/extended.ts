@@ -36,7 +36,7 @@
 import { isUtf8 } from 'node:buffer';
 import { errorMessage, NotLocal } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics.js';
+import { type Metrics, statementTimer, timeUntilSettled } from '../metrics.js';
 import type { LocalResult, PreparedLocal, PreparedRoute, QueryRouter } from '../router/types.js';
 import type { SessionState, TxStatus } from '../session.js';
 import {
@@ -498,6 +498,7 @@ export class ExtendedProtocol {
 
   private bindLocal(frame: Frame): void {
     const { state, metrics } = this.host;
+    const localTimer = statementTimer(metrics, 'local');
     let msg: ReturnType<typeof parseBind>;
     try {
       msg = parseBind(frame.body);
@@ -598,6 +599,7 @@ export class ExtendedProtocol {
     this.host.reply.raw(BIND_COMPLETE);
     state.lastRoute = 'local';
     metrics.statements.inc({ route: 'local' });
+    localTimer();
   }
 
   private executeLocal(frame: Frame): void {
@@ -692,7 +694,7 @@ export class ExtendedProtocol {
           if (PREPARED_REF.test(sql)) this.ensureAllStatements(false);
           this.followSql(e, sql);
         }
-        host.send(frame.raw, e);
+        host.send(frame.raw, timeUntilSettled(host.metrics, e));
         return;
       }
       case FrontendType.Close:
