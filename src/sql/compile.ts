@@ -14,18 +14,27 @@
  * timestamptz → sortable keys, ...).
  *
  * Supported:
- *   SELECT [DISTINCT] <*, t.*, expressions [AS alias]>
+ *   SELECT [DISTINCT | DISTINCT ON (...)] <*, t.*, expressions [AS alias]>
  *   [FROM replicated tables, CTEs and subqueries, [INNER|LEFT|RIGHT|CROSS] JOIN ON/USING]
  *   [WHERE] [GROUP BY] [HAVING] [ORDER BY] [LIMIT/OFFSET constants or $n]
  *   UNION [ALL] / INTERSECT / EXCEPT, non-recursive WITH.
- * Expressions: columns, constants, $n parameters, comparisons, AND/OR/NOT,
- *   IS [NOT] NULL/TRUE/FALSE/UNKNOWN/DISTINCT FROM, [NOT] IN (list|subquery),
- *   = ANY/<> ALL (array), [NOT] BETWEEN [SYMMETRIC], [NOT] [I]LIKE [ESCAPE],
- *   EXISTS, integer + - * / %, ||, lower, upper, length, COALESCE, NULLIF,
- *   CASE, COLLATE "C", casts between supported types; count, sum, avg of
- *   integers and numeric, min/max (exact numeric division and sums; a tie
- *   between different texts of equal values, whose winner depends on scan
- *   order upstream, is not local).
+ * Expressions: columns (also schema.table.column), constants, $n parameters,
+ *   comparisons, AND/OR/NOT, IS [NOT] NULL/TRUE/FALSE/UNKNOWN/DISTINCT FROM,
+ *   [NOT] IN (list|subquery), = ANY/<> ALL (array), [NOT] BETWEEN [SYMMETRIC],
+ *   [NOT] [I]LIKE [ESCAPE] (also on char(n)), EXISTS, scalar subqueries,
+ *   integer + - * / %, numeric + - * and round(numeric[, n]), date ± integer,
+ *   date - date, extract(field FROM date), ||, lower, upper, length,
+ *   GREATEST/LEAST, COALESCE, NULLIF, CASE, COLLATE "C", jsonb -> / ->> with a
+ *   constant key, casts between supported types; count, sum, avg of integers
+ *   and numeric, min/max, [FILTER (WHERE ...)], string_agg/array_agg with
+ *   ORDER BY; window functions (row_number, rank, dense_rank, percent_rank,
+ *   cume_dist, ntile, lag, lead, count/sum/avg/min/max) with the default
+ *   frame. GROUP BY/DISTINCT over numeric and float group by value, and abort
+ *   when a group's values differ in text (Postgres would output any of them);
+ *   constructs whose result depends on Postgres's order among ties
+ *   (row_number, lag/lead, DISTINCT ON, string_agg/array_agg ORDER BY) abort
+ *   the run when a tie occurs. Exact numeric division and sums; a tie
+ *   between different texts of equal values in min/max is not local.
  */
 import type {
   A_Const,
@@ -39,6 +48,7 @@ import type {
   CommonTableExpr,
   FuncCall,
   JoinExpr,
+  MinMaxExpr,
   Node,
   NullTest,
   ParamRef,
@@ -57,6 +67,7 @@ import { quoteIdent, type ReplicaColumn, type ReplicaTable } from '../replica/sc
 import { SqlFn } from './functions.js';
 import { nodeKind } from './parse.js';
 import {
+  DATE_FIELDS,
   float8Input,
   INT_BITS,
   inputValue,
@@ -189,7 +200,7 @@ interface FromItem {
   /** Columns visible unqualified and expanded by `*`. */
   columns: RelColumn[];
   /** Relation names visible as qualifiers. */
-  rels: Map<string, { columns: RelColumn[]; display: string }>;
+  rels: Map<string, { columns: RelColumn[]; display: string; schema?: string }>;
   /** Tie-break keys (insertion order of base tables). */
   rowids: string[];
   /** Base tables (replicated tables) in the item. */
@@ -283,6 +294,8 @@ const A_EXPR_NAMES: Record<string, string> = {
 const COMPARISON_OPS = new Set(['=', '<>', '<', '<=', '>', '>=']);
 const ARITH_OPS = new Set(['+', '-', '*', '/', '%']);
 const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg']);
+/** Aggregates whose result depends on the order of their input rows. */
+const ORDERED_AGGREGATES = new Set(['string_agg', 'array_agg']);
 /** Collations known to be deterministic: equality is byte equality. */
 const DETERMINISTIC_COLLATIONS = new Set(['default', 'C', 'POSIX', 'ucs_basic']);
 
@@ -379,14 +392,41 @@ function figureColname(node: Node): [string, number] {
     }
     case 'CoalesceExpr':
       return ['coalesce', 2];
+    case 'MinMaxExpr':
+      return [(body as MinMaxExpr).op === 'IS_LEAST' ? 'least' : 'greatest', 2];
     case 'SubLink': {
       const s = body as SubLink;
       if (s.subLinkType === 'EXISTS_SUBLINK') return ['exists', 2];
+      if (s.subLinkType === 'EXPR_SUBLINK' || s.subLinkType === 'ARRAY_SUBLINK') {
+        // The (already transformed) subquery's first target name.
+        return [subqueryColname(s.subselect), 2];
+      }
       return ['?column?', 0];
     }
     default:
       return ['?column?', 0];
   }
+}
+
+/** The output name of a subquery's first column, as its ResTarget's resname would be. */
+function subqueryColname(node: Node | undefined): string {
+  if (!node) throw unsupported('subquery');
+  const [kind, body] = nodeKind(node);
+  if (kind !== 'SelectStmt') throw unsupported('subquery');
+  const s = body as SelectStmt;
+  if (s.op !== undefined && s.op !== 'SETOP_NONE') {
+    return subqueryColname(s.larg ? ({ SelectStmt: s.larg } as Node) : undefined);
+  }
+  const first = s.targetList?.[0];
+  if (!first || !('ResTarget' in first)) throw unsupported('subquery');
+  const t = first.ResTarget;
+  if (t.name !== undefined) return t.name;
+  if (!t.val) throw unsupported('subquery');
+  const [vkind, vbody] = nodeKind(t.val);
+  if (vkind === 'ColumnRef' && ((vbody as ColumnRef).fields ?? []).some((f) => 'A_Star' in f)) {
+    throw unsupported('scalar subquery with *');
+  }
+  return figureColname(t.val)[0];
 }
 
 /** Whether a tree contains an aggregate call of this query level (not looking into sub-selects). */
@@ -397,9 +437,23 @@ function containsAggregate(tree: unknown): boolean {
     if (key === 'SubLink' || key === 'SelectStmt' || key === 'RangeSubselect') continue;
     if (key === 'FuncCall') {
       const f = value as FuncCall;
-      if (AGGREGATES.has(funcName(f.funcname)) || f.over) return true;
+      // A window call is not an aggregate, though its arguments may contain one.
+      const fname = funcName(f.funcname);
+      if ((AGGREGATES.has(fname) || ORDERED_AGGREGATES.has(fname)) && !f.over) return true;
     }
     if (containsAggregate(value)) return true;
+  }
+  return false;
+}
+
+/** Whether a tree contains a window function call (not looking into sub-selects). */
+function containsWindow(tree: unknown): boolean {
+  if (Array.isArray(tree)) return tree.some(containsWindow);
+  if (tree === null || typeof tree !== 'object') return false;
+  for (const [key, value] of Object.entries(tree)) {
+    if (key === 'SubLink' || key === 'SelectStmt' || key === 'RangeSubselect') continue;
+    if (key === 'FuncCall' && (value as FuncCall).over) return true;
+    if (containsWindow(value)) return true;
   }
   return false;
 }
@@ -465,7 +519,7 @@ class StatementCompiler {
   /** Parameters of a type whose input function we do not reproduce are not local. */
   private paramInputCheck(type: number, index: number): void {
     const info = TYPES.get(type);
-    if (!info || type === Oid.unknown || type === Oid.float4) {
+    if (!info || type === Oid.unknown || type === Oid.float4 || type === Oid.jsonb) {
       throw new NotLocal(`parameter $${index + 1} of type ${info?.name ?? type}`);
     }
   }
@@ -539,13 +593,11 @@ class StatementCompiler {
       }
     }
     if (s.limitOption === 'LIMIT_OPTION_WITH_TIES') throw unsupported('FETCH ... WITH TIES');
-    const distinct = s.distinctClause !== undefined && s.distinctClause.length > 0;
-    if (
-      distinct &&
-      !(s.distinctClause?.length === 1 && Object.keys(s.distinctClause[0] ?? {}).length === 0)
-    ) {
-      throw unsupported('DISTINCT ON');
-    }
+    const anyDistinct = s.distinctClause !== undefined && s.distinctClause.length > 0;
+    const plainDistinct =
+      anyDistinct && s.distinctClause?.length === 1 && Object.keys(s.distinctClause[0] ?? {}).length === 0;
+    const distinctOnNodes = anyDistinct && !plainDistinct ? (s.distinctClause as Node[]) : undefined;
+    const distinct = plainDistinct;
 
     const level: Level = {
       parent,
@@ -572,6 +624,9 @@ class StatementCompiler {
       : undefined;
     const order = this.sortClause(s.sortClause ?? [], level, outs, distinct);
     const groupKeys = this.groupClause(s.groupClause ?? [], level, outs);
+    const distinctOn = distinctOnNodes
+      ? this.distinctOnClause(distinctOnNodes, level, outs, order)
+      : undefined;
     const offset = s.limitOffset ? this.limitValue(s.limitOffset, 'OFFSET') : undefined;
     const limit = s.limitCount ? this.limitValue(s.limitCount, 'LIMIT') : undefined;
 
@@ -581,7 +636,10 @@ class StatementCompiler {
       if (having) checkGrouped(having, keys);
       for (const k of order) checkGrouped(k.expr, keys);
     }
-    if (distinct) for (const o of outs) this.requireGroupable(o.expr, 'DISTINCT');
+    // DISTINCT over a type whose equal values can differ in text: grouped on keys instead.
+    const distinctForms = distinct ? outs.map((o) => this.groupForm(o.expr, 'DISTINCT')) : [];
+    const distinctByKeys = distinctForms.some((f) => f.same !== undefined);
+    const groupForms = groupKeys.map((k) => this.groupForm(k, 'GROUP BY'));
 
     // Postgres evaluates WHERE (and HAVING conditions it moves into WHERE)
     // conjuncts in an order of its choosing, pushed down into joins: one that
@@ -597,24 +655,48 @@ class StatementCompiler {
       return this.forcedConjuncts(node, e);
     };
     const whereSql = conditionSql(s.whereClause, where, 'WHERE');
-    const havingSql = conditionSql(s.havingClause, having, 'HAVING');
+    const havingSql = this.havingWithChecks(groupForms, conditionSql(s.havingClause, having, 'HAVING'));
+    const groupSql = groupForms.map((f) => f.sql).join(', ');
 
     const fromSql = level.items.map((i) => i.sql).join(', ');
-    const rowids = level.grouped || distinct ? [] : level.items.flatMap((i) => i.rowids);
+    const rowids = level.grouped || distinct || distinctOn ? [] : level.items.flatMap((i) => i.rowids);
     return {
       outs,
       build: (finals) => {
         const list = finals.map((e, i) => `${e.sql} AS c${i}`).join(', ');
-        let core = `SELECT ${distinct ? 'DISTINCT ' : ''}${list}`;
+        let core = `SELECT ${distinct && !distinctByKeys ? 'DISTINCT ' : ''}${list}`;
         if (fromSql) core += ` FROM ${fromSql}`;
         if (whereSql !== undefined) core += ` WHERE ${whereSql}`;
-        if (groupKeys.length > 0) core += ` GROUP BY ${groupKeys.map((k) => k.sql).join(', ')}`;
+        if (groupKeys.length > 0) core += ` GROUP BY ${groupSql}`;
         if (havingSql !== undefined) core += ` HAVING ${havingSql}`;
         let sql: string;
         let keys: string[];
-        if (distinct) {
+        if (distinctOn) {
+          // The first row of each DISTINCT ON group in ORDER BY order. When
+          // that row ties with another row of its group on every ORDER BY key,
+          // Postgres's choice is arbitrary: the run aborts.
           const a = this.alias();
-          sql = `${withSql}SELECT * FROM (${core}) AS ${a}`;
+          const parts = order.map((k) => sortParts(k.expr, k, this.ctx));
+          const spec = `PARTITION BY ${distinctOn.join(', ')}${parts.length > 0 ? ` ORDER BY ${parts.map((p) => `${p.key} ${p.dir}`).join(', ')}` : ''}`;
+          const innerList = [
+            list,
+            ...parts.map((p, i) => `${p.key} AS o${i}`),
+            `row_number() OVER (${spec}) AS rn`,
+            `count(*) OVER (${spec} RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS peers`,
+          ].join(', ');
+          const innerSql = `SELECT ${innerList}${core.slice(`SELECT ${list}`.length)}`;
+          sql =
+            `${withSql}SELECT ${finals.map((_, i) => `${a}.c${i}`).join(', ')} FROM (${innerSql}) AS ${a}` +
+            ` WHERE ${a}.rn = 1 AND (CASE WHEN ${a}.peers > 1 THEN ${SqlFn.notLocal}('DISTINCT ON keeps an arbitrary row among ties') ELSE 1 END)`;
+          keys = parts.map((p, i) => `${a}.o${i} ${p.dir}`);
+        } else if (distinct) {
+          const a = this.alias();
+          if (distinctByKeys) {
+            const forms = finals.map((e, i) => this.groupForm({ ...e, sql: `${a}.c${i}` }, 'DISTINCT'));
+            sql =
+              `${withSql}SELECT ${finals.map((_, i) => `${a}.c${i}`).join(', ')} FROM (${core}) AS ${a}` +
+              ` GROUP BY ${forms.map((f) => f.sql).join(', ')} HAVING ${this.havingWithChecks(forms, undefined)}`;
+          } else sql = `${withSql}SELECT * FROM (${core}) AS ${a}`;
           keys = order.map((k) => {
             const i = outs.findIndex((o) => o.expr.sql === k.expr.sql);
             const out = finals[i] as Expr;
@@ -625,10 +707,66 @@ class StatementCompiler {
           keys = [...order.map((k) => sortKey(k.expr, k, this.ctx)), ...rowids];
         }
         if (keys.length > 0) sql += ` ORDER BY ${keys.join(', ')}`;
+        if ((limit !== undefined || offset !== undefined) && finals.some((e) => e.errorProne)) {
+          // Under LIMIT, SQLite computes the select list of the returned rows
+          // only, while Postgres, depending on its plan, computes it for every
+          // row (below a Sort) or only for the returned ones: evaluate the
+          // expressions that may raise an error on every qualifying row first.
+          const probes = finals
+            .map((e, i) => [e, i] as const)
+            .filter(([e]) => e.errorProne)
+            .map(([e, i]) => `${e.sql} AS x${i}`);
+          const tests = finals
+            .map((e, i) => [e, i] as const)
+            .filter(([e]) => e.errorProne)
+            .map(([, i]) => `(x${i} IS NULL)`);
+          let probe = `SELECT ${probes.join(', ')}`;
+          if (fromSql) probe += ` FROM ${fromSql}`;
+          if (whereSql !== undefined) probe += ` WHERE ${whereSql}`;
+          if (groupKeys.length > 0) probe += ` GROUP BY ${groupSql}`;
+          if (havingSql !== undefined) probe += ` HAVING ${havingSql}`;
+          this.prechecks.push(`(${withSql}SELECT count(*) FROM (${probe}) WHERE ${tests.join(' + ')} >= 0)`);
+        }
         sql += limitSql(limit, offset);
         return sql;
       },
     };
+  }
+
+  /**
+   * DISTINCT ON (exprs): their equality keys (PARTITION BY forms). Postgres
+   * requires them to be the leading ORDER BY expressions, and without ORDER
+   * BY the row kept per group is arbitrary: both are forwarded.
+   */
+  private distinctOnClause(
+    nodes: Node[],
+    level: Level,
+    outs: Out[],
+    order: { expr: Expr; sb: SortBy }[],
+  ): string[] {
+    const exprs = nodes.map((n) => {
+      const idx = this.outputIndex(n, outs);
+      const e =
+        idx !== undefined ? (outs[idx] as Out).expr : this.expr(n, { level, clause: 'order', inAgg: false });
+      if (e.unknown) throw new NotLocal('DISTINCT ON a constant of unknown type');
+      return e;
+    });
+    if (order.length === 0) throw new NotLocal('DISTINCT ON without ORDER BY keeps an arbitrary row');
+    const lead = new Set(order.slice(0, exprs.length).map((k) => k.expr.sql));
+    if (order.length < exprs.length || !exprs.every((e) => lead.has(e.sql))) {
+      throw new NotLocal('SELECT DISTINCT ON expressions must match initial ORDER BY expressions');
+    }
+    return exprs.map((e) => {
+      const cls = cmpClassOf(e.type);
+      if (cls === undefined) throw new NotLocal(`DISTINCT ON type ${e.typeName}`);
+      if (
+        (cls === 'text' || cls === 'bpchar') &&
+        !(e.coll !== undefined && DETERMINISTIC_COLLATIONS.has(e.coll))
+      ) {
+        throw new NotLocal(`DISTINCT ON text with collation ${e.coll ?? 'unknown'}`);
+      }
+      return comparable(e, cls);
+    });
   }
 
   /** `WHERE a AND b AND c` with every conjunct evaluated on every row (no short-circuit). */
@@ -651,12 +789,55 @@ class StatementCompiler {
     }
   }
 
+  /**
+   * How rows are grouped on `e` (GROUP BY, DISTINCT): by its SQLite value, or,
+   * for types whose equal values can differ in text (numeric 1.5/1.50, float
+   * -0/0, bpchar without a length), by the comparable key, with `same`: the
+   * expression whose values must be identical within each group (Postgres
+   * outputs the text of an arbitrary row of the group; the run aborts when
+   * that choice matters).
+   */
+  private groupForm(e: Expr, what: string): { sql: string; same?: string } {
+    const cls = cmpClassOf(e.type);
+    if (cls === undefined) throw new NotLocal(`${what} on type ${e.typeName}`);
+    if (
+      (cls === 'text' || cls === 'bpchar') &&
+      !(e.coll !== undefined && DETERMINISTIC_COLLATIONS.has(e.coll))
+    ) {
+      throw new NotLocal(`${what} on text with collation ${e.coll ?? 'unknown'}`);
+    }
+    if (cls === 'numeric' || cls === 'float8' || cls === 'float4' || (cls === 'bpchar' && e.typmod === -1)) {
+      return { sql: comparable(e, cls), same: e.sql };
+    }
+    return { sql: e.sql };
+  }
+
+  /** HAVING with the per-group identity checks of `groupForm` (evaluated for every group). */
+  private havingWithChecks(forms: { same?: string }[], having: string | undefined): string | undefined {
+    const checks = forms.filter((f) => f.same !== undefined).map((f) => `${SqlFn.same}(${f.same})`);
+    if (checks.length === 0) return having;
+    return `${SqlFn.and}(${[...checks, having ?? '1'].join(', ')})`;
+  }
+
   private requireGroupable(e: Expr, what: string): void {
     const cls = cmpClassOf(e.type);
-    if (cls === undefined || cls === 'float4' || cls === 'float8' || cls === 'numeric' || cls === 'bpchar') {
+    // char(n) values are stored padded to n characters, so values equal under
+    // bpchar's blank-insensitive equality are identical; without a length
+    // ('a' and 'a  ') the group's representative would be arbitrary.
+    const fixedBpchar = cls === 'bpchar' && e.typmod !== -1;
+    if (
+      cls === undefined ||
+      cls === 'float4' ||
+      cls === 'float8' ||
+      cls === 'numeric' ||
+      (cls === 'bpchar' && !fixedBpchar)
+    ) {
       throw new NotLocal(`${what} on type ${e.typeName}`);
     }
-    if (cls === 'text' && !(e.coll !== undefined && DETERMINISTIC_COLLATIONS.has(e.coll))) {
+    if (
+      (cls === 'text' || cls === 'bpchar') &&
+      !(e.coll !== undefined && DETERMINISTIC_COLLATIONS.has(e.coll))
+    ) {
       throw new NotLocal(`${what} on text with collation ${e.coll ?? 'unknown'}`);
     }
   }
@@ -878,7 +1059,10 @@ class StatementCompiler {
     return {
       sql: `${quoteIdent(t.sqliteName)} AS ${a}`,
       columns,
-      rels: new Map([[refname, { columns, display: `${t.schema}.${t.name}` }]]),
+      // Without an alias the entry also answers to `schema.table.column`.
+      rels: new Map([
+        [refname, { columns, display: `${t.schema}.${t.name}`, ...(aliasName ? {} : { schema: t.schema }) }],
+      ]),
       rowids: rowid ? [`${a}.${rowid}`] : [],
       baseTables: 1,
       complex: false,
@@ -942,12 +1126,19 @@ class StatementCompiler {
         const rc = uniqueColumn(right.columns, name, 'right');
         lUsed.add(lc);
         rUsed.add(rc);
-        if (lc.expr.type !== rc.expr.type)
-          throw new NotLocal(`JOIN USING columns of different types (${name})`);
+        let keepExpr: Expr;
+        if (lc.expr.type === rc.expr.type) keepExpr = (type === 'RIGHT JOIN' ? rc : lc).expr;
+        else if (isIntType(lc.expr.type) && isIntType(rc.expr.type)) {
+          // The merged column is the kept side coerced to the wider type (no longer a plain column).
+          const wide =
+            (INT_BITS[lc.expr.type] as number) >= (INT_BITS[rc.expr.type] as number)
+              ? lc.expr.type
+              : rc.expr.type;
+          keepExpr = { ...this.coerce((type === 'RIGHT JOIN' ? rc : lc).expr, wide), localColumn: true };
+        } else throw new NotLocal(`JOIN USING columns of different types (${name})`);
         const c = this.comparison('=', lc.expr, rc.expr, 'using');
         conds.push(c.sql);
-        const keep = type === 'RIGHT JOIN' ? rc : lc;
-        merged.push({ name, expr: keep.expr });
+        merged.push({ name, expr: keepExpr });
       }
       cond = conds.join(' AND ');
       columns = [
@@ -1023,7 +1214,22 @@ class StatementCompiler {
       }
       throw new NotLocal(`unknown qualifier ${qual}`);
     }
-    throw unsupported('column reference with more than two parts');
+    if (parts.length === 3) {
+      // schema.table.column: only an unaliased table of that schema matches.
+      const [schema, qual, name] = parts as [string, string, string];
+      if (name === '*' || qual === '*' || schema === '*') throw unsupported('schema.table.*');
+      for (let l: Level | undefined = level; l; l = l.parent) {
+        const rel = l.items.map((i) => i.rels.get(qual)).find((r) => r !== undefined);
+        if (!rel) continue;
+        if (rel.schema !== schema) throw new NotLocal(`invalid reference to ${schema}.${qual}`);
+        const matches = rel.columns.filter((c) => c.name === name);
+        if (matches.length !== 1) throw new NotLocal(`column ${name} not unique in ${rel.display}`);
+        const only = matches[0] as RelColumn;
+        return l === level ? { ...only.expr, localColumn: true } : outerRef(only.expr);
+      }
+      throw new NotLocal(`unknown qualifier ${schema}.${qual}`);
+    }
+    throw unsupported('column reference with more than three parts');
   }
 
   // ---- target list --------------------------------------------------------------
@@ -1148,7 +1354,7 @@ class StatementCompiler {
       if (kind === 'A_Const' && idx === undefined) throw unsupported(describeNode(kind, body));
       if (e.agg) throw new NotLocal('aggregate functions are not allowed in GROUP BY');
       if (e.unknown) throw new NotLocal('GROUP BY a constant of unknown type');
-      this.requireGroupable(e, 'GROUP BY');
+      this.groupForm(e, 'GROUP BY');
       return e;
     });
   }
@@ -1208,6 +1414,8 @@ class StatementCompiler {
         return this.collateClause(body as CollateClause, c);
       case 'SubLink':
         return this.subLink(body as SubLink, c);
+      case 'MinMaxExpr':
+        return this.minMax(body as MinMaxExpr, c);
       default:
         throw unsupported(`${describeNode(kind, body)}${c.clause === 'select' ? ' in select list' : ''}`);
     }
@@ -1379,6 +1587,8 @@ class StatementCompiler {
         }
         if (ARITH_OPS.has(op)) return this.arith(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
         if (op === '||') return this.concat(this.expr(e.lexpr, c), this.expr(e.rexpr, c));
+        if (op === '->' || op === '->>')
+          return this.jsonField(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c));
         throw unsupported(describeNode('A_Expr', e));
       }
       case 'AEXPR_DISTINCT':
@@ -1438,8 +1648,8 @@ class StatementCompiler {
     } else if (l.unknown) l = this.resolveUnknown(l, operatorInputType(r.type));
     else if (r.unknown) r = this.resolveUnknown(r, operatorInputType(l.type));
     // float8 vs a numeric constant: the constant is cast to float8 (numeric_float8 reads its text).
-    if (l.type === Oid.float8 && r.literal !== undefined) r = this.float8Const(r);
-    if (r.type === Oid.float8 && l.literal !== undefined) l = this.float8Const(l);
+    if ((l.type === Oid.float8 || l.type === Oid.float4) && r.literal !== undefined) r = this.float8Const(r);
+    if ((r.type === Oid.float8 || r.type === Oid.float4) && l.literal !== undefined) l = this.float8Const(l);
     const cls = this.commonCmpClass(l, r, equality);
     return { l, r, cls, lsql: comparable(l, cls), rsql: comparable(r, cls) };
   }
@@ -1461,6 +1671,14 @@ class StatementCompiler {
     if (lc === rc) cls = lc;
     else if ((lc === 'int' && rc === 'float8') || (lc === 'float8' && rc === 'int')) cls = 'float8';
     else if ((lc === 'int' && rc === 'numeric') || (lc === 'numeric' && rc === 'int')) cls = 'numeric';
+    // float4 against int, float8 or a float8-converted numeric constant: the
+    // operator is float48 (float8 is the preferred type), comparing the exact
+    // float4 value widened to float8.
+    else if (
+      (lc === 'float4' && (rc === 'int' || rc === 'float8')) ||
+      (rc === 'float4' && (lc === 'int' || lc === 'float8'))
+    )
+      cls = 'float8';
     else throw mismatch();
     if (cls === 'text' || cls === 'bpchar') {
       if (cls === 'bpchar' && (l.type !== Oid.bpchar || r.type !== Oid.bpchar)) throw mismatch();
@@ -1499,6 +1717,21 @@ class StatementCompiler {
     if (l.unknown && r.unknown) throw new NotLocal(`operator is not unique: unknown ${op} unknown`);
     if (l.unknown) l = this.resolveUnknown(l, r.type);
     if (r.unknown) r = this.resolveUnknown(r, l.type);
+    if (l.type === Oid.date || r.type === Oid.date) return this.dateArith(op, left, right, c);
+    const numericSide = (e: Expr): boolean => isIntType(e.type) || e.type === Oid.numeric;
+    if (
+      (l.type === Oid.numeric || r.type === Oid.numeric) &&
+      numericSide(l) &&
+      numericSide(r) &&
+      (op === '+' || op === '-' || op === '*')
+    ) {
+      // numeric_add/sub/mul: exact, result scale max(s1, s2) or s1 + s2 (an
+      // integer operand is cast to numeric with scale 0).
+      const ln = this.coerce(l, Oid.numeric);
+      const rn = this.coerce(r, Oid.numeric);
+      const e = derived(`${SqlFn.numericArith}('${op}', ${ln.sql}, ${rn.sql})`, Oid.numeric, -1, [ln, rn]);
+      return this.errorCapable(e, c);
+    }
     if (!isIntType(l.type) || !isIntType(r.type))
       throw new NotLocal(`operator ${op} on ${l.typeName} and ${r.typeName}`);
     const type = (INT_BITS[l.type] as number) >= (INT_BITS[r.type] as number) ? l.type : r.type;
@@ -1506,12 +1739,61 @@ class StatementCompiler {
     return this.errorCapable(e, c);
   }
 
+  /** date + int4, int4 + date, date - int4 (date_pli, date_mii), date - date (date_mi, int4). */
+  private dateArith(op: string, left: Expr, right: Expr, c: ExprCtx): Expr {
+    const l = left;
+    let r = right;
+    // `date - 'literal'`: the unknown side takes the known side's type (date - date).
+    if (op === '-' && l.type === Oid.date && r.unknown) r = this.resolveUnknown(r, Oid.date);
+    if (l.unknown || r.unknown) throw new NotLocal(`operator ${op} on date and unknown`);
+    const int4ish = (e: Expr): boolean => e.type === Oid.int4 || e.type === Oid.int2;
+    let e: Expr;
+    if (op === '+' && l.type === Oid.date && int4ish(r)) {
+      e = derived(`${SqlFn.dateAdd}(${l.sql}, ${r.sql})`, Oid.date, -1, [l, r]);
+    } else if (op === '+' && int4ish(l) && r.type === Oid.date) {
+      e = derived(`${SqlFn.dateAdd}(${r.sql}, ${l.sql})`, Oid.date, -1, [l, r]);
+    } else if (op === '-' && l.type === Oid.date && int4ish(r)) {
+      e = derived(`${SqlFn.dateAdd}(${l.sql}, -(${r.sql}))`, Oid.date, -1, [l, r]);
+    } else if (op === '-' && l.type === Oid.date && r.type === Oid.date) {
+      e = derived(`${SqlFn.dateDiff}(${l.sql}, ${r.sql})`, Oid.int4, -1, [l, r]);
+    } else throw new NotLocal(`operator ${op} on ${l.typeName} and ${r.typeName}`);
+    return this.errorCapable(e, c);
+  }
+
   private negate(arg: Expr, c: ExprCtx): Expr {
     // `- 'x'`: the operator is not unique (numeric and interval candidates).
     if (arg.unknown) throw new NotLocal('operator is not unique: - unknown');
     const a = arg;
+    if (a.type === Oid.numeric) {
+      return derived(`${SqlFn.numericArith}('-', '0', ${a.sql})`, Oid.numeric, -1, [a]);
+    }
     if (!isIntType(a.type)) throw new NotLocal(`operator - on ${a.typeName}`);
     return this.errorCapable(derived(`${SqlFn.intNeg}(${a.sql}, ${INT_BITS[a.type]})`, a.type, -1, [a]), c);
+  }
+
+  /**
+   * jsonb -> / ->> with a constant key (text literal: object field; integer:
+   * array element, negative from the end). The stored jsonb text is jsonb's
+   * normalised output, so a nested value's output is its substring.
+   */
+  private jsonField(op: string, left: Expr, right: Expr): Expr {
+    if (left.type !== Oid.jsonb) throw new NotLocal(`operator ${op} on ${left.typeName}`);
+    let key: string;
+    if (right.unknown?.kind === 'literal') {
+      // jsonb -> unknown resolves to the text variant.
+      key = `'s${right.unknown.text.replace(/'/g, "''")}'`;
+    } else if (right.type === Oid.int4 && right.constant && /^@p\d+$/.test(right.sql)) {
+      key = `'i' || ${right.sql}`;
+    } else throw new NotLocal(`${op} with a non-constant key`);
+    const text = op === '->>';
+    const e = derived(
+      `${SqlFn.jsonbGet}(${left.sql}, ${key}, ${text ? 1 : 0})`,
+      text ? Oid.text : Oid.jsonb,
+      -1,
+      [left],
+    );
+    if (text) e.coll = 'default';
+    return e;
   }
 
   /** `||`: text concatenation, or anynonarray || text via the type's text form. */
@@ -1547,10 +1829,11 @@ class StatementCompiler {
     else if (l.type === Oid.varchar) result = this.coerce(l, Oid.text);
     else result = { ...l, origin: undefined };
     void c;
+    // exprTypmod(NullIfExpr) is the typmod of its (coerced) first argument.
     const e = derived(
       `(CASE WHEN ${comparable(l, cls)} = ${comparable(r, cls)} THEN NULL ELSE ${result.sql} END)`,
       result.type,
-      -1,
+      result.type === l.type ? l.typmod : -1,
       [l, r],
     );
     e.coll = result.coll;
@@ -1652,7 +1935,8 @@ class StatementCompiler {
     let p = this.expr(patternNode, c);
     if (l.unknown) l = this.resolveUnknown(l, Oid.text);
     if (p.unknown) p = this.resolveUnknown(p, Oid.text);
-    if (!isTextType(l.type) || l.type === Oid.bpchar) throw new NotLocal(`LIKE on ${l.typeName}`);
+    // bpchar ~~ text matches the blank-padded value as stored (checked against Postgres).
+    if (!isTextType(l.type)) throw new NotLocal(`LIKE on ${l.typeName}`);
     if (!isTextType(p.type) || p.type === Oid.bpchar)
       throw new NotLocal(`LIKE pattern of type ${p.typeName}`);
     let escSql = `'\\'`;
@@ -1760,8 +2044,9 @@ class StatementCompiler {
       throw unsupported(describeNode('FuncCall', f));
     }
     const name = names[names.length - 1] as string;
-    if (f.over) throw unsupported(`window function ${name}()`);
-    if (f.agg_filter) throw unsupported('FILTER');
+    if (f.over) return this.windowCall(name, f, c);
+    if (ORDERED_AGGREGATES.has(name)) return this.orderedAggregate(name, f, c);
+    if (f.agg_filter && !AGGREGATES.has(name)) throw unsupported('FILTER');
     if (f.agg_order && f.agg_order.length > 0) throw unsupported('ORDER BY in aggregate');
     if (f.agg_within_group || f.func_variadic) throw unsupported(describeNode('FuncCall', f));
     if (AGGREGATES.has(name)) return this.aggregate(name, f, c);
@@ -1771,6 +2056,12 @@ class StatementCompiler {
       if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
       const a = args[0] as Expr;
       const t = a.unknown ? this.resolveUnknown(a, Oid.text) : a;
+      if (t.type === Oid.bpchar) {
+        // bpchar → text (rtrim1) drops trailing blanks; length(bpchar) ignores them too.
+        const e = derived(`rtrim(${t.sql}, ' ')`, Oid.text, -1, [t]);
+        e.coll = t.coll;
+        return e;
+      }
       if (t.type !== Oid.text && t.type !== Oid.varchar) throw new NotLocal(`${name}() of ${t.typeName}`);
       return t;
     };
@@ -1782,6 +2073,44 @@ class StatementCompiler {
         const e = derived(`${name}(${a.sql})`, Oid.text, -1, [a]);
         e.coll = a.coll;
         return e;
+      }
+      case 'extract':
+      case 'date_part': {
+        // extract(field FROM date) → numeric; date_part(text, date) → float8 (not local).
+        if (name === 'date_part') throw unsupported('function call date_part()');
+        const [fieldNode] = f.args ?? [];
+        const field =
+          fieldNode && 'A_Const' in fieldNode ? fieldNode.A_Const.sval?.sval?.toLowerCase() : undefined;
+        const x = args[1];
+        if (field === undefined || !x || args.length !== 2) throw unsupported('extract()');
+        if (x.type !== Oid.date) throw new NotLocal(`extract() from ${x.typeName}`);
+        if (!DATE_FIELDS.has(field)) throw new NotLocal(`extract(${field} FROM date)`);
+        return derived(`${SqlFn.extractDate}('${field}', ${x.sql})`, Oid.numeric, -1, [x]);
+      }
+      case 'round': {
+        // numeric_round, the scale a constant. round(integer) resolves to
+        // round(float8) (float8 is the preferred type): not local.
+        if (args.length < 1 || args.length > 2) throw unsupported('round() with these arguments');
+        const x = args[0] as Expr;
+        if (x.unknown) throw new NotLocal('round() of an untyped value');
+        if (x.type !== Oid.numeric) throw new NotLocal(`round() of ${x.typeName}`);
+        let scale = 0n;
+        let scaleExpr: Expr | undefined;
+        if (args.length === 2) {
+          scaleExpr = args[1] as Expr;
+          const v =
+            scaleExpr.unknown || !isIntType(scaleExpr.type) ? undefined : this.binds[scaleExpr.sql.slice(1)];
+          if (v?.kind !== 'value' || typeof v.value !== 'bigint')
+            throw unsupported('round() with a non-constant scale');
+          scale = v.value;
+          if (scale < -1000n || scale > 1000n) throw unsupported('round() to more than 1000 digits');
+        }
+        return derived(
+          `${SqlFn.numericRound}(${x.sql}, ${scale})`,
+          Oid.numeric,
+          -1,
+          scaleExpr ? [x, scaleExpr] : [x],
+        );
       }
       case 'length':
       case 'char_length':
@@ -1800,9 +2129,20 @@ class StatementCompiler {
     }
     if (c.inAgg) throw new NotLocal('aggregate function calls cannot be nested');
     const inner: ExprCtx = { ...c, inAgg: true };
+    // FILTER (WHERE p): every supported aggregate ignores NULL inputs, so
+    // agg(x) FILTER (WHERE p) is agg(CASE WHEN p THEN x END).
+    const filter = f.agg_filter ? this.predicate(f.agg_filter, inner) : undefined;
+    if (filter?.agg) throw new NotLocal('aggregate functions are not allowed in FILTER');
+    const filtered = (a: Expr): Expr =>
+      filter
+        ? {
+            ...derived(`(CASE WHEN ${filter.sql} THEN ${a.sql} END)`, a.type, a.typmod, [filter, a]),
+            coll: a.coll,
+          }
+        : a;
     if (f.agg_star) {
       if (name !== 'count' || (f.args?.length ?? 0) > 0) throw unsupported(`${name}(*)`);
-      return aggExpr('count(*)', Oid.int8);
+      return aggExpr(filter ? `count(${filtered(constExpr('1', Oid.int4)).sql})` : 'count(*)', Oid.int8);
     }
     const args = (f.args ?? []).map((a) => this.expr(a, inner));
     if (args.length !== 1) throw unsupported(`function call ${name}()`);
@@ -1811,13 +2151,14 @@ class StatementCompiler {
       if (a.unknown.kind === 'param') throw unsupported(`${name}() of a parameter`);
       a = this.resolveUnknown(a, Oid.text);
     }
+    a = filtered(a);
     if (a.agg) throw new NotLocal('aggregate function calls cannot be nested');
     // An aggregate of outer-level columns only belongs to that outer query.
     if (!a.constant && !hasLocalVars(a)) throw unsupported('aggregate of an outer query column');
     if (f.agg_distinct) {
       if (name !== 'count') throw unsupported(`${name}(DISTINCT)`);
-      this.requireGroupable(a, 'count(DISTINCT)');
-      return aggExpr(`count(DISTINCT ${a.sql})`, Oid.int8);
+      // Distinct under Postgres's equality: the comparable key (numeric 1.5 = 1.50, float -0 = 0).
+      return aggExpr(`count(DISTINCT ${this.groupForm(a, 'count(DISTINCT)').sql})`, Oid.int8);
     }
     switch (name) {
       case 'count':
@@ -1847,6 +2188,16 @@ class StatementCompiler {
           return e;
         }
         if (a.type === Oid.date) return aggExpr(`${name}(${comparable(a, 'date')})`, Oid.date);
+        if (a.type === Oid.bpchar) {
+          // Compared without trailing blanks; equal keys with different padding are ambiguous.
+          this.requireCollation(a.coll, false, colName(a));
+          const e = aggExpr(
+            `${SqlFn.extreme}(${name === 'min' ? -1 : 1}, ${comparable(a, 'bpchar')}, ${a.sql})`,
+            a.type,
+          );
+          e.coll = a.coll;
+          return e;
+        }
         const cls = cmpClassOf(a.type);
         if (cls === 'numeric' || cls === 'tstz' || cls === 'float8' || cls === 'float4') {
           const dir = name === 'min' ? -1 : 1;
@@ -1855,6 +2206,242 @@ class StatementCompiler {
         throw new NotLocal(`${name}() of ${a.typeName}`);
       }
     }
+  }
+
+  /**
+   * A window function call in the select list of an ungrouped query. SQLite
+   * evaluates windows like Postgres (after WHERE, before DISTINCT/ORDER
+   * BY/LIMIT, default frame RANGE UNBOUNDED PRECEDING to CURRENT ROW with
+   * peers). Functions whose value depends on the order among peers
+   * (row_number, ntile, lag, lead) abort the run when a row has a peer:
+   * Postgres's answer would depend on its sort's tie order.
+   */
+  private windowCall(name: string, f: FuncCall, c: ExprCtx): Expr {
+    if (c.clause !== 'select')
+      throw new NotLocal(`window functions are not allowed in ${c.clause.toUpperCase()}`);
+    if (c.inAgg) throw new NotLocal('aggregate function calls cannot contain window function calls');
+    if (c.level.grouped) throw unsupported('window function in a grouped query');
+    const w = f.over as NonNullable<FuncCall['over']>;
+    if (w.name !== undefined || w.refname !== undefined) throw unsupported('named window');
+    // FRAMEOPTION_DEFAULTS: RANGE UNBOUNDED PRECEDING AND CURRENT ROW.
+    if (w.frameOptions !== 1058 || w.startOffset || w.endOffset) throw unsupported('window frame clause');
+    if (f.agg_filter || f.agg_distinct || (f.agg_order && f.agg_order.length > 0) || f.agg_within_group) {
+      throw unsupported(`${name}() OVER with FILTER, DISTINCT or ORDER BY`);
+    }
+    const ctx: ExprCtx = { ...c, clause: 'select' };
+    const parts = (w.partitionClause ?? []).map((n) => {
+      const e = this.expr(n, ctx);
+      if (e.unknown) throw new NotLocal('PARTITION BY a constant of unknown type');
+      if (containsWindow(n)) throw new NotLocal('window function calls cannot be nested');
+      const cls = cmpClassOf(e.type);
+      if (cls === undefined) throw new NotLocal(`PARTITION BY on type ${e.typeName}`);
+      if (
+        (cls === 'text' || cls === 'bpchar') &&
+        !(e.coll !== undefined && DETERMINISTIC_COLLATIONS.has(e.coll))
+      ) {
+        throw new NotLocal(`PARTITION BY on text with collation ${e.coll ?? 'unknown'}`);
+      }
+      return { e, key: comparable(e, cls) };
+    });
+    const orders = (w.orderClause ?? []).map((item) => {
+      const [kind] = nodeKind(item);
+      if (kind !== 'SortBy') throw unsupported(kind);
+      const sb = (item as { SortBy: SortBy }).SortBy;
+      if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
+        throw unsupported('ORDER BY USING');
+      if (containsWindow(sb.node)) throw new NotLocal('window function calls cannot be nested');
+      const e = this.expr(sb.node as Node, ctx);
+      if (e.unknown) throw new NotLocal('window ORDER BY a constant of unknown type');
+      return { e, key: sortKey(e, { sb }, this.ctx) };
+    });
+    let spec = '';
+    if (parts.length > 0) spec += `PARTITION BY ${parts.map((p) => p.key).join(', ')}`;
+    if (orders.length > 0) spec += `${spec ? ' ' : ''}ORDER BY ${orders.map((o) => o.key).join(', ')}`;
+    const kids = [...parts.map((p) => p.e), ...orders.map((o) => o.e)];
+    const over = `OVER (${spec})`;
+    const peers = `count(*) OVER (${spec}${orders.length > 0 ? '' : ' ORDER BY 1'} RANGE BETWEEN CURRENT ROW AND CURRENT ROW)`;
+    const tieFree = (sql: string): string =>
+      `(CASE WHEN ${peers} > 1 THEN ${SqlFn.notLocal}('${name}() over rows Postgres orders arbitrarily') ELSE ${sql} END)`;
+    const args = (f.args ?? []).map((a) => this.expr(a, ctx));
+    if ((f.args ?? []).some(containsWindow)) throw new NotLocal('window function calls cannot be nested');
+    const win = (sql: string, type: number, typmod = -1, argKids: Expr[] = []): Expr => ({
+      ...derived(sql, type, typmod, [...kids, ...argKids]),
+      constant: false,
+    });
+    const noArgs = (): void => {
+      if (args.length > 0 || f.agg_star) throw unsupported(`${name}() with arguments`);
+    };
+    switch (name) {
+      case 'row_number':
+        noArgs();
+        return win(tieFree(`row_number() ${over}`), Oid.int8);
+      case 'rank':
+      case 'dense_rank':
+        noArgs();
+        return win(`${name}() ${over}`, Oid.int8);
+      case 'percent_rank':
+      case 'cume_dist':
+        // Both are one float8 division of row counts, in Postgres and SQLite.
+        noArgs();
+        return win(`${name}() ${over}`, Oid.float8);
+      case 'ntile': {
+        const n = args[0];
+        if (args.length !== 1 || !n || n.unknown || n.type !== Oid.int4 || n.sql.startsWith('@u')) {
+          throw unsupported('ntile() with a non-constant argument');
+        }
+        const value = this.binds[n.sql.slice(1)];
+        if (value?.kind !== 'value' || typeof value.value !== 'bigint' || value.value <= 0n) {
+          throw new NotLocal('argument of ntile must be greater than zero');
+        }
+        return win(tieFree(`ntile(${n.sql}) ${over}`), Oid.int4, -1, [n]);
+      }
+      case 'lag':
+      case 'lead': {
+        if (args.length < 1 || args.length > 2) throw unsupported(`${name}() with a default`);
+        let x = args[0] as Expr;
+        if (x.unknown) x = this.resolveUnknown(x, Oid.text);
+        let offset = '';
+        if (args.length === 2) {
+          const o = args[1] as Expr;
+          const v = o.unknown || o.type !== Oid.int4 ? undefined : this.binds[o.sql.slice(1)];
+          if (v?.kind !== 'value' || typeof v.value !== 'bigint' || v.value < 0n) {
+            throw unsupported(`${name}() with a non-constant or negative offset`);
+          }
+          offset = `, ${o.sql}`;
+        }
+        // exprTypmod of a WindowFunc is -1 whatever its argument's.
+        const e = win(tieFree(`${name}(${x.sql}${offset}) ${over}`), x.type, -1, [x]);
+        e.typlen = x.typlen;
+        e.typeName = x.typeName;
+        e.coll = x.coll;
+        return e;
+      }
+      case 'count':
+        if (f.agg_star) return win(`count(*) ${over}`, Oid.int8);
+        if (args.length !== 1) throw unsupported('count() with several arguments');
+        return win(`count(${(args[0] as Expr).sql}) ${over}`, Oid.int8, -1, args);
+      case 'sum':
+      case 'avg':
+      case 'min':
+      case 'max': {
+        if (args.length !== 1) throw unsupported(`${name}() with several arguments`);
+        const x = args[0] as Expr;
+        if (x.agg) throw unsupported('window function over an aggregate');
+        if (x.type === Oid.int2 || x.type === Oid.int4) {
+          if (name === 'sum') return win(`sum(${x.sql}) ${over}`, Oid.int8, -1, [x]);
+          if (name === 'avg') {
+            return win(`${SqlFn.intAvg}(sum(${x.sql}) ${over}, count(${x.sql}) ${over})`, Oid.numeric, -1, [
+              x,
+            ]);
+          }
+          return win(`${name}(${x.sql}) ${over}`, x.type, -1, [x]);
+        }
+        if (x.type === Oid.int8 && (name === 'min' || name === 'max')) {
+          return win(`${name}(${x.sql}) ${over}`, x.type, -1, [x]);
+        }
+        // Exact numeric accumulation; int8 sums and averages are numeric too.
+        if ((x.type === Oid.numeric || x.type === Oid.int8) && (name === 'sum' || name === 'avg')) {
+          const arg = x.type === Oid.int8 ? `CAST(${x.sql} AS TEXT)` : x.sql;
+          const fn = name === 'sum' ? SqlFn.numericSum : SqlFn.numericAvg;
+          return win(`${fn}(${arg}) ${over}`, Oid.numeric, -1, [x]);
+        }
+        throw new NotLocal(`${name}() OVER of ${x.typeName}`);
+      }
+      default:
+        throw unsupported(`window function ${name}()`);
+    }
+  }
+
+  /**
+   * GREATEST/LEAST: the common type's values compared like ORDER BY, NULLs
+   * ignored; among equal values the first is kept (ExecEvalMinMax replaces
+   * only on a strictly greater/lesser value).
+   */
+  private minMax(m: MinMaxExpr, c: ExprCtx): Expr {
+    const least = m.op === 'IS_LEAST';
+    const args = (m.args ?? []).map((a) => this.expr(a, c));
+    if (args.length === 0) throw unsupported('GREATEST/LEAST');
+    if (args.every((a) => a.unknown?.kind === 'param'))
+      throw new NotLocal('could not determine data type of parameter');
+    const type = selectCommonType(args, least ? 'LEAST' : 'GREATEST');
+    const typed = args.map((a) => this.coerce(a, type));
+    const coll = typed.reduce<string | undefined>(
+      (acc, t, i) => (i === 0 ? t.coll : mergeCollNames(acc, t.coll)),
+      undefined,
+    );
+    const probe = { ...(typed[0] as Expr), coll };
+    const cls = sortClass(probe, this.ctx);
+    if (cls === 'bpchar') throw new NotLocal(`${least ? 'LEAST' : 'GREATEST'} of bpchar`);
+    const pairs = typed.map((t) => `${comparable({ ...t, coll }, cls)}, ${t.sql}`).join(', ');
+    const typmod = typed.every((t) => t.typmod === typed[0]?.typmod) ? (typed[0]?.typmod ?? -1) : -1;
+    const e = derived(`${SqlFn.minMax}(${least ? -1 : 1}, ${pairs})`, type, typmod, typed);
+    e.coll = coll;
+    return e;
+  }
+
+  /**
+   * string_agg(text, text ORDER BY ...) and array_agg(x ORDER BY ...): the
+   * rows sorted by the ORDER BY keys (compared like ORDER BY); rows that tie
+   * on every key but differ abort the run, since Postgres's order among them
+   * is arbitrary. Without ORDER BY the input order is arbitrary: not local.
+   */
+  private orderedAggregate(name: string, f: FuncCall, c: ExprCtx): Expr {
+    if (c.clause === 'where' || c.clause === 'on' || c.clause === 'group' || c.clause === 'limit') {
+      throw new NotLocal(`aggregate functions are not allowed in ${c.clause.toUpperCase()}`);
+    }
+    if (c.inAgg) throw new NotLocal('aggregate function calls cannot be nested');
+    if (f.agg_filter || f.agg_distinct || f.agg_star || f.agg_within_group || f.func_variadic) {
+      throw unsupported(`${name}() with FILTER, DISTINCT or *`);
+    }
+    if (!f.agg_order || f.agg_order.length === 0)
+      throw new NotLocal(`${name}() without ORDER BY (input order arbitrary)`);
+    const inner: ExprCtx = { ...c, inAgg: true };
+    const args = (f.args ?? []).map((a) => this.expr(a, inner));
+    const keys = f.agg_order.map((item) => {
+      const [kind] = nodeKind(item);
+      if (kind !== 'SortBy') throw unsupported(kind);
+      const sb = (item as { SortBy: SortBy }).SortBy;
+      if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
+        throw unsupported('ORDER BY USING');
+      const e = this.expr(sb.node as Node, inner);
+      if (e.unknown) throw new NotLocal('aggregate ORDER BY a constant of unknown type');
+      const cls = sortClass(e, this.ctx);
+      const desc = sb.sortby_dir === 'SORTBY_DESC';
+      const nullsFirst =
+        sb.sortby_nulls === 'SORTBY_NULLS_FIRST'
+          ? true
+          : sb.sortby_nulls === 'SORTBY_NULLS_LAST'
+            ? false
+            : desc;
+      return { e, sql: comparable(e, cls), spec: `${desc ? 'D' : 'A'}${nullsFirst ? 'F' : 'L'}` };
+    });
+    for (const a of [...args, ...keys.map((k) => k.e)]) {
+      if (a.agg) throw new NotLocal('aggregate function calls cannot be nested');
+    }
+    const spec = keys.map((k) => k.spec).join(',');
+    const keySql = keys.map((k) => k.sql).join(', ');
+    if (name === 'string_agg') {
+      if (args.length !== 2) throw unsupported('string_agg() with these arguments');
+      const [v, d] = args.map((a) => (a.unknown ? this.resolveUnknown(a, Oid.text) : a)) as [Expr, Expr];
+      for (const a of [v, d]) {
+        if (a.type !== Oid.text && a.type !== Oid.varchar)
+          throw new NotLocal(`string_agg() of ${a.typeName}`);
+      }
+      const e = aggExpr(`${SqlFn.orderedAgg}('string', '${spec}', ${v.sql}, ${d.sql}, ${keySql})`, Oid.text);
+      e.coll = v.coll;
+      return e;
+    }
+    if (args.length !== 1) throw unsupported('array_agg() with these arguments');
+    let v = args[0] as Expr;
+    if (v.unknown) v = this.resolveUnknown(v, Oid.text);
+    const elem = isIntType(v.type)
+      ? 'int'
+      : v.type === Oid.text || v.type === Oid.varchar
+        ? 'text'
+        : undefined;
+    const arrayType = TYPES.get(v.type)?.array;
+    if (elem === undefined || arrayType === undefined) throw new NotLocal(`array_agg() of ${v.typeName}`);
+    return aggExpr(`${SqlFn.orderedAgg}('${elem}', '${spec}', ${v.sql}, NULL, ${keySql})`, arrayType);
   }
 
   private coalesceExpr(ce: CoalesceExpr, c: ExprCtx): Expr {
@@ -1924,7 +2511,12 @@ class StatementCompiler {
   }
 
   private subLink(s: SubLink, c: ExprCtx): Expr {
-    if (c.level.grouped) throw unsupported('subquery in a grouped query');
+    // In a grouped query, outer references from the select list or HAVING
+    // must be grouped, which the subquery's SQL hides from checkGrouped; in
+    // WHERE/ON it runs before grouping, as in an ungrouped query.
+    if (c.level.grouped && c.clause !== 'where' && c.clause !== 'on') {
+      throw unsupported('subquery in a grouped query');
+    }
     const q = s.subselect;
     if (!q) throw unsupported('subquery');
     const [kind, body] = nodeKind(q);
@@ -1954,12 +2546,21 @@ class StatementCompiler {
         const sql = `(${t.lsql} ${any ? 'IN' : 'NOT IN'} (SELECT ${t.rsql} FROM (${sub.build([out])}) AS ${a}))`;
         return { ...derived(sql, Oid.bool, -1, [l]), constant: false };
       }
+      case 'EXPR_SUBLINK': {
+        // A scalar subquery: its only row's value, NULL without rows; more
+        // than one row is an error in Postgres (the aggregate aborts the run).
+        const sub = this.selectStmt(body as SelectStmt, c.level, c.level.ctes, false, false);
+        if (sub.outs.length !== 1) throw new NotLocal('subquery must return only one column');
+        const out = (sub.outs[0] as Out).expr;
+        const sql = `(SELECT ${SqlFn.single}(c0) FROM (${sub.build([out])}))`;
+        const e = { ...derived(sql, out.type, out.typmod, []), constant: false };
+        e.typlen = out.typlen;
+        e.typeName = out.typeName;
+        if (out.coll !== undefined) e.coll = out.coll;
+        return this.errorCapable(e, c);
+      }
       default:
-        throw unsupported(
-          s.subLinkType === 'EXPR_SUBLINK'
-            ? `subquery${c.clause === 'select' ? ' in select list' : ''}`
-            : 'subquery',
-        );
+        throw unsupported(s.subLinkType === 'ARRAY_SUBLINK' ? 'ARRAY(subquery)' : 'subquery');
     }
   }
 }
@@ -2006,12 +2607,15 @@ function constExpr(sql: string, type: number): Expr {
 
 /** An expression computed from `kids` (flags propagate). */
 function derived(sql: string, type: number, typmod: number, kids: Expr[]): Expr {
+  // A type the compiler has no facts about (timestamp, interval, ...) can only
+  // come from a kid of that type (CASE, COALESCE): its size and name are the kid's.
+  const same = TYPES.has(type) ? undefined : kids.find((k) => k.type === type);
   return {
     sql,
     type,
     typmod,
-    typlen: typeLen(type),
-    typeName: typeName(type),
+    typlen: same ? same.typlen : typeLen(type),
+    typeName: same ? same.typeName : typeName(type),
     constant: kids.every((k) => k.constant),
     errorProne: kids.some((k) => k.errorProne),
     agg: kids.some((k) => k.agg),
@@ -2146,6 +2750,9 @@ function comparable(e: Expr, cls: CmpClass): string {
   switch (cls) {
     case 'float8':
       if (isIntType(e.type)) return `CAST(${x} AS REAL)`;
+      // The replica stores a float4 as the double nearest its shortest text,
+      // not the float4 itself: round it back to float4 precision.
+      if (e.type === Oid.float4) return `${SqlFn.float4Value}(${x})`;
       return `(CASE WHEN typeof(${x}) = 'text' AND ${x} = '-0' THEN 0.0 ELSE ${x} END)`;
     case 'float4':
       return `(CASE WHEN typeof(${x}) = 'text' AND ${x} = '-0' THEN 0.0 ELSE ${x} END)`;
@@ -2173,6 +2780,13 @@ function sortClass(e: Expr, ctx: CompileContext): CmpClass {
     if (!isCCollation(e.coll, ctx)) throw new NotLocal(`non-C collation ${e.coll} on ${colName(e)}`);
   }
   return cls;
+}
+
+/** A sort key split into its comparable expression and direction (`ASC NULLS LAST`, ...). */
+function sortParts(e: Expr, k: { sb: SortBy }, ctx: CompileContext): { key: string; dir: string } {
+  const full = sortKey(e, k, ctx);
+  const m = / (ASC|DESC) NULLS (FIRST|LAST)$/.exec(full) as RegExpExecArray;
+  return { key: full.slice(0, m.index), dir: m[0].trim() };
 }
 
 function sortKey(e: Expr, k: { sb: SortBy }, ctx: CompileContext): string {

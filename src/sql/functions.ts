@@ -7,7 +7,18 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
-import { integerAverage, intRange, NumericAccumulator, numericKey, timestamptzKey } from './pgtypes.js';
+import {
+  dateAddDays,
+  dateDiff,
+  extractDate,
+  integerAverage,
+  intRange,
+  NumericAccumulator,
+  numericArith,
+  numericKey,
+  numericRound,
+  timestamptzKey,
+} from './pgtypes.js';
 
 export const SqlFn = {
   notLocal: 'outpost_not_local',
@@ -25,6 +36,26 @@ export const SqlFn = {
   extreme: 'outpost_extreme',
   numericSum: 'outpost_numeric_sum',
   numericAvg: 'outpost_numeric_avg',
+  /** A stored float4 as the exact float4 value (a double), -0 as 0.0, NaN kept as the text 'NaN'. */
+  float4Value: 'outpost_float4_value',
+  numericArith: 'outpost_numeric_arith',
+  numericRound: 'outpost_numeric_round',
+  /** `(direction, key1, value1, key2, value2, ...)`: GREATEST (1) / LEAST (-1), the first of equal keys. */
+  minMax: 'outpost_min_max',
+  /** Aggregate `(kind, spec, value, delimiter, key...)`: string_agg/array_agg over rows sorted by the keys. */
+  orderedAgg: 'outpost_ordered_agg',
+  /** `(date, days)`: date + integer. */
+  dateAdd: 'outpost_date_add',
+  /** `(date, date)`: date - date in days. */
+  dateDiff: 'outpost_date_diff',
+  /** `(field, date)`: extract(field FROM date). */
+  extractDate: 'outpost_extract_date',
+  /** `(jsonb text, 's<key>' | 'i<index>', asText)`: jsonb -> / ->>. */
+  jsonbGet: 'outpost_jsonb_get',
+  /** Aggregate: 1 when every value of the group is identical (Postgres would output any of them), else aborts. */
+  same: 'outpost_same',
+  /** Aggregate: the only value of a scalar subquery's rows (NULL for none; more than one aborts). */
+  single: 'outpost_single',
 } as const;
 
 interface Extreme {
@@ -36,12 +67,177 @@ interface Extreme {
 
 /** Order of comparable keys: numbers (SQLite REAL/INTEGER) before text, text bytewise (keys are ASCII). */
 function compareKeys(a: unknown, b: unknown): number {
+  return compareComparable(a, b);
+}
+
+/**
+ * Order of comparable values (the `comparable()` forms of the compiler):
+ * numbers before text, numbers by value, text by UTF-8 bytes (C collation).
+ */
+export function compareComparable(a: unknown, b: unknown): number {
   const an = typeof a !== 'string';
   const bn = typeof b !== 'string';
   if (an && !bn) return -1;
   if (!an && bn) return 1;
-  if (an) return Number(a) < Number(b) ? -1 : Number(a) > Number(b) ? 1 : 0;
-  return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
+  if (an) {
+    // bigint and number compare exactly with < and >.
+    const x = a as number | bigint;
+    const y = b as number | bigint;
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return Buffer.compare(Buffer.from(a as string, 'utf8'), Buffer.from(b as string, 'utf8'));
+}
+
+interface OrderedRow {
+  keys: unknown[];
+  value: unknown;
+  delim: unknown;
+}
+
+interface OrderedState {
+  kind: string;
+  spec: string[];
+  rows: OrderedRow[];
+}
+
+/** array_out quoting of one text element. */
+function arrayElement(v: string): string {
+  // array_isspace: exactly these six (not JS's Unicode \s).
+  if (v === '' || /^null$/i.test(v) || /[{}",\\ \t\n\r\v\f]/.test(v))
+    return `"${v.replace(/["\\]/g, (m) => `\\${m}`)}"`;
+  return v;
+}
+
+function finishOrdered(st: OrderedState): string | null {
+  const cmp = (x: OrderedRow, y: OrderedRow): number => {
+    for (const [i, spec] of st.spec.entries()) {
+      const a = x.keys[i];
+      const b = y.keys[i];
+      if (a === null && b === null) continue;
+      const nullsFirst = spec[1] === 'F';
+      if (a === null) return nullsFirst ? -1 : 1;
+      if (b === null) return nullsFirst ? 1 : -1;
+      const c = compareComparable(a, b);
+      if (c !== 0) return spec[0] === 'D' ? -c : c;
+    }
+    return 0;
+  };
+  const rows = st.kind === 'string' ? st.rows.filter((r) => r.value !== null) : st.rows;
+  if (rows.length === 0) return null;
+  const sorted = [...rows].sort(cmp);
+  for (let i = 1; i < sorted.length; i++) {
+    const p = sorted[i - 1] as OrderedRow;
+    const q = sorted[i] as OrderedRow;
+    if (cmp(p, q) === 0 && (p.value !== q.value || p.delim !== q.delim)) {
+      throw new NotLocal('aggregate ORDER BY leaves rows in an arbitrary order');
+    }
+  }
+  if (st.kind === 'string') {
+    let out = '';
+    for (const [i, r] of sorted.entries()) {
+      if (i > 0 && r.delim !== null) out += String(r.delim);
+      out += String(r.value);
+    }
+    return out;
+  }
+  const elems = sorted.map((r) => {
+    if (r.value === null) return 'NULL';
+    if (st.kind === 'int') return String(r.value);
+    if (typeof r.value !== 'string') throw new NotLocal('text element stored as non-text');
+    return arrayElement(r.value);
+  });
+  return `{${elems.join(',')}}`;
+}
+
+// ---- jsonb navigation ----------------------------------------------------
+
+/** End index (exclusive) of the JSON value starting at `i` (no leading whitespace). */
+function jsonValueEnd(t: string, i: number): number {
+  const ch = t[i];
+  if (ch === '"') {
+    let j = i + 1;
+    while (j < t.length && t[j] !== '"') j += t[j] === '\\' ? 2 : 1;
+    return j + 1;
+  }
+  if (ch === '{' || ch === '[') {
+    let depth = 0;
+    let j = i;
+    while (j < t.length) {
+      const c = t[j];
+      if (c === '"') {
+        j = jsonValueEnd(t, j);
+        continue;
+      }
+      if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+      j++;
+    }
+    throw new NotLocal('malformed jsonb text');
+  }
+  let j = i;
+  while (j < t.length && !',]} '.includes(t[j] as string)) j++;
+  return j;
+}
+
+function skipSpaces(t: string, i: number): number {
+  let j = i;
+  while (t[j] === ' ') j++;
+  return j;
+}
+
+/** The elements (raw texts) of a jsonb array or the [key, raw value] pairs of an object. */
+function jsonChildren(t: string): { array: string[] } | { object: [string, string][] } | undefined {
+  const open = t[0];
+  if (open !== '[' && open !== '{') return undefined;
+  const items: string[] = [];
+  const pairs: [string, string][] = [];
+  let i = skipSpaces(t, 1);
+  if (t[i] === ']' || t[i] === '}') return open === '[' ? { array: items } : { object: pairs };
+  for (;;) {
+    if (open === '{') {
+      const kEnd = jsonValueEnd(t, i);
+      const key = JSON.parse(t.slice(i, kEnd)) as string;
+      i = skipSpaces(t, kEnd);
+      if (t[i] !== ':') throw new NotLocal('malformed jsonb text');
+      i = skipSpaces(t, i + 1);
+      const vEnd = jsonValueEnd(t, i);
+      pairs.push([key, t.slice(i, vEnd)]);
+      i = skipSpaces(t, vEnd);
+    } else {
+      const vEnd = jsonValueEnd(t, i);
+      items.push(t.slice(i, vEnd));
+      i = skipSpaces(t, vEnd);
+    }
+    if (t[i] === ',') i = skipSpaces(t, i + 1);
+    else break;
+  }
+  return open === '[' ? { array: items } : { object: pairs };
+}
+
+/** jsonb_object_field(_text) / jsonb_array_element(_text) on jsonb's output text. */
+export function jsonbGet(stored: string, key: string, asText: boolean): string | null {
+  // A scalar jsonb is stored as a one-element "raw scalar" array: index 0
+  // (or -1) reaches it (checked against Postgres).
+  const children = jsonChildren(stored) ?? { array: [stored] };
+  let raw: string | undefined;
+  if (key.startsWith('s')) {
+    if (!('object' in children)) return null;
+    const want = key.slice(1);
+    raw = children.object.find(([k]) => k === want)?.[1];
+  } else {
+    if (!('array' in children)) return null;
+    let n = Number(key.slice(1));
+    if (n < 0) n += children.array.length;
+    raw = n >= 0 ? children.array[n] : undefined;
+  }
+  if (raw === undefined) return null;
+  if (!asText) return raw;
+  if (raw === 'null') return null;
+  if (raw.startsWith('"')) return JSON.parse(raw) as string;
+  return raw;
 }
 
 type Int = bigint | null;
@@ -239,11 +435,108 @@ export function registerSqlFunctions(db: Database.Database): void {
         acc.add(v);
         return acc;
       },
+      // Window frames that shrink (SQLite requires an inverse for any window use).
+      inverse: (acc: NumericAccumulator, v: unknown) => {
+        if (v === null) return acc;
+        if (typeof v !== 'string') throw new NotLocal('numeric stored as non-text');
+        acc.remove(v);
+        return acc;
+      },
       result: finish,
     });
   };
   numericAgg(SqlFn.numericSum, (acc) => acc.sum());
   numericAgg(SqlFn.numericAvg, (acc) => acc.avg());
+  const numericText = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    if (typeof v === 'bigint') return v.toString();
+    throw new NotLocal('numeric stored as non-text');
+  };
+  db.function(SqlFn.numericArith, opts, (op: unknown, a: unknown, b: unknown) =>
+    a === null || b === null ? null : numericArith(String(op), numericText(a), numericText(b)),
+  );
+  db.function(SqlFn.numericRound, opts, (a: unknown, scale: unknown) =>
+    a === null ? null : numericRound(numericText(a), Number(scale)),
+  );
+  const dateText = (v: unknown): string => {
+    if (typeof v !== 'string') throw new NotLocal('date stored as non-text');
+    return v;
+  };
+  db.function(SqlFn.dateAdd, opts, (d: unknown, n: unknown) =>
+    d === null || n === null ? null : dateAddDays(dateText(d), n as bigint),
+  );
+  db.function(SqlFn.dateDiff, opts, (a: unknown, b: unknown) =>
+    a === null || b === null ? null : dateDiff(dateText(a), dateText(b)),
+  );
+  db.function(SqlFn.extractDate, opts, (f: unknown, d: unknown) =>
+    d === null ? null : extractDate(String(f), dateText(d)),
+  );
+  db.function(SqlFn.jsonbGet, opts, (v: unknown, key: unknown, asText: unknown) => {
+    if (v === null || key === null) return null;
+    if (typeof v !== 'string') throw new NotLocal('jsonb stored as non-text');
+    return jsonbGet(v, String(key), asText === 1n || asText === 1);
+  });
+  db.function(SqlFn.minMax, { ...opts, varargs: true }, (dir: unknown, ...pairs: unknown[]) => {
+    let key: unknown = null;
+    let value: unknown = null;
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const k = pairs[i];
+      if (k === null || k === undefined) continue;
+      if (key === null || compareComparable(k, key) * Number(dir) > 0) {
+        key = k;
+        value = pairs[i + 1];
+      }
+    }
+    return value as string | number | bigint | null;
+  });
+  db.aggregate(SqlFn.orderedAgg, {
+    safeIntegers: true,
+    varargs: true,
+    start: () => null,
+    step: ((
+      st: OrderedState | null,
+      kind: unknown,
+      spec: unknown,
+      value: unknown,
+      delim: unknown,
+      ...keys: unknown[]
+    ) => {
+      const state = st ?? { kind: String(kind), spec: String(spec).split(','), rows: [] };
+      state.rows.push({ keys, value, delim });
+      return state;
+    }) as unknown as (total: OrderedState | null, next: unknown) => OrderedState | null,
+    result: (st: OrderedState | null) => (st ? finishOrdered(st) : null),
+  });
+  db.aggregate(SqlFn.same, {
+    safeIntegers: true,
+    start: (): { seen: boolean; v: unknown } => ({ seen: false, v: null }),
+    step: ((st: { seen: boolean; v: unknown }, v: unknown) => {
+      if (!st.seen) return { seen: true, v };
+      if (v !== st.v) throw new NotLocal('equal values of different text in one group');
+      return st;
+    }) as unknown as (total: { seen: boolean; v: unknown }, next: unknown) => { seen: boolean; v: unknown },
+    result: () => 1,
+  });
+  db.aggregate(SqlFn.single, {
+    safeIntegers: true,
+    start: (): { n: number; v: unknown } => ({ n: 0, v: null }),
+    step: ((st: { n: number; v: unknown }, v: unknown) => {
+      st.n++;
+      // Postgres: "more than one row returned by a subquery used as an expression".
+      if (st.n > 1) throw new NotLocal('more than one row returned by a subquery used as an expression');
+      st.v = v;
+      return st;
+    }) as unknown as (total: { n: number; v: unknown }, next: unknown) => { n: number; v: unknown },
+    result: (st: { n: number; v: unknown }) => st.v as string | number | bigint | null,
+  });
+  db.function(SqlFn.float4Value, opts, (v: unknown) => {
+    if (v === null) return null;
+    if (v === 'NaN') return 'NaN';
+    if (v === '-0') return 0;
+    if (typeof v === 'number') return Math.fround(v);
+    if (typeof v === 'bigint') return Math.fround(Number(v));
+    throw new NotLocal('float4 stored as text');
+  });
   db.function(SqlFn.and, { ...opts, varargs: true }, (...args: unknown[]) => {
     let sawNull = false;
     for (const a of args) {

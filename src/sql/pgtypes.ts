@@ -43,6 +43,8 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   [Oid.timestamptz, { name: 'timestamptz', len: 8, category: 'D', preferred: true }],
   [Oid.uuid, { name: 'uuid', len: 16, array: Oid.uuidArray, category: 'U' }],
   [Oid.unknown, { name: 'unknown', len: -2, category: 'X' }],
+  // Rendered as stored and navigated with -> / ->>; no input function, no comparison.
+  [Oid.jsonb, { name: 'jsonb', len: -1, category: 'U' }],
   [Oid.boolArray, { name: '_bool', len: -1, elem: Oid.bool, category: 'A' }],
   [Oid.int2Array, { name: '_int2', len: -1, elem: Oid.int2, category: 'A' }],
   [Oid.int4Array, { name: '_int4', len: -1, elem: Oid.int4, category: 'A' }],
@@ -433,23 +435,26 @@ export function integerAverage(sum: bigint, count: bigint): string {
   return numericAverage(sum, 0, count);
 }
 
-/** sum()/avg() accumulation of numeric values (do_numeric_accum), exact. */
+/** sum()/avg() accumulation of numeric values (do_numeric_accum), exact; `remove` undoes `add` (window frames). */
 export class NumericAccumulator {
   private unscaled = 0n;
   private scale = 0;
-  private nan = false;
-  private pinf = false;
-  private ninf = false;
+  /** How many accumulated finite values have each scale: the sum's scale is the largest present. */
+  private scales = new Map<number, number>();
+  private nan = 0;
+  private pinf = 0;
+  private ninf = 0;
   count = 0n;
 
   add(text: string): void {
     this.count++;
-    if (text === 'NaN') this.nan = true;
-    else if (text === 'Infinity') this.pinf = true;
-    else if (text === '-Infinity') this.ninf = true;
+    if (text === 'NaN') this.nan++;
+    else if (text === 'Infinity') this.pinf++;
+    else if (text === '-Infinity') this.ninf++;
     else {
       const v = parseNumeric(text);
       if (!v) throw new NotLocal(`numeric value ${JSON.stringify(text.slice(0, 20))} not summable`);
+      this.scales.set(v.scale, (this.scales.get(v.scale) ?? 0) + 1);
       if (v.scale > this.scale) {
         this.unscaled *= 10n ** BigInt(v.scale - this.scale);
         this.scale = v.scale;
@@ -458,11 +463,32 @@ export class NumericAccumulator {
     }
   }
 
+  remove(text: string): void {
+    this.count--;
+    if (text === 'NaN') this.nan--;
+    else if (text === 'Infinity') this.pinf--;
+    else if (text === '-Infinity') this.ninf--;
+    else {
+      const v = parseNumeric(text);
+      if (!v) throw new NotLocal(`numeric value ${JSON.stringify(text.slice(0, 20))} not summable`);
+      this.unscaled -= v.unscaled * 10n ** BigInt(this.scale - v.scale);
+      const n = (this.scales.get(v.scale) ?? 0) - 1;
+      if (n > 0) this.scales.set(v.scale, n);
+      else this.scales.delete(v.scale);
+      const top = Math.max(0, ...this.scales.keys());
+      if (top < this.scale) {
+        // Every remaining value has at most `top` decimals: the division is exact.
+        this.unscaled /= 10n ** BigInt(this.scale - top);
+        this.scale = top;
+      }
+    }
+  }
+
   /** The special result (NaN, ±Infinity), if any. */
   private special(): string | undefined {
-    if (this.nan || (this.pinf && this.ninf)) return 'NaN';
-    if (this.pinf) return 'Infinity';
-    if (this.ninf) return '-Infinity';
+    if (this.nan > 0 || (this.pinf > 0 && this.ninf > 0)) return 'NaN';
+    if (this.pinf > 0) return 'Infinity';
+    if (this.ninf > 0) return '-Infinity';
     return undefined;
   }
 
@@ -524,4 +550,170 @@ export function timestamptzKey(stored: string): string {
   const m = STORED_TSTZ.exec(stored);
   if (!m) throw new NotLocal(`timestamptz ${stored.slice(0, 40)} not comparable`);
   return `${m[1]}.${(m[2] ?? '').padEnd(6, '0')}`;
+}
+
+/** Digits before the decimal point Postgres accepts (NUMERIC_WEIGHT_MAX): beyond, "value overflows numeric format". */
+const NUMERIC_MAX_INT_DIGITS = 131072;
+
+function checkNumericSize(unscaled: bigint, scale: number): string {
+  const digits = (unscaled < 0n ? -unscaled : unscaled).toString().length - scale;
+  if (digits > NUMERIC_MAX_INT_DIGITS || scale > 16383) throw new NotLocal('value overflows numeric format');
+  return formatNumeric(unscaled, scale);
+}
+
+/**
+ * numeric + - * numeric (numeric_add, numeric_sub, numeric_mul) on numeric_out
+ * texts: exact; scale max(s1, s2) for + and -, s1 + s2 for *; NaN and the
+ * infinities as in Postgres 14+.
+ */
+export function numericArith(op: string, a: string, b: string): string {
+  const special = (t: string): number | undefined =>
+    t === 'NaN' ? Number.NaN : t === 'Infinity' ? Infinity : t === '-Infinity' ? -Infinity : undefined;
+  const sa = special(a);
+  const sb = special(b);
+  if (sa !== undefined || sb !== undefined) {
+    const x = sa ?? numericSign(a);
+    const y = sb ?? numericSign(b);
+    // Finite operands only matter through their sign (and zero); JS float
+    // arithmetic on ±Infinity, ±1, 0 gives Postgres's special results.
+    const r = op === '+' ? x + y : op === '-' ? x - y : x * y;
+    if (Number.isNaN(r)) return 'NaN';
+    return r > 0 ? 'Infinity' : '-Infinity';
+  }
+  const x = parseNumeric(a);
+  const y = parseNumeric(b);
+  if (!x || !y) throw new NotLocal('numeric operand not in numeric_out form');
+  if (op === '*') return checkNumericSize(x.unscaled * y.unscaled, x.scale + y.scale);
+  const scale = Math.max(x.scale, y.scale);
+  const xu = x.unscaled * 10n ** BigInt(scale - x.scale);
+  const yu = y.unscaled * 10n ** BigInt(scale - y.scale);
+  return checkNumericSize(op === '+' ? xu + yu : xu - yu, scale);
+}
+
+function numericSign(t: string): number {
+  const v = parseNumeric(t);
+  if (!v) throw new NotLocal('numeric operand not in numeric_out form');
+  return v.unscaled > 0n ? 1 : v.unscaled < 0n ? -1 : 0;
+}
+
+/** numeric_round: half away from zero at `scale` digits (negative: left of the point); result scale max(scale, 0). */
+export function numericRound(text: string, scale: number): string {
+  if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return text;
+  const v = parseNumeric(text);
+  if (!v) throw new NotLocal('numeric operand not in numeric_out form');
+  const neg = v.unscaled < 0n;
+  let a = neg ? -v.unscaled : v.unscaled;
+  if (scale < v.scale) {
+    const p = 10n ** BigInt(v.scale - scale);
+    const q = a / p;
+    a = 2n * (a % p) >= p ? q + 1n : q;
+    // a now has scale `scale` (negative: units of 10^-scale)
+    if (scale < 0) a *= 10n ** BigInt(-scale);
+  } else {
+    a *= 10n ** BigInt(scale - v.scale);
+  }
+  return checkNumericSize(neg ? -a : a, Math.max(scale, 0));
+}
+
+// ---- date arithmetic -------------------------------------------------------
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil). */
+function daysFromCivil(y0: number, m: number, d: number): number {
+  const y = m <= 2 ? y0 - 1 : y0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+function civilFromDays(z0: number): [number, number, number] {
+  const z = z0 + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp + (mp < 10 ? 3 : -9);
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
+
+const STORED_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A stored finite date (years 1-9999 AD) as days since 1970-01-01; anything else is not handled. */
+export function dateDays(stored: string): number {
+  const m = STORED_DATE.exec(stored);
+  if (!m) throw new NotLocal(`date ${stored.slice(0, 20)} outside years 1-9999 AD`);
+  return daysFromCivil(Number(m[1]), Number(m[2]), Number(m[3]));
+}
+
+/** date_pli / date_mii: infinities stay; results outside years 1-9999 AD are not handled. */
+export function dateAddDays(stored: string, days: bigint): string {
+  if (stored === 'infinity' || stored === '-infinity') return stored;
+  const n = dateDays(stored) + Number(days);
+  const [y, mo, d] = civilFromDays(n);
+  if (y < 1 || y > 9999) throw new NotLocal('date result outside years 1-9999 AD');
+  return `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
+}
+
+/** date_mi: days between two dates (infinite dates are an error in Postgres). */
+export function dateDiff(a: string, b: string): bigint {
+  if (a.endsWith('infinity') || b.endsWith('infinity')) throw new NotLocal('cannot subtract infinite dates');
+  return BigInt(dateDays(a) - dateDays(b));
+}
+
+/** Fields of extract(field FROM date) that are local, and whether an infinite date gives ±Infinity (else NULL). */
+export const DATE_FIELDS: ReadonlyMap<string, boolean> = new Map([
+  ['year', true],
+  ['decade', true],
+  ['century', true],
+  ['millennium', true],
+  ['epoch', true],
+  ['month', false],
+  ['day', false],
+  ['quarter', false],
+  ['dow', false],
+  ['isodow', false],
+  ['doy', false],
+]);
+
+/** extract(field FROM date) for dates in years 1-9999 AD, as numeric text (scale 0). */
+export function extractDate(field: string, stored: string): string | null {
+  if (stored === 'infinity' || stored === '-infinity') {
+    if (DATE_FIELDS.get(field) !== true) return null;
+    return stored === 'infinity' ? 'Infinity' : '-Infinity';
+  }
+  const days = dateDays(stored);
+  const [y, m, d] = civilFromDays(days);
+  switch (field) {
+    case 'year':
+      return String(y);
+    case 'decade':
+      return String(Math.floor(y / 10));
+    case 'century':
+      return String(Math.floor((y + 99) / 100));
+    case 'millennium':
+      return String(Math.floor((y + 999) / 1000));
+    case 'epoch':
+      return (BigInt(days) * 86400n).toString();
+    case 'month':
+      return String(m);
+    case 'day':
+      return String(d);
+    case 'quarter':
+      return String(Math.floor((m - 1) / 3) + 1);
+    case 'dow':
+      // 1970-01-01 was a Thursday (4).
+      return String((((days + 4) % 7) + 7) % 7);
+    case 'isodow': {
+      const dow = (((days + 4) % 7) + 7) % 7;
+      return String(dow === 0 ? 7 : dow);
+    }
+    case 'doy':
+      return String(days - daysFromCivil(y, 1, 1) + 1);
+  }
+  throw new NotLocal(`extract(${field} FROM date)`);
 }

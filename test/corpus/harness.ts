@@ -1,0 +1,192 @@
+/**
+ * Shared setup of the differential corpus and the random generator: one real
+ * Postgres loaded with test/corpus/schema.sql, a replica fixture copied from
+ * it, and a Router over the fixture. `differ()` runs one statement both ways
+ * and tells whether it was answered locally (and identically) or forwarded.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
+import { NotLocal } from '../../src/errors.js';
+import { Router } from '../../src/router/router.js';
+import type { LocalResult } from '../../src/router/types.js';
+import type { SessionState } from '../../src/session.js';
+import { type PostgresInstance, startPostgres } from '../helpers/postgres.js';
+import {
+  connectTracked,
+  createReplicaFixture,
+  type ReplicaFixture,
+  rawTypes,
+} from '../helpers/replica-fixture.js';
+
+export const TABLES = ['categories', 'users', 'products', 'orders', 'order_items', 'events'];
+
+export interface Corpus {
+  pgi: PostgresInstance;
+  client: pg.Client;
+  session: SessionState;
+  fixture: ReplicaFixture;
+  router: Router;
+  close(): Promise<void>;
+}
+
+export async function startCorpus(): Promise<Corpus> {
+  const pgi = await startPostgres();
+  const { client, session } = await connectTracked(pgi);
+  client.on('error', () => {});
+  await client.query(readFileSync(new URL('./schema.sql', import.meta.url), 'utf8'));
+  const fixture = createReplicaFixture();
+  await fixture.load(
+    client,
+    TABLES.map((name) => ({ schema: 'public', name })),
+  );
+  // fixture.load set the replication session's settings on this client; the
+  // corpus runs under Postgres's defaults for a new session.
+  await client.query('RESET ALL');
+  const router = await Router.create({
+    catalog: fixture.catalog,
+    reader: fixture.reader,
+    database: pgi.database,
+    textCollationIsC: true,
+    textCtypeIsC: true,
+  });
+  return {
+    pgi,
+    client,
+    session,
+    fixture,
+    router,
+    async close() {
+      await client.end().catch(() => {});
+      fixture.close();
+      await pgi.stop();
+    },
+  };
+}
+
+function sortRows(rows: (string | null)[][]): (string | null)[][] {
+  return [...rows].sort((a, b) => {
+    const x = JSON.stringify(a);
+    const y = JSON.stringify(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+}
+
+function remoteFields(fields: pg.FieldDef[]): unknown[] {
+  return fields.map((f) => ({
+    name: f.name,
+    tableOid: f.tableID,
+    columnAttr: f.columnID,
+    typeOid: f.dataTypeID,
+    typeSize: f.dataTypeSize,
+    typeModifier: f.dataTypeModifier,
+    format: f.format === 'text' ? 0 : 1,
+  }));
+}
+
+export function compareResult(
+  what: string,
+  local: LocalResult,
+  remote: pg.QueryResult<unknown[]>,
+  unordered: boolean,
+): void {
+  assert.deepEqual(
+    local.fields.map((f) => ({ ...f })),
+    remoteFields(remote.fields),
+    `fields of ${what}`,
+  );
+  const rows = remote.rows as (string | null)[][];
+  if (unordered) assert.deepEqual(sortRows(local.rows), sortRows(rows), `rows of ${what}`);
+  else assert.deepEqual(local.rows, rows, `rows of ${what}`);
+  assert.equal(local.commandTag, `${remote.command} ${remote.rowCount}`, `tag of ${what}`);
+}
+
+export type Outcome =
+  | { kind: 'local' }
+  | { kind: 'forwarded'; reason: string }
+  /** Postgres raised an error and the local path did not answer (forwarded or failed too). */
+  | { kind: 'pg-error'; message: string };
+
+async function remoteQuery(
+  client: pg.Client,
+  sql: string,
+  values?: (string | null)[],
+): Promise<pg.QueryResult<unknown[]> | Error> {
+  try {
+    return (await client.query({
+      text: sql,
+      rowMode: 'array',
+      types: rawTypes,
+      ...(values ? { values } : {}),
+    })) as unknown as pg.QueryResult<unknown[]>;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/**
+ * Simple protocol: route locally and run on Postgres. A local answer must equal
+ * Postgres's; a local answer where Postgres errors is a failure.
+ */
+export async function differ(c: Corpus, sql: string, unordered: boolean): Promise<Outcome> {
+  const route = c.router.route(sql, c.session);
+  let local: LocalResult | undefined;
+  let reason = '';
+  if (route.kind === 'local') {
+    try {
+      const results = route.run();
+      assert.equal(results.length, 1, `one result for ${sql}`);
+      local = results[0];
+    } catch (err) {
+      if (!(err instanceof NotLocal)) throw err;
+      reason = `run: ${err.reason}`;
+    }
+  } else if (route.kind === 'upstream') reason = route.reason;
+  else reason = route.kind;
+  const remote = await remoteQuery(c.client, sql);
+  if (remote instanceof Error) {
+    assert.equal(local, undefined, `local answer where Postgres raised "${remote.message}": ${sql}`);
+    return { kind: 'pg-error', message: remote.message };
+  }
+  if (!local) return { kind: 'forwarded', reason };
+  compareResult(sql, local, remote, unordered);
+  return { kind: 'local' };
+}
+
+/**
+ * Extended protocol with parameters (node-postgres: Parse/Bind/Execute with
+ * text parameters): the router's prepared statement must report the same
+ * result for every execution. Returns whether every execution was local.
+ */
+export async function differPrepared(
+  c: Corpus,
+  sql: string,
+  executions: (string | null)[][],
+): Promise<Outcome> {
+  const route = c.router.prepare(sql, [], c.session);
+  if (route.kind !== 'local') {
+    for (const params of executions) {
+      const remote = await remoteQuery(c.client, sql, params);
+      if (remote instanceof Error) return { kind: 'pg-error', message: remote.message };
+    }
+    return { kind: 'forwarded', reason: route.reason };
+  }
+  let forwarded = '';
+  for (const params of executions) {
+    let local: LocalResult | undefined;
+    try {
+      local = route.prepared.run(params);
+    } catch (err) {
+      if (!(err instanceof NotLocal)) throw err;
+      forwarded = `run: ${err.reason}`;
+    }
+    const remote = await remoteQuery(c.client, sql, params);
+    const what = `${sql} with ${JSON.stringify(params)}`;
+    if (remote instanceof Error) {
+      assert.equal(local, undefined, `local answer where Postgres raised "${remote.message}": ${what}`);
+      continue;
+    }
+    if (local) compareResult(what, local, remote, false);
+  }
+  return forwarded ? { kind: 'forwarded', reason: forwarded } : { kind: 'local' };
+}
