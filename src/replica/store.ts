@@ -59,11 +59,14 @@ export class ReplicaStore {
   private constructor(readonly path: string) {
     this.db = new Database(path);
     // WAL: the reader sees the last committed transaction while the applier
-    // writes. synchronous=NORMAL may lose the last transactions on power loss,
-    // which is fine: upstream resends everything after the confirmed LSN, and
-    // we confirm only what is committed here.
+    // writes. synchronous=FULL: a commit is on disk (the WAL fsynced) before
+    // it returns, because its position is acknowledged to upstream right
+    // after, and upstream then discards that WAL. (NORMAL would make a
+    // commit durable only at the next checkpoint: a power loss in between
+    // would lose changes upstream no longer has.) Commits are grouped (up to
+    // 10 000 upstream transactions or 200 ms), so the fsyncs stay few.
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('synchronous = FULL');
     // Applying changes touches pages all over a large table: a bigger page
     // cache (up to 64 MiB, default 2 MiB) saves re-reading them, and fewer,
     // larger checkpoints (every 10000 pages = 40 MiB of WAL, default 1000)
