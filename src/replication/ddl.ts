@@ -83,6 +83,23 @@ export async function ddlTriggerActive(client: pg.Client): Promise<boolean> {
  * missing, in one transaction. Needs a superuser; throws otherwise.
  */
 export async function installDdlTrigger(client: pg.Client): Promise<void> {
+  // Instances starting at the same moment race on the same catalog rows:
+  // the loser sees a unique violation or "tuple concurrently updated"; by
+  // the next attempt the winner's objects exist.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await installOnce(client);
+      return;
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      const race = e.code === '23505' || (e.code === 'XX000' && /concurrently/.test(e.message ?? ''));
+      if (!race || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}
+
+async function installOnce(client: pg.Client): Promise<void> {
   await client.query('BEGIN');
   try {
     await client.query(FUNCTION_SQL);

@@ -595,7 +595,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       await client.query(`CREATE PUBLICATION ${pg.escapeIdentifier(name)} ${target}`);
     } catch (err) {
       const e = err as { code?: string };
-      if (e.code === '42710') return name; // created concurrently
+      // Created concurrently (by another instance starting at the same moment).
+      if (e.code === '42710' || e.code === '23505') return name;
       if (e.code === '42501') {
         throw new StartupError(`cannot create publication "${name}": ${oneLine(errorMessage(err))}; ${hint}`);
       }
