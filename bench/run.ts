@@ -5,7 +5,7 @@
  * printed and written to docs/benchmarks.md (+ docs/benchmarks.svg).
  *
  * Scenarios (default all, in this order): point, app, writes, edge, replica,
- * footprint. `npm run bench -- replication` runs bench/replication.ts alone,
+ * footprint, routing. `npm run bench -- replication` runs bench/replication.ts alone,
  * with its own defaults.
  *
  * Environment: BENCH_SECONDS (per pgbench run, default 5), BENCH_ROUNDS
@@ -32,6 +32,7 @@ import { edge } from './scenarios/edge.js';
 import { footprint } from './scenarios/footprint.js';
 import { point } from './scenarios/point.js';
 import { PROBE_DDL, replica } from './scenarios/replica.js';
+import { routing } from './scenarios/routing.js';
 import { writes } from './scenarios/writes.js';
 
 const args = process.argv.slice(2);
@@ -42,7 +43,7 @@ if (args.length === 1 && args[0] === 'replication') {
   process.exit(r.status ?? 1);
 }
 
-const ALL: Scenario[] = [point, app, writes, edge, replica, footprint];
+const ALL: Scenario[] = [point, app, writes, edge, replica, footprint, routing];
 const unknown = args.filter((a) => !ALL.some((s) => s.name === a));
 if (unknown.length > 0) {
   process.stderr.write(
