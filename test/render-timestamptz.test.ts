@@ -173,7 +173,8 @@ describe('timestamptz renderer rules', () => {
         rendererFor(
           col,
           new Map([
-            ['TimeZone', '<+05>-05'],
+            // A POSIX spec with daylight-saving rules (fixed offsets are rendered).
+            ['TimeZone', '<+05>-05<+06>,M3.5.0,M10.5.0'],
             ['DateStyle', 'ISO'],
           ]),
         ),

@@ -79,7 +79,7 @@ function replicaDump(path: string): string[] {
 }
 
 async function lsnNow(): Promise<bigint> {
-  const r = await upstream.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn');
+  const r = await upstream.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn');
   const [hi, lo] = String(r.rows[0]?.lsn).split('/');
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
 }

@@ -179,7 +179,7 @@ async function compareAll(phase: string): Promise<Set<string>> {
 
 /** Until the replica has applied everything upstream has written so far. */
 async function caughtUp(): Promise<void> {
-  const r = await direct.query<{ lsn: string }>({ text: 'select pg_current_wal_lsn()::text as lsn' });
+  const r = await direct.query<{ lsn: string }>({ text: 'select pg_current_wal_insert_lsn()::text as lsn' });
   const target = r.rows[0]?.lsn as string;
   const num = (lsn: string) => {
     const [hi, lo] = lsn.split('/');

@@ -46,6 +46,8 @@ function columnsKey(t: ReplicaTable): string {
       c.typeName,
       c.keyPosition,
       c.collation ?? null,
+      // ALTER TYPE ... ADD VALUE changes the order the read path compares in.
+      c.enumLabels ?? null,
     ]),
   );
 }

@@ -24,6 +24,14 @@ export interface ReplicaColumn {
    * means unknown: the router then never compares or sorts the column locally.
    */
   collation?: string;
+  /**
+   * For a column of an enum type (pg_type.typtype 'e'; not a domain over one,
+   * not an array of one): its labels in enumsortorder order, i.e. the order
+   * Postgres sorts and compares the values in. Absent for other types, and in
+   * replicas written before it existed: the read path then never serves the
+   * column.
+   */
+  enumLabels?: string[];
 }
 
 export interface ReplicaTable {

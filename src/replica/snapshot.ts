@@ -35,7 +35,12 @@ interface CatalogQueryRow {
   relname: string;
   relkind: string;
   relreplident: string;
-  columns: Array<Omit<ReplicaColumn, 'keyPosition' | 'collation'> & { collation: string | null }>;
+  columns: Array<
+    Omit<ReplicaColumn, 'keyPosition' | 'collation' | 'enumLabels'> & {
+      collation: string | null;
+      enumLabels: string[] | null;
+    }
+  >;
   key: number[] | null;
   /** attnums of each plain btree index (no expressions, no predicate) other than the primary key. */
   indexes: number[][] | null;
@@ -59,7 +64,10 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
             coalesce((SELECT json_agg(json_build_object(
                         'name', a.attname, 'attnum', a.attnum, 'typeOid', a.atttypid::int8,
                         'typmod', a.atttypmod, 'typlen', t.typlen, 'typeName', t.typname,
-                        'collation', co.collname) ORDER BY a.attnum)
+                        'collation', co.collname,
+                        'enumLabels', CASE WHEN t.typtype = 'e' THEN
+                          (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
+                             FROM pg_enum e WHERE e.enumtypid = t.oid) END) ORDER BY a.attnum)
                       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
                       LEFT JOIN pg_collation co ON co.oid = a.attcollation
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -103,6 +111,8 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
         keyPosition: pos >= 0 ? pos + 1 : null,
         // Collatable columns only; absent means "not collatable / unknown" to the read path.
         ...(c.collation !== null ? { collation: c.collation } : {}),
+        // An enum without labels yet (CREATE TYPE ... AS ENUM ()) has none to compare.
+        ...(c.enumLabels !== null ? { enumLabels: c.enumLabels } : {}),
       };
     });
     // Upstream's plain indexes, on the same columns in SQLite: the read path

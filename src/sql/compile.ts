@@ -117,6 +117,8 @@ export interface OutputColumn {
   /** pg_class OID and attnum when the column is a direct reference to a table column, else 0. */
   tableOid: number;
   attnum: number;
+  /** An enum type: the value is its label (the renderer prints it as stored). */
+  isEnum?: boolean;
 }
 
 /** Where a named SQLite parameter gets its value. */
@@ -182,6 +184,11 @@ interface Expr {
   kids: Expr[];
   /** The literal text of a numeric constant. */
   literal?: string;
+  /**
+   * A value of an enum type: its labels in sort order (ReplicaColumn.enumLabels).
+   * Stored as the label; compared and sorted by position in this list.
+   */
+  enumLabels?: readonly string[];
 }
 
 interface Out {
@@ -249,7 +256,8 @@ type CmpClass =
   | 'bpchar'
   | 'date'
   | 'tstz'
-  | 'uuid';
+  | 'uuid'
+  | 'enum';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -474,6 +482,8 @@ class StatementCompiler {
   private readonly prechecks: string[] = [];
   /** Compiling the array operand of `= ANY`: array values (bound as JSON) are allowed. */
   private jsonArrays = false;
+  /** Enum types of the columns read so far (type OID → an Expr of it: labels, name, size). */
+  private readonly enums = new Map<number, Expr>();
 
   constructor(
     private readonly ctx: CompileContext,
@@ -507,6 +517,7 @@ class StatementCompiler {
           typeName: e.typeName,
           tableOid: e.origin?.tableOid ?? 0,
           attnum: e.origin?.attnum ?? 0,
+          ...(e.enumLabels !== undefined ? { isEnum: true } : {}),
         };
       }),
       tables: [...this.tables.values()],
@@ -514,6 +525,19 @@ class StatementCompiler {
       prechecks: this.prechecks,
       unqualified: this.unqualified,
     };
+  }
+
+  /**
+   * Remember an enum type for constants and NULLs coerced to it. Two tables
+   * copied at different times could hold different label lists for one type
+   * (a resync in progress): such a statement is not local.
+   */
+  private registerEnum(e: Expr): void {
+    const known = this.enums.get(e.type);
+    if (known === undefined) this.enums.set(e.type, e);
+    else if (JSON.stringify(known.enumLabels) !== JSON.stringify(e.enumLabels)) {
+      throw new NotLocal(`labels of enum ${e.typeName} differ between replicated tables`);
+    }
   }
 
   /** Parameters of a type whose input function we do not reproduce are not local. */
@@ -757,7 +781,7 @@ class StatementCompiler {
       throw new NotLocal('SELECT DISTINCT ON expressions must match initial ORDER BY expressions');
     }
     return exprs.map((e) => {
-      const cls = cmpClassOf(e.type);
+      const cls = cmpClassOfExpr(e);
       if (cls === undefined) throw new NotLocal(`DISTINCT ON type ${e.typeName}`);
       if (
         (cls === 'text' || cls === 'bpchar') &&
@@ -798,7 +822,7 @@ class StatementCompiler {
    * that choice matters).
    */
   private groupForm(e: Expr, what: string): { sql: string; same?: string } {
-    const cls = cmpClassOf(e.type);
+    const cls = cmpClassOfExpr(e);
     if (cls === undefined) throw new NotLocal(`${what} on type ${e.typeName}`);
     if (
       (cls === 'text' || cls === 'bpchar') &&
@@ -820,7 +844,7 @@ class StatementCompiler {
   }
 
   private requireGroupable(e: Expr, what: string): void {
-    const cls = cmpClassOf(e.type);
+    const cls = cmpClassOfExpr(e);
     // char(n) values are stored padded to n characters, so values equal under
     // bpchar's blank-insensitive equality are identical; without a length
     // ('a' and 'a  ') the group's representative would be arbitrary.
@@ -976,6 +1000,12 @@ class StatementCompiler {
       const rt = this.coerce(ro.expr, type);
       const typmod = lt.typmod === rt.typmod ? lt.typmod : -1;
       const expr = derived(`c${i}`, type, typmod, []);
+      if (!TYPES.has(type)) {
+        // A type the compiler has no facts about (an enum, timestamp, ...): the branches'.
+        expr.typlen = lt.typlen;
+        expr.typeName = lt.typeName;
+        if (lt.enumLabels !== undefined) expr.enumLabels = lt.enumLabels;
+      }
       expr.coll = mergeColl(lt, rt);
       if (!(s.all && op === 'UNION')) this.requireGroupable(expr, op);
       return { name: lo.name, expr };
@@ -1053,6 +1083,7 @@ class StatementCompiler {
       name: column.name,
       expr: tableColumn(t, column, `${a}.${quoteIdent(column.name)}`),
     }));
+    for (const { expr } of columns) if (expr.enumLabels !== undefined) this.registerEnum(expr);
     const taken = new Set(t.columns.map((c) => c.name.toLowerCase()));
     const rowid = ['_rowid_', 'rowid', 'oid'].find((n) => !taken.has(n));
     const refname = aliasName ?? relname;
@@ -1483,6 +1514,8 @@ class StatementCompiler {
     if (TYPES.get(type)?.elem !== undefined && !this.jsonArrays) {
       throw unsupported(`${typeName(type)} value outside = ANY`);
     }
+    const enumType = this.enums.get(type);
+    if (enumType !== undefined) return this.enumConstant(e, enumType);
     let out: Expr;
     if (u.kind === 'null') out = constExpr('NULL', type);
     else if (u.kind === 'param') {
@@ -1494,6 +1527,30 @@ class StatementCompiler {
     }
     if (isTextType(type)) out.coll = 'default';
     return out;
+  }
+
+  /**
+   * An unknown-typed literal or NULL coerced to an enum type: enum_in accepts
+   * exactly the labels (case and blanks included); anything else raises
+   * 22P02 invalid input value for enum, which Postgres reports.
+   */
+  private enumConstant(e: Expr, enumType: Expr): Expr {
+    const u = e.unknown as UnknownSrc;
+    const labels = enumType.enumLabels as readonly string[];
+    let sql: string;
+    if (u.kind === 'null') sql = 'NULL';
+    else if (u.kind === 'param') throw new NotLocal(`parameter of enum type ${enumType.typeName}`);
+    else if (!labels.includes(u.text)) {
+      throw new NotLocal(
+        `invalid input value for enum ${enumType.typeName}: ${JSON.stringify(u.text.slice(0, 40))}`,
+      );
+    } else sql = this.bindValue(u.text);
+    return {
+      ...constExpr(sql, enumType.type),
+      typlen: enumType.typlen,
+      typeName: enumType.typeName,
+      enumLabels: labels,
+    };
   }
 
   /** Unknown outputs of a select list become text (Postgres 10+). */
@@ -1651,6 +1708,10 @@ class StatementCompiler {
     if ((l.type === Oid.float8 || l.type === Oid.float4) && r.literal !== undefined) r = this.float8Const(r);
     if ((r.type === Oid.float8 || r.type === Oid.float4) && l.literal !== undefined) l = this.float8Const(l);
     const cls = this.commonCmpClass(l, r, equality);
+    if (cls === 'enum' && equality) {
+      // Labels are unique within a type: equality is the stored text's (and can use an index).
+      return { l, r, cls, lsql: l.sql, rsql: r.sql };
+    }
     return { l, r, cls, lsql: comparable(l, cls), rsql: comparable(r, cls) };
   }
 
@@ -1661,13 +1722,21 @@ class StatementCompiler {
 
   /** The comparison class of two typed operands, or NotLocal. */
   private commonCmpClass(l: Expr, r: Expr, equality: boolean): CmpClass {
-    const lc = cmpClassOf(l.type);
-    const rc = cmpClassOf(r.type);
+    const lc = cmpClassOfExpr(l);
+    const rc = cmpClassOfExpr(r);
     const mismatch = (): NotLocal => new NotLocal(`comparison of ${l.typeName} with ${r.typeName}`);
     if (lc === undefined || rc === undefined) {
       throw new NotLocal(`comparison on type ${lc === undefined ? l.typeName : r.typeName}`);
     }
     let cls: CmpClass;
+    if (lc === 'enum' || rc === 'enum') {
+      // Only enum = enum of the same type exists (no implicit cast to or from an enum).
+      if (l.type !== r.type) throw mismatch();
+      if (JSON.stringify(l.enumLabels) !== JSON.stringify(r.enumLabels)) {
+        throw new NotLocal(`labels of enum ${l.typeName} differ between replicated tables`);
+      }
+      return 'enum';
+    }
     if (lc === rc) cls = lc;
     else if ((lc === 'int' && rc === 'float8') || (lc === 'float8' && rc === 'int')) cls = 'float8';
     else if ((lc === 'int' && rc === 'numeric') || (lc === 'numeric' && rc === 'int')) cls = 'numeric';
@@ -2024,6 +2093,9 @@ class StatementCompiler {
         sql = textForm(arg);
       } else if (arg.type === Oid.bool) {
         sql = `(CASE ${arg.sql} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)`;
+      } else if (arg.enumLabels !== undefined) {
+        // enum_out: the label, as stored.
+        sql = arg.sql;
       }
       if (sql !== undefined) {
         const e = derived(sql, type, -1, [arg]);
@@ -2198,10 +2270,20 @@ class StatementCompiler {
           e.coll = a.coll;
           return e;
         }
-        const cls = cmpClassOf(a.type);
+        const cls = cmpClassOfExpr(a);
         if (cls === 'numeric' || cls === 'tstz' || cls === 'float8' || cls === 'float4') {
           const dir = name === 'min' ? -1 : 1;
           return aggExpr(`${SqlFn.extreme}(${dir}, ${comparable(a, cls)}, ${a.sql})`, a.type);
+        }
+        if (cls === 'enum') {
+          // enum_smaller / enum_larger: by sort order; equal positions are the same label.
+          const dir = name === 'min' ? -1 : 1;
+          return {
+            ...aggExpr(`${SqlFn.extreme}(${dir}, ${comparable(a, cls)}, ${a.sql})`, a.type),
+            typlen: a.typlen,
+            typeName: a.typeName,
+            enumLabels: a.enumLabels as readonly string[],
+          };
         }
         throw new NotLocal(`${name}() of ${a.typeName}`);
       }
@@ -2233,7 +2315,7 @@ class StatementCompiler {
       const e = this.expr(n, ctx);
       if (e.unknown) throw new NotLocal('PARTITION BY a constant of unknown type');
       if (containsWindow(n)) throw new NotLocal('window function calls cannot be nested');
-      const cls = cmpClassOf(e.type);
+      const cls = cmpClassOfExpr(e);
       if (cls === undefined) throw new NotLocal(`PARTITION BY on type ${e.typeName}`);
       if (
         (cls === 'text' || cls === 'bpchar') &&
@@ -2557,6 +2639,7 @@ class StatementCompiler {
         e.typlen = out.typlen;
         e.typeName = out.typeName;
         if (out.coll !== undefined) e.coll = out.coll;
+        if (out.enumLabels !== undefined) e.enumLabels = out.enumLabels;
         return this.errorCapable(e, c);
       }
       default:
@@ -2616,6 +2699,7 @@ function derived(sql: string, type: number, typmod: number, kids: Expr[]): Expr 
     typmod,
     typlen: same ? same.typlen : typeLen(type),
     typeName: same ? same.typeName : typeName(type),
+    ...(same?.enumLabels !== undefined ? { enumLabels: same.enumLabels } : {}),
     constant: kids.every((k) => k.constant),
     errorProne: kids.some((k) => k.errorProne),
     agg: kids.some((k) => k.agg),
@@ -2628,7 +2712,8 @@ function aggExpr(sql: string, type: number): Expr {
 }
 
 function retype(e: Expr, type: number): Expr {
-  return { ...e, type, typlen: typeLen(type), typeName: typeName(type), kids: [e], localColumn: false };
+  const { enumLabels: _, ...rest } = e;
+  return { ...rest, type, typlen: typeLen(type), typeName: typeName(type), kids: [e], localColumn: false };
 }
 
 function tableColumn(table: ReplicaTable, column: ReplicaColumn, sql: string): Expr {
@@ -2640,6 +2725,9 @@ function tableColumn(table: ReplicaTable, column: ReplicaColumn, sql: string): E
     typeName: column.typeName,
     origin: { tableOid: table.oid, attnum: column.attnum },
     ...(column.collation !== undefined ? { coll: column.collation } : {}),
+    // Catalogs written before enum labels were recorded lack them: such a
+    // column has no comparison class and no renderer, so it is forwarded.
+    ...(column.enumLabels !== undefined ? { enumLabels: column.enumLabels } : {}),
     constant: false,
     errorProne: false,
     agg: false,
@@ -2662,6 +2750,7 @@ function columnOf(out: Expr, sql: string): Expr {
   };
   if (out.origin) e.origin = out.origin;
   if (out.coll !== undefined) e.coll = out.coll;
+  if (out.enumLabels !== undefined) e.enumLabels = out.enumLabels;
   return e;
 }
 
@@ -2680,6 +2769,11 @@ function checkGrouped(e: Expr, keys: Set<string>): void {
   if (e.localColumn)
     throw new NotLocal(`column ${colName(e)} must appear in GROUP BY or be used in an aggregate`);
   for (const k of e.kids) checkGrouped(k, keys);
+}
+
+/** The comparison class of a typed value: its type's, or 'enum' for a value of an enum type. */
+function cmpClassOfExpr(e: Expr): CmpClass | undefined {
+  return cmpClassOf(e.type) ?? (e.enumLabels !== undefined ? 'enum' : undefined);
 }
 
 function cmpClassOf(type: number): CmpClass | undefined {
@@ -2762,6 +2856,8 @@ function comparable(e: Expr, cls: CmpClass): string {
       return `${SqlFn.timestamptzKey}(${x})`;
     case 'bpchar':
       return `rtrim(${x}, ' ')`;
+    case 'enum':
+      return enumPosition(e);
     case 'date':
       // ISO text orders like dates only for 4-digit AD years (and ±infinity);
       // any other stored date makes the whole local run fall back upstream.
@@ -2772,8 +2868,20 @@ function comparable(e: Expr, cls: CmpClass): string {
   }
 }
 
+/**
+ * An enum value's position in its type's sort order (enumsortorder), from the
+ * stored label. A label the replica's catalog does not know (added upstream
+ * since the catalog was read) aborts the run.
+ */
+function enumPosition(e: Expr): string {
+  const x = e.sql;
+  const labels = e.enumLabels ?? [];
+  const whens = labels.map((l, i) => ` WHEN '${l.replace(/'/g, "''")}' THEN ${i}`).join('');
+  return `(CASE ${x}${whens} ELSE (CASE WHEN ${x} IS NULL THEN NULL ELSE ${SqlFn.notLocal}('enum label unknown to the replica') END) END)`;
+}
+
 function sortClass(e: Expr, ctx: CompileContext): CmpClass {
-  const cls = cmpClassOf(e.type);
+  const cls = cmpClassOfExpr(e);
   if (cls === undefined) throw new NotLocal(`comparison on type ${e.typeName}`);
   if (cls === 'text' || cls === 'bpchar') {
     if (e.coll === undefined) throw new NotLocal(`collation of ${colName(e)} unknown`);

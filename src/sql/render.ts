@@ -12,6 +12,11 @@ export type Renderer = (value: unknown) => string | null;
 export interface RenderColumn {
   typeOid: number;
   typeName: string;
+  /**
+   * The type is an enum (its OID is not fixed): the value is stored as its
+   * label, which is the output whatever the session's settings.
+   */
+  isEnum?: boolean;
 }
 
 // Type OIDs (pg_type.oid, fixed for built-in types).
@@ -182,7 +187,31 @@ const MAX_CONVERT_YEAR = 2037;
 const defaultMaxConvertYear = (): number => Math.min(MAX_CONVERT_YEAR, new Date().getUTCFullYear() + 1);
 
 export function isUtcZone(zone: string): boolean {
-  return UTC_ZONES.has(zone.toLowerCase());
+  return UTC_ZONES.has(zone.toLowerCase()) || fixedOffsetSeconds(zone) === 0;
+}
+
+/**
+ * The POSIX spec Postgres reports as TimeZone for a fixed offset
+ * (`SET TIME ZONE INTERVAL '-05:00' HOUR TO MINUTE`, `SET TIME ZONE -5`, or
+ * the spec itself): `<-05>+05`, `<+05:30>-05:30`, `<+00>-00`. The name in
+ * angle brackets is the offset east of UTC, the number after it the POSIX
+ * offset west of UTC. Only that exact pairing, which is what Postgres
+ * reports, is accepted: it was compared with Postgres's output
+ * (test/render-fixed-offset.test.ts); other POSIX specs (daylight-saving
+ * rules, names that disagree with the offset) are forwarded. Returns the
+ * offset in seconds east of UTC, or undefined for any other TimeZone value.
+ */
+export function fixedOffsetSeconds(zone: string): number | undefined {
+  const m = /^<([+-])(\d{2})(?::(\d{2}))?>([+-])(\d{2})(?::(\d{2}))?$/.exec(zone);
+  if (!m) return undefined;
+  const [, nameSign, nameH, nameM, posixSign, posixH, posixM] = m;
+  if (nameH !== posixH || nameM !== posixM) return undefined;
+  const minutes = Number(nameH) * 60 + Number(nameM ?? '0');
+  // Offsets beyond 15 hours were not compared with Postgres; zero is spelled <+00>-00.
+  if (Number(nameM ?? '0') > 59 || minutes > 15 * 60) return undefined;
+  if (minutes === 0) return nameSign === '+' && posixSign === '-' ? 0 : undefined;
+  if (nameSign === posixSign) return undefined;
+  return (nameSign === '+' ? 1 : -1) * minutes * 60;
 }
 
 /**
@@ -214,6 +243,7 @@ function timeZoneOf(params: Map<string, string>): string {
 /** Pick the renderer for a column under the session's settings, or throw NotLocal. */
 export function rendererFor(column: RenderColumn, params: Map<string, string>): Renderer {
   const oid = column.typeOid;
+  if (column.isEnum) return renderStored;
   switch (oid) {
     case INT2:
     case INT4:
@@ -237,6 +267,14 @@ export function rendererFor(column: RenderColumn, params: Map<string, string>): 
       requireIsoDateStyle(params);
       const zone = timeZoneOf(params);
       if (isUtcZone(zone)) return renderStored;
+      const fixed = fixedOffsetSeconds(zone);
+      if (fixed !== undefined) {
+        return (value) => {
+          if (value === null) return null;
+          if (typeof value !== 'string') throw new NotLocal('timestamptz stored as non-text');
+          return shiftTimestamptz(value, fixed);
+        };
+      }
       if (!VERIFIED_ZONE_SET.has(zone)) throw new NotLocal(`TimeZone ${zone} not verified`);
       return (value) => {
         if (value === null) return null;
@@ -528,6 +566,28 @@ export function convertTimestamptz(stored: string, zone: string, maxYear = defau
   return (
     `${local.getUTCFullYear()}-${pad2(local.getUTCMonth() + 1)}-${pad2(local.getUTCDate())} ` +
     `${pad2(local.getUTCHours())}:${pad2(local.getUTCMinutes())}:${pad2(local.getUTCSeconds())}${fraction}` +
+    formatOffset(offset)
+  );
+}
+
+/**
+ * Stored UTC timestamptz text → its text at a fixed offset (seconds east of
+ * UTC), DateStyle ISO. Results outside years 1–9999 AD (BC suffix, 5-digit
+ * years) are not handled.
+ */
+export function shiftTimestamptz(stored: string, offset: number): string {
+  if (stored === 'infinity' || stored === '-infinity') return stored;
+  const m = STORED_TIMESTAMPTZ.exec(stored);
+  if (!m) throw new NotLocal(`timestamptz ${stored} outside years 1-9999 AD`);
+  const utc = new Date(0);
+  utc.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  utc.setUTCHours(Number(m[4]), Number(m[5]), Number(m[6]) + offset, 0);
+  const year = utc.getUTCFullYear();
+  if (year < 1 || year > 9999)
+    throw new NotLocal(`timestamptz at offset ${formatOffset(offset)} outside years 1-9999 AD`);
+  return (
+    `${String(year).padStart(4, '0')}-${pad2(utc.getUTCMonth() + 1)}-${pad2(utc.getUTCDate())} ` +
+    `${pad2(utc.getUTCHours())}:${pad2(utc.getUTCMinutes())}:${pad2(utc.getUTCSeconds())}${m[7] ?? ''}` +
     formatOffset(offset)
   );
 }

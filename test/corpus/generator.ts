@@ -33,6 +33,8 @@ type Kind =
   | 'tstz'
   | 'uuid'
   | 'jsonb'
+  /** order_status (declared 'pending', 'paid', 'shipped', 'cancelled'). */
+  | 'enum'
   | 'other';
 
 interface Col {
@@ -102,6 +104,8 @@ const TABLES: Table[] = [
       c('priority', 'int2'),
       c('coupon', 'text'),
       c('gift', 'bool'),
+      c('status', 'enum'),
+      c('prev_status', 'enum'),
     ],
   },
   {
@@ -165,6 +169,7 @@ const CONSTS: Record<Kind, string[]> = {
   ],
   uuid: ["'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'", "'00000000-0000-0000-0000-000000000004'"],
   jsonb: [],
+  enum: ["'pending'", "'paid'", "'shipped'", "'cancelled'"],
   other: [],
 };
 
@@ -480,6 +485,7 @@ export function generator(rand: () => number): () => Generated {
           'numeric',
           'float8',
           'float4',
+          'enum',
         ].includes(r.kind),
       );
       const n = 1 + int(2);

@@ -19,7 +19,7 @@ import {
   rawTypes,
 } from '../helpers/replica-fixture.js';
 
-export const TABLES = ['categories', 'users', 'products', 'orders', 'order_items', 'events'];
+export const TABLES = ['categories', 'users', 'products', 'orders', 'order_items', 'events', 'tickets'];
 
 export interface Corpus {
   pgi: PostgresInstance;

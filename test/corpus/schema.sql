@@ -111,7 +111,8 @@ CREATE TABLE orders (
   note text,
   priority int2,
   coupon varchar(16),
-  gift bool
+  gift bool,
+  prev_status order_status
 );
 INSERT INTO orders
 SELECT g,
@@ -123,12 +124,13 @@ SELECT g,
        CASE WHEN g % 5 = 0 THEN NULL WHEN g % 5 = 1 THEN 'leave at door' WHEN g % 5 = 2 THEN '' ELSE 'note ' || g END,
        CASE WHEN g % 11 = 0 THEN NULL ELSE (g % 3)::int2 END,
        CASE WHEN g % 4 = 0 THEN 'SAVE' || (g % 3) ELSE NULL END,
-       CASE WHEN g % 7 = 0 THEN NULL ELSE g % 2 = 0 END
+       CASE WHEN g % 7 = 0 THEN NULL ELSE g % 2 = 0 END,
+       CASE WHEN g % 6 = 0 THEN NULL ELSE (ARRAY['pending', 'paid', 'shipped', 'cancelled'])[g % 3 + 1]::order_status END
   FROM generate_series(1, 60) AS g;
 INSERT INTO orders VALUES
-  (9223372036854775807, 4, 'paid', 'NaN', 'infinity', 'infinity', 'max id', 32767, NULL, true),
-  (-9223372036854775808, 5, 'cancelled', '-0.000', '-infinity', '-infinity', 'min id', -32768, 'NEG', false),
-  (1000, 1, 'shipped', '1e20', '2024-06-30 23:59:59.999999+00', '2024-07-01', 'big total', 1, 'SAVE1', true);
+  (9223372036854775807, 4, 'paid', 'NaN', 'infinity', 'infinity', 'max id', 32767, NULL, true, 'paid'),
+  (-9223372036854775808, 5, 'cancelled', '-0.000', '-infinity', '-infinity', 'min id', -32768, 'NEG', false, 'shipped'),
+  (1000, 1, 'shipped', '1e20', '2024-06-30 23:59:59.999999+00', '2024-07-01', 'big total', 1, 'SAVE1', true, NULL);
 
 CREATE TABLE order_items (
   order_id int8 NOT NULL,
@@ -178,3 +180,23 @@ INSERT INTO events VALUES
   (1000, 1, 'login', 'infinity', 'infinity', '24:00:00', '-178000000 years', 'Infinity', '{"deep":{"a":[1,{"b":"c"}]}}', '{}', 'ffffffff-ffff-ffff-ffff-ffffffffffff', '\x'),
   (1001, 2, 'logout', '-infinity', '-infinity', '00:00:00', '1 year 2 mons 3 days 04:05:06.789', '-0', '"just a string"', '{NULL}', NULL, '\x00'),
   (1002, NULL, '', '2024-02-29 23:59:59.999999+00', '2024-02-29 23:59:59.999999', '23:59:59.999999', '-1 days +02:00:00', 'NaN', '[]', NULL, NULL, NULL);
+
+-- An enum whose declaration order is not alphabetical (nor byte order), with
+-- labels that need quoting, and a column of an array of it (forwarded).
+CREATE TYPE urgency AS ENUM ('zeta', 'Alpha', 'it''s', 'b c', 'é');
+CREATE TABLE tickets (
+  id int4 PRIMARY KEY,
+  urgency urgency,
+  fallback urgency NOT NULL,
+  title text,
+  history urgency[]
+);
+INSERT INTO tickets VALUES
+  (1, 'zeta', 'Alpha', 'one', '{zeta}'),
+  (2, 'Alpha', 'zeta', 'two', NULL),
+  (3, 'it''s', 'it''s', 'three', '{"it''s","b c"}'),
+  (4, 'b c', 'é', 'four', '{}'),
+  (5, 'é', 'b c', 'five', NULL),
+  (6, NULL, 'zeta', 'six', NULL),
+  (7, 'Alpha', 'Alpha', 'seven', '{Alpha,é}'),
+  (8, 'zeta', 'é', NULL, NULL);

@@ -370,6 +370,81 @@ const ANALYTICS: string[] = [
 ];
 
 /**
+ * Enums: stored as labels, compared and sorted in declaration order
+ * (enumsortorder), which for both types differs from the labels' text order.
+ */
+const ENUMS: string[] = [
+  'SELECT id, urgency, fallback FROM tickets ORDER BY id',
+  'SELECT * FROM tickets ORDER BY urgency, id',
+  'SELECT id, urgency FROM tickets ORDER BY urgency DESC, id',
+  'SELECT id, urgency FROM tickets ORDER BY urgency NULLS FIRST, id',
+  'SELECT id, urgency FROM tickets ORDER BY urgency DESC NULLS LAST, id',
+  "SELECT id FROM tickets WHERE urgency = 'it''s' ORDER BY id",
+  "SELECT id FROM tickets WHERE urgency <> 'zeta' ORDER BY id",
+  "SELECT id, urgency FROM tickets WHERE urgency < 'b c' ORDER BY id",
+  "SELECT id, urgency FROM tickets WHERE urgency >= 'Alpha' ORDER BY id",
+  "SELECT id, urgency FROM tickets WHERE 'Alpha' > urgency ORDER BY id",
+  "SELECT id FROM tickets WHERE urgency BETWEEN 'Alpha' AND 'b c' ORDER BY id",
+  "SELECT id FROM tickets WHERE urgency NOT BETWEEN 'Alpha' AND 'b c' ORDER BY id",
+  "SELECT id FROM tickets WHERE urgency IN ('zeta', 'é') ORDER BY id",
+  "SELECT id FROM tickets WHERE urgency NOT IN ('zeta', 'é') ORDER BY id",
+  "SELECT id FROM tickets WHERE urgency IS DISTINCT FROM 'zeta' ORDER BY id",
+  'SELECT id FROM tickets WHERE urgency IS NOT DISTINCT FROM NULL ORDER BY id',
+  'SELECT id, urgency, fallback FROM tickets WHERE urgency < fallback ORDER BY id',
+  'SELECT id FROM tickets WHERE urgency = fallback ORDER BY id',
+  'SELECT id, urgency > fallback, urgency <= fallback FROM tickets ORDER BY id',
+  'SELECT min(urgency), max(urgency), min(fallback), max(fallback) FROM tickets',
+  'SELECT min(urgency), max(urgency) FROM tickets WHERE id > 100',
+  'SELECT urgency, count(*) FROM tickets GROUP BY urgency ORDER BY urgency',
+  'SELECT urgency, count(*) FROM tickets GROUP BY urgency ORDER BY urgency DESC NULLS LAST',
+  'SELECT DISTINCT urgency FROM tickets ORDER BY urgency',
+  'SELECT DISTINCT fallback FROM tickets ORDER BY 1 DESC',
+  '~SELECT DISTINCT urgency FROM tickets',
+  'SELECT count(DISTINCT urgency), count(urgency) FROM tickets',
+  'SELECT id, urgency::text, fallback::varchar FROM tickets ORDER BY id',
+  "SELECT id, urgency::text || '!' FROM tickets ORDER BY id",
+  'SELECT id FROM tickets ORDER BY urgency::text, id',
+  "SELECT id, coalesce(urgency, 'b c') FROM tickets ORDER BY 2, id",
+  "SELECT id, CASE WHEN id > 4 THEN urgency ELSE 'zeta' END AS u FROM tickets ORDER BY u, id",
+  "SELECT id, CASE urgency WHEN 'Alpha' THEN 'a' WHEN 'é' THEN 'e' ELSE '?' END FROM tickets ORDER BY id",
+  'SELECT id, greatest(urgency, fallback), least(urgency, fallback) FROM tickets ORDER BY id',
+  "SELECT id, nullif(urgency, 'zeta') FROM tickets ORDER BY id",
+  "SELECT fallback, min(urgency), max(urgency) FROM tickets GROUP BY fallback HAVING max(urgency) > 'zeta' ORDER BY fallback",
+  'SELECT urgency FROM tickets UNION SELECT fallback FROM tickets ORDER BY 1',
+  "SELECT urgency FROM tickets UNION ALL SELECT 'é' ORDER BY 1 NULLS FIRST",
+  'SELECT fallback FROM tickets INTERSECT SELECT urgency FROM tickets ORDER BY 1 DESC',
+  'SELECT id, rank() OVER (ORDER BY urgency), dense_rank() OVER (PARTITION BY fallback ORDER BY urgency DESC) FROM tickets ORDER BY id',
+  'SELECT id, lag(urgency) OVER (ORDER BY id), lead(fallback) OVER (ORDER BY id) FROM tickets ORDER BY id',
+  'SELECT id, count(*) OVER (PARTITION BY fallback) FROM tickets ORDER BY id',
+  'SELECT id FROM tickets t WHERE EXISTS (SELECT 1 FROM tickets u WHERE u.fallback = t.urgency AND u.id <> t.id) ORDER BY id',
+  'SELECT t.id, (SELECT max(u.urgency) FROM tickets u WHERE u.fallback = t.fallback) FROM tickets t ORDER BY t.id',
+  'SELECT x.u FROM (SELECT urgency AS u FROM tickets WHERE id < 6) x ORDER BY x.u',
+  "WITH f AS (SELECT fallback FROM tickets WHERE fallback > 'zeta') SELECT fallback, count(*) FROM f GROUP BY fallback ORDER BY fallback",
+  'SELECT id, status, prev_status FROM orders WHERE status > prev_status ORDER BY id',
+  'SELECT id FROM orders WHERE status = prev_status ORDER BY id',
+  "SELECT id FROM orders WHERE status IN ('paid', 'shipped') AND id < 30 ORDER BY id",
+  'SELECT status, min(prev_status), max(prev_status), count(*) FROM orders GROUP BY status ORDER BY status DESC',
+  'SELECT DISTINCT status, prev_status FROM orders ORDER BY status, prev_status NULLS FIRST',
+  "SELECT id, status FROM orders WHERE status < 'shipped' ORDER BY status DESC, id LIMIT 10",
+  "SELECT id, status FROM orders WHERE status >= 'cancelled' ORDER BY id",
+  'SELECT o.id, o.status, t.id FROM orders o JOIN tickets t ON t.id = o.priority WHERE o.id < 12 ORDER BY o.id, t.id',
+  'SELECT id, history FROM tickets ORDER BY id',
+  // A set operation over a type without compiler facts reports the branches' size (timestamp: 8).
+  '~SELECT last_seen FROM users UNION ALL SELECT local_ts FROM events WHERE id < 5',
+  "!SELECT id FROM orders WHERE status = 'nope'",
+  "!SELECT id FROM orders WHERE status = 'Paid'",
+  "!SELECT id FROM orders WHERE status < ' paid'",
+  "!SELECT id FROM tickets WHERE urgency IN ('zeta', 'nope')",
+  '!SELECT id FROM tickets WHERE urgency = title',
+  "!SELECT id FROM tickets WHERE urgency = 'zeta'::text",
+  '!SELECT lower(urgency) FROM tickets',
+  "!SELECT id FROM tickets WHERE urgency LIKE 'z%'",
+  '!SELECT o.id FROM orders o JOIN tickets t ON t.urgency = o.status',
+  '!SELECT sum(urgency) FROM tickets',
+  "!SELECT coalesce(urgency, 'nope') FROM tickets",
+];
+
+/**
  * Statements Postgres rejects (prefix `!`): the local path must never answer
  * them (it forwards, and upstream raises the error).
  */
@@ -478,6 +553,7 @@ export const CORPUS: string[] = [
   ...REPORTS,
   ...ANALYTICS,
   ...ERRORS,
+  ...ENUMS,
   ...perTable(),
   ...filters(),
 ];
@@ -606,6 +682,14 @@ export const PREPARED: { sql: string; executions: (string | null)[][] }[] = [
       ['30', 'GB'],
       ['0', 'US'],
     ],
+  },
+  {
+    sql: "SELECT id, status, prev_status FROM orders WHERE user_id = $1 AND status <> 'cancelled' ORDER BY status DESC, prev_status, id",
+    executions: [['4'], ['7'], [null]],
+  },
+  {
+    sql: 'SELECT urgency, count(*), max(fallback) FROM tickets WHERE id > $1 GROUP BY urgency ORDER BY urgency NULLS FIRST',
+    executions: [['0'], ['4']],
   },
   {
     sql: 'SELECT id FROM users WHERE karma BETWEEN $1 AND $2 ORDER BY id',

@@ -103,8 +103,11 @@ export function createReplicaFixture(): ReplicaFixture {
         typlen: string;
         typname: string;
         collname: string | null;
+        enum_labels: string | null;
       }>({
-        text: `SELECT c.oid, a.attname, a.attnum, a.atttypid, a.atttypmod, t.typlen, t.typname, co.collname
+        text: `SELECT c.oid, a.attname, a.attnum, a.atttypid, a.atttypmod, t.typlen, t.typname, co.collname,
+                      CASE WHEN t.typtype = 'e' THEN (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
+                                                        FROM pg_enum e WHERE e.enumtypid = t.oid) END AS enum_labels
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                  JOIN pg_type t ON t.oid = a.atttypid
@@ -124,6 +127,7 @@ export function createReplicaFixture(): ReplicaFixture {
         typeName: r.typname,
         keyPosition: null,
         ...(r.collname !== null ? { collation: r.collname } : {}),
+        ...(r.enum_labels !== null ? { enumLabels: JSON.parse(r.enum_labels) as string[] } : {}),
       }));
       const table: ReplicaTable = {
         oid: Number(first.oid),
