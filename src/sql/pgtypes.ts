@@ -514,6 +514,19 @@ const EXP_BIAS = 500_000;
  */
 export function numericKey(value: string | bigint | number): string {
   const text = typeof value === 'string' ? value : String(value);
+  // Called per row by sorts, comparisons and min/max; tables repeat values.
+  const cached = numericKeys.get(text);
+  if (cached !== undefined) return cached;
+  const key = computeNumericKey(text);
+  if (numericKeys.size >= NUMERIC_KEY_CACHE) numericKeys.clear();
+  numericKeys.set(text, key);
+  return key;
+}
+
+const NUMERIC_KEY_CACHE = 50_000;
+const numericKeys = new Map<string, string>();
+
+function computeNumericKey(text: string): string {
   if (text === 'NaN') return 'z';
   if (text === 'Infinity') return 'y';
   if (text === '-Infinity') return 'a';
