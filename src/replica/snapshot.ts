@@ -291,7 +291,7 @@ async function estimateRows(client: pg.Client, tables: UpstreamTable[]): Promise
  */
 export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress> {
   const { client, store, logger } = opts;
-  const batchRows = opts.batchRows ?? 20_000;
+  const batchRows = opts.batchRows ?? 5_000;
   await client.query(COPY_SESSION_SQL);
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   let progressTimer: NodeJS.Timeout | undefined;

@@ -68,10 +68,10 @@ export class ReplicaStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     // Applying changes touches pages all over a large table: a bigger page
-    // cache (up to 64 MiB, default 2 MiB) saves re-reading them, and fewer,
+    // cache (up to 32 MiB, default 2 MiB) saves re-reading them, and fewer,
     // larger checkpoints (every 10000 pages = 40 MiB of WAL, default 1000)
     // write a page changed by several transactions once.
-    this.db.pragma('cache_size = -65536');
+    this.db.pragma('cache_size = -32768');
     this.db.pragma('wal_autocheckpoint = 10000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS _outpost_meta (key TEXT PRIMARY KEY, value TEXT);

@@ -85,6 +85,8 @@ const SLOT_WAIT_WARN_MS = 10_000;
 const SLOT_RELEASE_WAIT_MS = 5_000;
 const ACK_INTERVAL_MS = 20;
 /** Stop reading the replication socket beyond this many queued messages; resume below the low mark. */
+/** Page cache of the writer while copying a snapshot (negative: KiB). */
+const SNAPSHOT_CACHE_KIB = -8192;
 /** Longest stretch of applying before the drain loop lets the event loop run (ms). */
 const APPLY_SLICE_MS = 4;
 const QUEUE_HIGH_WATER = 20_000;
@@ -694,6 +696,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     const copyClient = await this.connectNormal();
     const started = performance.now();
     let progress: SnapshotProgress;
+    // A bulk copy appends pages and builds indexes by sorting: a big page
+    // cache buys nothing there, and the sorter takes as much again, so the
+    // copy runs with a small one (the snapshot of any size stays well under
+    // 200 MB) and applying gets the large one back afterwards.
+    const applyCache = store.db.pragma('cache_size', { simple: true }) as number;
+    store.db.pragma(`cache_size = ${SNAPSHOT_CACHE_KIB}`);
     try {
       progress = await copySnapshot({
         client: copyClient,
@@ -718,6 +726,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
       throw err;
     } finally {
       await copyClient.end().catch(() => {});
+      store.db.pragma(`cache_size = ${applyCache}`);
     }
     store.db.transaction(() => {
       store.setMeta('snapshot_state', 'complete');
