@@ -108,6 +108,7 @@ export class Outpost {
       textCollationIsC: collation.collateC,
       textCtypeIsC: collation.ctypeC,
       access,
+      maxSnapshotAgeMs: config.maxLagMs,
     });
     const proxy = new ProxyServer({
       listen: config.listen,

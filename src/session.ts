@@ -34,9 +34,12 @@ export interface SessionState {
    * `BEGIN` then `SET TRANSACTION READ ONLY`): `await-begin`/`await-ro` until
    * upstream's ReadyForQuery confirms the transaction, `fresh` for a plain
    * BEGIN with nothing run yet, `open` while its SQLite read snapshot
-   * (`snapshot`, owned by the router) serves its reads.
+   * (`snapshot`, owned by the router) serves its reads; `expired` once that
+   * snapshot is older than `--max-lag` (the rest of the transaction goes upstream).
    */
-  readOnlyTx?: { phase: 'await-begin' | 'await-ro' | 'fresh' | 'open'; snapshot?: unknown } | undefined;
+  readOnlyTx?:
+    | { phase: 'await-begin' | 'await-ro' | 'fresh' | 'open' | 'expired'; snapshot?: unknown }
+    | undefined;
   /** `local` or `upstream: <reason>`, answered by `SHOW outpost.last_route`. */
   lastRoute: string;
 }

@@ -173,3 +173,34 @@ test('a session whose default isolation is raised stops serving locally', async 
     await c.end();
   }
 });
+
+test('a READ ONLY transaction older than --max-lag reads upstream for the rest of it', async () => {
+  const o = await startOutpost({
+    upstream: upstream.url(),
+    replica: join(dir, 'aged.db'),
+    args: ['--max-lag', '1'],
+  });
+  const c = new pg.Client({ host: '127.0.0.1', port: o.port, user: 'postgres', password: 'postgres' });
+  c.on('error', () => {});
+  try {
+    await o.ready();
+    await c.connect();
+    const route = async () =>
+      (await c.query<{ last_route: string }>('show outpost.last_route')).rows[0]?.last_route;
+    await c.query('begin read only');
+    await balanceOf(c, 8);
+    assert.equal(await route(), 'local');
+    // Its snapshot would now be staler than the bound allows.
+    await new Promise((r) => setTimeout(r, 1300));
+    await balanceOf(c, 8);
+    assert.equal(await route(), 'upstream: READ ONLY transaction older than --max-lag');
+    await balanceOf(c, 8);
+    assert.equal(await route(), 'upstream: READ ONLY transaction older than --max-lag');
+    await c.query('commit');
+    await balanceOf(c, 8);
+    assert.equal(await route(), 'local');
+  } finally {
+    await c.end();
+    await o.stop();
+  }
+});

@@ -55,6 +55,13 @@ export interface RouterOptions {
    * it every replicated table is readable (tests only: `src/app.ts` always
    * passes `AccessControl`).
    */
+  /**
+   * How long a READ ONLY transaction may keep reading its snapshot (`--max-lag`,
+   * default 10 s): past that its reads would be staler than the bound, so
+   * they go upstream for the rest of the transaction (which also lets SQLite
+   * checkpoint past the snapshot).
+   */
+  maxSnapshotAgeMs?: number;
   /** Bounded staleness: why the replica is too far behind to answer (`--max-lag`), if it is. */
   freshness?: { staleness(): string | undefined };
   access?: {
@@ -97,6 +104,8 @@ type TxEffect = 'begin-ro' | 'begin' | 'set-ro' | 'other';
  */
 class ReadSnapshot {
   private readonly statements = new Map<string, Database.Statement>();
+  /** When the first read took the snapshot (ms since the epoch), 0 before. */
+  firstReadAt = 0;
   constructor(readonly db: Database.Database) {}
 
   statement(source: string): Database.Statement {
@@ -252,7 +261,7 @@ export class Router implements QueryRouter {
     }
     // Ordinary statements keep an open READ ONLY transaction local (they
     // cannot write in it); anything else ends local service for it.
-    if (current.phase === 'open' && tx === undefined) return;
+    if ((current.phase === 'open' || current.phase === 'expired') && tx === undefined) return;
     this.releaseSnapshot(session);
   }
 
@@ -413,7 +422,19 @@ export class Router implements QueryRouter {
     if (!this.opts.catalog.snapshotComplete()) return 'replica snapshot not complete';
     if (session.database !== this.opts.database) return `database ${session.database} not replicated`;
     if (session.txStatus !== 'I' && !(session.txStatus === 'T' && session.readOnlyTx?.phase === 'open')) {
-      return 'inside a transaction';
+      return session.readOnlyTx?.phase === 'expired'
+        ? 'READ ONLY transaction older than --max-lag'
+        : 'inside a transaction';
+    }
+    const snapshot = snapshotOf(session);
+    if (
+      snapshot &&
+      snapshot.firstReadAt > 0 &&
+      Date.now() - snapshot.firstReadAt > (this.opts.maxSnapshotAgeMs ?? 10_000)
+    ) {
+      this.releaseSnapshot(session);
+      session.readOnlyTx = { phase: 'expired' };
+      return 'READ ONLY transaction older than --max-lag';
     }
     if (session.localDisabled !== undefined) return session.localDisabled;
     if (session.freshnessBlock !== undefined) return session.freshnessBlock;
@@ -798,6 +819,7 @@ function runPlan(plan: Plan, params: readonly Stored[], snapshot?: ReadSnapshot)
     const has = plan.binds.length > 0;
     const precheck = plan.precheck && snapshot ? snapshot.statement(plan.precheck.source) : plan.precheck;
     const stmt = snapshot ? snapshot.statement(plan.stmt.source) : plan.stmt;
+    if (snapshot && snapshot.firstReadAt === 0) snapshot.firstReadAt = Date.now();
     if (precheck) {
       if (has) precheck.all(values);
       else precheck.all();
