@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { parseLsn } from '../src/replication/lsn.js';
 import { type OutpostProcess, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 
@@ -80,13 +81,11 @@ function replicaDump(path: string): string[] {
 
 async function lsnNow(): Promise<bigint> {
   const r = await upstream.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn');
-  const [hi, lo] = String(r.rows[0]?.lsn).split('/');
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+  return parseLsn(String(r.rows[0]?.lsn));
 }
 
 async function appliedLsn(o: OutpostProcess): Promise<bigint> {
-  const [hi, lo] = String((await o.status()).replication.appliedLsn).split('/');
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+  return parseLsn(String((await o.status()).replication.appliedLsn));
 }
 
 async function caughtUp(o: OutpostProcess): Promise<void> {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { parseLsn } from '../src/replication/lsn.js';
 import { eventually, type OutpostProcess, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { rawTypes } from './helpers/replica-fixture.js';
@@ -181,12 +182,8 @@ async function compareAll(phase: string): Promise<Set<string>> {
 async function caughtUp(): Promise<void> {
   const r = await direct.query<{ lsn: string }>({ text: 'select pg_current_wal_insert_lsn()::text as lsn' });
   const target = r.rows[0]?.lsn as string;
-  const num = (lsn: string) => {
-    const [hi, lo] = lsn.split('/');
-    return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
-  };
   await eventually(
-    async () => num(String((await outpost.status()).replication.appliedLsn)) >= num(target),
+    async () => parseLsn(String((await outpost.status()).replication.appliedLsn)) >= parseLsn(target),
     20_000,
     'the replica to catch up',
   );
