@@ -11,6 +11,7 @@ import { NotLocal } from '../../src/errors.js';
 import { Router } from '../../src/router/router.js';
 import type { LocalResult } from '../../src/router/types.js';
 import type { SessionState } from '../../src/session.js';
+import { compareResult } from '../helpers/differential.js';
 import { type PostgresInstance, startPostgres } from '../helpers/postgres.js';
 import {
   connectTracked,
@@ -64,42 +65,7 @@ export async function startCorpus(): Promise<Corpus> {
   };
 }
 
-function sortRows(rows: (string | null)[][]): (string | null)[][] {
-  return [...rows].sort((a, b) => {
-    const x = JSON.stringify(a);
-    const y = JSON.stringify(b);
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
-}
-
-function remoteFields(fields: pg.FieldDef[]): unknown[] {
-  return fields.map((f) => ({
-    name: f.name,
-    tableOid: f.tableID,
-    columnAttr: f.columnID,
-    typeOid: f.dataTypeID,
-    typeSize: f.dataTypeSize,
-    typeModifier: f.dataTypeModifier,
-    format: f.format === 'text' ? 0 : 1,
-  }));
-}
-
-export function compareResult(
-  what: string,
-  local: LocalResult,
-  remote: pg.QueryResult<unknown[]>,
-  unordered: boolean,
-): void {
-  assert.deepEqual(
-    local.fields.map((f) => ({ ...f })),
-    remoteFields(remote.fields),
-    `fields of ${what}`,
-  );
-  const rows = remote.rows as (string | null)[][];
-  if (unordered) assert.deepEqual(sortRows(local.rows), sortRows(rows), `rows of ${what}`);
-  else assert.deepEqual(local.rows, rows, `rows of ${what}`);
-  assert.equal(local.commandTag, `${remote.command} ${remote.rowCount}`, `tag of ${what}`);
-}
+export { compareResult };
 
 export type Outcome =
   | { kind: 'local' }

@@ -31,6 +31,16 @@ function remoteFields(fields: pg.FieldDef[]): unknown[] {
   }));
 }
 
+/** A local answer equals upstream's: RowDescription fields, text rows (as multisets when `unordered`), command tag. */
+export function compareResult(
+  what: string,
+  local: LocalResult,
+  remote: pg.QueryResult<unknown[]>,
+  unordered: boolean,
+): void {
+  compare(what, local, remote, { unordered });
+}
+
 function compare(
   sql: string,
   local: LocalResult,
