@@ -562,18 +562,19 @@ export class Router implements QueryRouter {
     if (c) return c;
     // The simple protocol inlines constants: statements that differ only in
     // them share a template (not cached per text, so they do not evict).
-    const normalized = declared ? undefined : normalizeLiterals(sql);
+    // A write is never local: its shape key, or else (a read) its template key.
+    const writeKey = declared ? undefined : writeShapeKey(sql);
+    if (writeKey !== undefined) {
+      const w = this.writeShapes.get(writeKey);
+      if (w) return w;
+    }
+    const normalized = declared || writeKey !== undefined ? undefined : normalizeLiterals(sql);
     if (normalized) {
       const template = this.templates.get(normalized.key);
       if (template) {
         this.templateHits++;
         return instantiate(template, normalized.literals);
       }
-    }
-    const writeKey = declared ? undefined : writeShapeKey(sql);
-    if (writeKey !== undefined) {
-      const w = this.writeShapes.get(writeKey);
-      if (w) return w;
     }
     c = this.classifyUncached(sql, declared);
     if (
