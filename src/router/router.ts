@@ -13,8 +13,14 @@ import { type CompiledSelect, compileSelect } from '../sql/compile.js';
 import { registerSqlFunctions } from '../sql/functions.js';
 import { type Literal, normalizeLiterals, replaceLiterals, writeShapeKey } from '../sql/literals.js';
 import { hasOverlongIdentifier, Lru, loadParser, type Node, nodeKind, parseSql } from '../sql/parse.js';
-import { inputValue, type Stored } from '../sql/pgtypes.js';
-import { type Renderer, rendererFor, sessionSettingsProblem } from '../sql/render.js';
+import { inputValue, type Stored, timestamptzInputAt } from '../sql/pgtypes.js';
+import {
+  fixedOffsetSeconds,
+  isUtcZone,
+  type Renderer,
+  rendererFor,
+  sessionSettingsProblem,
+} from '../sql/render.js';
 import { DEFAULT_SEARCH_PATH, startupProblem, WATCHED_SETTINGS } from './settings.js';
 import type { FieldDescription, LocalResult, PreparedRoute, QueryRouter, Route } from './types.js';
 
@@ -404,7 +410,7 @@ export class Router implements QueryRouter {
             const converted = params.map((p, i) =>
               p === null ? null : inputValue(paramTypes[i] as number, p, `parameter $${i + 1}`),
             );
-            const raw = runPlan(plan, converted, snapshotOf(session));
+            const raw = runPlan(plan, converted, session, snapshotOf(session));
             const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
             return { fields, rows, commandTag: `SELECT ${rows.length}` };
           } catch (err) {
@@ -462,6 +468,10 @@ export class Router implements QueryRouter {
       const denied = this.opts.access?.check(session, table);
       if (denied !== undefined) return denied;
     }
+    if (plan.binds.some(([, src]) => src.kind === 'zoned')) {
+      const offset = zoneOffsetMinutes(session);
+      if (typeof offset === 'string') return offset;
+    }
     const renderers = outputs.map((o) => rendererFor(o, session.params));
     const fields: FieldDescription[] = outputs.map((o) => ({
       name: o.name,
@@ -506,7 +516,7 @@ export class Router implements QueryRouter {
       run(): LocalResult[] {
         const runAll = (): LocalResult[] =>
           prepared.map(({ plan, renderers, fields }) => {
-            const raw = runPlan(plan, NO_PARAMS, snapshot);
+            const raw = runPlan(plan, NO_PARAMS, session, snapshot);
             const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
             return { fields, rows, commandTag: `SELECT ${rows.length}` };
           });
@@ -782,7 +792,7 @@ function instantiate(template: Template, literals: readonly Literal[]): Classifi
 }
 
 /** The named-parameter values of a plan for one execution. */
-function bindValues(plan: Plan, params: readonly Stored[]): Record<string, unknown> {
+function bindValues(plan: Plan, params: readonly Stored[], session: SessionState): Record<string, unknown> {
   if (plan.staticBinds) return plan.staticBinds;
   const out: Record<string, unknown> = {};
   for (const [name, src] of plan.binds) {
@@ -802,9 +812,31 @@ function bindValues(plan: Plan, params: readonly Stored[]): Record<string, unkno
         } else out[name] = v;
         break;
       }
+      case 'zoned': {
+        const offset = zoneOffsetMinutes(session);
+        if (typeof offset === 'string') throw new NotLocal(offset);
+        out[name] = timestamptzInputAt(src.text, offset, 'timestamptz constant');
+        break;
+      }
     }
   }
   return out;
+}
+
+/**
+ * Minutes east of UTC of the session's TimeZone when it is a fixed offset
+ * (UTC and its aliases, or a POSIX spec like `<+05:30>-05:30`), else why a
+ * timestamptz constant without an offset cannot be read here.
+ */
+function zoneOffsetMinutes(session: SessionState): number | string {
+  const zone = session.params.get('TimeZone');
+  if (zone === undefined) return 'TimeZone unknown';
+  if (isUtcZone(zone)) return 0;
+  const seconds = fixedOffsetSeconds(zone);
+  if (seconds === undefined || seconds % 60 !== 0) {
+    return `timestamptz constant without an offset under TimeZone ${zone}`;
+  }
+  return seconds / 60;
 }
 
 /** The open READ ONLY transaction's snapshot the session's reads must use, if any. */
@@ -814,9 +846,14 @@ function snapshotOf(session: SessionState): ReadSnapshot | undefined {
 }
 
 /** Run a plan's prechecks and statement; every failure is NotLocal (nothing has been sent). */
-function runPlan(plan: Plan, params: readonly Stored[], snapshot?: ReadSnapshot): unknown[][] {
+function runPlan(
+  plan: Plan,
+  params: readonly Stored[],
+  session: SessionState,
+  snapshot?: ReadSnapshot,
+): unknown[][] {
   try {
-    const values = bindValues(plan, params);
+    const values = bindValues(plan, params, session);
     const has = plan.binds.length > 0;
     const precheck = plan.precheck && snapshot ? snapshot.statement(plan.precheck.source) : plan.precheck;
     const stmt = snapshot ? snapshot.statement(plan.stmt.source) : plan.stmt;

@@ -77,6 +77,8 @@ import {
   type Stored,
   TYPE_BY_NAME,
   TYPES,
+  timestamptzInputAt,
+  timestamptzNeedsZone,
 } from './pgtypes.js';
 
 /** Name of the SQLite function (registered by the router) that aborts a local run. */
@@ -127,7 +129,13 @@ export type BindSource =
   /** The converted value of parameter `$index+1`. */
   | { kind: 'param'; index: number }
   /** A parameter used as LIMIT (NULL: no limit) or OFFSET (NULL: 0); negative is an error. */
-  | { kind: 'limit' | 'offset'; index: number };
+  | { kind: 'limit' | 'offset'; index: number }
+  /**
+   * A timestamptz constant without an offset (`'2024-03-01'`): its value
+   * depends on the session's TimeZone, so the router converts it per run
+   * (fixed-offset zones only; any other zone forwards).
+   */
+  | { kind: 'zoned'; text: string };
 
 export interface CompiledSelect {
   /** SQLite SQL with named parameters `@name`. */
@@ -1521,6 +1529,13 @@ class StatementCompiler {
     else if (u.kind === 'param') {
       this.setParamType(e, type);
       out = constExpr(e.sql, type);
+    } else if (type === Oid.timestamptz && timestamptzNeedsZone(u.text)) {
+      // Validated now (as if at UTC); the session's zone applies at run time.
+      timestamptzInputAt(u.text, 0, 'timestamptz constant');
+      this.bindCount++;
+      const name = `z${this.bindCount}`;
+      this.binds[name] = { kind: 'zoned', text: u.text };
+      out = constExpr(`@${name}`, type);
     } else {
       const value = inputValue(type, u.text, `${typeName(type)} constant`);
       out = constExpr(type === Oid.bool ? (value === 1n ? '1' : '0') : this.bindValue(value), type);

@@ -237,6 +237,32 @@ export function timestamptzInput(text: string, what: string): string {
   );
 }
 
+/** An ISO timestamp or date without an offset: as a timestamptz, read in the session's TimeZone. */
+const TS_LOCAL_TEXT = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$/;
+
+/** Whether a timestamptz literal has no offset, so its value depends on the session's TimeZone. */
+export function timestamptzNeedsZone(text: string): boolean {
+  return TS_LOCAL_TEXT.test(text);
+}
+
+/**
+ * timestamptz_in for an ISO timestamp or date without an offset, read in a
+ * zone `offsetMinutes` east of UTC (a fixed offset: UTC or a POSIX spec
+ * like `<+05:30>-05:30`, where no daylight rule applies), as stored.
+ */
+export function timestamptzInputAt(text: string, offsetMinutes: number, what: string): string {
+  const m = TS_LOCAL_TEXT.exec(text);
+  if (!m) throw new NotLocal(`${what}: not an ISO timestamp`);
+  const [, y, mo, d, h = '00', mi = '00', sec, frac] = m;
+  const abs = Math.abs(offsetMinutes);
+  const off =
+    offsetMinutes === 0
+      ? 'Z'
+      : `${offsetMinutes < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  const time = `${h}:${mi}${sec !== undefined ? `:${sec}` : ''}${frac !== undefined ? `.${frac}` : ''}`;
+  return timestamptzInput(`${y}-${mo}-${d} ${time}${off}`, what);
+}
+
 const UUID_TEXT = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 export function uuidInput(text: string, what: string): string {
