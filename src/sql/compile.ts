@@ -2286,7 +2286,11 @@ class StatementCompiler {
           return e;
         }
         const cls = cmpClassOfExpr(a);
-        if (cls === 'numeric' || cls === 'tstz' || cls === 'float8' || cls === 'float4') {
+        if (cls === 'numeric') {
+          // The key is computed inside the aggregate: one call per row, not two.
+          return aggExpr(`${SqlFn.extremeNumeric}(${name === 'min' ? -1 : 1}, ${a.sql})`, a.type);
+        }
+        if (cls === 'tstz' || cls === 'float8' || cls === 'float4') {
           const dir = name === 'min' ? -1 : 1;
           return aggExpr(`${SqlFn.extreme}(${dir}, ${comparable(a, cls)}, ${a.sql})`, a.type);
         }

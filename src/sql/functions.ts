@@ -34,6 +34,8 @@ export const SqlFn = {
   intAvg: 'outpost_int_avg',
   /** Aggregate `(direction, key, value)`: the value with the least (-1) or greatest (1) key. */
   extreme: 'outpost_extreme',
+  /** Aggregate `(direction, numeric)`: `extreme` keyed by `numericKey` of the value itself. */
+  extremeNumeric: 'outpost_extreme_numeric',
   numericSum: 'outpost_numeric_sum',
   numericAvg: 'outpost_numeric_avg',
   /** A stored float4 as the exact float4 value (a double), -0 as 0.0, NaN kept as the text 'NaN'. */
@@ -423,6 +425,27 @@ export function registerSqlFunctions(db: Database.Database): void {
     result: (st: Extreme) => {
       if (st.ambiguous) throw new NotLocal('min/max over equal values of different text');
       return st.value as string | number | bigint | null;
+    },
+  });
+  db.aggregate(SqlFn.extremeNumeric, {
+    safeIntegers: true,
+    deterministic: true,
+    start: (): Extreme => ({ key: null, value: null, ambiguous: false }),
+    step: ((st: Extreme, dir: unknown, value: unknown): Extreme => {
+      if (value === null) return st;
+      if (typeof value !== 'string' && typeof value !== 'bigint') {
+        throw new NotLocal('numeric stored as non-text');
+      }
+      const key = numericKey(value);
+      if (st.key === null) return { key, value, ambiguous: false };
+      const c = compareKeys(key, st.key) * Number(dir);
+      if (c > 0) return { key, value, ambiguous: false };
+      if (c === 0 && value !== st.value) st.ambiguous = true;
+      return st;
+    }) as unknown as (total: Extreme, next: unknown) => Extreme,
+    result: (st: Extreme) => {
+      if (st.ambiguous) throw new NotLocal('min/max over equal values of different text');
+      return st.value as string | bigint | null;
     },
   });
   const numericAgg = (name: string, finish: (acc: NumericAccumulator) => string | null): void => {
