@@ -17,6 +17,7 @@ import { ReplicationEngine } from './replication/engine.js';
 import { parseLsn } from './replication/lsn.js';
 import { AccessControl } from './router/access.js';
 import { Freshness } from './router/freshness.js';
+import { coalescedLookup } from './router/read-your-writes.js';
 import { Router } from './router/router.js';
 import type { ClientTls } from './server/client-session.js';
 import { ProxyServer } from './server/proxy-server.js';
@@ -123,12 +124,12 @@ export class Outpost {
         config.consistency === 'session'
           ? {
               timeoutMs: config.rywTimeoutMs,
-              currentLsn: async () => {
+              currentLsn: coalescedLookup(async () => {
                 const r = await catalogPool.query<{ lsn: string }>(
                   'select pg_current_wal_insert_lsn()::text as lsn',
                 );
                 return parseLsn(r.rows[0]?.lsn ?? '0/0');
-              },
+              }),
               appliedLsn: () => parseLsn(engine.status().appliedLsn),
               onApplied: (listener) => {
                 engine.on('applied', listener);

@@ -87,3 +87,35 @@ export class SessionFence {
     });
   }
 }
+
+/**
+ * Shares upstream position lookups between sessions: a request is answered
+ * by the first lookup that *starts* after it (so the position is at or after
+ * the request's commit), and at most one lookup runs at a time. Under many
+ * committing sessions this is one query per round trip instead of one per
+ * commit, on a catalog pool of two connections.
+ */
+export function coalescedLookup(lookup: () => Promise<bigint>): () => Promise<bigint> {
+  type Waiter = { resolve: (lsn: bigint) => void; reject: (err: unknown) => void };
+  let waiting: Waiter[] = [];
+  let running = false;
+  const run = async (): Promise<void> => {
+    running = true;
+    while (waiting.length > 0) {
+      const batch = waiting;
+      waiting = [];
+      try {
+        const lsn = await lookup();
+        for (const w of batch) w.resolve(lsn);
+      } catch (err) {
+        for (const w of batch) w.reject(err);
+      }
+    }
+    running = false;
+  };
+  return () =>
+    new Promise<bigint>((resolve, reject) => {
+      waiting.push({ resolve, reject });
+      if (!running) void run();
+    });
+}
