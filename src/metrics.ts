@@ -6,11 +6,22 @@
  */
 type Labels = Record<string, string>;
 
+/** Label sets seen before, by a cheap key: counters are bumped on every statement. */
+const labelKeys = new Map<string, string>();
+
 function labelKey(labels: Labels | undefined): string {
   if (!labels) return '';
+  let quick = '';
+  for (const k in labels) quick += `${k}\u0000${labels[k]}\u0001`;
+  const known = labelKeys.get(quick);
+  if (known !== undefined) return known;
   const keys = Object.keys(labels).sort();
-  if (keys.length === 0) return '';
-  return `{${keys.map((k) => `${k}="${escapeLabel(labels[k] ?? '')}"`).join(',')}}`;
+  const key =
+    keys.length === 0 ? '' : `{${keys.map((k) => `${k}="${escapeLabel(labels[k] ?? '')}"`).join(',')}}`;
+  // Reasons and SQLSTATE classes are a bounded set in practice; stay bounded anyway.
+  if (labelKeys.size >= 10_000) labelKeys.clear();
+  labelKeys.set(quick, key);
+  return key;
 }
 
 function escapeLabel(v: string): string {
