@@ -8,8 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
-import { eventually, type OutpostProcess, startOutpost } from './helpers/outpost.js';
+import type pg from 'pg';
+import {
+  connectThrough,
+  eventually,
+  lastRoute,
+  type OutpostProcess,
+  startOutpost,
+} from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 
 let upstream: PostgresInstance;
@@ -33,17 +39,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function client(): Promise<pg.Client> {
-  const c = new pg.Client({ host: '127.0.0.1', port: outpost.port, user: 'postgres', password: 'postgres' });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
-async function lastRoute(c: pg.Client): Promise<string> {
-  const r = await c.query<{ last_route: string }>('show outpost.last_route');
-  return r.rows[0]?.last_route ?? '';
-}
+const client = (): Promise<pg.Client> => connectThrough(outpost.port);
 
 const total = async (c: pg.Client): Promise<number> =>
   Number((await c.query<{ s: string }>('select sum(balance) as s from acct')).rows[0]?.s);
@@ -180,32 +176,31 @@ test('a READ ONLY transaction older than --max-lag reads upstream for the rest o
     replica: join(dir, 'aged.db'),
     args: ['--max-lag', '1'],
   });
-  const c = new pg.Client({ host: '127.0.0.1', port: o.port, user: 'postgres', password: 'postgres' });
-  c.on('error', () => {});
+  let c: pg.Client | undefined;
   try {
     await o.ready();
-    await c.connect();
-    const route = async () =>
-      (await c.query<{ last_route: string }>('show outpost.last_route')).rows[0]?.last_route;
+    const conn = await connectThrough(o.port);
+    c = conn;
+    const route = () => lastRoute(conn);
     // Within --max-lag 1 s of upstream to begin with (a loaded machine may lag for a moment).
     await eventually(async () => {
-      await balanceOf(c, 8);
+      await balanceOf(conn, 8);
       return (await route()) === 'local';
     }, 20_000);
-    await c.query('begin read only');
-    await balanceOf(c, 8);
+    await conn.query('begin read only');
+    await balanceOf(conn, 8);
     assert.equal(await route(), 'local');
     // Its snapshot would now be staler than the bound allows.
     await new Promise((r) => setTimeout(r, 1300));
-    await balanceOf(c, 8);
+    await balanceOf(conn, 8);
     assert.equal(await route(), 'upstream: READ ONLY transaction older than --max-lag');
-    await balanceOf(c, 8);
+    await balanceOf(conn, 8);
     assert.equal(await route(), 'upstream: READ ONLY transaction older than --max-lag');
-    await c.query('commit');
-    await balanceOf(c, 8);
+    await conn.query('commit');
+    await balanceOf(conn, 8);
     assert.equal(await route(), 'local');
   } finally {
-    await c.end();
+    await c?.end();
     await o.stop();
   }
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { type OutpostProcess, startOutpost } from './helpers/outpost.js';
+import { connectThrough, lastRoute, type OutpostProcess, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 
 let upstream: PostgresInstance;
@@ -30,6 +30,22 @@ after(async () => {
   await upstream?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** A separate Outpost with `args` on its own replica file, and one client through it. */
+async function withOutpost(file: string, args: string[], fn: (c: pg.Client) => Promise<void>): Promise<void> {
+  const o = await startOutpost({ upstream: upstream.url(), replica: join(dir, file), args });
+  try {
+    await o.ready();
+    const c = await connectThrough(o.port);
+    try {
+      await fn(c);
+    } finally {
+      await c.end();
+    }
+  } finally {
+    await o.stop();
+  }
+}
 
 test('100 write-then-read pairs each see their write, most reads served locally', async () => {
   const c = new pg.Client({ host: '127.0.0.1', port: outpost.port, user: 'postgres', password: 'postgres' });
@@ -84,24 +100,13 @@ test('a write through one session does not hold back reads of an idle session', 
 
 test('a forwarded read does not fence the next local read; a forwarded write does', async () => {
   // --ryw-timeout 0: a fenced read goes upstream at once, so the fence is visible in last_route.
-  const o = await startOutpost({
-    upstream: upstream.url(),
-    replica: join(dir, 'fence.db'),
-    args: ['--ryw-timeout', '0'],
-  });
-  const c = new pg.Client({ host: '127.0.0.1', port: o.port, user: 'postgres', password: 'postgres' });
-  c.on('error', () => {});
-  try {
-    await o.ready();
-    await c.connect();
-    const lastRoute = async () =>
-      (await c.query<{ last_route: string }>('show outpost.last_route')).rows[0]?.last_route;
+  await withOutpost('fence.db', ['--ryw-timeout', '0'], async (c) => {
     for (let i = 0; i < 5; i++) {
       // A SELECT the replica cannot answer (a system catalog): forwarded, and it cannot write.
       await c.query('select count(*) from pg_class where relname = $$counters$$');
-      assert.match((await lastRoute()) ?? '', /^upstream: /);
+      assert.match(await lastRoute(c), /^upstream: /);
       await c.query('select n from counters where id = 1');
-      assert.equal(await lastRoute(), 'local', 'no fence after a forwarded read');
+      assert.equal(await lastRoute(c), 'local', 'no fence after a forwarded read');
     }
     // The control: a forwarded write does fence. (The replica may apply it
     // before a slow client's next read arrives, so allow a few tries.)
@@ -109,51 +114,33 @@ test('a forwarded read does not fence the next local read; a forwarded write doe
     for (let i = 0; i < 10 && !routes.some((r) => /read-your-writes/.test(r)); i++) {
       await c.query('update counters set n = n where id = 1');
       await c.query('select n from counters where id = 1');
-      routes.push((await lastRoute()) ?? '');
+      routes.push(await lastRoute(c));
     }
     assert.ok(
       routes.some((r) => /read-your-writes/.test(r)),
       `a forwarded write fences: ${routes.join(' | ')}`,
     );
-  } finally {
-    await c.end();
-    await o.stop();
-  }
+  });
 });
 
 test('after a ROLLBACK the next read is local without waiting out --ryw-timeout', async () => {
   // A rolled-back transaction leaves WAL that decodes to nothing: the replica
   // reflects that position as soon as upstream reports it, not a second later.
-  const o = await startOutpost({
-    upstream: upstream.url(),
-    replica: join(dir, 'rollback.db'),
-    args: ['--ryw-timeout', '0.5'],
-  });
-  const c = new pg.Client({ host: '127.0.0.1', port: o.port, user: 'postgres', password: 'postgres' });
-  c.on('error', () => {});
-  try {
-    await o.ready();
-    await c.connect();
+  await withOutpost('rollback.db', ['--ryw-timeout', '0.5'], async (c) => {
     let local = 0;
     for (let i = 0; i < 5; i++) {
       await c.query('begin');
       await c.query('update counters set n = n + 1000 where id = 1');
       await c.query('rollback');
       await c.query('select n from counters where id = 1');
-      const r = await c.query<{ last_route: string }>('show outpost.last_route');
-      if (r.rows[0]?.last_route === 'local') local++;
+      if ((await lastRoute(c)) === 'local') local++;
     }
     assert.equal(local, 5, 'every read after a ROLLBACK was local');
-  } finally {
-    await c.end();
-    await o.stop();
-  }
+  });
 });
 
 test('extended protocol: write-then-read pairs see their write, reads mostly local', async () => {
-  const c = new pg.Client({ host: '127.0.0.1', port: outpost.port, user: 'postgres', password: 'postgres' });
-  c.on('error', () => {});
-  await c.connect();
+  const c = await connectThrough(outpost.port);
   let local = 0;
   try {
     for (let i = 1; i <= 40; i++) {
@@ -164,8 +151,7 @@ test('extended protocol: write-then-read pairs see their write, reads mostly loc
         values: [1],
       });
       assert.equal(r.rows[0]?.n, 5000 + i, `read ${i} sees its write`);
-      const route = await c.query<{ last_route: string }>('show outpost.last_route');
-      if (route.rows[0]?.last_route === 'local') local++;
+      if ((await lastRoute(c)) === 'local') local++;
     }
   } finally {
     await c.end();

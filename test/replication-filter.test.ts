@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
+import type pg from 'pg';
 import { StartupError } from '../src/errors.js';
 import { parseFilter, publicationName, publicationTarget } from '../src/replication/filter.js';
-import { eventually, runCli, startOutpost } from './helpers/outpost.js';
+import { connectThrough, eventually, lastRoute, runCli, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 
 let upstream: PostgresInstance;
@@ -77,8 +77,7 @@ test('--tables with --publication is refused, naming both flags', async () => {
 
 async function route(c: pg.Client, sql: string): Promise<{ rows: unknown[]; route: string }> {
   const r = await c.query(sql);
-  const lr = await c.query<{ last_route: string }>('show outpost.last_route');
-  return { rows: r.rows, route: lr.rows[0]?.last_route ?? '' };
+  return { rows: r.rows, route: await lastRoute(c) };
 }
 
 test('only the chosen tables are replicated; others are forwarded; a new filter re-snapshots', async () => {
@@ -90,14 +89,7 @@ test('only the chosen tables are replicated; others are forwarded; a new filter 
   });
   try {
     await outpost.ready();
-    const c = new pg.Client({
-      host: '127.0.0.1',
-      port: outpost.port,
-      user: 'postgres',
-      password: 'postgres',
-    });
-    c.on('error', () => {});
-    await c.connect();
+    const c = await connectThrough(outpost.port);
     try {
       assert.deepEqual(await route(c, 'select v from a order by id'), {
         rows: [{ v: 'a1' }, { v: 'a2' }],
@@ -132,14 +124,7 @@ test('only the chosen tables are replicated; others are forwarded; a new filter 
     // Restart with another filter: the old slot goes, the new set is copied.
     outpost = await startOutpost({ upstream: upstream.url(), replica, args: ['--tables', 'b'] });
     await outpost.ready();
-    const c2 = new pg.Client({
-      host: '127.0.0.1',
-      port: outpost.port,
-      user: 'postgres',
-      password: 'postgres',
-    });
-    c2.on('error', () => {});
-    await c2.connect();
+    const c2 = await connectThrough(outpost.port);
     try {
       assert.deepEqual(await route(c2, 'select v from b'), { rows: [{ v: 'b1' }], route: 'local' });
       assert.match((await route(c2, 'select v from a order by id')).route, /^upstream: .*not in replica/);

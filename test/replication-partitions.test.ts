@@ -9,8 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
-import { eventually, type OutpostProcess, startOutpost } from './helpers/outpost.js';
+import type pg from 'pg';
+import {
+  connectThrough,
+  eventually,
+  lastRoute,
+  type OutpostProcess,
+  startOutpost,
+} from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { rawTypes } from './helpers/replica-fixture.js';
 
@@ -30,15 +36,7 @@ before(async () => {
   `);
   outpost = await startOutpost({ upstream: upstream.url(), replica: join(dir, 'r.db') });
   await outpost.ready();
-  c = new pg.Client({
-    host: '127.0.0.1',
-    port: outpost.port,
-    user: 'postgres',
-    password: 'postgres',
-    types: rawTypes,
-  });
-  c.on('error', () => {});
-  await c.connect();
+  c = await connectThrough(outpost.port, { types: rawTypes });
 });
 
 after(async () => {
@@ -50,8 +48,7 @@ after(async () => {
 
 async function read(sql: string): Promise<{ rows: unknown[]; route: string }> {
   const r = await c.query({ text: sql, rowMode: 'array' });
-  const route = await c.query<{ last_route: string }>('show outpost.last_route');
-  return { rows: r.rows, route: route.rows[0]?.last_route as string };
+  return { rows: r.rows, route: await lastRoute(c) };
 }
 
 test('leaves are local and follow rows moving between partitions; the root is forwarded', async () => {

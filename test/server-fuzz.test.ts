@@ -25,6 +25,7 @@ import { parseErrorFields } from '../src/wire/backend.js';
 import { FrameReader } from '../src/wire/frames.js';
 import { serializeQuery, serializeStartupMessage } from '../src/wire/frontend.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { prng } from './helpers/prng.js';
 import {
   bindMsg,
   closeMsg,
@@ -106,18 +107,6 @@ after(async () => {
   await proxy?.close(1000);
   await upstream?.stop();
 });
-
-/** mulberry32: small, seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Kind =
   | 'valid'

@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import pg from 'pg';
-import { type OutpostProcess, startOutpost } from './helpers/outpost.js';
+import { connectThrough, type OutpostProcess, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 
 let upstream: PostgresInstance;
@@ -32,9 +31,7 @@ after(async () => {
 });
 
 test('SHOW outpost.last_route as a prepared statement', async () => {
-  const c = new pg.Client({ host: '127.0.0.1', port: outpost.port, user: 'postgres', password: 'postgres' });
-  c.on('error', () => {});
-  await c.connect();
+  const c = await connectThrough(outpost.port);
   try {
     const show = async () => {
       const r = await c.query<{ last_route: string }>({

@@ -7,17 +7,9 @@
  * every table in FROM) so row order is comparable; LIMIT/OFFSET.
  */
 
-/** mulberry32: small, fast, good enough for test generation, fully determined by the seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../helpers/prng.js';
+
+export { prng };
 
 type Kind =
   | 'int2'

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { freePort } from './postgres.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -140,4 +141,18 @@ export async function eventually(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A pg client connected through Outpost as the test superuser (errors after a kill are ignored). */
+export async function connectThrough(port: number, extra: pg.ClientConfig = {}): Promise<pg.Client> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', ...extra });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+/** What `SHOW outpost.last_route` answers on this connection. */
+export async function lastRoute(c: pg.Client): Promise<string> {
+  const r = await c.query<{ last_route: string }>('show outpost.last_route');
+  return r.rows[0]?.last_route ?? '';
 }
