@@ -13,7 +13,8 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { snapshotReport } from './replica/snapshot.js';
 import { ReplicaStore } from './replica/store.js';
-import { ReplicationEngine } from './replication/engine.js';
+import { type EngineHandle, ReplicationEngine } from './replication/engine.js';
+import { EngineThread } from './replication/engine-thread.js';
 import { parseLsn } from './replication/lsn.js';
 import { AccessControl } from './router/access.js';
 import { Freshness } from './router/freshness.js';
@@ -36,7 +37,7 @@ export class Outpost {
     readonly logger: Logger,
     readonly metrics: Metrics,
     readonly store: ReplicaStore,
-    readonly engine: ReplicationEngine,
+    readonly engine: EngineHandle,
     readonly proxy: ProxyServer,
     readonly http: HttpServer,
     private readonly catalogPool: pg.Pool,
@@ -53,7 +54,7 @@ export class Outpost {
     const metrics = createMetrics();
     metrics.buildInfo.set(1, { version: VERSION });
     const store = ReplicaStore.open(config.replica);
-    const engine = new ReplicationEngine({
+    const engineOptions = {
       upstreamUrl: config.upstream,
       store,
       ...(config.publication ? { publication: config.publication } : {}),
@@ -61,7 +62,14 @@ export class Outpost {
       ...(config.slot ? { slot: config.slot } : {}),
       logger,
       metrics,
-    });
+    };
+    // Its own thread and SQLite connection, so applying never holds up the
+    // proxy. OUTPOST_APPLY_THREAD=main keeps it on the proxy's event loop
+    // (in 4 ms slices), for comparison and debugging.
+    const engine: EngineHandle =
+      process.env.OUTPOST_APPLY_THREAD === 'main'
+        ? new ReplicationEngine(engineOptions)
+        : new EngineThread(engineOptions);
     // Every session waiting to read its own write listens for 'applied'.
     engine.setMaxListeners(0);
     const replicationStarted = engine.start();

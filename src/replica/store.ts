@@ -175,6 +175,19 @@ export class ReplicaStore {
     this.catalogVersion++;
   }
 
+  /**
+   * For a read path whose writer (the replication engine) runs in another
+   * thread with its own connection (engine-thread.ts): adopt the writer's
+   * set of hidden tables, which may include marks not committed yet, and
+   * re-read the catalog and the snapshot state from the file.
+   */
+  syncFromWriter(stale: readonly number[]): void {
+    this.stale.clear();
+    for (const oid of stale) this.stale.add(oid);
+    this.snapshotDone = undefined;
+    this.invalidate();
+  }
+
   hasStale(): boolean {
     return this.stale.size > 0;
   }

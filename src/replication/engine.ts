@@ -56,6 +56,23 @@ export interface EngineOptions {
   metrics: Metrics;
   /** Catalog comparison interval when no DDL event trigger is installed upstream; default 5 s. */
   catalogPollMs?: number;
+  /**
+   * Called (synchronously) when the read path's view of the catalog must
+   * change: `stale` a table is hidden, before the transaction that skips its
+   * changes commits; `reset` a fresh snapshot is about to clear the replica
+   * (`snapshot_state` is already `copying`); `changed` tables were replaced.
+   * A read path sharing `store` sees all this at once; one in another thread
+   * (engine-thread.ts) must be told, and for `stale` and `reset` before the
+   * engine goes on.
+   */
+  onCatalogChange?: (kind: 'stale' | 'reset' | 'changed') => void;
+}
+
+/** What the rest of Outpost uses of a running engine, in this thread or in a worker (engine-thread.ts). */
+export interface EngineHandle extends EventEmitter<EngineEvents> {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): EngineStatus;
 }
 
 export interface EngineStatus {
@@ -147,7 +164,7 @@ interface Preflight {
 /** `applied`: the replica reflects upstream up to `lsn`; `ddl`: upstream ran DDL (event trigger message). */
 export type EngineEvents = { applied: [lsn: bigint]; ddl: [tag: string] };
 
-export class ReplicationEngine extends EventEmitter<EngineEvents> {
+export class ReplicationEngine extends EventEmitter<EngineEvents> implements EngineHandle {
   private readonly store: ReplicaStore;
   private readonly logger: Logger;
   private readonly metrics: Metrics;
@@ -651,9 +668,13 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
     this.snapshot = { tables: 0, tablesDone: 0, rows: 0 };
     // Record the slot before creating it, so a crash in between still lets
     // the next start drop it.
+    // Incomplete first, so a read path that re-reads the file stops serving
+    // before the tables go (and a crash in between cannot leave an empty
+    // replica marked complete).
+    store.setMeta('snapshot_state', 'copying');
+    this.opts.onCatalogChange?.('reset');
     store.clearData();
     store.db.transaction(() => {
-      store.setMeta('snapshot_state', 'copying');
       store.setMeta('slot', this.slot);
       store.setMeta('publication', this.publication);
       // Outpost's own publication (not --publication): `outpost drop-slot` may drop it with the last slot.
@@ -978,6 +999,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
   private markStale(oid: number, reason: string, rel?: RelationMessage): void {
     if (this.store.isStale(oid)) return;
     this.store.markStale(oid);
+    // Hidden from the read path before the transaction that skips its changes commits.
+    this.opts.onCatalogChange?.('stale');
     const t = this.store.tableByOid(oid);
     const name = t ? `${t.schema}.${t.name}` : rel ? `${rel.schema}.${rel.name}` : String(oid);
     this.logger.info(
@@ -1135,6 +1158,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> {
         this.writeSkipRules();
       })();
       this.applier.forgetAll();
+      this.opts.onCatalogChange?.('changed');
       this.reconcileFailures = 0;
       this.metrics.tablesResynced.inc(undefined, copy.targets.size);
       this.logger.info(

@@ -54,6 +54,8 @@ export async function startOutpost(opts: {
   httpPort?: number;
   /** Extra node flags, e.g. --cpu-prof for profiling in benchmarks. */
   nodeArgs?: string[];
+  /** Added to the environment. */
+  env?: Record<string, string>;
 }): Promise<OutpostProcess> {
   const port = opts.port ?? (await freePort());
   const httpPort = opts.httpPort ?? (await freePort());
@@ -74,7 +76,7 @@ export async function startOutpost(opts: {
       'info',
       ...(opts.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   let out = '';
   const collect = (b: Buffer) => {

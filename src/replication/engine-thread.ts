@@ -1,0 +1,280 @@
+/**
+ * Runs the replication engine in a worker thread with its own SQLite
+ * connection, so applying a large transaction or copying a snapshot never
+ * holds up the proxy's event loop: local reads keep being served from the
+ * last committed state (SQLite WAL mode keeps reader and writer apart).
+ *
+ * This side looks like the engine to the rest of Outpost (`EngineHandle`):
+ * - positions (applied, upstream) are shared memory, so `status()` and
+ *   read-your-writes see a commit as soon as the worker has made it;
+ * - `applied` and `ddl` events, log lines, status and metric counters come
+ *   as messages;
+ * - catalog changes the read path must see before the worker goes on (a
+ *   table hidden before the transaction skipping its changes commits, a
+ *   fresh snapshot about to clear the replica) are acknowledged through a
+ *   shared counter the worker waits on (engine-worker.ts).
+ */
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { errorMessage, StartupError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { ReplicaStore } from '../replica/store.js';
+import type { EngineEvents, EngineHandle, EngineStatus } from './engine.js';
+import type { TableFilter } from './filter.js';
+import { formatLsn } from './lsn.js';
+
+/** Given to the worker (`workerData`). */
+export interface WorkerInit {
+  upstreamUrl: string;
+  replicaPath: string;
+  publication?: string;
+  filter?: TableFilter;
+  slot?: string;
+  catalogPollMs?: number;
+  logLevel: string;
+  /** BigInt64Array: [0] applied (what readers may rely on), [1] upstream WAL end seen. */
+  positions: SharedArrayBuffer;
+  /** Int32Array: [0] the last catalog message the main thread has applied. */
+  ack: SharedArrayBuffer;
+}
+
+/** Engine counters the worker reports, added to this thread's metrics as they grow. */
+export interface WorkerCounters {
+  transactions: number;
+  insert: number;
+  update: number;
+  delete: number;
+  truncate: number;
+  resynced: number;
+}
+
+export type FromWorker =
+  | { type: 'log'; line: string }
+  | { type: 'catalog'; seq: number; stale: number[] }
+  | { type: 'applied'; lsn: bigint }
+  | { type: 'ddl'; tag: string }
+  | { type: 'status'; status: EngineStatus; counters: WorkerCounters }
+  | { type: 'started' }
+  | { type: 'start-failed'; message: string; startup: boolean }
+  | { type: 'stopped' };
+
+export type ToWorker = { type: 'stop' };
+
+export interface EngineThreadOptions {
+  upstreamUrl: string;
+  /** The read path's store (same file); its catalog view follows the worker's. */
+  store: ReplicaStore;
+  publication?: string;
+  filter?: TableFilter;
+  slot?: string;
+  catalogPollMs?: number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const STOP_WAIT_MS = 15_000;
+const RESTART_DELAY_MS = 1_000;
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+export class EngineThread extends EventEmitter<EngineEvents> implements EngineHandle {
+  private worker: Worker | undefined;
+  private readonly positions = new BigInt64Array(new SharedArrayBuffer(16));
+  private readonly ack = new Int32Array(new SharedArrayBuffer(4));
+  private last: EngineStatus = {
+    state: 'starting',
+    slot: '',
+    publication: '',
+    appliedLsn: '0/0',
+    upstreamLsn: '0/0',
+    lagBytes: 0,
+    ddlDetection: 'unknown',
+    staleTables: 0,
+  };
+  private counted: WorkerCounters = zeroCounters();
+  private started = false;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: EngineThreadOptions) {
+    super();
+  }
+
+  status(): EngineStatus {
+    const applied = Atomics.load(this.positions, 0);
+    const upstream = Atomics.load(this.positions, 1);
+    return {
+      ...this.last,
+      appliedLsn: formatLsn(applied),
+      upstreamLsn: formatLsn(upstream > applied ? upstream : applied),
+      lagBytes: upstream > applied ? Number(upstream - applied) : 0,
+    };
+  }
+
+  start(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.spawn({ resolve, reject });
+    });
+  }
+
+  /** Asks the worker to stop after the transaction it is applying, and waits for it. */
+  stop(): Promise<void> {
+    if (this.stopped) return this.stopped;
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const worker = this.worker;
+    if (!worker) {
+      this.stopped = Promise.resolve();
+      return this.stopped;
+    }
+    this.stopped = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.opts.logger.warn('replication: the apply thread did not stop in time; terminating it');
+        void worker.terminate();
+      }, STOP_WAIT_MS);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      worker.postMessage({ type: 'stop' } satisfies ToWorker);
+    });
+    return this.stopped;
+  }
+
+  private spawn(first?: { resolve: () => void; reject: (err: Error) => void }): void {
+    const o = this.opts;
+    const init: WorkerInit = {
+      upstreamUrl: o.upstreamUrl,
+      replicaPath: o.store.path,
+      ...(o.publication !== undefined ? { publication: o.publication } : {}),
+      ...(o.filter !== undefined ? { filter: o.filter } : {}),
+      ...(o.slot !== undefined ? { slot: o.slot } : {}),
+      ...(o.catalogPollMs !== undefined ? { catalogPollMs: o.catalogPollMs } : {}),
+      logLevel: o.logger.level,
+      positions: this.positions.buffer as SharedArrayBuffer,
+      ack: this.ack.buffer as SharedArrayBuffer,
+    };
+    // Catalog messages and counters start from zero in each worker.
+    Atomics.store(this.ack, 0, 0);
+    this.counted = zeroCounters();
+    const worker = startWorker(init);
+    this.worker = worker;
+    let settled = false;
+    worker.on('message', (m: FromWorker) => {
+      switch (m.type) {
+        case 'log':
+          this.relayLog(m.line);
+          return;
+        case 'catalog':
+          this.opts.store.syncFromWriter(m.stale);
+          Atomics.store(this.ack, 0, m.seq);
+          Atomics.notify(this.ack, 0);
+          return;
+        case 'applied':
+          this.emit('applied', m.lsn);
+          return;
+        case 'ddl':
+          this.emit('ddl', m.tag);
+          return;
+        case 'status':
+          this.last = m.status;
+          this.count(m.counters);
+          return;
+        case 'started':
+          this.started = true;
+          settled = true;
+          first?.resolve();
+          return;
+        case 'start-failed':
+          settled = true;
+          if (first) first.reject(m.startup ? new StartupError(m.message) : new Error(m.message));
+          else this.opts.logger.error({ err: m.message }, 'replication: restart of the apply thread failed');
+          return;
+        case 'stopped':
+          return;
+      }
+    });
+    worker.on('error', (err) => {
+      // An uncaught error in the engine: never expected; the worker is gone.
+      this.opts.logger.error({ err: errorMessage(err) }, 'replication: the apply thread failed');
+      this.last = { ...this.last, state: 'error', lastError: errorMessage(err) };
+    });
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      if (!settled) {
+        settled = true;
+        first?.reject(new Error(`replication thread exited with code ${code} before starting`));
+      }
+      if (this.stopping) {
+        if (this.last.state !== 'error') this.last = { ...this.last, state: 'stopped' };
+        return;
+      }
+      this.last = { ...this.last, state: this.started ? 'reconnecting' : 'error' };
+      if (!this.started) return;
+      // Resumes from the position stored with the data: nothing lost or repeated.
+      this.opts.logger.warn(
+        { code, inMs: RESTART_DELAY_MS },
+        'replication: apply thread exited; restarting it',
+      );
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (!this.stopping) this.spawn();
+      }, RESTART_DELAY_MS);
+    });
+  }
+
+  /** A worker's log line through this thread's logger (format, secrets filter, destination). */
+  private relayLog(line: string): void {
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const { level, msg, time: _time, pid: _pid, hostname: _host, service: _service, ...fields } = rec;
+    const name = LEVELS[Number(level)] ?? 'info';
+    this.opts.logger[name](fields, typeof msg === 'string' ? msg : '');
+  }
+
+  private count(c: WorkerCounters): void {
+    const m = this.opts.metrics;
+    const prev = this.counted;
+    if (c.transactions > prev.transactions)
+      m.transactionsApplied.inc(undefined, c.transactions - prev.transactions);
+    for (const kind of ['insert', 'update', 'delete', 'truncate'] as const) {
+      if (c[kind] > prev[kind]) m.changesApplied.inc({ kind }, c[kind] - prev[kind]);
+    }
+    if (c.resynced > prev.resynced) m.tablesResynced.inc(undefined, c.resynced - prev.resynced);
+    this.counted = c;
+  }
+}
+
+function zeroCounters(): WorkerCounters {
+  return { transactions: 0, insert: 0, update: 0, delete: 0, truncate: 0, resynced: 0 };
+}
+
+/**
+ * The worker runs engine-worker.js next to this file; from source (tests and
+ * benchmarks under tsx) it registers tsx first, which a worker does not
+ * inherit from `--import`.
+ */
+function startWorker(init: WorkerInit): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const entry = new URL('./engine-worker.ts', here).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    return new Worker(
+      `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`,
+      { eval: true, workerData: init },
+    );
+  }
+  return new Worker(new URL('./engine-worker.js', here), { workerData: init });
+}

@@ -1,0 +1,139 @@
+/**
+ * Entry point of the replication thread (started by engine-thread.ts): its
+ * own replica connection and replication engine, reporting to the main
+ * thread by messages and shared memory (the protocol is in engine-thread.ts).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { errorMessage, StartupError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { createMetrics } from '../metrics.js';
+import { ReplicaStore } from '../replica/store.js';
+import { ReplicationEngine } from './engine.js';
+import type { FromWorker, ToWorker, WorkerCounters, WorkerInit } from './engine-thread.js';
+import { parseLsn } from './lsn.js';
+
+/** How often positions and status are published besides commits. */
+const STATUS_MS = 20;
+/** Status messages without a change at most this often. */
+const STATUS_REPEAT_MS = 500;
+/** Waiting longer than this for the main thread to take a catalog change is logged. */
+const ACK_WARN_MS = 5_000;
+
+if (!parentPort) throw new Error('engine-worker.ts runs as a worker thread');
+const port = parentPort;
+const init = workerData as WorkerInit;
+const post = (m: FromWorker) => port.postMessage(m);
+
+const logger = createLogger({
+  level: init.logLevel,
+  format: 'json',
+  write: (line) => post({ type: 'log', line }),
+});
+const metrics = createMetrics();
+const positions = new BigInt64Array(init.positions);
+const ack = new Int32Array(init.ack);
+let seq = 0;
+let catalogVersion = -1;
+
+const store = ReplicaStore.open(init.replicaPath);
+
+/**
+ * Tells the main thread which tables are hidden (and that the catalog may
+ * have changed); with `wait`, returns only once it has taken that in, so a
+ * hidden table is never read after the commit that makes it differ.
+ */
+function publishCatalog(wait: boolean): void {
+  const id = ++seq;
+  catalogVersion = store.catalogVersion;
+  post({ type: 'catalog', seq: id, stale: store.staleOids() });
+  if (!wait) return;
+  const started = Date.now();
+  let warned = false;
+  for (;;) {
+    const seen = Atomics.load(ack, 0);
+    if (seen >= id) return;
+    Atomics.wait(ack, 0, seen, 1000);
+    if (!warned && Date.now() - started > ACK_WARN_MS) {
+      warned = true;
+      logger.warn('replication: waiting for the proxy thread to take a catalog change');
+    }
+  }
+}
+
+const engine = new ReplicationEngine({
+  upstreamUrl: init.upstreamUrl,
+  store,
+  ...(init.publication !== undefined ? { publication: init.publication } : {}),
+  ...(init.filter !== undefined ? { filter: init.filter } : {}),
+  ...(init.slot !== undefined ? { slot: init.slot } : {}),
+  ...(init.catalogPollMs !== undefined ? { catalogPollMs: init.catalogPollMs } : {}),
+  logger,
+  metrics,
+  onCatalogChange: (kind) => publishCatalog(kind !== 'changed'),
+});
+
+engine.on('applied', (lsn) => {
+  // Catalog first: the read path learns of replaced tables no later than of the position.
+  if (store.catalogVersion !== catalogVersion) publishCatalog(false);
+  if (lsn > Atomics.load(positions, 0)) Atomics.store(positions, 0, lsn);
+  post({ type: 'applied', lsn });
+});
+engine.on('ddl', (tag) => post({ type: 'ddl', tag }));
+
+function counters(): WorkerCounters {
+  return {
+    transactions: metrics.transactionsApplied.get(),
+    insert: metrics.changesApplied.get({ kind: 'insert' }),
+    update: metrics.changesApplied.get({ kind: 'update' }),
+    delete: metrics.changesApplied.get({ kind: 'delete' }),
+    truncate: metrics.changesApplied.get({ kind: 'truncate' }),
+    resynced: metrics.tablesResynced.get(),
+  };
+}
+
+let lastPosted = '';
+let lastPostedAt = 0;
+function publishStatus(force: boolean): void {
+  const status = engine.status();
+  Atomics.store(positions, 1, parseLsn(status.upstreamLsn));
+  const applied = parseLsn(status.appliedLsn);
+  if (applied > Atomics.load(positions, 0)) Atomics.store(positions, 0, applied);
+  if (store.catalogVersion !== catalogVersion) publishCatalog(false);
+  const c = counters();
+  const { appliedLsn: _a, upstreamLsn: _u, lagBytes: _l, ...rest } = status;
+  const key = JSON.stringify([rest, c]);
+  const now = Date.now();
+  if (!force && key === lastPosted && now - lastPostedAt < STATUS_REPEAT_MS) return;
+  lastPosted = key;
+  lastPostedAt = now;
+  post({ type: 'status', status, counters: c });
+}
+const timer = setInterval(() => publishStatus(false), STATUS_MS);
+
+let stopping: Promise<void> | undefined;
+function stop(): Promise<void> {
+  stopping ??= (async () => {
+    await engine.stop().catch((err) => logger.warn({ err: errorMessage(err) }, 'stopping replication'));
+    clearInterval(timer);
+    publishStatus(true);
+    store.close();
+    post({ type: 'stopped' });
+    port.close();
+  })();
+  return stopping;
+}
+
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'stop') void stop();
+});
+
+try {
+  publishCatalog(false);
+  await engine.start();
+  publishStatus(true);
+  post({ type: 'started' });
+} catch (err) {
+  publishStatus(true);
+  post({ type: 'start-failed', message: errorMessage(err), startup: err instanceof StartupError });
+  await stop();
+}
