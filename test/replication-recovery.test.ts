@@ -198,3 +198,108 @@ test('a different upstream cluster behind the same address: a fresh snapshot of 
     await pgB.stop();
   }
 });
+
+test('a replacement keeps the old replica until the swap; interrupted, the next start drops its slot and copy', async () => {
+  await pgA.query(
+    `CREATE TABLE t4 (id int PRIMARY KEY, pad text); INSERT INTO t4 SELECT g, repeat('x', 100) FROM generate_series(1, 300000) g`,
+  );
+  const path = join(dir, 'replaced.db');
+  let store = ReplicaStore.open(path);
+  const first = await follow(pgA, store, 't4');
+  const slot = store.getMeta('slot') as string;
+  await first.engine.stop();
+  store.close();
+  await pgA.query(`SELECT pg_drop_replication_slot('${slot}')`);
+  await pgA.query('DELETE FROM t4 WHERE id <= 1000');
+
+  // Stopped while the replacement is held up (its slot waits for a transaction holding a lock):
+  // the old rows are all still there, and the read path forwards.
+  const locker = await pgA.connect();
+  await locker.query('BEGIN; LOCK TABLE t4 IN ACCESS EXCLUSIVE MODE');
+  store = ReplicaStore.open(path);
+  const second = engineFor(pgA, store);
+  const started = second.engine.start();
+  started.catch(() => {});
+  const staged = () =>
+    store.reader
+      .prepare(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE '_outpost_resync_%'`)
+      .pluck()
+      .get() as number;
+  let nextSlot: string;
+  try {
+    await waitFor(
+      'the replacement to begin',
+      () => store.getMeta('snapshot_state') === 'replacing' && store.getMeta('next_slot') !== undefined,
+    );
+    assert.equal(replicaIds(store, 't4').length, 300000, 'the old replica is whole meanwhile');
+    assert.equal(store.snapshotComplete(), false, 'the read path forwards meanwhile');
+    nextSlot = store.getMeta('next_slot') as string;
+  } finally {
+    const stopped = second.engine.stop();
+    await locker.query('ROLLBACK');
+    await locker.end();
+    await stopped;
+  }
+  await assert.rejects(started);
+  // As a crash after the slot was made and midway through the copy would leave it.
+  await pgA.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [nextSlot]);
+  store.db.exec('CREATE TABLE "_outpost_resync_1" (x)');
+  store.close();
+
+  // The next start drops the interrupted copy's slot and snapshots again.
+  store = ReplicaStore.open(path);
+  const third = await follow(pgA, store, 't4');
+  try {
+    assert.equal(replicaIds(store, 't4').length, 299000);
+    assert.equal(staged(), 0, 'no staging tables left');
+    assert.equal(store.getMeta('next_slot'), undefined);
+    const left = await pgA.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [nextSlot]);
+    assert.equal(left.rowCount, 0, 'the interrupted copy’s slot was dropped');
+    assert.ok(
+      third.lines.some((l) => /dropped the slot of an interrupted snapshot/.test(l)),
+      third.lines.join('\n'),
+    );
+  } finally {
+    await third.engine.stop();
+    store.close();
+  }
+});
+
+test('a completed replacement swaps tables, slot and position together', async () => {
+  await pgA.query(
+    'CREATE TABLE t5 (id int PRIMARY KEY); INSERT INTO t5 SELECT generate_series(1, 100); CREATE TABLE t5_gone (id int PRIMARY KEY)',
+  );
+  const path = join(dir, 'swapped.db');
+  let store = ReplicaStore.open(path);
+  const first = await follow(pgA, store, 't5');
+  const slot = store.getMeta('slot') as string;
+  await first.engine.stop();
+  store.close();
+  await pgA.query(`SELECT pg_drop_replication_slot('${slot}')`);
+  await pgA.query(
+    'DROP TABLE t5_gone; CREATE TABLE t5_new (id int PRIMARY KEY); INSERT INTO t5_new VALUES (7)',
+  );
+
+  store = ReplicaStore.open(path);
+  const second = await follow(pgA, store, 't5');
+  try {
+    assert.ok(
+      second.lines.some((l) => /fresh snapshot swapped in/.test(l)),
+      'replaced, not cleared in place',
+    );
+    assert.deepEqual(replicaIds(store, 't5_new'), [7], 'a table created meanwhile is there');
+    assert.equal(store.findTable('public', 't5_gone'), undefined, 'a dropped table is gone');
+    const newSlot = store.getMeta('slot') as string;
+    assert.notEqual(newSlot, slot);
+    const r = await pgA.query<{ l: string }>(
+      'SELECT confirmed_flush_lsn::text AS l FROM pg_replication_slots WHERE slot_name = $1',
+      [newSlot],
+    );
+    assert.equal(r.rowCount, 1);
+    await pgA.query('INSERT INTO t5 VALUES (1000)');
+    await waitFor('streaming after the swap', () => replicaIds(store, 't5').includes(1000));
+  } finally {
+    await second.engine.stop();
+    store.close();
+  }
+});

@@ -8,9 +8,8 @@
  * slices), each on a fresh Outpost of its own.
  */
 import { join } from 'node:path';
-import pg from 'pg';
 import { parseLsn } from '../../src/replication/lsn.js';
-import { type OutpostProcess, startOutpost } from '../../test/helpers/outpost.js';
+import { connectThrough, lastRoute, type OutpostProcess, startOutpost } from '../../test/helpers/outpost.js';
 import type { Ctx, Scenario } from '../lib/context.js';
 import { sleep } from '../lib/proc.js';
 import { percentile } from '../lib/stats.js';
@@ -28,13 +27,7 @@ interface Measured {
 }
 
 async function measure(ctx: Ctx, outpost: OutpostProcess): Promise<Measured> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: outpost.port,
-    user: 'postgres',
-    database: 'postgres',
-  });
-  await client.connect();
+  const client = await connectThrough(outpost.port);
   const inWindow: number[] = [];
   let applying = false;
   let running = true;
@@ -42,7 +35,7 @@ async function measure(ctx: Ctx, outpost: OutpostProcess): Promise<Measured> {
   try {
     // Warm: the statement compiled and its table's pages cached.
     for (let i = 1; i <= 200; i++) await client.query(`SELECT v FROM bench_apply WHERE id = ${i}`);
-    const route = (await client.query<{ last_route: string }>('SHOW outpost.last_route')).rows[0]?.last_route;
+    const route = await lastRoute(client);
     const reader = (async () => {
       let id = 1;
       while (running) {

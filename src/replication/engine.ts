@@ -60,7 +60,7 @@ export interface EngineOptions {
    * Called (synchronously) when the read path's view of the catalog must
    * change: `stale` a table is hidden, before the transaction that skips its
    * changes commits; `reset` a fresh snapshot is about to clear the replica
-   * (`snapshot_state` is already `copying`); `changed` tables were replaced.
+   * (`snapshot_state` is already `copying` or `replacing`); `changed` tables were replaced.
    * A read path sharing `store` sees all this at once; one in another thread
    * (engine-thread.ts) must be told, and for `stale` and `reset` before the
    * engine goes on.
@@ -633,61 +633,13 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     return name;
   }
 
-  private async initialSnapshot(
-    client: pg.Client,
+  /** CREATE_REPLICATION_SLOT for `this.slot`, failures explained in one line. */
+  private async createSlot(
     repl: ReplicationConnection,
     pre: Preflight,
-    systemId: string,
-    database: string,
-    previousSlot: string | undefined,
-  ): Promise<void> {
-    const { store } = this;
-    if (previousSlot) {
-      // An interrupted snapshot: its slot holds WAL for nothing; drop it and start over.
-      try {
-        const r = await client.query(
-          'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
-          [previousSlot],
-        );
-        if (r.rowCount) {
-          this.logger.warn(
-            { slot: previousSlot },
-            'replication: dropped the slot of an interrupted snapshot',
-          );
-        }
-      } catch (err) {
-        throw new StartupError(
-          `cannot drop replication slot "${previousSlot}" left by an interrupted snapshot: ${oneLine(errorMessage(err))}`,
-        );
-      }
-    }
-    this.publication = await this.ensurePublication(client, pre);
-    this.slot = this.opts.slot ?? `outpost_${randomBytes(6).toString('hex')}`;
-    this.state = 'snapshot';
-    this.visibleIdle = 0n;
-    this.snapshot = { tables: 0, tablesDone: 0, rows: 0 };
-    // Record the slot before creating it, so a crash in between still lets
-    // the next start drop it.
-    // Incomplete first, so a read path that re-reads the file stops serving
-    // before the tables go (and a crash in between cannot leave an empty
-    // replica marked complete).
-    store.setMeta('snapshot_state', 'copying');
-    this.opts.onCatalogChange?.('reset');
-    store.clearData();
-    store.db.transaction(() => {
-      store.setMeta('slot', this.slot);
-      store.setMeta('publication', this.publication);
-      // Outpost's own publication (not --publication): `outpost drop-slot` may drop it with the last slot.
-      store.setMeta('publication_owned', this.opts.publication === undefined ? 'true' : 'false');
-      store.setMeta('system_identifier', systemId);
-      store.setMeta('database', database);
-      store.setMeta('timeline', String(this.timeline));
-      store.deleteMeta('applied_lsn');
-    })();
-
-    let created: { consistentPoint: Lsn; snapshotName: string };
+  ): Promise<{ consistentPoint: Lsn; snapshotName: string }> {
     try {
-      created = await repl.createSlot(this.slot, pre.version);
+      return await repl.createSlot(this.slot, pre.version);
     } catch (err) {
       const e = err as { code?: string };
       const msg = oneLine(errorMessage(err));
@@ -708,6 +660,156 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       }
       throw err;
     }
+  }
+
+  /**
+   * A fresh snapshot for a replica that can no longer follow upstream (slot
+   * lost, another cluster, a changed table filter): copied beside the old
+   * tables, into staging tables of the same file, then swapped in together
+   * with the new slot and position in one SQLite transaction. The file holds
+   * the old replica or the new one, never a mix; the old data goes only once
+   * the new copy is complete. The read path forwards everything meanwhile
+   * (snapshot_state `replacing`). Interrupted (a crash, a stop), the next
+   * start drops the new slot and the staging tables and takes a fresh
+   * snapshot from scratch.
+   */
+  private async replaceSnapshot(
+    repl: ReplicationConnection,
+    pre: Preflight,
+    systemId: string,
+    database: string,
+  ): Promise<void> {
+    const { store } = this;
+    store.db.transaction(() => {
+      store.setMeta('snapshot_state', 'replacing');
+      // Recorded before it exists, so an interrupted replacement can drop it.
+      store.setMeta('next_slot', this.slot);
+    })();
+    this.opts.onCatalogChange?.('reset');
+    const created = await this.createSlot(repl, pre);
+    this.logger.info(
+      { slot: this.slot, publication: this.publication, consistentPoint: formatLsn(created.consistentPoint) },
+      'replication: slot created, copying a fresh snapshot beside the old replica',
+    );
+    const old = store.allTables().map((t) => t.oid);
+    const copyClient = await this.connectNormal();
+    const started = performance.now();
+    let copy: Awaited<ReturnType<typeof copyForResync>>;
+    try {
+      copy = await copyForResync({
+        client: copyClient,
+        store,
+        publication: this.publication,
+        snapshotName: created.snapshotName,
+        // Every table is replaced (or dropped), whatever its shape.
+        stale: old,
+        logger: this.logger,
+        isCancelled: () => this.stopping,
+      });
+    } catch (err) {
+      const e = err as { code?: string };
+      if (e.code === '42501') {
+        throw new StartupError(
+          `cannot read a published table for the snapshot: ${oneLine(errorMessage(err))}`,
+        );
+      }
+      throw err;
+    } finally {
+      await copyClient.end().catch(() => {});
+    }
+    if (this.stopping) throw new Error('snapshot cancelled: stopping');
+    store.db.transaction(() => {
+      store.replaceTables(copy.targets, copy.fresh);
+      store.setMeta('slot', this.slot);
+      store.setMeta('publication', this.publication);
+      store.setMeta('publication_owned', this.opts.publication === undefined ? 'true' : 'false');
+      store.setMeta('system_identifier', systemId);
+      store.setMeta('database', database);
+      store.setMeta('timeline', String(this.timeline));
+      store.deleteMeta('next_slot');
+      store.deleteMeta('resync_skip');
+      store.setAppliedLsn(created.consistentPoint);
+      store.setMeta('snapshot_state', 'complete');
+    })();
+    this.skipBefore.clear();
+    this.applier.forgetAll();
+    this.opts.onCatalogChange?.('changed');
+    this.applied = created.consistentPoint;
+    this.metrics.appliedLsn.set(Number(this.applied));
+    const secs = (performance.now() - started) / 1000;
+    this.snapshot = { tables: copy.fresh.length, tablesDone: copy.fresh.length, rows: copy.rows };
+    this.logger.info(
+      {
+        tables: copy.fresh.length,
+        dropped: copy.targets.size - copy.fresh.length,
+        rows: copy.rows,
+        seconds: Math.round(secs * 10) / 10,
+        rowsPerSecond: Math.round(copy.rows / Math.max(secs, 1e-3)),
+        appliedLsn: formatLsn(this.applied),
+      },
+      'replication: fresh snapshot swapped in',
+    );
+    this.emit('applied', this.applied);
+  }
+
+  private async initialSnapshot(
+    client: pg.Client,
+    repl: ReplicationConnection,
+    pre: Preflight,
+    systemId: string,
+    database: string,
+    previousSlot: string | undefined,
+  ): Promise<void> {
+    const { store } = this;
+    // A replica that lost its position is replaced whole, not cleared first.
+    const replacing = store.snapshotComplete() && store.allTables().length > 0;
+    // An interrupted snapshot (or replacement) holds WAL in its slot for nothing: drop it and start over.
+    for (const slot of new Set([previousSlot, store.getMeta('next_slot')])) {
+      if (!slot) continue;
+      try {
+        const r = await client.query(
+          'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1',
+          [slot],
+        );
+        if (r.rowCount) {
+          this.logger.warn({ slot }, 'replication: dropped the slot of an interrupted snapshot');
+        }
+      } catch (err) {
+        throw new StartupError(
+          `cannot drop replication slot "${slot}" left by an interrupted snapshot: ${oneLine(errorMessage(err))}`,
+        );
+      }
+    }
+    this.publication = await this.ensurePublication(client, pre);
+    this.slot = this.opts.slot ?? `outpost_${randomBytes(6).toString('hex')}`;
+    this.state = 'snapshot';
+    this.visibleIdle = 0n;
+    this.snapshot = { tables: 0, tablesDone: 0, rows: 0 };
+    if (replacing) {
+      await this.replaceSnapshot(repl, pre, systemId, database);
+      return;
+    }
+    // Record the slot before creating it, so a crash in between still lets
+    // the next start drop it.
+    // Incomplete first, so a read path that re-reads the file stops serving
+    // before the tables go (and a crash in between cannot leave an empty
+    // replica marked complete).
+    store.setMeta('snapshot_state', 'copying');
+    this.opts.onCatalogChange?.('reset');
+    store.clearData();
+    store.db.transaction(() => {
+      store.setMeta('slot', this.slot);
+      store.setMeta('publication', this.publication);
+      // Outpost's own publication (not --publication): `outpost drop-slot` may drop it with the last slot.
+      store.setMeta('publication_owned', this.opts.publication === undefined ? 'true' : 'false');
+      store.setMeta('system_identifier', systemId);
+      store.setMeta('database', database);
+      store.setMeta('timeline', String(this.timeline));
+      store.deleteMeta('applied_lsn');
+      store.deleteMeta('next_slot');
+    })();
+
+    const created = await this.createSlot(repl, pre);
     this.logger.info(
       { slot: this.slot, publication: this.publication, consistentPoint: formatLsn(created.consistentPoint) },
       'replication: slot created, copying snapshot',
