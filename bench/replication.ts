@@ -20,6 +20,10 @@
  *
  * BENCH_ROUNDS (default 1) repeats each CDC case; the best round is shown.
  * BENCH_CASES picks CDC cases: big,small,hot (default all).
+ * BENCH_UPSTREAM_SETTINGS adds upstream server settings (`name=value,...`,
+ * e.g. `logical_decoding_work_mem=1GB`): an experiment on the upstream's
+ * side (the walsender's decoding), printed with the results, since numbers
+ * measured with it are not what Outpost gets from a default upstream.
  *
  * `runReplicationBench()` is the same as a function (bench/run.ts uses it
  * with smaller sizes); running this file calls it with the settings above.
@@ -41,6 +45,8 @@ export interface ReplicationBenchOptions {
   rounds: number;
   /** CDC cases to run (big, small, hot); default all. */
   cases?: string[];
+  /** Extra upstream server settings (an upstream tuning experiment, reported as such). */
+  upstreamSettings?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -74,9 +80,14 @@ function rate(n: number, secs: number): string {
 export async function runReplicationBench(opts: ReplicationBenchOptions): Promise<ReplicationBenchResult> {
   const { rows: ROWS, txns: TXNS, rounds: ROUNDS } = opts;
   const log = opts.log ?? ((line: string) => console.log(line));
+  const extra = opts.upstreamSettings ?? {};
   const pg = await startPostgres({
-    settings: { shared_buffers: '256MB', max_wal_size: '8GB', checkpoint_timeout: '30min' },
+    settings: { shared_buffers: '256MB', max_wal_size: '8GB', checkpoint_timeout: '30min', ...extra },
   });
+  if (Object.keys(extra).length > 0) {
+    const shown = Object.entries(extra).map(([k, v]) => `${k}=${v}`);
+    log(`upstream tuning (not a default upstream; affects the walsender, not Outpost): ${shown.join(', ')}`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-repl-'));
   const store = ReplicaStore.open(join(dir, 'replica.db'));
   const url = pg.url();
@@ -241,5 +252,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     txns: Number(process.env.BENCH_TXNS ?? 100_000),
     rounds: Number(process.env.BENCH_ROUNDS ?? 1),
     ...(process.env.BENCH_CASES ? { cases: process.env.BENCH_CASES.split(',') } : {}),
+    ...(process.env.BENCH_UPSTREAM_SETTINGS
+      ? {
+          upstreamSettings: Object.fromEntries(
+            process.env.BENCH_UPSTREAM_SETTINGS.split(',').map((kv) => {
+              const eq = kv.indexOf('=');
+              return [kv.slice(0, eq).trim(), kv.slice(eq + 1).trim()];
+            }),
+          ),
+        }
+      : {}),
   });
 }

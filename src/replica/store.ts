@@ -68,11 +68,16 @@ export class ReplicaStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     // Applying changes touches pages all over a large table: a bigger page
-    // cache (up to 32 MiB, default 2 MiB) saves re-reading them, and fewer,
-    // larger checkpoints (every 10000 pages = 40 MiB of WAL, default 1000)
-    // write a page changed by several transactions once.
-    this.db.pragma('cache_size = -32768');
-    this.db.pragma('wal_autocheckpoint = 10000');
+    // cache (up to 64 MiB, allocated as pages are used; default 2 MiB)
+    // saves re-reading them, and fewer, larger checkpoints (every 20000
+    // pages = 80 MiB of WAL, default 1000) write a page changed by several
+    // transactions once. Measured on single-row updates of random rows of a
+    // 1M-row table: about 15% less CPU than 32 MiB and 10000 pages; 128 MiB
+    // was no better than 64. (A longer WAL makes every page lookup of the
+    // readers probe more WAL-index segments. mmap_size: no measurable gain,
+    // since the changed pages are read from the WAL, which is never mapped.)
+    this.db.pragma('cache_size = -65536');
+    this.db.pragma('wal_autocheckpoint = 20000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS _outpost_meta (key TEXT PRIMARY KEY, value TEXT);
       CREATE TABLE IF NOT EXISTS _outpost_tables (
