@@ -138,7 +138,7 @@ export class Outpost {
                 );
                 return parseLsn(r.rows[0]?.lsn ?? '0/0');
               }),
-              appliedLsn: () => parseLsn(engine.status().appliedLsn),
+              appliedLsn: () => engine.appliedLsn(),
               onApplied: (listener) => {
                 engine.on('applied', listener);
                 return () => engine.off('applied', listener);

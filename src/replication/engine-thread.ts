@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
+import pino from 'pino';
 import { errorMessage, StartupError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -75,14 +76,6 @@ export interface EngineThreadOptions {
 
 const STOP_WAIT_MS = 15_000;
 const RESTART_DELAY_MS = 1_000;
-const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
-  10: 'trace',
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'fatal',
-};
 
 export class EngineThread extends EventEmitter<EngineEvents> implements EngineHandle {
   private worker: Worker | undefined;
@@ -108,8 +101,12 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
     super();
   }
 
+  appliedLsn(): bigint {
+    return Atomics.load(this.positions, 0);
+  }
+
   status(): EngineStatus {
-    const applied = Atomics.load(this.positions, 0);
+    const applied = this.appliedLsn();
     const upstream = Atomics.load(this.positions, 1);
     return {
       ...this.last,
@@ -240,7 +237,7 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
       return;
     }
     const { level, msg, time: _time, pid: _pid, hostname: _host, service: _service, ...fields } = rec;
-    const name = LEVELS[Number(level)] ?? 'info';
+    const name = (pino.levels.labels[Number(level)] ?? 'info') as pino.Level;
     this.opts.logger[name](fields, typeof msg === 'string' ? msg : '');
   }
 

@@ -96,7 +96,7 @@ let lastPostedAt = 0;
 function publishStatus(force: boolean): void {
   const status = engine.status();
   Atomics.store(positions, 1, parseLsn(status.upstreamLsn));
-  const applied = parseLsn(status.appliedLsn);
+  const applied = engine.appliedLsn();
   if (applied > Atomics.load(positions, 0)) Atomics.store(positions, 0, applied);
   if (store.catalogVersion !== catalogVersion) publishCatalog(false);
   const c = counters();

@@ -73,6 +73,8 @@ export interface EngineHandle extends EventEmitter<EngineEvents> {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): EngineStatus;
+  /** What readers may rely on (`status().appliedLsn` without formatting it). */
+  appliedLsn(): Lsn;
 }
 
 export interface EngineStatus {
@@ -227,12 +229,16 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.applier = new Applier(opts.store);
   }
 
+  appliedLsn(): Lsn {
+    return maxLsn(this.applied, this.visibleIdle);
+  }
+
   status(): EngineStatus {
     const s: EngineStatus = {
       state: this.state,
       slot: this.slot,
       publication: this.publication,
-      appliedLsn: formatLsn(maxLsn(this.applied, this.visibleIdle)),
+      appliedLsn: formatLsn(this.appliedLsn()),
       upstreamLsn: formatLsn(this.upstreamLsn),
       lagBytes: this.lagBytes(),
       ddlDetection: this.ddlMode,
@@ -707,26 +713,14 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         isCancelled: () => this.stopping,
       });
     } catch (err) {
-      const e = err as { code?: string };
-      if (e.code === '42501') {
-        throw new StartupError(
-          `cannot read a published table for the snapshot: ${oneLine(errorMessage(err))}`,
-        );
-      }
-      throw err;
+      throw snapshotReadError(err);
     } finally {
       await copyClient.end().catch(() => {});
     }
     if (this.stopping) throw new Error('snapshot cancelled: stopping');
     store.db.transaction(() => {
       store.replaceTables(copy.targets, copy.fresh);
-      store.setMeta('slot', this.slot);
-      store.setMeta('publication', this.publication);
-      store.setMeta('publication_owned', this.opts.publication === undefined ? 'true' : 'false');
-      store.setMeta('system_identifier', systemId);
-      store.setMeta('database', database);
-      store.setMeta('timeline', String(this.timeline));
-      store.deleteMeta('next_slot');
+      this.recordOrigin(systemId, database);
       store.deleteMeta('resync_skip');
       store.setAppliedLsn(created.consistentPoint);
       store.setMeta('snapshot_state', 'complete');
@@ -734,22 +728,14 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.skipBefore.clear();
     this.applier.forgetAll();
     this.opts.onCatalogChange?.('changed');
-    this.applied = created.consistentPoint;
-    this.metrics.appliedLsn.set(Number(this.applied));
-    const secs = (performance.now() - started) / 1000;
     this.snapshot = { tables: copy.fresh.length, tablesDone: copy.fresh.length, rows: copy.rows };
-    this.logger.info(
-      {
-        tables: copy.fresh.length,
-        dropped: copy.targets.size - copy.fresh.length,
-        rows: copy.rows,
-        seconds: Math.round(secs * 10) / 10,
-        rowsPerSecond: Math.round(copy.rows / Math.max(secs, 1e-3)),
-        appliedLsn: formatLsn(this.applied),
-      },
+    this.snapshotApplied(
+      created.consistentPoint,
+      started,
+      copy.rows,
+      { tables: copy.fresh.length, dropped: copy.targets.size - copy.fresh.length },
       'replication: fresh snapshot swapped in',
     );
-    this.emit('applied', this.applied);
   }
 
   private async initialSnapshot(
@@ -789,24 +775,17 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       await this.replaceSnapshot(repl, pre, systemId, database);
       return;
     }
-    // Record the slot before creating it, so a crash in between still lets
-    // the next start drop it.
     // Incomplete first, so a read path that re-reads the file stops serving
     // before the tables go (and a crash in between cannot leave an empty
     // replica marked complete).
     store.setMeta('snapshot_state', 'copying');
     this.opts.onCatalogChange?.('reset');
     store.clearData();
+    // Record the slot before creating it, so a crash in between still lets
+    // the next start drop it.
     store.db.transaction(() => {
-      store.setMeta('slot', this.slot);
-      store.setMeta('publication', this.publication);
-      // Outpost's own publication (not --publication): `outpost drop-slot` may drop it with the last slot.
-      store.setMeta('publication_owned', this.opts.publication === undefined ? 'true' : 'false');
-      store.setMeta('system_identifier', systemId);
-      store.setMeta('database', database);
-      store.setMeta('timeline', String(this.timeline));
+      this.recordOrigin(systemId, database);
       store.deleteMeta('applied_lsn');
-      store.deleteMeta('next_slot');
     })();
 
     const created = await this.createSlot(repl, pre);
@@ -840,13 +819,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         },
       });
     } catch (err) {
-      const e = err as { code?: string; table?: string };
-      if (e.code === '42501') {
-        throw new StartupError(
-          `cannot read a published table for the snapshot: ${oneLine(errorMessage(err))}`,
-        );
-      }
-      throw err;
+      throw snapshotReadError(err);
     } finally {
       await copyClient.end().catch(() => {});
       store.db.pragma(`cache_size = ${applyCache}`);
@@ -855,20 +828,50 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       store.setMeta('snapshot_state', 'complete');
       store.setAppliedLsn(created.consistentPoint);
     })();
-    this.applied = created.consistentPoint;
-    this.metrics.appliedLsn.set(Number(this.applied));
+    this.snapshotApplied(
+      created.consistentPoint,
+      started,
+      progress.rows,
+      { tables: progress.tables },
+      'replication: snapshot complete',
+    );
+  }
+
+  /** Where the replica comes from, with its slot (in the caller's SQLite transaction). */
+  private recordOrigin(systemId: string, database: string): void {
+    const { store } = this;
+    store.setMeta('slot', this.slot);
+    store.setMeta('publication', this.publication);
+    // Outpost's own publication (not --publication): `outpost drop-slot` may drop it with the last slot.
+    store.setMeta('publication_owned', this.opts.publication === undefined ? 'true' : 'false');
+    store.setMeta('system_identifier', systemId);
+    store.setMeta('database', database);
+    store.setMeta('timeline', String(this.timeline));
+    store.deleteMeta('next_slot');
+  }
+
+  /** A snapshot committed at `lsn`: the replica's position, logged and announced. */
+  private snapshotApplied(
+    lsn: Lsn,
+    started: number,
+    rows: number,
+    fields: Record<string, number>,
+    msg: string,
+  ): void {
+    this.applied = lsn;
+    this.metrics.appliedLsn.set(Number(lsn));
     const secs = (performance.now() - started) / 1000;
     this.logger.info(
       {
-        tables: progress.tables,
-        rows: progress.rows,
+        ...fields,
+        rows,
         seconds: Math.round(secs * 10) / 10,
-        rowsPerSecond: Math.round(progress.rows / Math.max(secs, 1e-3)),
-        appliedLsn: formatLsn(this.applied),
+        rowsPerSecond: Math.round(rows / Math.max(secs, 1e-3)),
+        appliedLsn: formatLsn(lsn),
       },
-      'replication: snapshot complete',
+      msg,
     );
-    this.emit('applied', this.applied);
+    this.emit('applied', lsn);
   }
 
   // ---- streaming ----------------------------------------------------------
@@ -1585,6 +1588,12 @@ function relationMismatch(m: RelationMessage, t: ReplicaTable): string | undefin
     }
   }
   return undefined;
+}
+
+/** A copy that could not read a published table, said in one line; anything else as is. */
+function snapshotReadError(err: unknown): unknown {
+  if ((err as { code?: string }).code !== '42501') return err;
+  return new StartupError(`cannot read a published table for the snapshot: ${oneLine(errorMessage(err))}`);
 }
 
 function sleep(ms: number): Promise<void> {
