@@ -185,7 +185,7 @@ const UNSUPPORTED: [string, RegExp][] = [
   ['SELECT items.id FROM items i', /unknown qualifier items/],
   ['SELECT public.i.id FROM items i', /invalid reference to public\.i/],
   ['SELECT a.b.c.d FROM items', /more than three parts/],
-  ['SELECT * FROM ONLY items', /ONLY/],
+  ['WITH w AS (SELECT 1 AS x) SELECT * FROM ONLY w', /ONLY/],
   ['SELECT * FROM items TABLESAMPLE SYSTEM (10)', /TABLESAMPLE/],
   ['SELECT * FROM postgres.public.items', /database-qualified/],
   ['SELECT * FROM generate_series(1, 3)', /function in FROM/],

@@ -31,6 +31,10 @@ export function sameShape(a: ReplicaTable, b: ReplicaTable): boolean {
     a.name === b.name &&
     a.sqliteName === b.sqliteName &&
     a.unservable === b.unservable &&
+    a.relkind === b.relkind &&
+    // A child created, attached (INHERIT) or detached changes what a plain
+    // reference to the parent reads.
+    JSON.stringify(a.inheritors ?? null) === JSON.stringify(b.inheritors ?? null) &&
     columnsKey(a) === columnsKey(b)
   );
 }

@@ -56,6 +56,17 @@ export interface ReplicaTable {
    * leaves such tables out of `findTable()` and `tables()`.
    */
   unservable?: string;
+  /** pg_class.relkind: 'r' a table, 'p' a partitioned table (its copy holds every partition's rows). */
+  relkind?: string;
+  /**
+   * OIDs of the tables inheriting directly from this one (pg_inherits, sorted;
+   * empty for a partitioned table, whose partitions' rows are in its copy).
+   * A plain reference to the table reads their rows too, which its copy does
+   * not hold, so the read path serves it only when this is empty (or under
+   * ONLY). Absent means unknown (a replica written before it was recorded):
+   * never served then.
+   */
+  inheritors?: number[];
   /**
    * Column names of upstream's plain btree indexes besides the key, built in
    * SQLite with the key index after a copy (read path speed only; not kept

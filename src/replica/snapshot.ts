@@ -23,8 +23,8 @@ export const UNREADABLE =
   'the replication role cannot read every row (no SELECT privilege, or row-level security)';
 
 export interface UpstreamTable extends ReplicaTable {
-  /** pg_class.relkind: 'r' table, 'p' partitioned table. */
   relkind: string;
+  inheritors: number[];
   /** pg_class.relreplident. */
   replicaIdentity: string;
 }
@@ -47,6 +47,7 @@ interface CatalogQueryRow {
   storage: string | null;
   generated: string | null;
   readable: boolean;
+  inheritors: string[];
 }
 
 /**
@@ -88,6 +89,9 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
             (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                 AND a.attgenerated <> '') AS generated,
+            CASE WHEN c.relkind = 'p' THEN ARRAY[]::text[]
+              ELSE ARRAY(SELECT i.inhrelid::int8::text FROM pg_inherits i
+                          WHERE i.inhparent = c.oid ORDER BY i.inhrelid::int8) END AS inheritors,
             has_table_privilege(c.oid, 'SELECT')
               AND (NOT c.relrowsecurity
                    OR (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user)
@@ -137,6 +141,7 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
           ? { unservable: `generated columns (${row.generated}) are not replicated` }
           : {}),
       relkind: row.relkind,
+      inheritors: row.inheritors.map(Number),
       replicaIdentity: row.relreplident,
     };
   });
@@ -393,7 +398,7 @@ export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress>
 }
 
 export function stripUpstream(t: UpstreamTable): ReplicaTable {
-  const { relkind: _k, replicaIdentity: _r, ...table } = t;
+  const { replicaIdentity: _r, ...table } = t;
   return table;
 }
 

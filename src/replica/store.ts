@@ -32,6 +32,8 @@ interface CatalogRow {
   columns: string;
   storage: string | null;
   unservable: string | null;
+  relkind: string | null;
+  inheritors: string | null;
 }
 
 /** Prefix of the tables a resynchronisation copies into before swapping them in. */
@@ -82,14 +84,15 @@ export class ReplicaStore {
       CREATE TABLE IF NOT EXISTS _outpost_meta (key TEXT PRIMARY KEY, value TEXT);
       CREATE TABLE IF NOT EXISTS _outpost_tables (
         oid INTEGER PRIMARY KEY, schema TEXT NOT NULL, name TEXT NOT NULL,
-        sqlite_name TEXT NOT NULL, columns TEXT NOT NULL, storage TEXT, unservable TEXT
+        sqlite_name TEXT NOT NULL, columns TEXT NOT NULL, storage TEXT, unservable TEXT,
+        relkind TEXT, inheritors TEXT
       );
     `);
     // Files made before these columns existed.
     const have = new Set(
       this.db.prepare(`SELECT name FROM pragma_table_info('_outpost_tables')`).pluck().all() as string[],
     );
-    for (const col of ['storage', 'unservable']) {
+    for (const col of ['storage', 'unservable', 'relkind', 'inheritors']) {
       if (!have.has(col)) this.db.exec(`ALTER TABLE _outpost_tables ADD COLUMN ${col} TEXT`);
     }
     this.reader = new Database(path, { readonly: true, fileMustExist: true });
@@ -296,11 +299,12 @@ export class ReplicaStore {
   putCatalog(table: ReplicaTable): void {
     this.db
       .prepare(
-        `INSERT INTO _outpost_tables (oid, schema, name, sqlite_name, columns, storage, unservable)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO _outpost_tables (oid, schema, name, sqlite_name, columns, storage, unservable, relkind, inheritors)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (oid) DO UPDATE SET schema = excluded.schema, name = excluded.name,
            sqlite_name = excluded.sqlite_name, columns = excluded.columns,
-           storage = excluded.storage, unservable = excluded.unservable`,
+           storage = excluded.storage, unservable = excluded.unservable,
+           relkind = excluded.relkind, inheritors = excluded.inheritors`,
       )
       .run(
         table.oid,
@@ -310,6 +314,8 @@ export class ReplicaStore {
         JSON.stringify(table.columns),
         table.storage ?? null,
         table.unservable ?? null,
+        table.relkind ?? null,
+        table.inheritors !== undefined ? JSON.stringify(table.inheritors) : null,
       );
     this.invalidate();
   }
@@ -390,7 +396,8 @@ export class ReplicaStore {
     if (this.cache) return this.cache;
     const rows = this.db
       .prepare(
-        'SELECT oid, schema, name, sqlite_name, columns, storage, unservable FROM _outpost_tables ORDER BY schema, name',
+        `SELECT oid, schema, name, sqlite_name, columns, storage, unservable, relkind, inheritors
+           FROM _outpost_tables ORDER BY schema, name`,
       )
       .all() as CatalogRow[];
     const cache = new Map<string, ReplicaTable>();
@@ -404,6 +411,8 @@ export class ReplicaStore {
         columns: JSON.parse(r.columns) as ReplicaColumn[],
         ...(r.storage !== null ? { storage: r.storage } : {}),
         ...(r.unservable !== null ? { unservable: r.unservable } : {}),
+        ...(r.relkind !== null ? { relkind: r.relkind } : {}),
+        ...(r.inheritors !== null ? { inheritors: JSON.parse(r.inheritors) as number[] } : {}),
       };
       cache.set(catalogKey(t.schema, t.name), t);
       byOid.set(t.oid, t);

@@ -1051,13 +1051,15 @@ class StatementCompiler {
         throw unsupported(`FROM ${key}`);
       }
     }
-    if (r.inh !== true) throw unsupported('ONLY');
+    // `ONLY t` reads t's own rows; `t` and `t*` also its inheritance children's.
+    const only = r.inh !== true;
     const relname = checkIdent(r.relname ?? '');
     const aliasName = r.alias ? checkIdent(r.alias.aliasname ?? '') : undefined;
     const colnames = (r.alias?.colnames ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
     const a = this.alias();
     if (r.schemaname === undefined) {
       const cte = this.findCte(level.ctes, relname);
+      if (cte && only) throw unsupported('ONLY on a WITH query');
       if (cte) {
         if (colnames.length > cte.outs.length) throw new NotLocal('too many column aliases');
         const columns = cte.outs.map((o, i) => ({
@@ -1084,6 +1086,16 @@ class StatementCompiler {
     } else {
       table = this.ctx.resolveUnqualified(relname);
       this.unqualified = true;
+    }
+    if (only) {
+      // A partitioned table's copy holds its partitions' rows; ONLY reads none.
+      if (table.relkind !== 'r') throw unsupported(`ONLY ${table.schema}.${table.name} (not a plain table)`);
+    } else if (table.inheritors === undefined || table.inheritors.length > 0) {
+      // Its copy holds only its own rows (COPY and pgoutput see each table
+      // alone), not the children's that Postgres adds.
+      throw new NotLocal(
+        `table ${table.schema}.${table.name} ${table.inheritors === undefined ? 'may have' : 'has'} inheritance children`,
+      );
     }
     this.tables.set(table.oid, table);
     const t = table;

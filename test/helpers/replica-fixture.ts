@@ -104,10 +104,14 @@ export function createReplicaFixture(): ReplicaFixture {
         typname: string;
         collname: string | null;
         enum_labels: string | null;
+        relkind: string;
+        inheritors: string;
       }>({
-        text: `SELECT c.oid, a.attname, a.attnum, a.atttypid, a.atttypmod, t.typlen, t.typname, co.collname,
+        text: `SELECT c.oid, c.relkind, a.attname, a.attnum, a.atttypid, a.atttypmod, t.typlen, t.typname, co.collname,
                       CASE WHEN t.typtype = 'e' THEN (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
-                                                        FROM pg_enum e WHERE e.enumtypid = t.oid) END AS enum_labels
+                                                        FROM pg_enum e WHERE e.enumtypid = t.oid) END AS enum_labels,
+                      CASE WHEN c.relkind = 'p' THEN '[]' ELSE (SELECT coalesce(json_agg(i.inhrelid::int8 ORDER BY i.inhrelid::int8), '[]')
+                                                   FROM pg_inherits i WHERE i.inhparent = c.oid)::text END AS inheritors
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                  JOIN pg_type t ON t.oid = a.atttypid
@@ -135,6 +139,8 @@ export function createReplicaFixture(): ReplicaFixture {
         name,
         sqliteName: sqliteTableName(schema, name),
         columns,
+        relkind: first.relkind,
+        inheritors: JSON.parse(first.inheritors) as number[],
       };
       const q = quoteIdent(table.sqliteName);
       db.exec(`DROP TABLE IF EXISTS ${q}`);
@@ -142,7 +148,8 @@ export function createReplicaFixture(): ReplicaFixture {
         `CREATE TABLE ${q} (${columns.map((c) => `${quoteIdent(c.name)} ${affinity(c.typeOid)}`).join(', ')})`,
       );
       const data = await client.query<unknown[]>({
-        text: `SELECT * FROM ${quoteIdent(schema)}.${quoteIdent(name)}`,
+        // Each table's own rows, as the replica's copy holds them.
+        text: `SELECT * FROM ONLY ${quoteIdent(schema)}.${quoteIdent(name)}`,
         rowMode: 'array',
         types: rawTypes,
       });
