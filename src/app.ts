@@ -8,6 +8,7 @@ import { createSecureContext } from 'node:tls';
 import pg from 'pg';
 import type { Config } from './config.js';
 import { StartupError } from './errors.js';
+import { ExecPool } from './exec/pool.js';
 import { HttpServer } from './http/http-server.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -43,6 +44,7 @@ export class Outpost {
     private readonly catalogPool: pg.Pool,
     replicationStarted: Promise<void>,
     private readonly lifecycle: { stopping: boolean },
+    readonly exec: ExecPool | undefined,
   ) {
     this.replicationStarted = replicationStarted;
   }
@@ -109,7 +111,20 @@ export class Outpost {
     // Sample often so a position's "first seen" time is accurate even between queries.
     const freshnessTimer = setInterval(() => freshness.sample(), 250);
     freshnessTimer.unref();
+    // Local reads other than key lookups run in these processes (src/exec).
+    const exec =
+      config.workers > 0 ? new ExecPool({ path: config.replica, size: config.workers, logger }) : undefined;
+    try {
+      await exec?.ready();
+    } catch (err) {
+      await exec?.close();
+      await catalogPool.end().catch(() => {});
+      await engine.stop().catch(() => {});
+      store.close();
+      throw new StartupError(`cannot start executors: ${(err as Error).message}`);
+    }
     const router = await Router.create({
+      ...(exec ? { pool: exec } : {}),
       freshness,
       catalog: store,
       reader: store.reader,
@@ -195,6 +210,7 @@ export class Outpost {
     } catch (err) {
       clearInterval(freshnessTimer);
       await proxy.close().catch(() => {});
+      await exec?.close();
       await catalogPool.end().catch(() => {});
       await engine.stop().catch(() => {});
       store.close();
@@ -224,6 +240,7 @@ export class Outpost {
       catalogPool,
       replicationStarted,
       lifecycle,
+      exec,
     );
     outpost.timers.push(freshnessTimer);
     return outpost;
@@ -242,6 +259,7 @@ export class Outpost {
       for (const t of this.timers) clearInterval(t);
       await this.proxy.close().catch((err) => this.logger.warn({ err }, 'closing proxy'));
       this.logger.info({ ms: Math.round(performance.now() - started) }, 'clients drained');
+      await this.exec?.close();
       await this.engine.stop().catch((err) => this.logger.warn({ err }, 'stopping replication'));
       const s = this.engine.status();
       this.logger.info({ slot: s.slot, appliedLsn: s.appliedLsn }, 'replication stopped');

@@ -2,6 +2,7 @@
  * Flags, their environment twins and defaults. Every bad value is reported as
  * one line naming the flag and how to fix it (a `StartupError`).
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { StartupError } from './errors.js';
 import { parseFilter, type TableFilter } from './replication/filter.js';
@@ -56,6 +57,8 @@ export interface Config {
   rywTimeoutMs: number;
   /** Replica further behind than this (or replication down): reads go upstream, /readyz says not ready. */
   maxLagMs: number;
+  /** Executor processes for local statements that are not key lookups; 0 runs everything on the proxy's thread. */
+  workers: number;
 }
 
 interface FlagSpec {
@@ -163,6 +166,12 @@ export const FLAGS: Record<string, FlagSpec> = {
     placeholder: 'SECONDS',
     help: 'While the replica is further behind than this (or replication is down), reads go upstream',
   },
+  workers: {
+    env: 'OUTPOST_WORKERS',
+    default: 'cores',
+    placeholder: 'N',
+    help: 'Processes that run local reads other than key lookups, so a long one blocks no other session; 0 = none',
+  },
 };
 
 export function helpText(): string {
@@ -248,6 +257,11 @@ function seconds(flag: string, value: string): number {
   return Math.round(n * 1000);
 }
 
+function workerCount(value: string | undefined): number {
+  if (value === undefined || value === 'cores') return availableParallelism();
+  return positiveInteger('workers', value, 0);
+}
+
 function positiveInteger(flag: string, value: string, min: number): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) < min || Number(value) > 2 ** 31 - 1) {
     throw new StartupError(
@@ -328,6 +342,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     consistency: oneOf('consistency', get('consistency') ?? 'session', ['session', 'eventual'] as const),
     rywTimeoutMs: seconds('ryw-timeout', get('ryw-timeout') ?? '1'),
     maxLagMs: seconds('max-lag', get('max-lag') ?? '10'),
+    workers: workerCount(get('workers')),
   };
 }
 

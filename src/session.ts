@@ -42,6 +42,12 @@ export interface SessionState {
     | undefined;
   /** `local` or `upstream: <reason>`, answered by `SHOW outpost.last_route`. */
   lastRoute: string;
+  /**
+   * The session's statement_timeout in ms (0 = none) as Outpost follows it
+   * (startup options, SET, SET LOCAL; src/router/timeouts.ts), applied to
+   * local statements run in an executor.
+   */
+  statementTimeoutMs?: number;
 }
 
 export function newSessionState(user: string, database: string): SessionState {

@@ -7,6 +7,9 @@
  */
 import Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { INLINE_ROW_BUDGET, isKeyLookup, Offload } from '../exec/inline.js';
+import type { ExecPool, Job } from '../exec/pool.js';
+import type { PlanJob } from '../exec/protocol.js';
 import type { ReplicaTable } from '../replica/schema.js';
 import type { SessionState } from '../session.js';
 import { type CompiledSelect, compileSelect } from '../sql/compile.js';
@@ -22,7 +25,14 @@ import {
   sessionSettingsProblem,
 } from '../sql/render.js';
 import { DEFAULT_SEARCH_PATH, startupProblem, WATCHED_SETTINGS } from './settings.js';
-import type { FieldDescription, LocalResult, PreparedRoute, QueryRouter, Route } from './types.js';
+import type {
+  FieldDescription,
+  LocalOffload,
+  LocalResult,
+  PreparedRoute,
+  QueryRouter,
+  Route,
+} from './types.js';
 
 export interface RouterCatalog {
   findTable(schema: string, name: string): ReplicaTable | undefined;
@@ -70,6 +80,12 @@ export interface RouterOptions {
   maxSnapshotAgeMs?: number;
   /** Bounded staleness: why the replica is too far behind to answer (`--max-lag`), if it is. */
   freshness?: { staleness(): string | undefined };
+  /**
+   * Executor processes for local statements that are not key lookups (and
+   * for every read of a READ ONLY transaction, whose snapshot lives there).
+   * Without it everything runs inline (tests of the router alone).
+   */
+  pool?: ExecPool;
   access?: {
     check(session: SessionState, table: ReplicaTable): string | undefined;
     prepare?(session: SessionState): Promise<void>;
@@ -87,6 +103,8 @@ interface Plan {
   binds: [string, CompiledSelect['binds'][string]][];
   /** The bind object when no parameter feeds it (simple protocol). */
   staticBinds: Record<string, unknown> | undefined;
+  /** SQLite plans it (and its prechecks) as key lookups: cheap enough to try inline (see src/exec/inline.ts). */
+  inline: boolean;
 }
 
 type Classified =
@@ -124,6 +142,12 @@ class ReadSnapshot {
     }
     return st;
   }
+}
+
+/** A READ ONLY transaction's snapshot held by an executor process (see `ExecPool.beginSnapshot`). */
+class RemoteSnapshot {
+  firstReadAt = 0;
+  constructor(readonly id: number) {}
 }
 
 /** READ ONLY transactions served locally at once; beyond this they go upstream. */
@@ -191,6 +215,8 @@ export class Router implements QueryRouter {
   templateHits = 0;
   /** SQLite statements by compiled SQL text, shared by every query string that compiles to it. */
   private readonly statements = new Lru<Database.Statement>(1000);
+  /** Whether SQLite plans a compiled text as key lookups (see src/exec/inline.ts). */
+  private readonly keyLookups = new Lru<boolean>(1000);
   private cacheVersion: number;
   private schemaVersion = -1;
   private replicaSchemas = new Set<string>();
@@ -292,8 +318,15 @@ export class Router implements QueryRouter {
    * the first read, i.e. by the transaction's first local statement, after
    * any read-your-writes wait of the session.
    */
-  private acquireSnapshot(): ReadSnapshot | undefined {
+  private acquireSnapshot(): ReadSnapshot | RemoteSnapshot | undefined {
     if (this.openSnapshots >= MAX_SNAPSHOTS) return undefined;
+    const pool = this.opts.pool;
+    if (pool) {
+      const id = pool.beginSnapshot();
+      if (id === undefined) return undefined;
+      this.openSnapshots++;
+      return new RemoteSnapshot(id);
+    }
     let snapshot = this.idleSnapshots.pop();
     try {
       if (!snapshot) {
@@ -311,10 +344,14 @@ export class Router implements QueryRouter {
   }
 
   private releaseSnapshot(session: SessionState): void {
-    const snapshot = session.readOnlyTx?.snapshot as ReadSnapshot | undefined;
+    const snapshot = session.readOnlyTx?.snapshot as ReadSnapshot | RemoteSnapshot | undefined;
     session.readOnlyTx = undefined;
     if (!snapshot) return;
     this.openSnapshots--;
+    if (snapshot instanceof RemoteSnapshot) {
+      this.opts.pool?.endSnapshot(snapshot.id);
+      return;
+    }
     try {
       if (snapshot.db.inTransaction) snapshot.db.exec('ROLLBACK');
       if (
@@ -394,31 +431,58 @@ export class Router implements QueryRouter {
     if (typeof ready === 'string') return { kind: 'upstream', reason: ready };
     const { renderers, fields } = ready;
     const paramTypes = plan.compiled.paramTypes;
+    const pool = this.opts.pool;
+    const convert = (params: readonly (string | null)[]): Stored[] => {
+      if (params.length !== paramTypes.length) {
+        throw new NotLocal(
+          `bind message supplies ${params.length} parameters, statement needs ${paramTypes.length}`,
+        );
+      }
+      // Each parameter through its type's input function (invalid input: Postgres raises 22P02).
+      return params.map((p, i) =>
+        p === null ? null : inputValue(paramTypes[i] as number, p, `parameter $${i + 1}`),
+      );
+    };
     return {
       kind: 'local',
       prepared: {
         paramTypes,
         fields,
         run(params: readonly (string | null)[]): LocalResult {
-          if (params.length !== paramTypes.length) {
-            throw new NotLocal(
-              `bind message supplies ${params.length} parameters, statement needs ${paramTypes.length}`,
-            );
-          }
           try {
-            // Each parameter through its type's input function (invalid input: Postgres raises 22P02).
-            const converted = params.map((p, i) =>
-              p === null ? null : inputValue(paramTypes[i] as number, p, `parameter $${i + 1}`),
-            );
-            const raw = runPlan(plan, converted, session, snapshotOf(session));
+            const snapshot = snapshotOf(session);
+            if (snapshot instanceof RemoteSnapshot) throw new Offload();
+            const budget = pool ? INLINE_ROW_BUDGET : undefined;
+            if (budget !== undefined && !plan.inline) throw new Offload();
+            const raw = runPlan(plan, convert(params), session, snapshot, budget);
             const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
             return { fields, rows, commandTag: `SELECT ${rows.length}` };
           } catch (err) {
-            // The contract: run() fails only with NotLocal (nothing was sent yet).
-            if (err instanceof NotLocal) throw err;
+            // The contract: run() fails only with NotLocal (nothing was sent yet) or Offload.
+            if (err instanceof NotLocal || err instanceof Offload) throw err;
             throw new NotLocal(`internal: ${err instanceof Error ? err.message : String(err)}`);
           }
         },
+        ...(pool
+          ? {
+              offload: (params: readonly (string | null)[]): LocalOffload => {
+                try {
+                  const converted = convert(params);
+                  const job = jobFor([plan], converted, session);
+                  return {
+                    start: () => pool.run(job),
+                    results: (rows) => {
+                      const r = rows[0] ?? [];
+                      return [{ fields, rows: r, commandTag: `SELECT ${r.length}` }];
+                    },
+                  };
+                } catch (err) {
+                  if (err instanceof NotLocal) throw err;
+                  throw new NotLocal(`internal: ${err instanceof Error ? err.message : String(err)}`);
+                }
+              },
+            }
+          : {}),
       },
     };
   }
@@ -433,6 +497,12 @@ export class Router implements QueryRouter {
         : 'inside a transaction';
     }
     const snapshot = snapshotOf(session);
+    if (snapshot instanceof RemoteSnapshot && !this.opts.pool?.snapshotAlive(snapshot.id)) {
+      // Its executor was stopped (a cancelled statement): the rest of the transaction goes upstream.
+      this.releaseSnapshot(session);
+      session.readOnlyTx = { phase: 'expired' };
+      return 'READ ONLY transaction snapshot lost';
+    }
     if (
       snapshot &&
       snapshot.firstReadAt > 0 &&
@@ -511,12 +581,36 @@ export class Router implements QueryRouter {
     }
     const reader = this.opts.reader;
     const snapshot = snapshotOf(session);
+    const pool = this.opts.pool;
+    // With executors, only key lookups outside a READ ONLY transaction (whose snapshot lives in an executor) run here.
+    const inline = !pool || (!(snapshot instanceof RemoteSnapshot) && prepared.every((p) => p.plan.inline));
+    const budget = pool ? INLINE_ROW_BUDGET : undefined;
+    const offload: LocalOffload | undefined = pool
+      ? {
+          start: () =>
+            pool.run(
+              jobFor(
+                prepared.map((p) => p.plan),
+                NO_PARAMS,
+                session,
+              ),
+            ),
+          results: (rows) =>
+            prepared.map(({ fields }, i) => {
+              const r = rows[i] ?? [];
+              return { fields, rows: r, commandTag: `SELECT ${r.length}` };
+            }),
+        }
+      : undefined;
     return {
       kind: 'local',
+      ...(offload ? { offload } : {}),
       run(): LocalResult[] {
+        if (!inline) throw new Offload();
+        const local = snapshot instanceof RemoteSnapshot ? undefined : snapshot;
         const runAll = (): LocalResult[] =>
           prepared.map(({ plan, renderers, fields }) => {
-            const raw = runPlan(plan, NO_PARAMS, session, snapshot);
+            const raw = runPlan(plan, NO_PARAMS, session, local, budget);
             const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
             return { fields, rows, commandTag: `SELECT ${rows.length}` };
           });
@@ -526,8 +620,8 @@ export class Router implements QueryRouter {
           // (A READ ONLY transaction's snapshot already is one.)
           return prepared.length > 1 && !snapshot ? reader.transaction(runAll)() : runAll();
         } catch (err) {
-          // The contract: run() fails only with NotLocal (nothing was sent yet).
-          if (err instanceof NotLocal) throw err;
+          // The contract: run() fails only with NotLocal (nothing was sent yet) or Offload.
+          if (err instanceof NotLocal || err instanceof Offload) throw err;
           throw new NotLocal(`internal: ${err instanceof Error ? err.message : String(err)}`);
         }
       },
@@ -565,6 +659,7 @@ export class Router implements QueryRouter {
       this.templates.clear();
       this.writeShapes.clear();
       this.statements.clear();
+      this.keyLookups.clear();
       this.cacheVersion = version;
     }
     const key = declared ? `\u0001${declared.join(',')}\u0001${sql}` : sql;
@@ -753,13 +848,29 @@ export class Router implements QueryRouter {
     const staticBinds = binds.every(([, src]) => src.kind === 'value')
       ? Object.fromEntries(binds.map(([name, src]) => [name, src.kind === 'value' ? src.value : null]))
       : undefined;
+    const statement = prepare(stmtSql);
+    const precheck = precheckSql !== undefined ? prepare(precheckSql) : undefined;
     return {
       compiled,
-      stmt: prepare(stmtSql),
-      precheck: precheckSql !== undefined ? prepare(precheckSql) : undefined,
+      stmt: statement,
+      precheck,
       binds,
       staticBinds,
+      inline:
+        this.opts.pool !== undefined &&
+        this.keyLookup(stmtSql) &&
+        (precheckSql === undefined || this.keyLookup(precheckSql)),
     };
+  }
+
+  /** See `isKeyLookup`, once per SQLite text. */
+  private keyLookup(sql: string): boolean {
+    let known = this.keyLookups.get(sql);
+    if (known === undefined) {
+      known = isKeyLookup(this.opts.reader, sql);
+      this.keyLookups.set(sql, known);
+    }
+    return known;
   }
 }
 
@@ -840,9 +951,26 @@ function zoneOffsetMinutes(session: SessionState): number | string {
 }
 
 /** The open READ ONLY transaction's snapshot the session's reads must use, if any. */
-function snapshotOf(session: SessionState): ReadSnapshot | undefined {
+function snapshotOf(session: SessionState): ReadSnapshot | RemoteSnapshot | undefined {
   const tx = session.readOnlyTx;
-  return tx?.phase === 'open' ? (tx.snapshot as ReadSnapshot) : undefined;
+  return tx?.phase === 'open' ? (tx.snapshot as ReadSnapshot | RemoteSnapshot) : undefined;
+}
+
+/** What an executor needs to run the plans for this session (values bound now, as inline). */
+function jobFor(plans: readonly Plan[], params: readonly Stored[], session: SessionState): Job {
+  const snapshot = snapshotOf(session);
+  if (snapshot && snapshot.firstReadAt === 0) snapshot.firstReadAt = Date.now();
+  const jobs: PlanJob[] = plans.map((plan) => ({
+    sql: plan.stmt.source,
+    precheck: plan.precheck?.source,
+    values: plan.binds.length > 0 ? bindValues(plan, params, session) : undefined,
+    outputs: plan.compiled.outputs,
+  }));
+  return {
+    plans: jobs,
+    params: [...session.params],
+    snapshot: snapshot instanceof RemoteSnapshot ? snapshot.id : undefined,
+  };
 }
 
 /** Run a plan's prechecks and statement; every failure is NotLocal (nothing has been sent). */
@@ -851,6 +979,7 @@ function runPlan(
   params: readonly Stored[],
   session: SessionState,
   snapshot?: ReadSnapshot,
+  budget?: number,
 ): unknown[][] {
   try {
     const values = bindValues(plan, params, session);
@@ -862,9 +991,16 @@ function runPlan(
       if (has) precheck.all(values);
       else precheck.all();
     }
-    return (has ? stmt.all(values) : stmt.all()) as unknown[][];
+    if (budget === undefined) return (has ? stmt.all(values) : stmt.all()) as unknown[][];
+    const rows: unknown[][] = [];
+    for (const row of (has ? stmt.iterate(values) : stmt.iterate()) as IterableIterator<unknown[]>) {
+      // Leaving the loop resets the statement.
+      if (rows.length >= budget) throw new Offload();
+      rows.push(row);
+    }
+    return rows;
   } catch (err) {
-    if (err instanceof NotLocal) throw err;
+    if (err instanceof NotLocal || err instanceof Offload) throw err;
     throw new NotLocal(`sqlite: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

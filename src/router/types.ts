@@ -1,3 +1,4 @@
+import type { RunningJob } from '../exec/pool.js';
 import type { SessionState } from '../session.js';
 
 /** One column of a RowDescription (https://www.postgresql.org/docs/current/protocol-message-formats.html). */
@@ -24,13 +25,32 @@ export interface LocalResult {
   commandTag: string;
 }
 
+/**
+ * The same local answer computed in an executor process (src/exec): `start`
+ * runs it there, `results` turns its rendered rows into the results `run()`
+ * would have returned.
+ */
+export interface LocalOffload {
+  /** Hands the job to an executor. */
+  start(): RunningJob;
+  results(rows: (string | null)[][][]): LocalResult[];
+}
+
 export type Route =
   /**
    * Every statement of the query string can be answered locally. `run()`
    * returns one result per statement, or throws `NotLocal` (nothing has been
    * sent yet), in which case the session forwards the whole string upstream.
    */
-  | { kind: 'local'; run(): LocalResult[] }
+  | {
+      kind: 'local';
+      /**
+       * Also throws `Offload` (src/exec/inline.ts) when the statement is not
+       * cheap enough for the proxy's thread: run `offload` instead.
+       */
+      run(): LocalResult[];
+      offload?: LocalOffload;
+    }
   /**
    * `readOnly`: the statement cannot change replicated data (a SELECT without
    * data-modifying parts or user functions), so forwarding it does not make
@@ -59,6 +79,8 @@ export interface PreparedLocal {
    * result, or throws `NotLocal` (nothing has been sent yet) to forward.
    */
   run(params: readonly (string | null)[]): LocalResult;
+  /** The same in an executor process (see `Route`'s `offload`); may throw `NotLocal`. */
+  offload?(params: readonly (string | null)[]): LocalOffload;
 }
 
 export type PreparedRoute = { kind: 'local'; prepared: PreparedLocal } | { kind: 'upstream'; reason: string };

@@ -21,11 +21,13 @@ export interface CancelTarget {
   upstream: BackendKey;
   /**
    * Whether the session has work upstream right now. A statement answered
-   * locally runs synchronously and is over before any CancelRequest can be
-   * read, so a session with nothing upstream has nothing to cancel, and
-   * relaying would only risk cancelling its next statement.
+   * inline is over before any CancelRequest can be read, so a session with
+   * nothing upstream (and no statement in an executor) has nothing to
+   * cancel, and relaying would only risk cancelling its next statement.
    */
   busy(): boolean;
+  /** Stops the session's local statement if one is running (in an executor); false when there is none. */
+  cancelLocal?(): boolean;
 }
 
 export class CancelRegistry {
@@ -33,13 +35,16 @@ export class CancelRegistry {
   private readonly keys = new Map<number, { secretKey: Buffer; target: CancelTarget }>();
 
   /** Allocates Outpost's key for a client whose upstream backend has `upstream` as key. */
-  register(upstream: BackendKey, busy: () => boolean = () => true): BackendKey {
+  register(upstream: BackendKey, busy: () => boolean = () => true, cancelLocal?: () => boolean): BackendKey {
     let processId: number;
     do processId = randomInt(1, MAX_PID);
     while (this.keys.has(processId));
     // 4 bytes is what every protocol 3.x client accepts.
     const secretKey = randomBytes(4);
-    this.keys.set(processId, { secretKey, target: { upstream, busy } });
+    this.keys.set(processId, {
+      secretKey,
+      target: cancelLocal ? { upstream, busy, cancelLocal } : { upstream, busy },
+    });
     return { processId, secretKey };
   }
 

@@ -30,6 +30,8 @@
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { errorMessage, NotLocal, PgError, SqlState } from '../errors.js';
+import { Offload } from '../exec/inline.js';
+import type { JobOutcome } from '../exec/pool.js';
 import type { Logger } from '../log.js';
 import { type Metrics, statementTimer, timeUntilReady } from '../metrics.js';
 import {
@@ -38,7 +40,7 @@ import {
   RYW_WAITING,
   SessionFence,
 } from '../router/read-your-writes.js';
-import type { QueryRouter, Route } from '../router/types.js';
+import type { LocalOffload, QueryRouter, Route } from '../router/types.js';
 import { newSessionState, type SessionState } from '../session.js';
 import {
   AuthCode,
@@ -53,6 +55,7 @@ import {
   parseReadyForQuery,
   parseSaslMechanisms,
   ReplyWriter,
+  readyForQuery,
   SSL_ACCEPTED,
   SSL_REFUSED,
 } from '../wire/backend.js';
@@ -64,9 +67,16 @@ import {
   type RelayVisitor,
   typeName,
 } from '../wire/frames.js';
-import { FrontendType, parseQuery, parseStartupPacket, type StartupPacket } from '../wire/frontend.js';
+import {
+  FrontendType,
+  parseQuery,
+  parseStartupPacket,
+  type StartupPacket,
+  serializeQuery,
+} from '../wire/frontend.js';
 import { type BackendKey, type CancelRegistry, sendCancel } from './cancel.js';
 import { type ExtendedHost, ExtendedProtocol, PIPELINED } from './extended.js';
+import { type InFlight, startOffloaded, stopReason } from './local-exec.js';
 import { UpstreamConnection, type UpstreamTarget } from './upstream-connection.js';
 import { ReplyTracker } from './upstream-replies.js';
 
@@ -175,6 +185,8 @@ export class ClientSession {
   private closing = false;
   private finished = false;
   private readonly startupTimer: NodeJS.Timeout;
+  /** A local statement running in an executor process; the client's next messages wait for it. */
+  private local: InFlight | undefined;
 
   constructor(private readonly opts: ClientSessionOptions) {
     this.socket = opts.socket;
@@ -207,6 +219,7 @@ export class ClientSession {
         this.forwardBytes(bytes);
         if (expect) this.tracker.push(expect);
       },
+      runLocal: (offload, done) => this.startLocal(offload, done),
     };
     this.extended = new ExtendedProtocol(host);
     this.relayVisitor = {
@@ -448,6 +461,10 @@ export class ClientSession {
       this.log.debug('cancel request with an unknown key ignored');
       return;
     }
+    if (target.cancelLocal?.()) {
+      this.log.debug('cancelled a local statement');
+      return;
+    }
     if (!target.busy()) {
       // Only local work (already finished) or none: nothing to cancel.
       this.log.debug('cancel request for a session with no upstream work ignored');
@@ -566,6 +583,7 @@ export class ClientSession {
    */
   private idle(): boolean {
     return (
+      this.local === undefined &&
       this.tracker.isEmpty() &&
       !this.extended.forwardedUnsynced() &&
       this.upstreamReader === undefined &&
@@ -637,7 +655,16 @@ export class ClientSession {
           break;
         }
         try {
-          const results = route.run();
+          let results: ReturnType<typeof route.run>;
+          try {
+            results = route.run();
+          } catch (err) {
+            if (err instanceof Offload && route.offload) {
+              this.runOffloaded(frame, route.offload, readOnly, sql, localTimer);
+              return;
+            }
+            throw err;
+          }
           this.reply.localResults(results, state.txStatus);
           this.extended.localQueryAnswered(state.txStatus);
           state.lastRoute = 'local';
@@ -675,6 +702,127 @@ export class ClientSession {
     this.opts.metrics.statements.inc({ route: 'upstream' });
     this.opts.metrics.forwarded.inc({ reason });
     this.log.debug({ reason }, 'forwarded upstream');
+  }
+
+  /**
+   * Runs a local statement in an executor process. The client's later
+   * messages wait (as for a deferred message) until it is answered, so
+   * replies keep their order; other sessions go on meanwhile.
+   */
+  private runOffloaded(
+    frame: Frame,
+    offload: LocalOffload,
+    readOnly: boolean,
+    sql: string,
+    localTimer: () => void,
+  ): void {
+    const state = this.state as SessionState;
+    // The frame is a view into the reader's buffer, which is reused: keep a copy to forward later.
+    const raw = Buffer.from(frame.raw);
+    this.startLocal(offload, (outcome, stoppedBy) => {
+      if (outcome.kind === 'ok') {
+        const results = offload.results(outcome.rows);
+        this.reply.localResults(results, state.txStatus);
+        this.extended.localQueryAnswered(state.txStatus);
+        state.lastRoute = 'local';
+        this.opts.metrics.statements.inc({ route: 'local' });
+        localTimer();
+        this.log.debug({ statements: results.length }, 'answered locally (executor)');
+      } else if (outcome.kind === 'canceled') {
+        this.localStopped(stoppedBy);
+      } else {
+        this.forwardQuery(raw, sql, readOnly, outcome.reason);
+      }
+    });
+  }
+
+  /**
+   * Starts a local statement in an executor; the client's next messages
+   * wait until `done` has handled its outcome (and the round is flushed).
+   */
+  private startLocal(
+    offload: LocalOffload,
+    done: (outcome: JobOutcome, stoppedBy: 'user' | 'timeout') => void,
+  ): void {
+    const state = this.state as SessionState;
+    const inFlight = startOffloaded(offload, state.statementTimeoutMs ?? 0);
+    this.local = inFlight;
+    this.deferred = true;
+    this.deferredUntil = () => this.local === undefined;
+    this.pauseClient('deferred');
+    void inFlight.task.done.then((outcome) =>
+      this.guard(() => {
+        clearTimeout(inFlight.timer);
+        if (this.local === inFlight) this.local = undefined;
+        if (this.closing || this.phase === 'closed') return;
+        done(outcome, stopReason(inFlight));
+        this.flushRound();
+        this.resumeDeferred();
+      }),
+    );
+  }
+
+  /**
+   * A local statement was cancelled or timed out: the client gets Postgres's
+   * 57014. Outside a transaction block Outpost answers it; inside (a READ
+   * ONLY transaction) the error must also abort upstream's transaction, so
+   * upstream is made to raise the very same error there.
+   */
+  private localStopped(why: 'user' | 'timeout'): void {
+    const state = this.state as SessionState;
+    state.lastRoute = 'local';
+    if (state.txStatus === 'I') {
+      this.reply.raw(
+        errorResponse(
+          new PgError({
+            severity: 'ERROR',
+            code: SqlState.queryCanceled,
+            message:
+              why === 'user'
+                ? 'canceling statement due to user request'
+                : 'canceling statement due to statement timeout',
+          }),
+        ),
+      );
+      this.reply.raw(readyForQuery(state.txStatus));
+      this.extended.localQueryAnswered(state.txStatus);
+      this.opts.metrics.clientErrors.inc({ class: '57' });
+      return;
+    }
+    if (why === 'timeout') {
+      // Its replies are hidden; rolled back with the transaction.
+      this.forward.push(serializeQuery('SET LOCAL statement_timeout = 1'));
+      this.tracker.push({ kind: 'query', hidden: true, hideErrors: false });
+      this.forward.push(serializeQuery('SELECT pg_catalog.pg_sleep(10)'));
+    } else {
+      this.forward.push(
+        serializeQuery(
+          'SELECT pg_catalog.pg_cancel_backend(pg_catalog.pg_backend_pid()), pg_catalog.pg_sleep(10)',
+        ),
+      );
+    }
+    this.tracker.push(this.extended.readyExpectation('query'));
+  }
+
+  /** Sends a simple Query upstream after all (the local run could not answer it). */
+  private forwardQuery(raw: Buffer, sql: string, readOnly: boolean, reason: string): void {
+    const state = this.state as SessionState;
+    this.forward.push(raw);
+    if (!readOnly) this.roundMayWrite = true;
+    this.tracker.push(timeUntilReady(this.opts.metrics, this.extended.readyExpectation('query', sql)));
+    state.lastRoute = `upstream: ${reason}`;
+    this.opts.metrics.statements.inc({ route: 'upstream' });
+    this.opts.metrics.forwarded.inc({ reason });
+    this.log.debug({ reason }, 'forwarded upstream');
+  }
+
+  /** A CancelRequest for this session: stops its local statement, if one is running. */
+  private cancelLocal(): boolean {
+    const inFlight = this.local;
+    if (!inFlight) return false;
+    inFlight.stoppedBy ??= 'user';
+    inFlight.task.cancel();
+    return true;
   }
 
   /** https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-TERMINATION */
@@ -822,7 +970,11 @@ export class ClientSession {
         const upstreamKey = parseBackendKeyData(frame.body);
         if (this.key) this.opts.cancel.unregister(this.key);
         if (this.state) this.opts.router.transactionStatus?.(this.state, 'I');
-        this.key = this.opts.cancel.register(upstreamKey, () => !this.tracker.isEmpty());
+        this.key = this.opts.cancel.register(
+          upstreamKey,
+          () => !this.tracker.isEmpty(),
+          () => this.cancelLocal(),
+        );
         out.push(backendKeyData(this.key.processId, this.key.secretKey));
         return;
       }
@@ -1068,6 +1220,9 @@ export class ClientSession {
     this.phase = 'closed';
     this.closing = true;
     if (this.key) this.opts.cancel.unregister(this.key);
+    // The client is gone: so is the point of its local statement.
+    this.local?.task.cancel();
+    this.local = undefined;
     if (this.state) this.opts.router.transactionStatus?.(this.state, 'I');
     this.upstream?.terminate(wasReady && !this.upstreamFatal);
     this.opts.metrics.clients.dec();

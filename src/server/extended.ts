@@ -34,14 +34,23 @@
  */
 
 import { isUtf8 } from 'node:buffer';
-import { errorMessage, NotLocal } from '../errors.js';
+import { errorMessage, NotLocal, PgError, SqlState } from '../errors.js';
+import { Offload } from '../exec/inline.js';
+import type { JobOutcome } from '../exec/pool.js';
 import type { Logger } from '../log.js';
 import { type Metrics, statementTimer, timeUntilSettled } from '../metrics.js';
-import type { LocalResult, PreparedLocal, PreparedRoute, QueryRouter } from '../router/types.js';
+import type {
+  LocalOffload,
+  LocalResult,
+  PreparedLocal,
+  PreparedRoute,
+  QueryRouter,
+} from '../router/types.js';
 import type { SessionState, TxStatus } from '../session.js';
 import {
   BIND_COMPLETE,
   CLOSE_COMPLETE,
+  errorResponse,
   PARSE_COMPLETE,
   PORTAL_SUSPENDED,
   type ReplyWriter,
@@ -69,6 +78,7 @@ import {
   serializeClose,
   serializeExecute,
   serializeParse,
+  serializeQuery,
 } from '../wire/frontend.js';
 import type { Expectation, Outcome, ReplyTracker } from './upstream-replies.js';
 
@@ -108,6 +118,8 @@ interface LocalPortal {
   cursor: number;
   /** CommandComplete was sent. */
   done: boolean;
+  /** The statement was stopped (CancelRequest, statement_timeout): Execute reports 57014. */
+  stopped?: 'user' | 'timeout';
 }
 
 interface Portal {
@@ -124,7 +136,11 @@ interface Portal {
   local: LocalPortal | undefined;
 }
 
-type Batch = { mode: 'local' } | { mode: 'upstream'; reason: string };
+/**
+ * `skip`: a local Execute failed (a stopped statement); like Postgres,
+ * every message up to the Sync is ignored.
+ */
+type Batch = { mode: 'local' } | { mode: 'skip' } | { mode: 'upstream'; reason: string };
 
 export interface ExtendedHost {
   readonly state: SessionState;
@@ -138,6 +154,11 @@ export interface ExtendedHost {
   quiet(): boolean;
   /** Queue bytes for upstream (in order), with what upstream will answer to them. */
   send(bytes: Buffer, expect: Expectation | undefined): void;
+  /**
+   * Runs a local statement in an executor process; the session holds the
+   * client's next messages until `done` has run (then flushes the round).
+   */
+  runLocal(offload: LocalOffload, done: (outcome: JobOutcome, stoppedBy: 'user' | 'timeout') => void): void;
 }
 
 export const PIPELINED = 'pipelined behind upstream work';
@@ -352,6 +373,8 @@ export class ExtendedProtocol {
     if (this.batch.mode === 'local') {
       if (!this.host.quiet()) return 'defer';
       this.handleLocal(frame);
+    } else if (this.batch.mode === 'skip') {
+      if (frame.type === FrontendType.Sync) this.syncAfterError(frame);
     } else {
       this.handleUpstream(frame, this.batch.reason);
     }
@@ -575,6 +598,15 @@ export class ExtendedProtocol {
     try {
       result = prepared.run(params);
     } catch (err) {
+      if (err instanceof Offload && prepared.offload) {
+        this.bindOffloaded(frame, msg, stmt, prepared, params, {
+          formats: resultFormats,
+          binary,
+          anyBinary,
+          settings,
+        });
+        return;
+      }
       const reason = err instanceof NotLocal ? err.reason : `local error: ${errorMessage(err)}`;
       if (!(err instanceof NotLocal)) {
         // The message may quote parameter values: only at debug.
@@ -602,6 +634,77 @@ export class ExtendedProtocol {
     localTimer();
   }
 
+  /** Bind of a statement that runs in an executor: the portal exists once it has answered. */
+  private bindOffloaded(
+    frame: Frame,
+    msg: ReturnType<typeof parseBind>,
+    stmt: Statement,
+    prepared: PreparedLocal,
+    params: readonly (string | null)[],
+    formats: Pick<LocalPortal, 'formats' | 'binary' | 'anyBinary' | 'settings'>,
+  ): void {
+    const { state, metrics } = this.host;
+    const localTimer = statementTimer(metrics, 'local');
+    let offload: LocalOffload;
+    try {
+      offload = (prepared.offload as (p: readonly (string | null)[]) => LocalOffload)(params);
+    } catch (err) {
+      this.toUpstream(frame, err instanceof NotLocal ? err.reason : `local error: ${errorMessage(err)}`);
+      return;
+    }
+    // Frames are views into the reader's buffer, which is reused meanwhile.
+    const raw = Buffer.from(frame.raw);
+    const copy: Frame = { type: frame.type, raw, body: raw.subarray(raw.length - frame.body.length) };
+    const epoch = this.epoch;
+    this.host.runLocal(offload, (outcome, stoppedBy) => {
+      if (outcome.kind === 'not-local') {
+        this.toUpstream(copy, outcome.reason);
+        return;
+      }
+      const result =
+        outcome.kind === 'ok'
+          ? (offload.results(outcome.rows)[0] as LocalResult)
+          : { fields: prepared.fields, rows: [], commandTag: 'SELECT 0' };
+      this.portals.set(msg.portal, {
+        name: msg.portal,
+        statementName: msg.statement,
+        statement: stmt,
+        bind: raw,
+        epoch,
+        upstream: false,
+        local: {
+          result,
+          ...formats,
+          cursor: 0,
+          done: false,
+          ...(outcome.kind === 'canceled' ? { stopped: stoppedBy } : {}),
+        },
+      });
+      this.host.reply.raw(BIND_COMPLETE);
+      state.lastRoute = 'local';
+      metrics.statements.inc({ route: 'local' });
+      localTimer();
+    });
+  }
+
+  /**
+   * The Sync ending a batch whose local Execute failed. Outside a
+   * transaction block Postgres is back to idle; inside one (a READ ONLY
+   * transaction) the error aborted it, so upstream's transaction is made to
+   * fail too (a hidden statement that errors), and upstream answers the Sync.
+   */
+  private syncAfterError(frame: Frame): void {
+    const status = this.host.state.txStatus;
+    if (status === 'I') {
+      this.host.reply.raw(readyForQuery(status));
+      this.batch = undefined;
+      this.transactionMayHaveEnded(status.charCodeAt(0), this.epoch++);
+      return;
+    }
+    this.host.send(serializeQuery('SELECT 1/0'), { kind: 'query', hidden: true, hideErrors: true });
+    this.toUpstream(frame, 'transaction aborted by a stopped local statement');
+  }
+
   private executeLocal(frame: Frame): void {
     let msg: ReturnType<typeof parseExecute>;
     try {
@@ -616,6 +719,23 @@ export class ExtendedProtocol {
       return;
     }
     const reply = this.host.reply;
+    if (local.stopped) {
+      reply.raw(
+        errorResponse(
+          new PgError({
+            severity: 'ERROR',
+            code: SqlState.queryCanceled,
+            message:
+              local.stopped === 'user'
+                ? 'canceling statement due to user request'
+                : 'canceling statement due to statement timeout',
+          }),
+        ),
+      );
+      this.portals.delete(msg.portal);
+      this.batch = { mode: 'skip' };
+      return;
+    }
     if (local.done) {
       // A completed portal returns no more rows.
       reply.commandComplete(tagWithCount(local.result.commandTag, 0));

@@ -1,0 +1,159 @@
+/**
+ * An executor process: runs the local statements the proxy hands it on its
+ * own read-only connection to the replica (WAL mode: it reads the last
+ * committed state while the applier writes) and sends back the rows rendered
+ * as Postgres text, in chunks.
+ *
+ * A process and not a worker thread, because a statement must be stoppable:
+ * better-sqlite3 exposes no sqlite3_interrupt, and terminating a worker
+ * thread waits until the native step returns (measured: a 10 s cross join
+ * kept its thread, and the terminate, for the full 10 s). A process is
+ * killed at once, wherever it is.
+ */
+import Database from 'better-sqlite3';
+import { NotLocal } from '../errors.js';
+import { registerSqlFunctions } from '../sql/functions.js';
+import { type Renderer, rendererFor } from '../sql/render.js';
+import type { FromChild, PlanJob, ToChild } from './protocol.js';
+
+/** Rows are sent in chunks of about this many bytes of text, so neither side holds a whole big result in one message. */
+const CHUNK_BYTES = 256 * 1024;
+/** Idle snapshot connections kept for the next READ ONLY transaction. */
+const IDLE_SNAPSHOT_CONNECTIONS = 4;
+
+interface Connection {
+  db: Database.Database;
+  statements: Map<string, Database.Statement>;
+}
+
+const path = process.argv[2];
+if (!path) {
+  process.stderr.write('exec-child: replica path missing\n');
+  process.exit(2);
+}
+
+function open(): Connection {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  registerSqlFunctions(db);
+  return { db, statements: new Map() };
+}
+
+const main = open();
+const snapshots = new Map<number, Connection>();
+const idle: Connection[] = [];
+
+function statement(conn: Connection, sql: string): Database.Statement {
+  let st = conn.statements.get(sql);
+  if (!st) {
+    st = conn.db.prepare(sql);
+    st.raw(true);
+    st.safeIntegers(true);
+    if (conn.statements.size >= 1000) conn.statements.clear();
+    conn.statements.set(sql, st);
+  }
+  return st;
+}
+
+function send(msg: FromChild): void {
+  process.send?.(msg);
+}
+
+function runPlan(
+  conn: Connection,
+  id: number,
+  index: number,
+  plan: PlanJob,
+  params: Map<string, string>,
+): void {
+  const renderers: Renderer[] = plan.outputs.map((o) => rendererFor(o, params));
+  if (plan.precheck !== undefined) {
+    const pre = statement(conn, plan.precheck);
+    if (plan.values) pre.all(plan.values);
+    else pre.all();
+  }
+  const stmt = statement(conn, plan.sql);
+  const iter = (plan.values ? stmt.iterate(plan.values) : stmt.iterate()) as IterableIterator<unknown[]>;
+  let chunk: (string | null)[][] = [];
+  let bytes = 0;
+  for (const raw of iter) {
+    const row = new Array<string | null>(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const v = (renderers[i] as Renderer)(raw[i]);
+      row[i] = v;
+      bytes += v === null ? 4 : v.length + 4;
+    }
+    chunk.push(row);
+    if (bytes >= CHUNK_BYTES) {
+      send({ t: 'rows', id, plan: index, rows: chunk });
+      chunk = [];
+      bytes = 0;
+    }
+  }
+  if (chunk.length > 0) send({ t: 'rows', id, plan: index, rows: chunk });
+}
+
+function run(msg: Extract<ToChild, { t: 'run' }>): void {
+  const params = new Map(msg.params);
+  const conn = msg.snapshot === undefined ? main : snapshots.get(msg.snapshot);
+  if (!conn) {
+    send({ t: 'not-local', id: msg.id, reason: 'READ ONLY transaction snapshot lost' });
+    return;
+  }
+  // Several statements of one query string run in one implicit transaction
+  // upstream: read them from one SQLite snapshot too (a READ ONLY
+  // transaction's connection already is one).
+  const wrap = msg.plans.length > 1 && msg.snapshot === undefined;
+  try {
+    if (wrap) conn.db.exec('BEGIN');
+    for (const [i, plan] of msg.plans.entries()) runPlan(conn, msg.id, i, plan, params);
+    if (wrap) conn.db.exec('COMMIT');
+    send({ t: 'done', id: msg.id });
+  } catch (err) {
+    if (wrap && conn.db.inTransaction) conn.db.exec('ROLLBACK');
+    const reason =
+      err instanceof NotLocal ? err.reason : `sqlite: ${err instanceof Error ? err.message : String(err)}`;
+    send({ t: 'not-local', id: msg.id, reason });
+  }
+}
+
+function begin(snapshot: number): void {
+  let conn: Connection | undefined;
+  try {
+    conn = idle.pop() ?? open();
+    conn.db.exec('BEGIN');
+    snapshots.set(snapshot, conn);
+  } catch {
+    conn?.db.close();
+    send({ t: 'snapshot-failed', snapshot });
+  }
+}
+
+function end(snapshot: number): void {
+  const conn = snapshots.get(snapshot);
+  if (!conn) return;
+  snapshots.delete(snapshot);
+  try {
+    if (conn.db.inTransaction) conn.db.exec('ROLLBACK');
+    if (idle.length < IDLE_SNAPSHOT_CONNECTIONS) idle.push(conn);
+    else conn.db.close();
+  } catch {
+    conn.db.close();
+  }
+}
+
+process.on('message', (msg: ToChild) => {
+  switch (msg.t) {
+    case 'run':
+      run(msg);
+      return;
+    case 'begin':
+      begin(msg.snapshot);
+      return;
+    case 'end':
+      end(msg.snapshot);
+      return;
+  }
+});
+// The proxy went away: so does this process.
+process.on('disconnect', () => process.exit(0));
+send({ t: 'ready' });

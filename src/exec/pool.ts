@@ -1,0 +1,290 @@
+/**
+ * A pool of executor processes (`exec-child.ts`) that run local statements
+ * off the proxy's event loop, so a long local read holds up only its own
+ * session. Each child runs one job at a time; jobs wait in a shared queue
+ * for the first idle child, except those of a READ ONLY transaction, which
+ * wait for the child holding the transaction's SQLite snapshot.
+ *
+ * Cancelling a running job (CancelRequest, statement_timeout) kills its
+ * child, which ends the statement at once, and starts a replacement;
+ * snapshots held there are lost (their transactions continue upstream).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log.js';
+import type { FromChild, PlanJob, ToChild } from './protocol.js';
+
+export type JobOutcome =
+  | { kind: 'ok'; rows: (string | null)[][][] }
+  /** Not answerable exactly here (or the executor was lost): forward it; nothing was sent. */
+  | { kind: 'not-local'; reason: string }
+  | { kind: 'canceled' };
+
+export interface Job {
+  plans: PlanJob[];
+  params: [string, string][];
+  snapshot: number | undefined;
+}
+
+export interface RunningJob {
+  readonly done: Promise<JobOutcome>;
+  /** Stops the job: it settles `canceled` at once (a running statement's process is killed). */
+  cancel(): void;
+}
+
+interface Pending {
+  id: number;
+  job: Job;
+  rows: (string | null)[][][];
+  settle(outcome: JobOutcome): void;
+  child: Child | undefined;
+}
+
+interface Child {
+  proc: ChildProcess;
+  ready: boolean;
+  current: Pending | undefined;
+  /** Jobs of this child's snapshots, run before any shared job. */
+  pinned: Pending[];
+  snapshots: Set<number>;
+  dead: boolean;
+}
+
+export interface ExecPoolOptions {
+  /** The replica file. */
+  path: string;
+  size: number;
+  logger: Logger;
+}
+
+export class ExecPool {
+  private readonly children: Child[] = [];
+  private readonly queue: Pending[] = [];
+  private readonly snapshotHome = new Map<number, Child>();
+  private nextId = 1;
+  private nextSnapshot = 1;
+  private closed = false;
+  /** Executors started to replace a killed or exited one (tests, metrics). */
+  replaced = 0;
+
+  constructor(private readonly opts: ExecPoolOptions) {
+    for (let i = 0; i < opts.size; i++) this.children.push(this.spawn());
+  }
+
+  /** Resolves when every executor has opened the replica. */
+  async ready(): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (c) =>
+          new Promise<void>((resolve, reject) => {
+            if (c.ready) return resolve();
+            c.proc.once('message', () => resolve());
+            c.proc.once('exit', (code) => reject(new Error(`executor exited (${code}) while starting`)));
+          }),
+      ),
+    );
+  }
+
+  /** Process ids of the executors (tests kill one to check recovery). */
+  pids(): number[] {
+    return this.children.map((c) => c.proc.pid ?? 0);
+  }
+
+  run(job: Job): RunningJob {
+    const id = this.nextId++;
+    let settle!: (o: JobOutcome) => void;
+    const done = new Promise<JobOutcome>((resolve) => {
+      settle = resolve;
+    });
+    const pending: Pending = { id, job, rows: job.plans.map(() => []), child: undefined, settle: () => {} };
+    let settled = false;
+    pending.settle = (o) => {
+      if (settled) return;
+      settled = true;
+      settle(o);
+    };
+    if (this.closed) pending.settle({ kind: 'not-local', reason: 'executors stopped' });
+    else if (job.snapshot !== undefined) {
+      const home = this.snapshotHome.get(job.snapshot);
+      if (!home) pending.settle({ kind: 'not-local', reason: 'READ ONLY transaction snapshot lost' });
+      else {
+        home.pinned.push(pending);
+        this.dispatch(home);
+      }
+    } else {
+      this.queue.push(pending);
+      const idle = this.children.find((c) => c.ready && !c.current);
+      if (idle) this.dispatch(idle);
+    }
+    return {
+      done,
+      cancel: () => {
+        if (settled) return;
+        const child = pending.child;
+        if (child && child.current === pending) {
+          pending.settle({ kind: 'canceled' });
+          this.kill(child, 'statement canceled');
+          return;
+        }
+        remove(this.queue, pending);
+        for (const c of this.children) remove(c.pinned, pending);
+        pending.settle({ kind: 'canceled' });
+      },
+    };
+  }
+
+  /**
+   * A snapshot for a READ ONLY transaction, on the least busy executor: a
+   * deferred SQLite transaction, taken by its first read. Undefined when none
+   * can be had (the transaction is then served upstream).
+   */
+  beginSnapshot(): number | undefined {
+    if (this.closed) return undefined;
+    const live = this.children.filter((c) => !c.dead);
+    if (live.length === 0) return undefined;
+    const home = live.reduce((a, b) => (load(b) < load(a) ? b : a));
+    const snapshot = this.nextSnapshot++;
+    home.snapshots.add(snapshot);
+    this.snapshotHome.set(snapshot, home);
+    this.send(home, { t: 'begin', snapshot });
+    return snapshot;
+  }
+
+  endSnapshot(snapshot: number): void {
+    const home = this.snapshotHome.get(snapshot);
+    if (!home) return;
+    this.snapshotHome.delete(snapshot);
+    home.snapshots.delete(snapshot);
+    this.send(home, { t: 'end', snapshot });
+  }
+
+  /** Whether the snapshot still exists (its executor may have been killed). */
+  snapshotAlive(snapshot: number): boolean {
+    return this.snapshotHome.has(snapshot);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.queue.splice(0)) p.settle({ kind: 'not-local', reason: 'executors stopped' });
+    await Promise.all(
+      this.children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.dead || c.proc.exitCode !== null) return resolve();
+            c.proc.once('exit', () => resolve());
+            this.kill(c, 'shutting down');
+          }),
+      ),
+    );
+  }
+
+  private spawn(): Child {
+    const here = import.meta.url;
+    const ts = here.endsWith('.ts');
+    const entry = fileURLToPath(new URL(ts ? './exec-child.ts' : './exec-child.js', here));
+    const proc = fork(entry, [this.opts.path], {
+      serialization: 'advanced',
+      execArgv: ts ? ['--import', 'tsx'] : [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const child: Child = {
+      proc,
+      ready: false,
+      current: undefined,
+      pinned: [],
+      snapshots: new Set(),
+      dead: false,
+    };
+    proc.on('message', (msg: FromChild) => this.onMessage(child, msg));
+    proc.on('exit', (code, signal) => this.onExit(child, code, signal));
+    proc.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'executor process error'));
+    return child;
+  }
+
+  private onMessage(child: Child, msg: FromChild): void {
+    if (child.dead) return;
+    switch (msg.t) {
+      case 'ready':
+        child.ready = true;
+        this.dispatch(child);
+        return;
+      case 'rows': {
+        const p = child.current;
+        if (p && p.id === msg.id) {
+          const into = p.rows[msg.plan] as (string | null)[][];
+          for (const row of msg.rows) into.push(row);
+        }
+        return;
+      }
+      case 'done':
+      case 'not-local': {
+        const p = child.current;
+        if (!p || p.id !== msg.id) return;
+        child.current = undefined;
+        p.settle(msg.t === 'done' ? { kind: 'ok', rows: p.rows } : { kind: 'not-local', reason: msg.reason });
+        this.dispatch(child);
+        return;
+      }
+      case 'snapshot-failed':
+        this.snapshotHome.delete(msg.snapshot);
+        child.snapshots.delete(msg.snapshot);
+        return;
+    }
+  }
+
+  private dispatch(child: Child): void {
+    if (!child.ready || child.dead || child.current) return;
+    const next = child.pinned.shift() ?? this.queue.shift();
+    if (!next) return;
+    child.current = next;
+    next.child = child;
+    const { plans, params, snapshot } = next.job;
+    this.send(child, { t: 'run', id: next.id, plans, params, snapshot });
+  }
+
+  private send(child: Child, msg: ToChild): void {
+    if (child.dead || !child.proc.connected) return;
+    child.proc.send(msg);
+  }
+
+  private kill(child: Child, why: string): void {
+    if (child.dead) return;
+    this.opts.logger.debug({ pid: child.proc.pid, why }, 'stopping executor');
+    child.proc.kill('SIGKILL');
+    this.retire(child, why);
+  }
+
+  private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child.dead) return;
+    this.opts.logger.warn({ pid: child.proc.pid, code, signal }, 'executor exited');
+    this.retire(child, 'local executor exited');
+  }
+
+  /** The child is gone: settle its work, forget its snapshots, start a replacement. */
+  private retire(child: Child, why: string): void {
+    child.dead = true;
+    child.proc.removeAllListeners('message');
+    const current = child.current;
+    child.current = undefined;
+    current?.settle({ kind: 'not-local', reason: why });
+    for (const p of child.pinned.splice(0)) {
+      p.settle({ kind: 'not-local', reason: 'READ ONLY transaction snapshot lost' });
+    }
+    for (const s of child.snapshots) this.snapshotHome.delete(s);
+    child.snapshots.clear();
+    const i = this.children.indexOf(child);
+    if (i >= 0 && !this.closed) {
+      this.children[i] = this.spawn();
+      this.replaced++;
+    }
+  }
+}
+
+function load(c: Child): number {
+  return c.snapshots.size + c.pinned.length + (c.current ? 1 : 0);
+}
+
+function remove<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}
