@@ -1,0 +1,146 @@
+/**
+ * Local statements that are not key lookups run in executor processes: a
+ * long local read holds up only its own session, and an executor that dies
+ * mid-statement costs that statement its local answer only.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type pg from 'pg';
+import { cancelRequest } from './helpers/cancel.js';
+import {
+  connectThrough,
+  eventually,
+  lastRoute,
+  type OutpostProcess,
+  startOutpost,
+} from './helpers/outpost.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+
+let upstream: PostgresInstance;
+let outpost: OutpostProcess;
+let dir: string;
+
+/** About 10^9 rows to count: many seconds in SQLite (and upstream). */
+const HEAVY = 'select count(*) from big a cross join big b cross join big c';
+
+before(async () => {
+  upstream = await startPostgres();
+  dir = mkdtempSync(join(tmpdir(), 'outpost-exec-'));
+  await upstream.query(
+    `create table big (id int primary key, v int not null);
+     insert into big select g, g % 97 from generate_series(1, 1000) g`,
+  );
+  outpost = await startOutpost({
+    upstream: upstream.url(),
+    replica: join(dir, 'r.db'),
+    args: ['--workers', '2'],
+  });
+  await outpost.ready();
+});
+
+after(async () => {
+  await outpost?.stop();
+  await upstream?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Settles with the result or the error, and records whether it has. */
+function track<T>(p: Promise<T>): { settled: () => boolean; result: Promise<T | Error> } {
+  let settled = false;
+  const result = p.then(
+    (v) => {
+      settled = true;
+      return v;
+    },
+    (e: Error) => {
+      settled = true;
+      return e;
+    },
+  );
+  return { settled: () => settled, result };
+}
+
+test('point reads of another session are answered while a long local read runs', async () => {
+  const heavy = await connectThrough(outpost.port);
+  const other = await connectThrough(outpost.port);
+  try {
+    const running = track(heavy.query(HEAVY));
+    await new Promise((r) => setTimeout(r, 300));
+    for (let id = 1; id <= 20; id++) {
+      const r = await other.query<{ v: number }>(`select v from big where id = ${id}`);
+      assert.equal(r.rows[0]?.v, id % 97);
+      assert.equal(await lastRoute(other), 'local');
+      // Also a local read that is not a key lookup (it runs in the other executor).
+      const sql = `select count(*) as n from big where v = ${id}`;
+      const n = await other.query<{ n: string }>(sql);
+      assert.deepEqual(n.rows, (await upstream.query(sql)).rows);
+      assert.equal(await lastRoute(other), 'local');
+    }
+    assert.equal(running.settled(), false, 'the long read is still running after the point reads');
+    await cancelRequest(outpost.port, heavy);
+    const err = (await running.result) as pg.DatabaseError;
+    assert.equal(err.code, '57014');
+    assert.equal(err.message, 'canceling statement due to user request');
+    assert.equal(await lastRoute(heavy), 'local');
+    assert.equal((await heavy.query('select v from big where id = 5')).rows[0]?.v, 5);
+  } finally {
+    await heavy.end();
+    await other.end();
+  }
+});
+
+/** The executor processes of the running Outpost (children of its process). */
+function executors(): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(outpost.proc.pid)], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
+}
+
+test('an executor killed mid-statement: the statement goes upstream and the proxy goes on', async () => {
+  const c = await connectThrough(outpost.port);
+  const probe = await connectThrough(outpost.port);
+  try {
+    const before = executors();
+    assert.equal(before.length, 2);
+    const running = track(c.query(HEAVY));
+    await new Promise((r) => setTimeout(r, 300));
+    for (const pid of before) process.kill(pid, 'SIGKILL');
+    // Answered upstream now: wait until upstream runs it, then cancel it there.
+    await eventually(
+      async () =>
+        Number(
+          (
+            await upstream.query(
+              `select count(*) as n from pg_stat_activity where state = 'active' and query like 'select count(*) from big a%'`,
+            )
+          ).rows[0]?.n,
+        ) === 1,
+      20_000,
+      'the statement running upstream',
+    );
+    assert.equal(running.settled(), false);
+    await cancelRequest(outpost.port, c);
+    const err = (await running.result) as pg.DatabaseError;
+    assert.equal(err.code, '57014');
+    assert.match(await lastRoute(c), /^upstream: local executor exited/);
+    // Replacements serve local reads.
+    await eventually(async () => executors().length === 2, 10_000, 'replacement executors');
+    assert.deepEqual(
+      executors().filter((p) => before.includes(p)),
+      [],
+    );
+    const sql = 'select count(*) as n from big where v = 3';
+    assert.deepEqual((await probe.query(sql)).rows, (await upstream.query(sql)).rows);
+    assert.equal(await lastRoute(probe), 'local');
+    assert.equal((await c.query('select v from big where id = 7')).rows[0]?.v, 7);
+  } finally {
+    await c.end();
+    await probe.end();
+  }
+});
