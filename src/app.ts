@@ -62,6 +62,7 @@ export class Outpost {
       ...(config.publication ? { publication: config.publication } : {}),
       ...(config.filter ? { filter: config.filter } : {}),
       ...(config.slot ? { slot: config.slot } : {}),
+      matviewRefreshMs: config.matviewRefreshMs,
       logger,
       metrics,
     };

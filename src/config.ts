@@ -59,6 +59,8 @@ export interface Config {
   maxLagMs: number;
   /** Executor processes for local statements that are not key lookups; 0 runs everything on the proxy's thread. */
   workers: number;
+  /** Without the DDL event trigger: how often materialized views are checked for a refresh. */
+  matviewRefreshMs: number;
 }
 
 interface FlagSpec {
@@ -171,6 +173,12 @@ export const FLAGS: Record<string, FlagSpec> = {
     default: 'cores',
     placeholder: 'N',
     help: 'Processes that run local reads other than key lookups, so a long one blocks no other session; 0 = none',
+  },
+  'matview-refresh': {
+    env: 'OUTPOST_MATVIEW_REFRESH',
+    default: '60',
+    placeholder: 'SECONDS',
+    help: 'Without the DDL event trigger (no superuser): how often materialized views are checked for a REFRESH; a refreshed one is served stale until then',
   },
 };
 
@@ -343,6 +351,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     rywTimeoutMs: seconds('ryw-timeout', get('ryw-timeout') ?? '1'),
     maxLagMs: seconds('max-lag', get('max-lag') ?? '10'),
     workers: workerCount(get('workers')),
+    // At least 100 ms: each check is an upstream query.
+    matviewRefreshMs: Math.max(100, seconds('matview-refresh', get('matview-refresh') ?? '60')),
   };
 }
 

@@ -10,15 +10,16 @@
  */
 import type pg from 'pg';
 import type { Logger } from '../log.js';
+import type { MatviewScope } from '../replication/matviews.js';
 import { quoteIdent, type ReplicaTable } from './schema.js';
 import {
   COPY_SESSION_SQL,
   copyTable,
   fetchCatalog,
-  publicationTableOids,
+  notCopied,
   quoteLiteral,
+  replicatedOids,
   stripUpstream,
-  UNREADABLE,
   type UpstreamTable,
 } from './snapshot.js';
 import { type ReplicaStore, STAGING_PREFIX } from './store.js';
@@ -100,6 +101,8 @@ export interface ResyncOptions {
   logger: Logger;
   isCancelled?: () => boolean;
   batchRows?: number;
+  /** Materialized views are replicated too (matviews.ts). */
+  matviews?: MatviewScope;
 }
 
 export function stagingName(oid: number): string {
@@ -114,7 +117,10 @@ export async function copyForResync(opts: ResyncOptions): Promise<ResyncCopy> {
   const fresh: ResyncCopy['fresh'] = [];
   try {
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(opts.snapshotName)}`);
-    const upstream = await fetchCatalog(client, await publicationTableOids(client, opts.publication));
+    const upstream = await fetchCatalog(
+      client,
+      await replicatedOids(client, opts.publication, opts.matviews),
+    );
     const targets = catalogDifferences(store.allTables(), upstream.map(stripUpstream), new Set());
     for (const oid of opts.stale) targets.add(oid);
     const byOid = new Map<number, UpstreamTable>(upstream.map((t) => [t.oid, t]));
@@ -126,9 +132,12 @@ export async function copyForResync(opts: ResyncOptions): Promise<ResyncCopy> {
       const table = stripUpstream(up);
       store.createShape(staging, table);
       fresh.push({ table, staging });
-      if (up.unservable === UNREADABLE) {
+      if (notCopied(up)) {
         // Copying would fail (or miss rows) and abort the whole resync: keep it hidden, empty.
-        logger.warn({ table: `${up.schema}.${up.name}` }, `resync: not copied, never served: ${UNREADABLE}`);
+        logger.warn(
+          { table: `${up.schema}.${up.name}` },
+          `resync: not copied, never served: ${up.unservable}`,
+        );
         continue;
       }
       const started = performance.now();

@@ -56,7 +56,7 @@ export interface ReplicaTable {
    * leaves such tables out of `findTable()` and `tables()`.
    */
   unservable?: string;
-  /** pg_class.relkind: 'r' a table, 'p' a partitioned table (its copy holds every partition's rows). */
+  /** pg_class.relkind: 'r' a table, 'p' a partitioned table (its copy holds every partition's rows), 'm' a materialized view. */
   relkind?: string;
   /**
    * OIDs of the tables inheriting directly from this one (pg_inherits, sorted;

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Logger } from '../log.js';
+import { type MatviewScope, matviewOids, NOT_POPULATED } from '../replication/matviews.js';
 import { quoteIdent, type ReplicaColumn, type ReplicaTable, sqliteTableName } from './schema.js';
 import type { ReplicaStore } from './store.js';
 import { type StoredValue, toStored } from './type-storage.js';
@@ -48,6 +49,7 @@ interface CatalogQueryRow {
   generated: string | null;
   readable: boolean;
   inheritors: string[];
+  populated: boolean;
 }
 
 /**
@@ -95,7 +97,8 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
             has_table_privilege(c.oid, 'SELECT')
               AND (NOT c.relrowsecurity
                    OR (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user)
-                   OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity)) AS readable
+                   OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity)) AS readable,
+            c.relispopulated AS populated
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.oid = ANY($1::oid[])
       ORDER BY n.nspname, c.relname`,
@@ -137,9 +140,11 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
       // cannot hold them: a SELECT * or a filter on one would differ.
       ...(!row.readable
         ? { unservable: UNREADABLE }
-        : row.generated !== null
-          ? { unservable: `generated columns (${row.generated}) are not replicated` }
-          : {}),
+        : !row.populated
+          ? { unservable: NOT_POPULATED }
+          : row.generated !== null
+            ? { unservable: `generated columns (${row.generated}) are not replicated` }
+            : {}),
       relkind: row.relkind,
       inheritors: row.inheritors.map(Number),
       replicaIdentity: row.relreplident,
@@ -158,6 +163,24 @@ export async function publicationTableOids(client: pg.Client, publication: strin
     [publication],
   );
   return r.rows.map((x) => Number(x.oid));
+}
+
+/**
+ * Everything a replica holds: the publication's tables and, with `matviews`,
+ * the materialized views in that scope (never published; copied like tables).
+ */
+export async function replicatedOids(
+  client: pg.Client,
+  publication: string,
+  matviews: MatviewScope | undefined,
+): Promise<number[]> {
+  const tables = await publicationTableOids(client, publication);
+  return matviews ? [...tables, ...(await matviewOids(client, matviews))] : tables;
+}
+
+/** Recorded in the catalog but never copied (so never served): copying would fail or miss rows. */
+export function notCopied(t: UpstreamTable): boolean {
+  return t.unservable === UNREADABLE || t.unservable === NOT_POPULATED;
 }
 
 export interface SnapshotProgress {
@@ -246,6 +269,8 @@ export interface CopyOptions {
   progressLogMs?: number;
   /** Polled between chunks: true abandons the copy (Outpost is stopping). */
   isCancelled?: () => boolean;
+  /** Materialized views to copy too (matviews.ts). */
+  matviews?: MatviewScope;
 }
 
 /** Tables whose row count is never estimated by counting, above this size (bytes). */
@@ -302,7 +327,7 @@ export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress>
   let progressTimer: NodeJS.Timeout | undefined;
   try {
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(opts.snapshotName)}`);
-    const oids = await publicationTableOids(client, opts.publication);
+    const oids = await replicatedOids(client, opts.publication, opts.matviews);
     const tables = await fetchCatalog(client, oids);
     const progress: SnapshotProgress = {
       tables: tables.length,
@@ -311,7 +336,8 @@ export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress>
       startedAt: Date.now(),
     };
     opts.onProgress?.({ ...progress });
-    const unreadable = tables.find((t) => t.unservable === UNREADABLE);
+    // A published table must be read whole; a matview the role cannot read is only never served.
+    const unreadable = tables.find((t) => t.unservable === UNREADABLE && t.relkind !== 'm');
     if (unreadable) {
       throw Object.assign(
         new Error(
@@ -320,7 +346,10 @@ export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress>
         { code: '42501' },
       );
     }
-    const estimate = await estimateRows(client, tables);
+    const estimate = await estimateRows(
+      client,
+      tables.filter((t) => !notCopied(t)),
+    );
     if (estimate !== undefined) progress.estimatedRows = estimate;
     logger.info({ tables: tables.length, estimatedRows: estimate ?? null }, 'snapshot: copying');
     opts.onProgress?.({ ...progress });
@@ -348,19 +377,21 @@ export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress>
       progress.currentTable = `${table.schema}.${table.name}`;
       progress.tableRows = 0;
       opts.onProgress?.({ ...progress });
-      const rows = await copyTable(
-        client,
-        store,
-        table,
-        table.sqliteName,
-        batchRows,
-        (n) => {
-          progress.rows += n;
-          progress.tableRows = (progress.tableRows ?? 0) + n;
-          opts.onProgress?.({ ...progress });
-        },
-        opts.isCancelled,
-      );
+      const rows = notCopied(table)
+        ? 0
+        : await copyTable(
+            client,
+            store,
+            table,
+            table.sqliteName,
+            batchRows,
+            (n) => {
+              progress.rows += n;
+              progress.tableRows = (progress.tableRows ?? 0) + n;
+              opts.onProgress?.({ ...progress });
+            },
+            opts.isCancelled,
+          );
       store.createKeyIndex(table);
       progress.tablesDone++;
       delete progress.currentTable;
@@ -418,10 +449,11 @@ export async function copyTable(
 ): Promise<number> {
   const cols = table.columns.map((c) => quoteIdent(c.name));
   const source = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
-  // A partitioned table cannot be the target of COPY TO; its rows come through
-  // a query (with publish_via_partition_root, only the root is published).
+  // A partitioned table or a materialized view cannot be the source of COPY
+  // TO; their rows come through a query (with publish_via_partition_root,
+  // only a partitioned table's root is published).
   const sql =
-    table.relkind === 'p'
+    table.relkind === 'p' || table.relkind === 'm'
       ? `COPY (SELECT ${cols.join(', ') || 'NULL'} FROM ${source}) TO STDOUT`
       : `COPY ${source} (${cols.join(', ')}) TO STDOUT`;
   const ncols = cols.length;

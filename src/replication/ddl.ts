@@ -124,13 +124,20 @@ async function installOnce(client: pg.Client): Promise<void> {
 /** What a DDL message names: objects changed or dropped. */
 export interface DdlNotice {
   tag: string;
-  /** OIDs of tables named (a table or one of its columns). */
+  /** OIDs of tables and materialized views named (the relation or one of its columns). */
   tables: Set<number>;
   /** OIDs of types named (e.g. ALTER TYPE ... RENAME VALUE changes stored text without touching tables). */
   types: Set<number>;
   /** The content was not understood: compare everything. */
   unknown: boolean;
 }
+
+const TABLE_OBJECT_TYPES = new Set([
+  'table',
+  'table column',
+  'materialized view',
+  'materialized view column',
+]);
 
 export function parseDdlMessage(content: Buffer): DdlNotice {
   const notice: DdlNotice = { tag: '', tables: new Set(), types: new Set(), unknown: false };
@@ -144,7 +151,8 @@ export function parseDdlMessage(content: Buffer): DdlNotice {
     for (const o of j.objects) {
       const oid = Number(o.oid);
       if (!Number.isInteger(oid)) continue;
-      if (o.type === 'table' || o.type === 'table column') notice.tables.add(oid);
+      // Materialized views are replicated like tables (matviews.ts).
+      if (TABLE_OBJECT_TYPES.has(String(o.type))) notice.tables.add(oid);
       else if (o.type === 'type') notice.types.add(oid);
     }
   } catch {

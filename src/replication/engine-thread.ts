@@ -33,6 +33,7 @@ export interface WorkerInit {
   filter?: TableFilter;
   slot?: string;
   catalogPollMs?: number;
+  matviewRefreshMs?: number;
   logLevel: string;
   /** BigInt64Array: [0] applied (what readers may rely on), [1] upstream WAL end seen. */
   positions: SharedArrayBuffer;
@@ -70,6 +71,7 @@ export interface EngineThreadOptions {
   filter?: TableFilter;
   slot?: string;
   catalogPollMs?: number;
+  matviewRefreshMs?: number;
   logger: Logger;
   metrics: Metrics;
 }
@@ -155,6 +157,7 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
       ...(o.filter !== undefined ? { filter: o.filter } : {}),
       ...(o.slot !== undefined ? { slot: o.slot } : {}),
       ...(o.catalogPollMs !== undefined ? { catalogPollMs: o.catalogPollMs } : {}),
+      ...(o.matviewRefreshMs !== undefined ? { matviewRefreshMs: o.matviewRefreshMs } : {}),
       logLevel: o.logger.level,
       positions: this.positions.buffer as SharedArrayBuffer,
       ack: this.ack.buffer as SharedArrayBuffer,

@@ -67,6 +67,7 @@ const engine = new ReplicationEngine({
   ...(init.filter !== undefined ? { filter: init.filter } : {}),
   ...(init.slot !== undefined ? { slot: init.slot } : {}),
   ...(init.catalogPollMs !== undefined ? { catalogPollMs: init.catalogPollMs } : {}),
+  ...(init.matviewRefreshMs !== undefined ? { matviewRefreshMs: init.matviewRefreshMs } : {}),
   logger,
   metrics,
   onCatalogChange: (kind) => publishCatalog(kind !== 'changed'),

@@ -16,7 +16,7 @@ import type { ReplicaTable } from '../replica/schema.js';
 import {
   copySnapshot,
   fetchCatalog,
-  publicationTableOids,
+  replicatedOids,
   type SnapshotProgress,
   stripUpstream,
 } from '../replica/snapshot.js';
@@ -31,6 +31,7 @@ import {
 } from './ddl.js';
 import { describeFilter, publicationName, publicationTarget, type TableFilter } from './filter.js';
 import { formatLsn, type Lsn, maxLsn, parseLsn } from './lsn.js';
+import { type MatviewScope, MatviewWatcher, refreshedMatviews } from './matviews.js';
 import { decodePgOutput, type RelationMessage } from './pgoutput.js';
 import {
   CONNECT_TIMEOUT_MS,
@@ -56,6 +57,8 @@ export interface EngineOptions {
   metrics: Metrics;
   /** Catalog comparison interval when no DDL event trigger is installed upstream; default 5 s. */
   catalogPollMs?: number;
+  /** Without the event trigger: how often materialized views are checked for a refresh (matviews.ts); default 60 s. */
+  matviewRefreshMs?: number;
   /**
    * Called (synchronously) when the read path's view of the catalog must
    * change: `stale` a table is hidden, before the transaction that skips its
@@ -100,6 +103,7 @@ const MAX_BACKOFF_MS = 30_000;
 const STOP_WAIT_MS = 5_000;
 const SLOT_NAME_RE = /^[a-z0-9_]{1,63}$/;
 const POLL_CATALOG_MS = 5_000;
+const POLL_MATVIEWS_MS = 60_000;
 const SLOT_WAIT_WARN_MS = 10_000;
 const SLOT_RELEASE_WAIT_MS = 5_000;
 const ACK_INTERVAL_MS = 20;
@@ -115,7 +119,7 @@ const GROUP_MAX_TRANSACTIONS = 10_000;
 const GROUP_MAX_MS = 200;
 
 /** Work the drain loop does between stream messages: a catalog check, or a wake-up for a resync retry. */
-type Control = { kind: 'check' } | { kind: 'nudge' };
+type Control = { kind: 'check' } | { kind: 'nudge' } | { kind: 'matviews' };
 type QueueItem = { gen: number; msg: XLogData | Keepalive | Control };
 
 /** The latest Relation message of a table and what it resolved to for the catalog version. */
@@ -202,6 +206,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private readonly skipBefore = new Map<number, Lsn>();
   private checkQueued = false;
   private lastCheckAt = 0;
+  private lastMatviewCheckAt = 0;
+  private readonly matviews: MatviewWatcher;
   private nextReconcileAt = 0;
   private reconcileFailures = 0;
   private reconciling = false;
@@ -227,6 +233,11 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.logger = opts.logger;
     this.metrics = opts.metrics;
     this.applier = new Applier(opts.store);
+    this.matviews = new MatviewWatcher(opts.store, () => this.matviewScope());
+  }
+
+  private matviewScope(): MatviewScope {
+    return { publication: this.publication, filter: this.opts.filter };
   }
 
   appliedLsn(): Lsn {
@@ -692,6 +703,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       store.setMeta('next_slot', this.slot);
     })();
     this.opts.onCatalogChange?.('reset');
+    await this.matviews.beforeSnapshot(await this.lookupClient());
     const created = await this.createSlot(repl, pre);
     this.logger.info(
       { slot: this.slot, publication: this.publication, consistentPoint: formatLsn(created.consistentPoint) },
@@ -711,6 +723,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         stale: old,
         logger: this.logger,
         isCancelled: () => this.stopping,
+        matviews: this.matviewScope(),
       });
     } catch (err) {
       throw snapshotReadError(err);
@@ -724,6 +737,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       store.deleteMeta('resync_skip');
       store.setAppliedLsn(created.consistentPoint);
       store.setMeta('snapshot_state', 'complete');
+      this.matviews.recordCopies(copy.fresh.map((f) => f.table.oid));
     })();
     this.skipBefore.clear();
     this.applier.forgetAll();
@@ -788,6 +802,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       store.deleteMeta('applied_lsn');
     })();
 
+    await this.matviews.beforeSnapshot(client);
     const created = await this.createSlot(repl, pre);
     this.logger.info(
       { slot: this.slot, publication: this.publication, consistentPoint: formatLsn(created.consistentPoint) },
@@ -813,6 +828,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         logger: this.logger,
         // Stopping mid-copy: abandon it (redone from scratch on the next start).
         isCancelled: () => this.stopping,
+        matviews: this.matviewScope(),
         onProgress: (p) => {
           this.snapshot = { ...p };
           this.metrics.snapshotRows.set(p.rows);
@@ -827,6 +843,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     store.db.transaction(() => {
       store.setMeta('snapshot_state', 'complete');
       store.setAppliedLsn(created.consistentPoint);
+      this.matviews.recordCopies(store.allTables().map((t) => t.oid));
     })();
     this.snapshotApplied(
       created.consistentPoint,
@@ -993,6 +1010,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       return this.runCheck('all', new Set());
     }
     if (m.kind === 'nudge') return undefined;
+    if (m.kind === 'matviews') return this.checkMatviews();
     const msg = decodePgOutput(m.data);
     switch (msg.tag) {
       // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html (Begin)
@@ -1116,11 +1134,26 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
 
   /** A DDL transaction: find the tables it made differ from the replica. */
   private async onDdlMessage(n: DdlNotice): Promise<void> {
-    // Privileges, policies and ownership may have changed (AccessControl).
-    this.emit('ddl', n.tag);
+    // Privileges, policies and ownership may have changed (AccessControl);
+    // not by a REFRESH, which apps may run every few seconds.
+    if (refreshedMatviews(n.tag, n.tables).length === 0) this.emit('ddl', n.tag);
     // A rewrite shows only as a new storage identity, and only the tables the
     // DDL named are checked for it (TRUNCATE changes it too, harmlessly).
     await this.runCheck(n.unknown ? 'all' : n.tables, n.tag === 'ALTER TYPE' ? n.types : new Set());
+    // REFRESH ... CONCURRENTLY keeps the relfilenode: only the tag says the rows changed.
+    for (const oid of refreshedMatviews(n.tag, n.tables)) {
+      // A copy taken after this transaction committed already has the refresh.
+      if ((this.skipBefore.get(oid) ?? 0n) > this.txFinal) continue;
+      if (this.store.tableByOid(oid)) this.markStale(oid, 'materialized view refreshed');
+    }
+  }
+
+  /** Without the event trigger: matviews whose tuple counters moved since their copy (matviews.ts). */
+  private async checkMatviews(): Promise<void> {
+    const gen = this.gen;
+    const changed = await this.matviews.changed(await this.lookupClient());
+    if (gen !== this.gen) return;
+    for (const oid of changed) this.markStale(oid, 'materialized view refreshed (tuple counters changed)');
   }
 
   /**
@@ -1131,7 +1164,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private async runCheck(storageOf: 'all' | ReadonlySet<number>, types: ReadonlySet<number>): Promise<void> {
     const gen = this.gen;
     const client = await this.lookupClient();
-    const upstream = await fetchCatalog(client, await publicationTableOids(client, this.publication));
+    const upstream = await fetchCatalog(
+      client,
+      await replicatedOids(client, this.publication, this.matviewScope()),
+    );
     const typeOids = new Set<number>();
     if (types.size > 0) {
       const r = await client.query<{ oid: string }>(
@@ -1228,6 +1264,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     // Its copy and swap are SQLite transactions of their own.
     this.flushGroup();
     try {
+      await this.matviews.beforeSnapshot(await this.lookupClient());
       repl = await ReplicationConnection.connect(this.opts.upstreamUrl, 'outpost-resync');
       this.resyncConnections.add(repl);
       const created = await repl.createSlot(
@@ -1249,6 +1286,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         stale,
         logger: this.logger,
         isCancelled: () => gen !== this.gen || this.stopping,
+        matviews: this.matviewScope(),
       });
       if (gen !== this.gen || this.stopping) throw new Error('resync cancelled');
       const point = created.consistentPoint;
@@ -1261,6 +1299,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         for (const oid of copy.targets)
           this.skipBefore.set(oid, maxLsn(this.skipBefore.get(oid) ?? 0n, point));
         this.writeSkipRules();
+        this.matviews.recordCopies(copy.fresh.map((f) => f.table.oid));
       })();
       this.applier.forgetAll();
       this.opts.onCatalogChange?.('changed');
@@ -1436,6 +1475,13 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     ) {
       this.lastCheckAt = Date.now();
       this.enqueueCheck();
+    }
+    if (
+      this.ddlMode !== 'event-trigger' &&
+      Date.now() - this.lastMatviewCheckAt >= (this.opts.matviewRefreshMs ?? POLL_MATVIEWS_MS)
+    ) {
+      this.lastMatviewCheckAt = Date.now();
+      this.enqueue({ gen: this.gen, msg: { kind: 'matviews' } });
     }
     // A failed resync is retried even when the stream is quiet.
     if (this.store.hasStale() && !this.draining && Date.now() >= this.nextReconcileAt) {
