@@ -267,3 +267,39 @@ test('with the event trigger, a session reads its own REFRESH at once', async ()
     await up.end();
   }
 });
+
+test('with --schemas, the matviews of those schemas only', async () => {
+  await pg.query('CREATE DATABASE mv_schemas');
+  const up = await pg.connect({ database: 'mv_schemas' });
+  await up.query(`
+    CREATE SCHEMA kept;
+    CREATE TABLE kept.t (id int PRIMARY KEY);
+    INSERT INTO kept.t SELECT generate_series(1, 5);
+    CREATE MATERIALIZED VIEW kept.m AS SELECT id * 10 AS x FROM kept.t;
+    CREATE MATERIALIZED VIEW public.elsewhere AS SELECT id FROM kept.t;
+  `);
+  const replica = join(dir, 'schemas.db');
+  const outpost = await startOutpost({
+    upstream: pg.url({ database: 'mv_schemas' }),
+    replica,
+    args: ['--schemas', 'kept'],
+  });
+  let through: Client | undefined;
+  try {
+    await outpost.ready();
+    through = await connectThrough(outpost.port, { database: 'mv_schemas' });
+    await servedLocallyAsUpstream(through, up, 'SELECT x FROM kept.m ORDER BY x');
+    assert.deepEqual(replicaCatalog(replica), ['kept.m', 'kept.t']);
+    await through.query('SELECT id FROM public.elsewhere ORDER BY id');
+    assert.match(await lastRoute(through), /^upstream/);
+    // Created after the start, in and out of scope.
+    await up.query('CREATE MATERIALIZED VIEW kept.later AS SELECT count(*) AS n FROM kept.t');
+    await up.query('CREATE MATERIALIZED VIEW public.later AS SELECT count(*) AS n FROM kept.t');
+    await servedLocallyAsUpstream(through, up, 'SELECT n FROM kept.later');
+    assert.deepEqual(replicaCatalog(replica), ['kept.later', 'kept.m', 'kept.t']);
+  } finally {
+    await through?.end().catch(() => {});
+    await outpost.stop();
+    await up.end();
+  }
+});

@@ -6,8 +6,8 @@
  *
  * - **What.** The matviews of the tables Outpost replicates: every one when
  *   it replicates all tables (its own `FOR ALL TABLES` publication, or a
- *   `--publication` that is FOR ALL TABLES), else those in `--schemas` and
- *   those named in `--tables`. They are rows of `_outpost_tables` like
+ *   `--publication` that is FOR ALL TABLES), else those in `--schemas`
+ *   (`--tables` cannot name one: a publication cannot hold it). They are rows of `_outpost_tables` like
  *   tables, so the catalog comparison, the resync copy and swap, the router
  *   and the privilege checks treat them alike. One not populated (`WITH NO
  *   DATA`) is recorded unservable (reading it is error 55000 upstream) and
@@ -64,16 +64,8 @@ export async function matviewOids(client: pg.Client, scope: MatviewScope): Promi
         AND n.nspname NOT IN ('pg_catalog', 'information_schema')
         AND n.nspname !~ '^pg_(toast_)?temp(_|$)'
         AND (($1::bool AND EXISTS (SELECT 1 FROM pg_publication p WHERE p.pubname = $2 AND p.puballtables))
-             OR n.nspname = ANY($3::text[])
-             OR EXISTS (SELECT 1 FROM unnest($4::text[], $5::text[]) AS t(s, r)
-                         WHERE t.s = n.nspname AND t.r = c.relname))`,
-    [
-      f === undefined,
-      scope.publication,
-      f?.schemas ?? [],
-      f?.tables.map((t) => t[0]) ?? [],
-      f?.tables.map((t) => t[1]) ?? [],
-    ],
+             OR n.nspname = ANY($3::text[]))`,
+    [f === undefined, scope.publication, f?.schemas ?? []],
   );
   return r.rows.map((x) => Number(x.oid));
 }
