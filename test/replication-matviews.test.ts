@@ -303,3 +303,42 @@ test('with --schemas, the matviews of those schemas only', async () => {
     await up.end();
   }
 });
+
+test('without a superuser: a concurrent refresh while Outpost was stopped is seen after the restart', async () => {
+  await pg.query(`CREATE ROLE app2 LOGIN REPLICATION PASSWORD 'app2-pw'`);
+  await pg.query('CREATE DATABASE mv_restart OWNER app2');
+  await pg.query('CREATE PUBLICATION outpost FOR ALL TABLES', [], 'mv_restart');
+  const url = pg.url({ database: 'mv_restart', user: 'app2', password: 'app2-pw' });
+  const up = await pg.connect({ database: 'mv_restart', user: 'app2', password: 'app2-pw' });
+  await up.query(`
+    CREATE TABLE t (id int PRIMARY KEY, v int);
+    INSERT INTO t SELECT g, g FROM generate_series(1, 10) g;
+    CREATE MATERIALIZED VIEW m AS SELECT id, v FROM t;
+    CREATE UNIQUE INDEX ON m (id);
+  `);
+  const replica = join(dir, 'restart.db');
+  const args = ['--matview-refresh', '0.3'];
+  const sql = 'SELECT * FROM m ORDER BY id';
+  let outpost = await startOutpost({ upstream: url, replica, args });
+  let through: Client | undefined;
+  try {
+    await outpost.ready();
+    through = await connectThrough(outpost.port, { database: 'mv_restart' });
+    await servedLocallyAsUpstream(through, up, sql);
+    await through.end();
+    through = undefined;
+    await outpost.stop();
+
+    await up.query('UPDATE t SET v = -v WHERE id <= 3');
+    await up.query('REFRESH MATERIALIZED VIEW CONCURRENTLY m');
+    outpost = await startOutpost({ upstream: url, replica, args });
+    await outpost.ready();
+    through = await connectThrough(outpost.port, { database: 'mv_restart' });
+    await servedLocallyAsUpstream(through, up, sql);
+    assert.equal((await run(through, sql)).rows[0]?.[1], '-1');
+  } finally {
+    await through?.end().catch(() => {});
+    await outpost.stop();
+    await up.end();
+  }
+});
