@@ -55,6 +55,11 @@ describe('proxy flags', () => {
     assert.equal(e.maxClients, 7);
     assert.equal(e.idleTimeoutSeconds, 300);
     assert.equal(config(['--tls-cert', '/c', '--tls-key', '/k']).tls?.required, false);
+    assert.equal(config([]).matviewRefreshMs, 60_000);
+    assert.equal(config(['--matview-refresh', '2.5']).matviewRefreshMs, 2_500);
+    assert.equal(config([], { OUTPOST_MATVIEW_REFRESH: '5' }).matviewRefreshMs, 5_000);
+    // Each check is an upstream query: never a busy loop.
+    assert.equal(config(['--matview-refresh', '0']).matviewRefreshMs, 100);
   });
 
   test('bad combinations and values are refused in one line', () => {
@@ -64,6 +69,7 @@ describe('proxy flags', () => {
     refused(['--max-clients', 'many'], /--max-clients/);
     refused(['--idle-timeout=-1'], /--idle-timeout must be a whole number/);
     refused(['--idle-timeout', '1.5'], /--idle-timeout/);
+    refused(['--matview-refresh', 'hourly'], /--matview-refresh must be a number of seconds/);
   });
 
   test('--help lists the new flags with their environment variables', () => {
@@ -73,11 +79,13 @@ describe('proxy flags', () => {
       '--tls-key PATH',
       '--tls-required ',
       '--max-clients N',
+      '--matview-refresh SECONDS',
       '--idle-timeout SECONDS',
       'OUTPOST_TLS_CERT',
       'OUTPOST_TLS_REQUIRED',
       'OUTPOST_MAX_CLIENTS',
       'OUTPOST_IDLE_TIMEOUT',
+      'OUTPOST_MATVIEW_REFRESH',
     ]) {
       assert.ok(h.includes(s), s);
     }
