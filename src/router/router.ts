@@ -25,6 +25,7 @@ import {
   sessionSettingsProblem,
 } from '../sql/render.js';
 import { DEFAULT_SEARCH_PATH, startupProblem, WATCHED_SETTINGS } from './settings.js';
+import { startupTimeout, startupTimeoutValue, type TimeoutChange, timeoutEffect } from './timeouts.js';
 import type {
   FieldDescription,
   LocalOffload,
@@ -109,7 +110,15 @@ interface Plan {
 
 type Classified =
   | { kind: 'show-last-route' }
-  | { kind: 'upstream'; reason: string; disable?: string; tx?: TxEffect; readOnly?: boolean }
+  | {
+      kind: 'upstream';
+      reason: string;
+      disable?: string;
+      tx?: TxEffect;
+      readOnly?: boolean;
+      /** A single statement of the simple protocol that changes statement_timeout. */
+      timeout?: TimeoutChange;
+    }
   | { kind: 'local'; plans: Plan[]; disable?: string };
 
 /**
@@ -264,6 +273,10 @@ export class Router implements QueryRouter {
       if (classified.kind !== 'show-last-route' && classified.disable !== undefined) {
         session.localDisabled ??= classified.disable;
       }
+      // Followed only through the simple protocol (src/router/timeouts.ts).
+      if (classified.kind === 'upstream' && classified.timeout) {
+        session.localDisabled ??= 'statement_timeout changed in a way Outpost does not follow';
+      }
       this.followTransaction(session, classified.kind === 'upstream' ? classified.tx : 'other');
     } catch {
       session.localDisabled ??= 'unclassifiable extended-protocol statement';
@@ -372,6 +385,9 @@ export class Router implements QueryRouter {
   ): Promise<void> | undefined {
     const problem = startupProblem(startupParams);
     if (problem !== undefined) session.localDisabled ??= problem;
+    const timeout = startupTimeoutValue(startupParams);
+    if (timeout === 'unknown') session.localDisabled ??= 'startup statement_timeout not understood';
+    else startupTimeout(session, timeout);
     return this.opts.access?.prepare?.(session);
   }
 
@@ -565,9 +581,12 @@ export class Router implements QueryRouter {
       session.localDisabled = classified.disable;
     }
     if (classified.kind === 'upstream') {
-      return classified.readOnly
-        ? { kind: 'upstream', reason: classified.reason, readOnly: true }
-        : { kind: 'upstream', reason: classified.reason };
+      return {
+        kind: 'upstream',
+        reason: classified.reason,
+        ...(classified.readOnly ? { readOnly: true } : {}),
+        ...(classified.timeout ? { timeout: classified.timeout } : {}),
+      };
     }
     // A compiled SELECT reads only (the compiler knows no function that writes).
     const problem = this.sessionProblem(session);
@@ -764,14 +783,29 @@ export class Router implements QueryRouter {
     }
     let disable: string | undefined;
     for (const stmt of stmts) disable ??= sessionEffect(stmt);
+    // statement_timeout is followed only from a simple Query that changes nothing else (src/router/timeouts.ts).
+    const timeout = stmts.length === 1 && !declared ? timeoutEffect(stmts[0] as Node) : undefined;
+    if (timeout === undefined && stmts.some((s) => timeoutEffect(s) !== undefined)) {
+      disable ??= 'statement_timeout changed in a way Outpost does not follow';
+    }
     if (hasOverlongIdentifier(sql)) {
-      return { kind: 'upstream', reason: 'identifier longer than 63 bytes', ...definedDisable(disable) };
+      return {
+        kind: 'upstream',
+        reason: 'identifier longer than 63 bytes',
+        ...definedDisable(disable),
+        ...(timeout ? { timeout } : {}),
+      };
     }
     // The parser knows Postgres 16+ literals (0x1F, 0o17, 0b101, 1_000) that
     // an older upstream rejects; such text may also sit in a string, which
     // merely forwards.
     if (/(?<![\w$])(?:0[xXoObB][0-9a-fA-F_]|\d+_\d)/.test(sql)) {
-      return { kind: 'upstream', reason: 'non-decimal or underscored number', ...definedDisable(disable) };
+      return {
+        kind: 'upstream',
+        reason: 'non-decimal or underscored number',
+        ...definedDisable(disable),
+        ...(timeout ? { timeout } : {}),
+      };
     }
     const plans: Plan[] = [];
     for (const stmt of stmts) {
@@ -784,6 +818,7 @@ export class Router implements QueryRouter {
           reason: STATEMENT_REASONS[kind] ?? `statement ${kind}`,
           ...definedDisable(disable),
           ...(tx ? { tx } : {}),
+          ...(timeout ? { timeout } : {}),
         };
       }
       try {

@@ -33,6 +33,8 @@ export const DEFAULT_SEARCH_PATH = '"$user",public';
  */
 export function settingProblem(name: string, value: string): string | undefined {
   const n = name.toLowerCase();
+  // Followed from the startup packet and SET (src/router/timeouts.ts), not from role or database defaults.
+  if (n === 'statement_timeout') return /^\s*0\s*$/.test(value) ? undefined : `setting ${n}=${value}`;
   if (!WATCHED_SETTINGS.has(n)) return undefined;
   if (n === 'extra_float_digits' && /^\s*[123]\s*$/.test(value)) return undefined;
   if (n === 'search_path' && value.replace(/\s+/g, '') === DEFAULT_SEARCH_PATH) return undefined;
@@ -49,13 +51,17 @@ const STARTUP_NON_SETTINGS = new Set([
   'fallback_application_name',
 ]);
 
+/** Startup settings the session follows itself (src/router/timeouts.ts). */
+const FOLLOWED_AT_STARTUP = /^statement_timeout$/i;
+
 /** Why the startup parameters stop local answers from being exact, if they do. */
 export function startupProblem(params: ReadonlyMap<string, string>): string | undefined {
   for (const [name, value] of params) {
-    if (STARTUP_NON_SETTINGS.has(name)) continue;
+    if (STARTUP_NON_SETTINGS.has(name) || FOLLOWED_AT_STARTUP.test(name)) continue;
     if (name === 'options') {
       for (const [opt, v] of parseOptions(value)) {
         if (opt === '') return 'startup options';
+        if (FOLLOWED_AT_STARTUP.test(opt)) continue;
         const p = settingProblem(opt, v);
         if (p) return `startup ${p}`;
       }

@@ -1,5 +1,6 @@
 import type { RunningJob } from '../exec/pool.js';
 import type { SessionState } from '../session.js';
+import type { TimeoutChange } from './timeouts.js';
 
 /** One column of a RowDescription (https://www.postgresql.org/docs/current/protocol-message-formats.html). */
 export interface FieldDescription {
@@ -56,7 +57,13 @@ export type Route =
    * data-modifying parts or user functions), so forwarding it does not make
    * the session wait for the replica before its next local read.
    */
-  | { kind: 'upstream'; reason: string; readOnly?: boolean }
+  | {
+      kind: 'upstream';
+      reason: string;
+      readOnly?: boolean;
+      /** It changes statement_timeout: the session follows it (`followTimeout`, src/router/timeouts.ts). */
+      timeout?: TimeoutChange;
+    }
   /** `SHOW outpost.last_route`: the session answers from its own state. */
   | { kind: 'show-last-route' };
 

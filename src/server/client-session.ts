@@ -40,6 +40,7 @@ import {
   RYW_WAITING,
   SessionFence,
 } from '../router/read-your-writes.js';
+import { followTimeout, timeoutsAtReady } from '../router/timeouts.js';
 import type { LocalOffload, QueryRouter, Route } from '../router/types.js';
 import { newSessionState, type SessionState } from '../session.js';
 import {
@@ -617,6 +618,10 @@ export class ClientSession {
       route = { kind: 'upstream', reason: `router error: ${errorMessage(err)}` };
     }
     const idle = this.idle();
+    if (route.kind === 'upstream' && route.timeout) {
+      const problem = followTimeout(state, route.timeout, idle);
+      if (problem !== undefined) state.localDisabled ??= problem;
+    }
     let reason: string;
     // Local candidates are SELECTs the compiler understood: they cannot write.
     const readOnly = route.kind === 'local' || (route.kind === 'upstream' && route.readOnly === true);
@@ -1045,7 +1050,11 @@ export class ClientSession {
     switch (type) {
       case BackendType.ReadyForQuery: {
         const status = parseReadyForQuery(body);
-        if (state) state.txStatus = status;
+        if (state) {
+          state.txStatus = status;
+          const problem = timeoutsAtReady(state, status);
+          if (problem !== undefined) state.localDisabled ??= problem;
+        }
         // A READ ONLY transaction upstream confirmed (or ended): its replica snapshot follows.
         if (state) this.opts.router.transactionStatus?.(state, status);
         this.copyIn = false;

@@ -1,0 +1,188 @@
+/**
+ * statement_timeout applies to local statements run in an executor, with
+ * Postgres's 57014 "canceling statement due to statement timeout", from
+ * each place it can be set; what Outpost cannot follow exactly goes upstream.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type pg from 'pg';
+import { parseTimeout } from '../src/router/timeouts.js';
+import { connectThrough, lastRoute, type OutpostProcess, startOutpost } from './helpers/outpost.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+
+let upstream: PostgresInstance;
+let outpost: OutpostProcess;
+let dir: string;
+
+const HEAVY = 'select count(*) from big a cross join big b cross join big c';
+/** About 10^7 rows: well under a second locally. */
+const MEDIUM = 'select count(*) as n from big a cross join big b cross join big c where c.id <= 10';
+const TIMEOUT_MESSAGE = 'canceling statement due to statement timeout';
+
+before(async () => {
+  upstream = await startPostgres();
+  dir = mkdtempSync(join(tmpdir(), 'outpost-timeout-'));
+  await upstream.query(
+    `create table big (id int primary key, v int not null);
+     insert into big select g, g % 97 from generate_series(1, 1000) g;
+     create role tr login password 'tr';
+     grant select on big to tr;
+     alter role tr in database postgres set statement_timeout = '300ms'`,
+  );
+  outpost = await startOutpost({
+    upstream: upstream.url(),
+    replica: join(dir, 'r.db'),
+    args: ['--workers', '2'],
+  });
+  await outpost.ready();
+});
+
+after(async () => {
+  await outpost?.stop();
+  await upstream?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const settle = <T>(p: Promise<T>): Promise<T | pg.DatabaseError> => p.catch((e: pg.DatabaseError) => e);
+
+test('values are read exactly as Postgres reads them, or not at all', async () => {
+  // (At least 100 ms each: reading the setting back runs under it.)
+  const values = [
+    '1s',
+    '1.5s',
+    '100',
+    '0',
+    '2min',
+    '1h',
+    '1d',
+    '500us',
+    '100000us',
+    '1.5',
+    ' 3 s ',
+    '010',
+    '0x10',
+    '1e3',
+    '250 ms',
+    '2.5min',
+  ];
+  let understood = 0;
+  for (const v of values) {
+    const ms = parseTimeout(v);
+    if (ms === undefined) continue;
+    understood++;
+    const c = await upstream.connect();
+    try {
+      await c.query(`set statement_timeout = '${v}'`).catch((e: Error) => {
+        throw new Error(`Postgres rejects '${v}', Outpost reads ${ms}: ${e.message}`);
+      });
+      const r = await c.query<{ setting: string }>(
+        `select setting from pg_settings where name = 'statement_timeout'`,
+      );
+      assert.equal(ms, Number(r.rows[0]?.setting), `statement_timeout = '${v}'`);
+    } finally {
+      await c.end();
+    }
+  }
+  assert.ok(understood >= 10);
+});
+
+test('SET statement_timeout stops a long local read with 57014; SET 0 and RESET lift it', async () => {
+  const c = await connectThrough(outpost.port);
+  try {
+    await c.query(`set statement_timeout = '400ms'`);
+    const err = (await settle(c.query(HEAVY))) as pg.DatabaseError;
+    assert.equal(err.code, '57014');
+    assert.equal(err.message, TIMEOUT_MESSAGE);
+    assert.equal(await lastRoute(c), 'local');
+    assert.equal((await c.query('select v from big where id = 8')).rows[0]?.v, 8);
+    await c.query('reset statement_timeout');
+    assert.deepEqual((await c.query(MEDIUM)).rows, (await upstream.query(MEDIUM)).rows);
+    assert.equal(await lastRoute(c), 'local');
+    await c.query('set statement_timeout to 300');
+    assert.equal(((await settle(c.query(HEAVY))) as pg.DatabaseError).message, TIMEOUT_MESSAGE);
+    await c.query('set statement_timeout = 0');
+    assert.deepEqual((await c.query(MEDIUM)).rows, (await upstream.query(MEDIUM)).rows);
+  } finally {
+    await c.end();
+  }
+});
+
+test('SET LOCAL inside a READ ONLY transaction: the timeout aborts it, and ends with it', async () => {
+  const c = await connectThrough(outpost.port);
+  try {
+    await c.query('begin read only');
+    await c.query('set local statement_timeout = 300');
+    const err = (await settle(c.query(HEAVY))) as pg.DatabaseError;
+    assert.equal(err.code, '57014');
+    assert.equal(err.message, TIMEOUT_MESSAGE);
+    assert.equal(((await settle(c.query('select 1'))) as pg.DatabaseError).code, '25P02');
+    await c.query('rollback');
+    // SET LOCAL outside a block only warns: no timeout.
+    await c.query('set local statement_timeout = 1');
+    assert.deepEqual((await c.query(MEDIUM)).rows, (await upstream.query(MEDIUM)).rows);
+    assert.equal(await lastRoute(c), 'local');
+  } finally {
+    await c.end();
+  }
+});
+
+test('statement_timeout in the startup options applies to local reads', async () => {
+  const c = await connectThrough(outpost.port, { options: '-c statement_timeout=300' });
+  try {
+    assert.equal((await c.query('select v from big where id = 2')).rows[0]?.v, 2);
+    assert.equal(await lastRoute(c), 'local');
+    const err = (await settle(c.query(HEAVY))) as pg.DatabaseError;
+    assert.equal(err.message, TIMEOUT_MESSAGE);
+    assert.equal(await lastRoute(c), 'local');
+    // RESET goes back to the startup value.
+    await c.query('set statement_timeout = 0');
+    await c.query('reset statement_timeout');
+    assert.equal(((await settle(c.query(HEAVY))) as pg.DatabaseError).message, TIMEOUT_MESSAGE);
+  } finally {
+    await c.end();
+  }
+});
+
+test('a role default statement_timeout: the session is answered upstream, which applies it', async () => {
+  const c = await connectThrough(outpost.port, { user: 'tr', password: 'tr', database: 'postgres' });
+  try {
+    assert.equal((await c.query('select v from big where id = 2')).rows[0]?.v, 2);
+    assert.match(await lastRoute(c), /^upstream: .*statement_timeout/);
+    const err = (await settle(c.query(HEAVY))) as pg.DatabaseError;
+    assert.equal(err.message, TIMEOUT_MESSAGE);
+  } finally {
+    await c.end();
+  }
+});
+
+test('changes Outpost does not follow turn local answers off', async () => {
+  for (const [i, change] of [
+    (c: pg.Client) => c.query({ name: 'st', text: 'set statement_timeout = 300' }),
+    (c: pg.Client) => c.query('select 1; set statement_timeout = 300'),
+    (c: pg.Client) => c.query(`set statement_timeout = '0x10'`),
+    (c: pg.Client) => c.query(`begin read only; set statement_timeout = 300; commit`),
+  ].entries()) {
+    const c = await connectThrough(outpost.port);
+    try {
+      await change(c);
+      await c.query('select v from big where id = 2');
+      assert.match(await lastRoute(c), /^upstream: .*statement_timeout/, `change ${i}`);
+    } finally {
+      await c.end();
+    }
+  }
+  // A session-level SET inside a block: a rollback would undo it.
+  const c = await connectThrough(outpost.port);
+  try {
+    await c.query('begin read only');
+    await c.query('set statement_timeout = 300');
+    await c.query('rollback');
+    await c.query('select v from big where id = 2');
+    assert.match(await lastRoute(c), /^upstream: statement_timeout set inside a transaction block/);
+  } finally {
+    await c.end();
+  }
+});
