@@ -38,6 +38,7 @@ import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { parseLsn } from '../src/replication/lsn.js';
 import { startPostgres } from '../test/helpers/postgres.js';
+import { byPgNames } from '../test/helpers/replica-views.js';
 
 export interface ReplicationBenchOptions {
   rows: number;
@@ -235,7 +236,7 @@ export async function runReplicationBench(opts: ReplicationBenchOptions): Promis
     const want = (await pg.query<{ s: string }>('SELECT sum(abalance)::text AS s FROM pgbench_accounts'))
       .rows[0]?.s;
     const got = String(
-      store.reader.prepare('SELECT sum(abalance) FROM "public.pgbench_accounts"').pluck().get(),
+      byPgNames(store.reader).prepare('SELECT sum(abalance) FROM "public.pgbench_accounts"').pluck().get(),
     );
     if (want !== got) throw new Error(`replica differs: sum(abalance) ${got}, upstream ${want}`);
     return result;

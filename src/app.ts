@@ -56,6 +56,12 @@ export class Outpost {
     const metrics = createMetrics();
     metrics.buildInfo.set(1, { version: VERSION });
     const store = ReplicaStore.open(config.replica);
+    if (store.formatReplaced !== undefined) {
+      logger.warn(
+        { replica: config.replica, layout: store.formatReplaced },
+        'replica file has an older layout: taking a fresh snapshot (reads are forwarded until it completes)',
+      );
+    }
     const engineOptions = {
       upstreamUrl: config.upstream,
       store,

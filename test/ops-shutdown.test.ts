@@ -15,6 +15,7 @@ import pg from 'pg';
 import { parseLsn } from '../src/replication/lsn.js';
 import { eventually, type OutpostProcess, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 const ROWS_PER_TX = 20;
 
@@ -100,14 +101,16 @@ function replicaMeta(key: string): string | undefined {
 function replicaContents(): { rows: string[]; counter: number } {
   return readReplica((db) => {
     const rows = (
-      db.prepare('select id, batch, v, note from "public.w" order by id').all() as Array<{
+      byPgNames(db).prepare('select id, batch, v, note from "public.w" order by id').all() as Array<{
         id: number;
         batch: number;
         v: number;
         note: string;
       }>
     ).map((r) => `${r.id}|${r.batch}|${r.v}|${r.note}`);
-    const counter = (db.prepare('select n from "public.counter" where id = 1').get() as { n: number }).n;
+    const counter = (
+      byPgNames(db).prepare('select n from "public.counter" where id = 1').get() as { n: number }
+    ).n;
     return { rows, counter };
   });
 }
@@ -126,16 +129,20 @@ async function upstreamContents(): Promise<{ rows: string[]; counter: number }> 
 /** No transaction is in the replica by halves: every batch's inserts, and one counter bump per batch. */
 function assertWholeTransactions(): void {
   readReplica((db) => {
-    const batches = db.prepare('select count(distinct batch) as n from "public.w"').get() as { n: number };
-    const counter = (db.prepare('select n from "public.counter" where id = 1').get() as { n: number }).n;
+    const batches = byPgNames(db).prepare('select count(distinct batch) as n from "public.w"').get() as {
+      n: number;
+    };
+    const counter = (
+      byPgNames(db).prepare('select n from "public.counter" where id = 1').get() as { n: number }
+    ).n;
     // Deletes remove rows, never whole batches (v % 4 = 0 is 5 of 20), so
     // every batch committed so far is present.
     assert.equal(batches.n, counter, 'one counter bump per batch present');
     const maxBatch = (
-      db.prepare('select coalesce(max(batch), 0) as m from "public.w"').get() as { m: number }
+      byPgNames(db).prepare('select coalesce(max(batch), 0) as m from "public.w"').get() as { m: number }
     ).m;
     assert.equal(maxBatch, counter, 'batches are 1..counter');
-    const partial = db
+    const partial = byPgNames(db)
       .prepare(
         `select batch, count(*) as n from "public.w" group by batch
           having count(*) not in (${ROWS_PER_TX}, ${ROWS_PER_TX - 5})`,

@@ -19,6 +19,7 @@ import {
 import { ReplicaStore } from '../src/replica/store.js';
 import { startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 let upstream: PostgresInstance;
 let dir: string;
@@ -139,9 +140,14 @@ describe('copySnapshot progress against Postgres', () => {
       );
       const counts = result.ok
         ? {
-            big: (store.reader.prepare('select count(*) as n from "public.big"').get() as { n: number }).n,
-            small: (store.reader.prepare('select count(*) as n from "public.small"').get() as { n: number })
-              .n,
+            big: (
+              byPgNames(store.reader).prepare('select count(*) as n from "public.big"').get() as { n: number }
+            ).n,
+            small: (
+              byPgNames(store.reader).prepare('select count(*) as n from "public.small"').get() as {
+                n: number;
+              }
+            ).n,
           }
         : undefined;
       return { result, events, lines, counts };

@@ -13,6 +13,7 @@ import { createMetrics } from '../src/metrics.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 let pg: PostgresInstance;
 let dir: string;
@@ -67,7 +68,10 @@ test('a backlog of many transactions, queued during awaits, is applied exactly',
       const deadline = Date.now() + 60_000;
       let got: unknown[] = [];
       for (;;) {
-        got = store.reader.prepare('SELECT id, bal, note FROM "public.acc" ORDER BY id').raw().all();
+        got = byPgNames(store.reader)
+          .prepare('SELECT id, bal, note FROM "public.acc" ORDER BY id')
+          .raw()
+          .all();
         if (JSON.stringify(got) === JSON.stringify(want) || Date.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -13,6 +13,7 @@ import { createMetrics } from '../src/metrics.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 let upstream: PostgresInstance;
 let dir: string;
@@ -48,7 +49,10 @@ test('four instances starting at once on a fresh upstream all start', async () =
     const slots = new Set(stores.map((s) => s.getMeta('slot')));
     assert.equal(slots.size, 4, 'each instance has its own slot');
     for (const s of stores) {
-      assert.deepEqual(s.reader.prepare('select id from "public.t" order by id').pluck().all(), [1, 2]);
+      assert.deepEqual(
+        byPgNames(s.reader).prepare('select id from "public.t" order by id').pluck().all(),
+        [1, 2],
+      );
     }
   } finally {
     for (const e of engines) await e.stop();

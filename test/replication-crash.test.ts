@@ -14,6 +14,7 @@ import pg from 'pg';
 import { parseLsn } from '../src/replication/lsn.js';
 import { type OutpostProcess, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 let upstream: PostgresInstance;
 let dir: string;
@@ -63,13 +64,13 @@ async function upstreamDump(): Promise<string[]> {
 function replicaDump(path: string): string[] {
   const db = new Database(path, { readonly: true });
   try {
-    const a = db
+    const a = byPgNames(db)
       .prepare(
         `select id || ':' || balance || ':' || coalesce(note, '~') as r from "public.acct" order by id`,
       )
       .pluck()
       .all() as string[];
-    const l = db
+    const l = byPgNames(db)
       .prepare(`select id || ':' || acct || ':' || delta as r from "public.log" order by id`)
       .pluck()
       .all() as string[];

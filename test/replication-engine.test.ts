@@ -9,6 +9,7 @@ import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { formatLsn, parseLsn } from '../src/replication/lsn.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 let pg: PostgresInstance;
 let dir: string;
@@ -55,7 +56,7 @@ async function newDatabase(name: string): Promise<void> {
 
 /** Rows of a replica table, int8 as BigInt. */
 function replicaRows(store: ReplicaStore, table: string, order = 'id'): Record<string, unknown>[] {
-  return store.reader
+  return byPgNames(store.reader)
     .prepare(`SELECT * FROM "${table}" ORDER BY ${order}`)
     .safeIntegers(true)
     .all() as Record<string, unknown>[];
@@ -109,7 +110,7 @@ test('snapshot then streaming: values follow the storage table, changes and tran
     // Catalog.
     const t = store.findTable('public', 't');
     assert.ok(t);
-    assert.equal(t.sqliteName, 'public.t');
+    assert.equal(t.sqliteName, `t${t.oid}`);
     assert.deepEqual(
       t.columns.map((c) => [c.name, c.attnum, c.typeName, c.typlen, c.keyPosition]),
       [
@@ -141,7 +142,11 @@ test('snapshot then streaming: values follow the storage table, changes and tran
         undefined,
       ],
     );
-    const decl = store.reader.prepare(`SELECT name, type FROM pragma_table_info('public.t')`).all();
+    const decl = store.reader.prepare(`SELECT name, type FROM pragma_table_info(?)`).all(t.sqliteName);
+    assert.deepEqual(
+      decl.map((r) => (r as { name: string }).name),
+      t.columns.map((c) => `a${c.attnum}`),
+    );
     assert.deepEqual(
       decl.map((r) => (r as { type: string }).type),
       ['INTEGER', 'INTEGER', 'INTEGER', 'TEXT', 'TEXT', 'INTEGER', 'BLOB', 'TEXT', 'TEXT', 'TEXT'],
@@ -214,7 +219,7 @@ test('snapshot then streaming: values follow the storage table, changes and tran
       const seen: Array<{ lsn: bigint; count: number; stored: bigint }> = [];
       const listener = (lsn: bigint) => {
         const count = (
-          store.reader.prepare('SELECT count(*) AS n FROM "public.t" WHERE id >= 100').get() as {
+          byPgNames(store.reader).prepare('SELECT count(*) AS n FROM "public.t" WHERE id >= 100').get() as {
             n: number;
           }
         ).n;
@@ -260,19 +265,24 @@ test('snapshot then streaming: values follow the storage table, changes and tran
       await c.query(`UPDATE t SET s = 2 WHERE id = 300`);
       await c.query(`TRUNCATE t_copy`);
       await waitFor('changes', async () => {
-        const r = store.reader.prepare(`SELECT s FROM "public.t" WHERE id = 300`).get() as
+        const r = byPgNames(store.reader).prepare(`SELECT s FROM "public.t" WHERE id = 300`).get() as
           | { s: number }
           | undefined;
         return r?.s === 2 && replicaRows(store, 'public.t_copy').length === 0;
       });
-      const r300 = store.reader.prepare(`SELECT txt FROM "public.t" WHERE id = 300`).get() as { txt: string };
+      const r300 = byPgNames(store.reader).prepare(`SELECT txt FROM "public.t" WHERE id = 300`).get() as {
+        txt: string;
+      };
       assert.equal(r300.txt, big);
-      assert.ok(store.reader.prepare(`SELECT 1 FROM "public.t" WHERE id = 200`).get());
-      assert.ok(!store.reader.prepare(`SELECT 1 FROM "public.t" WHERE id = 100`).get());
-      assert.deepEqual(store.reader.prepare(`SELECT a, b FROM "public.nokey" ORDER BY b`).raw().all(), [
-        [1, 'x'],
-        [1, 'y'],
-      ]);
+      assert.ok(byPgNames(store.reader).prepare(`SELECT 1 FROM "public.t" WHERE id = 200`).get());
+      assert.ok(!byPgNames(store.reader).prepare(`SELECT 1 FROM "public.t" WHERE id = 100`).get());
+      assert.deepEqual(
+        byPgNames(store.reader).prepare(`SELECT a, b FROM "public.nokey" ORDER BY b`).raw().all(),
+        [
+          [1, 'x'],
+          [1, 'y'],
+        ],
+      );
       assert.ok(metrics.transactionsApplied.get() > 0);
       // t_copy's rows may come with its resync copy (a new table) rather than as inserts.
       assert.ok(metrics.changesApplied.get({ kind: 'insert' }) >= 5);
@@ -284,7 +294,7 @@ test('snapshot then streaming: values follow the storage table, changes and tran
       await waitFor('extra', () => {
         const tt = store.findTable('public', 't');
         if (!tt?.columns.some((col) => col.name === 'extra')) return false;
-        const r = store.reader.prepare(`SELECT extra FROM "public.t" WHERE id = 1`).get() as {
+        const r = byPgNames(store.reader).prepare(`SELECT extra FROM "public.t" WHERE id = 1`).get() as {
           extra: string;
         };
         return r.extra === 'e';
@@ -387,7 +397,7 @@ test('restart resumes from the stored LSN: nothing lost, nothing repeated; confi
       (await c.query('SELECT id, v FROM items ORDER BY id')).rows.map((r) => [BigInt(r.id), BigInt(r.v)]);
     const want = await upstream();
     await waitFor('resumed', () => {
-      const got = store.reader
+      const got = byPgNames(store.reader)
         .prepare('SELECT id, v FROM "public.items" ORDER BY id')
         .safeIntegers(true)
         .raw()
@@ -408,7 +418,7 @@ test('restart resumes from the stored LSN: nothing lost, nothing repeated; confi
     await c.query(`INSERT INTO items (v) VALUES (515151)`);
     await waitFor('streaming again', () => engine.status().state === 'streaming', 20_000);
     await waitFor('change after reconnect', () =>
-      store.reader.prepare('SELECT 1 FROM "public.items" WHERE v = 515151').get(),
+      byPgNames(store.reader).prepare('SELECT 1 FROM "public.items" WHERE v = 515151').get(),
     );
     assert.match(engine.status().lastError ?? '', /terminat/i);
   } finally {
@@ -437,7 +447,10 @@ test('an interrupted snapshot is redone from scratch with a new slot', async () 
   await engine.stop();
   // Simulate a crash in the middle of the copy: state still 'copying', slot left behind.
   store.setMeta('snapshot_state', 'copying');
-  store.db.prepare(`DELETE FROM "public.a" WHERE id = 1`).run();
+  const a = store.findTable('public', 'a');
+  assert.ok(a);
+  // id is attnum 1.
+  store.db.prepare(`DELETE FROM "${a.sqliteName}" WHERE a1 = 1`).run();
   store.close();
   await pg.query(`INSERT INTO a VALUES (3, 'three')`, [], 'interrupted');
 
@@ -452,11 +465,14 @@ test('an interrupted snapshot is redone from scratch with a new slot', async () 
       slots.rows.map((r) => r.slot_name),
       [engine.status().slot],
     );
-    assert.deepEqual(store.reader.prepare('SELECT id, v FROM "public.a" ORDER BY id').raw().all(), [
-      [1, 'one'],
-      [2, 'two'],
-      [3, 'three'],
-    ]);
+    assert.deepEqual(
+      byPgNames(store.reader).prepare('SELECT id, v FROM "public.a" ORDER BY id').raw().all(),
+      [
+        [1, 'one'],
+        [2, 'two'],
+        [3, 'three'],
+      ],
+    );
     assert.equal(store.snapshotComplete(), true);
   } finally {
     await engine.stop();

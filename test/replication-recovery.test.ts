@@ -14,6 +14,7 @@ import { createMetrics } from '../src/metrics.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 let pgA: PostgresInstance;
 let dir: string;
@@ -62,9 +63,9 @@ async function waitFor(
 }
 
 const replicaIds = (store: ReplicaStore, table: string): number[] =>
-  (store.reader.prepare(`SELECT id FROM "public.${table}" ORDER BY id`).pluck().all() as bigint[]).map(
-    Number,
-  );
+  (
+    byPgNames(store.reader).prepare(`SELECT id FROM "public.${table}" ORDER BY id`).pluck().all() as bigint[]
+  ).map(Number);
 
 async function upstreamIds(upstream: PostgresInstance, table: string): Promise<number[]> {
   const r = await upstream.query<{ id: number }>(`SELECT id FROM ${table} ORDER BY id`);

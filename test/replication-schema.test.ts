@@ -17,6 +17,7 @@ import { ReplicaStore } from '../src/replica/store.js';
 import { toStored } from '../src/replica/type-storage.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 let pg: PostgresInstance;
 let dir: string;
@@ -109,8 +110,8 @@ async function rowsOf(
   const upstream = (up.rows as (string | null)[][]).map((row) =>
     row.map((v, i) => canonical(toStored(v, table.columns[i]!.typeOid))),
   );
-  const mine = store.reader
-    .prepare(`SELECT ${cols} FROM ${quoteIdent(table.sqliteName)} ORDER BY ${order}`)
+  const mine = byPgNames(store.reader)
+    .prepare(`SELECT ${cols} FROM ${quoteIdent(`${table.schema}.${table.name}`)} ORDER BY ${order}`)
     .safeIntegers(true)
     .raw(true)
     .all() as unknown[][];
@@ -143,7 +144,13 @@ async function converged(
 async function gone(store: ReplicaStore, schema: string, name: string): Promise<void> {
   await waitFor(`${schema}.${name} to leave the replica`, () => {
     if (store.allTables().some((t) => t.schema === schema && t.name === name)) return false;
-    return !store.reader.prepare(`SELECT 1 FROM sqlite_master WHERE name = ?`).get(`${schema}.${name}`);
+    // And no data table is left without its catalog entry.
+    const data = store.reader
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 't[0-9]*'`)
+      .pluck()
+      .all() as string[];
+    const known = new Set(store.allTables().map((t) => t.sqliteName));
+    return data.every((n) => known.has(n));
   });
 }
 
@@ -178,7 +185,10 @@ test('event trigger: each schema change converges without a further row change',
     // With a default: old rows get it (no rewrite upstream: a "missing" value).
     await c.query('ALTER TABLE t ADD COLUMN d int DEFAULT 5');
     await converged(c, store, 'public', 't');
-    assert.equal(store.reader.prepare('SELECT count(*) FROM "public.t" WHERE d = 5').pluck().get(), 50);
+    assert.equal(
+      byPgNames(store.reader).prepare('SELECT count(*) FROM "public.t" WHERE d = 5').pluck().get(),
+      50,
+    );
 
     // A volatile default rewrites the table: every old row gets its own value.
     await c.query('ALTER TABLE t ADD COLUMN r float8 DEFAULT random()');
@@ -198,7 +208,7 @@ test('event trigger: each schema change converges without a further row change',
     );
     await c.query('ALTER TABLE t ALTER COLUMN d2 TYPE int USING d2 + id');
     await converged(c, store, 'public', 't');
-    assert.equal(store.reader.prepare('SELECT d2 FROM "public.t" WHERE id = 7').pluck().get(), 12);
+    assert.equal(byPgNames(store.reader).prepare('SELECT d2 FROM "public.t" WHERE id = 7').pluck().get(), 12);
 
     await c.query('ALTER TABLE t RENAME TO t2');
     await converged(c, store, 'public', 't2');
@@ -228,7 +238,7 @@ test('event trigger: each schema change converges without a further row change',
     await c.query(`INSERT INTO n SELECT g, 'v' || g FROM generate_series(1, 20) g`);
     await c.query('COMMIT');
     await converged(c, store, 'public', 'n');
-    assert.equal(store.reader.prepare('SELECT count(*) FROM "public.n"').pluck().get(), 20);
+    assert.equal(byPgNames(store.reader).prepare('SELECT count(*) FROM "public.n"').pluck().get(), 20);
     await c.query('CREATE TABLE ctas AS SELECT g AS id, g::text AS label FROM generate_series(1, 7) g');
     await converged(c, store, 'public', 'ctas');
 
@@ -259,7 +269,7 @@ test('event trigger: each schema change converges without a further row change',
     await c.query(`ALTER TYPE mood RENAME VALUE 'sad' TO 'happy'`);
     await converged(c, store, 'public', 'm');
     assert.equal(
-      store.reader.prepare('SELECT moods FROM "public.m" WHERE id = 1').pluck().get(),
+      byPgNames(store.reader).prepare('SELECT moods FROM "public.m" WHERE id = 1').pluck().get(),
       '{happy,ok}',
     );
 
@@ -375,7 +385,7 @@ test('without a superuser: periodic catalog comparison converges', async () => {
     await converged(c, store, 'public', 'p');
     await c.query('ALTER TABLE p ALTER COLUMN d TYPE int USING d * 3');
     await converged(c, store, 'public', 'p');
-    assert.equal(store.reader.prepare('SELECT d FROM "public.p" WHERE id = 1').pluck().get(), 15);
+    assert.equal(byPgNames(store.reader).prepare('SELECT d FROM "public.p" WHERE id = 1').pluck().get(), 15);
     await c.query('ALTER TABLE p RENAME COLUMN v TO w');
     await converged(c, store, 'public', 'p');
     await c.query('ALTER TABLE q RENAME TO q2');

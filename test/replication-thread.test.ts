@@ -15,6 +15,7 @@ import { ReplicaStore } from '../src/replica/store.js';
 import { EngineThread } from '../src/replication/engine-thread.js';
 import { parseLsn } from '../src/replication/lsn.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 let upstream: PostgresInstance;
 let dir: string;
@@ -88,7 +89,7 @@ test('a commit is visible here once its position is, and the counters follow', a
   const seen = await whenApplied(lsn, () => {
     const t = store.findTable('public', 'items');
     return t
-      ? store.reader.prepare(`select name from "${t.sqliteName}" where id = 1001`).pluck().get()
+      ? byPgNames(store.reader).prepare(`select name from "public.items" where id = 1001`).pluck().get()
       : undefined;
   });
   assert.equal(seen, 'new', 'the row is in SQLite by the time its position is reported');
@@ -143,8 +144,9 @@ test('a changed table is hidden here no later than the commit that makes the rep
     t = store.findTable('public', 'items');
   }
   assert.ok(t, 'items is back after the resync');
-  assert.equal(store.reader.prepare(`select price from "${t.sqliteName}" where id = 1`).pluck().get(), 7);
-  assert.equal(store.reader.prepare(`select price from "${t.sqliteName}" where id = 1002`).pluck().get(), 9);
+  const items = byPgNames(store.reader);
+  assert.equal(items.prepare(`select price from "public.items" where id = 1`).pluck().get(), 7);
+  assert.equal(items.prepare(`select price from "public.items" where id = 1002`).pluck().get(), 9);
   const msgs = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
   assert.ok(msgs.includes('resync: tables replaced from a fresh snapshot'), msgs.join(' | '));
 });

@@ -23,6 +23,7 @@ import type { SessionState } from '../src/session.js';
 import { compareResult } from './corpus/harness.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { connectTracked, createReplicaFixture, rawTypes } from './helpers/replica-fixture.js';
+import { byPgNames } from './helpers/replica-views.js';
 
 let pgi: PostgresInstance;
 let dir: string;
@@ -167,7 +168,7 @@ describe('enum labels follow upstream ALTER TYPE', () => {
           JSON.stringify(['sad', 'meh', 'ok', 'happy', 'ecstatic'])
         )
           return false;
-        return store.reader.prepare('SELECT count(*) FROM "public.t"').pluck().get() === 6;
+        return byPgNames(store.reader).prepare('SELECT count(*) FROM "public.t"').pluck().get() === 6;
       });
       out = await settledLocal(router, client, session, ordered);
       assert.deepEqual(

@@ -49,7 +49,9 @@ before(async () => {
     ['pgbench_accounts', 'items', 'o'].map((name) => ({ schema: 'public', name })),
   );
   // The replica store indexes key columns; so does this fixture, for the timing below.
-  fixture.db.exec('CREATE INDEX pgbench_accounts_key ON "public.pgbench_accounts" (aid)');
+  const accounts = fixture.catalog.findTable('public', 'pgbench_accounts');
+  // aid is attnum 1.
+  fixture.db.exec(`CREATE INDEX pgbench_accounts_key ON "${accounts?.sqliteName}" (a1)`);
   router = await Router.create({
     catalog: fixture.catalog,
     reader: fixture.reader,

@@ -43,6 +43,11 @@ before(async () => {
     insert into minmaxtest3 values (17), (18);
     create table some_tab (a int4);
     insert into some_tab values (1), (2);
+    create table nocols ();
+    create table nocols_child () inherits (nocols);
+    insert into nocols default values;
+    insert into nocols_child default values;
+    insert into nocols_child default values;
     create table plain (id int4 primary key, v text);
     insert into plain values (1, 'x');
     create role reader login password 'reader-pw';
@@ -75,6 +80,7 @@ const FORWARDED = [
   'select * from student order by name',
   'select p.name from person p join plain on plain.id = 1 order by 1',
   'select max(f1), min(f1) from minmaxtest',
+  'select count(*) from nocols',
   'select * from (select * from minmaxtest) s order by f1',
   'select f1 from minmaxtest where f1 in (select f1 from minmaxtest1) order by 1',
 ];
@@ -89,6 +95,9 @@ const LOCAL = [
   'select * from minmaxtest1 order by f1',
   'select p.name, plain.v from only person p, plain order by 1',
   'select * from only plain',
+  // A table without columns is copied by counting its own rows.
+  'select count(*) from only nocols',
+  'select count(*) from nocols_child',
 ];
 
 test('a parent with inheritance children is forwarded unless ONLY; answers equal upstream', async () => {
@@ -162,6 +171,25 @@ test('a child created, filled and detached after start changes what the parent s
     );
     assert.equal(await sameThrough(via, direct, 'select * from some_tab order by a'), 'local');
     assert.match(await sameThrough(via, direct, 'select * from some_tab_child order by a'), /^upstream/);
+  } finally {
+    await via.end();
+    await direct.end();
+  }
+});
+
+test('rows of a table without columns are replicated too', async () => {
+  const [via, direct] = await pair();
+  try {
+    await upstream.query('insert into nocols default values; insert into nocols default values');
+    await eventually(
+      async () => {
+        const r = await via.query<{ n: string }>('select count(*) as n from only nocols');
+        return (await lastRoute(via)) === 'local' && r.rows[0]?.n === '3';
+      },
+      30_000,
+      'the inserts to be applied',
+    );
+    assert.equal(await sameThrough(via, direct, 'select count(*) from only nocols'), 'local');
   } finally {
     await via.end();
     await direct.end();

@@ -7,6 +7,7 @@
  * file until it appears.
  */
 import Database from 'better-sqlite3';
+import { byPgNames } from '../../test/helpers/replica-views.js';
 import type { Ctx, Scenario } from '../lib/context.js';
 import { connArgs, exec, pgbenchEnv } from '../lib/pgbench.js';
 import { sleep } from '../lib/proc.js';
@@ -41,7 +42,7 @@ async function commitToApplied(ctx: Ctx): Promise<{ lags: number[]; statusLag: n
     ?.m;
   let next = (start ?? 0) + 1;
   let seen = next - 1;
-  const select = db.prepare(`SELECT id, t FROM "public.${PROBE_TABLE}" WHERE id > ? ORDER BY id`);
+  const select = byPgNames(db).prepare(`SELECT id, t FROM "public.${PROBE_TABLE}" WHERE id > ? ORDER BY id`);
   let running = true;
   try {
     const load = exec(

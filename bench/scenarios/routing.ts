@@ -57,7 +57,9 @@ export const routing: Scenario = {
       );
       await corpus.fixture.load(client, [{ schema: 'public', name: 'bench_accounts' }]);
       // The test fixture copies rows only; Outpost's replica has the key index.
-      corpus.fixture.db.exec('CREATE INDEX bench_accounts_key ON "public.bench_accounts" (aid)');
+      // aid is attnum 1.
+      const accounts = corpus.fixture.catalog.findTable('public', 'bench_accounts');
+      corpus.fixture.db.exec(`CREATE INDEX bench_accounts_key ON "${accounts?.sqliteName}" (a1)`);
       let aid = 0;
       const next = () => (aid = (aid % 100000) + 1);
       const simple = microseconds(() => {

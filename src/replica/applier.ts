@@ -11,7 +11,7 @@
 import type Database from 'better-sqlite3';
 import type { Lsn } from '../replication/lsn.js';
 import { type ColumnValue, UNCHANGED_TOAST } from '../replication/pgoutput.js';
-import { quoteIdent, type ReplicaTable } from './schema.js';
+import { quoteIdent, type ReplicaTable, sqliteColumnName } from './schema.js';
 import type { ReplicaStore } from './store.js';
 import { type StoredValue, toStored } from './type-storage.js';
 
@@ -233,10 +233,12 @@ export class Applier {
     let s = this.stmts.get(table.oid);
     if (!s) {
       const q = quoteIdent(table.sqliteName);
-      const cols = table.columns.map((c) => quoteIdent(c.name));
+      const cols = table.columns.map(sqliteColumnName);
       s = {
         insert: this.store.db.prepare(
-          `INSERT INTO ${q} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+          cols.length > 0
+            ? `INSERT INTO ${q} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`
+            : `INSERT INTO ${q} DEFAULT VALUES`,
         ),
         update: new Map(),
         delete: new Map(),
@@ -271,7 +273,7 @@ function locator(rel: AppliedRelation, oldKind: 'K' | 'O' | null, tuple: ColumnV
  */
 function whereSql(table: ReplicaTable, where: number[], byAll: boolean): string {
   const op = byAll ? 'IS' : '=';
-  return where.map((i) => `${quoteIdent(table.columns[i]!.name)} ${op} ?`).join(' AND ');
+  return where.map((i) => `${sqliteColumnName(table.columns[i]!)} ${op} ?`).join(' AND ');
 }
 
 /** `LIMIT 1`: only one of several identical rows (possible with REPLICA IDENTITY FULL) changes. */
@@ -279,7 +281,7 @@ function updateSql(table: ReplicaTable, set: number[], where: number[], byAll: b
   const q = quoteIdent(table.sqliteName);
   const cols = table.columns;
   return (
-    `UPDATE ${q} SET ${set.map((i) => `${quoteIdent(cols[i]!.name)} = ?`).join(', ')} ` +
+    `UPDATE ${q} SET ${set.map((i) => `${sqliteColumnName(cols[i]!)} = ?`).join(', ')} ` +
     `WHERE rowid = (SELECT rowid FROM ${q} WHERE ${whereSql(table, where, byAll)} LIMIT 1)`
   );
 }

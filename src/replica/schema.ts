@@ -4,7 +4,7 @@
  * local executor (which renders RowDescription exactly as Postgres would).
  */
 export interface ReplicaColumn {
-  /** Column name as in Postgres (case preserved). Also the SQLite column name. */
+  /** Column name as in Postgres (case preserved). The SQLite column is `sqliteColumnName()`. */
   name: string;
   /** pg_attribute.attnum, reported in RowDescription for direct column references. */
   attnum: number;
@@ -39,7 +39,7 @@ export interface ReplicaTable {
   oid: number;
   schema: string;
   name: string;
-  /** Name of the SQLite table holding the rows (quote with `quoteIdent`). */
+  /** Name of the SQLite table holding the rows: `sqliteTableName(oid)` (quote with `quoteIdent`). */
   sqliteName: string;
   /** Columns in attnum order (dropped columns omitted). */
   columns: ReplicaColumn[];
@@ -68,7 +68,7 @@ export interface ReplicaTable {
    */
   inheritors?: number[];
   /**
-   * Column names of upstream's plain btree indexes besides the key, built in
+   * SQLite column names of upstream's plain btree indexes besides the key, built in
    * SQLite with the key index after a copy (read path speed only; not kept
    * in the replica's catalog, and never compared).
    */
@@ -80,7 +80,32 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** SQLite table name for an upstream table. One flat namespace; the dot is just a character. */
-export function sqliteTableName(schema: string, name: string): string {
-  return `${schema}.${name}`;
+/**
+ * Layout of the data tables (docs/architecture.md, "The replica file"). A
+ * file of another layout is never read: it is copied again from upstream.
+ * 2: tables `t<oid>`, columns `a<attnum>`; 1 (no `format` key): tables
+ * `"schema.name"` with the upstream column names.
+ */
+export const REPLICA_FORMAT = 2;
+
+/**
+ * SQLite table of an upstream table. From the OID, never from the names:
+ * Postgres names are case-sensitive and may hold dots and quotes, SQLite
+ * matches names case-insensitively, so `"MixedCase"` and `mixedcase` (or
+ * `"a.b".c` and `a."b.c"`) would share a table. OIDs are unique upstream.
+ * (The compiler's generated names are `t<n>` aliases, which never name a
+ * table, and `w<n>` for WITH queries, which do: never `t` + digits.)
+ */
+export function sqliteTableName(oid: number): string {
+  return `t${oid}`;
+}
+
+/**
+ * SQLite column of an upstream column: from attnum, unique in its table
+ * (`"A"` and `a` are two columns upstream, one name to SQLite). Not `c<n>`,
+ * the compiler's names of subquery outputs, so an unqualified output name
+ * can never resolve to a table column.
+ */
+export function sqliteColumnName(c: { attnum: number }): string {
+  return `a${c.attnum}`;
 }

@@ -7,7 +7,13 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Logger } from '../log.js';
 import { type MatviewScope, matviewOids, NOT_POPULATED } from '../replication/matviews.js';
-import { quoteIdent, type ReplicaColumn, type ReplicaTable, sqliteTableName } from './schema.js';
+import {
+  quoteIdent,
+  type ReplicaColumn,
+  type ReplicaTable,
+  sqliteColumnName,
+  sqliteTableName,
+} from './schema.js';
 import type { ReplicaStore } from './store.js';
 import { type StoredValue, toStored } from './type-storage.js';
 
@@ -124,7 +130,7 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
     });
     // Upstream's plain indexes, on the same columns in SQLite: the read path
     // filters and joins on what the application indexed.
-    const byAttnum = new Map(columns.map((c) => [c.attnum, c.name]));
+    const byAttnum = new Map(columns.map((c) => [c.attnum, sqliteColumnName(c)]));
     const indexes = (row.indexes ?? [])
       .map((attnums) => attnums.map((a) => byAttnum.get(a)))
       .filter((names): names is string[] => names.length > 0 && names.every((n) => n !== undefined));
@@ -132,7 +138,7 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
       oid: Number(row.oid),
       schema: row.nspname,
       name: row.relname,
-      sqliteName: sqliteTableName(row.nspname, row.relname),
+      sqliteName: sqliteTableName(Number(row.oid)),
       columns,
       ...(indexes.length > 0 ? { indexes } : {}),
       ...(row.storage !== null ? { storage: row.storage } : {}),
@@ -307,7 +313,9 @@ async function estimateRows(client: pg.Client, tables: UpstreamTable[]): Promise
     }
     if (Number(row.bytes) > COUNT_LIMIT_BYTES) return undefined;
     const source = `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
-    const n = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${source}`);
+    const n = await client.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${t.relkind === 'r' ? 'ONLY ' : ''}${source}`,
+    );
     total += Number(n.rows[0]?.n ?? 0);
   }
   return Math.round(total);
@@ -448,7 +456,23 @@ export async function copyTable(
   isCancelled?: () => boolean,
 ): Promise<number> {
   const cols = table.columns.map((c) => quoteIdent(c.name));
+  const targetCols = table.columns.map(sqliteColumnName);
   const source = `${quoteIdent(table.schema)}.${quoteIdent(table.name)}`;
+  if (cols.length === 0) {
+    // COPY of a table without columns produces empty lines, one per row: keep the rows.
+    // ONLY: COPY reads a table's own rows, not its inheritance children's
+    // (a partitioned table's rows are all in its partitions).
+    const r = await client.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${table.relkind === 'r' ? 'ONLY ' : ''}${source}`,
+    );
+    const n = Number(r.rows[0]?.n ?? 0);
+    const ins = store.db.prepare(`INSERT INTO ${quoteIdent(target)} DEFAULT VALUES`);
+    store.db.transaction(() => {
+      for (let i = 0; i < n; i++) ins.run();
+    })();
+    onRows(n);
+    return n;
+  }
   // A partitioned table or a materialized view cannot be the source of COPY
   // TO; their rows come through a query (with publish_via_partition_root,
   // only a partitioned table's root is published).
@@ -464,7 +488,7 @@ export async function copyTable(
     Math.min(ROWS_PER_INSERT, Math.floor(MAX_PARAMETERS / Math.max(ncols, 1))),
   );
   const tuple = `(${cols.map(() => '?').join(', ')})`;
-  const head = `INSERT INTO ${quoteIdent(target)} (${cols.join(', ')}) VALUES `;
+  const head = `INSERT INTO ${quoteIdent(target)} (${targetCols.join(', ')}) VALUES `;
   const insertOne = store.db.prepare(head + tuple);
   const insertMany =
     perStatement > 1 ? store.db.prepare(head + new Array(perStatement).fill(tuple).join(', ')) : insertOne;
@@ -496,17 +520,6 @@ export async function copyTable(
     for (let i = 0; i < ncols; i++) batch.push(toStored(fields[i] ?? null, typeOids[i] as number));
     batchCount++;
   });
-  if (cols.length === 0) {
-    // COPY of a table without columns produces empty lines, one per row: keep the rows.
-    const r = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${source}`);
-    const n = Number(r.rows[0]?.n ?? 0);
-    const ins = store.db.prepare(`INSERT INTO ${quoteIdent(target)} DEFAULT VALUES`);
-    store.db.transaction(() => {
-      for (let i = 0; i < n; i++) ins.run();
-    })();
-    onRows(n);
-    return n;
-  }
   const stream = client.query(copyTo(sql));
   for await (const chunk of stream) {
     if (isCancelled?.()) {

@@ -7,7 +7,13 @@
 import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { formatLsn, type Lsn, parseLsn, ZERO_LSN } from '../replication/lsn.js';
-import { quoteIdent, type ReplicaColumn, type ReplicaTable } from './schema.js';
+import {
+  quoteIdent,
+  REPLICA_FORMAT,
+  type ReplicaColumn,
+  type ReplicaTable,
+  sqliteColumnName,
+} from './schema.js';
 import { affinityFor } from './type-storage.js';
 
 export type MetaKey =
@@ -21,6 +27,8 @@ export type MetaKey =
   | 'stale_tables'
   /** JSON object: table OID → LSN; the stream skips that table's changes in transactions committed before it. */
   | 'resync_skip'
+  /** Layout of the data tables (`REPLICA_FORMAT`); absent in files of layout 1. */
+  | 'format'
   // Anything else a later feature needs; keep names snake_case.
   | (string & {});
 
@@ -55,6 +63,11 @@ export class ReplicaStore {
    * meta key; `reloadStale()` after a rollback.
    */
   private readonly stale = new Set<number>();
+  /**
+   * The layout this file had when opened, when it was an older one whose
+   * data tables are never read (the engine takes a fresh snapshot).
+   */
+  readonly formatReplaced: number | undefined;
   private readonly getMetaStmt: Database.Statement<[string], { value: string }>;
   private readonly setMetaStmt: Database.Statement<[string, string]>;
 
@@ -100,9 +113,32 @@ export class ReplicaStore {
     this.setMetaStmt = this.db.prepare(
       'INSERT INTO _outpost_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     );
+    this.formatReplaced = this.db.transaction(() => this.checkFormat()).immediate();
     this.reloadStale();
     this.dropStaging();
-    this.markOldFloatColumnsStale();
+  }
+
+  /**
+   * A file of an older layout (names from the upstream names, which could
+   * collide) is never read: marked incomplete, so the read path forwards
+   * and the engine takes a fresh snapshot, which drops the old tables by
+   * their catalog names. A newer layout is refused, never overwritten.
+   */
+  private checkFormat(): number | undefined {
+    const stored = this.getMeta('format');
+    if (stored === String(REPLICA_FORMAT)) return undefined;
+    const old = stored === undefined ? 1 : Number(stored);
+    if (!(old < REPLICA_FORMAT)) {
+      throw new Error(
+        `replica file ${this.path} has layout ${stored}, newer than this Outpost reads (${REPLICA_FORMAT}): use a newer Outpost or a new replica file`,
+      );
+    }
+    const used =
+      this.getMeta('snapshot_state') !== undefined ||
+      this.db.prepare('SELECT count(*) FROM _outpost_tables').pluck().get() !== 0;
+    if (used) this.setMeta('snapshot_state', 'copying');
+    this.setMeta('format', String(REPLICA_FORMAT));
+    return used ? old : undefined;
   }
 
   /** Opens (creating with mode 0600 if missing) the replica file at `path`. */
@@ -218,8 +254,8 @@ export class ReplicaStore {
 
   /**
    * Swaps resynchronised tables in, in the caller's SQLite transaction: drops
-   * the data tables and catalog entries of `oids` (dropping first lets tables
-   * trade names), renames each staging table to its data table name, indexes
+   * the data tables and catalog entries of `oids` (dropping first frees the
+   * name of an OID reused upstream), renames each staging table to its data table name, indexes
    * it and records its catalog entry; `oids` stop being stale.
    */
   replaceTables(oids: Iterable<number>, fresh: Array<{ table: ReplicaTable; staging: string }>): void {
@@ -233,8 +269,8 @@ export class ReplicaStore {
       drop.run(oid);
     }
     for (const { table, staging } of fresh) {
-      // Names are unique upstream at the snapshot, so only a bug could make
-      // a table that is not replaced hold this name: refuse, never drop it.
+      // Names come from OIDs, unique upstream at the snapshot, so only a bug
+      // could make a table that is not replaced hold this name: refuse, never drop it.
       if (others.some((t) => t.sqliteName === table.sqliteName)) {
         throw new Error(`resync: ${table.sqliteName} is still the name of another replicated table`);
       }
@@ -269,7 +305,10 @@ export class ReplicaStore {
   createShape(sqliteName: string, table: ReplicaTable): void {
     const q = quoteIdent(sqliteName);
     this.db.exec(`DROP TABLE IF EXISTS ${q}`);
-    this.db.exec(`CREATE TABLE ${q} (${table.columns.map(columnDef).join(', ')})`);
+    // SQLite has no table without columns (Postgres does: CREATE TABLE t ()):
+    // such a table gets one that is never read, its rows inserted with DEFAULT VALUES.
+    const defs = table.columns.length > 0 ? table.columns.map(columnDef).join(', ') : '_none';
+    this.db.exec(`CREATE TABLE ${q} (${defs})`);
   }
 
   /**
@@ -290,7 +329,7 @@ export class ReplicaStore {
     this.db.exec(`DROP INDEX IF EXISTS ${name}`);
     this.db.exec(
       `CREATE INDEX ${name} ON ${quoteIdent(table.sqliteName)} (${keyCols
-        .map((c) => quoteIdent(c.name))
+        .map((c) => quoteIdent(sqliteColumnName(c)))
         .join(', ')})`,
     );
   }
@@ -375,23 +414,6 @@ export class ReplicaStore {
     else this.setMeta('stale_tables', JSON.stringify([...this.stale]));
   }
 
-  /**
-   * Replica files made when float columns had REAL affinity cannot hold the
-   * TEXT '-0' (see type-storage.ts): resynchronise those tables.
-   */
-  private markOldFloatColumnsStale(): void {
-    if (!this.snapshotComplete()) return;
-    const declared = this.db.prepare('SELECT name, type FROM pragma_table_info(?)');
-    for (const t of this.allTables()) {
-      const floats = t.columns.filter((c) => affinityFor(c.typeOid) === 'BLOB');
-      if (floats.length === 0) continue;
-      const types = new Map(
-        (declared.all(t.sqliteName) as { name: string; type: string }[]).map((r) => [r.name, r.type]),
-      );
-      if (floats.some((c) => types.get(c.name) !== 'BLOB')) this.markStale(t.oid);
-    }
-  }
-
   private load(): Map<string, ReplicaTable> {
     if (this.cache) return this.cache;
     const rows = this.db
@@ -428,7 +450,7 @@ function catalogKey(schema: string, name: string): string {
 }
 
 function columnDef(c: ReplicaColumn): string {
-  return `${quoteIdent(c.name)} ${affinityFor(c.typeOid)}`;
+  return `${sqliteColumnName(c)} ${affinityFor(c.typeOid)}`;
 }
 
 /** Key columns (replica identity / primary key) in key order. */

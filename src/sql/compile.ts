@@ -63,7 +63,7 @@ import type {
   WithClause,
 } from 'libpg-query';
 import { NotLocal } from '../errors.js';
-import { quoteIdent, type ReplicaColumn, type ReplicaTable } from '../replica/schema.js';
+import { quoteIdent, type ReplicaColumn, type ReplicaTable, sqliteColumnName } from '../replica/schema.js';
 import { SqlFn } from './functions.js';
 import { nodeKind } from './parse.js';
 import {
@@ -175,6 +175,8 @@ interface Expr {
   typeName: string;
   /** Direct reference to a table column (RowDescription tableOid/attnum). */
   origin?: Origin;
+  /** The Postgres name of the table column `sql` reads (SQLite sees `a<attnum>`), for messages. */
+  columnName?: string;
   /** Collation (collname) of a collatable value; undefined when unknown or conflicting. */
   coll?: string;
   explicitColl?: boolean;
@@ -570,6 +572,7 @@ class StatementCompiler {
     return `@${name}`;
   }
 
+  /** Never `a<n>` (data columns) or, for a WITH query, `t<n>` (data tables): see replica/schema.ts. */
   private alias(prefix = 't'): string {
     return `${prefix}${this.aliasCount++}`;
   }
@@ -1101,11 +1104,10 @@ class StatementCompiler {
     const t = table;
     const columns = t.columns.map((column) => ({
       name: column.name,
-      expr: tableColumn(t, column, `${a}.${quoteIdent(column.name)}`),
+      // Resolved by exact (case-sensitive) name above; SQLite sees only a<attnum>.
+      expr: tableColumn(t, column, `${a}.${sqliteColumnName(column)}`),
     }));
     for (const { expr } of columns) if (expr.enumLabels !== undefined) this.registerEnum(expr);
-    const taken = new Set(t.columns.map((c) => c.name.toLowerCase()));
-    const rowid = ['_rowid_', 'rowid', 'oid'].find((n) => !taken.has(n));
     const refname = aliasName ?? relname;
     return {
       sql: `${quoteIdent(t.sqliteName)} AS ${a}`,
@@ -1114,7 +1116,8 @@ class StatementCompiler {
       rels: new Map([
         [refname, { columns, display: `${t.schema}.${t.name}`, ...(aliasName ? {} : { schema: t.schema }) }],
       ]),
-      rowids: rowid ? [`${a}.${rowid}`] : [],
+      // No data column is named rowid (they are a<attnum>).
+      rowids: [`${a}.rowid`],
       baseTables: 1,
       complex: false,
     };
@@ -2685,9 +2688,9 @@ function isTextType(t: number): boolean {
   return t === Oid.text || t === Oid.varchar || t === Oid.bpchar;
 }
 
+/** A bare table column's Postgres name, else `expression`. */
 function colName(e: Expr): string {
-  const m = /\.("(?:[^"]|"")*")$/.exec(e.sql);
-  return m ? (m[1] as string).slice(1, -1).replace(/""/g, '"') : 'expression';
+  return e.columnName !== undefined && /^\w+\.a\d+$/.test(e.sql) ? e.columnName : 'expression';
 }
 
 function unknownExpr(sql: string, unknown: UnknownSrc): Expr {
@@ -2755,6 +2758,7 @@ function tableColumn(table: ReplicaTable, column: ReplicaColumn, sql: string): E
     typlen: column.typlen,
     typeName: column.typeName,
     origin: { tableOid: table.oid, attnum: column.attnum },
+    columnName: column.name,
     ...(column.collation !== undefined ? { coll: column.collation } : {}),
     // Catalogs written before enum labels were recorded lack them: such a
     // column has no comparison class and no renderer, so it is forwarded.

@@ -14,6 +14,7 @@ import {
   quoteIdent,
   type ReplicaColumn,
   type ReplicaTable,
+  sqliteColumnName,
   sqliteTableName,
 } from '../../src/replica/schema.js';
 import type { RouterCatalog } from '../../src/router/router.js';
@@ -137,7 +138,7 @@ export function createReplicaFixture(): ReplicaFixture {
         oid: Number(first.oid),
         schema,
         name,
-        sqliteName: sqliteTableName(schema, name),
+        sqliteName: sqliteTableName(Number(first.oid)),
         columns,
         relkind: first.relkind,
         inheritors: JSON.parse(first.inheritors) as number[],
@@ -145,7 +146,7 @@ export function createReplicaFixture(): ReplicaFixture {
       const q = quoteIdent(table.sqliteName);
       db.exec(`DROP TABLE IF EXISTS ${q}`);
       db.exec(
-        `CREATE TABLE ${q} (${columns.map((c) => `${quoteIdent(c.name)} ${affinity(c.typeOid)}`).join(', ')})`,
+        `CREATE TABLE ${q} (${columns.map((c) => `${sqliteColumnName(c)} ${affinity(c.typeOid)}`).join(', ')})`,
       );
       const data = await client.query<unknown[]>({
         // Each table's own rows, as the replica's copy holds them.
