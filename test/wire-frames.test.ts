@@ -8,8 +8,19 @@ import {
   MAX_MESSAGE_LENGTH,
   MAX_STARTUP_PACKET_LENGTH,
   STARTUP_PACKET,
+  STREAM_ABOVE,
 } from '../src/wire/frames.js';
-import { SSL_REQUEST, serializeQuery, serializeStartupMessage, TERMINATE } from '../src/wire/frontend.js';
+import {
+  authMessageLimit,
+  PG_MAX_AUTH_TOKEN_LENGTH,
+  PQ_LARGE_MESSAGE_LIMIT,
+  PQ_SMALL_MESSAGE_LIMIT,
+  SSL_REQUEST,
+  serializeQuery,
+  serializeStartupMessage,
+  sessionMessageLimit,
+  TERMINATE,
+} from '../src/wire/frontend.js';
 
 function typed(type: string, body: Buffer | string): Buffer {
   const b = typeof body === 'string' ? Buffer.from(body) : body;
@@ -172,6 +183,89 @@ describe('FrameReader', () => {
     head.writeInt32BE(MAX_MESSAGE_LENGTH + 1, 1);
     reader.push(head);
     assertProtocolViolation(() => reader.next(), /invalid message length/);
+  });
+
+  test('limits by type: Postgres SocketBackend limits, refused at the header', () => {
+    const reader = (limit: (type: number) => number) => new FrameReader({ maxLength: limit });
+    const cases: [string, number, boolean][] = [
+      ['S', PQ_SMALL_MESSAGE_LIMIT, true],
+      ['S', PQ_SMALL_MESSAGE_LIMIT + 1, false],
+      ['E', PQ_SMALL_MESSAGE_LIMIT + 1, false],
+      ['X', 1 << 30, false],
+      ['c', PQ_SMALL_MESSAGE_LIMIT + 1, false],
+      ['z', PQ_SMALL_MESSAGE_LIMIT + 1, false],
+      ['Q', PQ_LARGE_MESSAGE_LIMIT, true],
+      ['d', PQ_LARGE_MESSAGE_LIMIT, true],
+      ['Q', PQ_LARGE_MESSAGE_LIMIT + 1, false],
+    ];
+    for (const [type, len, ok] of cases) {
+      const head = Buffer.alloc(5);
+      head[0] = type.charCodeAt(0);
+      head.writeInt32BE(len, 1);
+      const fresh = reader(sessionMessageLimit);
+      fresh.push(head);
+      if (ok) assert.equal(fresh.next(), undefined, `${type} ${len} waits for its body`);
+      else assertProtocolViolation(() => fresh.next(), /invalid message length/);
+    }
+    // Before authentication a password message is limited to PG_MAX_AUTH_TOKEN_LENGTH.
+    for (const [len, ok] of [
+      [PG_MAX_AUTH_TOKEN_LENGTH, true],
+      [PG_MAX_AUTH_TOKEN_LENGTH + 1, false],
+    ] as const) {
+      const r = reader(authMessageLimit);
+      const head = Buffer.alloc(5);
+      head[0] = 0x70;
+      head.writeInt32BE(len, 1);
+      r.push(head);
+      if (ok) assert.equal(r.next(), undefined);
+      else assertProtocolViolation(() => r.next(), /invalid message length/);
+    }
+  });
+
+  test('a large streamable message is handed out in pieces as it arrives; small ones whole', () => {
+    const streamable = (t: number) => t === 0x64;
+    const body = Buffer.alloc(STREAM_ABOVE * 3, 0);
+    for (let i = 0; i < body.length; i++) body[i] = i % 251;
+    const big = typed('d', body);
+    const after = serializeQuery('next');
+    const stream = Buffer.concat([
+      typed('d', 'small'),
+      big,
+      typed('Q', Buffer.alloc(STREAM_ABOVE * 2, 0x20)),
+      after,
+    ]);
+    const reader = new FrameReader({ streamable });
+    const got: { type: number; piece: Frame['piece']; raw: Buffer }[] = [];
+    let held = 0;
+    for (let i = 0; i < stream.length; i += 7_777) {
+      reader.push(stream.subarray(i, i + 7_777));
+      for (let f = reader.next(); f; f = reader.next())
+        got.push({ type: f.type, piece: f.piece, raw: Buffer.from(f.raw) });
+      held = Math.max(held, reader.buffered());
+    }
+    assert.equal(got[0]?.piece, undefined, 'a small CopyData comes whole');
+    const pieces = got.filter((g) => g.piece);
+    assert.ok(pieces.length > 3);
+    assert.deepEqual(pieces[0]?.piece, { first: true, last: false });
+    assert.deepEqual(pieces.at(-1)?.piece, { first: false, last: true });
+    assert.ok(pieces.every((p) => p.type === 0x64));
+    assert.deepEqual(Buffer.concat(pieces.map((p) => p.raw)), big, 'the pieces are the message, in order');
+    // Not streamable: the large Query comes whole, then the rest.
+    const rest = got.filter((g) => !g.piece).slice(1);
+    assert.equal(rest[0]?.type, 0x51);
+    assert.equal(rest[0]?.raw.length, STREAM_ABOVE * 2 + 5);
+    assert.deepEqual(rest[1]?.raw, after);
+    assert.ok(
+      held <= STREAM_ABOVE * 2 + 5 + 7_777,
+      `held at most one unstreamed message and a chunk (${held})`,
+    );
+    assert.throws(() => {
+      const r = new FrameReader({ streamable });
+      r.push(big.subarray(0, 100));
+      const f = r.next();
+      assert.ok(f?.piece);
+      r.putBack(f);
+    }, /cannot be put back/);
   });
 
   test('takeRemaining copies the unread bytes', () => {

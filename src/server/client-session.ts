@@ -69,11 +69,14 @@ import {
   typeName,
 } from '../wire/frames.js';
 import {
+  authMessageLimit,
   FrontendType,
+  PG_MAX_AUTH_TOKEN_LENGTH,
   parseQuery,
   parseStartupPacket,
   type StartupPacket,
   serializeQuery,
+  sessionMessageLimit,
 } from '../wire/frontend.js';
 import { type BackendKey, type CancelRegistry, sendCancel } from './cancel.js';
 import { type ExtendedHost, ExtendedProtocol, PIPELINED } from './extended.js';
@@ -141,7 +144,17 @@ export class ClientSession {
   private phase: Phase = 'startup';
   private socket: Socket;
   private readonly log: Logger;
-  private readonly reader = new FrameReader({ startup: true });
+  /**
+   * The client's messages, each refused (08P01) as soon as its header shows
+   * a length over Postgres's limit for its type in the current phase; a
+   * large CopyData or FunctionCall is relayed piece by piece as it arrives.
+   */
+  private readonly reader = new FrameReader({
+    startup: true,
+    maxLength: (type) => this.messageLimit(type),
+    streamable: (type) =>
+      this.phase === 'ready' && (type === FrontendType.CopyData || type === FrontendType.FunctionCall),
+  });
   private upstream: UpstreamConnection | undefined;
   /** Parses upstream frame by frame until its first ReadyForQuery, then undefined. */
   private upstreamReader: FrameReader | undefined = new FrameReader();
@@ -302,9 +315,36 @@ export class ClientSession {
         if (!frame) break;
         this.handleClientFrame(frame);
       }
+      if (
+        this.phase === 'auth' &&
+        !this.closing &&
+        !this.deferred &&
+        this.reader.buffered() > PG_MAX_AUTH_TOKEN_LENGTH
+      ) {
+        // A long message sent ahead of the authentication outcome: read no
+        // further until upstream either asks for a password (then it is an
+        // error, found by `messageLimit`) or lets the session in.
+        this.deferred = true;
+        this.deferredUntil = () => this.idle();
+        this.pauseClient('deferred');
+      }
     } finally {
       this.flushRound();
     }
+  }
+
+  /**
+   * Longest message of this type the client may send now: Postgres's limits
+   * (`authMessageLimit`, `sessionMessageLimit`). While a password is asked
+   * for, anything but a response is refused from its type byte on, as
+   * Postgres does, without waiting for its body.
+   */
+  private messageLimit(type: number): number {
+    if (this.phase !== 'auth') return sessionMessageLimit(type);
+    if (this.authRequestPending && type !== FrontendType.Password && type !== FrontendType.Terminate) {
+      throw protocolViolation(`expected password response, got message type "${typeName(type)}"`);
+    }
+    return authMessageLimit(type);
   }
 
   private flushRound(): void {
@@ -330,6 +370,11 @@ export class ClientSession {
   }
 
   private handleClientFrame(frame: Frame): void {
+    if (frame.piece && !frame.piece.first) {
+      // More of a streamed message (CopyData, FunctionCall) whose head was handled.
+      this.forwardBytes(frame.raw);
+      return;
+    }
     switch (this.phase) {
       case 'startup':
         this.handleStartupPacket(frame);

@@ -52,6 +52,9 @@ function negotiates(mode: SslMode): { request: boolean; required: boolean } {
   }
 }
 
+/** Bytes queued before the connection is up beyond which `write` asks the writer to wait. */
+const PENDING_HIGH_WATER = 64 * 1024;
+
 export class UpstreamConnection {
   private readonly raw: Socket;
   private socket: Socket;
@@ -60,6 +63,9 @@ export class UpstreamConnection {
   private error: Error | undefined;
   private closed = false;
   private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** `write` answered false while connecting: `drain` is owed once connected. */
+  private owesDrain = false;
   private paused = false;
   private secure: TLSSocket | undefined;
 
@@ -144,9 +150,16 @@ export class UpstreamConnection {
     if (socket !== this.raw) socket.once('close', () => this.onClose());
     const pending = this.pending;
     this.pending = [];
-    for (const buf of pending) socket.write(buf);
+    this.pendingBytes = 0;
+    let flushed = true;
+    for (const buf of pending) flushed = socket.write(buf);
     if (this.paused) socket.pause();
     else socket.resume();
+    if (this.owesDrain) {
+      this.owesDrain = false;
+      // Otherwise the socket's own 'drain' follows.
+      if (flushed) this.handlers.drain();
+    }
   }
 
   private fail(err: Error): void {
@@ -180,7 +193,11 @@ export class UpstreamConnection {
     if (this.closed) return true;
     if (!this.connected) {
       this.pending.push(buf);
-      return true;
+      this.pendingBytes += buf.length;
+      // Queued bytes count against the writer like a socket's buffer does.
+      if (this.pendingBytes <= PENDING_HIGH_WATER) return true;
+      this.owesDrain = true;
+      return false;
     }
     if (this.socket.destroyed || !this.socket.writable) return true;
     return this.socket.write(buf);

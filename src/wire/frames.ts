@@ -28,6 +28,12 @@ export const MAX_MESSAGE_LENGTH = 0x3fff_ffff;
 /** Postgres's MAX_STARTUP_PACKET_LENGTH (src/include/libpq/pqcomm.h). */
 export const MAX_STARTUP_PACKET_LENGTH = 10_000;
 
+/**
+ * A message longer than this, of a type the reader may stream, is handed out
+ * in pieces as its bytes arrive rather than buffered whole.
+ */
+export const STREAM_ABOVE = 64 * 1024;
+
 /** `Frame.type` of an untyped startup-phase packet. */
 export const STARTUP_PACKET = 0;
 
@@ -52,13 +58,29 @@ export interface Frame {
   body: Buffer;
   /** The whole frame (type, length, body). A view, valid until the reader's next `push()`. */
   raw: Buffer;
+  /**
+   * Set when a streamed message is handed out in pieces: the first piece has
+   * the type and length word (`raw`) and the body bytes received so far
+   * (`body`); each later piece is just more body bytes (`raw` and `body` alike).
+   */
+  piece?: { first: boolean; last: boolean };
 }
 
 export interface FrameReaderOptions {
   /** Start by expecting an untyped startup packet (a server reading a client); default false. */
   startup?: boolean;
-  /** Largest length word accepted for typed messages; default `MAX_MESSAGE_LENGTH`. */
-  maxLength?: number;
+  /**
+   * Largest length word accepted for a typed message, for every type or by
+   * type (consulted as soon as a header is complete, so a message over its
+   * limit is refused before its body is read); default `MAX_MESSAGE_LENGTH`.
+   */
+  maxLength?: number | ((type: number) => number);
+  /**
+   * Types whose messages longer than `STREAM_ABOVE` are handed out in pieces
+   * (`Frame.piece`) as they arrive, so that one connection never holds a
+   * whole large message it only relays. Default: none.
+   */
+  streamable?: (type: number) => boolean;
 }
 
 /**
@@ -71,7 +93,11 @@ export interface FrameReaderOptions {
 export class FrameReader {
   /** When true the next frame is an untyped startup packet. The caller flips it. */
   expectStartup: boolean;
-  private readonly maxLength: number;
+  private readonly maxLength: (type: number) => number;
+  private readonly streamable: (type: number) => boolean;
+  /** Bytes (type and length word included) of the message being streamed still to come. */
+  private streamLeft = 0;
+  private streamType = 0;
   private buf: Buffer;
   /** First unread byte. */
   private start = 0;
@@ -80,13 +106,20 @@ export class FrameReader {
 
   constructor(opts: FrameReaderOptions = {}) {
     this.expectStartup = opts.startup ?? false;
-    this.maxLength = opts.maxLength ?? MAX_MESSAGE_LENGTH;
+    const max = opts.maxLength ?? MAX_MESSAGE_LENGTH;
+    this.maxLength = typeof max === 'number' ? () => max : max;
+    this.streamable = opts.streamable ?? (() => false);
     this.buf = Buffer.allocUnsafe(INITIAL_BUFFER_SIZE);
   }
 
   /** Bytes received and not yet returned as frames. */
   buffered(): number {
     return this.end - this.start;
+  }
+
+  /** True between the first and the last piece of a streamed message. */
+  streaming(): boolean {
+    return this.streamLeft > 0;
   }
 
   push(chunk: Buffer): void {
@@ -122,6 +155,14 @@ export class FrameReader {
 
   next(): Frame | undefined {
     const avail = this.end - this.start;
+    if (this.streamLeft > 0) {
+      if (avail === 0) return undefined;
+      const take = Math.min(avail, this.streamLeft);
+      const raw = this.buf.subarray(this.start, this.start + take);
+      this.start += take;
+      this.streamLeft -= take;
+      return { type: this.streamType, body: raw, raw, piece: { first: false, last: this.streamLeft === 0 } };
+    }
     if (this.expectStartup) {
       if (avail < 4) return undefined;
       const len = this.buf.readInt32BE(this.start);
@@ -136,10 +177,18 @@ export class FrameReader {
     if (avail < 5) return undefined;
     const type = this.buf[this.start] ?? 0;
     const len = this.buf.readInt32BE(this.start + 1);
-    if (len < 4 || len > this.maxLength) {
+    if (len < 4 || len > this.maxLength(type)) {
       throw protocolViolation(`invalid message length ${len} for message type "${typeName(type)}"`);
     }
-    if (avail < len + 1) return undefined;
+    if (avail < len + 1) {
+      if (len <= STREAM_ABOVE || !this.streamable(type)) return undefined;
+      // Hand out what is here; the rest follows piece by piece, never buffered whole.
+      const raw = this.buf.subarray(this.start, this.end);
+      this.start = this.end;
+      this.streamLeft = len + 1 - avail;
+      this.streamType = type;
+      return { type, body: raw.subarray(5), raw, piece: { first: true, last: false } };
+    }
     const raw = this.buf.subarray(this.start, this.start + len + 1);
     this.start += len + 1;
     return { type, body: raw.subarray(5), raw };
@@ -152,6 +201,7 @@ export class FrameReader {
    * was read in between.
    */
   putBack(frame: Frame): void {
+    if (frame.piece) throw new Error('a piece of a streamed message cannot be put back');
     this.start -= frame.raw.length;
   }
 

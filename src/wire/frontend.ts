@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { PgError, SqlState } from '../errors.js';
-import { MAX_STARTUP_PACKET_LENGTH, protocolViolation } from './frames.js';
+import { MAX_MESSAGE_LENGTH, MAX_STARTUP_PACKET_LENGTH, protocolViolation } from './frames.js';
 
 /** Type bytes of frontend messages. */
 export const FrontendType = {
@@ -25,6 +25,47 @@ export const FrontendType = {
   /** PasswordMessage, SASLInitialResponse, SASLResponse, GSSResponse: all 'p'. */
   Password: 0x70, // p
 } as const;
+
+/**
+ * Postgres's limits on a frontend message's length word
+ * (src/include/libpq/libpq.h, src/include/libpq/auth.h); a message over its
+ * limit is refused as soon as its header is read.
+ */
+export const PQ_SMALL_MESSAGE_LIMIT = 10_000;
+export const PQ_LARGE_MESSAGE_LIMIT = MAX_MESSAGE_LENGTH;
+/** Password, SASL and GSS responses: PG_MAX_AUTH_TOKEN_LENGTH. */
+export const PG_MAX_AUTH_TOKEN_LENGTH = 65_535;
+
+/**
+ * Largest length word Postgres accepts for a message of this type once the
+ * session is established, as `SocketBackend` (src/backend/tcop/postgres.c)
+ * and COPY FROM STDIN (src/backend/commands/copyfromparse.c) assign them:
+ * statements and data may be large, control messages are small. Types
+ * Postgres does not know get the small limit: a short one is relayed for
+ * upstream to refuse with its own error, a long one is refused here.
+ */
+export function sessionMessageLimit(type: number): number {
+  switch (type) {
+    case FrontendType.Query:
+    case FrontendType.FunctionCall:
+    case FrontendType.Parse:
+    case FrontendType.Bind:
+    case FrontendType.CopyData:
+      return PQ_LARGE_MESSAGE_LIMIT;
+    default:
+      return PQ_SMALL_MESSAGE_LIMIT;
+  }
+}
+
+/**
+ * Before authentication completes only password/SASL/GSS responses are
+ * expected (Postgres reads them with PG_MAX_AUTH_TOKEN_LENGTH); anything
+ * else is either an error or, with trust auth, a message sent ahead of the
+ * outcome, which is held (unread) until then and may be as long as its type allows.
+ */
+export function authMessageLimit(type: number): number {
+  return type === FrontendType.Password ? PG_MAX_AUTH_TOKEN_LENGTH : sessionMessageLimit(type);
+}
 
 /** Request codes in place of a protocol version in startup-phase packets. */
 export const CANCEL_REQUEST_CODE = 80877102; // 1234 << 16 | 5678
