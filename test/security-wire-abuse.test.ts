@@ -74,7 +74,7 @@ function header(type: string | undefined, length: number): Buffer {
 interface Outcome {
   /** Messages received: type letter, or `E <severity> <code>` for errors. */
   messages: string[];
-  /** The server closed the connection within the streaming budget (plus a grace second). */
+  /** The server closed the connection within the streaming budget (plus a few seconds' grace). */
   closed: boolean;
   /** Bytes of the abusive message written (header excluded). */
   streamed: number;
@@ -286,7 +286,7 @@ async function runAbuse(port: number, abuse: Abuse): Promise<Outcome> {
     await login(c, abuse.login);
     const before = c.messages.length;
     const streamed = await c.stream(abuse.head);
-    const closed = await c.waitClosed(1_000);
+    const closed = await c.waitClosed(3_000);
     return { messages: c.messages.slice(before), closed, streamed };
   } finally {
     c.destroy();
