@@ -4,9 +4,9 @@
  * small message types after login) and then stream bytes, truncated and
  * random frames. Each is sent to upstream Postgres directly too, so the test
  * pins what Postgres does (it refuses an over-long message as soon as its
- * header is read: silently for a length over its limit, logging "invalid
- * message length"; FATAL 08P01 for a wrong type) next to what Outpost does
- * (refuses at the header too, always with a FATAL 08P01 the client can read).
+ * header is read: after login silently, logging "invalid message length";
+ * a password message with 28P01; a wrong type with FATAL 08P01) next to what
+ * Outpost does (refuses at the header too, always with a FATAL 08P01).
  * Throughout, Outpost's resident memory stays bounded and a normal client
  * keeps getting answers; a large legitimate CopyData passes through without
  * being held whole. Bounded: a few seconds of streaming per connection.
@@ -173,8 +173,9 @@ type Abuse = {
   head: Buffer;
   /**
    * What Postgres answers before closing: a SQLSTATE, or none at all. An
-   * over-long password message fails the authentication (28P01), an error
-   * sometimes lost to the reset the unread input causes.
+   * over-long password message fails the authentication (28P01). Postgres
+   * closes with the client's input unread, so its error may be lost to the
+   * reset that causes (Outpost keeps reading until its error is out).
    */
   postgres: (string | undefined)[];
   outpost: string;
@@ -217,7 +218,7 @@ const ABUSES: Abuse[] = [
     name: 'Query instead of the SASL response',
     login: 'scram',
     head: header('Q', LARGEST),
-    postgres: ['08P01'],
+    postgres: ['08P01', undefined],
     outpost: '08P01',
   },
   // PQ_SMALL_MESSAGE_LIMIT after login.
@@ -262,7 +263,7 @@ const ABUSES: Abuse[] = [
     name: 'unknown type claiming 1 GiB',
     login: 'trust',
     head: header('z', GIB),
-    postgres: ['08P01'],
+    postgres: ['08P01', undefined],
     outpost: '08P01',
   },
 ];
@@ -360,6 +361,10 @@ describe('over-long messages', () => {
       const direct = await runAbuse(upstream.port, abuse);
       assert.ok(direct.closed, `Postgres closed (${direct.messages.join(' ')})`);
       assert.ok(abuse.postgres.includes(lastError(direct)), `Postgres: ${direct.messages.join(' ')}`);
+      assert.ok(
+        direct.streamed < 64 * 1024 * 1024,
+        `Postgres read ${direct.streamed} bytes before the close`,
+      );
 
       const proxied = await runAbuse(outpost.port, abuse);
       assert.ok(proxied.closed, `Outpost closed (${proxied.messages.join(' ')})`);
