@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -32,7 +33,9 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outpost-exec-'));
   await upstream.query(
     `create table big (id int primary key, v int not null);
-     insert into big select g, g % 97 from generate_series(1, 1000) g`,
+     insert into big select g, g % 97 from generate_series(1, 1000) g;
+     create table pad (id int primary key, p text not null);
+     insert into pad select g, repeat('x', 1000) from generate_series(1, 1000) g`,
   );
   outpost = await startOutpost({
     upstream: upstream.url(),
@@ -142,5 +145,37 @@ test('an executor killed mid-statement: the statement goes upstream and the prox
   } finally {
     await c.end();
     await probe.end();
+  }
+});
+
+/** Resident memory of the Outpost process, in MiB. */
+function rssMiB(): number {
+  const status = readFileSync(`/proc/${outpost.proc.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+}
+
+test('a result of about 1 GB to a client that stops reading: memory stays bounded, others go on', async () => {
+  const slow = await connectThrough(outpost.port);
+  const other = await connectThrough(outpost.port);
+  const socket = (slow as unknown as { connection: { stream: Socket } }).connection.stream;
+  try {
+    const before = rssMiB();
+    void slow.query('select a.id, b.p from big a cross join pad b').catch(() => {});
+    await new Promise((r) => setTimeout(r, 100));
+    socket.pause();
+    let peak = 0;
+    for (let i = 0; i < 20; i++) {
+      peak = Math.max(peak, rssMiB());
+      const r = await other.query<{ v: number }>(`select v from big where id = ${i + 1}`);
+      assert.equal(r.rows[0]?.v, (i + 1) % 97);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(peak < 300, `Outpost RSS peaked at ${peak.toFixed(0)} MiB (from ${before.toFixed(0)} MiB)`);
+    // Too big to hold: it was forwarded, and upstream's reply is relayed as the client reads.
+    const metrics = await outpost.http('/metrics');
+    assert.match(metrics.body, /reason="result larger than \d+ MiB"/);
+  } finally {
+    socket.destroy();
+    await other.end();
   }
 });

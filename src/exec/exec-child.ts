@@ -18,6 +18,15 @@ import type { FromChild, PlanJob, ToChild } from './protocol.js';
 
 /** Rows are sent in chunks of about this many bytes of text, so neither side holds a whole big result in one message. */
 const CHUNK_BYTES = 256 * 1024;
+/**
+ * Largest local result (rendered text, all statements of a job). A bigger
+ * one is forwarded instead: upstream's reply is relayed as it arrives, with
+ * backpressure, while a local one is complete before its first byte is sent
+ * (so that a failure half-way can still be forwarded). Bounds the memory a
+ * local answer takes in the proxy.
+ */
+export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
+
 /** Idle snapshot connections kept for the next READ ONLY transaction. */
 const IDLE_SNAPSHOT_CONNECTIONS = 4;
 
@@ -58,6 +67,11 @@ function send(msg: FromChild): void {
   process.send?.(msg);
 }
 
+class TooBig extends Error {}
+
+/** Rendered bytes of the running job so far. */
+let jobBytes = 0;
+
 function runPlan(
   conn: Connection,
   id: number,
@@ -84,6 +98,9 @@ function runPlan(
     }
     chunk.push(row);
     if (bytes >= CHUNK_BYTES) {
+      jobBytes += bytes;
+      // Leaving the loop resets the statement.
+      if (jobBytes > MAX_RESULT_BYTES) throw new TooBig();
       send({ t: 'rows', id, plan: index, rows: chunk });
       chunk = [];
       bytes = 0;
@@ -103,6 +120,7 @@ function run(msg: Extract<ToChild, { t: 'run' }>): void {
   // upstream: read them from one SQLite snapshot too (a READ ONLY
   // transaction's connection already is one).
   const wrap = msg.plans.length > 1 && msg.snapshot === undefined;
+  jobBytes = 0;
   try {
     if (wrap) conn.db.exec('BEGIN');
     for (const [i, plan] of msg.plans.entries()) runPlan(conn, msg.id, i, plan, params);
@@ -111,7 +129,11 @@ function run(msg: Extract<ToChild, { t: 'run' }>): void {
   } catch (err) {
     if (wrap && conn.db.inTransaction) conn.db.exec('ROLLBACK');
     const reason =
-      err instanceof NotLocal ? err.reason : `sqlite: ${err instanceof Error ? err.message : String(err)}`;
+      err instanceof TooBig
+        ? `result larger than ${MAX_RESULT_BYTES >> 20} MiB`
+        : err instanceof NotLocal
+          ? err.reason
+          : `sqlite: ${err instanceof Error ? err.message : String(err)}`;
     send({ t: 'not-local', id: msg.id, reason });
   }
 }
