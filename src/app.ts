@@ -20,6 +20,7 @@ import { parseLsn } from './replication/lsn.js';
 import { AccessControl } from './router/access.js';
 import { Freshness } from './router/freshness.js';
 import { coalescedLookup } from './router/read-your-writes.js';
+import { RoleCatalogWatch, roleWatchIntervalMs } from './router/role-watch.js';
 import { Router } from './router/router.js';
 import type { ClientTls } from './server/client-session.js';
 import { ProxyServer } from './server/proxy-server.js';
@@ -45,6 +46,7 @@ export class Outpost {
     replicationStarted: Promise<void>,
     private readonly lifecycle: { stopping: boolean },
     readonly exec: ExecPool | undefined,
+    private readonly roleWatch: RoleCatalogWatch,
   ) {
     this.replicationStarted = replicationStarted;
   }
@@ -104,13 +106,27 @@ export class Outpost {
       throw new StartupError(`cannot query upstream: ${(err as Error).message}`);
     }
 
+    const catalogQuery = async <R>(sql: string, params: unknown[]) =>
+      (await catalogPool.query(sql, params)).rows as R[];
     const access = new AccessControl({
       catalog: store,
-      query: async <R>(sql: string, params: unknown[]) => (await catalogPool.query(sql, params)).rows as R[],
+      query: catalogQuery,
+      // Role facts are never staler than the replica may be.
+      maxUnconfirmedMs: config.maxLagMs,
       onError: (err) =>
         logger.warn({ err: (err as Error).message }, 'privilege lookup failed; forwarding meanwhile'),
     });
     engine.on('ddl', () => access.invalidate());
+    // Roles, memberships and role/database settings are not in the replication stream.
+    const roleWatch = new RoleCatalogWatch({
+      query: catalogQuery,
+      tableOids: () => store.allTables().map((t) => t.oid),
+      confirm: (fingerprint, startedAt) => access.confirm(fingerprint, startedAt),
+      intervalMs: roleWatchIntervalMs(config.maxLagMs),
+      onError: (err) =>
+        logger.warn({ err: (err as Error).message }, 'role catalog check failed; forwarding after --max-lag'),
+    });
+    roleWatch.start();
     const freshness = new Freshness(() => {
       const s = engine.status();
       return { state: s.state, appliedLsn: parseLsn(s.appliedLsn), upstreamLsn: parseLsn(s.upstreamLsn) };
@@ -216,6 +232,7 @@ export class Outpost {
       await http.start();
     } catch (err) {
       clearInterval(freshnessTimer);
+      roleWatch.stop();
       await proxy.close().catch(() => {});
       await exec?.close();
       await catalogPool.end().catch(() => {});
@@ -248,6 +265,7 @@ export class Outpost {
       replicationStarted,
       lifecycle,
       exec,
+      roleWatch,
     );
     outpost.timers.push(freshnessTimer);
     return outpost;
@@ -264,6 +282,7 @@ export class Outpost {
       const started = performance.now();
       this.lifecycle.stopping = true;
       for (const t of this.timers) clearInterval(t);
+      this.roleWatch.stop();
       await this.proxy.close().catch((err) => this.logger.warn({ err }, 'closing proxy'));
       this.logger.info({ ms: Math.round(performance.now() - started) }, 'clients drained');
       await this.exec?.close();

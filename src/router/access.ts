@@ -1,13 +1,20 @@
 /**
  * Who may read what locally. A statement is answered from the replica only
  * when the session's role could run it upstream with the same result:
- * SELECT privilege on the table, and no row-level security that applies to
- * the role. Everything else is forwarded, so upstream answers with its own
- * rows or its own `permission denied` (42501).
+ * USAGE on the table's schema, SELECT privilege on the whole table (a role
+ * with SELECT on some columns only is forwarded), and no row-level security
+ * that applies to the role. Everything else is forwarded, so upstream
+ * answers with its own rows or its own `permission denied` (42501).
  *
  * Facts are looked up upstream per role (one query for all replicated
  * tables), cached, and refreshed after `ttlMs` or when the replica's catalog
  * changes. Until a role has been looked up, its statements are forwarded.
+ *
+ * Roles, memberships, role and database settings and schema privileges are
+ * not in logical decoding: `RoleCatalogWatch` (role-watch.ts) polls a
+ * fingerprint of them and calls `confirm()`; a new fingerprint invalidates
+ * every role's facts, and facts are used only while the latest confirmation
+ * is younger than `maxUnconfirmedMs` (`--max-lag`).
  */
 import type { ReplicaTable } from '../replica/schema.js';
 import type { SessionState } from '../session.js';
@@ -30,11 +37,17 @@ interface RoleFacts {
   catalogVersion: number;
   /** `AccessControl.generation` when looked up. */
   generation: number;
+  /** Last `check()` (ms since the epoch): roles used recently are looked up again at once on a change. */
+  usedAt: number;
 }
+
+/** Roles checked within this long are refreshed eagerly when the catalog changes. */
+const RECENT_ROLE_MS = 10 * 60_000;
 
 const ROLE_QUERY = `
 select c.oid::int8::text as oid,
        has_table_privilege($1, c.oid, 'SELECT') as can_select,
+       has_schema_privilege($1, c.relnamespace, 'USAGE') as can_use_schema,
        c.relrowsecurity as rls,
        c.relforcerowsecurity as force_rls,
        pg_get_userbyid(c.relowner) = $1 as is_owner,
@@ -54,6 +67,7 @@ const SCHEMAS_QUERY = 'select nspname from pg_namespace';
 interface RoleRow {
   oid: string;
   can_select: boolean;
+  can_use_schema: boolean;
   rls: boolean;
   force_rls: boolean;
   is_owner: boolean;
@@ -73,9 +87,42 @@ export class AccessControl {
       query: CatalogQuery;
       catalog: AccessCatalog;
       ttlMs?: number;
+      /**
+       * With a catalog watch: facts are used only while the latest
+       * `confirm()` started less than this long ago (and not before the first).
+       */
+      maxUnconfirmedMs?: number;
       onError?: (err: unknown) => void;
     },
   ) {}
+
+  /** Fingerprint of the role catalog as of the latest `confirm()`. */
+  private fingerprint: string | undefined;
+  /** When the latest successful fingerprint query started (ms since the epoch). */
+  private confirmedAt: number | undefined;
+  /** Table OIDs with row-level security enabled, as of the latest lookup (any role). */
+  private rlsTables = new Set<number>();
+  /** Table OIDs the latest lookup found upstream. */
+  private knownTables = new Set<number>();
+
+  /**
+   * A fingerprint of roles, memberships, settings and privileges, read by a
+   * query that started at `startedAt`. A different fingerprint than the last
+   * one invalidates every role's facts; an equal one confirms them as of
+   * `startedAt` (any change after the query's snapshot shows in a later one).
+   */
+  confirm(fingerprint: string, startedAt: number): void {
+    if (fingerprint !== this.fingerprint) {
+      this.fingerprint = fingerprint;
+      this.invalidate();
+    }
+    if (this.confirmedAt === undefined || startedAt > this.confirmedAt) this.confirmedAt = startedAt;
+  }
+
+  /** Whether row-level security is enabled on the table (as of the latest lookup; unknown counts as yes). */
+  rowSecurity(oid: number): boolean {
+    return this.rlsTables.has(oid) || !this.knownTables.has(oid);
+  }
 
   /** Schemas upstream, as of the latest lookup (for `$user` shadowing of unqualified names). */
   schemas(): ReadonlySet<string> {
@@ -95,19 +142,32 @@ export class AccessControl {
    * them): every role's facts are looked up again before they are used, so
    * a revoked privilege never serves a local read once the replica has seen
    * the REVOKE. (Role attributes such as BYPASSRLS change outside any
-   * database and are seen by the TTL.)
+   * database: the role catalog watch sees them, see `confirm`.)
    */
   invalidate(): void {
     this.generation++;
+    // Look the roles in use up again now, so their next reads need not forward.
+    const cutoff = Date.now() - RECENT_ROLE_MS;
+    for (const [role, facts] of this.roles) {
+      if (facts.usedAt >= cutoff) void this.refresh(role);
+      else this.roles.delete(role);
+    }
   }
 
   /** Why the session may not read `table` locally, or undefined when it may. Never waits. */
   check(session: SessionState, table: ReplicaTable): string | undefined {
+    const bound = this.opts.maxUnconfirmedMs;
+    if (bound !== undefined) {
+      if (this.confirmedAt === undefined) return 'role catalog not yet read';
+      const age = Date.now() - this.confirmedAt;
+      if (age > bound) return `role catalog not confirmed for ${(age / 1000).toFixed(1)} s`;
+    }
     const facts = this.roles.get(session.user);
     if (!facts) {
       void this.refresh(session.user);
       return `privileges of role ${session.user} not yet known`;
     }
+    facts.usedAt = Date.now();
     if (facts.generation !== this.generation) {
       void this.refresh(session.user);
       return `privileges of role ${session.user} changed upstream, being looked up`;
@@ -132,7 +192,14 @@ export class AccessControl {
   private refresh(role: string): Promise<void> {
     let p = this.inflight.get(role);
     if (p) return p;
-    p = this.fetch(role)
+    p = (async () => {
+      // Invalidated while looking up: those facts are already old, look again.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const generation = this.generation;
+        await this.fetch(role);
+        if (this.generation === generation) return;
+      }
+    })()
       .catch((err) => this.opts.onError?.(err))
       .finally(() => this.inflight.delete(role));
     this.inflight.set(role, p);
@@ -156,11 +223,13 @@ export class AccessControl {
       fetchedAt: Date.now(),
       catalogVersion,
       generation,
+      usedAt: this.roles.get(role)?.usedAt ?? Date.now(),
     };
     for (const t of tables) {
       const r = byOid.get(t.oid);
       const name = `${t.schema}.${t.name}`;
       if (!r) facts.tables.set(t.oid, `table ${name} not found upstream`);
+      else if (!r.can_use_schema) facts.tables.set(t.oid, `role ${role} lacks USAGE on schema ${t.schema}`);
       else if (!r.can_select) facts.tables.set(t.oid, `role ${role} lacks SELECT on ${name}`);
       else if (r.rls && !r.superuser && !r.bypass_rls && !(r.is_owner && !r.force_rls)) {
         facts.tables.set(t.oid, `row-level security on ${name}`);
@@ -175,6 +244,8 @@ export class AccessControl {
       }
     }
     this.upstreamSchemas = new Set(schemas.map((s) => s.nspname));
+    this.knownTables = new Set(rows.map((r) => Number(r.oid)));
+    this.rlsTables = new Set(rows.filter((r) => r.rls).map((r) => Number(r.oid)));
     this.roles.set(role, facts);
   }
 }
