@@ -40,6 +40,15 @@ export interface SessionState {
   readOnlyTx?:
     | { phase: 'await-begin' | 'await-ro' | 'fresh' | 'open' | 'expired'; snapshot?: unknown }
     | undefined;
+  /**
+   * The session ran something upstream that may have run user code (a
+   * function, a trigger, DO, CALL, ...), which can change settings, the
+   * role or temporary tables without Outpost seeing it. Until a state query
+   * on the session's own upstream connection answers (`inFlight` while it
+   * is on its way; `dirty` when more such statements were sent after it),
+   * nothing is answered locally.
+   */
+  stateCheck?: { reason: string; inFlight: boolean; dirty: boolean } | undefined;
   /** `local` or `upstream: <reason>`, answered by `SHOW outpost.last_route`. */
   lastRoute: string;
   /**

@@ -210,7 +210,7 @@ describe('forwarded write shapes', () => {
   test('a forwarded write is still forwarded, with its reason, and still seen by the session', () => {
     for (const id of [1, 2, 3]) {
       const r = router.route(`UPDATE acct SET balance = balance + ${id} WHERE id = ${id}`, session);
-      assert.deepEqual(r, { kind: 'upstream', reason: 'write (UPDATE)' });
+      assert.deepEqual(r, { kind: 'upstream', reason: 'write (UPDATE)', endsIdle: 'from-idle' });
     }
     const s = { ...session, params: new Map(session.params), localDisabled: undefined };
     router.route("UPDATE acct SET name = 'x' WHERE id = 1; SET extra_float_digits = 0", s);

@@ -332,7 +332,6 @@ describe('statements that change what the local path depends on', () => {
     ['SET search_path = alice, public', /search_path/],
     ['SET search_path TO DEFAULT', /search_path/],
     ["SET SCHEMA 'alice'", /search_path/],
-    ["SELECT set_config('search_path', 'alice', false)", /set_config/],
     ['SET extra_float_digits = 0', /extra_float_digits/],
     ['SET extra_float_digits = -3', /extra_float_digits/],
     ["SET bytea_output = 'escape'", /bytea_output/],
@@ -347,7 +346,6 @@ describe('statements that change what the local path depends on', () => {
     ['SELECT 1 INTO TEMP items', /temporary table/],
     ['CREATE TEMP SEQUENCE items', /temporary sequence/],
     ['CREATE SCHEMA postgres', /schema created/],
-    ["DO $$ BEGIN PERFORM set_config('search_path', 'x', false); END $$", /DO/],
     ['BEGIN; SET search_path = alice; COMMIT', /search_path/],
   ];
   for (const [sql, reason] of DISABLING) {
@@ -368,7 +366,6 @@ describe('statements that change what the local path depends on', () => {
     'RESET ALL',
     'RESET search_path',
     'DISCARD ALL',
-    'CREATE TABLE permanent (x int)',
     'SELECT now()',
     'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE',
   ];
@@ -377,6 +374,34 @@ describe('statements that change what the local path depends on', () => {
       const s = session();
       router.route(sql, s);
       assert.equal(s.localDisabled, undefined);
+      assert.equal(s.stateCheck, undefined, 'no user code: no state check');
+      expectLocal('SELECT id FROM items', s);
+    });
+  }
+
+  // User code can change any session state unseen: the session's state is
+  // checked upstream (src/server/state-check.ts) before the next local read.
+  const USER_CODE = [
+    "SELECT set_config('search_path', 'alice', false)",
+    "DO $$ BEGIN PERFORM set_config('search_path', 'x', false); END $$",
+    'CALL p()',
+    'SELECT my_function()',
+    'SELECT * FROM some_view',
+    'INSERT INTO items VALUES (1)',
+    "UPDATE pg_settings SET setting = 'x' WHERE name = 'search_path'",
+    'CREATE TABLE permanent (x int)',
+    'EXECUTE q',
+  ];
+  for (const sql of USER_CODE) {
+    test(`user code: ${sql}`, () => {
+      const s = session();
+      router.route(sql, s);
+      assert.equal(s.localDisabled, undefined);
+      assert.ok(s.stateCheck, 'a state check is pending');
+      const held = router.route('SELECT id FROM items', s);
+      assert.equal(held.kind === 'upstream' && held.awaitStateCheck, true, 'the next read waits for it');
+      // Answered (by the session) with an unchanged state: local again.
+      s.stateCheck = undefined;
       expectLocal('SELECT id FROM items', s);
     });
   }
@@ -404,6 +429,7 @@ describe('name resolution', () => {
       kind: 'upstream',
       reason: 'schema "bob" may shadow unqualified names',
       readOnly: true,
+      endsIdle: 'from-idle',
     });
     assert.equal(r.route('SELECT id FROM items', session('carol')).kind, 'local');
   });
@@ -438,6 +464,7 @@ describe('name resolution', () => {
       kind: 'upstream',
       reason: 'role mallory lacks SELECT',
       readOnly: true,
+      endsIdle: 'from-idle',
     });
     assert.equal(r.route('SELECT id FROM bc', session('mallory')).kind, 'local');
   });
@@ -453,11 +480,13 @@ describe('name resolution', () => {
       kind: 'upstream',
       reason: 'non-C collation default on t',
       readOnly: true,
+      endsIdle: 'from-idle',
     });
     assert.deepEqual(r.route('SELECT min(t) FROM items', session()), {
       kind: 'upstream',
       reason: 'non-C collation default on t',
       readOnly: true,
+      endsIdle: 'from-idle',
     });
     assert.equal(r.route('SELECT t FROM items ORDER BY id', session()).kind, 'local');
     // Equality is byte equality under any deterministic collation.

@@ -25,6 +25,7 @@ import {
   sessionSettingsProblem,
 } from '../sql/render.js';
 import { DEFAULT_SEARCH_PATH, startupProblem, WATCHED_SETTINGS } from './settings.js';
+import { mayWrite, statementFacts } from './side-effects.js';
 import { startupTimeout, startupTimeoutValue, type TimeoutChange, timeoutEffect } from './timeouts.js';
 import type {
   FieldDescription,
@@ -91,6 +92,8 @@ export interface RouterOptions {
     check(session: SessionState, table: ReplicaTable): string | undefined;
     prepare?(session: SessionState): Promise<void>;
     schemas?(): ReadonlySet<string>;
+    /** Whether row-level security may be enabled on the table (its policies may call user functions). */
+    rowSecurity?(oid: number): boolean;
   };
 }
 
@@ -118,6 +121,12 @@ type Classified =
       readOnly?: boolean;
       /** A single statement of the simple protocol that changes statement_timeout. */
       timeout?: TimeoutChange;
+      /** Why the statement may run user code (functions, triggers, views, ...), which may change session state. */
+      userCode?: string;
+      /** Replicated tables a forwarded SELECT reads (their row-level security policies run upstream). */
+      tables?: ReplicaTable[];
+      /** See `Route.endsIdle`. */
+      endsIdle?: 'always' | 'from-idle';
     }
   | { kind: 'local'; plans: Plan[]; disable?: string };
 
@@ -445,6 +454,8 @@ export class Router implements QueryRouter {
     const plan = classified.plans[0] as Plan;
     const ready = this.ready(plan, session);
     if (typeof ready === 'string') return { kind: 'upstream', reason: ready };
+    // (The session holds read batches until a pending check is answered.)
+    if (session.stateCheck) return { kind: 'upstream', reason: stateCheckReason(session.stateCheck.reason) };
     const { renderers, fields } = ready;
     const paramTypes = plan.compiled.paramTypes;
     const pool = this.opts.pool;
@@ -581,22 +592,39 @@ export class Router implements QueryRouter {
       session.localDisabled = classified.disable;
     }
     if (classified.kind === 'upstream') {
+      this.noteUserCode(session, classified.userCode ?? this.policyCode(classified.tables));
       return {
         kind: 'upstream',
         reason: classified.reason,
         ...(classified.readOnly ? { readOnly: true } : {}),
         ...(classified.timeout ? { timeout: classified.timeout } : {}),
+        ...(classified.endsIdle ? { endsIdle: classified.endsIdle } : {}),
       };
     }
     // A compiled SELECT reads only (the compiler knows no function that writes).
+    const forward = (reason: string): Route => {
+      this.noteUserCode(session, this.policyCode(classified.plans.flatMap((p) => p.compiled.tables)));
+      return { kind: 'upstream', reason, readOnly: true, endsIdle: 'from-idle' };
+    };
     const problem = this.sessionProblem(session);
-    if (problem !== undefined) return { kind: 'upstream', reason: problem, readOnly: true };
+    if (problem !== undefined) return forward(problem);
 
     const prepared: { plan: Plan; renderers: Renderer[]; fields: FieldDescription[] }[] = [];
     for (const plan of classified.plans) {
       const ready = this.ready(plan, session);
-      if (typeof ready === 'string') return { kind: 'upstream', reason: ready, readOnly: true };
+      if (typeof ready === 'string') return forward(ready);
       prepared.push({ plan, ...ready });
+    }
+    const check = session.stateCheck;
+    if (check) {
+      // Answerable here once the session's upstream state is known again.
+      return {
+        kind: 'upstream',
+        reason: stateCheckReason(check.reason),
+        readOnly: true,
+        endsIdle: 'from-idle',
+        awaitStateCheck: true,
+      };
     }
     const reader = this.opts.reader;
     const snapshot = snapshotOf(session);
@@ -645,6 +673,56 @@ export class Router implements QueryRouter {
         }
       },
     };
+  }
+
+  /**
+   * The session ran something upstream that may run user code (which can
+   * change any session state: settings, role, temporary tables): its state
+   * is verified upstream before the next local read (see `session.stateCheck`).
+   * Pointless once local answers are off for the session anyway.
+   */
+  private noteUserCode(session: SessionState, reason: string | undefined): void {
+    if (reason === undefined || session.localDisabled !== undefined) return;
+    const check = session.stateCheck;
+    if (!check) session.stateCheck = { reason, inFlight: false, dirty: false };
+    else if (check.inFlight) {
+      // Its effects come after the check in flight: check again after it.
+      check.dirty = true;
+      check.reason = reason;
+    }
+  }
+
+  /** Why reading these replicated tables upstream may run user code: their row-level security policies. */
+  private policyCode(tables: readonly ReplicaTable[] | undefined): string | undefined {
+    const rls = this.opts.access?.rowSecurity;
+    if (!tables || !rls) return undefined;
+    const t = tables.find((x) => rls.call(this.opts.access, x.oid));
+    return t ? `row-level security policies on ${t.schema}.${t.name}` : undefined;
+  }
+
+  /** See `QueryRouter.executed`. */
+  executed(
+    sql: string | undefined,
+    session: SessionState,
+  ): 'stays-in-transaction' | 'may-control-transaction' {
+    if (sql === undefined) {
+      this.noteUserCode(session, 'statement not known to Outpost');
+      return 'may-control-transaction';
+    }
+    try {
+      const c = this.classify(sql);
+      if (c.kind === 'upstream') {
+        this.noteUserCode(session, c.userCode ?? this.policyCode(c.tables));
+        return c.endsIdle === 'from-idle' ? 'stays-in-transaction' : 'may-control-transaction';
+      }
+      if (c.kind === 'local') {
+        this.noteUserCode(session, this.policyCode(c.plans.flatMap((p) => p.compiled.tables)));
+      }
+      return 'stays-in-transaction';
+    } catch {
+      this.noteUserCode(session, 'unclassifiable statement');
+      return 'may-control-transaction';
+    }
   }
 
   /** Unqualified names resolve to public.* only under the default search_path with no `$user` schema. */
@@ -768,7 +846,8 @@ export class Router implements QueryRouter {
     const parsed = parseSql(sql);
     if (!parsed.ok) {
       if (parsed.error === 'Query cannot be empty') return { kind: 'upstream', reason: 'empty query' };
-      return { kind: 'upstream', reason: `parse error: ${parsed.error}` };
+      // Upstream may read it otherwise: anything may run.
+      return { kind: 'upstream', reason: `parse error: ${parsed.error}`, userCode: 'unparsed statement' };
     }
     const stmts = parsed.stmts.map((s) => s.stmt).filter((s): s is Node => s !== undefined);
     if (stmts.length === 0) return { kind: 'upstream', reason: 'empty query' };
@@ -788,11 +867,18 @@ export class Router implements QueryRouter {
     if (timeout === undefined && stmts.some((s) => timeoutEffect(s) !== undefined)) {
       disable ??= 'statement_timeout changed in a way Outpost does not follow';
     }
+    const facts = statementFacts(stmts, (schema, name) => this.opts.catalog.findTable(schema, name));
+    const endsIdle = idleEnding(stmts);
+    const extra = {
+      ...definedDisable(disable),
+      ...(facts.userCode !== undefined ? { userCode: facts.userCode } : {}),
+      ...(endsIdle ? { endsIdle } : {}),
+    };
     if (hasOverlongIdentifier(sql)) {
       return {
         kind: 'upstream',
         reason: 'identifier longer than 63 bytes',
-        ...definedDisable(disable),
+        ...extra,
         ...(timeout ? { timeout } : {}),
       };
     }
@@ -803,7 +889,7 @@ export class Router implements QueryRouter {
       return {
         kind: 'upstream',
         reason: 'non-decimal or underscored number',
-        ...definedDisable(disable),
+        ...extra,
         ...(timeout ? { timeout } : {}),
       };
     }
@@ -816,7 +902,7 @@ export class Router implements QueryRouter {
         return {
           kind: 'upstream',
           reason: STATEMENT_REASONS[kind] ?? `statement ${kind}`,
-          ...definedDisable(disable),
+          ...extra,
           ...(tx ? { tx } : {}),
           ...(timeout ? { timeout } : {}),
         };
@@ -829,8 +915,9 @@ export class Router implements QueryRouter {
           return {
             kind: 'upstream',
             reason: err.reason,
-            ...definedDisable(disable),
+            ...extra,
             ...(readOnly ? { readOnly } : {}),
+            ...(facts.userCode === undefined ? { tables: facts.tables } : {}),
           };
         }
         throw err;
@@ -1087,14 +1174,35 @@ function sessionEffect(stmt: Node): string | undefined {
       break;
     case 'CreateSchemaStmt':
       return 'schema created (may shadow unqualified names)';
-    case 'DoStmt':
-      return 'DO block may change session settings';
-    case 'CallStmt':
-      return 'CALL may change session settings';
   }
-  // set_config() changes settings from inside any statement.
-  if (callsFunction(stmt, 'set_config')) return 'set_config() called';
+  // DO, CALL, set_config() and any other user code are followed by a check
+  // of the session's state upstream instead (see `statementFacts`).
   return undefined;
+}
+
+/**
+ * `always`: the query string ends outside any transaction block whatever
+ * came before (a lone COMMIT or ROLLBACK without AND CHAIN); `from-idle`: it
+ * does when sent outside one (no transaction control in it).
+ */
+function idleEnding(stmts: Node[]): 'always' | 'from-idle' | undefined {
+  if (stmts.length === 1) {
+    const [kind, body] = nodeKind(stmts[0] as Node);
+    if (kind === 'TransactionStmt') {
+      const t = body as { kind?: string; chain?: boolean };
+      return (t.kind === 'TRANS_STMT_COMMIT' || t.kind === 'TRANS_STMT_ROLLBACK') && !t.chain
+        ? 'always'
+        : undefined;
+    }
+  }
+  return stmts.some((s) => transactionEffect(s) !== undefined || nodeKind(s)[0] === 'TransactionStmt')
+    ? undefined
+    : 'from-idle';
+}
+
+/** The reason a local read waits for (or, inside a transaction, forwards because of) a pending check. */
+export function stateCheckReason(reason: string): string {
+  return `session state being verified upstream (after ${reason})`;
 }
 
 /** See `TxEffect`. */
@@ -1137,51 +1245,6 @@ function transactionModes(options: Node[] | undefined): 'read-only' | 'other' {
   return readOnly ? 'read-only' : 'other';
 }
 
-/**
- * Functions a SELECT may call without writing anything replicated: common
- * built-ins (in pg_catalog). Any other function may be a user function that
- * writes, so forwarding the statement fences the session's next local reads.
- */
-const READ_ONLY_FUNCTIONS = new Set(
-  `count sum avg min max bool_and bool_or every string_agg array_agg json_agg jsonb_agg json_object_agg
-   jsonb_object_agg row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value last_value
-   nth_value lower upper length char_length octet_length substring substr position strpos replace trim btrim
-   ltrim rtrim concat concat_ws left right split_part lpad rpad repeat reverse initcap format md5 to_char
-   to_number to_date to_timestamp regexp_replace regexp_match regexp_matches starts_with abs round floor ceil
-   ceiling trunc mod power sqrt exp ln log sign greatest least random now date_trunc date_part extract age
-   make_date make_timestamp make_interval clock_timestamp statement_timestamp transaction_timestamp timezone
-   json_build_object jsonb_build_object json_build_array jsonb_build_array to_json to_jsonb jsonb_array_length
-   json_array_length jsonb_typeof jsonb_extract_path_text json_extract_path_text jsonb_set array_length
-   array_position unnest cardinality array_to_string string_to_array generate_series version current_setting
-   pg_typeof coalesce nullif`.split(/\s+/),
-);
-
-/** Whether a statement could change replicated data (conservatively: yes unless shown otherwise). */
-function mayWrite(tree: unknown): boolean {
-  if (Array.isArray(tree)) return tree.some(mayWrite);
-  if (tree === null || typeof tree !== 'object') return false;
-  for (const [key, value] of Object.entries(tree)) {
-    if (key === 'InsertStmt' || key === 'UpdateStmt' || key === 'DeleteStmt' || key === 'MergeStmt')
-      return true;
-    if (key === 'intoClause' && value) return true;
-    if (key === 'FuncCall') {
-      const names = ((value as { funcname?: Node[] }).funcname ?? []).map((n) =>
-        'String' in n ? (n.String.sval ?? '') : '',
-      );
-      const name = names[names.length - 1] ?? '';
-      if (
-        names.length > 2 ||
-        (names.length === 2 && names[0] !== 'pg_catalog') ||
-        !READ_ONLY_FUNCTIONS.has(name)
-      ) {
-        return true;
-      }
-    }
-    if (mayWrite(value)) return true;
-  }
-  return false;
-}
-
 interface RelationLike {
   schemaname?: string;
   relpersistence?: string;
@@ -1200,19 +1263,4 @@ function positiveIntArg(args: Node[] | undefined): boolean {
   const c = body as { ival?: { ival?: number }; sval?: { sval?: string } };
   const v = c.ival ? (c.ival.ival ?? 0) : c.sval ? Number(c.sval.sval) : Number.NaN;
   return Number.isInteger(v) && v > 0 && v <= 3;
-}
-
-/** Whether any FuncCall in the tree is named `name` (any schema). */
-function callsFunction(tree: unknown, name: string): boolean {
-  if (Array.isArray(tree)) return tree.some((t) => callsFunction(t, name));
-  if (tree === null || typeof tree !== 'object') return false;
-  for (const [key, value] of Object.entries(tree)) {
-    if (key === 'FuncCall') {
-      const names = (value as { funcname?: Node[] }).funcname ?? [];
-      const last = names[names.length - 1];
-      if (last && 'String' in last && last.String.sval === name) return true;
-    }
-    if (callsFunction(value, name)) return true;
-  }
-  return false;
 }

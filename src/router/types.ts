@@ -63,6 +63,18 @@ export type Route =
       readOnly?: boolean;
       /** It changes statement_timeout: the session follows it (`followTimeout`, src/router/timeouts.ts). */
       timeout?: TimeoutChange;
+      /**
+       * Where the session stands after upstream answers: `always` outside a
+       * transaction block (a lone COMMIT/ROLLBACK), `from-idle` outside one
+       * when it was sent outside one (no transaction control in it). Only
+       * then may Outpost send its own query right behind it.
+       */
+      endsIdle?: 'always' | 'from-idle';
+      /**
+       * The statement could be answered locally once the session's pending
+       * state check (`SessionState.stateCheck`) is answered: hold it until then.
+       */
+      awaitStateCheck?: true;
     }
   /** `SHOW outpost.last_route`: the session answers from its own state. */
   | { kind: 'show-last-route' };
@@ -111,6 +123,15 @@ export interface QueryRouter {
   transactionStatus?(session: SessionState, status: 'I' | 'T' | 'E'): void;
   /** A statement forwarded through the extended protocol (Parse): note its side effects on the session. */
   observe?(sql: string, session: SessionState): void;
+  /**
+   * An extended-protocol Execute (or a FunctionCall) goes upstream with this
+   * statement's SQL (undefined when unknown): it may run user code. Tells
+   * whether the statement may begin or end a transaction block.
+   */
+  executed?(
+    sql: string | undefined,
+    session: SessionState,
+  ): 'stays-in-transaction' | 'may-control-transaction';
   /**
    * The client's upstream session is authenticated. The session relays
    * upstream's first ReadyForQuery only after the returned promise settles

@@ -81,8 +81,9 @@ import {
 import { type BackendKey, type CancelRegistry, sendCancel } from './cancel.js';
 import { type ExtendedHost, ExtendedProtocol, PIPELINED } from './extended.js';
 import { type InFlight, startOffloaded, stopReason } from './local-exec.js';
+import { dataRowValues, STATE_CHECK_QUERY, stateProblem } from './state-check.js';
 import { UpstreamConnection, type UpstreamTarget } from './upstream-connection.js';
-import { ReplyTracker } from './upstream-replies.js';
+import { type Outcome, ReplyTracker } from './upstream-replies.js';
 
 /** TLS for clients (Outpost's own certificate). */
 export interface ClientTls {
@@ -234,6 +235,11 @@ export class ClientSession {
         if (expect) this.tracker.push(expect);
       },
       runLocal: (offload, done) => this.startLocal(offload, done),
+      afterSync: () => {
+        // Right behind the batch, in the same write: no round trip of its own.
+        const check = session.state?.stateCheck;
+        if (check && !check.inFlight) session.sendStateCheck(false);
+      },
     };
     this.extended = new ExtendedProtocol(host);
     this.relayVisitor = {
@@ -553,6 +559,7 @@ export class ClientSession {
       // https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-FUNCTION-CALL
       case FrontendType.FunctionCall:
         this.extended.leaveLocal('function call');
+        if (this.state) this.opts.router.executed?.(undefined, this.state);
         this.forwardBytes(frame.raw);
         this.tracker.push(this.extended.readyExpectation('function-call'));
         return;
@@ -589,6 +596,17 @@ export class ClientSession {
         return;
       }
       this.state.freshnessBlock = fence === 'ok' ? undefined : fence === 'wait' ? RYW_WAITING : RYW_EXPIRED;
+    }
+    if (
+      this.state.stateCheck &&
+      this.state.txStatus === 'I' &&
+      !this.extended.forwardedUnsynced() &&
+      !this.copyIn &&
+      this.extended.startsReadBatch(frame)
+    ) {
+      // User code ran upstream: learn the session's state before a batch that may be local.
+      this.awaitStateCheck(frame);
+      return;
     }
     const verdict = this.extended.handle(frame);
     if (verdict === 'defer') this.defer(frame);
@@ -661,6 +679,17 @@ export class ClientSession {
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'router failed');
       route = { kind: 'upstream', reason: `router error: ${errorMessage(err)}` };
+    }
+    if (
+      route.kind === 'upstream' &&
+      route.awaitStateCheck &&
+      state.txStatus === 'I' &&
+      !this.extended.forwardedUnsynced() &&
+      !this.copyIn
+    ) {
+      // Local once the session's state is known again (user code ran upstream).
+      this.awaitStateCheck(frame);
+      return;
     }
     const idle = this.idle();
     if (route.kind === 'upstream' && route.timeout) {
@@ -748,6 +777,19 @@ export class ClientSession {
     if (!readOnly) this.roundMayWrite = true;
     // Timed from here (sent upstream with this round) until its ReadyForQuery is relayed.
     this.tracker.push(timeUntilReady(this.opts.metrics, this.extended.readyExpectation('query', sql)));
+    const check = state.stateCheck;
+    if (
+      check &&
+      !check.inFlight &&
+      route.kind === 'upstream' &&
+      !this.extended.forwardedUnsynced() &&
+      (route.endsIdle === 'always' ||
+        (route.endsIdle === 'from-idle' && state.txStatus === 'I' && this.tracker.size() === 1))
+    ) {
+      // It ends outside a transaction: check the state right behind it, in
+      // the same write, so the answer is there by the client's next statement.
+      this.sendStateCheck(false);
+    }
     state.lastRoute = `upstream: ${reason}`;
     this.opts.metrics.statements.inc({ route: 'upstream' });
     this.opts.metrics.forwarded.inc({ reason });
@@ -1087,7 +1129,77 @@ export class ClientSession {
 
   private afterRelay(): void {
     if (this.drainIfIdle()) return;
+    this.maybeSendStateCheck();
     this.resumeDeferred();
+  }
+
+  // ---- session state checks (see state-check.ts) ----------------------------
+
+  /** A pending check goes out as soon as the session is idle outside a transaction. */
+  private maybeSendStateCheck(): void {
+    const state = this.state;
+    const check = state?.stateCheck;
+    if (!state || !check || check.inFlight || this.phase !== 'ready' || this.closing) return;
+    if (state.txStatus !== 'I' || this.copyIn || !this.idle()) return;
+    this.sendStateCheck(true);
+  }
+
+  /** Hold `frame` until the pending state check is answered (sending it when it can go now). */
+  private awaitStateCheck(frame: Frame): void {
+    const check = this.state?.stateCheck;
+    if (check && !check.inFlight && this.idle()) this.sendStateCheck(false);
+    // Until idle: the check's answer has come, and `frame` is routed again.
+    this.defer(frame);
+  }
+
+  /**
+   * Queue the state query behind everything sent so far (`flush`: write it
+   * now, outside a round of client input). Its replies are kept from the
+   * client; errors too.
+   */
+  private sendStateCheck(flush: boolean): void {
+    const state = this.state;
+    const check = state?.stateCheck;
+    if (!state || !check) return;
+    check.inFlight = true;
+    check.dirty = false;
+    let row: (string | null)[] | undefined;
+    this.forward.push(STATE_CHECK_QUERY);
+    this.tracker.push({
+      kind: 'query',
+      hidden: true,
+      hideErrors: true,
+      row: (body) => {
+        row = dataRowValues(body);
+      },
+      settle: (outcome) => this.stateChecked(check, outcome, row),
+    });
+    this.log.debug({ after: check.reason }, 'checking session state upstream');
+    if (flush) this.flushRound();
+  }
+
+  private stateChecked(
+    check: NonNullable<SessionState['stateCheck']>,
+    outcome: Outcome,
+    row: (string | null)[] | undefined,
+  ): void {
+    const state = this.state;
+    if (!state || state.stateCheck !== check) return;
+    if (outcome === 'skipped') {
+      // Upstream discarded it (after an extended-protocol error): send it again later.
+      check.inFlight = false;
+      return;
+    }
+    // An error answers no row: local answers stop (conservatively).
+    const problem = stateProblem(state, outcome === 'ok' ? row : undefined);
+    if (problem !== undefined) {
+      state.localDisabled ??= problem;
+      state.stateCheck = undefined;
+      this.log.debug({ problem }, 'session state changed upstream');
+      return;
+    }
+    if (check.dirty) check.inFlight = false;
+    else state.stateCheck = undefined;
   }
 
   private observe(type: number, body: Buffer): void {

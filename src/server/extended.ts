@@ -159,6 +159,11 @@ export interface ExtendedHost {
    * client's next messages until `done` has run (then flushes the round).
    */
   runLocal(offload: LocalOffload, done: (outcome: JobOutcome, stoppedBy: 'user' | 'timeout') => void): void;
+  /**
+   * A forwarded batch's Sync was queued, and the batch certainly ends
+   * outside a transaction block: Outpost's own query may follow it.
+   */
+  afterSync?(): void;
 }
 
 export const PIPELINED = 'pipelined behind upstream work';
@@ -221,6 +226,8 @@ export class ExtendedProtocol {
   /** SQL sent upstream that may create or drop prepared statements, not yet answered. */
   private pendingSqlChanges = 0;
   private privateNames = 0;
+  /** The current batch certainly ends outside a transaction block (see `ExtendedHost.afterSync`). */
+  private endsIdle = false;
 
   constructor(private readonly host: ExtendedHost) {}
 
@@ -241,6 +248,7 @@ export class ExtendedProtocol {
    */
   leaveLocal(reason: string): void {
     if (this.batch?.mode === 'local') this.batch = { mode: 'upstream', reason };
+    this.endsIdle = false;
   }
 
   /**
@@ -369,6 +377,9 @@ export class ExtendedProtocol {
       if (this.pendingSqlChanges > 0) return 'defer-sql';
       if (this.unsettledHidden > 0 && !this.host.tracker.isEmpty()) return 'defer';
       this.batch = this.startBatch();
+      // Started outside a transaction with nothing owed: it ends outside one
+      // unless a statement in it controls the transaction.
+      this.endsIdle = this.host.quiet() && this.host.state.txStatus === 'I';
     }
     if (this.batch.mode === 'local') {
       if (!this.host.quiet()) return 'defer';
@@ -809,7 +820,11 @@ export class ExtendedProtocol {
         }
         if (portal !== undefined) this.ensurePortal(portal);
         const e: Expectation = { kind: 'execute', hidden: false };
-        const sql = portal === undefined ? undefined : this.portals.get(portal)?.statement?.query;
+        const statement = portal === undefined ? undefined : this.portals.get(portal)?.statement;
+        const sql = statement?.query;
+        // It may run user code that changes the session's state (SQL PREPARE'd: unknown).
+        const effect = host.router.executed?.(statement && !statement.opaque ? sql : undefined, host.state);
+        if (effect !== 'stays-in-transaction') this.endsIdle = false;
         if (sql !== undefined) {
           if (PREPARED_REF.test(sql)) this.ensureAllStatements(false);
           this.followSql(e, sql);
@@ -831,6 +846,8 @@ export class ExtendedProtocol {
           hidden: false,
           ready: (status) => this.transactionMayHaveEnded(status, epoch),
         });
+        if (this.endsIdle) host.afterSync?.();
+        this.endsIdle = false;
         return;
       }
       default:

@@ -49,6 +49,8 @@ export interface Expectation {
   ready?: (status: number) => void;
   /** For Query/Execute: called with each CommandComplete tag. */
   complete?: (tag: string) => void;
+  /** With `hidden`: called with each DataRow body (Outpost's own queries). */
+  row?: (body: Buffer) => void;
 }
 
 /** Extended-protocol messages: an error in one discards the rest until Sync. */
@@ -129,6 +131,7 @@ export class ReplyTracker {
     const hidden = head?.hidden === true;
     switch (type) {
       case BackendType.DataRow:
+        return hidden ? (head?.row ? SCAN_DROP | SCAN_OBSERVE : SCAN_DROP) : 0;
       case BackendType.CopyData:
         return hidden ? SCAN_DROP : 0;
       case BackendType.NoticeResponse:
@@ -147,6 +150,9 @@ export class ReplyTracker {
   message(type: number, body: Buffer): void {
     const head = this.peek();
     switch (type) {
+      case BackendType.DataRow:
+        head?.row?.(body);
+        return;
       case BackendType.ParseComplete:
         this.complete('parse');
         return;
