@@ -1002,6 +1002,8 @@ class StatementCompiler {
     if (s.all && op !== 'UNION') throw unsupported(`${op} ALL`);
     const l = this.setTree(s.larg as SelectStmt, parent, ctes);
     const r = this.setTree(s.rarg as SelectStmt, parent, ctes);
+    const rarg = s.rarg as SelectStmt;
+    const rightCompound = rarg.op !== undefined && rarg.op !== 'SETOP_NONE';
     if (l.outs.length !== r.outs.length)
       throw new NotLocal('each set operation query must have the same number of columns');
     const outs: Out[] = l.outs.map((lo, i) => {
@@ -1026,7 +1028,12 @@ class StatementCompiler {
       build: (finals) => {
         const lf = l.outs.map((o, i) => this.coerce(o.expr, (finals[i] as Expr).type));
         const rf = r.outs.map((o, i) => this.coerce(o.expr, (finals[i] as Expr).type));
-        return `${l.build(lf)} ${op}${s.all ? ' ALL' : ''} ${r.build(rf)}`;
+        // SQLite evaluates a compound select left to right with equal
+        // precedence; Postgres's tree may nest on the right (parentheses, or
+        // INTERSECT binding tighter than UNION/EXCEPT): that arm becomes a
+        // subquery. A left-nested arm is already what left-to-right means.
+        const right = rightCompound ? `SELECT * FROM (${r.build(rf)})` : r.build(rf);
+        return `${l.build(lf)} ${op}${s.all ? ' ALL' : ''} ${right}`;
       },
     };
   }

@@ -233,6 +233,11 @@ const REPORTS: string[] = [
   'SELECT user_id FROM orders INTERSECT SELECT user_id FROM events ORDER BY user_id NULLS FIRST',
   'SELECT id FROM users EXCEPT SELECT user_id FROM orders ORDER BY 1',
   '~SELECT name FROM categories UNION SELECT name FROM products',
+  // Nested set operations follow the parse tree (SQLite's compound selects are left to right).
+  'SELECT id FROM users INTERSECT (SELECT user_id FROM orders UNION ALL SELECT user_id FROM orders) ORDER BY 1 NULLS FIRST',
+  'SELECT id FROM users EXCEPT (SELECT user_id FROM orders EXCEPT SELECT id FROM users WHERE id < 3) ORDER BY 1',
+  'SELECT id FROM users WHERE id < 4 UNION ALL SELECT id FROM users WHERE id < 3 INTERSECT SELECT id FROM users WHERE id > 1 ORDER BY 1',
+  'SELECT id FROM users WHERE id < 4 UNION ALL (SELECT id FROM users ORDER BY id DESC LIMIT 2) ORDER BY 1',
   // constants and expressions
   'SELECT 1',
   "SELECT 'hello' AS greeting, 42 AS answer, 1.50 AS price, true AS ok, NULL AS nothing",
