@@ -96,7 +96,7 @@ export class Outpost {
       application_name: 'outpost-catalog',
     });
     catalogPool.on('error', (err) => logger.warn({ err: err.message }, 'catalog connection error'));
-    let collation: { collateC: boolean; ctypeC: boolean };
+    let collation: { collateC: boolean; ctypeC: boolean; versionNum: number };
     try {
       collation = await probeCollation(catalogPool);
     } catch (err) {
@@ -154,6 +154,7 @@ export class Outpost {
       database: config.upstreamTarget.database,
       textCollationIsC: collation.collateC,
       textCtypeIsC: collation.ctypeC,
+      serverVersionNum: collation.versionNum,
       access,
       maxSnapshotAgeMs: config.maxLagMs,
     });
@@ -343,17 +344,25 @@ function loadUpstreamTarget(config: Config): UpstreamTarget {
 }
 
 /**
- * How the replicated database's default collation behaves. `collateC`: text
+ * How the replicated database's default collation behaves, and upstream's version. `collateC`: text
  * compares like SQLite's BINARY (libc C/POSIX, or the builtin provider's C and
  * C.UTF-8, whose code-point order is UTF-8 byte order). `ctypeC`: case folding
  * touches ASCII letters only (libc C/POSIX ctype, builtin C — not C.UTF-8,
  * which folds all of Unicode). ICU is neither.
  */
-async function probeCollation(pool: pg.Pool): Promise<{ collateC: boolean; ctypeC: boolean }> {
-  const r = await pool.query<{ d: Record<string, string | null> }>(
-    'select to_jsonb(d) as d from pg_database d where datname = current_database()',
+async function probeCollation(
+  pool: pg.Pool,
+): Promise<{ collateC: boolean; ctypeC: boolean; versionNum: number }> {
+  const r = await pool.query<{ d: Record<string, string | null>; v: string }>(
+    "select to_jsonb(d) as d, current_setting('server_version_num') as v from pg_database d where datname = current_database()",
   );
   const d = r.rows[0]?.d ?? {};
+  // The grammar and functions local answers may use (src/sql/version-gates.ts).
+  const versionNum = Number(r.rows[0]?.v ?? 0);
+  return { ...collationOf(d), versionNum };
+}
+
+function collationOf(d: Record<string, string | null>): { collateC: boolean; ctypeC: boolean } {
   // datlocprovider exists from Postgres 15; before that every database is libc.
   const provider = d.datlocprovider ?? 'c';
   const isC = (v: string | null | undefined) => v === 'C' || v === 'POSIX';

@@ -24,6 +24,7 @@ import {
   rendererFor,
   sessionSettingsProblem,
 } from '../sql/render.js';
+import { syntaxTooNew, UNKNOWN_VERSION_NUM } from '../sql/version-gates.js';
 import { DEFAULT_SEARCH_PATH, startupProblem, WATCHED_SETTINGS } from './settings.js';
 import { mayWrite, statementFacts } from './side-effects.js';
 import { startupTimeout, startupTimeoutValue, type TimeoutChange, timeoutEffect } from './timeouts.js';
@@ -58,6 +59,13 @@ export interface RouterOptions {
    * ILIKE on default-collation text are local. Default false.
    */
   textCtypeIsC?: boolean;
+  /**
+   * Upstream's `server_version_num`: the parser knows Postgres 18's grammar,
+   * so constructs and functions newer than upstream are forwarded (see
+   * src/sql/version-gates.ts). Unknown (tests only; `src/app.ts` always
+   * passes it) gates every version-dependent construct.
+   */
+  serverVersionNum?: number;
   /**
    * All schema names upstream, if known. An unqualified table name goes
    * upstream when a schema named like the session user exists (Postgres's
@@ -896,6 +904,19 @@ export class Router implements QueryRouter {
     const plans: Plan[] = [];
     for (const stmt of stmts) {
       const [kind] = nodeKind(stmt);
+      const tooNew =
+        kind === 'SelectStmt'
+          ? syntaxTooNew(stmt, this.opts.serverVersionNum ?? UNKNOWN_VERSION_NUM)
+          : undefined;
+      if (tooNew !== undefined) {
+        const readOnly = stmts.every((s) => nodeKind(s)[0] === 'SelectStmt' && !mayWrite(s));
+        return {
+          kind: 'upstream',
+          reason: tooNew,
+          ...definedDisable(disable),
+          ...(readOnly ? { readOnly } : {}),
+        };
+      }
       if (kind !== 'SelectStmt') {
         const tx =
           stmts.length === 1 ? transactionEffect(stmt) : stmts.some(transactionEffect) ? 'other' : undefined;

