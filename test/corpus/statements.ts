@@ -3,7 +3,8 @@
  * panel and a reporting page send, over test/corpus/schema.sql. A leading
  * `~` marks a statement whose row order Postgres leaves unspecified (compared
  * as a multiset). Statements with ORDER BY end in a total order (a key) so
- * the order is comparable.
+ * the order is comparable. `!` marks one Postgres rejects, `!<17 ` one
+ * Postgres before 17 rejects (the suites also run on Postgres 15).
  */
 
 const ORM: string[] = [
@@ -292,7 +293,8 @@ const ANALYTICS: string[] = [
   'SELECT id, ntile(4) OVER (ORDER BY id) FROM orders WHERE id BETWEEN 1 AND 60 ORDER BY id',
   'SELECT id, total, lag(total) OVER (ORDER BY id), lead(total) OVER (ORDER BY id) FROM orders WHERE id < 20 ORDER BY id',
   'SELECT id, user_id, lag(id, 2) OVER (PARTITION BY user_id ORDER BY id) AS prev2 FROM orders ORDER BY id',
-  "SELECT id, lead(placed_at) OVER (ORDER BY id) - placed_at > interval '0' FROM orders WHERE id < 5 ORDER BY id",
+  // Postgres 15 and 16 cannot subtract infinite timestamps (17 has infinite intervals).
+  "!<17 SELECT id, lead(placed_at) OVER (ORDER BY id) - placed_at > interval '0' FROM orders WHERE id < 5 ORDER BY id",
   'SELECT id, count(*) OVER (), count(*) OVER (PARTITION BY status) FROM orders ORDER BY id',
   'SELECT id, user_id, count(id) OVER (PARTITION BY user_id ORDER BY id) AS running FROM orders ORDER BY id',
   'SELECT id, qty_sum FROM (SELECT order_id AS id, sum(qty) OVER (PARTITION BY order_id) AS qty_sum FROM order_items) s ORDER BY id LIMIT 10',
