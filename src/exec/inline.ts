@@ -36,7 +36,9 @@ const MAX_LOOKUPS = 3;
 export function isKeyLookup(db: Database.Database, sql: string): boolean {
   let lines: { detail: string }[];
   try {
-    lines = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[];
+    // Named parameters must all be bound; the plan does not depend on their values.
+    const names = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1] as string, null]));
+    lines = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(names) as { detail: string }[];
   } catch {
     return false;
   }
