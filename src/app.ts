@@ -140,6 +140,7 @@ export class Outpost {
     try {
       await exec?.ready();
     } catch (err) {
+      roleWatch.stop();
       await exec?.close();
       await catalogPool.end().catch(() => {});
       await engine.stop().catch(() => {});
