@@ -15,7 +15,10 @@
 import type { CatalogQuery } from './access.js';
 
 /**
- * Every part is ordered, so equal catalogs hash equally. `to_jsonb` of a
+ * Every part is ordered, so equal catalogs hash equally. Temporary schemas
+ * (made at a session's first temporary table) do not count: no role is
+ * named like them (`pg_` is reserved) and their privileges never matter
+ * here. `to_jsonb` of a
  * whole row keeps columns added in later versions (pg_auth_members'
  * inherit_option and set_option in 16) without naming them.
  */
@@ -28,7 +31,7 @@ select md5(concat_ws('|',
   (select string_agg(concat_ws(',', s.setdatabase, s.setrole, s.setconfig::text), ';'
                      order by s.setdatabase, s.setrole) from pg_catalog.pg_db_role_setting s),
   (select string_agg(concat_ws(',', n.oid, n.nspname, n.nspowner, n.nspacl::text), ';' order by n.oid)
-     from pg_catalog.pg_namespace n),
+     from pg_catalog.pg_namespace n where n.nspname !~ '^pg_(toast_)?temp_'),
   (select string_agg(concat_ws(',', c.oid, c.relowner, c.relacl::text, c.relrowsecurity, c.relforcerowsecurity),
                      ';' order by c.oid) from pg_catalog.pg_class c where c.oid = any($1::oid[]))
 )) as fp`;
