@@ -40,10 +40,10 @@ export const point: Scenario = {
         ...tps,
         missing,
         target: {
-          text: 'Outpost ≥ 1.2× direct',
+          text: 'Outpost ≥ 1.5× direct',
           met:
             tps.values.direct !== undefined && tps.values.outpost !== undefined
-              ? tps.values.outpost >= 1.2 * tps.values.direct
+              ? tps.values.outpost >= 1.5 * tps.values.direct
               : undefined,
         },
         command,

@@ -27,8 +27,8 @@ export const writes: Scenario = {
       ...tps,
       missing,
       target: {
-        text: 'Outpost ≥ 0.8× direct',
-        met: direct !== undefined && via !== undefined ? via >= 0.8 * direct : undefined,
+        text: 'Outpost ≥ 0.9× direct',
+        met: direct !== undefined && via !== undefined ? via >= 0.9 * direct : undefined,
       },
       command,
       chart: 'writes tpcb-like',
