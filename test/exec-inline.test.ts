@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { isKeyLookup } from '../src/exec/inline.js';
+import { isKeyLookup, keyLookupKind } from '../src/exec/inline.js';
 
 let dir: string;
 let db: Database.Database;
@@ -18,9 +18,10 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'outpost-inline-'));
   db = new Database(join(dir, 'r.db'));
   db.exec(`create table t1 (a1, a2, a3);
-           create index t1_key on t1 (a1);
+           create index t1__outpost_key on t1 (a1);
+           create index t1__outpost_i0 on t1 (a2);
            create table t2 (a1, a2, a3);
-           create index t2_key on t2 (a1, a2);
+           create index t2__outpost_key on t2 (a1, a2);
            create table n (v);
            insert into n with recursive g(v) as (select 1 union all select v + 1 from g where v < 1000) select v from g;
            insert into t1 select v, v % 7, 'x' from n;
@@ -48,9 +49,19 @@ test('key lookups with bound parameters are inline', () => {
   );
 });
 
+test('only lookups of a whole key find at most one row (inline without a row budget)', () => {
+  assert.equal(keyLookupKind(db, 'SELECT t0.a3 FROM t1 AS t0 WHERE t0.a1 = @p1 ORDER BY t0.rowid'), 'unique');
+  assert.equal(keyLookupKind(db, 'SELECT a3 FROM t2 WHERE a1 = @p1 AND a2 = @p2'), 'unique');
+  assert.equal(keyLookupKind(db, 'SELECT a3 FROM t1 WHERE rowid = @p1'), 'unique');
+  assert.equal(keyLookupKind(db, 'SELECT 1, @p1'), 'unique');
+  // Part of a key, or another index: any number of rows.
+  assert.equal(keyLookupKind(db, 'SELECT a3 FROM t2 WHERE a1 = @p1'), 'lookup');
+  assert.equal(keyLookupKind(db, 'SELECT a3 FROM t1 WHERE a2 = @p1'), 'lookup');
+});
+
 test('scans, ranges, sorts and many lookups are not', () => {
   assert.equal(isKeyLookup(db, 'SELECT count(*) FROM t1'), false);
-  assert.equal(isKeyLookup(db, 'SELECT a3 FROM t1 WHERE a2 = @p1'), false);
+  assert.equal(isKeyLookup(db, 'SELECT a3 FROM t1 WHERE a3 = @p1'), false);
   assert.equal(isKeyLookup(db, 'SELECT a3 FROM t1 WHERE a1 > @p1'), false);
   assert.equal(isKeyLookup(db, 'SELECT a3 FROM t1 WHERE a1 = @p1 ORDER BY a3'), false);
   assert.equal(isKeyLookup(db, 'SELECT count(*) FROM t1 a CROSS JOIN t1 b'), false);

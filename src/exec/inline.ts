@@ -27,13 +27,21 @@ export class Offload extends Error {
  * B-tree for ORDER BY or DISTINCT, a subquery, a compound) may take long.
  */
 const KEY_LOOKUP =
-  /^SEARCH \S+(?: AS \S+)? USING (?:INTEGER PRIMARY KEY \(rowid=\?\)|(?:COVERING |PRIMARY KEY )?INDEX \S+ \(\S+=\?(?: AND \S+=\?)*\)|PRIMARY KEY \(\S+=\?(?: AND \S+=\?)*\))$/;
+  /^SEARCH \S+(?: AS \S+)? USING (?:INTEGER PRIMARY KEY \(rowid=\?\)|(?:COVERING )?INDEX (\S+) \((\S+=\?(?: AND \S+=\?)*)\))$/;
+
+/** The replica's index on a table's key (src/replica/store.ts `createKeyIndex`): upstream keeps it unique. */
+const KEY_INDEX = /__outpost_key$/;
 
 /** Lookups per statement: a join of a few key lookups is still cheap, a longer one may not be. */
 const MAX_LOOKUPS = 3;
 
-/** Whether SQLite plans `sql` as at most a few key lookups (so it is cheap enough to run inline). */
-export function isKeyLookup(db: Database.Database, sql: string): boolean {
+/**
+ * How SQLite plans `sql`: `unique` when every step finds at most one row
+ * (the rowid, or equality on every column of a table's key index), so the
+ * statement can run inline without a budget; `lookup` for a few equality
+ * lookups on any index (inline under `INLINE_ROW_BUDGET`); false otherwise.
+ */
+export function keyLookupKind(db: Database.Database, sql: string): 'unique' | 'lookup' | false {
   let lines: { detail: string }[];
   try {
     // Named parameters must all be bound; the plan does not depend on their values.
@@ -42,6 +50,26 @@ export function isKeyLookup(db: Database.Database, sql: string): boolean {
   } catch {
     return false;
   }
-  if (lines.length === 0 || lines.length > MAX_LOOKUPS) return false;
-  return lines.every((l) => KEY_LOOKUP.test(l.detail));
+  // No step at all: a constant row (SELECT 1, a precheck).
+  if (lines.length === 0) return 'unique';
+  if (lines.length > MAX_LOOKUPS) return false;
+  let unique = true;
+  for (const { detail } of lines) {
+    if (detail === 'SCAN CONSTANT ROW') continue;
+    const m = KEY_LOOKUP.exec(detail);
+    if (!m) return false;
+    const [, index, terms] = m;
+    if (index === undefined) continue;
+    if (!KEY_INDEX.test(index)) unique = false;
+    else {
+      const columns = db.pragma(`index_info(${JSON.stringify(index)})`) as unknown[];
+      if ((terms ?? '').split(' AND ').length !== columns.length) unique = false;
+    }
+  }
+  return unique ? 'unique' : 'lookup';
+}
+
+/** Whether SQLite plans `sql` as at most a few key lookups (so it is cheap enough to run inline). */
+export function isKeyLookup(db: Database.Database, sql: string): boolean {
+  return keyLookupKind(db, sql) !== false;
 }

@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
-import { INLINE_ROW_BUDGET, isKeyLookup, Offload } from '../exec/inline.js';
+import { INLINE_ROW_BUDGET, keyLookupKind, Offload } from '../exec/inline.js';
 import type { ExecPool, Job } from '../exec/pool.js';
 import type { PlanJob } from '../exec/protocol.js';
 import type { ReplicaTable } from '../replica/schema.js';
@@ -115,8 +115,11 @@ interface Plan {
   binds: [string, CompiledSelect['binds'][string]][];
   /** The bind object when no parameter feeds it (simple protocol). */
   staticBinds: Record<string, unknown> | undefined;
-  /** SQLite plans it (and its prechecks) as key lookups: cheap enough to try inline (see src/exec/inline.ts). */
-  inline: boolean;
+  /**
+   * SQLite plans it (and its prechecks) as key lookups: cheap enough to run
+   * inline, `unique` ones (one row at most) without a row budget (see src/exec/inline.ts).
+   */
+  inline: 'unique' | 'lookup' | false;
 }
 
 type Classified =
@@ -242,7 +245,7 @@ export class Router implements QueryRouter {
   /** SQLite statements by compiled SQL text, shared by every query string that compiles to it. */
   private readonly statements = new Lru<Database.Statement>(1000);
   /** Whether SQLite plans a compiled text as key lookups (see src/exec/inline.ts). */
-  private readonly keyLookups = new Lru<boolean>(1000);
+  private readonly keyLookups = new Lru<Plan['inline']>(1000);
   private cacheVersion: number;
   private schemaVersion = -1;
   private replicaSchemas = new Set<string>();
@@ -999,19 +1002,20 @@ export class Router implements QueryRouter {
       precheck,
       binds,
       staticBinds,
-      inline:
-        this.opts.pool !== undefined &&
-        this.keyLookup(stmtSql) &&
-        (precheckSql === undefined || this.keyLookup(precheckSql)),
+      inline: this.opts.pool === undefined ? false : this.inlineKind(stmtSql, precheckSql),
     };
   }
 
-  /** See `isKeyLookup`, once per SQLite text. */
-  private keyLookup(sql: string): boolean {
-    let known = this.keyLookups.get(sql);
+  /** See `keyLookupKind`, once per SQLite text; a precheck is a constant expression. */
+  private inlineKind(sql: string, precheck: string | undefined): Plan['inline'] {
+    const key = precheck === undefined ? sql : `${sql}\u0000${precheck}`;
+    let known = this.keyLookups.get(key);
     if (known === undefined) {
-      known = isKeyLookup(this.opts.reader, sql);
-      this.keyLookups.set(sql, known);
+      const main = keyLookupKind(this.opts.reader, sql);
+      const pre = precheck === undefined ? 'unique' : keyLookupKind(this.opts.reader, precheck);
+      known =
+        main === false || pre === false ? false : main === 'unique' && pre === 'unique' ? 'unique' : 'lookup';
+      this.keyLookups.set(key, known);
     }
     return known;
   }
@@ -1134,7 +1138,9 @@ function runPlan(
       if (has) precheck.all(values);
       else precheck.all();
     }
-    if (budget === undefined) return (has ? stmt.all(values) : stmt.all()) as unknown[][];
+    if (budget === undefined || plan.inline === 'unique') {
+      return (has ? stmt.all(values) : stmt.all()) as unknown[][];
+    }
     const rows: unknown[][] = [];
     for (const row of (has ? stmt.iterate(values) : stmt.iterate()) as IterableIterator<unknown[]>) {
       // Leaving the loop resets the statement.
