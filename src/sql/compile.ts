@@ -598,6 +598,7 @@ class StatementCompiler {
       const r = this.setOperation(s, parent, ctes);
       return { outs: r.outs, build: (finals) => withSql + r.build(finals) };
     }
+    if (s.valuesLists !== undefined) return this.valuesClause(s, parent, ctes, withSql);
     for (const key of Object.keys(s)) {
       if (
         ![
@@ -977,6 +978,67 @@ class StatementCompiler {
         }
         return sql + limitSql(limit, offset);
       },
+    };
+  }
+
+  /**
+   * VALUES lists (top level, in FROM, or as a set-operation arm), typed like
+   * transformValuesClause: each column's common type over all rows (all
+   * unknown: text), typmod kept only when every row has the same; columns
+   * named column1, column2, ... Rows come out in list order in both systems.
+   */
+  private valuesClause(
+    s: SelectStmt,
+    parent: Level | undefined,
+    ctes: CteScope,
+    withSql: string,
+  ): { outs: Out[]; build: (finals: Expr[]) => string } {
+    for (const key of Object.keys(s)) {
+      if (!['valuesLists', 'op', 'limitOption', 'withClause'].includes(key)) {
+        throw unsupported(`VALUES with ${key}`);
+      }
+    }
+    const lists = s.valuesLists ?? [];
+    if (containsAggregate(lists) || containsWindow(lists)) throw unsupported('aggregate or window in VALUES');
+    const level: Level = { parent, items: [], ctes, top: false, grouped: false, hasSublinks: false };
+    const rows = lists.map((row) => {
+      const [kind, body] = nodeKind(row);
+      if (kind !== 'List') throw unsupported(`VALUES row ${kind}`);
+      return ((body as { items?: Node[] }).items ?? []).map((n) =>
+        this.expr(n, { level, clause: 'select', inAgg: false }),
+      );
+    });
+    const width = rows[0]?.length ?? 0;
+    if (width === 0 || rows.some((r) => r.length !== width)) {
+      throw new NotLocal('VALUES lists must all be the same length');
+    }
+    const columns = Array.from({ length: width }, (_, i) => rows.map((r) => r[i] as Expr));
+    if (columns.some((col) => col.some((e) => e.errorProne))) {
+      // Postgres evaluates a Values Scan's rows as they are pulled: which rows
+      // raise depends on the plan above it.
+      throw new NotLocal('expression that may raise an error in VALUES');
+    }
+    const typed = columns.map((col) => {
+      const type = col.every((e) => e.unknown) ? Oid.text : selectCommonType(col, 'VALUES');
+      return col.map((e) => this.coerce(e, type));
+    });
+    const outs: Out[] = typed.map((col, i) => {
+      const first = col[0] as Expr;
+      const typmod = col.every((e) => e.typmod === first.typmod) ? first.typmod : -1;
+      const expr: Expr = { ...derived(`column${i + 1}`, first.type, typmod, []), constant: false };
+      if (!TYPES.has(first.type)) {
+        expr.typlen = first.typlen;
+        expr.typeName = first.typeName;
+        if (first.enumLabels !== undefined) expr.enumLabels = first.enumLabels;
+      }
+      expr.coll = col.slice(1).reduce<Expr>((a, e) => ({ ...a, coll: mergeColl(a, e) }), first).coll;
+      return { name: `column${i + 1}`, expr };
+    });
+    const valuesSql = `VALUES ${rows.map((_, r) => `(${typed.map((col) => (col[r] as Expr).sql).join(', ')})`).join(', ')}`;
+    return {
+      outs,
+      build: (finals) =>
+        `${withSql}SELECT ${finals.map((e, i) => `${e.sql} AS c${i}`).join(', ')} FROM (${valuesSql})`,
     };
   }
 

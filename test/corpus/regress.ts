@@ -10,7 +10,7 @@
  * upstream too, and may be volatile: random(), now()).
  */
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -226,12 +226,16 @@ export async function runRegress(env: RegressEnv, statements: RegressStatement[]
     const routeRes = await env.through.query<{ last_route: string }>('show outpost.last_route');
     const route = routeRes.rows[0]?.last_route ?? '';
     const local = route === 'local';
+    if (process.env.OUTPOST_REGRESS_DUMP) {
+      appendFileSync(process.env.OUTPOST_REGRESS_DUMP, `${JSON.stringify({ id: s.id, route, sql: s.sql })}\n`);
+    }
     if (local) {
       report.local++;
       file.local++;
     } else {
       report.forwarded++;
-      const reason = trimReason(route.replace(/^upstream:\s*/, ''));
+      const raw = route.replace(/^upstream:\s*/, '');
+      const reason = process.env.OUTPOST_REGRESS_RAW ? raw : trimReason(raw);
       report.reasons.set(reason, (report.reasons.get(reason) ?? 0) + 1);
     }
     const what = `${s.id} [${local ? 'local' : route}]: ${s.sql.replace(/\s+/g, ' ').slice(0, 300)}`;

@@ -234,6 +234,13 @@ const REPORTS: string[] = [
   'SELECT user_id FROM orders INTERSECT SELECT user_id FROM events ORDER BY user_id NULLS FIRST',
   'SELECT id FROM users EXCEPT SELECT user_id FROM orders ORDER BY 1',
   '~SELECT name FROM categories UNION SELECT name FROM products',
+  // VALUES lists: columns typed over all rows, rows in list order.
+  "VALUES (3, 'c'), (1, 'a'), (2, NULL)",
+  '~SELECT * FROM (VALUES (1, 2.5), (2, NULL), (3, 7)) AS v(a, b)',
+  'SELECT v.x, u.email FROM (VALUES (2), (1)) v(x) JOIN users u ON u.id = v.x ORDER BY v.x',
+  "~SELECT x, count(*) FROM (VALUES ('a'), ('b'), ('a')) v(x) GROUP BY x",
+  '~SELECT id FROM users WHERE id < 3 UNION VALUES (7), (1)',
+  "!VALUES (1), ('a')",
   // Nested set operations follow the parse tree (SQLite's compound selects are left to right).
   'SELECT id FROM users INTERSECT (SELECT user_id FROM orders UNION ALL SELECT user_id FROM orders) ORDER BY 1 NULLS FIRST',
   'SELECT id FROM users EXCEPT (SELECT user_id FROM orders EXCEPT SELECT id FROM users WHERE id < 3) ORDER BY 1',
