@@ -81,6 +81,16 @@ import {
   timestamptzNeedsZone,
 } from './pgtypes.js';
 
+/** A function in FROM (libpg-query's RangeFunction). */
+interface RangeFunctionNode {
+  functions?: Node[];
+  alias?: { aliasname?: string; colnames?: Node[] };
+  lateral?: boolean;
+  ordinality?: boolean;
+  is_rowsfrom?: boolean;
+  coldeflist?: Node[];
+}
+
 /** Name of the SQLite function (registered by the router) that aborts a local run. */
 export const NOT_LOCAL_FUNCTION = SqlFn.notLocal;
 
@@ -1111,6 +1121,8 @@ class StatementCompiler {
         return this.joinExpr(body as JoinExpr, level);
       case 'RangeSubselect':
         return this.rangeSubselect(body as RangeSubselect, level);
+      case 'RangeFunction':
+        return this.rangeFunction(body as RangeFunctionNode, level);
       default:
         throw unsupported(describeNode(kind, body));
     }
@@ -1212,6 +1224,95 @@ class StatementCompiler {
       sql: `(${sub.build(finals)}) AS ${a}`,
       columns,
       rels: refname ? new Map([[refname, { columns, display: refname }]]) : new Map(),
+      rowids: [],
+      baseTables: 0,
+      complex: true,
+    };
+  }
+
+  /**
+   * `generate_series(int4, int4 [, int4])` in FROM, as a recursive CTE counting like generate_series_step_int4:
+   * no rows when an argument is NULL, a zero step is Postgres's error (the run
+   * aborts and upstream raises it). Arguments are constants: a function in
+   * FROM may refer to earlier FROM items (implicit LATERAL), which forwards.
+   */
+  private rangeFunction(r: RangeFunctionNode, level: Level): FromItem {
+    for (const key of Object.keys(r)) {
+      if (!['functions', 'alias'].includes(key)) throw unsupported(`function in FROM with ${key}`);
+    }
+    const fns = r.functions ?? [];
+    const items = fns.length === 1 && fns[0] && 'List' in fns[0] ? (fns[0].List.items ?? []) : [];
+    const call = items[0];
+    const coldefs = items[1];
+    if (
+      items.length !== 2 ||
+      !call ||
+      !('FuncCall' in call) ||
+      (coldefs !== undefined && Object.keys(coldefs).length > 0)
+    ) {
+      throw unsupported('function in FROM');
+    }
+    const f = call.FuncCall as FuncCall;
+    const names = (f.funcname ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+    const name = names[names.length - 1];
+    if (
+      name !== 'generate_series' ||
+      (names.length === 2 && names[0] !== 'pg_catalog') ||
+      names.length > 2 ||
+      f.agg_order ||
+      f.agg_filter ||
+      f.over ||
+      f.agg_star ||
+      f.agg_distinct ||
+      f.func_variadic
+    ) {
+      throw unsupported('function in FROM');
+    }
+    const argLevel: Level = {
+      parent: undefined,
+      items: [],
+      ctes: level.ctes,
+      top: false,
+      grouped: false,
+      hasSublinks: false,
+    };
+    const args = (f.args ?? []).map((a) => this.expr(a, { level: argLevel, clause: 'select', inAgg: false }));
+    if (args.length < 2 || args.length > 3) throw unsupported('generate_series() with these arguments');
+    for (const a of args) {
+      // int4 only: generate_series(int2, int2) is ambiguous upstream (42725).
+      if (a.unknown || !a.constant || a.type !== Oid.int4 || a.errorProne) {
+        throw unsupported('generate_series() of these arguments');
+      }
+    }
+    const [startArg, stopArg, stepArg] = args as [Expr, Expr, Expr | undefined];
+    const start = startArg.sql;
+    const stop = stopArg.sql;
+    const step = stepArg ? stepArg.sql : '1';
+    const aliasName = r.alias ? checkIdent(r.alias.aliasname ?? '') : undefined;
+    const colnames = (r.alias?.colnames ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+    if (colnames.length > 1) throw new NotLocal('too many column aliases');
+    const a = this.alias();
+    const v = `${a}_v`;
+    const more = (x: string) =>
+      `((${step}) > 0 AND ${x} <= (${stop})) OR ((${step}) < 0 AND ${x} >= (${stop}))`;
+    // Checked before the run (Postgres raises a zero step; very long series are not worth it).
+    this.prechecks.push(
+      `(CASE WHEN (${step}) = 0 THEN ${SqlFn.notLocal}('generate_series step size zero')` +
+        ` WHEN abs(((${stop}) - (${start})) / (${step})) > 1000000 THEN ${SqlFn.notLocal}('generate_series longer than 1000000 rows') ELSE 1 END)`,
+    );
+    const sql =
+      `(WITH RECURSIVE ${a}_s(${v}) AS (` +
+      `SELECT ${start} WHERE ${more(start)}` +
+      ` UNION ALL SELECT ${v} + (${step}) FROM ${a}_s WHERE ${more(`${v} + (${step})`)}` +
+      `) SELECT ${v} AS c0 FROM ${a}_s) AS ${a}`;
+    const colName = checkIdent(colnames[0] ?? aliasName ?? 'generate_series');
+    const out: Expr = { ...derived(`${a}.c0`, Oid.int4, -1, []), constant: false };
+    const columns = [{ name: colName, expr: columnOf(out, `${a}.c0`) }];
+    const refname = aliasName ?? 'generate_series';
+    return {
+      sql,
+      columns,
+      rels: new Map([[refname, { columns, display: refname }]]),
       rowids: [],
       baseTables: 0,
       complex: true,

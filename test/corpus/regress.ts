@@ -227,7 +227,10 @@ export async function runRegress(env: RegressEnv, statements: RegressStatement[]
     const route = routeRes.rows[0]?.last_route ?? '';
     const local = route === 'local';
     if (process.env.OUTPOST_REGRESS_DUMP) {
-      appendFileSync(process.env.OUTPOST_REGRESS_DUMP, `${JSON.stringify({ id: s.id, route, sql: s.sql })}\n`);
+      appendFileSync(
+        process.env.OUTPOST_REGRESS_DUMP,
+        `${JSON.stringify({ id: s.id, route, sql: s.sql })}\n`,
+      );
     }
     if (local) {
       report.local++;

@@ -241,6 +241,15 @@ const REPORTS: string[] = [
   "~SELECT x, count(*) FROM (VALUES ('a'), ('b'), ('a')) v(x) GROUP BY x",
   '~SELECT id FROM users WHERE id < 3 UNION VALUES (7), (1)',
   "!VALUES (1), ('a')",
+  // generate_series(int4, int4 [, int4]) in FROM
+  'SELECT * FROM generate_series(1, 5)',
+  'SELECT x FROM generate_series(10, 1, -3) AS g(x)',
+  'SELECT g, g * 2 AS d FROM generate_series(1, 4) g ORDER BY g DESC',
+  '~SELECT u.id, g FROM users u, generate_series(1, 2) g WHERE u.id < 3',
+  'SELECT sum(g) FROM generate_series(2147483640, 2147483647) g',
+  'SELECT count(*) FROM generate_series(5, 1)',
+  '!SELECT * FROM generate_series(1, 3, 0)',
+  '!SELECT * FROM generate_series(1::int2, 3::int2)',
   // Nested set operations follow the parse tree (SQLite's compound selects are left to right).
   'SELECT id FROM users INTERSECT (SELECT user_id FROM orders UNION ALL SELECT user_id FROM orders) ORDER BY 1 NULLS FIRST',
   'SELECT id FROM users EXCEPT (SELECT user_id FROM orders EXCEPT SELECT id FROM users WHERE id < 3) ORDER BY 1',
