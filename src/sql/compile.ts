@@ -1041,7 +1041,9 @@ class StatementCompiler {
         expr.typeName = first.typeName;
         if (first.enumLabels !== undefined) expr.enumLabels = first.enumLabels;
       }
-      expr.coll = col.slice(1).reduce<Expr>((a, e) => ({ ...a, coll: mergeColl(a, e) }), first).coll;
+      let merged: Expr = first;
+      for (const e of col.slice(1)) merged = { ...merged, coll: mergeColl(merged, e) };
+      expr.coll = merged.coll;
       return { name: `column${i + 1}`, expr };
     });
     const valuesSql = `VALUES ${rows.map((_, r) => `(${typed.map((col) => (col[r] as Expr).sql).join(', ')})`).join(', ')}`;
