@@ -1374,8 +1374,13 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private async setupDdlDetection(client: pg.Client, pre: Preflight): Promise<void> {
     if (pre.superuser) {
       try {
-        await installDdlTrigger(client);
+        const r = await installDdlTrigger(client);
+        if (r.created.length > 0)
+          this.logger.info({ created: r.created }, 'replication: installed the DDL hook');
+        for (const w of r.warnings) this.logger.warn(`replication: ${w}`);
       } catch (err) {
+        // Someone else's object where Outpost's belongs: refuse (see ddl.ts).
+        if (err instanceof StartupError) throw err;
         this.logger.warn(
           { err: oneLine(errorMessage(err)) },
           'replication: cannot install the DDL event trigger',
