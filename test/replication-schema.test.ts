@@ -239,7 +239,13 @@ test('event trigger: each schema change converges without a further row change',
     await c.query('COMMIT');
     await converged(c, store, 'public', 'n');
     assert.equal(byPgNames(store.reader).prepare('SELECT count(*) FROM "public.n"').pluck().get(), 20);
+    // Without a key it stays out of the publication (its UPDATEs must keep working upstream).
     await c.query('CREATE TABLE ctas AS SELECT g AS id, g::text AS label FROM generate_series(1, 7) g');
+    await c.query(`UPDATE ctas SET label = label || '.' WHERE id = 1`);
+    await waitFor('ctas forwarded', () =>
+      engine.status().forwardedTables.some((f) => f.table === 'public.ctas'),
+    );
+    await c.query('ALTER TABLE ctas ADD PRIMARY KEY (id)');
     await converged(c, store, 'public', 'ctas');
 
     // DROP TABLE removes it.

@@ -92,6 +92,7 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
     lagBytes: 0,
     ddlDetection: 'unknown',
     staleTables: 0,
+    forwardedTables: [],
   };
   private counted: WorkerCounters = zeroCounters();
   private started = false;

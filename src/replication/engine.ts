@@ -13,13 +13,7 @@ import type { Metrics } from '../metrics.js';
 import { type AppliedRelation, Applier } from '../replica/applier.js';
 import { catalogDifferences, copyForResync } from '../replica/resync.js';
 import type { ReplicaTable } from '../replica/schema.js';
-import {
-  copySnapshot,
-  fetchCatalog,
-  replicatedOids,
-  type SnapshotProgress,
-  stripUpstream,
-} from '../replica/snapshot.js';
+import { copySnapshot, publishedTables, type SnapshotProgress, stripUpstream } from '../replica/snapshot.js';
 import type { ReplicaStore } from '../replica/store.js';
 import {
   DDL_FUNCTION,
@@ -29,10 +23,11 @@ import {
   installDdlTrigger,
   parseDdlMessage,
 } from './ddl.js';
-import { describeFilter, publicationName, publicationTarget, type TableFilter } from './filter.js';
+import { describeFilter, publicationName, type TableFilter } from './filter.js';
 import { formatLsn, type Lsn, maxLsn, parseLsn } from './lsn.js';
 import { type MatviewScope, MatviewWatcher, refreshedMatviews } from './matviews.js';
 import { decodePgOutput, type RelationMessage } from './pgoutput.js';
+import { PublicationKeeper } from './publication.js';
 import {
   CONNECT_TIMEOUT_MS,
   detachXLog,
@@ -94,6 +89,8 @@ export interface EngineStatus {
   ddlDetection: 'event-trigger' | 'polling' | 'unknown';
   /** Tables hidden from the read path until resynchronised after a schema change. */
   staleTables: number;
+  /** Tables Outpost does not replicate (queries forwarded), and why: see publication.ts. */
+  forwardedTables: Array<{ table: string; reason: string }>;
 }
 
 const STATUS_INTERVAL_MS = 10_000;
@@ -188,6 +185,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private upstreamLsn: Lsn = 0n;
   private lastError: string | undefined;
   private snapshot: SnapshotProgress | undefined;
+  /** The publication's membership and the tables forwarded (publication.ts). */
+  private keeper: PublicationKeeper | undefined;
 
   private repl: ReplicationConnection | undefined;
   private lookup: pg.Client | undefined;
@@ -254,6 +253,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       lagBytes: this.lagBytes(),
       ddlDetection: this.ddlMode,
       staleTables: this.store.staleOids().length,
+      forwardedTables: (this.keeper?.forwarded() ?? []).map((f) => ({ table: f.table, reason: f.reason })),
     };
     if (this.lastError !== undefined) s.lastError = this.lastError;
     if (this.snapshot) s.snapshot = { ...this.snapshot };
@@ -391,7 +391,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       }
       this.slot = storedSlot;
       this.publication = storedPub;
-      await this.checkPublication(client, pre, storedPub);
+      await this.preparePublication(
+        client,
+        pre,
+        storedPub,
+        this.opts.publication === undefined && store.getMeta('publication_owned') !== 'false',
+      );
       const slotRow = await client.query<{ plugin: string | null; database: string | null }>(
         'SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1',
         [storedSlot],
@@ -606,48 +611,32 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       const name = this.opts.publication;
       if (!(await this.checkPublication(client, pre, name))) {
         throw new StartupError(
-          `publication "${name}" does not exist in upstream database "${pre.database}": create it (CREATE PUBLICATION ${pg.escapeIdentifier(name)} FOR ALL TABLES) or omit --publication`,
+          `publication "${name}" does not exist in upstream database "${pre.database}": create it (CREATE PUBLICATION ${pg.escapeIdentifier(name)} FOR TABLE …, listing tables with a primary key or replica identity) or omit --publication`,
         );
       }
+      await this.preparePublication(client, pre, name, false);
       return name;
     }
-    const filter = this.opts.filter;
-    const name = publicationName(filter);
-    const target = publicationTarget(filter);
-    if (await this.checkPublication(client, pre, name)) return name;
-    if (filter && filter.schemas.length > 0 && pre.version < 150000) {
-      throw new StartupError(
-        `--schemas needs Postgres 15 or later upstream (FOR TABLES IN SCHEMA); list the tables with --tables instead`,
-      );
-    }
-    const needsSuperuser = !filter || filter.schemas.length > 0;
-    const hint = `create it as a superuser (CREATE PUBLICATION ${name} ${target}), or create a publication for your tables (needs CREATE on the database and ownership of each table) and pass --publication`;
-    if (needsSuperuser && !pre.superuser) {
-      throw new StartupError(
-        `creating publication "${name}" ${needsSuperuser && filter ? 'FOR TABLES IN SCHEMA' : 'FOR ALL TABLES'} needs superuser and role "${pre.user}" is not one: ${hint}`,
-      );
-    }
-    try {
-      await client.query(`CREATE PUBLICATION ${pg.escapeIdentifier(name)} ${target}`);
-    } catch (err) {
-      const e = err as { code?: string };
-      // Created concurrently (by another instance starting at the same moment).
-      if (e.code === '42710' || e.code === '23505') return name;
-      if (e.code === '42501') {
-        throw new StartupError(`cannot create publication "${name}": ${oneLine(errorMessage(err))}; ${hint}`);
-      }
-      if (e.code === '42P01' || e.code === '3F000') {
-        throw new StartupError(
-          `cannot replicate ${describeFilter(filter)}: ${oneLine(errorMessage(err))} upstream; check --tables/--schemas`,
-        );
-      }
-      throw err;
-    }
-    this.logger.info(
-      { publication: name, tables: describeFilter(filter) },
-      `replication: created publication ${target}`,
-    );
+    const name = publicationName(this.opts.filter);
+    await this.preparePublication(client, pre, name, true);
     return name;
+  }
+
+  /**
+   * Outpost's own publication is created (or migrated) and its membership
+   * synchronised (publication.ts); any publication is then checked.
+   */
+  private async preparePublication(
+    client: pg.Client,
+    pre: Preflight,
+    name: string,
+    own: boolean,
+  ): Promise<void> {
+    this.keeper = new PublicationKeeper(name, { own, filter: this.opts.filter }, this.logger);
+    await this.keeper.prepare(client, pre.version, pre.user);
+    if (!(await this.checkPublication(client, pre, name))) {
+      throw new StartupError(`publication "${name}" does not exist in upstream database "${pre.database}"`);
+    }
   }
 
   /** CREATE_REPLICATION_SLOT for `this.slot`, failures explained in one line. */
@@ -722,6 +711,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         // Every table is replaced (or dropped), whatever its shape.
         stale: old,
         logger: this.logger,
+        onSkipped: (skipped) => this.keeper?.setUnrepresented(skipped),
         isCancelled: () => this.stopping,
         matviews: this.matviewScope(),
       });
@@ -826,6 +816,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         publication: this.publication,
         snapshotName: created.snapshotName,
         logger: this.logger,
+        onSkipped: (skipped) => this.keeper?.setUnrepresented(skipped),
         // Stopping mid-copy: abandon it (redone from scratch on the next start).
         isCancelled: () => this.stopping,
         matviews: this.matviewScope(),
@@ -1109,6 +1100,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     if (!rel) throw new Error(`pgoutput: change for relation ${oid} before its Relation message`);
     if (rel.version === this.store.catalogVersion && rel.applied) return rel.applied;
     const table = this.store.tableByOid(oid);
+    // Published but not representable (representable.ts): forwarded, never stale.
+    if (!table && this.keeper?.isUnrepresented(oid)) return undefined;
     const reason = table ? relationMismatch(rel.msg, table) : 'new table';
     if (!table || reason) {
       this.markStale(oid, reason ?? 'changed', rel.msg);
@@ -1164,9 +1157,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private async runCheck(storageOf: 'all' | ReadonlySet<number>, types: ReadonlySet<number>): Promise<void> {
     const gen = this.gen;
     const client = await this.lookupClient();
-    const upstream = await fetchCatalog(
+    // Tables that gained or lost a replica identity join or leave Outpost's publication first.
+    await this.keeper?.refresh(client);
+    const { tables: upstream, skipped } = await publishedTables(
       client,
-      await replicatedOids(client, this.publication, this.matviewScope()),
+      this.publication,
+      this.matviewScope(),
     );
     const typeOids = new Set<number>();
     if (types.size > 0) {
@@ -1177,6 +1173,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       for (const row of r.rows) typeOids.add(Number(row.oid));
     }
     if (gen !== this.gen) return;
+    this.keeper?.setUnrepresented(skipped);
+    const forwarded = this.keeper?.forwardedJson();
+    // For `outpost status` (in the current SQLite transaction, if any: a rollback rewrites it at the next check).
+    if (forwarded !== undefined && this.store.getMeta('forwarded_tables') !== forwarded) {
+      this.store.setMeta('forwarded_tables', forwarded);
+    }
     const diff = catalogDifferences(this.store.allTables(), upstream.map(stripUpstream), storageOf);
     for (const t of this.store.allTables()) {
       if (t.columns.some((c) => typeOids.has(c.typeOid))) diff.add(t.oid);
@@ -1285,6 +1287,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         snapshotName: created.snapshotName,
         stale,
         logger: this.logger,
+        onSkipped: (skipped) => this.keeper?.setUnrepresented(skipped),
         isCancelled: () => gen !== this.gen || this.stopping,
         matviews: this.matviewScope(),
       });

@@ -5,7 +5,6 @@
  * filters never fight over it.
  */
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { StartupError } from '../errors.js';
 
 export interface TableFilter {
@@ -84,26 +83,14 @@ export function parseFilter(
   return filter;
 }
 
-/** Outpost's publication for a filter: `outpost` for everything, `outpost_<hash>` for a filter. */
+/**
+ * Outpost's publication for a filter: `outpost` for everything, `outpost_<hash>`
+ * for a filter. Either lists the selected tables one by one (publication.ts).
+ */
 export function publicationName(filter: TableFilter | undefined): string {
   if (!filter) return 'outpost';
   const canonical = JSON.stringify([filter.tables, filter.schemas]);
   return `outpost_${createHash('sha256').update(canonical).digest('hex').slice(0, 12)}`;
-}
-
-/** The FOR clause of CREATE PUBLICATION. */
-export function publicationTarget(filter: TableFilter | undefined): string {
-  if (!filter) return 'FOR ALL TABLES';
-  const parts: string[] = [];
-  if (filter.tables.length > 0) {
-    parts.push(
-      `TABLE ${filter.tables.map(([s, t]) => `${pg.escapeIdentifier(s)}.${pg.escapeIdentifier(t)}`).join(', ')}`,
-    );
-  }
-  if (filter.schemas.length > 0) {
-    parts.push(`TABLES IN SCHEMA ${filter.schemas.map((s) => pg.escapeIdentifier(s)).join(', ')}`);
-  }
-  return `FOR ${parts.join(', ')}`;
 }
 
 /** How the operator reads the filter in logs and errors. */
