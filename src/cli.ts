@@ -5,6 +5,7 @@
  */
 import { Outpost, VERSION } from './app.js';
 import { dropSlotCommand, formatStatus, statusCommand } from './commands/admin.js';
+import { formatUninstall, uninstallCommand } from './commands/uninstall.js';
 import { helpText, parseConfig } from './config.js';
 import { errorMessage, StartupError } from './errors.js';
 import { createLogger, secretScrubber, urlPassword } from './log.js';
@@ -56,10 +57,51 @@ async function admin(command: 'status' | 'drop-slot', argv: string[]): Promise<v
   }
 }
 
+/** `outpost uninstall`: everything Outpost created upstream, removed (src/commands/uninstall.ts). */
+async function uninstall(argv: string[]): Promise<void> {
+  const force = argv.includes('--force');
+  let parsed: ReturnType<typeof parseConfig>;
+  try {
+    parsed = parseConfig(
+      argv.filter((a) => a !== '--force'),
+      process.env,
+    );
+  } catch (err) {
+    fail(errorMessage(err));
+  }
+  if (parsed === 'help' || parsed === 'version') {
+    process.stdout.write(
+      'Usage: outpost uninstall --upstream URL [--replica FILE] [--slot NAME] [--force]\nRemoves the slots, the publication, the event triggers, the function and the schema Outpost created upstream.\n--force: terminate the connection of an Outpost still streaming from a slot (stop that Outpost too).\n',
+    );
+    return;
+  }
+  const password = urlPassword(parsed.upstream);
+  scrub = secretScrubber(password ? [password] : []);
+  // The replica file only when named: the default path may be another upstream's.
+  const named =
+    argv.some((a) => a === '--replica' || a.startsWith('--replica=')) || !!process.env.OUTPOST_REPLICA;
+  try {
+    const r = await uninstallCommand({
+      upstream: parsed.upstream,
+      replica: named ? parsed.replica : undefined,
+      slot: parsed.slot,
+      force,
+    });
+    process.stdout.write(`${formatUninstall(r)}\n`);
+    if (r.incomplete) fail('some of what Outpost created upstream could not be removed (see above)');
+  } catch (err) {
+    fail(errorMessage(err));
+  }
+}
+
 async function main(): Promise<void> {
   const [first, ...rest] = process.argv.slice(2);
   if (first === 'status' || first === 'drop-slot') {
     await admin(first, rest);
+    return;
+  }
+  if (first === 'uninstall') {
+    await uninstall(rest);
     return;
   }
   let parsed: ReturnType<typeof parseConfig>;

@@ -189,6 +189,7 @@ export function helpText(): string {
     'Usage: outpost [flags]                 run the replica and the proxy',
     '       outpost status [--json] [flags] replication state, lag and slot of a replica',
     "       outpost drop-slot [flags]       drop the replica's slot (and Outpost's publication) upstream",
+    '       outpost uninstall [--force] [flags]  remove everything Outpost created upstream',
     '',
     'Flags (each also read from its environment variable):',
   ];

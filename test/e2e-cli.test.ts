@@ -70,7 +70,7 @@ before(async () => {
       (2, 7, -9007199254740993, 'béta ☃', null, false, -1e300, -0.0001, '1999-12-31', '1999-12-31 23:59:59+00'),
       (3, null, null, null, null, null, null, null, null, null),
       (4, 0, 0, '', 'x', true, 1.5e-7, 99999999.9999, '2000-01-01', '2000-01-01 00:00:00.5+00');
-    create table events (id int, note text);
+    create table events (id int primary key, note text);
     insert into events select g, 'before ' || g from generate_series(1, 100) g;
   `);
 });
