@@ -64,3 +64,39 @@ test('status reports slot, position and lag; drop-slot removes slot and publicat
   assert.equal(again.code, 1);
   assert.match(again.stderr, /^outpost: no slot to drop/);
 });
+
+test('status without the replica file finds the running one, and lists the tables not replicated', async () => {
+  await upstream.query('create table nopk (v text); insert into nopk values (1)');
+  const replica = join(dir, 'running.db');
+  const outpost = await startOutpost({ upstream: upstream.url(), replica });
+  try {
+    await outpost.ready();
+    const slot = String((await outpost.status()).replication.slot);
+    // As an operator would run it, in another directory, without --replica.
+    const status = () =>
+      runCli([
+        'status',
+        '--upstream',
+        upstream.url(),
+        '--replica',
+        join(dir, 'not-here.db'),
+        '--http',
+        `127.0.0.1:${outpost.httpPort}`,
+      ]);
+    let r = await status();
+    // The list is recorded by the first catalog check after streaming began.
+    for (let i = 0; i < 20 && !/not replicated/.test(r.stdout); i++) r = await status();
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /not created yet/);
+    assert.match(r.stdout, new RegExp(`replica: +${replica.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+    assert.match(r.stdout, new RegExp(`slot: +${slot}`));
+    assert.match(r.stdout, /running: +streaming/);
+    assert.match(
+      r.stdout,
+      /not replicated \(queries forwarded\): 1 table\(s\)\n {2}public\.nopk: no primary key or replica identity; .*REPLICA IDENTITY FULL/,
+    );
+  } finally {
+    assert.equal(await outpost.stop(), 0);
+    await upstream.query('drop table nopk');
+  }
+});

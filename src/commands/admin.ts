@@ -3,6 +3,7 @@
  * without a running Outpost: `outpost status` and `outpost drop-slot`.
  */
 import { existsSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { StartupError } from '../errors.js';
@@ -22,6 +23,10 @@ interface ReplicaMeta {
   applied_lsn?: string;
   snapshot_state?: string;
   publication_owned?: string;
+  /** JSON: [{table, reason}] of the tables not replicated (publication.ts). */
+  forwarded_tables?: string;
+  database?: string;
+  next_slot?: string;
 }
 
 /** Reads the replica's bookkeeping without creating or changing anything. */
@@ -61,6 +66,10 @@ export interface StatusReport {
     publication?: string;
     appliedLsn?: string;
     snapshot?: string;
+    /** Tables not replicated (their queries are forwarded), and why. */
+    forwardedTables?: Array<{ table: string; reason: string }>;
+    /** The file is not here, but a running Outpost's replica is: where. */
+    runningReplica?: string;
   };
   upstream?: {
     currentLsn: string;
@@ -76,16 +85,49 @@ export interface StatusReport {
 }
 
 export async function statusCommand(target: AdminTarget): Promise<StatusReport> {
-  const meta = readReplicaMeta(target.replica);
-  const slot = meta?.slot ?? target.slot;
+  // The running instance first: without --replica its file may be elsewhere.
+  let live: StatusReport['live'];
+  if (target.http) {
+    try {
+      const res = await fetch(`http://${hostForUrl(target.http.host)}:${target.http.port}/status`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      live = (await res.json()) as Record<string, unknown>;
+    } catch (err) {
+      live = {
+        error: `no running outpost at ${target.http.host}:${target.http.port} (${(err as Error).message})`,
+      };
+    }
+  }
+  let path = target.replica;
+  let meta = readReplicaMeta(path);
+  const liveInfo = live as { replica?: { path?: unknown }; replication?: { slot?: unknown } } | undefined;
+  const livePath = typeof liveInfo?.replica?.path === 'string' ? liveInfo.replica.path : undefined;
+  let runningReplica: string | undefined;
+  if (!meta && livePath !== undefined && livePath !== path) {
+    if (isAbsolute(livePath) && existsSync(livePath)) {
+      path = livePath;
+      meta = readReplicaMeta(path);
+    } else runningReplica = livePath;
+  }
+  const liveSlot = typeof liveInfo?.replication?.slot === 'string' ? liveInfo.replication.slot : undefined;
+  const slot = meta?.slot ?? target.slot ?? (liveSlot || undefined);
+  let forwarded: Array<{ table: string; reason: string }> | undefined;
+  try {
+    forwarded = meta?.forwarded_tables ? JSON.parse(meta.forwarded_tables) : undefined;
+  } catch {
+    forwarded = undefined;
+  }
   const report: StatusReport = {
     replica: {
-      path: target.replica,
+      path,
       exists: meta !== undefined,
       ...(meta?.slot ? { slot: meta.slot } : {}),
       ...(meta?.publication ? { publication: meta.publication } : {}),
       ...(meta?.applied_lsn ? { appliedLsn: meta.applied_lsn } : {}),
       ...(meta?.snapshot_state ? { snapshot: meta.snapshot_state } : {}),
+      ...(forwarded ? { forwardedTables: forwarded } : {}),
+      ...(runningReplica !== undefined ? { runningReplica } : {}),
     },
   };
   report.upstream = await withUpstream(target.upstream, async (c) => {
@@ -123,18 +165,7 @@ export async function statusCommand(target: AdminTarget): Promise<StatusReport> 
       slot: slotInfo,
     };
   });
-  if (target.http) {
-    try {
-      const res = await fetch(`http://${hostForUrl(target.http.host)}:${target.http.port}/status`, {
-        signal: AbortSignal.timeout(2000),
-      });
-      report.live = (await res.json()) as Record<string, unknown>;
-    } catch (err) {
-      report.live = {
-        error: `no running outpost at ${target.http.host}:${target.http.port} (${(err as Error).message})`,
-      };
-    }
-  }
+  if (live) report.live = live;
   return report;
 }
 
@@ -144,13 +175,25 @@ function hostForUrl(host: string): string {
 }
 
 export function formatStatus(r: StatusReport): string {
+  const running = r.live !== undefined && !('error' in r.live);
+  const missing =
+    r.replica.runningReplica !== undefined
+      ? ` (no such file here; the running Outpost's replica is ${r.replica.runningReplica}: pass --replica)`
+      : running
+        ? " (no such file here; pass the running Outpost's --replica)"
+        : ' (not created yet)';
   const lines = [
-    `replica:     ${r.replica.path}${r.replica.exists ? '' : ' (not created yet)'}`,
+    `replica:     ${r.replica.path}${r.replica.exists ? '' : missing}`,
     `slot:        ${r.replica.slot ?? '-'}`,
     `publication: ${r.replica.publication ?? '-'}`,
     `snapshot:    ${r.replica.snapshot ?? '-'}`,
     `applied LSN: ${r.replica.appliedLsn ?? '-'}`,
   ];
+  const fw = r.replica.forwardedTables ?? [];
+  if (fw.length > 0) {
+    lines.push(`not replicated (queries forwarded): ${fw.length} table(s)`);
+    for (const f of fw) lines.push(`  ${f.table}: ${f.reason}`);
+  }
   if (r.upstream) {
     lines.push(`upstream LSN: ${r.upstream.currentLsn}`);
     if (r.upstream.lagBytes !== undefined)
