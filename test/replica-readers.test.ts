@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import Libsql from 'libsql';
 import { eventually, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 
@@ -30,6 +29,21 @@ after(async () => {
   await upstream?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
+
+/** The subset of libsql's better-sqlite3-compatible API used here. */
+interface LibsqlDatabase {
+  prepare(sql: string): { raw(): { get(): unknown; all(): unknown[] }; run(): unknown };
+  close(): void;
+}
+
+/**
+ * libsql (a devDependency), loaded by a computed name so that type-checking
+ * does not need it installed (a shared node_modules may predate it).
+ */
+async function libsql(): Promise<new (path: string) => LibsqlDatabase> {
+  const name = 'libsql';
+  return ((await import(name)) as { default: new (path: string) => LibsqlDatabase }).default;
+}
 
 function sqlite3(file: string, sql: string): string {
   return execFileSync('sqlite3', ['-readonly', '-batch', file, sql], { encoding: 'utf8' }).trim();
@@ -54,7 +68,7 @@ test('sqlite3 and libsql read the replica read-only while Outpost streams', asyn
     );
 
     // libsql (0.5) ignores `{ readonly: true }` and opens read-write: a URI with mode=ro is read-only.
-    const db = new Libsql(`file:${replica}?mode=ro`);
+    const db = new (await libsql())(`file:${replica}?mode=ro`);
     try {
       // (libsql's pluck() is a no-op: raw() gives the values.)
       const count = () => (db.prepare(`select count(*) from ${quoted}`).raw().get() as number[])[0];
