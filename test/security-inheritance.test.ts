@@ -53,6 +53,20 @@ before(async () => {
     create role reader login password 'reader-pw';
     grant select on person, plain, some_tab, minmaxtest to reader;
   `);
+  // Without a key a table is replicated only with a replica identity (publication.ts).
+  for (const t of [
+    'person',
+    'emp',
+    'student',
+    'stud_emp',
+    'minmaxtest',
+    'minmaxtest1',
+    'minmaxtest2',
+    'minmaxtest3',
+    'some_tab',
+  ]) {
+    await upstream.query(`alter table ${t} replica identity full`);
+  }
   outpost = await startOutpost({ upstream: upstream.url(), replica: join(dir, 'replica.db') });
   await outpost.ready();
 });
@@ -134,8 +148,10 @@ test('a child created, filled and detached after start changes what the parent s
     assert.equal(await sameThrough(via, direct, 'select * from some_tab order by a'), 'local');
     await upstream.query(`
       create table some_tab_child (b int4) inherits (some_tab);
+      alter table some_tab_child replica identity full;
       insert into some_tab_child values (3, 30);
       create table some_tab_grandchild () inherits (some_tab_child);
+      alter table some_tab_grandchild replica identity full;
       insert into some_tab_grandchild values (4, 40);
     `);
     // Once the replica holds the new tables, the parent is known to have children.

@@ -236,7 +236,11 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   }
 
   private matviewScope(): MatviewScope {
-    return { publication: this.publication, filter: this.opts.filter };
+    return {
+      publication: this.publication,
+      filter: this.opts.filter,
+      everything: this.keeper?.managed === true && this.opts.filter === undefined,
+    };
   }
 
   appliedLsn(): Lsn {

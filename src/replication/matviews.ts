@@ -42,6 +42,12 @@ import type { TableFilter } from './filter.js';
 export interface MatviewScope {
   publication: string;
   filter: TableFilter | undefined;
+  /**
+   * Outpost's own publication without a filter: it replicates every table it
+   * can (it lists them rather than being FOR ALL TABLES, publication.ts), so
+   * every matview too.
+   */
+  everything?: boolean;
 }
 
 /** Meta key: JSON object, matview OID → its counters read before the snapshot its copy came from. */
@@ -63,9 +69,9 @@ export async function matviewOids(client: pg.Client, scope: MatviewScope): Promi
       WHERE c.relkind = 'm'
         AND n.nspname NOT IN ('pg_catalog', 'information_schema')
         AND n.nspname !~ '^pg_(toast_)?temp(_|$)'
-        AND (($1::bool AND EXISTS (SELECT 1 FROM pg_publication p WHERE p.pubname = $2 AND p.puballtables))
+        AND (($1::bool AND ($4::bool OR EXISTS (SELECT 1 FROM pg_publication p WHERE p.pubname = $2 AND p.puballtables)))
              OR n.nspname = ANY($3::text[]))`,
-    [f === undefined, scope.publication, f?.schemas ?? []],
+    [f === undefined, scope.publication, f?.schemas ?? [], scope.everything === true],
   );
   return r.rows.map((x) => Number(x.oid));
 }
