@@ -64,6 +64,8 @@ before(async () => {
     'minmaxtest2',
     'minmaxtest3',
     'some_tab',
+    'nocols',
+    'nocols_child',
   ]) {
     await upstream.query(`alter table ${t} replica identity full`);
   }

@@ -2,9 +2,8 @@
  * Outpost's publication never breaks the application's writes: tables
  * without a replica identity (made before or after Outpost started) keep
  * accepting UPDATE and DELETE upstream and are forwarded; tables that gain or
- * lose one join or leave the publication (and the replica); tables SQLite
- * cannot hold (no columns, or generated columns only) are skipped
- * while replication carries on; an old FOR ALL TABLES publication is
+ * lose one join or leave the publication (and the replica); zero-column
+ * tables replicate while replication carries on; an old FOR ALL TABLES publication is
  * migrated under a running slot.
  */
 import assert from 'node:assert/strict';
@@ -101,13 +100,14 @@ async function writesWork(database: string, table: string): Promise<void> {
   await pg.query(`DELETE FROM ${table} WHERE v LIKE 'gone%'`, [], database);
 }
 
-test('superuser: tables without a key keep their writes; unrepresentable ones are skipped; membership follows DDL', async () => {
+test('superuser: tables without a key keep their writes; zero-column tables replicate; membership follows DDL', async () => {
   await pg.query('CREATE DATABASE app1');
   await pg.query(
     `CREATE TABLE pk (id int PRIMARY KEY, v text);
      INSERT INTO pk SELECT g, 'v' || g FROM generate_series(1, 20) g;
      CREATE TABLE nopk (v text); INSERT INTO nopk VALUES ('a'), ('gone1');
      CREATE TABLE nocols (); ALTER TABLE nocols REPLICA IDENTITY FULL; INSERT INTO nocols DEFAULT VALUES;
+     CREATE TABLE nocols_nokey (); INSERT INTO nocols_nokey DEFAULT VALUES;
      CREATE TABLE onlygen (g int GENERATED ALWAYS AS (1) STORED); ALTER TABLE onlygen REPLICA IDENTITY FULL;
      INSERT INTO onlygen DEFAULT VALUES;
      CREATE TABLE casey (id int PRIMARY KEY, "a" int, "A" int); INSERT INTO casey VALUES (1, 1, 2);
@@ -126,15 +126,23 @@ test('superuser: tables without a key keep their writes; unrepresentable ones ar
       'app1',
     );
     assert.equal(pub.rows[0]?.puballtables, false);
-    // nocols and onlygen have an identity, so they are published; SQLite cannot hold them.
+    // A deferrable key is no replica identity (Postgres refuses it as one).
     assert.deepEqual(await members('app1'), ['public.casey', 'public.nocols', 'public.onlygen', 'public.pk']);
     await writesWork('app1', 'nopk');
     await writesWork('app1', 'deferred');
+    await pg.query('DELETE FROM nocols_nokey', [], 'app1');
     assert.equal(replicaRows(store, 'pk'), 20);
-    for (const t of ['nopk', 'nocols', 'casey', 'deferred'])
+    // Zero columns (CREATE TABLE t ()): replicated all the same, rows counted.
+    assert.equal(replicaRows(store, 'nocols'), 1);
+    // Column names differing only in case are two columns (SQLite names come from attnums).
+    assert.equal(replicaRows(store, 'casey'), 1);
+    // Generated columns only: in the replica's catalog, never served (pgoutput omits them).
+    assert.ok(store.allTables().some((t) => t.name === 'onlygen'));
+    for (const t of ['nopk', 'nocols_nokey', 'onlygen', 'deferred']) {
       assert.equal(store.findTable('public', t), undefined, t);
+    }
     const forwarded = engine.status().forwardedTables.map((f) => f.table);
-    assert.deepEqual(forwarded, ['public.casey', 'public.deferred', 'public.nocols', 'public.nopk']);
+    assert.deepEqual(forwarded, ['public.deferred', 'public.nocols_nokey', 'public.nopk']);
     assert.match(
       engine.status().forwardedTables.find((f) => f.table === 'public.nopk')?.reason ?? '',
       /ALTER TABLE public\.nopk REPLICA IDENTITY FULL/,
@@ -186,10 +194,11 @@ test('superuser: tables without a key keep their writes; unrepresentable ones ar
     await pg.query(`UPDATE later_pk SET v = 'changed'`, [], 'app1');
     await waitFor('later_pk left the replica', () => store.findTable('public', 'later_pk') === undefined);
 
-    // A zero-column table that gets a column becomes representable.
+    // A zero-column table that gets a column, and one that loses its last: replication carries on.
+    await waitFor('nocols insert replicated', () => replicaRows(store, 'nocols') === 2);
     await pg.query('ALTER TABLE nocols ADD COLUMN a int', [], 'app1');
-    await waitFor('nocols replicated', () => replicaRows(store, 'nocols') === 2);
-    // And one that loses its last column leaves the replica, replication carrying on.
+    await waitFor('nocols resynchronised', () => store.findTable('public', 'nocols')?.columns.length === 1);
+    assert.equal(replicaRows(store, 'nocols'), 2);
     await pg.query(
       'CREATE TABLE shrink (id int, PRIMARY KEY (id)); INSERT INTO shrink VALUES (1)',
       [],
@@ -197,7 +206,8 @@ test('superuser: tables without a key keep their writes; unrepresentable ones ar
     );
     await waitFor('shrink replicated', () => replicaRows(store, 'shrink') === 1);
     await pg.query('ALTER TABLE shrink REPLICA IDENTITY FULL; ALTER TABLE shrink DROP COLUMN id', [], 'app1');
-    await waitFor('shrink skipped', () => store.findTable('public', 'shrink') === undefined);
+    await waitFor('shrink resynchronised', () => store.findTable('public', 'shrink')?.columns.length === 0);
+    assert.equal(replicaRows(store, 'shrink'), 1);
     await pg.query(`INSERT INTO pk VALUES (22, 'v22')`, [], 'app1');
     await waitFor('pk row 22', () => replicaRows(store, 'pk') === 22);
     assert.equal(engine.status().state, 'streaming');

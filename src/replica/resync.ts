@@ -15,10 +15,10 @@ import { quoteIdent, type ReplicaTable } from './schema.js';
 import {
   COPY_SESSION_SQL,
   copyTable,
+  fetchCatalog,
   notCopied,
-  publishedTables,
   quoteLiteral,
-  type SkippedTable,
+  replicatedOids,
   stripUpstream,
   type UpstreamTable,
 } from './snapshot.js';
@@ -103,8 +103,6 @@ export interface ResyncOptions {
   batchRows?: number;
   /** Materialized views are replicated too (matviews.ts). */
   matviews?: MatviewScope;
-  /** Told the published tables left out (every one, at the snapshot). */
-  onSkipped?: (skipped: SkippedTable[]) => void;
 }
 
 export function stagingName(oid: number): string {
@@ -119,8 +117,10 @@ export async function copyForResync(opts: ResyncOptions): Promise<ResyncCopy> {
   const fresh: ResyncCopy['fresh'] = [];
   try {
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(opts.snapshotName)}`);
-    const { tables: upstream, skipped } = await publishedTables(client, opts.publication, opts.matviews);
-    opts.onSkipped?.(skipped);
+    const upstream = await fetchCatalog(
+      client,
+      await replicatedOids(client, opts.publication, opts.matviews),
+    );
     const targets = catalogDifferences(store.allTables(), upstream.map(stripUpstream), new Set());
     for (const oid of opts.stale) targets.add(oid);
     const byOid = new Map<number, UpstreamTable>(upstream.map((t) => [t.oid, t]));

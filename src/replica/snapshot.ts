@@ -7,7 +7,6 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Logger } from '../log.js';
 import { type MatviewScope, matviewOids, NOT_POPULATED } from '../replication/matviews.js';
-import { unrepresentable } from './representable.js';
 import {
   quoteIdent,
   type ReplicaColumn,
@@ -190,40 +189,6 @@ export function notCopied(t: UpstreamTable): boolean {
   return t.unservable === UNREADABLE || t.unservable === NOT_POPULATED;
 }
 
-/** A published table the replica leaves out (see representable.ts). */
-export interface SkippedTable {
-  oid: number;
-  /** `schema.name` */
-  table: string;
-  reason: string;
-}
-
-/**
- * The publication's tables the replica can hold, with their catalog, and the
- * ones it cannot (skipped). Every copy and catalog comparison goes through
- * here, so a skipped table never reaches SQLite nor counts as a difference.
- */
-export async function publishedTables(
-  client: pg.Client,
-  publication: string,
-  matviews: MatviewScope | undefined,
-): Promise<{ tables: UpstreamTable[]; skipped: SkippedTable[] }> {
-  const all = await fetchCatalog(client, await replicatedOids(client, publication, matviews));
-  const tables: UpstreamTable[] = [];
-  const skipped: SkippedTable[] = [];
-  for (const t of all) {
-    const why = unrepresentable(t);
-    if (why === undefined) tables.push(t);
-    else
-      skipped.push({
-        oid: t.oid,
-        table: `${t.schema}.${t.name}`,
-        reason: `cannot be held in the replica: ${why}`,
-      });
-  }
-  return { tables, skipped };
-}
-
 export interface SnapshotProgress {
   tables: number;
   tablesDone: number;
@@ -312,8 +277,6 @@ export interface CopyOptions {
   isCancelled?: () => boolean;
   /** Materialized views to copy too (matviews.ts). */
   matviews?: MatviewScope;
-  /** Told the published tables left out (every one, at the snapshot). */
-  onSkipped?: (skipped: SkippedTable[]) => void;
 }
 
 /** Tables whose row count is never estimated by counting, above this size (bytes). */
@@ -372,8 +335,8 @@ export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress>
   let progressTimer: NodeJS.Timeout | undefined;
   try {
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(opts.snapshotName)}`);
-    const { tables, skipped } = await publishedTables(client, opts.publication, opts.matviews);
-    opts.onSkipped?.(skipped);
+    const oids = await replicatedOids(client, opts.publication, opts.matviews);
+    const tables = await fetchCatalog(client, oids);
     const progress: SnapshotProgress = {
       tables: tables.length,
       tablesDone: 0,

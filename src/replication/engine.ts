@@ -13,7 +13,13 @@ import type { Metrics } from '../metrics.js';
 import { type AppliedRelation, Applier } from '../replica/applier.js';
 import { catalogDifferences, copyForResync } from '../replica/resync.js';
 import type { ReplicaTable } from '../replica/schema.js';
-import { copySnapshot, publishedTables, type SnapshotProgress, stripUpstream } from '../replica/snapshot.js';
+import {
+  copySnapshot,
+  fetchCatalog,
+  replicatedOids,
+  type SnapshotProgress,
+  stripUpstream,
+} from '../replica/snapshot.js';
 import type { ReplicaStore } from '../replica/store.js';
 import {
   DDL_FUNCTION,
@@ -715,7 +721,6 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         // Every table is replaced (or dropped), whatever its shape.
         stale: old,
         logger: this.logger,
-        onSkipped: (skipped) => this.keeper?.setUnrepresented(skipped),
         isCancelled: () => this.stopping,
         matviews: this.matviewScope(),
       });
@@ -820,7 +825,6 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         publication: this.publication,
         snapshotName: created.snapshotName,
         logger: this.logger,
-        onSkipped: (skipped) => this.keeper?.setUnrepresented(skipped),
         // Stopping mid-copy: abandon it (redone from scratch on the next start).
         isCancelled: () => this.stopping,
         matviews: this.matviewScope(),
@@ -1104,8 +1108,6 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     if (!rel) throw new Error(`pgoutput: change for relation ${oid} before its Relation message`);
     if (rel.version === this.store.catalogVersion && rel.applied) return rel.applied;
     const table = this.store.tableByOid(oid);
-    // Published but not representable (representable.ts): forwarded, never stale.
-    if (!table && this.keeper?.isUnrepresented(oid)) return undefined;
     const reason = table ? relationMismatch(rel.msg, table) : 'new table';
     if (!table || reason) {
       this.markStale(oid, reason ?? 'changed', rel.msg);
@@ -1163,10 +1165,9 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     const client = await this.lookupClient();
     // Tables that gained or lost a replica identity join or leave Outpost's publication first.
     await this.keeper?.refresh(client);
-    const { tables: upstream, skipped } = await publishedTables(
+    const upstream = await fetchCatalog(
       client,
-      this.publication,
-      this.matviewScope(),
+      await replicatedOids(client, this.publication, this.matviewScope()),
     );
     const typeOids = new Set<number>();
     if (types.size > 0) {
@@ -1177,7 +1178,6 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       for (const row of r.rows) typeOids.add(Number(row.oid));
     }
     if (gen !== this.gen) return;
-    this.keeper?.setUnrepresented(skipped);
     const forwarded = this.keeper?.forwardedJson();
     // For `outpost status` (in the current SQLite transaction, if any: a rollback rewrites it at the next check).
     if (forwarded !== undefined && this.store.getMeta('forwarded_tables') !== forwarded) {
@@ -1291,7 +1291,6 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         snapshotName: created.snapshotName,
         stale,
         logger: this.logger,
-        onSkipped: (skipped) => this.keeper?.setUnrepresented(skipped),
         isCancelled: () => gen !== this.gen || this.stopping,
         matviews: this.matviewScope(),
       });

@@ -312,14 +312,12 @@ export async function tablesBreakingWrites(client: pg.Client, publication: strin
 
 /**
  * What the engine asks of its publication: prepared before the slot exists,
- * refreshed at every catalog check, and the tables Outpost forwards (left out
- * of the publication, or published but not representable in SQLite), each
- * logged once.
+ * refreshed at every catalog check, and the tables Outpost forwards because
+ * they are left out of it, each logged once.
  */
 export class PublicationKeeper {
   private readonly own: OwnPublication | undefined;
   private left: ForwardedTable[] = [];
-  private readonly unrepresented = new Map<number, ForwardedTable>();
   private readonly logged = new Set<string>();
 
   constructor(
@@ -359,20 +357,9 @@ export class PublicationKeeper {
     }
   }
 
-  /** The published tables the replica cannot hold (all of them: replaces the last list). */
-  setUnrepresented(list: ForwardedTable[]): void {
-    this.unrepresented.clear();
-    for (const t of list) this.unrepresented.set(t.oid, t);
-    this.note(list);
-  }
-
-  isUnrepresented(oid: number): boolean {
-    return this.unrepresented.has(oid);
-  }
-
   /** Every table forwarded, by name. */
   forwarded(): ForwardedTable[] {
-    return [...this.left, ...this.unrepresented.values()].sort((a, b) => (a.table < b.table ? -1 : 1));
+    return [...this.left].sort((a, b) => (a.table < b.table ? -1 : 1));
   }
 
   /** The forwarded list as the replica's `forwarded_tables` stores it (for `outpost status`). */
