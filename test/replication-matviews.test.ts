@@ -342,3 +342,48 @@ test('without a superuser: a concurrent refresh while Outpost was stopped is see
     await up.end();
   }
 });
+
+test('a matview the replication role cannot read is never served, and holds up neither the snapshot nor a resync', async () => {
+  await pg.query(`CREATE ROLE app3 LOGIN REPLICATION PASSWORD 'app3-pw'`);
+  await pg.query('CREATE DATABASE mv_private OWNER app3');
+  await pg.query('CREATE PUBLICATION outpost FOR ALL TABLES', [], 'mv_private');
+  // SELECT on the matview but no USAGE on its schema: reading it is 42501.
+  await pg.query(
+    `CREATE SCHEMA priv;
+     CREATE MATERIALIZED VIEW priv.m AS SELECT 1 AS x;
+     CREATE MATERIALIZED VIEW public.theirs AS SELECT 2 AS y;
+     GRANT SELECT ON priv.m TO app3;`,
+    [],
+    'mv_private',
+  );
+  const up = await pg.connect({ database: 'mv_private', user: 'app3', password: 'app3-pw' });
+  await up.query('CREATE MATERIALIZED VIEW mine AS SELECT 3 AS z');
+  const replica = join(dir, 'private.db');
+  const outpost = await startOutpost({
+    upstream: pg.url({ database: 'mv_private', user: 'app3', password: 'app3-pw' }),
+    replica,
+    args: ['--matview-refresh', '0.3'],
+  });
+  let through: Client | undefined;
+  const su = await pg.connect({ database: 'mv_private' });
+  try {
+    await outpost.ready();
+    through = await connectThrough(outpost.port, { database: 'mv_private' });
+    await servedLocallyAsUpstream(through, up, 'SELECT * FROM mine');
+    for (const sql of ['SELECT * FROM priv.m', 'SELECT * FROM public.theirs']) {
+      assert.deepEqual(await run(through, sql), await run(su, sql));
+      assert.match(await lastRoute(through), /^upstream/, sql);
+    }
+    await su.query('REFRESH MATERIALIZED VIEW priv.m');
+    await up.query('CREATE MATERIALIZED VIEW later AS SELECT 4 AS w');
+    await servedLocallyAsUpstream(through, up, 'SELECT * FROM later');
+    await servedLocallyAsUpstream(through, up, 'SELECT * FROM mine');
+    await through.query('SELECT * FROM priv.m');
+    assert.match(await lastRoute(through), /^upstream/);
+  } finally {
+    await through?.end().catch(() => {});
+    await outpost.stop();
+    await su.end();
+    await up.end();
+  }
+});

@@ -27,7 +27,7 @@ export const COPY_SESSION_SQL =
 
 /** Why a table the replication role cannot fully read is never served (and not copied). */
 export const UNREADABLE =
-  'the replication role cannot read every row (no SELECT privilege, or row-level security)';
+  'the replication role cannot read every row (no SELECT privilege, no USAGE on the schema, or row-level security)';
 
 export interface UpstreamTable extends ReplicaTable {
   relkind: string;
@@ -100,7 +100,8 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
             CASE WHEN c.relkind = 'p' THEN ARRAY[]::text[]
               ELSE ARRAY(SELECT i.inhrelid::int8::text FROM pg_inherits i
                           WHERE i.inhparent = c.oid ORDER BY i.inhrelid::int8) END AS inheritors,
-            has_table_privilege(c.oid, 'SELECT')
+            -- Without USAGE on the schema, SELECT on the table is not enough to read it.
+            has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
               AND (NOT c.relrowsecurity
                    OR (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user)
                    OR (pg_has_role(c.relowner, 'USAGE') AND NOT c.relforcerowsecurity)) AS readable,
@@ -349,7 +350,7 @@ export async function copySnapshot(opts: CopyOptions): Promise<SnapshotProgress>
     if (unreadable) {
       throw Object.assign(
         new Error(
-          `role cannot read every row of ${unreadable.schema}.${unreadable.name} (needs SELECT, and no row-level security applying to it)`,
+          `role cannot read every row of ${unreadable.schema}.${unreadable.name} (needs SELECT, USAGE on its schema, and no row-level security applying to it)`,
         ),
         { code: '42501' },
       );
