@@ -37,6 +37,11 @@ before(async () => {
     grant usage on schema other to bob, carol;
     grant select on other.secret to bob, carol;
     alter role carol set search_path = other, public;
+    create schema locked;
+    create table locked.t (id int primary key);
+    insert into locked.t values (1);
+    create materialized view locked.mv as select id from locked.t;
+    grant select on locked.t, locked.mv to bob;
   `);
   outpost = await startOutpost({ upstream: upstream.url(), replica: join(dir, 'replica.db') });
   await outpost.ready();
@@ -77,6 +82,18 @@ test('a role without SELECT gets upstream permission denied, never local rows', 
       (err: { code?: string }) => err.code === '42501',
     );
     assert.match(await route(c), /^upstream: role alice lacks SELECT on public\.secret$/);
+  } finally {
+    await c.end();
+  }
+});
+
+test('SELECT without USAGE on the schema gets upstream permission denied, never local rows', async () => {
+  const c = await connect('bob', 'bob-pw');
+  try {
+    for (const sql of ['select * from locked.t', 'select * from locked.mv']) {
+      await assert.rejects(c.query(sql), (err: { code?: string }) => err.code === '42501', sql);
+      assert.match(await route(c), /^upstream: role bob lacks USAGE on schema locked$/, sql);
+    }
   } finally {
     await c.end();
   }
