@@ -158,3 +158,28 @@ test('extended protocol: write-then-read pairs see their write, reads mostly loc
   }
   assert.ok(local >= 24, `only ${local} of 40 extended-protocol reads were local`);
 });
+
+test('a write sent right after a statement with a pipelined state check is still fenced', async () => {
+  // An UPDATE of a table with a trigger runs user code: Outpost pipelines a
+  // hidden state query behind it. Its ReadyForQuery can arrive after the
+  // next write was sent, and must not be taken for the end of that write.
+  await upstream.query(`
+    create table touched (id int primary key, n int not null);
+    insert into touched values (1, 0);
+    create function touched_noop() returns trigger language plpgsql as $$ begin return new; end $$;
+    create trigger touched_noop before update on touched for each row execute function touched_noop();
+    create table wide (id int primary key, v int not null);
+    insert into wide select g, 0 from generate_series(1, 5000) g;
+  `);
+  const c = await connectThrough(outpost.port);
+  try {
+    for (let i = 1; i <= 40; i++) {
+      await c.query('update touched set n = n + 1 where id = 1');
+      await c.query('update wide set v = v + 1');
+      const r = await c.query<{ lo: number; hi: number }>('select min(v) as lo, max(v) as hi from wide');
+      assert.deepEqual(r.rows[0], { lo: i, hi: i }, `read ${i} sees its write (${await lastRoute(c)})`);
+    }
+  } finally {
+    await c.end();
+  }
+});

@@ -1215,7 +1215,10 @@ export class ClientSession {
         // A READ ONLY transaction upstream confirmed (or ended): its replica snapshot follows.
         if (state) this.opts.router.transactionStatus?.(state, status);
         this.copyIn = false;
-        this.fence?.onReadyForQuery(status);
+        // Only the last ReadyForQuery owed ends what was forwarded: an earlier
+        // one (a hidden query's, pipelined behind the previous statement) can
+        // arrive after a write was sent, before that write has committed.
+        if (this.tracker.owedReady() <= 1) this.fence?.onReadyForQuery(status);
         return;
       }
       case BackendType.CopyInResponse:
