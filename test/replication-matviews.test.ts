@@ -249,14 +249,16 @@ test('with the event trigger, a session reads its own REFRESH at once', async ()
     for (let i = 1; i <= 5; i++) {
       // Written and refreshed through Outpost: the next read waits for the
       // replica to pass the refresh, where the matview is hidden until recopied.
+      // (Plain REFRESH: CONCURRENTLY gives the session a temporary schema, and
+      // the router then forwards that session's reads, which proves nothing.)
       await through.query(`UPDATE t SET v = v + ${i}`);
-      await through.query(i % 2 ? 'REFRESH MATERIALIZED VIEW CONCURRENTLY s' : 'REFRESH MATERIALIZED VIEW s');
+      await through.query('REFRESH MATERIALIZED VIEW s');
       const expected = await run(up, 'SELECT * FROM s');
       // Every read equals upstream's, forwarded while the copy is made, then local.
       for (let reads = 1; ; reads++) {
         assert.deepEqual(await run(through, 'SELECT * FROM s'), expected, `read ${reads} after refresh ${i}`);
         if ((await lastRoute(through)) === 'local') break;
-        assert.ok(reads < 400, `served locally again after refresh ${i}`);
+        assert.ok(reads < 400, `served locally again after refresh ${i}: ${await lastRoute(through)}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     }
