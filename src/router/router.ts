@@ -24,7 +24,7 @@ import {
   rendererFor,
   sessionSettingsProblem,
 } from '../sql/render.js';
-import { syntaxTooNew, UNKNOWN_VERSION_NUM } from '../sql/version-gates.js';
+import { NUMERIC_LITERAL_FORMS, syntaxTooNew, UNKNOWN_VERSION_NUM } from '../sql/version-gates.js';
 import { DEFAULT_SEARCH_PATH, startupProblem, WATCHED_SETTINGS } from './settings.js';
 import { mayWrite, statementFacts } from './side-effects.js';
 import { startupTimeout, startupTimeoutValue, type TimeoutChange, timeoutEffect } from './timeouts.js';
@@ -894,9 +894,12 @@ export class Router implements QueryRouter {
       };
     }
     // The parser knows Postgres 16+ literals (0x1F, 0o17, 0b101, 1_000) that
-    // an older upstream rejects; such text may also sit in a string, which
-    // merely forwards.
-    if (/(?<![\w$])(?:0[xXoObB][0-9a-fA-F_]|\d+_\d)/.test(sql)) {
+    // an older upstream rejects or reads differently (`0x1F` is `0 AS x1F`
+    // before 16); such text may also sit in a string, which merely forwards.
+    if (
+      (this.opts.serverVersionNum ?? UNKNOWN_VERSION_NUM) < NUMERIC_LITERAL_FORMS &&
+      /(?<![\w$])(?:0[xXoObB][0-9a-fA-F_]|\d+_\d)/.test(sql)
+    ) {
       return {
         kind: 'upstream',
         reason: 'non-decimal or underscored number',

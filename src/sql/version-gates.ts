@@ -7,14 +7,17 @@
  * upstream answers (or fails) itself.
  *
  * Sources: the Postgres 16, 17 and 18 release notes (grammar, input syntax,
- * new functions). Numeric literal forms of 16 (0x1F, 1_000) are forwarded by
- * the router for every version (see Router.classifyUncached); '+infinity'
- * date/timestamp input (16) is never local (pgtypes.ts).
+ * new functions). Numeric literal forms of 16 (0x1F, 1_000) are checked on
+ * the text by the router (Router.classifyUncached); '+infinity' date and
+ * timestamp input (16) is never local (pgtypes.ts).
  */
 import { nodeKind } from './parse.js';
 
 /** Version assumed when the upstream's is unknown: gates everything newer than the oldest supported. */
 export const UNKNOWN_VERSION_NUM = 0;
+
+/** Postgres 16: non-decimal integer literals (0x1F, 0o17, 0b101) and underscores (1_000). */
+export const NUMERIC_LITERAL_FORMS = 160000;
 
 /** Postgres 16: a subquery or VALUES in FROM without an alias. */
 export const SUBQUERY_WITHOUT_ALIAS = 160000;

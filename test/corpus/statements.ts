@@ -250,6 +250,9 @@ const REPORTS: string[] = [
   'SELECT count(*) FROM generate_series(5, 1)',
   '!SELECT * FROM generate_series(1, 3, 0)',
   '!SELECT * FROM generate_series(1::int2, 3::int2)',
+  // Postgres 16 literal forms: local on 16+, upstream's syntax error before.
+  '!<16 SELECT id, 0x1F AS hex, 0o17 AS oct, 0b101 AS bin FROM users WHERE id = 0x2',
+  '!<16 SELECT id FROM users WHERE karma > -1_000 ORDER BY id',
   // Nested set operations follow the parse tree (SQLite's compound selects are left to right).
   'SELECT id FROM users INTERSECT (SELECT user_id FROM orders UNION ALL SELECT user_id FROM orders) ORDER BY 1 NULLS FIRST',
   'SELECT id FROM users EXCEPT (SELECT user_id FROM orders EXCEPT SELECT id FROM users WHERE id < 3) ORDER BY 1',
