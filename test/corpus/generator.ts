@@ -447,7 +447,20 @@ export function generator(rand: () => number): () => Generated {
         return `SELECT ${cname} FROM ${t}${chance(0.5) ? ` WHERE ${cname} IS NOT NULL` : ''}`;
       };
       const op = pick(['UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT']);
-      return { sql: `${side()} ${op} ${side()}`, unordered: true };
+      if (chance(0.5)) return { sql: `${side()} ${op} ${side()}`, unordered: true };
+      // Nested set operations, parenthesised either side, with arms limited
+      // after ORDER BY 1 (ties are equal rows, so the multiset is determined).
+      const tree = (depth: number): string => {
+        if (depth === 0 || chance(0.3)) {
+          const s = side();
+          return chance(0.25) ? `(${s} ORDER BY 1 LIMIT ${1 + int(4)})` : s;
+        }
+        const l = tree(depth - 1);
+        const r = tree(depth - 1);
+        const o = pick(['UNION', 'UNION ALL', 'INTERSECT', 'EXCEPT', 'UNION ALL', 'INTERSECT']);
+        return `${chance(0.5) ? `(${l})` : l} ${o} ${chance(0.6) ? `(${r})` : r}`;
+      };
+      return { sql: tree(3), unordered: true };
     }
     if (chance(0.05) && keys.length === 1 && !from.includes(' JOIN ')) {
       // A CTE and a derived table around a projection.
