@@ -188,7 +188,8 @@ const UNSUPPORTED: [string, RegExp][] = [
   ['WITH w AS (SELECT 1 AS x) SELECT * FROM ONLY w', /ONLY/],
   ['SELECT * FROM items TABLESAMPLE SYSTEM (10)', /TABLESAMPLE/],
   ['SELECT * FROM postgres.public.items', /database-qualified/],
-  ['SELECT * FROM generate_series(1, 3)', /function in FROM/],
+  ['SELECT * FROM generate_series(1, 3) WITH ORDINALITY', /function in FROM with ordinality/],
+  ['SELECT * FROM unnest(ARRAY[1, 2])', /function in FROM/],
   ['SELECT * FROM items AS i(a, b)', /column aliases/],
   ['SELECT i.* AS x FROM items i', /./],
   ['SELECT FROM items', /empty select list/],
@@ -267,7 +268,7 @@ describe('statement-level rules', () => {
     expectUpstream('BEGIN', /transaction control/);
     expectUpstream('EXPLAIN SELECT id FROM items', /EXPLAIN/);
     expectUpstream('SHOW TimeZone', /SHOW/);
-    expectUpstream('VALUES (1)', /VALUES/);
+    expectUpstream('VALUES (1) ORDER BY 1', /VALUES with sortClause/);
     expectUpstream('TABLE items', /type money/);
   });
 
