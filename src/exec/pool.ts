@@ -66,6 +66,8 @@ export class ExecPool {
   private closed = false;
   /** Executors started to replace a killed or exited one (tests, metrics). */
   replaced = 0;
+  /** Executors in a row that exited before they were ready: replacements back off. */
+  private startFailures = 0;
 
   constructor(private readonly opts: ExecPoolOptions) {
     for (let i = 0; i < opts.size; i++) this.children.push(this.spawn());
@@ -104,6 +106,7 @@ export class ExecPool {
       settle(o);
     };
     if (this.closed) pending.settle({ kind: 'not-local', reason: 'executors stopped' });
+    else if (this.unavailable()) pending.settle({ kind: 'not-local', reason: 'executors unavailable' });
     else if (job.snapshot !== undefined) {
       const home = this.snapshotHome.get(job.snapshot);
       if (!home) pending.settle({ kind: 'not-local', reason: 'READ ONLY transaction snapshot lost' });
@@ -206,6 +209,7 @@ export class ExecPool {
     switch (msg.t) {
       case 'ready':
         child.ready = true;
+        this.startFailures = 0;
         this.dispatch(child);
         return;
       case 'rows': {
@@ -273,10 +277,29 @@ export class ExecPool {
     for (const s of child.snapshots) this.snapshotHome.delete(s);
     child.snapshots.clear();
     const i = this.children.indexOf(child);
-    if (i >= 0 && !this.closed) {
+    if (i < 0 || this.closed) return;
+    if (child.ready) {
       this.children[i] = this.spawn();
       this.replaced++;
+      return;
     }
+    // It could not even start (the replica unreadable, out of memory): try
+    // again later rather than in a tight loop, and forward meanwhile.
+    this.startFailures++;
+    if (this.unavailable()) {
+      for (const p of this.queue.splice(0)) p.settle({ kind: 'not-local', reason: 'executors unavailable' });
+    }
+    const delay = Math.min(10_000, 100 * 2 ** Math.min(this.startFailures, 7));
+    setTimeout(() => {
+      if (this.closed || this.children[i] !== child) return;
+      this.children[i] = this.spawn();
+      this.replaced++;
+    }, delay).unref();
+  }
+
+  /** No executor is ready and the last ones failed to start. */
+  private unavailable(): boolean {
+    return this.startFailures > 0 && !this.children.some((c) => c.ready && !c.dead);
   }
 }
 
