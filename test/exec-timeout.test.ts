@@ -169,7 +169,7 @@ test('changes Outpost does not follow turn local answers off', async () => {
     try {
       await change(c);
       await c.query('select v from big where id = 2');
-      assert.match(await lastRoute(c), /^upstream: .*statement_timeout/, `change ${i}`);
+      assert.match(await lastRoute(c), /^upstream: .*timeout/, `change ${i}`);
     } finally {
       await c.end();
     }
@@ -184,5 +184,34 @@ test('changes Outpost does not follow turn local answers off', async () => {
     assert.match(await lastRoute(c), /^upstream: statement_timeout set inside a transaction block/);
   } finally {
     await c.end();
+  }
+});
+
+test('idle_in_transaction_session_timeout: busy locally is not idle; idle ends the session with 25P03', async () => {
+  const c = await connectThrough(outpost.port);
+  let fatal: pg.DatabaseError | undefined;
+  c.on('error', (e: Error) => {
+    fatal ??= e as pg.DatabaseError;
+  });
+  try {
+    await c.query('begin read only');
+    await c.query(`set local idle_in_transaction_session_timeout = '1s'`);
+    // Busy locally for well past the timeout (upstream sees no statement all along).
+    const started = Date.now();
+    for (let id = 1; Date.now() - started < 2500; id++) {
+      const r = await c.query(`select v from big where id = ${1 + (id % 1000)}`);
+      assert.equal(r.rows[0]?.v, (1 + (id % 1000)) % 97);
+      assert.equal(await lastRoute(c), 'local');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Idle past it: the session ends as Postgres ends it.
+    await new Promise((r) => setTimeout(r, 1600));
+    const after = (await settle(c.query('select 1'))) as Error;
+    assert.ok(after instanceof Error);
+    const reported = fatal ?? (after as pg.DatabaseError);
+    assert.equal(reported.code, '25P03');
+    assert.equal(reported.message, 'terminating connection due to idle-in-transaction timeout');
+  } finally {
+    await c.end().catch(() => {});
   }
 });

@@ -27,7 +27,7 @@ import {
 import { NUMERIC_LITERAL_FORMS, syntaxTooNew, UNKNOWN_VERSION_NUM } from '../sql/version-gates.js';
 import { DEFAULT_SEARCH_PATH, startupProblem, WATCHED_SETTINGS } from './settings.js';
 import { mayWrite, statementFacts } from './side-effects.js';
-import { startupTimeout, startupTimeoutValue, type TimeoutChange, timeoutEffect } from './timeouts.js';
+import { startupTimeouts, startupTimeoutValues, type TimeoutChange, timeoutEffect } from './timeouts.js';
 import type {
   FieldDescription,
   LocalOffload,
@@ -130,7 +130,7 @@ type Classified =
       disable?: string;
       tx?: TxEffect;
       readOnly?: boolean;
-      /** A single statement of the simple protocol that changes statement_timeout. */
+      /** A single statement of the simple protocol that changes a followed timeout (src/router/timeouts.ts). */
       timeout?: TimeoutChange;
       /** Why the statement may run user code (functions, triggers, views, ...), which may change session state. */
       userCode?: string;
@@ -295,7 +295,7 @@ export class Router implements QueryRouter {
       }
       // Followed only through the simple protocol (src/router/timeouts.ts).
       if (classified.kind === 'upstream' && classified.timeout) {
-        session.localDisabled ??= 'statement_timeout changed in a way Outpost does not follow';
+        session.localDisabled ??= `${classified.timeout.setting ?? 'a timeout'} changed in a way Outpost does not follow`;
       }
       this.followTransaction(session, classified.kind === 'upstream' ? classified.tx : 'other');
     } catch {
@@ -405,9 +405,9 @@ export class Router implements QueryRouter {
   ): Promise<void> | undefined {
     const problem = startupProblem(startupParams);
     if (problem !== undefined) session.localDisabled ??= problem;
-    const timeout = startupTimeoutValue(startupParams);
-    if (timeout === 'unknown') session.localDisabled ??= 'startup statement_timeout not understood';
-    else startupTimeout(session, timeout);
+    const timeouts = startupTimeoutValues(startupParams);
+    if (timeouts === 'unknown') session.localDisabled ??= 'startup timeout setting not understood';
+    else startupTimeouts(session, timeouts);
     return this.opts.access?.prepare?.(session);
   }
 
@@ -876,7 +876,7 @@ export class Router implements QueryRouter {
     // statement_timeout is followed only from a simple Query that changes nothing else (src/router/timeouts.ts).
     const timeout = stmts.length === 1 && !declared ? timeoutEffect(stmts[0] as Node) : undefined;
     if (timeout === undefined && stmts.some((s) => timeoutEffect(s) !== undefined)) {
-      disable ??= 'statement_timeout changed in a way Outpost does not follow';
+      disable ??= 'a timeout setting changed in a way Outpost does not follow';
     }
     const facts = statementFacts(stmts, (schema, name) => this.opts.catalog.findTable(schema, name));
     const endsIdle = idleEnding(stmts);

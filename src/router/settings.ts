@@ -34,7 +34,9 @@ export const DEFAULT_SEARCH_PATH = '"$user",public';
 export function settingProblem(name: string, value: string): string | undefined {
   const n = name.toLowerCase();
   // Followed from the startup packet and SET (src/router/timeouts.ts), not from role or database defaults.
-  if (n === 'statement_timeout') return /^\s*0\s*$/.test(value) ? undefined : `setting ${n}=${value}`;
+  if (n === 'statement_timeout' || n === 'idle_in_transaction_session_timeout') {
+    return /^\s*0\s*$/.test(value) ? undefined : `setting ${n}=${value}`;
+  }
   if (!WATCHED_SETTINGS.has(n)) return undefined;
   if (n === 'extra_float_digits' && /^\s*[123]\s*$/.test(value)) return undefined;
   if (n === 'search_path' && value.replace(/\s+/g, '') === DEFAULT_SEARCH_PATH) return undefined;
@@ -52,7 +54,7 @@ const STARTUP_NON_SETTINGS = new Set([
 ]);
 
 /** Startup settings the session follows itself (src/router/timeouts.ts). */
-const FOLLOWED_AT_STARTUP = /^statement_timeout$/i;
+const FOLLOWED_AT_STARTUP = /^(?:statement_timeout|idle_in_transaction_session_timeout)$/i;
 
 /** Why the startup parameters stop local answers from being exact, if they do. */
 export function startupProblem(params: ReadonlyMap<string, string>): string | undefined {

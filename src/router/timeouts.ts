@@ -1,25 +1,41 @@
 /**
- * statement_timeout as the session has it, so local statements run in an
- * executor stop when Postgres's would, with its 57014. Postgres does not
- * report the setting (ParameterStatus), so Outpost follows what sets it:
- * startup parameters and `-c` options, SET, SET LOCAL, RESET, SET ... TO
- * DEFAULT, RESET ALL and DISCARD ALL. What it cannot follow exactly (a
- * change in a multi-statement string or through the extended protocol,
- * set_config(), a session-level SET inside a transaction block, which a
- * rollback would undo, a role or database default) turns local answers off
- * for the session instead (see `settingProblem`).
+ * statement_timeout and idle_in_transaction_session_timeout as the session
+ * has them. Postgres does not report them (ParameterStatus), so Outpost
+ * follows what sets them: startup parameters and `-c` options, SET, SET
+ * LOCAL, RESET, SET ... TO DEFAULT, RESET ALL and DISCARD ALL. What it
+ * cannot follow exactly (a change in a multi-statement string or through
+ * the extended protocol, set_config(), a session-level SET inside a
+ * transaction block, which a rollback would undo, a role or database
+ * default) turns local answers off for the session instead (see
+ * `settingProblem`).
+ *
+ * statement_timeout stops local statements run in an executor, with
+ * Postgres's 57014. idle_in_transaction_session_timeout is enforced by
+ * upstream, which sees a READ ONLY transaction served locally as idle: the
+ * session keeps upstream's clock from running out while the client is busy
+ * locally (`idleInTransactionMs`, src/server/client-session.ts).
  */
 
 import type { SessionState } from '../session.js';
 import { type Node, nodeKind } from '../sql/parse.js';
 import { parseOptions } from './settings.js';
 
-/** What one statement does to statement_timeout; `unknown` when Outpost cannot tell the value. */
-export type TimeoutChange =
-  | { scope: 'session' | 'local'; ms: number | 'default' }
-  | { scope: 'session' | 'local'; ms: 'unknown' };
+export type TimeoutSetting = 'statement_timeout' | 'idle_in_transaction_session_timeout';
 
-interface Timeouts {
+export const TIMEOUT_SETTINGS: ReadonlySet<string> = new Set<TimeoutSetting>([
+  'statement_timeout',
+  'idle_in_transaction_session_timeout',
+]);
+
+/** What one statement does to a timeout; `unknown` when Outpost cannot tell the value. */
+export interface TimeoutChange {
+  /** Undefined: every timeout (RESET ALL, DISCARD ALL). */
+  setting: TimeoutSetting | undefined;
+  scope: 'session' | 'local';
+  ms: number | 'default' | 'unknown';
+}
+
+interface Followed {
   /** From the startup packet (else 0: role defaults turn local answers off). */
   startup: number;
   session: number;
@@ -29,28 +45,40 @@ interface Timeouts {
   setInBlock: boolean;
 }
 
+type Timeouts = Record<TimeoutSetting, Followed>;
+
 const state = new WeakMap<SessionState, Timeouts>();
+
+function fresh(): Followed {
+  return { startup: 0, session: 0, local: undefined, setInBlock: false };
+}
 
 function timeoutsOf(session: SessionState): Timeouts {
   let t = state.get(session);
   if (!t) {
-    t = { startup: 0, session: 0, local: undefined, setInBlock: false };
+    t = { statement_timeout: fresh(), idle_in_transaction_session_timeout: fresh() };
     state.set(session, t);
   }
   return t;
 }
 
 function publish(session: SessionState, t: Timeouts): void {
-  session.statementTimeoutMs = t.local ?? t.session;
+  session.statementTimeoutMs = t.statement_timeout.local ?? t.statement_timeout.session;
+}
+
+/** The session's idle_in_transaction_session_timeout in ms (0: none). */
+export function idleInTransactionMs(session: SessionState): number {
+  const f = state.get(session)?.idle_in_transaction_session_timeout;
+  return f ? (f.local ?? f.session) : 0;
 }
 
 const UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
 const INT_MAX = 2_147_483_647;
 
 /**
- * A statement_timeout value in ms, or undefined for anything Outpost does
- * not read exactly like Postgres (hex, octal or exponent forms, a value
- * that needs rounding, out of range).
+ * A timeout value in ms, or undefined for anything Outpost does not read
+ * exactly like Postgres (hex, octal or exponent forms, a value that needs
+ * rounding, out of range).
  */
 export function parseTimeout(value: string | number): number | undefined {
   const m = /^\s*(0|[1-9]\d*)(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$/.exec(String(value));
@@ -60,56 +88,71 @@ export function parseTimeout(value: string | number): number | undefined {
   return ms;
 }
 
-/** What `stmt` does to statement_timeout, if anything. */
+/** What `stmt` does to the followed timeouts, if anything. */
 export function timeoutEffect(stmt: Node): TimeoutChange | undefined {
   const [kind, body] = nodeKind(stmt);
   if (kind === 'DiscardStmt') {
     return (body as { target?: string }).target === 'DISCARD_ALL'
-      ? { scope: 'session', ms: 'default' }
+      ? { setting: undefined, scope: 'session', ms: 'default' }
       : undefined;
   }
   if (kind !== 'VariableSetStmt') return undefined;
   const s = body as { kind?: string; name?: string; args?: Node[]; is_local?: boolean };
   const scope = s.is_local ? 'local' : 'session';
-  if (s.kind === 'VAR_RESET_ALL') return { scope: 'session', ms: 'default' };
-  if ((s.name ?? '').toLowerCase() !== 'statement_timeout') return undefined;
-  if (s.kind === 'VAR_RESET' || s.kind === 'VAR_SET_DEFAULT') return { scope, ms: 'default' };
-  if (s.kind !== 'VAR_SET_VALUE' || s.args?.length !== 1) return { scope, ms: 'unknown' };
+  if (s.kind === 'VAR_RESET_ALL') return { setting: undefined, scope: 'session', ms: 'default' };
+  const name = (s.name ?? '').toLowerCase();
+  if (!TIMEOUT_SETTINGS.has(name)) return undefined;
+  const setting = name as TimeoutSetting;
+  if (s.kind === 'VAR_RESET' || s.kind === 'VAR_SET_DEFAULT') return { setting, scope, ms: 'default' };
+  if (s.kind !== 'VAR_SET_VALUE' || s.args?.length !== 1) return { setting, scope, ms: 'unknown' };
   const [argKind, arg] = nodeKind(s.args[0] as Node);
-  if (argKind !== 'A_Const') return { scope, ms: 'unknown' };
+  if (argKind !== 'A_Const') return { setting, scope, ms: 'unknown' };
   const c = arg as { ival?: { ival?: number }; sval?: { sval?: string }; fval?: { fval?: string } };
   const raw = c.ival ? (c.ival.ival ?? 0) : (c.sval?.sval ?? c.fval?.fval);
   const ms = raw === undefined ? undefined : parseTimeout(raw);
-  return { scope, ms: ms ?? 'unknown' };
+  return { setting, scope, ms: ms ?? 'unknown' };
 }
 
 /**
- * statement_timeout from the startup packet (a parameter or `-c` in
- * options): undefined when absent, 'unknown' when unreadable.
+ * The followed timeouts from the startup packet (a parameter or `-c` in
+ * options): absent ones are 0, 'unknown' when one is unreadable.
  */
-export function startupTimeoutValue(params: ReadonlyMap<string, string>): number | 'unknown' | undefined {
-  let found: number | 'unknown' | undefined;
+export function startupTimeoutValues(
+  params: ReadonlyMap<string, string>,
+): Partial<Record<TimeoutSetting, number>> | 'unknown' {
+  const found: Partial<Record<TimeoutSetting, number>> = {};
+  const take = (name: string, value: string): boolean => {
+    const n = name.toLowerCase();
+    if (!TIMEOUT_SETTINGS.has(n)) return true;
+    const ms = parseTimeout(value);
+    if (ms === undefined) return false;
+    found[n as TimeoutSetting] = ms;
+    return true;
+  };
   for (const [name, value] of params) {
-    if (name.toLowerCase() === 'statement_timeout') found = parseTimeout(value) ?? 'unknown';
     if (name === 'options') {
-      for (const [opt, v] of parseOptions(value)) {
-        if (opt.toLowerCase() === 'statement_timeout') found = parseTimeout(v) ?? 'unknown';
-      }
-    }
+      for (const [opt, v] of parseOptions(value)) if (!take(opt, v)) return 'unknown';
+    } else if (!take(name, value)) return 'unknown';
   }
   return found;
 }
 
-/** The session starts with statement_timeout `startup` ms (0: none). */
-export function startupTimeout(session: SessionState, startup: number | undefined): void {
+/** The session starts with these timeouts (absent: 0, none). */
+export function startupTimeouts(
+  session: SessionState,
+  values: Partial<Record<TimeoutSetting, number>>,
+): void {
   const t = timeoutsOf(session);
-  t.startup = startup ?? 0;
-  t.session = t.startup;
+  for (const setting of TIMEOUT_SETTINGS as ReadonlySet<TimeoutSetting>) {
+    const f = t[setting];
+    f.startup = values[setting] ?? 0;
+    f.session = f.startup;
+  }
   publish(session, t);
 }
 
 /**
- * A single-statement simple Query that changes statement_timeout is being
+ * A single-statement simple Query that changes a followed timeout is being
  * sent upstream. `idle`: nothing else is in flight, so the session's
  * transaction status is the one the statement runs in. Returns why local
  * answers must stop, if the change cannot be followed.
@@ -119,20 +162,27 @@ export function followTimeout(
   change: TimeoutChange,
   idle: boolean,
 ): string | undefined {
-  if (!idle || change.ms === 'unknown') return 'statement_timeout changed in a way Outpost does not follow';
+  const what = change.setting ?? 'a timeout';
+  if (!idle || change.ms === 'unknown') return `${what} changed in a way Outpost does not follow`;
   const t = timeoutsOf(session);
   // In a failed transaction block the SET fails too (25P02).
   if (session.txStatus === 'E') return undefined;
-  const ms = change.ms === 'default' ? t.startup : change.ms;
-  if (change.scope === 'local') {
-    // Outside a transaction block SET LOCAL only warns.
-    if (session.txStatus === 'T') t.local = ms;
-  } else {
-    t.session = ms;
-    // Inside a block it replaces any SET LOCAL value, and lasts only if the block commits.
-    if (session.txStatus === 'T') {
-      t.setInBlock = true;
-      t.local = undefined;
+  const settings = change.setting
+    ? [change.setting]
+    : (['statement_timeout', 'idle_in_transaction_session_timeout'] as const);
+  for (const setting of settings) {
+    const f = t[setting];
+    const ms = change.ms === 'default' ? f.startup : change.ms;
+    if (change.scope === 'local') {
+      // Outside a transaction block SET LOCAL only warns.
+      if (session.txStatus === 'T') f.local = ms;
+    } else {
+      f.session = ms;
+      // Inside a block it replaces any SET LOCAL value, and lasts only if the block commits.
+      if (session.txStatus === 'T') {
+        f.setInBlock = true;
+        f.local = undefined;
+      }
     }
   }
   publish(session, t);
@@ -143,10 +193,14 @@ export function followTimeout(
 export function timeoutsAtReady(session: SessionState, status: 'I' | 'T' | 'E'): string | undefined {
   if (status !== 'I') return undefined;
   const t = state.get(session);
-  if (!t || (t.local === undefined && !t.setInBlock)) return undefined;
-  t.local = undefined;
-  const uncertain = t.setInBlock;
-  t.setInBlock = false;
+  if (!t) return undefined;
+  let uncertain: string | undefined;
+  for (const setting of TIMEOUT_SETTINGS as ReadonlySet<TimeoutSetting>) {
+    const f = t[setting];
+    f.local = undefined;
+    if (f.setInBlock) uncertain ??= `${setting} set inside a transaction block (a rollback undoes it)`;
+    f.setInBlock = false;
+  }
   publish(session, t);
-  return uncertain ? 'statement_timeout set inside a transaction block (a rollback undoes it)' : undefined;
+  return uncertain;
 }

@@ -40,7 +40,7 @@ import {
   RYW_WAITING,
   SessionFence,
 } from '../router/read-your-writes.js';
-import { followTimeout, timeoutsAtReady } from '../router/timeouts.js';
+import { followTimeout, idleInTransactionMs, timeoutsAtReady } from '../router/timeouts.js';
 import type { LocalOffload, QueryRouter, Route } from '../router/types.js';
 import { newSessionState, type SessionState } from '../session.js';
 import {
@@ -80,7 +80,7 @@ import {
 } from '../wire/frontend.js';
 import { type BackendKey, type CancelRegistry, sendCancel } from './cancel.js';
 import { type ExtendedHost, ExtendedProtocol, PIPELINED } from './extended.js';
-import { type InFlight, startOffloaded, stopReason } from './local-exec.js';
+import { IdleInTransaction, type InFlight, startOffloaded, stopReason } from './local-exec.js';
 import { dataRowValues, STATE_CHECK_QUERY, stateProblem } from './state-check.js';
 import { UpstreamConnection, type UpstreamTarget } from './upstream-connection.js';
 import { type Outcome, ReplyTracker } from './upstream-replies.js';
@@ -202,6 +202,21 @@ export class ClientSession {
   private readonly startupTimer: NodeJS.Timeout;
   /** A local statement running in an executor process; the client's next messages wait for it. */
   private local: InFlight | undefined;
+  private readonly idleInTx = new IdleInTransaction({
+    ms: () => (this.state && this.localReadOnlyTx() ? idleInTransactionMs(this.state) : 0),
+    keepalive: () => this.guard(() => this.keepUpstreamAwake()),
+    expire: () =>
+      this.guard(() => {
+        this.log.debug('idle-in-transaction timeout');
+        this.fail(
+          new PgError({
+            severity: 'FATAL',
+            code: '25P03',
+            message: 'terminating connection due to idle-in-transaction timeout',
+          }),
+        );
+      }),
+  });
 
   constructor(private readonly opts: ClientSessionOptions) {
     this.socket = opts.socket;
@@ -305,6 +320,7 @@ export class ClientSession {
 
   private onClientData(chunk: Buffer): void {
     if (this.closing) return; // drained and dropped until the socket closes
+    this.idleInTx.clientBusy();
     this.reader.push(chunk);
     this.processClient();
   }
@@ -336,7 +352,37 @@ export class ClientSession {
       }
     } finally {
       this.flushRound();
+      this.watchIdleInTransaction();
     }
+  }
+
+  /** A READ ONLY transaction served locally is open (its snapshot in use). */
+  private localReadOnlyTx(): boolean {
+    return this.state?.txStatus === 'T' && this.state.readOnlyTx?.phase === 'open';
+  }
+
+  /** After a round: is the session now waiting for the client inside a local READ ONLY transaction? */
+  private watchIdleInTransaction(): void {
+    if (this.phase !== 'ready' || this.closing) return;
+    if (!this.localReadOnlyTx()) this.idleInTx.stop();
+    else if (!this.deferred && this.idle() && this.reader.buffered() === 0) this.idleInTx.clientIdle();
+  }
+
+  /**
+   * Resets upstream's idle-in-transaction clock with a hidden statement
+   * while the client is busy locally; the client's next messages wait for
+   * its answer, so they are routed with nothing in flight.
+   */
+  private keepUpstreamAwake(): void {
+    if (this.closing || this.phase !== 'ready' || !this.localReadOnlyTx()) return;
+    this.forward.push(serializeQuery('SELECT 1'));
+    this.tracker.push({ kind: 'query', hidden: true, hideErrors: true });
+    if (!this.deferred) {
+      this.deferred = true;
+      this.deferredUntil = () => this.idle();
+      this.pauseClient('deferred');
+    }
+    this.flushRound();
   }
 
   /**
@@ -840,7 +886,7 @@ export class ClientSession {
     const inFlight = startOffloaded(offload, state.statementTimeoutMs ?? 0);
     this.local = inFlight;
     this.deferred = true;
-    this.deferredUntil = () => this.local === undefined;
+    this.deferredUntil = () => this.idle();
     this.pauseClient('deferred');
     void inFlight.task.done.then((outcome) =>
       this.guard(() => {
@@ -850,6 +896,7 @@ export class ClientSession {
         done(outcome, stopReason(inFlight));
         this.flushRound();
         this.resumeDeferred();
+        this.watchIdleInTransaction();
       }),
     );
   }
@@ -1131,6 +1178,7 @@ export class ClientSession {
     if (this.drainIfIdle()) return;
     this.maybeSendStateCheck();
     this.resumeDeferred();
+    this.watchIdleInTransaction();
   }
 
   // ---- session state checks (see state-check.ts) ----------------------------
@@ -1207,6 +1255,7 @@ export class ClientSession {
     switch (type) {
       case BackendType.ReadyForQuery: {
         const status = parseReadyForQuery(body);
+        this.idleInTx.upstreamReady();
         if (state) {
           state.txStatus = status;
           const problem = timeoutsAtReady(state, status);
@@ -1390,6 +1439,7 @@ export class ClientSession {
     this.closing = true;
     if (this.key) this.opts.cancel.unregister(this.key);
     // The client is gone: so is the point of its local statement.
+    this.idleInTx.stop();
     this.local?.task.cancel();
     this.local = undefined;
     if (this.state) this.opts.router.transactionStatus?.(this.state, 'I');

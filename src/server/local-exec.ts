@@ -27,3 +27,86 @@ export function startOffloaded(offload: LocalOffload, timeoutMs: number): InFlig
 export function stopReason(inFlight: InFlight): 'user' | 'timeout' {
   return inFlight.stoppedBy ?? 'user';
 }
+
+/** A keepalive goes upstream this long before upstream's own idle-in-transaction clock would run out. */
+const KEEPALIVE_MARGIN_MS = 200;
+
+/**
+ * idle_in_transaction_session_timeout for a READ ONLY transaction served
+ * locally. Upstream enforces it, but sees the transaction idle from its
+ * last statement there, while the client may be busy reading locally: so
+ * before upstream's clock runs out, if the client has been active since, a
+ * hidden statement resets it (`keepalive`); and the session's own clock,
+ * from the client's last answer, ends the session with Postgres's FATAL
+ * 25P03 (`expire`) when Postgres would.
+ */
+export class IdleInTransaction {
+  private timer: NodeJS.Timeout | undefined;
+  private upstreamIdleSince = Date.now();
+  /** Undefined while the client's statement is being answered. */
+  private clientIdleSince: number | undefined;
+  private watching = false;
+
+  constructor(
+    private readonly hooks: {
+      /** The timeout in ms (0: none). */
+      ms(): number;
+      keepalive(): void;
+      expire(): void;
+    },
+  ) {}
+
+  /** Upstream sent ReadyForQuery: its idle clock restarts. */
+  upstreamReady(): void {
+    this.upstreamIdleSince = Date.now();
+    if (this.watching) this.arm();
+  }
+
+  /** The session waits for the client inside a local READ ONLY transaction. */
+  clientIdle(): void {
+    if (this.watching && this.clientIdleSince !== undefined) return;
+    this.watching = true;
+    this.clientIdleSince = Date.now();
+    this.arm();
+  }
+
+  /** The client sent something: only upstream's clock matters until it is answered. */
+  clientBusy(): void {
+    if (!this.watching) return;
+    this.clientIdleSince = undefined;
+    this.arm();
+  }
+
+  /** The transaction is no longer served locally. */
+  stop(): void {
+    this.watching = false;
+    this.clientIdleSince = undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const ms = this.hooks.ms();
+    if (ms <= 0) return;
+    const since = this.clientIdleSince;
+    const expireAt = since === undefined ? Number.POSITIVE_INFINITY : since + ms;
+    // The client was active after upstream's clock started: upstream's would run out first.
+    const keepaliveAt =
+      since === undefined || since > this.upstreamIdleSince
+        ? this.upstreamIdleSince + ms - KEEPALIVE_MARGIN_MS
+        : Number.POSITIVE_INFINITY;
+    const at = Math.min(expireAt, keepaliveAt);
+    if (at === Number.POSITIVE_INFINITY) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        if (Date.now() >= expireAt) this.hooks.expire();
+        else this.hooks.keepalive();
+      },
+      Math.max(0, at - Date.now()),
+    );
+    this.timer.unref();
+  }
+}

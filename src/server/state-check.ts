@@ -11,6 +11,7 @@
  * could otherwise supply its own `current_setting` or `=`).
  */
 import { settingProblem, WATCHED_SETTINGS } from '../router/settings.js';
+import { idleInTransactionMs, parseTimeout } from '../router/timeouts.js';
 import type { SessionState } from '../session.js';
 import { serializeQuery } from '../wire/frontend.js';
 
@@ -59,9 +60,18 @@ for (const name of WATCHED_SETTINGS) {
  * session that ever made one stays upstream, as after CREATE TEMP), then
  * the value of each checked setting. About 0.1 ms of upstream time.
  */
+/**
+ * Timeouts the session follows itself (src/router/timeouts.ts): user code
+ * may have changed them too, so they must still be what Outpost applies.
+ */
+const FOLLOWED: readonly [string, (session: SessionState) => number][] = [
+  ['statement_timeout', (session) => session.statementTimeoutMs ?? 0],
+  ['idle_in_transaction_session_timeout', idleInTransactionMs],
+];
+
 export const STATE_CHECK_SQL = `select current_user, session_user,
  pg_catalog.pg_my_temp_schema() operator(pg_catalog.<>) 0::pg_catalog.oid,
- ${CHECKS.map(([name]) => `pg_catalog.current_setting('${name}')`).join(', ')}`;
+ ${[...CHECKS, ...FOLLOWED].map(([name]) => `pg_catalog.current_setting('${name}')`).join(', ')}`;
 
 export const STATE_CHECK_QUERY: Buffer = serializeQuery(STATE_CHECK_SQL);
 
@@ -87,7 +97,7 @@ export function stateProblem(
   session: SessionState,
   row: readonly (string | null)[] | undefined,
 ): string | undefined {
-  if (row?.length !== 3 + CHECKS.length) return 'session state check returned no row';
+  if (row?.length !== 3 + CHECKS.length + FOLLOWED.length) return 'session state check returned no row';
   const [currentUser, sessionUser, temp] = row;
   if (sessionUser !== session.user) return `session user changed upstream to ${sessionUser}`;
   if (currentUser !== session.user) return `current user changed upstream to ${currentUser}`;
@@ -95,6 +105,10 @@ export function stateProblem(
   for (const [i, [name, fine]] of CHECKS.entries()) {
     const value = row[3 + i] ?? '';
     if (!fine(value)) return `setting changed upstream: ${name}=${value}`;
+  }
+  for (const [i, [name, followed]] of FOLLOWED.entries()) {
+    const value = row[3 + CHECKS.length + i] ?? '';
+    if (parseTimeout(value) !== followed(session)) return `setting changed upstream: ${name}=${value}`;
   }
   return undefined;
 }
