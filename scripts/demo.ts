@@ -53,7 +53,9 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
 
   process.stdout.write('Starting an embedded Postgres with wal_level=logical...\n');
-  const upstream = await startPostgres();
+  // Its own process group: Ctrl-C reaches only this process, which stops
+  // Outpost first and Postgres after it, quietly, once.
+  const upstream = await startPostgres({ detached: true });
   await upstream.query(SAMPLE);
 
   const config = parseConfig([], {

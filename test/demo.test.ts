@@ -22,6 +22,8 @@ test('the demo prints a psql line that works', async () => {
       OUTPOST_DEMO_DIR: demoDir,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, signalled whole below, as a terminal's Ctrl-C is.
+    detached: true,
   });
   let out = '';
   proc.stdout.on('data', (b) => {
@@ -54,11 +56,39 @@ test('the demo prints a psql line that works', async () => {
     ]);
     const route = await c.query('show outpost.last_route');
     assert.equal(route.rows[0].last_route, 'local');
+    // A client still connected when Ctrl-C comes.
+    const idle = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres' });
+    await idle.connect();
+    const notices: string[] = [];
+    idle.on('error', (err) => notices.push(`${(err as { code?: string }).code} ${err.message}`));
     await c.end();
-    proc.kill('SIGINT');
+    const upstreamPort = Number(/Upstream Postgres: \S+@127\.0\.0\.1:(\d+)\//.exec(out)?.[1]);
+    assert.ok(upstreamPort > 0, out);
+    const stoppingAt = out.length;
+    process.kill(-(proc.pid as number), 'SIGINT');
     assert.equal(await exited, 0, out);
+    // Stopped once, in order: Outpost ended its sessions (57P01, as Postgres
+    // would on shutdown) before Postgres stopped; no warnings, no second stop.
+    const tail = out.slice(stoppingAt);
+    assert.equal(tail.match(/Stopping/g)?.length, 1, tail);
+    assert.doesNotMatch(tail, /WARN|ERROR|FATAL|"level":(40|50|60)/, tail);
+    // (node-postgres adds its own "terminated unexpectedly" after any FATAL.)
+    assert.deepEqual(
+      notices.filter((n) => !n.endsWith('Connection terminated unexpectedly')),
+      ['57P01 terminating connection due to administrator command'],
+      'the client saw only the graceful end',
+    );
+    await idle.end().catch(() => {});
+    // And Postgres is gone.
+    const left = new pg.Client({
+      host: '127.0.0.1',
+      port: upstreamPort,
+      user: 'postgres',
+      password: 'postgres',
+    });
+    await assert.rejects(left.connect(), /ECONNREFUSED/);
   } finally {
-    proc.kill('SIGKILL');
+    if (proc.exitCode === null) process.kill(-(proc.pid as number), 'SIGKILL');
     rmSync(demoDir, { recursive: true, force: true });
   }
 });

