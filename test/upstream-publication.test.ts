@@ -15,6 +15,7 @@ import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
+import { parseFilter, publicationName } from '../src/replication/filter.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 
 let pg: PostgresInstance;
@@ -118,6 +119,8 @@ test('superuser: tables without a key keep their writes; zero-column tables repl
   const store = ReplicaStore.open(join(dir, 'app1.db'));
   const { engine, log } = engineFor(store, pg.url({ database: 'app1' }));
   try {
+    const ddlTags: string[] = [];
+    engine.on('ddl', (tag) => ddlTags.push(tag));
     await engine.start();
     assert.equal(engine.status().state, 'streaming');
     const pub = await pg.query(
@@ -176,6 +179,9 @@ test('superuser: tables without a key keep their writes; zero-column tables repl
       'app1',
     );
     await waitFor('later_pk replicated', () => replicaRows(store, 'later_pk') === 2);
+    // Outpost's own ALTER PUBLICATION is DDL too, but changes no privilege: no invalidation for it.
+    assert.ok(ddlTags.includes('CREATE TABLE'));
+    assert.ok(!ddlTags.some((t) => t.endsWith('PUBLICATION')), ddlTags.join());
     await writesWork('app1', 'later_nopk');
     await waitFor('later_nopk forwarded', () =>
       engine.status().forwardedTables.some((f) => f.table === 'public.later_nopk'),
@@ -324,6 +330,51 @@ test('--publication is used as given, with a warning for tables whose writes it 
     assert.equal(replicaRows(store, 'nopk'), 1);
     const none = await pg.query(`SELECT 1 FROM pg_publication WHERE pubname = 'outpost'`, [], 'app4');
     assert.equal(none.rowCount, 0);
+  } finally {
+    await engine.stop();
+    store.close();
+  }
+});
+
+test('--tables/--schemas: the filter publication lists only the selected tables with an identity', async () => {
+  await pg.query('CREATE DATABASE app5');
+  await pg.query(
+    `CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1);
+     CREATE TABLE b (v text); INSERT INTO b VALUES ('x'), ('gone');
+     CREATE TABLE c (id int PRIMARY KEY);
+     CREATE SCHEMA s; CREATE TABLE s.d (id int PRIMARY KEY); CREATE TABLE s.e (v text);
+     INSERT INTO s.e VALUES ('y'), ('gone');`,
+    [],
+    'app5',
+  );
+  const filter = parseFilter('a, b', 's');
+  const store = ReplicaStore.open(join(dir, 'app5.db'));
+  const log: Logged = { lines: [] };
+  const engine = new ReplicationEngine({
+    upstreamUrl: pg.url({ database: 'app5' }),
+    store,
+    logger: createLogger({ level: 'info', format: 'json', write: (l) => log.lines.push(JSON.parse(l)) }),
+    metrics: createMetrics(),
+    ...(filter ? { filter } : {}),
+  });
+  try {
+    await engine.start();
+    const name = publicationName(filter);
+    assert.deepEqual(await members('app5', name), ['public.a', 's.d']);
+    await writesWork('app5', 'b');
+    await writesWork('app5', 's.e');
+    assert.deepEqual(
+      engine.status().forwardedTables.map((f) => f.table),
+      ['public.b', 's.e'],
+    );
+    // A table created later in a selected schema joins; one outside the filter does not.
+    await pg.query(
+      'CREATE TABLE s.f (id int PRIMARY KEY); CREATE TABLE other (id int PRIMARY KEY)',
+      [],
+      'app5',
+    );
+    await waitFor('s.f published', async () => (await members('app5', name)).includes('s.f'));
+    assert.ok(!(await members('app5', name)).includes('public.other'));
   } finally {
     await engine.stop();
     store.close();

@@ -1134,8 +1134,11 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   /** A DDL transaction: find the tables it made differ from the replica. */
   private async onDdlMessage(n: DdlNotice): Promise<void> {
     // Privileges, policies and ownership may have changed (AccessControl);
-    // not by a REFRESH, which apps may run every few seconds.
-    if (refreshedMatviews(n.tag, n.tables).length === 0) this.emit('ddl', n.tag);
+    // not by a REFRESH, which apps may run every few seconds, nor by a
+    // publication change (Outpost's own membership updates are DDL too).
+    if (refreshedMatviews(n.tag, n.tables).length === 0 && !/ PUBLICATION$/.test(n.tag)) {
+      this.emit('ddl', n.tag);
+    }
     // A rewrite shows only as a new storage identity, and only the tables the
     // DDL named are checked for it (TRUNCATE changes it too, harmlessly).
     await this.runCheck(n.unknown ? 'all' : n.tables, n.tag === 'ALTER TYPE' ? n.types : new Set());
