@@ -375,6 +375,7 @@ test('--tables/--schemas: the filter publication lists only the selected tables 
     );
     await waitFor('s.f published', async () => (await members('app5', name)).includes('s.f'));
     assert.ok(!(await members('app5', name)).includes('public.other'));
+    await waitFor('s.f copied', () => store.findTable('s', 'f'));
   } finally {
     await engine.stop();
     store.close();
