@@ -11,14 +11,16 @@
  * waiting the documented bound, `--max-lag` (README, "Security model").
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, type TestContext, test } from 'node:test';
 import type pg from 'pg';
+import { serializeQuery } from '../src/wire/frontend.js';
 import { type OutpostProcess, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { type Probe, type ProbeContext, type ProbeReport, runProbe } from './helpers/probes.js';
+import { bindMsg, executeMsg, msg, parseMsg, RawClient, SYNC } from './helpers/wire-client.js';
 
 const MAX_LAG_S = 2;
 
@@ -439,6 +441,10 @@ const PROBES: Probe[] = [
     ],
     local: [1],
   },
+  // ---- COPY: nothing of Outpost's may reach upstream while it is in copy-in mode ----
+  // (node-pg answers CopyInResponse with CopyFail: both sides fail with 57014.)
+  { name: 'COPY FROM STDIN', user: 'alice', steps: ['copy wlog (note) from stdin', ORDERED], local: [1] },
+  { name: 'COPY TO STDOUT', steps: ['copy (select 1) to stdout', ORDERED], local: [1] },
   // ---- DISCARD ALL ----
   { name: 'DISCARD ALL resets search_path', steps: ['set search_path = other', 'discard all', ORDERED] },
   {
@@ -602,6 +608,11 @@ before(async () => {
   upstream = await startPostgres();
   dir = mkdtempSync(join(tmpdir(), 'outpost-probes-'));
   await upstream.query(ROLES);
+  // A role the raw-protocol COPY tests log in as without a password.
+  const hba = `${upstream.dataDir}/pg_hba.conf`;
+  writeFileSync(hba, `host all rawcopy 127.0.0.1/32 trust\n${readFileSync(hba, 'utf8')}`);
+  await upstream.query('create role rawcopy login');
+  await upstream.query('select pg_reload_conf()');
   await upstream.query(SCHEMA);
   await upstream.query('create database otherdb');
   await upstream.query(
@@ -672,5 +683,64 @@ test('database-wide changes are seen within --max-lag', async (t) => {
     await t.test(p.name, async () => {
       reports.push(await runProbe(context(), p));
     });
+  }
+});
+
+/**
+ * COPY FROM STDIN puts upstream in copy-in mode, where any message but
+ * CopyData/CopyDone/CopyFail ends the copy with an error: Outpost's state
+ * check after it (a COPY may fire triggers) must wait until the copy is done.
+ */
+test('COPY FROM STDIN after user code, simple and extended protocol, as libpq sends it', async () => {
+  const raw = await RawClient.session(outpost.port, 'rawcopy');
+  try {
+    const types = async (): Promise<string[]> => {
+      const out: string[] = [];
+      for (let m = await raw.next(); m && m.type !== 'G' && m.type !== 'Z'; m = await raw.next())
+        out.push(m.type);
+      return out;
+    };
+    raw.send(serializeQuery('copy wlog (note) from stdin'));
+    assert.deepEqual(await types(), []);
+    raw.send(Buffer.concat([msg('d', Buffer.from('a\nb\n')), msg('c')]));
+    assert.deepEqual(
+      (await raw.untilReady()).map((m) => m.type),
+      ['C', 'Z'],
+    );
+    // As libpq's PQexecParams: Sync right after Execute (ignored in copy-in), another after CopyDone.
+    raw.send(
+      Buffer.concat([parseMsg('', 'copy wlog (note) from stdin'), bindMsg('', ''), executeMsg(''), SYNC]),
+    );
+    assert.deepEqual(await types(), ['1', '2']);
+    raw.send(Buffer.concat([msg('d', Buffer.from('c\n')), msg('c'), SYNC]));
+    assert.deepEqual(
+      (await raw.untilReady()).map((m) => m.type),
+      ['C', 'Z'],
+    );
+    const count = await raw.run(serializeQuery("select count(*) from wlog where note in ('a', 'b', 'c')"));
+    assert.equal(
+      count
+        .find((m) => m.type === 'D')
+        ?.body.subarray(6)
+        .toString(),
+      '3',
+    );
+    // The state was checked once the copies were done; reads are local again
+    // (once the role's facts are fresh: earlier tests changed roles).
+    let route = '';
+    for (let attempt = 0; attempt < 40; attempt++) {
+      await raw.run(serializeQuery(ORDERED));
+      const r = await raw.run(serializeQuery('show outpost.last_route'));
+      route =
+        r
+          .find((m) => m.type === 'D')
+          ?.body.subarray(6)
+          .toString() ?? '';
+      if (!/being looked up|not yet known|role catalog not/.test(route)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(route, 'local');
+  } finally {
+    raw.close();
   }
 });

@@ -1213,9 +1213,13 @@ function sessionEffect(stmt: Node): string | undefined {
 /**
  * `always`: the query string ends outside any transaction block whatever
  * came before (a lone COMMIT or ROLLBACK without AND CHAIN); `from-idle`: it
- * does when sent outside one (no transaction control in it).
+ * does when sent outside one (no transaction control in it). Never with a
+ * COPY (see below): Outpost's own query then waits until the session is idle.
  */
 function idleEnding(stmts: Node[]): 'always' | 'from-idle' | undefined {
+  // A COPY may put upstream in copy-in mode, where any other message is an
+  // error that ends the copy: nothing may follow it until it is done.
+  if (stmts.some((s) => nodeKind(s)[0] === 'CopyStmt')) return undefined;
   if (stmts.length === 1) {
     const [kind, body] = nodeKind(stmts[0] as Node);
     if (kind === 'TransactionStmt') {
