@@ -8,8 +8,10 @@
  * Postgres's backends (the postmaster's reaped children).
  */
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { serializeCancelRequest } from '../../src/wire/frontend.js';
 import { alternate, type Ctx, pgbenchCommand, type Scenario, type SystemName } from '../lib/context.js';
 import { sleep } from '../lib/proc.js';
 import { median, percentile } from '../lib/stats.js';
@@ -61,6 +63,39 @@ async function pointReadsBeside(port: number, seconds: number, accounts: number)
   } finally {
     await heavy.end().catch(() => {});
     await reader.end().catch(() => {});
+  }
+}
+
+/** Sends a CancelRequest with the client's key (node-postgres has no cancel API). */
+function cancelRequest(port: number, c: pg.Client): Promise<void> {
+  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+  const key = Buffer.alloc(4);
+  key.writeInt32BE(secretKey);
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port }, () => s.end(serializeCancelRequest(processID, key)));
+    s.on('error', reject);
+    s.resume();
+    s.on('close', () => resolve());
+  });
+}
+
+/** Milliseconds from sending a CancelRequest for a running long read to its 57014, and to the next read's answer. */
+async function cancelLatency(port: number): Promise<{ cancel: number; next: number }> {
+  const c = await client(port);
+  try {
+    const running = c.query(HEAVY).then(
+      () => performance.now(),
+      () => performance.now(),
+    );
+    await sleep(300);
+    const sent = performance.now();
+    await cancelRequest(port, c);
+    const answered = await running;
+    // The next statement that needs an executor (the cancelled one's is being replaced).
+    await c.query('select count(*) from pgbench_branches');
+    return { cancel: answered - sent, next: performance.now() - answered };
+  } finally {
+    await c.end().catch(() => {});
   }
 }
 
@@ -141,6 +176,42 @@ export const isolation: Scenario = {
       values: p50,
       command,
     });
+
+    const cancels: Partial<Record<SystemName, number[]>> = { direct: [], outpost: [] };
+    const nexts: Partial<Record<SystemName, number[]>> = { direct: [], outpost: [] };
+    for (let round = 0; round < Math.max(3, ctx.rounds); round++) {
+      for (const name of ['direct', 'outpost'] as const) {
+        const r = await cancelLatency(name === 'direct' ? ctx.upstream.port : ctx.outpost.port);
+        cancels[name]?.push(r.cancel);
+        nexts[name]?.push(r.next);
+      }
+    }
+    const cancelCommand = `${HEAVY}; CancelRequest after 300 ms; then select count(*) from pgbench_branches`;
+    ctx.rows.push({
+      scenario: 'Isolation',
+      metric: 'CancelRequest to 57014',
+      unit: 'ms',
+      better: 'lower',
+      values: { direct: median(cancels.direct ?? []), outpost: median(cancels.outpost ?? []) },
+      rounds: cancels,
+      target: {
+        text: 'Outpost < 100 ms',
+        met: (cancels.outpost?.length ?? 0) > 0 ? median(cancels.outpost ?? []) < 100 : undefined,
+      },
+      command: cancelCommand,
+    });
+    ctx.rows.push({
+      scenario: 'Isolation',
+      metric: 'next local read after a cancel (executor replaced)',
+      unit: 'ms',
+      better: 'lower',
+      values: { direct: median(nexts.direct ?? []), outpost: median(nexts.outpost ?? []) },
+      rounds: nexts,
+      command: cancelCommand,
+    });
+    ctx.log(
+      `  cancel: direct ${median(cancels.direct ?? []).toFixed(1)} ms, outpost ${median(cancels.outpost ?? []).toFixed(1)} ms; next read after it: direct ${median(nexts.direct ?? []).toFixed(1)} ms, outpost ${median(nexts.outpost ?? []).toFixed(1)} ms`,
+    );
 
     // CPU per point read: the work of the system itself, not of pgbench.
     for (const mode of ['simple', 'prepared']) {
