@@ -4,6 +4,8 @@
  * (https://prometheus.io/docs/instrumenting/exposition_formats/).
  * Pure data; `src/http` serves it.
  */
+import { forwardReasonClass, sqlStateClass } from './forward-reasons.js';
+
 type Labels = Record<string, string>;
 
 /** Label sets seen before, by a cheap key: counters are bumped on every statement. */
@@ -18,7 +20,7 @@ function labelKey(labels: Labels | undefined): string {
   const keys = Object.keys(labels).sort();
   const key =
     keys.length === 0 ? '' : `{${keys.map((k) => `${k}="${escapeLabel(labels[k] ?? '')}"`).join(',')}}`;
-  // Reasons and SQLSTATE classes are a bounded set in practice; stay bounded anyway.
+  // Label values come from fixed sets (see `LabelClassifiers`); stay bounded anyway.
   if (labelKeys.size >= 10_000) labelKeys.clear();
   labelKeys.set(quick, key);
   return key;
@@ -54,13 +56,34 @@ function formatNumber(v: number): string {
   return String(v);
 }
 
+/** Maps a label's free-text value to one of a fixed set, so a series per distinct text cannot arise. */
+export type LabelClassifiers = Readonly<Record<string, (value: string) => string>>;
+
 export class Counter extends Metric {
-  constructor(name: string, help: string) {
+  constructor(
+    name: string,
+    help: string,
+    private readonly classify?: LabelClassifiers,
+  ) {
     super(name, help, 'counter');
   }
   inc(labels?: Labels, by = 1): void {
-    const k = labelKey(labels);
+    const k = labelKey(this.classified(labels));
     this.values.set(k, (this.values.get(k) ?? 0) + by);
+  }
+  override get(labels?: Labels): number {
+    return super.get(this.classified(labels));
+  }
+  private classified(labels: Labels | undefined): Labels | undefined {
+    const classify = this.classify;
+    if (!labels || !classify) return labels;
+    const out: Labels = {};
+    for (const k in labels) {
+      const v = labels[k] as string;
+      const f = classify[k];
+      out[k] = f ? f(v) : v;
+    }
+    return out;
   }
 }
 
@@ -156,9 +179,14 @@ export class Histogram extends Metric {
 export function createMetrics() {
   return {
     statements: new Counter('outpost_statements_total', 'Statements handled, by route (local|upstream).'),
-    forwarded: new Counter('outpost_forwarded_total', 'Statements forwarded upstream, by reason.'),
+    // The reason's class (src/forward-reasons.ts); the text itself is in SHOW outpost.last_route.
+    forwarded: new Counter('outpost_forwarded_total', 'Statements forwarded upstream, by reason class.', {
+      reason: forwardReasonClass,
+    }),
     clients: new Gauge('outpost_clients_connected', 'Client connections currently open.'),
-    clientErrors: new Counter('outpost_client_errors_total', 'Errors sent to clients, by SQLSTATE class.'),
+    clientErrors: new Counter('outpost_client_errors_total', 'Errors sent to clients, by SQLSTATE class.', {
+      class: sqlStateClass,
+    }),
     appliedLsn: new Gauge(
       'outpost_replication_applied_lsn',
       'Upstream LSN the replica reflects, as a number.',
