@@ -14,7 +14,10 @@ export const FORWARD_REASON_CLASSES = [
   'transaction',
   /** A statement other than a plain SELECT: SET, SHOW, COPY, EXPLAIN, cursors, PREPARE, CALL, DO, DDL. */
   'statement',
-  /** Session state local answers do not follow: settings, startup options, temporary objects, search_path. */
+  /**
+   * Session state local answers do not follow (settings, startup options,
+   * temporary objects, search_path), or being verified upstream after user code ran.
+   */
   'session',
   /** A table or database that is not in the replica (or a system catalog). */
   'not-replicated',
@@ -58,7 +61,7 @@ const RULES: readonly [ForwardReasonClass, RegExp][] = [
   ],
   [
     'session',
-    /^(search_path |setting |session changed |startup |TimeZone |DateStyle|IntervalStyle|standard_conforming_strings |set_config\(\) called$|schema created|schema ".*" may shadow|temporary .* may shadow|CALL may change|DO block may change|statement_timeout changed|timestamptz constant without an offset under TimeZone )/,
+    /^(session state being verified upstream |search_path |setting |session changed |startup |TimeZone |DateStyle|IntervalStyle|standard_conforming_strings |set_config\(\) called$|schema created|schema ".*" may shadow|temporary .* may shadow|CALL may change|DO block may change|statement_timeout changed|timestamptz constant without an offset under TimeZone )/,
   ],
   [
     'statement',

@@ -54,6 +54,7 @@ describe('forward reason classes', () => {
       ['session changed search_path', 'session'],
       ['search_path "$user", public', 'session'],
       ['startup options', 'session'],
+      ['session state being verified upstream (after statement CopyStmt)', 'session'],
       ['TimeZone Mars/Olympus not verified', 'session'],
       ['temporary table may shadow replicated tables', 'session'],
       ['schema "alice" may shadow unqualified names', 'session'],
