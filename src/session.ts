@@ -49,6 +49,12 @@ export interface SessionState {
    * nothing is answered locally.
    */
   stateCheck?: { reason: string; inFlight: boolean; dirty: boolean } | undefined;
+  /**
+   * A READ COMMITTED transaction the client began that upstream has not
+   * heard of yet (src/server/local-transaction.ts): `txStatus` is 'T' while
+   * upstream's connection is idle. `reads`: statements answered locally in it.
+   */
+  localTx?: { reads: number } | undefined;
   /** `local` or `upstream: <reason>`, answered by `SHOW outpost.last_route`. */
   lastRoute: string;
   /**

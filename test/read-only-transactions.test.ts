@@ -128,8 +128,8 @@ test('the extended protocol inside a READ ONLY transaction reads the same snapsh
 test('read-write, REPEATABLE READ and SERIALIZABLE transactions go upstream', async () => {
   const c = await client();
   try {
+    // (A plain BEGIN starts locally: test/local-transactions.test.ts.)
     for (const begin of [
-      'begin',
       'begin read write',
       'begin isolation level repeatable read read only',
       'start transaction isolation level serializable, read only',

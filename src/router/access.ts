@@ -60,7 +60,11 @@ const SETTINGS_QUERY = `
 select cfg
 from pg_db_role_setting s, unnest(s.setconfig) cfg
 where s.setrole in (0, (select oid from pg_roles where rolname = $1))
-  and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))`;
+  and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+union all
+-- The server's own default (postgresql.conf, ALTER SYSTEM): a plain BEGIN starts a
+-- transaction locally only at READ COMMITTED (src/server/local-transaction.ts).
+select 'default_transaction_isolation=' || reset_val from pg_settings where name = 'default_transaction_isolation'`;
 
 const SCHEMAS_QUERY = 'select nspname from pg_namespace';
 

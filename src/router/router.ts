@@ -529,7 +529,10 @@ export class Router implements QueryRouter {
   private sessionProblem(session: SessionState): string | undefined {
     if (!this.opts.catalog.snapshotComplete()) return 'replica snapshot not complete';
     if (session.database !== this.opts.database) return `database ${session.database} not replicated`;
-    if (session.txStatus !== 'I' && !(session.txStatus === 'T' && session.readOnlyTx?.phase === 'open')) {
+    if (
+      session.txStatus !== 'I' &&
+      !(session.txStatus === 'T' && (session.readOnlyTx?.phase === 'open' || session.localTx !== undefined))
+    ) {
       return session.readOnlyTx?.phase === 'expired'
         ? 'READ ONLY transaction older than --max-lag'
         : 'inside a transaction';

@@ -48,6 +48,7 @@ import {
   authenticationSasl,
   BackendType,
   backendKeyData,
+  commandComplete,
   errorResponse,
   parseAuthentication,
   parseBackendKeyData,
@@ -81,6 +82,7 @@ import {
 import { type BackendKey, type CancelRegistry, sendCancel } from './cancel.js';
 import { type ExtendedHost, ExtendedProtocol, PIPELINED } from './extended.js';
 import { IdleInTransaction, type InFlight, startOffloaded, stopReason } from './local-exec.js';
+import { localTxControl, upstreamBegin } from './local-transaction.js';
 import { dataRowValues, STATE_CHECK_QUERY, stateProblem } from './state-check.js';
 import { UpstreamConnection, type UpstreamTarget } from './upstream-connection.js';
 import { type Outcome, ReplyTracker } from './upstream-replies.js';
@@ -417,6 +419,7 @@ export class ClientSession {
 
   /** Bytes for upstream in this round that may write (anything but a read-only simple Query). */
   private forwardBytes(buf: Buffer): void {
+    this.openUpstreamTx();
     this.forward.push(buf);
     this.roundMayWrite = true;
   }
@@ -631,7 +634,8 @@ export class ClientSession {
       const tx = this.state.txStatus;
       if (
         fence === 'wait' &&
-        (tx === 'I' || (tx === 'T' && this.state.readOnlyTx?.phase === 'open')) &&
+        (tx === 'I' ||
+          (tx === 'T' && (this.state.readOnlyTx?.phase === 'open' || this.state.localTx !== undefined))) &&
         this.idle() &&
         this.extended.startsReadBatch(frame)
       ) {
@@ -737,6 +741,7 @@ export class ClientSession {
       this.awaitStateCheck(frame);
       return;
     }
+    if (route.kind === 'upstream' && this.answerTxControl(frame, sql, state)) return;
     const idle = this.idle();
     if (route.kind === 'upstream' && route.timeout) {
       const problem = followTimeout(state, route.timeout, idle);
@@ -792,6 +797,7 @@ export class ClientSession {
           }
           this.reply.localResults(results, state.txStatus);
           this.extended.localQueryAnswered(state.txStatus);
+          if (state.localTx) state.localTx.reads++;
           state.lastRoute = 'local';
           this.opts.metrics.statements.inc({ route: 'local' });
           localTimer();
@@ -817,6 +823,7 @@ export class ClientSession {
         reason = route.reason;
         break;
     }
+    this.openUpstreamTx();
     this.forward.push(frame.raw);
     // A statement that cannot write (a SELECT the replica could not answer)
     // does not make this session's next local reads wait for the replica.
@@ -862,6 +869,7 @@ export class ClientSession {
         const results = offload.results(outcome.rows);
         this.reply.localResults(results, state.txStatus);
         this.extended.localQueryAnswered(state.txStatus);
+        if (state.localTx) state.localTx.reads++;
         state.lastRoute = 'local';
         this.opts.metrics.statements.inc({ route: 'local' });
         localTimer();
@@ -928,6 +936,8 @@ export class ClientSession {
       this.opts.metrics.clientErrors.inc({ class: '57' });
       return;
     }
+    // A transaction that started locally: upstream's must exist to fail.
+    this.openUpstreamTx();
     if (why === 'timeout') {
       // Its replies are hidden; rolled back with the transaction.
       this.forward.push(serializeQuery('SET LOCAL statement_timeout = 1'));
@@ -943,9 +953,75 @@ export class ClientSession {
     this.tracker.push(this.extended.readyExpectation('query'));
   }
 
+  /**
+   * A lone BEGIN that may start a transaction locally, or the COMMIT or
+   * ROLLBACK of one that never went upstream: answered here
+   * (src/server/local-transaction.ts). False: route it as usual.
+   */
+  private answerTxControl(frame: Frame, sql: string, state: SessionState): boolean {
+    if (this.copyIn || this.extended.forwardedUnsynced()) return false;
+    if (state.txStatus === 'I' ? !this.mayStartLocalTx(state) : state.localTx === undefined) return false;
+    const control = localTxControl(sql);
+    // A BEGIN inside it or a COMMIT outside one: upstream's WARNING.
+    if (!control || (control.kind === 'begin') !== (state.txStatus === 'I')) return false;
+    if (control.kind === 'begin' && state.stateCheck) {
+      // User code ran upstream (a trigger of the previous write, ...): the
+      // transaction may start locally once the session's state is known
+      // again; the check is usually already on its way, right behind it.
+      this.awaitStateCheck(frame);
+      return true;
+    }
+    if (!this.idle()) return false;
+    if (control.kind === 'begin') {
+      state.localTx = { reads: 0 };
+      state.txStatus = 'T';
+    } else {
+      state.localTx = undefined;
+      state.txStatus = 'I';
+      const problem = timeoutsAtReady(state, 'I');
+      if (problem !== undefined) state.localDisabled ??= problem;
+    }
+    // The router followed the statement (a plain BEGIN: a READ ONLY transaction may follow).
+    this.opts.router.transactionStatus?.(state, state.txStatus);
+    this.reply.raw(commandComplete(control.tag));
+    this.reply.raw(readyForQuery(state.txStatus));
+    this.extended.localQueryAnswered(state.txStatus);
+    state.lastRoute = 'local';
+    this.opts.metrics.statements.inc({ route: 'local' });
+    this.log.debug({ tag: control.tag }, 'transaction control answered locally');
+    return true;
+  }
+
+  /** A plain BEGIN may start locally: nothing pending upstream, nothing the local path cannot follow. */
+  private mayStartLocalTx(state: SessionState): boolean {
+    return (
+      state.localDisabled === undefined &&
+      // The router has just followed this BEGIN (`await-begin`): nothing else of a READ ONLY one.
+      (state.readOnlyTx === undefined || state.readOnlyTx.phase === 'await-begin') &&
+      // Upstream's clock enforces it; it would not run for a transaction it has not seen.
+      idleInTransactionMs(state) === 0 &&
+      !this.extended.forwardedUnsynced()
+    );
+  }
+
+  /**
+   * Something is going upstream inside a transaction that started locally:
+   * upstream's transaction begins right in front of it, in the same write,
+   * its replies kept from the client (local-transaction.ts).
+   */
+  private openUpstreamTx(): void {
+    const tx = this.state?.localTx;
+    if (!tx || !this.state) return;
+    this.state.localTx = undefined;
+    this.forward.push(serializeQuery(upstreamBegin(tx.reads)));
+    this.tracker.push({ kind: 'query', hidden: true, hideErrors: false });
+    this.log.debug({ localReads: tx.reads }, 'transaction continues upstream');
+  }
+
   /** Sends a simple Query upstream after all (the local run could not answer it). */
   private forwardQuery(raw: Buffer, sql: string, readOnly: boolean, reason: string): void {
     const state = this.state as SessionState;
+    this.openUpstreamTx();
     this.forward.push(raw);
     if (!readOnly) this.roundMayWrite = true;
     this.tracker.push(timeUntilReady(this.opts.metrics, this.extended.readyExpectation('query', sql)));
@@ -966,6 +1042,8 @@ export class ClientSession {
 
   /** https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-TERMINATION */
   private terminate(frame: Frame): void {
+    // Nothing of a transaction that never went upstream needs ending there.
+    if (this.state) this.state.localTx = undefined;
     this.forwardBytes(frame.raw);
     this.flushRound();
     this.closing = true;

@@ -397,7 +397,11 @@ export class ExtendedProtocol {
     if (!router.prepare) return { mode: 'upstream', reason: 'extended protocol not routed' };
     if (!this.host.quiet()) return { mode: 'upstream', reason: PIPELINED };
     // Inside a transaction only a READ ONLY one with its replica snapshot open may be local.
-    if (state.txStatus !== 'I' && !(state.txStatus === 'T' && state.readOnlyTx?.phase === 'open')) {
+    // (Or one that started locally and has not gone upstream: src/server/local-transaction.ts.)
+    if (
+      state.txStatus !== 'I' &&
+      !(state.txStatus === 'T' && (state.readOnlyTx?.phase === 'open' || state.localTx !== undefined))
+    ) {
       return { mode: 'upstream', reason: 'inside a transaction' };
     }
     return { mode: 'local' };
@@ -772,6 +776,9 @@ export class ExtendedProtocol {
       this.toUpstream(frame, `binary result: ${err.message}`);
       return;
     }
+    // Upstream must learn that a query ran, should the transaction go there (local-transaction.ts).
+    const localTx = this.host.state.localTx;
+    if (localTx) localTx.reads++;
     local.cursor = end;
     // Reaching the row limit suspends the portal, even with no rows left.
     if (msg.maxRows > 0 && end - start === msg.maxRows) {
