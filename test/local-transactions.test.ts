@@ -281,7 +281,9 @@ test('psycopg2 in its default mode (implicit BEGIN): reads local, status in tran
   // SHOW outpost.last_route after COMMIT runs in psycopg2's next implicit transaction.
   assert.equal(out.commit_route, 'local');
   await eventually(async () => {
-    const r = await upstream.query(`select xact_start from pg_stat_activity where application_name = '${app}'`);
+    const r = await upstream.query(
+      `select xact_start from pg_stat_activity where application_name = '${app}'`,
+    );
     return r.rows.length === 0;
   });
 });
