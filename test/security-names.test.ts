@@ -134,6 +134,14 @@ const LOCAL = [
   `select id from moods where m = 'Happy' order by id`,
   `select id from moods where n = 'Happy' order by id`,
   `select id from moods where m > 'happy' order by id`,
+  // Aliases, WITH names, output names: folded when unquoted, exact when quoted.
+  'select M.id from "MixedCase" m order by 1',
+  'select "M".id from "MixedCase" "M" order by 1',
+  'with "W" as (select 1 as x) select * from "W"',
+  'with w as (select 1 as x) select * from W',
+  'select "X" from (select 1 as "X") s',
+  'select val as "V" from mixedcase order by "V"',
+  'select val as v from mixedcase order by V',
 ];
 
 /** Not the same table (or column) in Postgres: an error upstream, and through Outpost. */
@@ -146,6 +154,12 @@ const ERRORS = [
   'select * from "Sales".orders',
   'select "amount" from "Sales"."Orders"',
   `select * from "${LONG_A.slice(0, 62)}"`,
+  'select "M".id from "MixedCase" m',
+  'with "W" as (select 1 as x) select * from w',
+  'select "X" from (select 1 as x) s',
+  'select x from (select 1 as "X") s',
+  'select "LOWER"(val) from mixedcase',
+  'select val as "V" from mixedcase order by "v"',
 ];
 
 test('names equal but for case, dots or quotes are distinct tables and columns, locally', async () => {
