@@ -68,6 +68,19 @@ before(async () => {
     create type mood as enum ('sad', 'Happy');
     create table moods (id int4, m "Mood", n mood);
     insert into moods values (1, 'Happy', 'sad'), (2, 'happy', 'Happy'), (3, 'SAD', 'Happy');
+    -- Without a key a table is replicated only with a replica identity (publication.ts).
+    alter table "a.b".c replica identity full;
+    alter table a."b.c" replica identity full;
+    alter table "Sales"."Orders" replica identity full;
+    alter table sales.orders replica identity full;
+    alter table sales."Orders" replica identity full;
+    alter table "${LONG_A}" replica identity full;
+    alter table "${LONG_B}" replica identity full;
+    alter table "${LONG_UTF8}" replica identity full;
+    alter table "we""ird" replica identity full;
+    alter table capture replica identity full;
+    alter table t0 replica identity full;
+    alter table moods replica identity full;
     create role narrow login password 'narrow-pw';
     grant select on "MixedCase" to narrow;
     grant usage on schema "Sales" to narrow;
@@ -212,12 +225,12 @@ test('a role granted one of two colliding tables gets what upstream gives it', a
 
 test('colliding tables created after start are resynchronised apart', async () => {
   await upstream.query(`
-    create table "Late" (id int4, "X" text, x text);
+    create table "Late" (id int4 primary key, "X" text, x text);
     insert into "Late" values (1, 'Late.X', 'Late.x');
-    create table late (id int4, x text);
+    create table late (id int4 primary key, x text);
     insert into late values (2, 'late.x');
     create schema "LATE";
-    create table "LATE".late (id int4);
+    create table "LATE".late (id int4 primary key);
     insert into "LATE".late values (3);
   `);
   const [via, direct] = await pair(outpost.port);
