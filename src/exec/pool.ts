@@ -255,17 +255,18 @@ export class ExecPool {
     if (child.dead) return;
     this.opts.logger.debug({ pid: child.proc.pid, why }, 'stopping executor');
     child.proc.kill('SIGKILL');
-    this.retire(child, why);
+    this.retire(child, why, false);
   }
 
   private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
     if (child.dead) return;
     this.opts.logger.warn({ pid: child.proc.pid, code, signal }, 'executor exited');
-    this.retire(child, 'local executor exited');
+    // Killed (by a signal) is no sign that a replacement cannot start; exiting by itself before ready is.
+    this.retire(child, 'local executor exited', code !== null && !child.ready);
   }
 
   /** The child is gone: settle its work, forget its snapshots, start a replacement. */
-  private retire(child: Child, why: string): void {
+  private retire(child: Child, why: string, failedToStart: boolean): void {
     child.dead = true;
     child.proc.removeAllListeners('message');
     const current = child.current;
@@ -278,7 +279,7 @@ export class ExecPool {
     child.snapshots.clear();
     const i = this.children.indexOf(child);
     if (i < 0 || this.closed) return;
-    if (child.ready) {
+    if (!failedToStart) {
       this.children[i] = this.spawn();
       this.replaced++;
       return;
