@@ -4,7 +4,6 @@
  * mid-statement costs that statement its local answer only.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -105,10 +104,11 @@ test('point reads of another session are answered while a long local read runs',
 
 /** The executor processes of the running Outpost (children of its process). */
 function executors(): number[] {
-  const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(outpost.proc.pid)], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .map((l) => Number(l.trim()))
+  const pid = outpost.proc.pid as number;
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map(Number)
     .filter((n) => n > 0);
 }
 
