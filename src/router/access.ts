@@ -43,6 +43,8 @@ interface RoleFacts {
 
 /** Roles checked within this long are refreshed eagerly when the catalog changes. */
 const RECENT_ROLE_MS = 10 * 60_000;
+/** At most this many of them. */
+const EAGER_REFRESH_ROLES = 50;
 
 const ROLE_QUERY = `
 select c.oid::int8::text as oid,
@@ -152,10 +154,15 @@ export class AccessControl {
     this.generation++;
     // Look the roles in use up again now, so their next reads need not forward.
     const cutoff = Date.now() - RECENT_ROLE_MS;
+    const recent: [string, number][] = [];
     for (const [role, facts] of this.roles) {
-      if (facts.usedAt >= cutoff) void this.refresh(role);
+      if (facts.usedAt >= cutoff) recent.push([role, facts.usedAt]);
       else this.roles.delete(role);
     }
+    // The busiest first, and not so many that the catalog connections (shared
+    // with read-your-writes lookups) queue for long; the rest on first use.
+    recent.sort((a, b) => b[1] - a[1]);
+    for (const [role] of recent.slice(0, EAGER_REFRESH_ROLES)) void this.refresh(role);
   }
 
   /** Why the session may not read `table` locally, or undefined when it may. Never waits. */
