@@ -122,7 +122,7 @@ const GROUP_MAX_TRANSACTIONS = 10_000;
 const GROUP_MAX_MS = 200;
 
 /** Work the drain loop does between stream messages: a catalog check, or a wake-up for a resync retry. */
-type Control = { kind: 'check' } | { kind: 'nudge' } | { kind: 'matviews' };
+type Control = { kind: 'check' } | { kind: 'nudge' } | { kind: 'matviews' } | { kind: 'membership' };
 type QueueItem = { gen: number; msg: XLogData | Keepalive | Control };
 
 /** The latest Relation message of a table and what it resolved to for the catalog version. */
@@ -193,6 +193,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private snapshot: SnapshotProgress | undefined;
   /** The publication's membership and the tables forwarded (publication.ts). */
   private keeper: PublicationKeeper | undefined;
+  private lastMembershipCheckAt = 0;
 
   private repl: ReplicationConnection | undefined;
   private lookup: pg.Client | undefined;
@@ -1010,6 +1011,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     }
     if (m.kind === 'nudge') return undefined;
     if (m.kind === 'matviews') return this.checkMatviews();
+    if (m.kind === 'membership') return this.checkMembership();
     const msg = decodePgOutput(m.data);
     switch (msg.tag) {
       // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html (Begin)
@@ -1148,6 +1150,20 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       if ((this.skipBefore.get(oid) ?? 0n) > this.txFinal) continue;
       if (this.store.tableByOid(oid)) this.markStale(oid, 'materialized view refreshed');
     }
+  }
+
+  /**
+   * With the event trigger, the publication's membership is also checked
+   * every few seconds: the lookup after a DDL message can run before that
+   * transaction is visible to other sessions (its commit record is decoded
+   * before the backend has finished committing), and would then miss a key
+   * added or dropped by it until the next DDL. The catalogs are compared
+   * only when the membership changed.
+   */
+  private async checkMembership(): Promise<void> {
+    const gen = this.gen;
+    const changed = await this.keeper?.refresh(await this.lookupClient());
+    if (changed && gen === this.gen) await this.runCheck('all', new Set());
   }
 
   /** Without the event trigger: matviews whose tuple counters moved since their copy (matviews.ts). */
@@ -1489,6 +1505,14 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     ) {
       this.lastCheckAt = Date.now();
       this.enqueueCheck();
+    }
+    if (
+      this.ddlMode === 'event-trigger' &&
+      this.keeper?.managed === true &&
+      Date.now() - this.lastMembershipCheckAt >= (this.opts.catalogPollMs ?? POLL_CATALOG_MS)
+    ) {
+      this.lastMembershipCheckAt = Date.now();
+      this.enqueue({ gen: this.gen, msg: { kind: 'membership' } });
     }
     if (
       this.ddlMode !== 'event-trigger' &&

@@ -84,6 +84,8 @@ interface PublicationRow {
 class OwnPublication {
   /** Whether Outpost manages the membership (false: someone else's, used as it is). */
   managed = true;
+  /** Set when a sync changed the membership (the caller then compares catalogs). */
+  changed = false;
 
   constructor(
     readonly name: string,
@@ -271,6 +273,7 @@ class OwnPublication {
     };
     try {
       await run(tables);
+      this.changed = true;
       this.logger.info({ publication: this.name, tables: tables.map((t) => t.qname) }, msg);
       return;
     } catch {
@@ -279,6 +282,7 @@ class OwnPublication {
     for (const t of tables) {
       try {
         await run([t]);
+        this.changed = true;
         this.logger.info({ publication: this.name, tables: [t.qname] }, msg);
       } catch (err) {
         this.logger.warn(
@@ -339,12 +343,16 @@ export class PublicationKeeper {
     await this.refresh(client);
   }
 
-  /** At every catalog check: the membership in line with the tables. */
-  async refresh(client: pg.Client): Promise<void> {
+  /**
+   * At every catalog check: the membership in line with the tables. Says
+   * whether it changed (the catalogs must then be compared).
+   */
+  async refresh(client: pg.Client): Promise<boolean> {
     if (this.own?.managed) {
+      this.own.changed = false;
       this.left = await this.own.sync(client);
       this.note(this.left);
-      return;
+      return this.own.changed;
     }
     for (const table of await tablesBreakingWrites(client, this.name)) {
       const key = `breaks\u0000${table}`;
@@ -355,6 +363,7 @@ export class PublicationKeeper {
         `replication: publication ${this.name} publishes UPDATE and DELETE of ${table}, which has no replica identity, so upstream refuses those statements on it; fix: ALTER TABLE ${table} REPLICA IDENTITY FULL (or add a primary key), or leave it out of the publication`,
       );
     }
+    return false;
   }
 
   /** Every table forwarded, by name. */
