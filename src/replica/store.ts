@@ -6,6 +6,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { StartupError } from '../errors.js';
 import { formatLsn, type Lsn, parseLsn, ZERO_LSN } from '../replication/lsn.js';
 import {
   quoteIdent,
@@ -113,7 +114,13 @@ export class ReplicaStore {
     this.setMetaStmt = this.db.prepare(
       'INSERT INTO _outpost_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     );
-    this.formatReplaced = this.db.transaction(() => this.checkFormat()).immediate();
+    try {
+      this.formatReplaced = this.db.transaction(() => this.checkFormat()).immediate();
+    } catch (err) {
+      this.reader.close();
+      this.db.close();
+      throw err;
+    }
     this.reloadStale();
     this.dropStaging();
   }
@@ -129,7 +136,7 @@ export class ReplicaStore {
     if (stored === String(REPLICA_FORMAT)) return undefined;
     const old = stored === undefined ? 1 : Number(stored);
     if (!(old < REPLICA_FORMAT)) {
-      throw new Error(
+      throw new StartupError(
         `replica file ${this.path} has layout ${stored}, newer than this Outpost reads (${REPLICA_FORMAT}): use a newer Outpost or a new replica file`,
       );
     }
