@@ -43,6 +43,11 @@ export type ForwardReasonClass = (typeof FORWARD_REASON_CLASSES)[number];
 const RULES: readonly [ForwardReasonClass, RegExp][] = [
   ['write', /^write \(/],
   ['local-error', /^(local error|router error|sqlite|sqlite prepare|internal)(:|$)/],
+  // Local execution in an executor process (src/exec) could not answer: lost, or a result over the cap.
+  [
+    'local-error',
+    /^(local executor exited|executors unavailable|executors stopped|result larger than \d+ MiB)$/,
+  ],
   [
     'parse',
     /^(parse error:|empty query$|identifier longer than 63 bytes$|non-decimal or underscored number$)/,
@@ -61,7 +66,7 @@ const RULES: readonly [ForwardReasonClass, RegExp][] = [
   ],
   [
     'session',
-    /^(session state being verified upstream |search_path |setting |session changed |startup |TimeZone |DateStyle|IntervalStyle|standard_conforming_strings |set_config\(\) called$|schema created|schema ".*" may shadow|temporary .* may shadow|CALL may change|DO block may change|statement_timeout changed|timestamptz constant without an offset under TimeZone )/,
+    /^(session state being verified upstream |search_path |setting |session changed |startup |TimeZone |DateStyle|IntervalStyle|standard_conforming_strings |set_config\(\) called$|schema created|schema ".*" may shadow|temporary .* may shadow|CALL may change|DO block may change|(statement_timeout|idle_in_transaction_session_timeout|a timeout setting) (changed|set inside)|timestamptz constant without an offset under TimeZone )/,
   ],
   [
     'statement',
