@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,6 +21,7 @@ import {
   startOutpost,
 } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { bindMsg, describeMsg, executeMsg, parseMsg, RawClient, SYNC } from './helpers/wire-client.js';
 
 const execFileP = promisify(execFile);
 
@@ -35,6 +36,11 @@ before(async () => {
     `create table item (id int primary key, name text not null);
      insert into item select g, 'n' || g from generate_series(1, 10) g`,
   );
+  // A role the raw-protocol test logs in as without a password.
+  const hba = `${upstream.dataDir}/pg_hba.conf`;
+  writeFileSync(hba, `host all ltxraw 127.0.0.1/32 trust\n${readFileSync(hba, 'utf8')}`);
+  await upstream.query('create role ltxraw login; grant select, insert on item to ltxraw');
+  await upstream.query('select pg_reload_conf()');
   outpost = await startOutpost({ upstream: upstream.url(), replica: join(dir, 'r.db') });
   await outpost.ready();
   // The role's privileges are looked up once: until then reads are forwarded.
@@ -286,4 +292,90 @@ test('psycopg2 in its default mode (implicit BEGIN): reads local, status in tran
     );
     return r.rows.length === 0;
   });
+});
+
+/** Reply types of a batch, with CommandComplete tags and ReadyForQuery status spelled out. */
+function summary(msgs: { type: string; body: Buffer }[]): string {
+  return msgs
+    .map((m) =>
+      m.type === 'C' || m.type === 'Z' ? `${m.type}:${m.body.toString('utf8').replace(/\0$/, '')}` : m.type,
+    )
+    .join(' ');
+}
+
+test('extended protocol: BEGIN pipelined with reads, then a write, as pgx and JDBC send them', async () => {
+  const raw = await RawClient.session(outpost.port, 'ltxraw', { params: [['application_name', 'ltx-raw']] });
+  const upstreamState = async (): Promise<string> =>
+    (
+      await upstream.query<{ state: string }>(
+        "select state from pg_stat_activity where application_name = 'ltx-raw'",
+      )
+    ).rows
+      .map((r) => r.state)
+      .join(',');
+  try {
+    // Warm the role's privileges (looked up once).
+    await eventually(async () => {
+      await raw.run(
+        Buffer.concat([
+          parseMsg('', 'select name from item where id = 1'),
+          bindMsg('', ''),
+          executeMsg(''),
+          SYNC,
+        ]),
+      );
+      const route = await raw.run(
+        Buffer.concat([parseMsg('', 'show outpost.last_route'), bindMsg('', ''), executeMsg(''), SYNC]),
+      );
+      return route.some((m) => m.type === 'D' && m.body.includes(Buffer.from('local')));
+    });
+    const begin = Buffer.concat([
+      parseMsg('', 'begin'),
+      bindMsg('', ''),
+      describeMsg('P', ''),
+      executeMsg(''),
+    ]);
+    const read = Buffer.concat([
+      parseMsg('', 'select name from item where id = $1'),
+      bindMsg('', '', ['3']),
+      describeMsg('P', ''),
+      executeMsg(''),
+    ]);
+    const batch = await raw.run(Buffer.concat([begin, read, SYNC]));
+    assert.equal(summary(batch), '1 2 n C:BEGIN 1 2 T D C:SELECT 1 Z:T');
+    // Byte for byte what Postgres answers.
+    const direct = await RawClient.session(upstream.port, 'ltxraw');
+    try {
+      const expected = await direct.run(Buffer.concat([begin, read, SYNC]));
+      assert.deepEqual(
+        batch.map((m) => `${m.type}${m.body.toString('hex')}`),
+        expected.map((m) => `${m.type}${m.body.toString('hex')}`),
+      );
+    } finally {
+      direct.close();
+    }
+    assert.equal(await upstreamState(), 'idle');
+    // COMMIT in the extended protocol, answered here too.
+    const commit = await raw.run(
+      Buffer.concat([parseMsg('', 'commit'), bindMsg('', ''), executeMsg(''), SYNC]),
+    );
+    assert.equal(summary(commit), '1 2 C:COMMIT Z:I');
+    // BEGIN, a read, a write in one batch: upstream's transaction starts at the write.
+    const write = Buffer.concat([
+      parseMsg('', "insert into item values (200, 'x')"),
+      bindMsg('', ''),
+      executeMsg(''),
+    ]);
+    const mixed = await raw.run(Buffer.concat([begin, read, write, SYNC]));
+    assert.equal(summary(mixed), '1 2 n C:BEGIN 1 2 T D C:SELECT 1 1 2 C:INSERT 0 1 Z:T');
+    assert.equal(await upstreamState(), 'idle in transaction');
+    const rollback = await raw.run(
+      Buffer.concat([parseMsg('', 'rollback'), bindMsg('', ''), executeMsg(''), SYNC]),
+    );
+    assert.equal(summary(rollback), '1 2 C:ROLLBACK Z:I');
+    assert.equal(await upstreamState(), 'idle');
+    assert.equal((await upstream.query('select 1 from item where id = 200')).rows.length, 0);
+  } finally {
+    raw.close();
+  }
 });

@@ -82,7 +82,7 @@ import {
 import { type BackendKey, type CancelRegistry, sendCancel } from './cancel.js';
 import { type ExtendedHost, ExtendedProtocol, PIPELINED } from './extended.js';
 import { IdleInTransaction, type InFlight, startOffloaded, stopReason } from './local-exec.js';
-import { localTxControl, upstreamBegin } from './local-transaction.js';
+import { type LocalTxControl, localTxControl, upstreamBegin } from './local-transaction.js';
 import { dataRowValues, STATE_CHECK_QUERY, stateProblem } from './state-check.js';
 import { UpstreamConnection, type UpstreamTarget } from './upstream-connection.js';
 import { type Outcome, ReplyTracker } from './upstream-replies.js';
@@ -252,6 +252,12 @@ export class ClientSession {
         if (expect) this.tracker.push(expect);
       },
       runLocal: (offload, done) => this.startLocal(offload, done),
+      txControl: (control, apply) => {
+        const state = session.state as SessionState;
+        if (!session.txControlAllowed(control, state)) return false;
+        if (apply) session.applyTxControl(control, state);
+        return true;
+      },
       afterSync: () => {
         // Right behind the batch, in the same write: no round trip of its own.
         const check = session.state?.stateCheck;
@@ -972,6 +978,27 @@ export class ClientSession {
       return true;
     }
     if (!this.idle()) return false;
+    this.applyTxControl(control, state);
+    this.reply.raw(commandComplete(control.tag));
+    this.reply.raw(readyForQuery(state.txStatus));
+    this.extended.localQueryAnswered(state.txStatus);
+    return true;
+  }
+
+  /**
+   * Whether the extended protocol may answer this BEGIN/COMMIT/ROLLBACK
+   * here now (a batch served locally, so nothing is owed upstream).
+   */
+  private txControlAllowed(control: LocalTxControl, state: SessionState): boolean {
+    if (this.copyIn) return false;
+    if (control.kind === 'begin') {
+      return state.txStatus === 'I' && state.stateCheck === undefined && this.mayStartLocalTx(state);
+    }
+    return state.txStatus === 'T' && state.localTx !== undefined;
+  }
+
+  /** A BEGIN, COMMIT or ROLLBACK answered locally: the session's state as after it. */
+  private applyTxControl(control: LocalTxControl, state: SessionState): void {
     if (control.kind === 'begin') {
       state.localTx = { reads: 0 };
       state.txStatus = 'T';
@@ -983,13 +1010,9 @@ export class ClientSession {
     }
     // The router followed the statement (a plain BEGIN: a READ ONLY transaction may follow).
     this.opts.router.transactionStatus?.(state, state.txStatus);
-    this.reply.raw(commandComplete(control.tag));
-    this.reply.raw(readyForQuery(state.txStatus));
-    this.extended.localQueryAnswered(state.txStatus);
     state.lastRoute = 'local';
     this.opts.metrics.statements.inc({ route: 'local' });
     this.log.debug({ tag: control.tag }, 'transaction control answered locally');
-    return true;
   }
 
   /** A plain BEGIN may start locally: nothing pending upstream, nothing the local path cannot follow. */

@@ -51,6 +51,7 @@ import {
   BIND_COMPLETE,
   CLOSE_COMPLETE,
   errorResponse,
+  NO_DATA,
   PARSE_COMPLETE,
   PORTAL_SUSPENDED,
   type ReplyWriter,
@@ -80,6 +81,7 @@ import {
   serializeParse,
   serializeQuery,
 } from '../wire/frontend.js';
+import { type LocalTxControl, localTxControl } from './local-transaction.js';
 import type { Expectation, Outcome, ReplyTracker } from './upstream-replies.js';
 
 /** A prepared statement as the client created it. */
@@ -92,6 +94,8 @@ interface Statement {
   readonly parse: Buffer;
   /** Created by SQL `PREPARE`: exists upstream only, never answered here. */
   readonly opaque?: true;
+  /** BEGIN/COMMIT/ROLLBACK that a transaction started locally may answer here. */
+  readonly control?: LocalTxControl;
 }
 
 /** Statement text that starts like a read (what the router may answer locally). */
@@ -120,6 +124,8 @@ interface LocalPortal {
   done: boolean;
   /** The statement was stopped (CancelRequest, statement_timeout): Execute reports 57014. */
   stopped?: 'user' | 'timeout';
+  /** Transaction control answered here: applied at Execute. */
+  control?: LocalTxControl;
 }
 
 interface Portal {
@@ -164,6 +170,12 @@ export interface ExtendedHost {
    * outside a transaction block: Outpost's own query may follow it.
    */
   afterSync?(): void;
+  /**
+   * A transaction that starts locally (src/server/local-transaction.ts):
+   * whether this BEGIN/COMMIT/ROLLBACK may be answered here now, and with
+   * `apply`, the session's state as after it.
+   */
+  txControl?(control: LocalTxControl, apply: boolean): boolean;
 }
 
 export const PIPELINED = 'pipelined behind upstream work';
@@ -443,8 +455,9 @@ export class ExtendedProtocol {
           this.toUpstream(frame, 'statement name in use');
           return;
         }
-        const route = this.prepare(msg.query, msg.paramTypes);
-        if (route.kind !== 'local') {
+        const control = msg.paramTypes.length === 0 ? localTxControl(msg.query) : undefined;
+        const route = control ? undefined : this.prepare(msg.query, msg.paramTypes);
+        if (route && route.kind !== 'local') {
           this.toUpstream(frame, route.reason);
           return;
         }
@@ -453,6 +466,7 @@ export class ExtendedProtocol {
           query: msg.query,
           paramTypes: msg.paramTypes,
           parse: Buffer.from(frame.raw),
+          ...(control ? { control } : {}),
         });
         reply.raw(PARSE_COMPLETE);
         return;
@@ -474,6 +488,11 @@ export class ExtendedProtocol {
             this.toUpstream(frame, stmt ? 'statement prepared by SQL PREPARE' : 'unknown statement');
             return;
           }
+          if (stmt.control) {
+            reply.parameterDescription([]);
+            reply.raw(NO_DATA);
+            return;
+          }
           const route = this.prepare(stmt.query, stmt.paramTypes);
           if (route.kind !== 'local') {
             this.toUpstream(frame, route.reason);
@@ -489,7 +508,8 @@ export class ExtendedProtocol {
           this.toUpstream(frame, 'portal not local');
           return;
         }
-        reply.rowDescription(local.result.fields, local.formats);
+        if (local.control) reply.raw(NO_DATA);
+        else reply.rowDescription(local.result.fields, local.formats);
         return;
       }
       case FrontendType.Execute:
@@ -551,6 +571,10 @@ export class ExtendedProtocol {
     }
     if (msg.portal !== '' && this.portals.has(msg.portal)) {
       this.toUpstream(frame, 'portal name in use');
+      return;
+    }
+    if (stmt.control) {
+      this.bindTxControl(frame, msg, stmt, stmt.control);
       return;
     }
     const route = this.prepare(stmt.query, stmt.paramTypes);
@@ -647,6 +671,42 @@ export class ExtendedProtocol {
     state.lastRoute = 'local';
     metrics.statements.inc({ route: 'local' });
     localTimer();
+  }
+
+  /**
+   * Bind of BEGIN/COMMIT/ROLLBACK a transaction started locally may answer
+   * (src/server/local-transaction.ts); the state changes at Execute, as in Postgres.
+   */
+  private bindTxControl(
+    frame: Frame,
+    msg: ReturnType<typeof parseBind>,
+    stmt: Statement,
+    control: LocalTxControl,
+  ): void {
+    const resultFormats = formatsFor(msg.resultFormats, 0);
+    if (msg.params.length !== 0 || !resultFormats || !this.host.txControl?.(control, false)) {
+      this.toUpstream(frame, 'transaction control');
+      return;
+    }
+    this.portals.set(msg.portal, {
+      name: msg.portal,
+      statementName: msg.statement,
+      statement: stmt,
+      bind: Buffer.from(frame.raw),
+      epoch: this.epoch,
+      upstream: false,
+      local: {
+        result: { fields: [], rows: [], commandTag: control.tag },
+        formats: [],
+        binary: [],
+        anyBinary: false,
+        settings: undefined,
+        cursor: 0,
+        done: false,
+        control,
+      },
+    });
+    this.host.reply.raw(BIND_COMPLETE);
   }
 
   /** Bind of a statement that runs in an executor: the portal exists once it has answered. */
@@ -749,6 +809,20 @@ export class ExtendedProtocol {
       );
       this.portals.delete(msg.portal);
       this.batch = { mode: 'skip' };
+      return;
+    }
+    if (local.control) {
+      // Run once; a second Execute of a completed utility portal completes again with no effect.
+      if (!local.done) {
+        if (!this.host.txControl?.(local.control, true)) {
+          this.toUpstream(frame, 'transaction control');
+          return;
+        }
+        local.done = true;
+        // The batch now ends inside (or outside) a transaction Outpost answers for.
+        this.endsIdle = false;
+      }
+      reply.commandComplete(local.control.tag);
       return;
     }
     if (local.done) {
