@@ -80,6 +80,7 @@ import {
   timestamptzInputAt,
   timestamptzNeedsZone,
 } from './pgtypes.js';
+import { sortWithoutUsing } from './sort-using.js';
 
 /** A function in FROM (libpg-query's RangeFunction). */
 interface RangeFunctionNode {
@@ -964,9 +965,7 @@ class StatementCompiler {
     const order = (s.sortClause ?? []).map((item) => {
       const [kind, body] = nodeKind(item);
       if (kind !== 'SortBy') throw unsupported(kind);
-      const sb = body as SortBy;
-      if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
-        throw unsupported('ORDER BY USING');
+      const sb = sortWithoutUsing(body as SortBy);
       const idx = this.outputIndex(sb.node as Node, outs);
       if (idx === undefined)
         throw new NotLocal('ORDER BY on a set operation result must name a result column');
@@ -1527,9 +1526,7 @@ class StatementCompiler {
     return items.map((item) => {
       const [kind, body] = nodeKind(item);
       if (kind !== 'SortBy') throw unsupported(kind);
-      const sb = body as SortBy;
-      if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
-        throw unsupported('ORDER BY USING');
+      const sb = sortWithoutUsing(body as SortBy);
       if (!sb.node) throw unsupported('empty ORDER BY item');
       const idx = this.outputIndex(sb.node, outs);
       let expr: Expr;

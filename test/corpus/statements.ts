@@ -253,6 +253,12 @@ const REPORTS: string[] = [
   // Postgres 16 literal forms: local on 16+, upstream's syntax error before.
   '!<16 SELECT id, 0x1F AS hex, 0o17 AS oct, 0b101 AS bin FROM users WHERE id = 0x2',
   '!<16 SELECT id FROM users WHERE karma > -1_000 ORDER BY id',
+  // ORDER BY ... USING < / > is ASC / DESC with the same NULL placement.
+  'SELECT id, name FROM users ORDER BY id USING >',
+  'SELECT age, id FROM users ORDER BY age USING >, id USING <',
+  'SELECT name, id FROM users ORDER BY name USING < NULLS FIRST, id',
+  'SELECT id FROM users UNION SELECT 100 ORDER BY 1 USING >',
+  '!SELECT id FROM users ORDER BY id USING <>',
   // Nested set operations follow the parse tree (SQLite's compound selects are left to right).
   'SELECT id FROM users INTERSECT (SELECT user_id FROM orders UNION ALL SELECT user_id FROM orders) ORDER BY 1 NULLS FIRST',
   'SELECT id FROM users EXCEPT (SELECT user_id FROM orders EXCEPT SELECT id FROM users WHERE id < 3) ORDER BY 1',
