@@ -81,6 +81,7 @@ import {
   timestamptzNeedsZone,
 } from './pgtypes.js';
 import { sortWithoutUsing } from './sort-using.js';
+import { windowFrame } from './window-frames.js';
 
 /** A function in FROM (libpg-query's RangeFunction). */
 interface RangeFunctionNode {
@@ -2508,8 +2509,6 @@ class StatementCompiler {
     if (c.level.grouped) throw unsupported('window function in a grouped query');
     const w = f.over as NonNullable<FuncCall['over']>;
     if (w.name !== undefined || w.refname !== undefined) throw unsupported('named window');
-    // FRAMEOPTION_DEFAULTS: RANGE UNBOUNDED PRECEDING AND CURRENT ROW.
-    if (w.frameOptions !== 1058 || w.startOffset || w.endOffset) throw unsupported('window frame clause');
     if (f.agg_filter || f.agg_distinct || (f.agg_order && f.agg_order.length > 0) || f.agg_within_group) {
       throw unsupported(`${name}() OVER with FILTER, DISTINCT or ORDER BY`);
     }
@@ -2543,10 +2542,14 @@ class StatementCompiler {
     if (parts.length > 0) spec += `PARTITION BY ${parts.map((p) => p.key).join(', ')}`;
     if (orders.length > 0) spec += `${spec ? ' ' : ''}ORDER BY ${orders.map((o) => o.key).join(', ')}`;
     const kids = [...parts.map((p) => p.e), ...orders.map((o) => o.e)];
-    const over = `OVER (${spec})`;
+    const frame = windowFrame(w, orders.length > 0);
+    // The frame matters to aggregates only (ranking functions and lag/lead ignore it).
+    const over = `OVER (${spec}${frame.sql ? `${spec ? ' ' : ''}${frame.sql}` : ''})`;
     const peers = `count(*) OVER (${spec}${orders.length > 0 ? '' : ' ORDER BY 1'} RANGE BETWEEN CURRENT ROW AND CURRENT ROW)`;
     const tieFree = (sql: string): string =>
       `(CASE WHEN ${peers} > 1 THEN ${SqlFn.notLocal}('${name}() over rows Postgres orders arbitrarily') ELSE ${sql} END)`;
+    /** An aggregate over a frame whose rows depend on the order among peers: ties abort. */
+    const framed = (sql: string): string => (frame.orderSensitive ? tieFree(sql) : sql);
     const args = (f.args ?? []).map((a) => this.expr(a, ctx));
     if ((f.args ?? []).some(containsWindow)) throw new NotLocal('window function calls cannot be nested');
     const win = (sql: string, type: number, typmod = -1, argKids: Expr[] = []): Expr => ({
@@ -2602,9 +2605,9 @@ class StatementCompiler {
         return e;
       }
       case 'count':
-        if (f.agg_star) return win(`count(*) ${over}`, Oid.int8);
+        if (f.agg_star) return win(framed(`count(*) ${over}`), Oid.int8);
         if (args.length !== 1) throw unsupported('count() with several arguments');
-        return win(`count(${(args[0] as Expr).sql}) ${over}`, Oid.int8, -1, args);
+        return win(framed(`count(${(args[0] as Expr).sql}) ${over}`), Oid.int8, -1, args);
       case 'sum':
       case 'avg':
       case 'min':
@@ -2613,22 +2616,25 @@ class StatementCompiler {
         const x = args[0] as Expr;
         if (x.agg) throw unsupported('window function over an aggregate');
         if (x.type === Oid.int2 || x.type === Oid.int4) {
-          if (name === 'sum') return win(`sum(${x.sql}) ${over}`, Oid.int8, -1, [x]);
+          if (name === 'sum') return win(framed(`sum(${x.sql}) ${over}`), Oid.int8, -1, [x]);
           if (name === 'avg') {
-            return win(`${SqlFn.intAvg}(sum(${x.sql}) ${over}, count(${x.sql}) ${over})`, Oid.numeric, -1, [
-              x,
-            ]);
+            return win(
+              framed(`${SqlFn.intAvg}(sum(${x.sql}) ${over}, count(${x.sql}) ${over})`),
+              Oid.numeric,
+              -1,
+              [x],
+            );
           }
-          return win(`${name}(${x.sql}) ${over}`, x.type, -1, [x]);
+          return win(framed(`${name}(${x.sql}) ${over}`), x.type, -1, [x]);
         }
         if (x.type === Oid.int8 && (name === 'min' || name === 'max')) {
-          return win(`${name}(${x.sql}) ${over}`, x.type, -1, [x]);
+          return win(framed(`${name}(${x.sql}) ${over}`), x.type, -1, [x]);
         }
         // Exact numeric accumulation; int8 sums and averages are numeric too.
         if ((x.type === Oid.numeric || x.type === Oid.int8) && (name === 'sum' || name === 'avg')) {
           const arg = x.type === Oid.int8 ? `CAST(${x.sql} AS TEXT)` : x.sql;
           const fn = name === 'sum' ? SqlFn.numericSum : SqlFn.numericAvg;
-          return win(`${fn}(${arg}) ${over}`, Oid.numeric, -1, [x]);
+          return win(framed(`${fn}(${arg}) ${over}`), Oid.numeric, -1, [x]);
         }
         throw new NotLocal(`${name}() OVER of ${x.typeName}`);
       }
