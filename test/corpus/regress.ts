@@ -111,6 +111,16 @@ export async function startRegress(corpus: RegressCorpus, bin?: string): Promise
       // Expected: statements newer than this Postgres, objects created twice, deliberate errors.
     }
   }
+  // Outpost forwards key-less tables (their updates could not be applied
+  // upstream-exactly); most regression tables have no key: give them the
+  // replica identity Outpost's hint asks for, as a DBA would.
+  const keyless = await setup.query<{ t: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_temp%'
+        AND c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)`,
+  );
+  for (const { t } of keyless.rows)
+    await setup.query(`ALTER TABLE ${t} REPLICA IDENTITY FULL`).catch(() => {});
   await setup.end();
   const replicaDir = mkdtempSync(join(tmpdir(), 'outpost-regress-'));
   const outpost = await startOutpost({ upstream: pgi.url(), replica: join(replicaDir, 'replica.db') });
