@@ -321,5 +321,8 @@ export function regressSuite(bin?: string, label = ''): void {
     printReport(`regress${label} (every ${stride}. statement per file)`, report);
     assert.equal(report.total, statements.length);
     assert.deepEqual(report.differences, [], 'statements whose answer through Outpost differs from upstream');
+    // A collapse of the local share means the suite compares next to nothing
+    // (tables not replicated, a session stuck forwarding): about 12% today.
+    assert.ok(report.local >= report.total * 0.1, `only ${report.local} of ${report.total} local`);
   });
 }
