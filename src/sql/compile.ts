@@ -65,6 +65,13 @@ import type {
 import { NotLocal } from '../errors.js';
 import { quoteIdent, type ReplicaColumn, type ReplicaTable, sqliteColumnName } from '../replica/schema.js';
 import { SqlFn } from './functions.js';
+import {
+  checkAllWindowsUsed,
+  type NamedWindows,
+  namedWindows,
+  resolveOver,
+  type WindowSpec,
+} from './named-windows.js';
 import { nodeKind } from './parse.js';
 import {
   DATE_FIELDS,
@@ -257,6 +264,8 @@ interface Level {
   top: boolean;
   grouped: boolean;
   hasSublinks: boolean;
+  /** The query's WINDOW clause. */
+  windows?: NamedWindows;
 }
 
 type Clause = 'select' | 'where' | 'on' | 'group' | 'having' | 'order' | 'limit' | 'using';
@@ -627,13 +636,13 @@ class StatementCompiler {
           'groupClause',
           'havingClause',
           'withClause',
+          'windowClause',
         ].includes(key)
       ) {
         throw unsupported(
           {
             intoClause: 'SELECT INTO',
             groupDistinct: 'GROUP BY DISTINCT',
-            windowClause: 'WINDOW',
             valuesLists: 'VALUES',
             lockingClause: 'locking clause',
           }[key] ?? `SELECT clause ${key}`,
@@ -660,9 +669,12 @@ class StatementCompiler {
       hasSublinks: false,
     };
     // Postgres's transformSelectStmt order (it decides parameter types).
+    const windows = namedWindows(s.windowClause);
+    if (windows) level.windows = windows;
     level.items = (s.fromClause ?? []).map((item) => this.fromItem(item, level));
     this.checkDistinctRefnames(level.items);
     let outs = this.targets(s.targetList ?? [], level);
+    checkAllWindowsUsed(windows);
     if (!leaf) outs = outs.map((o) => ({ name: o.name, expr: this.resolveToText(o.expr) }));
     const where = s.whereClause
       ? this.predicate(s.whereClause, { level, clause: 'where', inAgg: false })
@@ -2507,8 +2519,7 @@ class StatementCompiler {
       throw new NotLocal(`window functions are not allowed in ${c.clause.toUpperCase()}`);
     if (c.inAgg) throw new NotLocal('aggregate function calls cannot contain window function calls');
     if (c.level.grouped) throw unsupported('window function in a grouped query');
-    const w = f.over as NonNullable<FuncCall['over']>;
-    if (w.name !== undefined || w.refname !== undefined) throw unsupported('named window');
+    const w = resolveOver(f.over as WindowSpec, c.level.windows);
     if (f.agg_filter || f.agg_distinct || (f.agg_order && f.agg_order.length > 0) || f.agg_within_group) {
       throw unsupported(`${name}() OVER with FILTER, DISTINCT or ORDER BY`);
     }

@@ -269,6 +269,13 @@ const REPORTS: string[] = [
   '~SELECT id, sum(balance) OVER (PARTITION BY country ORDER BY id ROWS BETWEEN 2 PRECEDING AND 1 PRECEDING) FROM users',
   '!SELECT sum(age) OVER (GROUPS CURRENT ROW) FROM users',
   '!SELECT sum(age) OVER (ORDER BY id ROWS BETWEEN -1 PRECEDING AND CURRENT ROW) FROM users',
+  // Named windows: WINDOW w AS (...), OVER w, OVER (w ORDER BY ...).
+  'SELECT id, sum(age) OVER w, rank() OVER w FROM users WINDOW w AS (ORDER BY id) ORDER BY id',
+  '~SELECT country, count(*) OVER (w ORDER BY id) FROM users WINDOW w AS (PARTITION BY country)',
+  '~SELECT country, count(*) OVER w2 FROM users WINDOW w1 AS (PARTITION BY country), w2 AS (w1 ORDER BY id ROWS 1 PRECEDING)',
+  '!SELECT count(*) OVER w FROM users WINDOW w AS (ORDER BY id), v AS (ORDER BY nope)',
+  '!SELECT count(*) OVER (w ORDER BY age) FROM users WINDOW w AS (ORDER BY id)',
+  '!SELECT count(*) OVER (w ORDER BY age) FROM users WINDOW w AS (PARTITION BY id ROWS 1 PRECEDING)',
   // Nested set operations follow the parse tree (SQLite's compound selects are left to right).
   'SELECT id FROM users INTERSECT (SELECT user_id FROM orders UNION ALL SELECT user_id FROM orders) ORDER BY 1 NULLS FIRST',
   'SELECT id FROM users EXCEPT (SELECT user_id FROM orders EXCEPT SELECT id FROM users WHERE id < 3) ORDER BY 1',
