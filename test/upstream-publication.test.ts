@@ -343,11 +343,15 @@ test('--tables/--schemas: the filter publication lists only the selected tables 
      CREATE TABLE b (v text); INSERT INTO b VALUES ('x'), ('gone');
      CREATE TABLE c (id int PRIMARY KEY);
      CREATE SCHEMA s; CREATE TABLE s.d (id int PRIMARY KEY); CREATE TABLE s.e (v text);
-     INSERT INTO s.e VALUES ('y'), ('gone');`,
+     INSERT INTO s.e VALUES ('y'), ('gone');
+     CREATE TABLE m (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+     CREATE TABLE m_2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+     INSERT INTO m VALUES (1, '2024-05-01');`,
     [],
     'app5',
   );
-  const filter = parseFilter('a, b', 's');
+  // m is partitioned: it stands for its leaves.
+  const filter = parseFilter('a, b, m', 's');
   const store = ReplicaStore.open(join(dir, 'app5.db'));
   const log: Logged = { lines: [] };
   const engine = new ReplicationEngine({
@@ -360,7 +364,14 @@ test('--tables/--schemas: the filter publication lists only the selected tables 
   try {
     await engine.start();
     const name = publicationName(filter);
-    assert.deepEqual(await members('app5', name), ['public.a', 's.d']);
+    assert.deepEqual(await members('app5', name), ['public.a', 'public.m_2024', 's.d']);
+    // A partition added later joins too.
+    await pg.query(
+      `CREATE TABLE m_2025 PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')`,
+      [],
+      'app5',
+    );
+    await waitFor('m_2025 published', async () => (await members('app5', name)).includes('public.m_2025'));
     await writesWork('app5', 'b');
     await writesWork('app5', 's.e');
     assert.deepEqual(

@@ -117,9 +117,15 @@ class OwnPublication {
     if (row && !row.alltables && !row.schemas) return;
     const plan = await this.plan(client);
     const add = plan.filter((c) => c.identity && c.owned);
-    if (this.filter) {
+    if (this.filter && this.filter.tables.length > 0) {
+      const exists = await client.query<{ nspname: string; relname: string }>(
+        `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p'
+            AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+        [this.filter.tables.map((t) => t[0]), this.filter.tables.map((t) => t[1])],
+      );
       const missing = this.filter.tables.filter(
-        ([s, t]) => !plan.some((c) => c.nspname === s && c.relname === t),
+        ([s, t]) => !exists.rows.some((c) => c.nspname === s && c.relname === t),
       );
       const first = missing[0];
       if (first) {
@@ -182,8 +188,15 @@ class OwnPublication {
   /** Every table the filter selects, with what decides its membership. */
   private async plan(client: pg.Client): Promise<Candidate[]> {
     const f = this.filter;
+    // A partitioned table named by --tables stands for its leaf partitions
+    // (pg_partition_ancestors lists none for a table that is no partition).
     const where = f
-      ? `AND ((n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])) OR n.nspname = ANY($4::text[]))`
+      ? `AND (n.nspname = ANY($4::text[])
+           OR (n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+           OR EXISTS (
+           SELECT 1 FROM pg_partition_ancestors(c.oid) anc JOIN pg_class ac ON ac.oid = anc.relid
+             JOIN pg_namespace an ON an.oid = ac.relnamespace
+            WHERE (an.nspname, ac.relname) IN (SELECT * FROM unnest($2::text[], $3::text[]))))`
       : '';
     const params: unknown[] = [this.name];
     if (f)
