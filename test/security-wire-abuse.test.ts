@@ -89,8 +89,13 @@ class Conn {
   private readonly closedP: Promise<void>;
   private wake: (() => void) | undefined;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    /** Replies are Postgres messages (false: HTTP, read by the caller). */
+    wire: boolean,
+  ) {
     socket.on('data', (chunk: Buffer) => {
+      if (!wire) return;
       this.reader.push(chunk);
       for (let f = this.reader.next(); f; f = this.reader.next()) {
         const t = String.fromCharCode(f.type);
@@ -114,9 +119,9 @@ class Conn {
     );
   }
 
-  static open(port: number): Promise<Conn> {
+  static open(port: number, wire = true): Promise<Conn> {
     return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port }, () => resolve(new Conn(s)));
+      const s = connect({ host: '127.0.0.1', port }, () => resolve(new Conn(s, wire)));
       s.once('error', reject);
     });
   }
@@ -379,6 +384,92 @@ describe('over-long messages', () => {
       assert.ok(proxied.streamed < 64 * 1024 * 1024, `streamed ${proxied.streamed} bytes before the close`);
     });
   }
+});
+
+describe('cancel requests and the HTTP endpoints', () => {
+  test('a CancelRequest followed by a stream: nothing answered, closed at once, as by Postgres', async () => {
+    const cancel = Buffer.alloc(16);
+    cancel.writeInt32BE(16, 0);
+    cancel.writeInt32BE(80877102, 4);
+    cancel.writeInt32BE(12345, 8);
+    cancel.writeInt32BE(67890, 12);
+    for (const port of [upstream.port, outpost.port]) {
+      const c = await Conn.open(port);
+      try {
+        const streamed = await c.stream(cancel);
+        assert.ok(await c.waitClosed(3_000), `closed (${port === outpost.port ? 'Outpost' : 'Postgres'})`);
+        assert.deepEqual(c.messages, []);
+        assert.ok(streamed < 64 * 1024 * 1024, `read ${streamed} bytes after a CancelRequest`);
+      } finally {
+        c.destroy();
+      }
+    }
+  });
+
+  test('a CancelRequest of the wrong length: FATAL 08P01 from Outpost (Postgres closes silently)', async () => {
+    for (const keyLength of [0, 2, 300]) {
+      const packet = Buffer.alloc(12 + keyLength);
+      packet.writeInt32BE(packet.length, 0);
+      packet.writeInt32BE(80877102, 4);
+      const c = await Conn.open(outpost.port);
+      try {
+        c.socket.write(packet);
+        assert.ok(await c.waitClosed(3_000));
+        assert.deepEqual(c.messages, ['E FATAL 08P01'], `key of ${keyLength} bytes`);
+      } finally {
+        c.destroy();
+      }
+    }
+  });
+
+  test('HTTP: a streamed request body is refused and the connection closed; long headers refused', async () => {
+    const baseline = rssMb();
+    for (const [method, path] of [
+      ['POST', '/status'],
+      ['GET', '/metrics'],
+    ] as const) {
+      const c = await Conn.open(outpost.httpPort, false);
+      let reply = '';
+      c.socket.on('data', (b: Buffer) => {
+        reply += b.toString('latin1');
+      });
+      try {
+        const head = `${method} ${path} HTTP/1.1\r\nhost: x\r\ncontent-length: ${GIB}\r\n\r\n`;
+        const streamed = await c.stream(Buffer.from(head));
+        assert.ok(await c.waitClosed(3_000), `${method} ${path} with a body: closed`);
+        // (The reply itself may be lost to the reset of the unread stream.)
+        assert.ok(reply === '' || /^HTTP\/1\.1 (405|413) /.test(reply), reply.slice(0, 100));
+        assert.ok(streamed < 64 * 1024 * 1024, `${method} ${path}: ${streamed} bytes read before the close`);
+      } finally {
+        c.destroy();
+      }
+    }
+    const small = await fetch(`http://127.0.0.1:${outpost.httpPort}/status`, {
+      method: 'POST',
+      body: 'hello',
+    });
+    assert.equal(small.status, 405);
+    const withBody = await new Promise<string>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port: outpost.httpPort }, () =>
+        s.write('GET /status HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello'),
+      );
+      let text = '';
+      s.on('data', (b: Buffer) => {
+        text += b.toString('latin1');
+      });
+      s.on('close', () => resolve(text));
+      s.on('error', reject);
+    });
+    assert.match(withBody, /^HTTP\/1\.1 413 /);
+    assert.match(withBody, /connection: close/i);
+    const long = await fetch(`http://127.0.0.1:${outpost.httpPort}/status`, {
+      headers: { 'x-long': 'a'.repeat(16 * 1024) },
+    }).catch((err: Error) => err);
+    assert.ok(long instanceof Error || long.status === 431, 'headers over the limit refused');
+    const ok = await outpost.http('/healthz');
+    assert.equal(ok.status, 200);
+    assert.ok(rssMb() - baseline < 64, 'nothing buffered');
+  });
 });
 
 describe('under abuse', () => {

@@ -31,7 +31,19 @@ export class HttpServer {
   constructor(private readonly opts: HttpOptions) {}
 
   async start(): Promise<void> {
-    const server = createServer((req, res) => this.handle(req, res));
+    // Small read-only endpoints: no request needs a body or long headers, and
+    // none may hold a connection for long (Node's defaults allow 5 minutes).
+    const server = createServer(
+      {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        // How often those timeouts are enforced (default 30 s).
+        connectionsCheckingInterval: 1_000,
+      },
+      (req, res) => this.handle(req, res),
+    );
+    server.maxConnections = MAX_CONNECTIONS;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -58,7 +70,12 @@ export class HttpServer {
     const path = (req.url ?? '/').split('?')[0];
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        this.send(res, 405, 'text/plain', 'method not allowed\n');
+        this.send(res, 405, 'text/plain', 'method not allowed\n', true);
+        return;
+      }
+      if (hasBody(req)) {
+        // Never read: close rather than drain whatever the client streams.
+        this.send(res, 413, 'text/plain', 'request body not accepted\n', true);
         return;
       }
       switch (path) {
@@ -91,8 +108,25 @@ export class HttpServer {
     }
   }
 
-  private send(res: ServerResponse, code: number, type: string, body: string): void {
-    res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  private send(res: ServerResponse, code: number, type: string, body: string, close = false): void {
+    res.writeHead(code, {
+      'content-type': type,
+      'content-length': Buffer.byteLength(body),
+      ...(close ? { connection: 'close' } : {}),
+    });
     res.end(body);
   }
+}
+
+/** Headers of a request (Node's default is 16 KiB). */
+const MAX_HEADER_BYTES = 8 * 1024;
+const HEADERS_TIMEOUT_MS = 5_000;
+/** Whole request, headers included. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Open connections at once; more are refused (scrapers and probes need a few). */
+const MAX_CONNECTIONS = 64;
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
