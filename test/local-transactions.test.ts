@@ -379,3 +379,38 @@ test('extended protocol: BEGIN pipelined with reads, then a write, as pgx and JD
     raw.close();
   }
 });
+
+test('read-your-writes: the position is read on the session connection, right behind its write', async () => {
+  const { c } = await session();
+  const app = (c as unknown as { connectionParameters: { application_name: string } }).connectionParameters
+    .application_name;
+  const lastUpstreamQuery = async (): Promise<string> =>
+    (
+      await upstream.query<{ query: string }>(
+        `select query from pg_stat_activity where application_name = '${app}'`,
+      )
+    ).rows[0]?.query ?? '';
+  const POSITION = 'SELECT pg_catalog.pg_current_wal_insert_lsn()';
+  try {
+    for (let i = 0; i < 5; i++) {
+      // Autocommit (simple protocol), the extended protocol, and a COMMIT.
+      const r = await c.query(`update item set name = 'p${i}' where id = 9`);
+      assert.equal(r.command, 'UPDATE');
+      assert.equal(await lastUpstreamQuery(), POSITION);
+      assert.equal(await nameOf(c, 9), `p${i}`);
+      assert.equal(await lastRoute(c), 'local');
+      await c.query({ text: 'update item set name = $1 where id = 9', values: [`q${i}`] });
+      assert.equal(await lastUpstreamQuery(), POSITION);
+      assert.equal(await nameOf(c, 9), `q${i}`);
+      await c.query('begin');
+      await c.query(`update item set name = 'r${i}' where id = 9`);
+      assert.notEqual(await lastUpstreamQuery(), POSITION, 'not inside a transaction');
+      await c.query('commit');
+      assert.equal(await lastUpstreamQuery(), POSITION);
+      assert.equal(await nameOf(c, 9), `r${i}`);
+      assert.equal(await lastRoute(c), 'local');
+    }
+  } finally {
+    await c.end();
+  }
+});

@@ -2,7 +2,9 @@
  * Read-your-writes for one session (`--consistency session`). After anything
  * the session sent upstream completes outside a transaction (autocommit or
  * COMMIT), Outpost learns upstream's WAL insert position — at or after that
- * commit — with one query on its own catalog connection, off the client's
+ * commit: from a hidden query pipelined right behind it on the session's own
+ * connection when it could send one (`knownPosition`, no round trip of its
+ * own), else with one query on its own catalog connection, off the client's
  * path. The session's next local reads wait until the replica has applied
  * that position; past `--ryw-timeout` they go upstream instead, until the
  * replica catches up. Never a blind sleep.
@@ -32,6 +34,8 @@ export class SessionFence {
   private mustSee: bigint | undefined;
   private lookup: Promise<void> | undefined;
   private deadline = 0;
+  /** Read on the session's connection after what it forwarded: used by the next ReadyForQuery. */
+  private known: bigint | undefined;
 
   constructor(private readonly source: ReadYourWritesSource) {}
 
@@ -40,11 +44,31 @@ export class SessionFence {
     this.forwarded = true;
   }
 
+  /**
+   * Upstream's WAL insert position, read by a query the session sent right
+   * behind its statements (so at or after their commit), ahead of the
+   * ReadyForQuery that ends them.
+   */
+  knownPosition(lsn: bigint): void {
+    this.known = lsn;
+  }
+
+  /** The known position was read before statements that are still owed: not theirs. */
+  discardKnown(): void {
+    this.known = undefined;
+  }
+
   /** Upstream's ReadyForQuery: outside a transaction, whatever was forwarded has committed (or failed). */
   onReadyForQuery(status: TxStatus): void {
+    const known = this.known;
+    this.known = undefined;
     if (!this.forwarded || status !== 'I') return;
     this.forwarded = false;
     this.deadline = Date.now() + this.source.timeoutMs;
+    if (known !== undefined) {
+      if (this.mustSee === undefined || known > this.mustSee) this.mustSee = known;
+      return;
+    }
     const lookup = this.source.currentLsn().then(
       (lsn) => {
         if (this.mustSee === undefined || lsn > this.mustSee) this.mustSee = lsn;

@@ -34,6 +34,7 @@ import { Offload } from '../exec/inline.js';
 import type { JobOutcome } from '../exec/pool.js';
 import type { Logger } from '../log.js';
 import { type Metrics, statementTimer, timeUntilReady } from '../metrics.js';
+import { parseLsn } from '../replication/lsn.js';
 import {
   type ReadYourWritesSource,
   RYW_EXPIRED,
@@ -84,6 +85,10 @@ import { type ExtendedHost, ExtendedProtocol, PIPELINED } from './extended.js';
 import { IdleInTransaction, type InFlight, startOffloaded, stopReason } from './local-exec.js';
 import { type LocalTxControl, localTxControl, upstreamBegin } from './local-transaction.js';
 import { dataRowValues, STATE_CHECK_QUERY, stateProblem } from './state-check.js';
+
+/** Upstream's WAL insert position, read right behind a session's statements (read-your-writes). */
+const POSITION_QUERY = serializeQuery('SELECT pg_catalog.pg_current_wal_insert_lsn()');
+
 import { UpstreamConnection, type UpstreamTarget } from './upstream-connection.js';
 import { type Outcome, ReplyTracker } from './upstream-replies.js';
 
@@ -172,6 +177,8 @@ export class ClientSession {
   private forward: Buffer[] = [];
   /** Something in `forward` may write (see `flushRound`). */
   private roundMayWrite = false;
+  /** Hidden position queries owed (`sendPositionQuery`). */
+  private positionQueries = 0;
   /** Upstream sent CopyInResponse and the client has not ended the copy yet. */
   private copyIn = false;
   /** A message is held in `reader` until upstream catches up. */
@@ -262,6 +269,7 @@ export class ClientSession {
         // Right behind the batch, in the same write: no round trip of its own.
         const check = session.state?.stateCheck;
         if (check && !check.inFlight) session.sendStateCheck(false);
+        session.sendPositionQuery();
       },
     };
     this.extended = new ExtendedProtocol(host);
@@ -635,6 +643,14 @@ export class ClientSession {
 
   private extendedMessage(frame: Frame): void {
     if (!this.state) throw protocolViolation('extended-protocol message before startup');
+    if (
+      this.onlyPositionOwed() &&
+      (this.extended.startsReadBatch(frame) || this.extended.startsTxControl(frame))
+    ) {
+      // The previous write's position is on its way: then the fence decides.
+      this.defer(frame);
+      return;
+    }
     if (this.fence) {
       const fence = this.fence.check();
       const tx = this.state.txStatus;
@@ -777,6 +793,10 @@ export class ClientSession {
         break;
       case 'local': {
         if (!idle) {
+          if (this.onlyPositionOwed()) {
+            this.defer(frame);
+            return;
+          }
           reason = PIPELINED;
           break;
         }
@@ -837,18 +857,18 @@ export class ClientSession {
     // Timed from here (sent upstream with this round) until its ReadyForQuery is relayed.
     this.tracker.push(timeUntilReady(this.opts.metrics, this.extended.readyExpectation('query', sql)));
     const check = state.stateCheck;
-    if (
-      check &&
-      !check.inFlight &&
+    const endsIdle =
       route.kind === 'upstream' &&
       !this.extended.forwardedUnsynced() &&
       (route.endsIdle === 'always' ||
-        (route.endsIdle === 'from-idle' && state.txStatus === 'I' && this.tracker.size() === 1))
-    ) {
+        (route.endsIdle === 'from-idle' && state.txStatus === 'I' && this.tracker.size() === 1));
+    if (check && !check.inFlight && endsIdle) {
       // It ends outside a transaction: check the state right behind it, in
       // the same write, so the answer is there by the client's next statement.
       this.sendStateCheck(false);
     }
+    // Its commit's position, in the same round trip (read-your-writes).
+    if (endsIdle && !readOnly) this.sendPositionQuery();
     state.lastRoute = `upstream: ${reason}`;
     this.opts.metrics.statements.inc({ route: 'upstream' });
     this.opts.metrics.forwarded.inc({ reason });
@@ -977,7 +997,12 @@ export class ClientSession {
       this.awaitStateCheck(frame);
       return true;
     }
-    if (!this.idle()) return false;
+    if (!this.idle()) {
+      if (!this.onlyPositionOwed()) return false;
+      // The previous write's position is on its way, within this round trip.
+      this.defer(frame);
+      return true;
+    }
     this.applyTxControl(control, state);
     this.reply.raw(commandComplete(control.tag));
     this.reply.raw(readyForQuery(state.txStatus));
@@ -1293,6 +1318,53 @@ export class ClientSession {
     this.sendStateCheck(true);
   }
 
+  /**
+   * Right behind statements that end outside a transaction and may have
+   * written: upstream's WAL insert position, read on the session's own
+   * connection after their commit, hidden from the client. The fence takes
+   * it at the ReadyForQuery that ends them, instead of a lookup on another
+   * connection (a round trip more before the next read may run).
+   */
+  private sendPositionQuery(): void {
+    const fence = this.fence;
+    if (!fence) return;
+    this.forward.push(POSITION_QUERY);
+    this.positionQueries++;
+    this.tracker.push({
+      kind: 'query',
+      hidden: true,
+      hideErrors: true,
+      row: (body) => {
+        const value = dataRowValues(body)[0];
+        if (typeof value !== 'string') return;
+        try {
+          fence.knownPosition(parseLsn(value));
+        } catch {
+          // Unreadable: the fence looks the position up itself.
+        }
+      },
+      settle: () => {
+        this.positionQueries--;
+      },
+    });
+  }
+
+  /**
+   * Nothing is owed upstream but position queries (answered within the
+   * round trip that is already under way): a read waits for them rather
+   * than being forwarded as pipelined.
+   */
+  private onlyPositionOwed(): boolean {
+    return (
+      this.positionQueries > 0 &&
+      this.tracker.size() === this.positionQueries &&
+      this.local === undefined &&
+      !this.extended.forwardedUnsynced() &&
+      this.upstreamReader === undefined &&
+      this.heldStartup === undefined
+    );
+  }
+
   /** Hold `frame` until the pending state check is answered (sending it when it can go now). */
   private awaitStateCheck(frame: Frame): void {
     const check = this.state?.stateCheck;
@@ -1369,6 +1441,8 @@ export class ClientSession {
         // one (a hidden query's, pipelined behind the previous statement) can
         // arrive after a write was sent, before that write has committed.
         if (this.tracker.owedReady() <= 1) this.fence?.onReadyForQuery(status);
+        // A position read before statements still owed says nothing about them.
+        else this.fence?.discardKnown();
         return;
       }
       case BackendType.CopyInResponse:

@@ -371,6 +371,22 @@ export class ExtendedProtocol {
     return query !== undefined && READ_START.test(query);
   }
 
+  /** `frame` starts a batch with a BEGIN/COMMIT/ROLLBACK (src/server/local-transaction.ts). */
+  startsTxControl(frame: Frame): boolean {
+    if (this.batch !== undefined) return false;
+    try {
+      const query =
+        frame.type === FrontendType.Parse
+          ? parseParseQuery(frame.body)
+          : frame.type === FrontendType.Bind
+            ? this.statements.get(bindStatementName(frame.body))?.query
+            : undefined;
+      return query !== undefined && localTxControl(query) !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
   /** A simple Query was answered locally, with ReadyForQuery `status` (its portals end outside a block). */
   localQueryAnswered(status: TxStatus): void {
     this.transactionMayHaveEnded(status.charCodeAt(0), this.epoch++);
