@@ -28,8 +28,8 @@ def run(name, sql, params):
 conn.autocommit = True
 for name, sql, params in READS + WRITES:
     run(name, sql, params)
-# psycopg2's default: a transaction opened before the first statement, so
-# everything goes upstream. Last, because a ROLLBACK writes WAL that never
+# psycopg2's default: a transaction opened before the first statement; it
+# starts locally (reads local) and goes upstream at the write. Last, because a ROLLBACK writes WAL that never
 # reaches the replica: the session's next local reads wait until the
 # replica's position passes it (up to --ryw-timeout).
 conn = psycopg2.connect(
