@@ -178,4 +178,8 @@ process.on('message', (msg: ToChild) => {
 });
 // The proxy went away: so does this process.
 process.on('disconnect', () => process.exit(0));
+// A terminal's Ctrl-C signals the whole foreground process group, executors
+// included: the proxy stops them in order when it stops (and one whose proxy
+// is gone exits on 'disconnect' above), so SIGINT is not for them.
+process.on('SIGINT', () => {});
 send({ t: 'ready' });
