@@ -4,7 +4,7 @@
  * machine's noise falls on all of them; medians and ratios vs direct are
  * printed and written to docs/benchmarks.md (+ docs/benchmarks.svg).
  *
- * Scenarios (default all, in this order): point, app, writes, edge, replica,
+ * Scenarios (default all, in this order): point, app, writes, edge, edge-tx, replica,
  * apply, footprint, routing, isolation. `npm run bench -- replication` runs bench/replication.ts alone,
  * with its own defaults.
  *
@@ -30,6 +30,7 @@ import { findPgbouncer, type Pgbouncer, startPgbouncer } from './lib/systems.js'
 import { app } from './scenarios/app.js';
 import { apply } from './scenarios/apply.js';
 import { edge } from './scenarios/edge.js';
+import { edgeTx } from './scenarios/edge-tx.js';
 import { footprint } from './scenarios/footprint.js';
 import { isolation } from './scenarios/isolation.js';
 import { point } from './scenarios/point.js';
@@ -45,7 +46,7 @@ if (args.length === 1 && args[0] === 'replication') {
   process.exit(r.status ?? 1);
 }
 
-const ALL: Scenario[] = [point, app, writes, edge, replica, apply, footprint, routing, isolation];
+const ALL: Scenario[] = [point, app, writes, edge, edgeTx, replica, apply, footprint, routing, isolation];
 const unknown = args.filter((a) => !ALL.some((s) => s.name === a));
 if (unknown.length > 0) {
   process.stderr.write(
