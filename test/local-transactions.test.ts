@@ -217,6 +217,8 @@ test('REPEATABLE READ, SERIALIZABLE and READ WRITE transactions start upstream',
   const { c, upstreamState } = await session();
   try {
     for (const begin of [
+      // Run as READ COMMITTED, but SHOW transaction_isolation tells it apart from a plain BEGIN.
+      'begin isolation level read uncommitted',
       'begin isolation level repeatable read',
       'begin isolation level serializable',
       'begin read write',

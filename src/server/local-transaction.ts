@@ -23,7 +23,7 @@
  *   knows a query ran: `SET TRANSACTION ISOLATION LEVEL` / `SET TRANSACTION
  *   SNAPSHOT` then fail with 25001 as they would have.
  * - Only READ COMMITTED transactions start locally: BEGIN with no modes or
- *   with ISOLATION LEVEL READ COMMITTED / READ UNCOMMITTED. A server, role or
+ *   with ISOLATION LEVEL READ COMMITTED. A server, role or
  *   database default_transaction_isolation other than read committed turns
  *   local answers off for the session (src/router/settings.ts, access.ts).
  * - A session with idle_in_transaction_session_timeout keeps its BEGIN
@@ -74,10 +74,12 @@ export function localTxControl(sql: string): LocalTxControl | undefined {
 }
 
 /**
- * No modes, or only ISOLATION LEVEL READ COMMITTED / READ UNCOMMITTED (which
- * Postgres runs as READ COMMITTED). READ ONLY has its own local path (a
- * pinned replica snapshot, src/router/router.ts); READ WRITE, DEFERRABLE and
- * the other levels go upstream.
+ * No modes, or only ISOLATION LEVEL READ COMMITTED: what the hidden plain
+ * `BEGIN` sent upstream later starts too (the session's default is read
+ * committed). Not READ UNCOMMITTED: Postgres runs it as READ COMMITTED but
+ * `SHOW transaction_isolation` would tell. READ ONLY has its own local path
+ * (a pinned replica snapshot, src/router/router.ts); READ WRITE, DEFERRABLE
+ * and the other levels go upstream.
  */
 function readCommittedModes(options: Node[] | undefined): boolean {
   for (const option of options ?? []) {
@@ -87,7 +89,7 @@ function readCommittedModes(options: Node[] | undefined): boolean {
     if (d.defname !== 'transaction_isolation' || !d.arg) return false;
     const [, arg] = nodeKind(d.arg);
     const level = (arg as { sval?: { sval?: string } } | undefined)?.sval?.sval;
-    if (level !== 'read committed' && level !== 'read uncommitted') return false;
+    if (level !== 'read committed') return false;
   }
   return true;
 }
