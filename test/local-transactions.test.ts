@@ -419,3 +419,31 @@ test('read-your-writes: the position is read on the session connection, right be
     await c.end();
   }
 });
+
+test("the server's default_transaction_isolation above read committed keeps BEGIN upstream", async () => {
+  await upstream.query("alter system set default_transaction_isolation = 'repeatable read'");
+  await upstream.query('select pg_reload_conf()');
+  // A role whose facts (privileges, settings) are looked up from now on.
+  await upstream.query("create role ltxrr login password 'ltxrr'; grant select on item to ltxrr");
+  const c = await connectThrough(outpost.port, {
+    user: 'ltxrr',
+    password: 'ltxrr',
+    database: 'postgres',
+    application_name: 'ltx-rr',
+  });
+  try {
+    await c.query('begin');
+    const level = await c.query<{ transaction_isolation: string }>('show transaction_isolation');
+    assert.equal(level.rows[0]?.transaction_isolation, 'repeatable read');
+    await nameOf(c, 1);
+    assert.match(await lastRoute(c), /^upstream: /);
+    await c.query('commit');
+    // Outside a transaction too: the session's settings are not what local answers assume.
+    await nameOf(c, 1);
+    assert.match(await lastRoute(c), /default_transaction_isolation/);
+  } finally {
+    await c.end();
+    await upstream.query('alter system reset default_transaction_isolation');
+    await upstream.query('select pg_reload_conf()');
+  }
+});
