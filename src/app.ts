@@ -113,6 +113,9 @@ export class Outpost {
       query: catalogQuery,
       // Role facts are never staler than the replica may be.
       maxUnconfirmedMs: config.maxLagMs,
+      // Facts carry the fingerprint read before them: the watch's first reading
+      // (or a table added to the replica) does not throw away facts of an unchanged catalog.
+      fingerprint: () => roleWatch.read(),
       onError: (err) =>
         logger.warn({ err: (err as Error).message }, 'privilege lookup failed; forwarding meanwhile'),
     });

@@ -121,3 +121,39 @@ test('role facts are used only while the latest confirmation is younger than the
     await upstream.query('grant grp to ann');
   }
 });
+
+test('facts tagged with the fingerprint read before them survive its confirmation and fall on a change', async () => {
+  const watch = new RoleCatalogWatch({
+    query,
+    tableOids: () => [table.oid],
+    confirm: (f, at) => access.confirm(f, at),
+    intervalMs: 60_000,
+  });
+  const access = new AccessControl({
+    query,
+    catalog: { tables: () => [table], catalogVersion: 1 },
+    maxUnconfirmedMs: 60_000,
+    fingerprint: () => watch.read(),
+  });
+  const session = newSessionState('ann', 'postgres');
+  // Facts looked up before the watch's first reading: an unchanged catalog keeps them.
+  await access.prepare(session);
+  await watch.poll();
+  assert.equal(
+    access.check(session, table),
+    undefined,
+    'the first confirmation keeps facts of the same catalog',
+  );
+  await watch.poll();
+  assert.equal(access.check(session, table), undefined, 'so does every later one');
+  // A change upstream: the next confirmation sets them aside until looked up again.
+  await upstream.query('revoke grp from ann');
+  try {
+    await watch.poll();
+    assert.match(access.check(session, table) ?? '', /changed upstream, being looked up/);
+    await access.prepare(session);
+    assert.equal(access.check(session, table), 'role ann lacks USAGE on schema s');
+  } finally {
+    await upstream.query('grant grp to ann');
+  }
+});

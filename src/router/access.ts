@@ -37,6 +37,11 @@ interface RoleFacts {
   catalogVersion: number;
   /** `AccessControl.generation` when looked up. */
   generation: number;
+  /**
+   * The role catalog's fingerprint read just before these facts were looked
+   * up (with a `fingerprint` source): they hold while the watch confirms it.
+   */
+  fingerprint: string | undefined;
   /** Last `check()` (ms since the epoch): roles used recently are looked up again at once on a change. */
   usedAt: number;
 }
@@ -98,12 +103,22 @@ export class AccessControl {
        * `confirm()` started less than this long ago (and not before the first).
        */
       maxUnconfirmedMs?: number;
+      /**
+       * Reads the role catalog's fingerprint (the watch's own query). Facts
+       * are then tagged with the fingerprint read right before them, and a
+       * confirmation of another one invalidates only facts tagged otherwise:
+       * facts looked up before the watch's first reading, or between two
+       * readings, are not thrown away when nothing changed.
+       */
+      fingerprint?: () => Promise<string>;
       onError?: (err: unknown) => void;
     },
   ) {}
 
   /** Fingerprint of the role catalog as of the latest `confirm()`. */
   private fingerprint: string | undefined;
+  /** When the reading that gave `fingerprint` started. */
+  private fingerprintReadAt = Number.NEGATIVE_INFINITY;
   /** When the latest successful fingerprint query started (ms since the epoch). */
   private confirmedAt: number | undefined;
   /** Table OIDs with row-level security enabled, as of the latest lookup (any role). */
@@ -118,9 +133,14 @@ export class AccessControl {
    * `startedAt` (any change after the query's snapshot shows in a later one).
    */
   confirm(fingerprint: string, startedAt: number): void {
+    // Readings finish out of order (the watch's, and those before role
+    // lookups): one that started before the reading in force says nothing newer.
+    if (startedAt < this.fingerprintReadAt) return;
+    this.fingerprintReadAt = startedAt;
     if (fingerprint !== this.fingerprint) {
       this.fingerprint = fingerprint;
-      this.invalidate();
+      if (this.opts.fingerprint) this.refreshRecent((facts) => facts.fingerprint !== fingerprint);
+      else this.invalidate();
     }
     if (this.confirmedAt === undefined || startedAt > this.confirmedAt) this.confirmedAt = startedAt;
   }
@@ -152,10 +172,15 @@ export class AccessControl {
    */
   invalidate(): void {
     this.generation++;
-    // Look the roles in use up again now, so their next reads need not forward.
+    this.refreshRecent(() => true);
+  }
+
+  /** Look the roles in use (whose facts `outdated` says are) up again now, so their next reads need not forward. */
+  private refreshRecent(outdated: (facts: RoleFacts) => boolean): void {
     const cutoff = Date.now() - RECENT_ROLE_MS;
     const recent: [string, number][] = [];
     for (const [role, facts] of this.roles) {
+      if (!outdated(facts)) continue;
       if (facts.usedAt >= cutoff) recent.push([role, facts.usedAt]);
       else this.roles.delete(role);
     }
@@ -179,7 +204,7 @@ export class AccessControl {
       return `privileges of role ${session.user} not yet known`;
     }
     facts.usedAt = Date.now();
-    if (facts.generation !== this.generation) {
+    if (facts.generation !== this.generation || this.fingerprintDiffers(facts)) {
       void this.refresh(session.user);
       return `privileges of role ${session.user} changed upstream, being looked up`;
     }
@@ -192,9 +217,19 @@ export class AccessControl {
     return facts.tables.get(table.oid);
   }
 
+  /** With a fingerprint source: the facts were looked up under another role catalog than the confirmed one. */
+  private fingerprintDiffers(facts: RoleFacts): boolean {
+    return (
+      this.opts.fingerprint !== undefined &&
+      this.fingerprint !== undefined &&
+      facts.fingerprint !== this.fingerprint
+    );
+  }
+
   private isStale(facts: RoleFacts): boolean {
     return (
       facts.generation !== this.generation ||
+      this.fingerprintDiffers(facts) ||
       facts.catalogVersion !== this.opts.catalog.catalogVersion ||
       Date.now() - facts.fetchedAt > (this.opts.ttlMs ?? 30_000)
     );
@@ -207,8 +242,8 @@ export class AccessControl {
       // Invalidated while looking up: those facts are already old, look again.
       for (let attempt = 0; attempt < 3; attempt++) {
         const generation = this.generation;
-        await this.fetch(role);
-        if (this.generation === generation) return;
+        const facts = await this.fetch(role);
+        if (this.generation === generation && !this.fingerprintDiffers(facts)) return;
       }
     })()
       .catch((err) => this.opts.onError?.(err))
@@ -217,9 +252,19 @@ export class AccessControl {
     return p;
   }
 
-  private async fetch(role: string): Promise<void> {
+  private async fetch(role: string): Promise<RoleFacts> {
     const catalogVersion = this.opts.catalog.catalogVersion;
     const generation = this.generation;
+    // Read before the facts, so a change after it shows as a new fingerprint.
+    // The reading confirms the catalog like the watch's own: facts looked up
+    // after a table joined the replica (which changes the fingerprint) are
+    // not held back until the watch's next reading.
+    let fingerprint: string | undefined;
+    if (this.opts.fingerprint) {
+      const startedAt = Date.now();
+      fingerprint = await this.opts.fingerprint();
+      this.confirm(fingerprint, startedAt);
+    }
     const tables = this.opts.catalog.tables();
     const oids = tables.map((t) => String(t.oid));
     const [rows, settings, schemas] = await Promise.all([
@@ -234,6 +279,7 @@ export class AccessControl {
       fetchedAt: Date.now(),
       catalogVersion,
       generation,
+      fingerprint,
       usedAt: this.roles.get(role)?.usedAt ?? Date.now(),
     };
     for (const t of tables) {
@@ -258,5 +304,6 @@ export class AccessControl {
     this.knownTables = new Set(rows.map((r) => Number(r.oid)));
     this.rlsTables = new Set(rows.filter((r) => r.rls).map((r) => Number(r.oid)));
     this.roles.set(role, facts);
+    return facts;
   }
 }

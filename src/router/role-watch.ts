@@ -71,15 +71,20 @@ export class RoleCatalogWatch {
     this.timer = undefined;
   }
 
+  /** The role catalog's fingerprint now (also read before each role lookup: `AccessControl` option `fingerprint`). */
+  async read(): Promise<string> {
+    const oids = this.opts.tableOids().map(String);
+    const rows = await this.opts.query<{ fp: string | null }>(ROLE_CATALOG_FINGERPRINT, [oids]);
+    return rows[0]?.fp ?? '';
+  }
+
   /** One fingerprint read (skipped while one is in flight); never rejects. */
   async poll(): Promise<void> {
     if (this.running) return;
     this.running = true;
     const startedAt = Date.now();
     try {
-      const oids = this.opts.tableOids().map(String);
-      const rows = await this.opts.query<{ fp: string | null }>(ROLE_CATALOG_FINGERPRINT, [oids]);
-      this.opts.confirm(rows[0]?.fp ?? '', startedAt);
+      this.opts.confirm(await this.read(), startedAt);
       this.failing = false;
     } catch (err) {
       // Not confirmed: role facts age out after --max-lag and reads forward.
