@@ -81,7 +81,7 @@ import {
   serializeParse,
   serializeQuery,
 } from '../wire/frontend.js';
-import { type LocalTxControl, localTxControl } from './local-transaction.js';
+import { endsTransaction, type LocalTxControl, localTxControl } from './local-transaction.js';
 import type { Expectation, Outcome, ReplyTracker } from './upstream-replies.js';
 
 /** A prepared statement as the client created it. */
@@ -837,6 +837,9 @@ export class ExtendedProtocol {
         local.done = true;
         // The batch now ends inside (or outside) a transaction Outpost answers for.
         this.endsIdle = false;
+        // Postgres drops the transaction's portals at its COMMIT/ROLLBACK, not at
+        // the Sync: a later Execute of one in this batch is 34000 (upstream says so).
+        if (local.control.kind === 'end') this.transactionEnded(msg.portal);
       }
       reply.commandComplete(local.control.tag);
       return;
@@ -925,6 +928,11 @@ export class ExtendedProtocol {
         if (sql !== undefined) {
           if (PREPARED_REF.test(sql)) this.ensureAllStatements(false);
           this.followSql(e, sql);
+          // Upstream's COMMIT/ROLLBACK drops the transaction's portals, those bound
+          // here too (Postgres: 34000 for a later Execute, not their rows): forget
+          // them, so that one executed later is not bound upstream afresh.
+          if (portal !== undefined && this.portals.size > 1 && !statement?.opaque && endsTransaction(sql))
+            this.transactionEnded(portal);
         }
         host.send(frame.raw, timeUntilSettled(host.metrics, e));
         return;
@@ -1169,6 +1177,11 @@ export class ExtendedProtocol {
     }
     portal.upstream = true;
     portal.local = undefined;
+  }
+
+  /** A COMMIT/ROLLBACK answered here ran in portal `current`: every other portal ended with the transaction. */
+  private transactionEnded(current: string): void {
+    for (const name of this.portals.keys()) if (name !== current) this.portals.delete(name);
   }
 
   /** ReadyForQuery `status` for work of `epoch`: outside a transaction block, its portals are gone. */

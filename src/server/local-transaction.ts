@@ -93,3 +93,18 @@ function readCommittedModes(options: Node[] | undefined): boolean {
   }
   return true;
 }
+
+/**
+ * `sql` is one COMMIT/END/ROLLBACK/ABORT (with or without AND CHAIN, not
+ * ROLLBACK TO): once it has run, the transaction's protocol portals are gone.
+ */
+export function endsTransaction(sql: string): boolean {
+  const parsed = parseSql(sql);
+  if (!parsed.ok || parsed.stmts.length !== 1) return false;
+  const stmt = parsed.stmts[0]?.stmt as Node | undefined;
+  if (!stmt) return false;
+  const [kind, body] = nodeKind(stmt);
+  if (kind !== 'TransactionStmt') return false;
+  const k = (body as { kind?: string }).kind;
+  return k === 'TRANS_STMT_COMMIT' || k === 'TRANS_STMT_ROLLBACK';
+}
