@@ -33,6 +33,8 @@ let dir: string;
 
 /** A read of a few million rows: long enough to cancel or time out, local when the executor runs it. */
 const LONG_READ = 'select count(*) from big a, big b, big c';
+/** A read of a few million rows that ends: a tenth of a second or more. */
+const MID_READ = 'select count(*) from big a, big b, (select id from big order by id limit 40) c';
 
 before(async () => {
   upstream = await startPostgres();
@@ -373,6 +375,89 @@ const PROBES: Probe[] = [
     name: 'a savepoint right after BEGIN, reads, ROLLBACK TO, COMMIT',
     steps: ['begin', 'savepoint a', READ, 'rollback to savepoint a', READ, 'commit', READ],
   },
+  {
+    name: "default_transaction_isolation set inside a local-started transaction: the next BEGIN is upstream's",
+    steps: [
+      'begin',
+      READ,
+      "set default_transaction_isolation = 'serializable'",
+      'show transaction_isolation',
+      'commit',
+      'begin',
+      'show transaction_isolation',
+      READ,
+      'commit',
+      'reset default_transaction_isolation',
+      'begin',
+      'show transaction_isolation',
+      'commit',
+    ],
+  },
+  {
+    name: 'a temporary table shadowing a replicated one, created in a local-started transaction',
+    steps: [
+      'begin',
+      READ,
+      'create temp table item (id int, name text)',
+      READ,
+      'rollback',
+      READ,
+      'begin',
+      READ,
+      "create temp table item (id int, name text); insert into item values (1, 'temp')",
+      'commit',
+      READ,
+      'discard temp',
+      READ,
+    ],
+  },
+  {
+    name: 'PREPARE inside a local-started transaction survives its ROLLBACK',
+    steps: [
+      'begin',
+      READ,
+      'prepare rv_ps(int) as select name from item where id = $1',
+      'rollback',
+      'execute rv_ps(2)',
+      'deallocate rv_ps',
+    ],
+  },
+  {
+    name: 'statement_timeout set in a local-started transaction: SET LOCAL ends at COMMIT, SET ends at ROLLBACK',
+    steps: [
+      'begin',
+      READ,
+      "set local statement_timeout = '50ms'",
+      'commit',
+      MID_READ,
+      'begin',
+      READ,
+      "set statement_timeout = '50ms'",
+      'rollback',
+      MID_READ,
+      'begin',
+      READ,
+      'savepoint a',
+      "set statement_timeout = '50ms'",
+      'rollback to savepoint a',
+      MID_READ,
+      'commit',
+      MID_READ,
+      'show statement_timeout',
+    ],
+  },
+  {
+    name: 'statement_timeout set in a local-started transaction and committed applies to later local reads',
+    steps: [
+      'begin',
+      READ,
+      "set statement_timeout = '200ms'",
+      'commit',
+      LONG_READ,
+      READ,
+      'reset statement_timeout',
+    ],
+  },
 ];
 
 const CHANGES: Probe[] = [
@@ -581,6 +666,39 @@ test('extended-protocol batches mixing BEGIN, local reads, writes and COMMIT in 
         "update item set name = 'pd' where id = 3; begin; select name from item where id = 3; commit",
       ),
     ],
+    // A COMMIT answered here while the client had pipelined a write and a read behind it.
+    [
+      serializeQuery('begin'),
+      serializeQuery(READ),
+      serializeQuery('commit'),
+      serializeQuery("update item set name = 'pe' where id = 3"),
+      serializeQuery('select name from item where id = 3'),
+    ],
+    // User code changing search_path pipelined in front of BEGIN and a read (simple protocol).
+    [
+      serializeQuery("select set_config('search_path', 'pg_catalog', false)"),
+      serializeQuery('begin'),
+      serializeQuery(READ),
+      serializeQuery('commit'),
+      serializeQuery('reset search_path'),
+    ],
+    // READ ONLY transaction (pinned snapshot): its portal after COMMIT.
+    [
+      ext('begin read only'),
+      bindMsg('p4', 's1'),
+      executeMsg('p4', 2),
+      ext('commit'),
+      executeMsg('p4', 2),
+      SYNC,
+    ],
+    // No BEGIN: a portal of the implicit transaction, then COMMIT, then the portal.
+    [bindMsg('p5', 's1'), executeMsg('p5', 1), ext('commit'), executeMsg('p5', 1), SYNC],
+    // An aborted transaction: a local-able read is 25P02, its portal too.
+    [ext('begin'), ext(READ), SYNC],
+    [ext('select 1/0'), SYNC],
+    [ext(READ), SYNC],
+    [bindMsg('p6', 's1'), executeMsg('p6', 1), SYNC],
+    [ext('rollback'), SYNC],
   ];
   const direct = await RawClient.session(upstream.port, 'rvraw');
   const through = await RawClient.session(outpost.port, 'rvraw');
