@@ -54,7 +54,8 @@ before(async () => {
      grant select on item, big to rvalice;
      grant select, insert on log to rvalice;
      create role rvraw login;
-     grant select, insert on item, log to rvraw`,
+     grant select, insert on item, log to rvraw;
+     grant select on big to rvraw`,
   );
   await upstream.query('select pg_reload_conf()');
   outpost = await startOutpost({
@@ -717,6 +718,55 @@ test('extended-protocol batches mixing BEGIN, local reads, writes and COMMIT in 
       const got = await collect(through);
       const want = await collect(direct);
       assert.deepEqual(got, want, `batch ${i}`);
+    }
+  } finally {
+    direct.close();
+    through.close();
+  }
+});
+
+/** Reply types, CommandComplete tags, ReadyForQuery status and SQLSTATEs (error texts and fields aside). */
+function outline(msgs: { type: string; body: Buffer }[]): string {
+  return msgs
+    .map((m) => {
+      if (m.type === 'C' || m.type === 'Z') return `${m.type}:${m.body.toString('utf8').replace(/\0$/, '')}`;
+      if (m.type === 'E') {
+        const at = m.body.indexOf(Buffer.from('\0C'));
+        return `E:${m.body.toString('utf8', at + 2, at + 7)}`;
+      }
+      return m.type;
+    })
+    .join(' ');
+}
+
+test('extended protocol: a local read timed out inside a local-started transaction fails it', async () => {
+  const direct = await RawClient.session(upstream.port, 'rvraw');
+  const through = await RawClient.session(outpost.port, 'rvraw');
+  try {
+    await eventually(async () => {
+      await through.run(Buffer.concat([ext('select count(*) from big'), SYNC]));
+      const route = await through.run(Buffer.concat([ext('show outpost.last_route'), SYNC]));
+      return route.some((m) => m.type === 'D' && m.body.includes(Buffer.from('local')));
+    });
+    const batches = [
+      // Set by a simple Query: Outpost follows it there (through Parse/Bind it forwards every read after).
+      [serializeQuery("set statement_timeout = '300ms'")],
+      [ext('begin'), SYNC],
+      [ext(READ), SYNC],
+      [ext(LONG_READ), SYNC],
+      [ext(READ), SYNC],
+      [ext('commit'), SYNC],
+      [ext(READ), SYNC],
+      // BEGIN, a read and the stopped read in one batch.
+      [ext('begin'), ext(READ), ext(LONG_READ), ext(READ), SYNC],
+      [ext(READ), SYNC],
+      [ext('rollback'), SYNC],
+      [serializeQuery('reset statement_timeout')],
+    ];
+    for (const [i, parts] of batches.entries()) {
+      const want = outline(await direct.run(Buffer.concat(parts)));
+      const got = outline(await through.run(Buffer.concat(parts)));
+      assert.equal(got, want, `batch ${i}`);
     }
   } finally {
     direct.close();
