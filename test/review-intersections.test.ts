@@ -50,12 +50,16 @@ before(async () => {
      alter table log replica identity full;
      create table secret (id int primary key, v text);
      insert into secret values (1, 's1');
+     create schema rvs;
+     create table rvs.item (id int primary key, name text not null);
+     insert into rvs.item values (1, 'rvs1'), (2, 'rvs2');
      create role rvalice login password 'pw';
      grant select on item, big to rvalice;
      grant select, insert on log to rvalice;
      create role rvraw login;
      grant select, insert on item, log to rvraw;
-     grant select on big to rvraw`,
+     grant select on big to rvraw;
+     grant rvalice to rvraw`,
   );
   await upstream.query('select pg_reload_conf()');
   outpost = await startOutpost({
@@ -459,6 +463,27 @@ const PROBES: Probe[] = [
       'reset statement_timeout',
     ],
   },
+  {
+    name: 'a statement prepared before search_path changes (Postgres parses it again), in and out of a transaction',
+    steps: [
+      { sql: 'select name from item where id = $1', params: [1], name: 'rv_sp' },
+      'set search_path = rvs, public',
+      { sql: 'select name from item where id = $1', params: [1], name: 'rv_sp' },
+      'reset search_path',
+      { sql: 'select name from item where id = $1', params: [1], name: 'rv_sp' },
+      'begin',
+      READ,
+      'set local search_path = rvs',
+      { sql: 'select name from item where id = $1', params: [2], name: 'rv_sp' },
+      'commit',
+      { sql: 'select name from item where id = $1', params: [2], name: 'rv_sp' },
+      "select set_config('search_path', 'rvs', false)",
+      { sql: 'select name from item where id = $1', params: [2], name: 'rv_sp' },
+      'reset search_path',
+    ],
+    local: [0],
+    note: 'after RESET search_path reads still forward (session changed search_path): a missed optimisation only',
+  },
 ];
 
 const CHANGES: Probe[] = [
@@ -700,6 +725,78 @@ test('extended-protocol batches mixing BEGIN, local reads, writes and COMMIT in 
     [ext(READ), SYNC],
     [bindMsg('p6', 's1'), executeMsg('p6', 1), SYNC],
     [ext('rollback'), SYNC],
+    // A write in a local-started transaction committed in the same batch, then a read in the next.
+    [ext('begin'), ext(READ), ext("update item set name = 'pf' where id = 3"), ext('commit'), SYNC],
+    [ext('select name from item where id = 3'), SYNC],
+    [
+      ext('begin'),
+      ext(READ),
+      ext("update item set name = 'pg' where id = 3"),
+      ext('commit'),
+      ext('select name from item where id = 3'),
+      SYNC,
+    ],
+    [
+      ext('begin'),
+      ext(READ),
+      ext("update item set name = 'ph' where id = 3"),
+      SYNC,
+      ext('commit'),
+      SYNC,
+      ext('begin'),
+      ext('select name from item where id = 3'),
+      ext('commit'),
+      SYNC,
+    ],
+    [
+      serializeQuery('begin'),
+      serializeQuery("update item set name = 'pi' where id = 3"),
+      serializeQuery('commit'),
+      serializeQuery('begin'),
+      serializeQuery('select name from item where id = 3'),
+      serializeQuery('commit'),
+    ],
+    // Warnings: BEGIN inside a transaction, COMMIT and ROLLBACK outside one (NoticeResponse bytes too).
+    [
+      serializeQuery('begin'),
+      serializeQuery(READ),
+      serializeQuery('begin'),
+      serializeQuery('commit'),
+      serializeQuery('commit'),
+      serializeQuery('rollback'),
+    ],
+    [ext('begin'), ext('begin'), ext(READ), ext('commit'), SYNC],
+    [ext('commit'), SYNC],
+    // A syntax error in its own batch inside a local-started transaction, then COMMIT.
+    [ext('begin'), ext(READ), SYNC],
+    [parseMsg('', 'selec 1'), SYNC],
+    [ext(READ), SYNC],
+    [ext('commit'), SYNC],
+    // search_path and role set before BEGIN: the local-started transaction reads as they say.
+    [
+      serializeQuery('set search_path = pg_catalog'),
+      serializeQuery('begin'),
+      serializeQuery(READ),
+      serializeQuery('rollback'),
+    ],
+    [serializeQuery('reset search_path')],
+    [
+      serializeQuery('set role rvalice'),
+      serializeQuery('begin'),
+      serializeQuery('select v from secret'),
+      serializeQuery('rollback'),
+      serializeQuery('reset role'),
+    ],
+    [
+      ext('set role rvalice'),
+      SYNC,
+      ext('begin'),
+      ext('select v from secret'),
+      ext('rollback'),
+      SYNC,
+      ext('reset role'),
+      SYNC,
+    ],
   ];
   const direct = await RawClient.session(upstream.port, 'rvraw');
   const through = await RawClient.session(outpost.port, 'rvraw');
