@@ -53,13 +53,16 @@ before(async () => {
      create schema rvs;
      create table rvs.item (id int primary key, name text not null);
      insert into rvs.item values (1, 'rvs1'), (2, 'rvs2');
+     create materialized view rvmv as select id, name from item;
+     create unique index on rvmv (id);
      create role rvalice login password 'pw';
      grant select on item, big to rvalice;
      grant select, insert on log to rvalice;
      create role rvraw login;
      grant select, insert on item, log to rvraw;
      grant select on big to rvraw;
-     grant rvalice to rvraw`,
+     grant rvalice to rvraw;
+     alter materialized view rvmv owner to rvraw`,
   );
   await upstream.query('select pg_reload_conf()');
   outpost = await startOutpost({
@@ -484,6 +487,24 @@ const PROBES: Probe[] = [
     local: [0],
     note: 'after RESET search_path reads still forward (session changed search_path): a missed optimisation only',
   },
+  {
+    name: 'the isolation level changed by SET or set_config after a local read is refused (25001)',
+    steps: [
+      'begin',
+      READ,
+      "set transaction_isolation = 'repeatable read'",
+      'rollback',
+      'begin',
+      READ,
+      "select set_config('transaction_isolation', 'serializable', true)",
+      'rollback',
+      'begin',
+      "set local transaction_isolation = 'repeatable read'",
+      'show transaction_isolation',
+      READ,
+      'commit',
+    ],
+  },
 ];
 
 const CHANGES: Probe[] = [
@@ -755,6 +776,22 @@ test('extended-protocol batches mixing BEGIN, local reads, writes and COMMIT in 
       serializeQuery('begin'),
       serializeQuery('select name from item where id = 3'),
       serializeQuery('commit'),
+    ],
+    // A matview refreshed in a local-started transaction after the session's own write, read after COMMIT.
+    [
+      serializeQuery("update item set name = 'm1' where id = 5"),
+      serializeQuery('begin'),
+      serializeQuery('select name from rvmv where id = 5'),
+      serializeQuery('refresh materialized view rvmv'),
+      serializeQuery('commit'),
+      serializeQuery('select name from rvmv where id = 5'),
+    ],
+    [
+      serializeQuery("update item set name = 'm2' where id = 5"),
+      serializeQuery('begin'),
+      serializeQuery('refresh materialized view rvmv'),
+      serializeQuery('rollback'),
+      serializeQuery('select name from rvmv where id = 5'),
     ],
     // Warnings: BEGIN inside a transaction, COMMIT and ROLLBACK outside one (NoticeResponse bytes too).
     [
