@@ -7,43 +7,30 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import { cancelRequest } from './helpers/cancel.js';
-import { connectThrough, lastRoute, type OutpostProcess, startOutpost } from './helpers/outpost.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { connectThrough, lastRoute, type OutpostProcess } from './helpers/outpost.js';
+import type { PostgresInstance } from './helpers/postgres.js';
+import { type Stack, settle, startStack } from './helpers/stack.js';
 
 let upstream: PostgresInstance;
 let outpost: OutpostProcess;
-let dir: string;
+let stack: Stack;
 
 const HEAVY = 'select count(*) from big a cross join big b cross join big c';
 
 before(async () => {
-  upstream = await startPostgres();
-  dir = mkdtempSync(join(tmpdir(), 'outpost-cancel-'));
-  await upstream.query(
-    `create table big (id int primary key, v int not null);
+  stack = await startStack({
+    name: 'cancel',
+    setup: `create table big (id int primary key, v int not null);
      insert into big select g, g % 97 from generate_series(1, 1000) g`,
-  );
-  outpost = await startOutpost({
-    upstream: upstream.url(),
-    replica: join(dir, 'r.db'),
     args: ['--workers', '2'],
   });
-  await outpost.ready();
+  ({ upstream, outpost } = stack);
 });
 
-after(async () => {
-  await outpost?.stop();
-  await upstream?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const settle = <T>(p: Promise<T>): Promise<T | pg.DatabaseError> => p.catch((e: pg.DatabaseError) => e);
+after(() => stack?.stop());
 
 async function cancelled(c: pg.Client, query: Promise<unknown>): Promise<pg.DatabaseError> {
   const result = settle(query);

@@ -4,51 +4,35 @@
  * mid-statement costs that statement its local answer only.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import { cancelRequest } from './helpers/cancel.js';
-import {
-  connectThrough,
-  eventually,
-  lastRoute,
-  type OutpostProcess,
-  startOutpost,
-} from './helpers/outpost.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { connectThrough, eventually, lastRoute, type OutpostProcess } from './helpers/outpost.js';
+import type { PostgresInstance } from './helpers/postgres.js';
+import { type Stack, startStack } from './helpers/stack.js';
 
 let upstream: PostgresInstance;
 let outpost: OutpostProcess;
-let dir: string;
+let stack: Stack;
 
 /** About 10^9 rows to count: many seconds in SQLite (and upstream). */
 const HEAVY = 'select count(*) from big a cross join big b cross join big c';
 
 before(async () => {
-  upstream = await startPostgres();
-  dir = mkdtempSync(join(tmpdir(), 'outpost-exec-'));
-  await upstream.query(
-    `create table big (id int primary key, v int not null);
+  stack = await startStack({
+    name: 'exec',
+    setup: `create table big (id int primary key, v int not null);
      insert into big select g, g % 97 from generate_series(1, 1000) g;
      create table pad (id int primary key, p text not null);
      insert into pad select g, repeat('x', 1000) from generate_series(1, 1000) g`,
-  );
-  outpost = await startOutpost({
-    upstream: upstream.url(),
-    replica: join(dir, 'r.db'),
     args: ['--workers', '2'],
   });
-  await outpost.ready();
+  ({ upstream, outpost } = stack);
 });
 
-after(async () => {
-  await outpost?.stop();
-  await upstream?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => stack?.stop());
 
 /** Settles with the result or the error, and records whether it has. */
 function track<T>(p: Promise<T>): { settled: () => boolean; result: Promise<T | Error> } {

@@ -4,18 +4,16 @@
  * each place it can be set; what Outpost cannot follow exactly goes upstream.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import { parseTimeout } from '../src/router/timeouts.js';
-import { connectThrough, lastRoute, type OutpostProcess, startOutpost } from './helpers/outpost.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { connectThrough, lastRoute, type OutpostProcess } from './helpers/outpost.js';
+import type { PostgresInstance } from './helpers/postgres.js';
+import { type Stack, settle, startStack } from './helpers/stack.js';
 
 let upstream: PostgresInstance;
 let outpost: OutpostProcess;
-let dir: string;
+let stack: Stack;
 
 const HEAVY = 'select count(*) from big a cross join big b cross join big c';
 /** About 10^7 rows: well under a second locally. */
@@ -23,30 +21,19 @@ const MEDIUM = 'select count(*) as n from big a cross join big b cross join big 
 const TIMEOUT_MESSAGE = 'canceling statement due to statement timeout';
 
 before(async () => {
-  upstream = await startPostgres();
-  dir = mkdtempSync(join(tmpdir(), 'outpost-timeout-'));
-  await upstream.query(
-    `create table big (id int primary key, v int not null);
+  stack = await startStack({
+    name: 'timeout',
+    setup: `create table big (id int primary key, v int not null);
      insert into big select g, g % 97 from generate_series(1, 1000) g;
      create role tr login password 'tr';
      grant select on big to tr;
      alter role tr in database postgres set statement_timeout = '300ms'`,
-  );
-  outpost = await startOutpost({
-    upstream: upstream.url(),
-    replica: join(dir, 'r.db'),
     args: ['--workers', '2'],
   });
-  await outpost.ready();
+  ({ upstream, outpost } = stack);
 });
 
-after(async () => {
-  await outpost?.stop();
-  await upstream?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const settle = <T>(p: Promise<T>): Promise<T | pg.DatabaseError> => p.catch((e: pg.DatabaseError) => e);
+after(() => stack?.stop());
 
 test('values are read exactly as Postgres reads them, or not at all', async () => {
   // (At least 100 ms each: reading the setting back runs under it.)
