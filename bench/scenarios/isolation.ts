@@ -8,10 +8,9 @@
  * Postgres's backends (the postmaster's reaped children).
  */
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
-import { serializeCancelRequest } from '../../src/wire/frontend.js';
+import { cancelRequest } from '../../test/helpers/cancel.js';
 import { alternate, type Ctx, pgbenchCommand, type Scenario, type SystemName } from '../lib/context.js';
 import { sleep } from '../lib/proc.js';
 import { median, percentile } from '../lib/stats.js';
@@ -64,19 +63,6 @@ async function pointReadsBeside(port: number, seconds: number, accounts: number)
     await heavy.end().catch(() => {});
     await reader.end().catch(() => {});
   }
-}
-
-/** Sends a CancelRequest with the client's key (node-postgres has no cancel API). */
-function cancelRequest(port: number, c: pg.Client): Promise<void> {
-  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-  const key = Buffer.alloc(4);
-  key.writeInt32BE(secretKey);
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => s.end(serializeCancelRequest(processID, key)));
-    s.on('error', reject);
-    s.resume();
-    s.on('close', () => resolve());
-  });
 }
 
 /** Milliseconds from sending a CancelRequest for a running long read to its 57014, and to the next read's answer. */

@@ -674,16 +674,13 @@ export class ExtendedProtocol {
       this.toUpstream(frame, reason);
       return;
     }
-    this.portals.set(msg.portal, {
-      name: msg.portal,
-      statementName: msg.statement,
-      statement: stmt,
-      bind: Buffer.from(frame.raw),
-      epoch: this.epoch,
-      upstream: false,
-      local: { result, formats: resultFormats, binary, anyBinary, settings, cursor: 0, done: false },
+    this.setLocalPortal(msg, stmt, Buffer.from(frame.raw), this.epoch, {
+      result,
+      formats: resultFormats,
+      binary,
+      anyBinary,
+      settings,
     });
-    this.host.reply.raw(BIND_COMPLETE);
     state.lastRoute = 'local';
     metrics.statements.inc({ route: 'local' });
     localTimer();
@@ -704,23 +701,32 @@ export class ExtendedProtocol {
       this.toUpstream(frame, 'transaction control');
       return;
     }
+    this.setLocalPortal(msg, stmt, Buffer.from(frame.raw), this.epoch, {
+      result: { fields: [], rows: [], commandTag: control.tag },
+      formats: [],
+      binary: [],
+      anyBinary: false,
+      settings: undefined,
+      control,
+    });
+  }
+
+  /** A portal answered here from `local` (nothing sent yet), and its BindComplete. */
+  private setLocalPortal(
+    msg: ReturnType<typeof parseBind>,
+    stmt: Statement,
+    bind: Buffer,
+    epoch: number,
+    local: Omit<LocalPortal, 'cursor' | 'done'>,
+  ): void {
     this.portals.set(msg.portal, {
       name: msg.portal,
       statementName: msg.statement,
       statement: stmt,
-      bind: Buffer.from(frame.raw),
-      epoch: this.epoch,
+      bind,
+      epoch,
       upstream: false,
-      local: {
-        result: { fields: [], rows: [], commandTag: control.tag },
-        formats: [],
-        binary: [],
-        anyBinary: false,
-        settings: undefined,
-        cursor: 0,
-        done: false,
-        control,
-      },
+      local: { ...local, cursor: 0, done: false },
     });
     this.host.reply.raw(BIND_COMPLETE);
   }
@@ -756,22 +762,11 @@ export class ExtendedProtocol {
         outcome.kind === 'ok'
           ? (offload.results(outcome.rows)[0] as LocalResult)
           : { fields: prepared.fields, rows: [], commandTag: 'SELECT 0' };
-      this.portals.set(msg.portal, {
-        name: msg.portal,
-        statementName: msg.statement,
-        statement: stmt,
-        bind: raw,
-        epoch,
-        upstream: false,
-        local: {
-          result,
-          ...formats,
-          cursor: 0,
-          done: false,
-          ...(outcome.kind === 'canceled' ? { stopped: stoppedBy } : {}),
-        },
+      this.setLocalPortal(msg, stmt, raw, epoch, {
+        result,
+        ...formats,
+        ...(outcome.kind === 'canceled' ? { stopped: stoppedBy } : {}),
       });
-      this.host.reply.raw(BIND_COMPLETE);
       state.lastRoute = 'local';
       metrics.statements.inc({ route: 'local' });
       localTimer();
