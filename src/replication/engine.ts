@@ -70,6 +70,31 @@ export interface EngineOptions {
    * engine goes on.
    */
   onCatalogChange?: (kind: 'stale' | 'reset' | 'changed') => void;
+  /** Sees the raw stream and gates what is confirmed upstream (the NATS hub, src/nats/publisher.ts). */
+  tap?: EngineTap;
+}
+
+/**
+ * A second consumer of the pgoutput stream, run in step with the engine (the
+ * NATS hub publishes every message it receives). The engine confirms an LSN
+ * upstream only once the tap says it may, so a consumer that is behind (or
+ * down) holds the slot back instead of losing changes, and streaming restarts
+ * from what the tap has, not from what SQLite has.
+ */
+export interface EngineTap {
+  /**
+   * Streaming (re)starts: every message from here on follows `from`; whatever
+   * the tap held of a transaction the old connection had not finished is void.
+   */
+  onStart(from: Lsn): void;
+  /** Each XLogData's pgoutput bytes, in stream order, before the engine applies it. Copy to keep. */
+  onMessage(data: Buffer): void;
+  /** A keepalive reached the drain loop: everything the server sent before `walEnd` was passed on. */
+  onIdle(walEnd: Lsn): void;
+  /** The tap cannot take more now: the engine waits (and stops reading the socket once its queue is full). */
+  ready(): Promise<void> | undefined;
+  /** The highest position up to `lsn` the tap has made durable (0 for none yet: the slot's own). */
+  confirmable(lsn: Lsn): Lsn;
 }
 
 /** What the rest of Outpost uses of a running engine, in this thread or in a worker (engine-thread.ts). */
@@ -254,6 +279,19 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     return maxLsn(this.applied, this.visibleIdle);
   }
 
+  /** What may be confirmed upstream: committed in SQLite, and made durable by the tap if there is one. */
+  confirmLsn(): Lsn {
+    const tap = this.opts.tap;
+    if (!tap) return this.applied;
+    const ok = tap.confirmable(this.applied);
+    return ok < this.applied ? ok : this.applied;
+  }
+
+  /** The tap's confirmable position moved: send a status update soon. */
+  confirmChanged(): void {
+    if (this.state === 'streaming') this.scheduleAck();
+  }
+
   status(): EngineStatus {
     const s: EngineStatus = {
       state: this.state,
@@ -309,7 +347,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     if (this.applier.inTransaction) this.applier.rollback();
     else this.flushGroup();
     if (this.state === 'streaming') this.flushIdle(true);
-    this.repl?.sendStatus(this.applied);
+    this.repl?.sendStatus(this.confirmLsn());
     await this.teardown();
     this.state = 'stopped';
   }
@@ -913,7 +951,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     repl.on('close', (err?: Error) =>
       this.connectionLost(gen, err ?? new Error('replication connection closed')),
     );
-    await repl.start(this.slot, this.applied, this.publication);
+    // With a tap, from what it has: the slot (and upstream) may be ahead of it only up to what it confirmed.
+    const from = this.confirmLsn();
+    this.opts.tap?.onStart(from);
+    await repl.start(this.slot, from, this.publication);
     this.state = 'streaming';
     this.attempt = 0;
     this.lastIdleWrite = Date.now();
@@ -963,11 +1004,16 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     let gen = this.gen;
     let since = performance.now();
     try {
+      const tap = this.opts.tap;
       for (;;) {
         const item = this.queue.shift();
         if (!item) break;
         gen = item.gen;
         if (item.gen !== this.gen) continue;
+        if (tap) {
+          if (item.msg.kind === 'xlog') tap.onMessage(item.msg.data);
+          else if (item.msg.kind === 'keepalive') tap.onIdle(item.msg.walEnd);
+        }
         const pending = this.handle(item.msg);
         if (pending) await pending;
         // The proxy shares this event loop: a long run of changes (a large
@@ -977,6 +1023,11 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         if (performance.now() - since > APPLY_SLICE_MS) {
           await new Promise<void>((resolve) => setImmediate(resolve));
           since = performance.now();
+        }
+        // After the message, not before: the first one of a drain may be a view of the socket's buffer.
+        if (tap) {
+          const full = tap.ready();
+          if (full) await full;
         }
         if (this.reconcileDue()) await this.reconcile(item.gen);
         if (this.paused && this.queue.length <= QUEUE_LOW_WATER) {
@@ -1484,7 +1535,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
 
   private sendStatus(): void {
     if (this.state !== 'streaming' || !this.repl) return;
-    this.repl.sendStatus(this.applied);
+    this.repl.sendStatus(this.confirmLsn());
     this.lastStatusAt = Date.now();
   }
 
