@@ -1,0 +1,170 @@
+/** Aggregates: count/sum/avg/min/max with FILTER and DISTINCT, and the ordered aggregates string_agg/array_agg. */
+import type { FuncCall, Node, SortBy } from 'libpg-query';
+import { NotLocal } from '../../errors.js';
+import { SqlFn } from '../functions.js';
+import { nodeKind } from '../parse.js';
+import { isIntType, Oid, TYPES } from '../pgtypes.js';
+import { cmpClassOfExpr, comparable, sortClass } from './comparable.js';
+import type { StatementCompiler } from './compiler.js';
+import { unsupported } from './support.js';
+import type { Expr, ExprCtx } from './types.js';
+import { aggExpr, colName, constExpr, derived, hasLocalVars } from './values.js';
+
+export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c: ExprCtx): Expr {
+  if (c.clause === 'where' || c.clause === 'on' || c.clause === 'group' || c.clause === 'limit') {
+    throw new NotLocal(`aggregate functions are not allowed in ${c.clause.toUpperCase()}`);
+  }
+  if (c.inAgg) throw new NotLocal('aggregate function calls cannot be nested');
+  const inner: ExprCtx = { ...c, inAgg: true };
+  // FILTER (WHERE p): every supported aggregate ignores NULL inputs, so
+  // agg(x) FILTER (WHERE p) is agg(CASE WHEN p THEN x END).
+  const filter = f.agg_filter ? this.predicate(f.agg_filter, inner) : undefined;
+  if (filter?.agg) throw new NotLocal('aggregate functions are not allowed in FILTER');
+  const filtered = (a: Expr): Expr =>
+    filter
+      ? {
+          ...derived(`(CASE WHEN ${filter.sql} THEN ${a.sql} END)`, a.type, a.typmod, [filter, a]),
+          coll: a.coll,
+        }
+      : a;
+  if (f.agg_star) {
+    if (name !== 'count' || (f.args?.length ?? 0) > 0) throw unsupported(`${name}(*)`);
+    return aggExpr(filter ? `count(${filtered(constExpr('1', Oid.int4)).sql})` : 'count(*)', Oid.int8);
+  }
+  const args = (f.args ?? []).map((a) => this.expr(a, inner));
+  if (args.length !== 1) throw unsupported(`function call ${name}()`);
+  let a = args[0] as Expr;
+  if (a.unknown) {
+    if (a.unknown.kind === 'param') throw unsupported(`${name}() of a parameter`);
+    a = this.resolveUnknown(a, Oid.text);
+  }
+  a = filtered(a);
+  if (a.agg) throw new NotLocal('aggregate function calls cannot be nested');
+  // An aggregate of outer-level columns only belongs to that outer query.
+  if (!a.constant && !hasLocalVars(a)) throw unsupported('aggregate of an outer query column');
+  if (f.agg_distinct) {
+    if (name !== 'count') throw unsupported(`${name}(DISTINCT)`);
+    // Distinct under Postgres's equality: the comparable key (numeric 1.5 = 1.50, float -0 = 0).
+    return aggExpr(`count(DISTINCT ${this.groupForm(a, 'count(DISTINCT)').sql})`, Oid.int8);
+  }
+  switch (name) {
+    case 'count':
+      return aggExpr(`count(${a.sql})`, Oid.int8);
+    case 'avg':
+      // int8_avg: the int8 sum divided by the count as numeric.
+      if (a.type === Oid.int2 || a.type === Oid.int4) {
+        return aggExpr(`${SqlFn.intAvg}(sum(${a.sql}), count(${a.sql}))`, Oid.numeric);
+      }
+      if (a.type === Oid.numeric) return aggExpr(`${SqlFn.numericAvg}(${a.sql})`, Oid.numeric);
+      // numeric_poly_avg: the exact int8 sum divided by the count.
+      if (a.type === Oid.int8) return aggExpr(`${SqlFn.numericAvg}(CAST(${a.sql} AS TEXT))`, Oid.numeric);
+      throw new NotLocal(`avg() of ${a.typeName}`);
+    case 'sum':
+      if (a.type === Oid.int2 || a.type === Oid.int4) return aggExpr(`sum(${a.sql})`, Oid.int8);
+      // int8 sums accumulate exactly as numeric (no overflow).
+      if (a.type === Oid.int8) return aggExpr(`${SqlFn.numericSum}(CAST(${a.sql} AS TEXT))`, Oid.numeric);
+      if (a.type === Oid.numeric) return aggExpr(`${SqlFn.numericSum}(${a.sql})`, Oid.numeric);
+      throw new NotLocal(`sum() of ${a.typeName}`);
+    default: {
+      // min / max
+      if (isIntType(a.type)) return aggExpr(`${name}(${a.sql})`, a.type);
+      if (a.type === Oid.text || a.type === Oid.varchar) {
+        this.requireCollation(a.coll, false, colName(a));
+        const e = aggExpr(`${name}(${a.sql})`, Oid.text);
+        e.coll = a.coll;
+        return e;
+      }
+      if (a.type === Oid.date) return aggExpr(`${name}(${comparable(a, 'date')})`, Oid.date);
+      if (a.type === Oid.bpchar) {
+        // Compared without trailing blanks; equal keys with different padding are ambiguous.
+        this.requireCollation(a.coll, false, colName(a));
+        const e = aggExpr(
+          `${SqlFn.extreme}(${name === 'min' ? -1 : 1}, ${comparable(a, 'bpchar')}, ${a.sql})`,
+          a.type,
+        );
+        e.coll = a.coll;
+        return e;
+      }
+      const cls = cmpClassOfExpr(a);
+      if (cls === 'numeric') {
+        // The key is computed inside the aggregate: one call per row, not two.
+        return aggExpr(`${SqlFn.extremeNumeric}(${name === 'min' ? -1 : 1}, ${a.sql})`, a.type);
+      }
+      if (cls === 'tstz' || cls === 'float8' || cls === 'float4') {
+        const dir = name === 'min' ? -1 : 1;
+        return aggExpr(`${SqlFn.extreme}(${dir}, ${comparable(a, cls)}, ${a.sql})`, a.type);
+      }
+      if (cls === 'enum') {
+        // enum_smaller / enum_larger: by sort order; equal positions are the same label.
+        const dir = name === 'min' ? -1 : 1;
+        return {
+          ...aggExpr(`${SqlFn.extreme}(${dir}, ${comparable(a, cls)}, ${a.sql})`, a.type),
+          typlen: a.typlen,
+          typeName: a.typeName,
+          enumLabels: a.enumLabels as readonly string[],
+        };
+      }
+      throw new NotLocal(`${name}() of ${a.typeName}`);
+    }
+  }
+}
+
+/**
+ * string_agg(text, text ORDER BY ...) and array_agg(x ORDER BY ...): the
+ * rows sorted by the ORDER BY keys (compared like ORDER BY); rows that tie
+ * on every key but differ abort the run, since Postgres's order among them
+ * is arbitrary. Without ORDER BY the input order is arbitrary: not local.
+ */
+export function orderedAggregate(this: StatementCompiler, name: string, f: FuncCall, c: ExprCtx): Expr {
+  if (c.clause === 'where' || c.clause === 'on' || c.clause === 'group' || c.clause === 'limit') {
+    throw new NotLocal(`aggregate functions are not allowed in ${c.clause.toUpperCase()}`);
+  }
+  if (c.inAgg) throw new NotLocal('aggregate function calls cannot be nested');
+  if (f.agg_filter || f.agg_distinct || f.agg_star || f.agg_within_group || f.func_variadic) {
+    throw unsupported(`${name}() with FILTER, DISTINCT or *`);
+  }
+  if (!f.agg_order || f.agg_order.length === 0)
+    throw new NotLocal(`${name}() without ORDER BY (input order arbitrary)`);
+  const inner: ExprCtx = { ...c, inAgg: true };
+  const args = (f.args ?? []).map((a) => this.expr(a, inner));
+  const keys = f.agg_order.map((item) => {
+    const [kind] = nodeKind(item);
+    if (kind !== 'SortBy') throw unsupported(kind);
+    const sb = (item as { SortBy: SortBy }).SortBy;
+    if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
+      throw unsupported('ORDER BY USING');
+    const e = this.expr(sb.node as Node, inner);
+    if (e.unknown) throw new NotLocal('aggregate ORDER BY a constant of unknown type');
+    const cls = sortClass(e, this.ctx);
+    const desc = sb.sortby_dir === 'SORTBY_DESC';
+    const nullsFirst =
+      sb.sortby_nulls === 'SORTBY_NULLS_FIRST'
+        ? true
+        : sb.sortby_nulls === 'SORTBY_NULLS_LAST'
+          ? false
+          : desc;
+    return { e, sql: comparable(e, cls), spec: `${desc ? 'D' : 'A'}${nullsFirst ? 'F' : 'L'}` };
+  });
+  for (const a of [...args, ...keys.map((k) => k.e)]) {
+    if (a.agg) throw new NotLocal('aggregate function calls cannot be nested');
+  }
+  const spec = keys.map((k) => k.spec).join(',');
+  const keySql = keys.map((k) => k.sql).join(', ');
+  if (name === 'string_agg') {
+    if (args.length !== 2) throw unsupported('string_agg() with these arguments');
+    const [v, d] = args.map((a) => (a.unknown ? this.resolveUnknown(a, Oid.text) : a)) as [Expr, Expr];
+    for (const a of [v, d]) {
+      if (a.type !== Oid.text && a.type !== Oid.varchar) throw new NotLocal(`string_agg() of ${a.typeName}`);
+    }
+    const e = aggExpr(`${SqlFn.orderedAgg}('string', '${spec}', ${v.sql}, ${d.sql}, ${keySql})`, Oid.text);
+    e.coll = v.coll;
+    return e;
+  }
+  if (args.length !== 1) throw unsupported('array_agg() with these arguments');
+  let v = args[0] as Expr;
+  if (v.unknown) v = this.resolveUnknown(v, Oid.text);
+  const elem = isIntType(v.type) ? 'int' : v.type === Oid.text || v.type === Oid.varchar ? 'text' : undefined;
+  const arrayType = TYPES.get(v.type)?.array;
+  if (elem === undefined || arrayType === undefined) throw new NotLocal(`array_agg() of ${v.typeName}`);
+  return aggExpr(`${SqlFn.orderedAgg}('${elem}', '${spec}', ${v.sql}, NULL, ${keySql})`, arrayType);
+}

@@ -1,0 +1,66 @@
+/** Casts (`::type`, CAST(... AS type)) between the supported types. */
+import type { TypeCast } from 'libpg-query';
+import { SqlFn } from '../functions.js';
+import { INT_BITS, isIntType, Oid } from '../pgtypes.js';
+import { resolveTypeName } from './common-type.js';
+import type { StatementCompiler } from './compiler.js';
+import { typeName, unsupported } from './support.js';
+import type { Expr, ExprCtx } from './types.js';
+import { derived, isTextType, textForm } from './values.js';
+
+export function typeCast(this: StatementCompiler, t: TypeCast, c: ExprCtx): Expr {
+  if (!t.arg || !t.typeName) throw unsupported('cast');
+  const target = resolveTypeName(t.typeName);
+  const arg = this.expr(t.arg, c);
+  const e = this.castTo(arg, target.oid, target.typmod, c);
+  return e;
+}
+
+export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod: number, c: ExprCtx): Expr {
+  const what = `cast from ${arg.typeName} to ${typeName(type)}`;
+  if (arg.unknown) {
+    if (typmod !== -1) throw unsupported(`${what} with a type modifier`);
+    return this.resolveUnknown(arg, type);
+  }
+  if (arg.type === type) {
+    if (typmod === arg.typmod) return arg;
+    if (typmod === -1) return { ...arg, origin: undefined, typmod: -1 };
+    throw unsupported(`${what} with a type modifier`);
+  }
+  if (typmod !== -1) throw unsupported(`${what} with a type modifier`);
+  if (isIntType(arg.type) && isIntType(type)) {
+    if ((INT_BITS[type] as number) >= (INT_BITS[arg.type] as number))
+      return derived(arg.sql, type, -1, [arg]);
+    return this.errorCapable(
+      derived(`${SqlFn.intNarrow}(${arg.sql}, ${INT_BITS[type]})`, type, -1, [arg]),
+      c,
+    );
+  }
+  if (isTextType(type) && type !== Oid.bpchar) {
+    let sql: string | undefined;
+    if (
+      isIntType(arg.type) ||
+      arg.type === Oid.text ||
+      arg.type === Oid.varchar ||
+      arg.type === Oid.numeric ||
+      arg.type === Oid.uuid
+    ) {
+      sql = textForm(arg);
+    } else if (arg.type === Oid.bool) {
+      sql = `(CASE ${arg.sql} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)`;
+    } else if (arg.enumLabels !== undefined) {
+      // enum_out: the label, as stored.
+      sql = arg.sql;
+    }
+    if (sql !== undefined) {
+      const e = derived(sql, type, -1, [arg]);
+      e.coll = isTextType(arg.type) ? arg.coll : 'default';
+      return e;
+    }
+  }
+  if ((arg.type === Oid.text || arg.type === Oid.varchar) && isIntType(type)) {
+    return this.errorCapable(derived(`${SqlFn.intIn}(${arg.sql}, ${INT_BITS[type]})`, type, -1, [arg]), c);
+  }
+  if (isIntType(arg.type) && (type === Oid.numeric || type === Oid.float8)) return this.coerce(arg, type);
+  throw unsupported(what);
+}

@@ -1,0 +1,73 @@
+/** Type resolution: Postgres's select_common_type for the supported types and cast target names. */
+import type { A_Const, Node, TypeName } from 'libpg-query';
+import { NotLocal } from '../../errors.js';
+import { nodeKind } from '../parse.js';
+import { Oid, TYPE_BY_NAME, TYPES } from '../pgtypes.js';
+import { typeName, unsupported } from './support.js';
+import type { Expr } from './types.js';
+
+/**
+ * Postgres's select_common_type for the supported types: the first known
+ * type, replaced by a later one it converts to implicitly (and not back);
+ * all unknown → text.
+ */
+export function selectCommonType(exprs: Expr[], context: string): number {
+  let p: number | undefined;
+  for (const e of exprs) {
+    if (e.unknown) continue;
+    const t = e.type;
+    if (p === undefined) {
+      p = t;
+      continue;
+    }
+    if (t === p) continue;
+    const pi = TYPES.get(p);
+    const ti = TYPES.get(t);
+    if (!pi || !ti || pi.category !== ti.category) {
+      throw new NotLocal(`${context} types ${typeName(p)} and ${typeName(t)} cannot be matched`);
+    }
+    if (!pi.preferred && implicitlyCoercible(p, t) && !implicitlyCoercible(t, p)) p = t;
+    else if (!(implicitlyCoercible(t, p) || pi.preferred)) {
+      throw new NotLocal(`${context} types ${typeName(p)} and ${typeName(t)} not supported together`);
+    }
+  }
+  return p ?? Oid.text;
+}
+
+export const NUMERIC_ORDER: number[] = [Oid.int2, Oid.int4, Oid.int8, Oid.numeric, Oid.float4, Oid.float8];
+
+export function implicitlyCoercible(from: number, to: number): boolean {
+  const a = NUMERIC_ORDER.indexOf(from);
+  const b = NUMERIC_ORDER.indexOf(to);
+  if (a >= 0 && b >= 0) return a <= b;
+  const strings = [Oid.text, Oid.varchar];
+  if (strings.includes(from as 25) && strings.includes(to as 25)) return true;
+  if (from === Oid.bpchar && strings.includes(to as 25)) return true;
+  return from === to;
+}
+
+/** Resolve a cast's target type name (pg_catalog is searched first). */
+export function resolveTypeName(t: TypeName): { oid: number; typmod: number } {
+  const names = (t.names ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+  const name =
+    names.length === 2 && names[0] === 'pg_catalog' ? names[1] : names.length === 1 ? names[0] : undefined;
+  if (name === undefined || t.setof || t.pct_type) throw unsupported('cast');
+  let oid = TYPE_BY_NAME.get(name);
+  if (oid === undefined) throw unsupported(`cast to ${name}`);
+  if (t.arrayBounds && t.arrayBounds.length > 0) {
+    if (t.arrayBounds.length > 1) throw unsupported(`cast to ${name}[][]`);
+    const arr = TYPES.get(oid)?.array;
+    if (arr === undefined) throw unsupported(`cast to ${name}[]`);
+    oid = arr;
+  }
+  let typmod = -1;
+  const mods = t.typmods ?? [];
+  if (mods.length > 0) {
+    if (oid !== Oid.varchar || mods.length !== 1) throw unsupported(`cast to ${name} with a type modifier`);
+    const [k, b] = nodeKind(mods[0] as Node);
+    const n = k === 'A_Const' ? (b as A_Const).ival?.ival : undefined;
+    if (n === undefined || n < 1) throw unsupported(`cast to ${name} with a type modifier`);
+    typmod = n + 4;
+  }
+  return { oid, typmod };
+}

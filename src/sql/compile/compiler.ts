@@ -1,0 +1,149 @@
+/**
+ * The compiler of one statement: its state (binds, aliases, parameter
+ * types, tables read) and the construct families installed on it. Each
+ * family module holds the cases of one kind of construct; its functions are
+ * methods of StatementCompiler (`this` is the compiler), so any case can
+ * recurse into any other.
+ */
+import type { Node, SelectStmt } from 'libpg-query';
+import { NotLocal } from '../../errors.js';
+import type { ReplicaTable } from '../../replica/schema.js';
+import { nodeKind } from '../parse.js';
+import { Oid, type Stored, TYPES } from '../pgtypes.js';
+import * as aggregates from './aggregates.js';
+import * as casts from './casts.js';
+import * as comparisons from './comparisons.js';
+import * as conditionals from './conditionals.js';
+import * as ctes from './ctes.js';
+import * as expressions from './expressions.js';
+import * as fromItems from './from-items.js';
+import * as functions from './functions.js';
+import * as operators from './operators.js';
+import * as orderWindows from './order-windows.js';
+import * as setOperations from './set-operations.js';
+import * as statement from './statement.js';
+import { unsupported } from './support.js';
+import type { BindSource, CompileContext, CompiledSelect, CompileOptions, CteScope, Expr } from './types.js';
+
+/** Every construct family's cases, installed as methods of StatementCompiler. */
+const families = {
+  ...statement,
+  ...ctes,
+  ...setOperations,
+  ...fromItems,
+  ...orderWindows,
+  ...expressions,
+  ...comparisons,
+  ...operators,
+  ...conditionals,
+  ...casts,
+  ...functions,
+  ...aggregates,
+};
+type Families = typeof families;
+
+/** Compile one parsed statement (a `SelectStmt` node) or throw NotLocal. */
+export function compileSelect(stmt: Node, ctx: CompileContext, opts: CompileOptions = {}): CompiledSelect {
+  return new StatementCompiler(ctx, opts).compile(stmt);
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface below declares the family modules' functions, which are installed on the prototype right after it, so every declared member exists.
+export class StatementCompiler {
+  readonly binds: Record<string, BindSource> = {};
+  bindCount = 0;
+  readonly constBinds = new Map<string, string>();
+  aliasCount = 0;
+  readonly paramTypes: number[] | undefined;
+  readonly tables = new Map<number, ReplicaTable>();
+  unqualified = false;
+  readonly prechecks: string[] = [];
+  /** Compiling the array operand of `= ANY`: array values (bound as JSON) are allowed. */
+  jsonArrays = false;
+  /** Enum types of the columns read so far (type OID → an Expr of it: labels, name, size). */
+  readonly enums = new Map<number, Expr>();
+
+  constructor(
+    readonly ctx: CompileContext,
+    opts: CompileOptions,
+  ) {
+    this.paramTypes = opts.declaredParamTypes ? [...opts.declaredParamTypes] : undefined;
+  }
+
+  compile(stmt: Node): CompiledSelect {
+    const [kind, body] = nodeKind(stmt);
+    if (kind !== 'SelectStmt') throw unsupported(`statement ${kind}`);
+    const root: CteScope = { defs: new Map(), parent: undefined };
+    const result = this.selectStmt(body as SelectStmt, undefined, root, true, false);
+    const finals = result.outs.map((o) => this.resolveToText(o.expr));
+    const sql = result.build(finals);
+    const paramTypes = this.paramTypes ?? [];
+    for (const [i, t] of paramTypes.entries()) {
+      if (t === 0) throw new NotLocal(`could not determine data type of parameter $${i + 1}`);
+      this.paramInputCheck(t, i);
+    }
+    return {
+      sql,
+      binds: this.binds,
+      outputs: result.outs.map((o, i) => {
+        const e = finals[i] as Expr;
+        return {
+          name: o.name,
+          typeOid: e.type,
+          typmod: e.typmod,
+          typlen: e.typlen,
+          typeName: e.typeName,
+          tableOid: e.origin?.tableOid ?? 0,
+          attnum: e.origin?.attnum ?? 0,
+          ...(e.enumLabels !== undefined ? { isEnum: true } : {}),
+        };
+      }),
+      tables: [...this.tables.values()],
+      paramTypes,
+      prechecks: this.prechecks,
+      unqualified: this.unqualified,
+    };
+  }
+
+  /**
+   * Remember an enum type for constants and NULLs coerced to it. Two tables
+   * copied at different times could hold different label lists for one type
+   * (a resync in progress): such a statement is not local.
+   */
+  registerEnum(e: Expr): void {
+    const known = this.enums.get(e.type);
+    if (known === undefined) this.enums.set(e.type, e);
+    else if (JSON.stringify(known.enumLabels) !== JSON.stringify(e.enumLabels)) {
+      throw new NotLocal(`labels of enum ${e.typeName} differ between replicated tables`);
+    }
+  }
+
+  /** Parameters of a type whose input function we do not reproduce are not local. */
+  paramInputCheck(type: number, index: number): void {
+    const info = TYPES.get(type);
+    if (!info || type === Oid.unknown || type === Oid.float4 || type === Oid.jsonb) {
+      throw new NotLocal(`parameter $${index + 1} of type ${info?.name ?? type}`);
+    }
+  }
+
+  /** Bind a constant; equal constants share one name, so equal expressions compile to equal SQL. */
+  bindValue(value: Stored): string {
+    if (value === null) return 'NULL';
+    const key = `${typeof value}:${String(value)}`;
+    let name = this.constBinds.get(key);
+    if (name === undefined) {
+      this.bindCount++;
+      name = `p${this.bindCount}`;
+      this.binds[name] = { kind: 'value', value };
+      this.constBinds.set(key, name);
+    }
+    return `@${name}`;
+  }
+
+  /** Never `a<n>` (data columns) or, for a WITH query, `t<n>` (data tables): see replica/schema.ts. */
+  alias(prefix = 't'): string {
+    return `${prefix}${this.aliasCount++}`;
+  }
+}
+
+export interface StatementCompiler extends Families {}
+Object.assign(StatementCompiler.prototype, families);

@@ -1,0 +1,381 @@
+/** The expression visitor: one case per node kind; each either compiles with Postgres's exact semantics or throws NotLocal with the reason. */
+import type {
+  A_Const,
+  A_Expr,
+  BoolExpr,
+  BooleanTest,
+  CaseExpr,
+  CoalesceExpr,
+  CollateClause,
+  ColumnRef,
+  FuncCall,
+  MinMaxExpr,
+  Node,
+  NullTest,
+  ParamRef,
+  SelectStmt,
+  SubLink,
+  TypeCast,
+} from 'libpg-query';
+import { NotLocal } from '../../errors.js';
+import { SqlFn } from '../functions.js';
+import { nodeKind } from '../parse.js';
+import {
+  INT_BITS,
+  inputValue,
+  isIntType,
+  numericInput,
+  Oid,
+  TYPES,
+  timestamptzInputAt,
+  timestamptzNeedsZone,
+} from '../pgtypes.js';
+import type { StatementCompiler } from './compiler.js';
+import {
+  ARITH_OPS,
+  COMPARISON_OPS,
+  describeNode,
+  INT32_MAX,
+  INT32_MIN,
+  int64Text,
+  operatorName,
+  typeName,
+  unsupported,
+} from './support.js';
+import type { Expr, ExprCtx, Out, UnknownSrc } from './types.js';
+import { colName, constExpr, derived, isTextType, retype, unknownExpr } from './values.js';
+
+export function expr(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
+  const [kind, body] = nodeKind(node);
+  switch (kind) {
+    case 'ColumnRef': {
+      const r = this.columnRef(body as ColumnRef, c.level);
+      if (Array.isArray(r)) throw unsupported('* in expression');
+      return r;
+    }
+    case 'A_Const':
+      return this.constant(body as A_Const);
+    case 'ParamRef':
+      return this.paramRef(body as ParamRef);
+    case 'A_Expr':
+      return this.aExpr(body as A_Expr, c);
+    case 'BoolExpr':
+      return this.boolExpr(body as BoolExpr, c);
+    case 'NullTest':
+      return this.nullTest(body as NullTest, c);
+    case 'BooleanTest':
+      return this.booleanTest(body as BooleanTest, c);
+    case 'TypeCast':
+      return this.typeCast(body as TypeCast, c);
+    case 'FuncCall':
+      return this.funcCall(body as FuncCall, c);
+    case 'CoalesceExpr':
+      return this.coalesceExpr(body as CoalesceExpr, c);
+    case 'CaseExpr':
+      return this.caseExpr(body as CaseExpr, c);
+    case 'CollateClause':
+      return this.collateClause(body as CollateClause, c);
+    case 'SubLink':
+      return this.subLink(body as SubLink, c);
+    case 'MinMaxExpr':
+      return this.minMax(body as MinMaxExpr, c);
+    default:
+      throw unsupported(`${describeNode(kind, body)}${c.clause === 'select' ? ' in select list' : ''}`);
+  }
+}
+
+export function constant(this: StatementCompiler, c: A_Const): Expr {
+  if (c.isnull) return unknownExpr('NULL', { kind: 'null' });
+  if (c.ival !== undefined) return this.intConst(BigInt(c.ival.ival ?? 0));
+  if (c.fval !== undefined) {
+    const text = c.fval.fval ?? '';
+    // The grammar makes an integer literal too big for int4 an int8 when it fits.
+    const asInt = int64Text(text);
+    if (asInt !== undefined) return this.intConst(asInt);
+    const e = constExpr(this.bindValue(numericInput(text, 'numeric constant')), Oid.numeric);
+    e.literal = text;
+    return e;
+  }
+  if (c.boolval !== undefined) return constExpr(c.boolval.boolval === true ? '1' : '0', Oid.bool);
+  if (c.sval !== undefined) {
+    const text = c.sval.sval ?? '';
+    return unknownExpr(`'${text.replace(/'/g, "''")}'`, { kind: 'literal', text });
+  }
+  throw unsupported('bit string constant');
+}
+
+export function intConst(this: StatementCompiler, v: bigint): Expr {
+  return constExpr(this.bindValue(v), v >= INT32_MIN && v <= INT32_MAX ? Oid.int4 : Oid.int8);
+}
+
+export function paramRef(this: StatementCompiler, p: ParamRef): Expr {
+  if (!this.paramTypes) throw unsupported('parameter');
+  const n = p.number ?? 0;
+  if (n < 1 || n > 65535) throw new NotLocal(`parameter $${n}`);
+  while (this.paramTypes.length < n) this.paramTypes.push(0);
+  const index = n - 1;
+  const name = `u${n}`;
+  this.binds[name] = { kind: 'param', index };
+  const t = this.paramTypes[index] ?? 0;
+  if (t === 0) return unknownExpr(`@${name}`, { kind: 'param', index });
+  this.paramInputCheck(t, index);
+  if (TYPES.get(t)?.elem !== undefined && !this.jsonArrays) {
+    throw unsupported(`array parameter $${n} outside = ANY`);
+  }
+  const e = constExpr(`@${name}`, t);
+  if (isTextType(t)) e.coll = 'default';
+  return e;
+}
+
+/** Give an untyped parameter its type (Postgres's variable parameter hook). */
+export function setParamType(this: StatementCompiler, e: Expr, type: number): number {
+  if (e.unknown?.kind !== 'param' || !this.paramTypes) throw new NotLocal('internal: not a parameter');
+  const i = e.unknown.index;
+  const current = this.paramTypes[i] ?? 0;
+  if (current !== 0 && current !== type)
+    throw new NotLocal(`inconsistent types deduced for parameter $${i + 1}`);
+  this.paramInputCheck(type, i);
+  this.paramTypes[i] = type;
+  return type;
+}
+
+/** Coerce an unknown-typed expression to `type` (literal input, NULL, parameter typing). */
+export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): Expr {
+  const u = e.unknown;
+  if (!u) return e;
+  if (TYPES.get(type)?.elem !== undefined && !this.jsonArrays) {
+    throw unsupported(`${typeName(type)} value outside = ANY`);
+  }
+  const enumType = this.enums.get(type);
+  if (enumType !== undefined) return this.enumConstant(e, enumType);
+  let out: Expr;
+  if (u.kind === 'null') out = constExpr('NULL', type);
+  else if (u.kind === 'param') {
+    this.setParamType(e, type);
+    out = constExpr(e.sql, type);
+  } else if (type === Oid.timestamptz && timestamptzNeedsZone(u.text)) {
+    // Validated now (as if at UTC); the session's zone applies at run time.
+    timestamptzInputAt(u.text, 0, 'timestamptz constant');
+    this.bindCount++;
+    const name = `z${this.bindCount}`;
+    this.binds[name] = { kind: 'zoned', text: u.text };
+    out = constExpr(`@${name}`, type);
+  } else {
+    const value = inputValue(type, u.text, `${typeName(type)} constant`);
+    out = constExpr(type === Oid.bool ? (value === 1n ? '1' : '0') : this.bindValue(value), type);
+  }
+  if (isTextType(type)) out.coll = 'default';
+  return out;
+}
+
+/**
+ * An unknown-typed literal or NULL coerced to an enum type: enum_in accepts
+ * exactly the labels (case and blanks included); anything else raises
+ * 22P02 invalid input value for enum, which Postgres reports.
+ */
+export function enumConstant(this: StatementCompiler, e: Expr, enumType: Expr): Expr {
+  const u = e.unknown as UnknownSrc;
+  const labels = enumType.enumLabels as readonly string[];
+  let sql: string;
+  if (u.kind === 'null') sql = 'NULL';
+  else if (u.kind === 'param') throw new NotLocal(`parameter of enum type ${enumType.typeName}`);
+  else if (!labels.includes(u.text)) {
+    throw new NotLocal(
+      `invalid input value for enum ${enumType.typeName}: ${JSON.stringify(u.text.slice(0, 40))}`,
+    );
+  } else sql = this.bindValue(u.text);
+  return {
+    ...constExpr(sql, enumType.type),
+    typlen: enumType.typlen,
+    typeName: enumType.typeName,
+    enumLabels: labels,
+  };
+}
+
+/** Unknown outputs of a select list become text (Postgres 10+). */
+export function resolveToText(this: StatementCompiler, e: Expr): Expr {
+  return e.unknown ? this.resolveUnknown(e, Oid.text) : e;
+}
+
+/** Implicit coercion of a typed (or unknown) expression to `type`, as in a common-type context. */
+export function coerce(this: StatementCompiler, e: Expr, type: number): Expr {
+  if (e.unknown) return this.resolveUnknown(e, type);
+  if (e.type === type) return e;
+  if (isIntType(e.type) && isIntType(type) && (INT_BITS[e.type] as number) <= (INT_BITS[type] as number)) {
+    return { ...retype(e, type), origin: undefined };
+  }
+  if (isIntType(e.type) && type === Oid.numeric) return derived(`CAST(${e.sql} AS TEXT)`, type, -1, [e]);
+  if (isIntType(e.type) && type === Oid.float8) return derived(`CAST(${e.sql} AS REAL)`, type, -1, [e]);
+  if ((e.type === Oid.varchar && type === Oid.text) || (e.type === Oid.text && type === Oid.varchar)) {
+    return { ...retype(e, type), origin: undefined, typmod: -1 };
+  }
+  throw new NotLocal(`coercion of ${e.typeName} to ${typeName(type)}`);
+}
+
+/** A boolean condition. */
+export function predicate(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
+  const e = this.expr(node, c);
+  if (e.unknown) {
+    if (e.unknown.kind === 'null') throw unsupported('constant condition');
+    return this.resolveUnknown(e, Oid.bool);
+  }
+  if (e.type !== Oid.bool) {
+    if (e.localColumn || e.origin) throw new NotLocal(`non-boolean column ${colName(e)} used as condition`);
+    throw new NotLocal(`argument of ${c.clause.toUpperCase()} must be type boolean, not ${e.typeName}`);
+  }
+  return e;
+}
+
+export function boolExpr(this: StatementCompiler, b: BoolExpr, c: ExprCtx): Expr {
+  const args = (b.args ?? []).map((a) => this.predicate(a, c));
+  switch (b.boolop) {
+    case 'AND_EXPR':
+      return derived(`(${args.map((a) => a.sql).join(' AND ')})`, Oid.bool, -1, args);
+    case 'OR_EXPR':
+      return derived(`(${args.map((a) => a.sql).join(' OR ')})`, Oid.bool, -1, args);
+    case 'NOT_EXPR':
+      return derived(`(NOT ${args[0]?.sql ?? ''})`, Oid.bool, -1, args);
+    default:
+      throw unsupported(`boolean operator ${b.boolop}`);
+  }
+}
+
+export function nullTest(this: StatementCompiler, n: NullTest, c: ExprCtx): Expr {
+  if (n.argisrow) throw unsupported('row IS NULL');
+  if (!n.arg) throw unsupported('IS NULL without argument');
+  let e = this.expr(n.arg, c);
+  if (e.unknown?.kind === 'param') throw new NotLocal('could not determine data type of parameter');
+  if (e.unknown) e = this.resolveUnknown(e, Oid.text);
+  return derived(`(${e.sql} IS ${n.nulltesttype === 'IS_NOT_NULL' ? 'NOT ' : ''}NULL)`, Oid.bool, -1, [e]);
+}
+
+export function booleanTest(this: StatementCompiler, b: BooleanTest, c: ExprCtx): Expr {
+  if (!b.arg) throw unsupported('boolean test without argument');
+  let e = this.expr(b.arg, c);
+  if (e.unknown) e = this.resolveUnknown(e, Oid.bool);
+  if (e.type !== Oid.bool) throw unsupported('IS TRUE/FALSE on a non-boolean column');
+  const test: Record<string, string> = {
+    IS_TRUE: 'IS 1',
+    IS_NOT_TRUE: 'IS NOT 1',
+    IS_FALSE: 'IS 0',
+    IS_NOT_FALSE: 'IS NOT 0',
+    IS_UNKNOWN: 'IS NULL',
+    IS_NOT_UNKNOWN: 'IS NOT NULL',
+  };
+  const t = test[b.booltesttype ?? ''];
+  if (!t) throw unsupported(`boolean test ${b.booltesttype}`);
+  return derived(`(${e.sql} ${t})`, Oid.bool, -1, [e]);
+}
+
+export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
+  const kind = e.kind ?? 'AEXPR_OP';
+  const op = operatorName(e);
+  switch (kind) {
+    case 'AEXPR_OP': {
+      if (op === undefined) throw unsupported(describeNode('A_Expr', e));
+      if (!e.lexpr) {
+        if (op === '-' && e.rexpr) return this.negate(this.expr(e.rexpr, c), c);
+        throw unsupported(`prefix operator ${op}`);
+      }
+      if (!e.rexpr) throw unsupported(`postfix operator ${op}`);
+      if (COMPARISON_OPS.has(op)) {
+        return this.comparison(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c.clause);
+      }
+      if (ARITH_OPS.has(op)) return this.arith(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
+      if (op === '||') return this.concat(this.expr(e.lexpr, c), this.expr(e.rexpr, c));
+      if (op === '->' || op === '->>')
+        return this.jsonField(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c));
+      throw unsupported(describeNode('A_Expr', e));
+    }
+    case 'AEXPR_DISTINCT':
+    case 'AEXPR_NOT_DISTINCT': {
+      if (op !== '=') throw unsupported('IS DISTINCT FROM with a non-= operator');
+      const l = this.expr(e.lexpr as Node, c);
+      const r = this.expr(e.rexpr as Node, c);
+      return this.comparison(kind === 'AEXPR_DISTINCT' ? 'IS NOT' : 'IS', l, r, c.clause);
+    }
+    case 'AEXPR_NULLIF':
+      return this.nullif(this.expr(e.lexpr as Node, c), this.expr(e.rexpr as Node, c), c);
+    case 'AEXPR_IN':
+      return this.inList(e, c);
+    case 'AEXPR_OP_ANY':
+    case 'AEXPR_OP_ALL':
+      return this.anyAll(e, c);
+    case 'AEXPR_LIKE':
+    case 'AEXPR_ILIKE':
+      return this.like(e, c);
+    case 'AEXPR_BETWEEN':
+    case 'AEXPR_NOT_BETWEEN':
+    case 'AEXPR_BETWEEN_SYM':
+    case 'AEXPR_NOT_BETWEEN_SYM':
+      return this.between(e, c);
+    default:
+      throw unsupported(describeNode('A_Expr', e));
+  }
+}
+
+export function collateClause(this: StatementCompiler, cc: CollateClause, c: ExprCtx): Expr {
+  const names = (cc.collname ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+  const coll =
+    names.length === 2 && names[0] === 'pg_catalog' ? names[1] : names.length === 1 ? names[0] : undefined;
+  if (coll !== 'C' && coll !== 'POSIX' && coll !== 'default') throw unsupported('COLLATE');
+  let e = this.expr(cc.arg as Node, c);
+  if (e.unknown) e = this.resolveUnknown(e, Oid.text);
+  if (!isTextType(e.type)) throw new NotLocal(`collations are not supported by type ${e.typeName}`);
+  return { ...e, coll, explicitColl: true, origin: undefined, kids: [e] };
+}
+
+export function subLink(this: StatementCompiler, s: SubLink, c: ExprCtx): Expr {
+  // In a grouped query, outer references from the select list or HAVING
+  // must be grouped, which the subquery's SQL hides from checkGrouped; in
+  // WHERE/ON it runs before grouping, as in an ungrouped query.
+  if (c.level.grouped && c.clause !== 'where' && c.clause !== 'on') {
+    throw unsupported('subquery in a grouped query');
+  }
+  const q = s.subselect;
+  if (!q) throw unsupported('subquery');
+  const [kind, body] = nodeKind(q);
+  if (kind !== 'SelectStmt') throw unsupported('subquery');
+  c.level.hasSublinks = true;
+  switch (s.subLinkType) {
+    case 'EXISTS_SUBLINK': {
+      const sub = this.selectStmt(body as SelectStmt, c.level, c.level.ctes, false, false);
+      const e = derived(`EXISTS (${sub.build(sub.outs.map((o) => o.expr))})`, Oid.bool, -1, []);
+      return { ...e, constant: false };
+    }
+    case 'ANY_SUBLINK':
+    case 'ALL_SUBLINK': {
+      const op = operatorName({ name: s.operName }) ?? '=';
+      const any = s.subLinkType === 'ANY_SUBLINK';
+      if (!((any && op === '=') || (!any && op === '<>')))
+        throw unsupported(`${op} ${any ? 'ANY' : 'ALL'} (subquery)`);
+      if (!s.testexpr) throw unsupported('subquery');
+      if (nodeKind(s.testexpr)[0] === 'RowExpr') throw unsupported('row IN (subquery)');
+      const l = this.expr(s.testexpr, c);
+      const sub = this.selectStmt(body as SelectStmt, c.level, c.level.ctes, false, false);
+      if (sub.outs.length !== 1) throw new NotLocal('subquery has too many columns');
+      const out = (sub.outs[0] as Out).expr;
+      const a = this.alias();
+      const probe: Expr = { ...out, sql: `${a}.c0`, origin: undefined, kids: [] };
+      const t = this.typedComparison(l, probe, true);
+      const sql = `(${t.lsql} ${any ? 'IN' : 'NOT IN'} (SELECT ${t.rsql} FROM (${sub.build([out])}) AS ${a}))`;
+      return { ...derived(sql, Oid.bool, -1, [l]), constant: false };
+    }
+    case 'EXPR_SUBLINK': {
+      // A scalar subquery: its only row's value, NULL without rows; more
+      // than one row is an error in Postgres (the aggregate aborts the run).
+      const sub = this.selectStmt(body as SelectStmt, c.level, c.level.ctes, false, false);
+      if (sub.outs.length !== 1) throw new NotLocal('subquery must return only one column');
+      const out = (sub.outs[0] as Out).expr;
+      const sql = `(SELECT ${SqlFn.single}(c0) FROM (${sub.build([out])}))`;
+      const e = { ...derived(sql, out.type, out.typmod, []), constant: false };
+      e.typlen = out.typlen;
+      e.typeName = out.typeName;
+      if (out.coll !== undefined) e.coll = out.coll;
+      if (out.enumLabels !== undefined) e.enumLabels = out.enumLabels;
+      return this.errorCapable(e, c);
+    }
+    default:
+      throw unsupported(s.subLinkType === 'ARRAY_SUBLINK' ? 'ARRAY(subquery)' : 'subquery');
+  }
+}

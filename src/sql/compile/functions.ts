@@ -1,0 +1,94 @@
+/** Function calls: which scalar functions are local, and dispatch to aggregates and window functions. */
+import type { FuncCall } from 'libpg-query';
+import { NotLocal } from '../../errors.js';
+import { SqlFn } from '../functions.js';
+import { DATE_FIELDS, isIntType, Oid } from '../pgtypes.js';
+import type { StatementCompiler } from './compiler.js';
+import { AGGREGATES, describeNode, ORDERED_AGGREGATES, unsupported } from './support.js';
+import type { Expr, ExprCtx } from './types.js';
+import { derived } from './values.js';
+
+export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr {
+  const names = (f.funcname ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+  if (names.length > 2 || (names.length === 2 && names[0] !== 'pg_catalog')) {
+    throw unsupported(describeNode('FuncCall', f));
+  }
+  const name = names[names.length - 1] as string;
+  if (f.over) return this.windowCall(name, f, c);
+  if (ORDERED_AGGREGATES.has(name)) return this.orderedAggregate(name, f, c);
+  if (f.agg_filter && !AGGREGATES.has(name)) throw unsupported('FILTER');
+  if (f.agg_order && f.agg_order.length > 0) throw unsupported('ORDER BY in aggregate');
+  if (f.agg_within_group || f.func_variadic) throw unsupported(describeNode('FuncCall', f));
+  if (AGGREGATES.has(name)) return this.aggregate(name, f, c);
+  if (f.agg_star || f.agg_distinct) throw unsupported(describeNode('FuncCall', f));
+  const args = (f.args ?? []).map((a) => this.expr(a, c));
+  const textArg = (): Expr => {
+    if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
+    const a = args[0] as Expr;
+    const t = a.unknown ? this.resolveUnknown(a, Oid.text) : a;
+    if (t.type === Oid.bpchar) {
+      // bpchar → text (rtrim1) drops trailing blanks; length(bpchar) ignores them too.
+      const e = derived(`rtrim(${t.sql}, ' ')`, Oid.text, -1, [t]);
+      e.coll = t.coll;
+      return e;
+    }
+    if (t.type !== Oid.text && t.type !== Oid.varchar) throw new NotLocal(`${name}() of ${t.typeName}`);
+    return t;
+  };
+  switch (name) {
+    case 'lower':
+    case 'upper': {
+      const a = textArg();
+      this.requireCType(a.coll, `${name}()`);
+      const e = derived(`${name}(${a.sql})`, Oid.text, -1, [a]);
+      e.coll = a.coll;
+      return e;
+    }
+    case 'extract':
+    case 'date_part': {
+      // extract(field FROM date) → numeric; date_part(text, date) → float8 (not local).
+      if (name === 'date_part') throw unsupported('function call date_part()');
+      const [fieldNode] = f.args ?? [];
+      const field =
+        fieldNode && 'A_Const' in fieldNode ? fieldNode.A_Const.sval?.sval?.toLowerCase() : undefined;
+      const x = args[1];
+      if (field === undefined || !x || args.length !== 2) throw unsupported('extract()');
+      if (x.type !== Oid.date) throw new NotLocal(`extract() from ${x.typeName}`);
+      if (!DATE_FIELDS.has(field)) throw new NotLocal(`extract(${field} FROM date)`);
+      return derived(`${SqlFn.extractDate}('${field}', ${x.sql})`, Oid.numeric, -1, [x]);
+    }
+    case 'round': {
+      // numeric_round, the scale a constant. round(integer) resolves to
+      // round(float8) (float8 is the preferred type): not local.
+      if (args.length < 1 || args.length > 2) throw unsupported('round() with these arguments');
+      const x = args[0] as Expr;
+      if (x.unknown) throw new NotLocal('round() of an untyped value');
+      if (x.type !== Oid.numeric) throw new NotLocal(`round() of ${x.typeName}`);
+      let scale = 0n;
+      let scaleExpr: Expr | undefined;
+      if (args.length === 2) {
+        scaleExpr = args[1] as Expr;
+        const v =
+          scaleExpr.unknown || !isIntType(scaleExpr.type) ? undefined : this.binds[scaleExpr.sql.slice(1)];
+        if (v?.kind !== 'value' || typeof v.value !== 'bigint')
+          throw unsupported('round() with a non-constant scale');
+        scale = v.value;
+        if (scale < -1000n || scale > 1000n) throw unsupported('round() to more than 1000 digits');
+      }
+      return derived(
+        `${SqlFn.numericRound}(${x.sql}, ${scale})`,
+        Oid.numeric,
+        -1,
+        scaleExpr ? [x, scaleExpr] : [x],
+      );
+    }
+    case 'length':
+    case 'char_length':
+    case 'character_length': {
+      const a = textArg();
+      return derived(`length(${a.sql})`, Oid.int4, -1, [a]);
+    }
+    default:
+      throw unsupported(describeNode('FuncCall', f));
+  }
+}

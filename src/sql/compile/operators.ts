@@ -1,0 +1,120 @@
+/** Arithmetic, date arithmetic, negation, json field access and ||: the operators whose errors (overflow, division by zero) abort a local run. */
+import { NotLocal } from '../../errors.js';
+import { SqlFn } from '../functions.js';
+import { INT_BITS, isIntType, Oid } from '../pgtypes.js';
+import { mergeColl } from './comparable.js';
+import type { StatementCompiler } from './compiler.js';
+import type { Expr, ExprCtx } from './types.js';
+import { derived, textForm } from './values.js';
+
+/** An operation that raises an error in Postgres for some inputs. */
+export function errorCapable(this: StatementCompiler, e: Expr, c: ExprCtx): Expr {
+  if (e.constant) {
+    this.prechecks.push(e.sql);
+    return e;
+  }
+  if (!c.level.top) throw new NotLocal('expression that may raise an error in a subquery');
+  return { ...e, errorProne: true };
+}
+
+export function arith(this: StatementCompiler, op: string, left: Expr, right: Expr, c: ExprCtx): Expr {
+  let l = left;
+  let r = right;
+  if (l.unknown && r.unknown) throw new NotLocal(`operator is not unique: unknown ${op} unknown`);
+  if (l.unknown) l = this.resolveUnknown(l, r.type);
+  if (r.unknown) r = this.resolveUnknown(r, l.type);
+  if (l.type === Oid.date || r.type === Oid.date) return this.dateArith(op, left, right, c);
+  const numericSide = (e: Expr): boolean => isIntType(e.type) || e.type === Oid.numeric;
+  if (
+    (l.type === Oid.numeric || r.type === Oid.numeric) &&
+    numericSide(l) &&
+    numericSide(r) &&
+    (op === '+' || op === '-' || op === '*')
+  ) {
+    // numeric_add/sub/mul: exact, result scale max(s1, s2) or s1 + s2 (an
+    // integer operand is cast to numeric with scale 0).
+    const ln = this.coerce(l, Oid.numeric);
+    const rn = this.coerce(r, Oid.numeric);
+    const e = derived(`${SqlFn.numericArith}('${op}', ${ln.sql}, ${rn.sql})`, Oid.numeric, -1, [ln, rn]);
+    return this.errorCapable(e, c);
+  }
+  if (!isIntType(l.type) || !isIntType(r.type))
+    throw new NotLocal(`operator ${op} on ${l.typeName} and ${r.typeName}`);
+  const type = (INT_BITS[l.type] as number) >= (INT_BITS[r.type] as number) ? l.type : r.type;
+  const e = derived(`${SqlFn.intArith}('${op}', ${l.sql}, ${r.sql}, ${INT_BITS[type]})`, type, -1, [l, r]);
+  return this.errorCapable(e, c);
+}
+
+/** date + int4, int4 + date, date - int4 (date_pli, date_mii), date - date (date_mi, int4). */
+export function dateArith(this: StatementCompiler, op: string, left: Expr, right: Expr, c: ExprCtx): Expr {
+  const l = left;
+  let r = right;
+  // `date - 'literal'`: the unknown side takes the known side's type (date - date).
+  if (op === '-' && l.type === Oid.date && r.unknown) r = this.resolveUnknown(r, Oid.date);
+  if (l.unknown || r.unknown) throw new NotLocal(`operator ${op} on date and unknown`);
+  const int4ish = (e: Expr): boolean => e.type === Oid.int4 || e.type === Oid.int2;
+  let e: Expr;
+  if (op === '+' && l.type === Oid.date && int4ish(r)) {
+    e = derived(`${SqlFn.dateAdd}(${l.sql}, ${r.sql})`, Oid.date, -1, [l, r]);
+  } else if (op === '+' && int4ish(l) && r.type === Oid.date) {
+    e = derived(`${SqlFn.dateAdd}(${r.sql}, ${l.sql})`, Oid.date, -1, [l, r]);
+  } else if (op === '-' && l.type === Oid.date && int4ish(r)) {
+    e = derived(`${SqlFn.dateAdd}(${l.sql}, -(${r.sql}))`, Oid.date, -1, [l, r]);
+  } else if (op === '-' && l.type === Oid.date && r.type === Oid.date) {
+    e = derived(`${SqlFn.dateDiff}(${l.sql}, ${r.sql})`, Oid.int4, -1, [l, r]);
+  } else throw new NotLocal(`operator ${op} on ${l.typeName} and ${r.typeName}`);
+  return this.errorCapable(e, c);
+}
+
+export function negate(this: StatementCompiler, arg: Expr, c: ExprCtx): Expr {
+  // `- 'x'`: the operator is not unique (numeric and interval candidates).
+  if (arg.unknown) throw new NotLocal('operator is not unique: - unknown');
+  const a = arg;
+  if (a.type === Oid.numeric) {
+    return derived(`${SqlFn.numericArith}('-', '0', ${a.sql})`, Oid.numeric, -1, [a]);
+  }
+  if (!isIntType(a.type)) throw new NotLocal(`operator - on ${a.typeName}`);
+  return this.errorCapable(derived(`${SqlFn.intNeg}(${a.sql}, ${INT_BITS[a.type]})`, a.type, -1, [a]), c);
+}
+
+/**
+ * jsonb -> / ->> with a constant key (text literal: object field; integer:
+ * array element, negative from the end). The stored jsonb text is jsonb's
+ * normalised output, so a nested value's output is its substring.
+ */
+export function jsonField(this: StatementCompiler, op: string, left: Expr, right: Expr): Expr {
+  if (left.type !== Oid.jsonb) throw new NotLocal(`operator ${op} on ${left.typeName}`);
+  let key: string;
+  if (right.unknown?.kind === 'literal') {
+    // jsonb -> unknown resolves to the text variant.
+    key = `'s${right.unknown.text.replace(/'/g, "''")}'`;
+  } else if (right.type === Oid.int4 && right.constant && /^@p\d+$/.test(right.sql)) {
+    key = `'i' || ${right.sql}`;
+  } else throw new NotLocal(`${op} with a non-constant key`);
+  const text = op === '->>';
+  const e = derived(
+    `${SqlFn.jsonbGet}(${left.sql}, ${key}, ${text ? 1 : 0})`,
+    text ? Oid.text : Oid.jsonb,
+    -1,
+    [left],
+  );
+  if (text) e.coll = 'default';
+  return e;
+}
+
+/** `||`: text concatenation, or anynonarray || text via the type's text form. */
+export function concat(this: StatementCompiler, left: Expr, right: Expr): Expr {
+  let l = left;
+  let r = right;
+  if (l.unknown && r.unknown) {
+    l = this.resolveUnknown(l, Oid.text);
+    r = this.resolveUnknown(r, Oid.text);
+  }
+  const textLike = (e: Expr): boolean => e.type === Oid.text || e.type === Oid.varchar;
+  if (l.unknown) l = this.resolveUnknown(l, Oid.text);
+  if (r.unknown) r = this.resolveUnknown(r, Oid.text);
+  if (!textLike(l) && !textLike(r)) throw new NotLocal(`operator || on ${l.typeName} and ${r.typeName}`);
+  const e = derived(`(${textForm(l)} || ${textForm(r)})`, Oid.text, -1, [l, r]);
+  e.coll = mergeColl(l, r);
+  return e;
+}

@@ -1,0 +1,211 @@
+/** ORDER BY and window functions (OVER, frames, named windows). */
+import type { FuncCall, Node, SortBy } from 'libpg-query';
+import { NotLocal } from '../../errors.js';
+import { SqlFn } from '../functions.js';
+import { resolveOver, type WindowSpec } from '../named-windows.js';
+import { nodeKind } from '../parse.js';
+import { Oid } from '../pgtypes.js';
+import { sortWithoutUsing } from '../sort-using.js';
+import { windowFrame } from '../window-frames.js';
+import { cmpClassOfExpr, comparable, sortClass, sortKey } from './comparable.js';
+import type { StatementCompiler } from './compiler.js';
+import { containsWindow, DETERMINISTIC_COLLATIONS, describeNode, unsupported } from './support.js';
+import type { Expr, ExprCtx, Level, Out } from './types.js';
+import { derived } from './values.js';
+
+export function sortClause(
+  this: StatementCompiler,
+  items: Node[],
+  level: Level,
+  outs: Out[],
+  distinct: boolean,
+): { expr: Expr; sb: SortBy }[] {
+  return items.map((item) => {
+    const [kind, body] = nodeKind(item);
+    if (kind !== 'SortBy') throw unsupported(kind);
+    const sb = sortWithoutUsing(body as SortBy);
+    if (!sb.node) throw unsupported('empty ORDER BY item');
+    const idx = this.outputIndex(sb.node, outs);
+    let expr: Expr;
+    if (idx !== undefined) expr = (outs[idx] as Out).expr;
+    else {
+      const [nkind, nbody] = nodeKind(sb.node);
+      if (
+        nkind !== 'ColumnRef' &&
+        nkind !== 'A_Expr' &&
+        nkind !== 'FuncCall' &&
+        nkind !== 'TypeCast' &&
+        nkind !== 'CoalesceExpr' &&
+        nkind !== 'CaseExpr' &&
+        nkind !== 'CollateClause'
+      ) {
+        throw unsupported(`${describeNode(nkind, nbody)} in ORDER BY`);
+      }
+      try {
+        expr = this.expr(sb.node, { level, clause: 'order', inAgg: false });
+      } catch (err) {
+        if (
+          err instanceof NotLocal &&
+          err.reason.startsWith('unsupported: ') &&
+          !err.reason.endsWith(' in ORDER BY')
+        )
+          throw new NotLocal(`${err.reason} in ORDER BY`);
+        throw err;
+      }
+      if (distinct && !outs.some((o) => o.expr.sql === expr.sql)) {
+        throw new NotLocal('for SELECT DISTINCT, ORDER BY expressions must appear in select list');
+      }
+    }
+    if (expr.unknown) throw new NotLocal('ORDER BY a constant of unknown type');
+    sortClass(expr, this.ctx);
+    return { expr, sb };
+  });
+}
+
+/**
+ * A window function call in the select list of an ungrouped query. SQLite
+ * evaluates windows like Postgres (after WHERE, before DISTINCT/ORDER
+ * BY/LIMIT, default frame RANGE UNBOUNDED PRECEDING to CURRENT ROW with
+ * peers). Functions whose value depends on the order among peers
+ * (row_number, ntile, lag, lead) abort the run when a row has a peer:
+ * Postgres's answer would depend on its sort's tie order.
+ */
+export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c: ExprCtx): Expr {
+  if (c.clause !== 'select')
+    throw new NotLocal(`window functions are not allowed in ${c.clause.toUpperCase()}`);
+  if (c.inAgg) throw new NotLocal('aggregate function calls cannot contain window function calls');
+  if (c.level.grouped) throw unsupported('window function in a grouped query');
+  const w = resolveOver(f.over as WindowSpec, c.level.windows);
+  if (f.agg_filter || f.agg_distinct || (f.agg_order && f.agg_order.length > 0) || f.agg_within_group) {
+    throw unsupported(`${name}() OVER with FILTER, DISTINCT or ORDER BY`);
+  }
+  const ctx: ExprCtx = { ...c, clause: 'select' };
+  const parts = (w.partitionClause ?? []).map((n) => {
+    const e = this.expr(n, ctx);
+    if (e.unknown) throw new NotLocal('PARTITION BY a constant of unknown type');
+    if (containsWindow(n)) throw new NotLocal('window function calls cannot be nested');
+    const cls = cmpClassOfExpr(e);
+    if (cls === undefined) throw new NotLocal(`PARTITION BY on type ${e.typeName}`);
+    if (
+      (cls === 'text' || cls === 'bpchar') &&
+      !(e.coll !== undefined && DETERMINISTIC_COLLATIONS.has(e.coll))
+    ) {
+      throw new NotLocal(`PARTITION BY on text with collation ${e.coll ?? 'unknown'}`);
+    }
+    return { e, key: comparable(e, cls) };
+  });
+  const orders = (w.orderClause ?? []).map((item) => {
+    const [kind] = nodeKind(item);
+    if (kind !== 'SortBy') throw unsupported(kind);
+    const sb = (item as { SortBy: SortBy }).SortBy;
+    if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
+      throw unsupported('ORDER BY USING');
+    if (containsWindow(sb.node)) throw new NotLocal('window function calls cannot be nested');
+    const e = this.expr(sb.node as Node, ctx);
+    if (e.unknown) throw new NotLocal('window ORDER BY a constant of unknown type');
+    return { e, key: sortKey(e, { sb }, this.ctx) };
+  });
+  let spec = '';
+  if (parts.length > 0) spec += `PARTITION BY ${parts.map((p) => p.key).join(', ')}`;
+  if (orders.length > 0) spec += `${spec ? ' ' : ''}ORDER BY ${orders.map((o) => o.key).join(', ')}`;
+  const kids = [...parts.map((p) => p.e), ...orders.map((o) => o.e)];
+  const frame = windowFrame(w, orders.length > 0);
+  // The frame matters to aggregates only (ranking functions and lag/lead ignore it).
+  const over = `OVER (${spec}${frame.sql ? `${spec ? ' ' : ''}${frame.sql}` : ''})`;
+  const peers = `count(*) OVER (${spec}${orders.length > 0 ? '' : ' ORDER BY 1'} RANGE BETWEEN CURRENT ROW AND CURRENT ROW)`;
+  const tieFree = (sql: string): string =>
+    `(CASE WHEN ${peers} > 1 THEN ${SqlFn.notLocal}('${name}() over rows Postgres orders arbitrarily') ELSE ${sql} END)`;
+  /** An aggregate over a frame whose rows depend on the order among peers: ties abort. */
+  const framed = (sql: string): string => (frame.orderSensitive ? tieFree(sql) : sql);
+  const args = (f.args ?? []).map((a) => this.expr(a, ctx));
+  if ((f.args ?? []).some(containsWindow)) throw new NotLocal('window function calls cannot be nested');
+  const win = (sql: string, type: number, typmod = -1, argKids: Expr[] = []): Expr => ({
+    ...derived(sql, type, typmod, [...kids, ...argKids]),
+    constant: false,
+  });
+  const noArgs = (): void => {
+    if (args.length > 0 || f.agg_star) throw unsupported(`${name}() with arguments`);
+  };
+  switch (name) {
+    case 'row_number':
+      noArgs();
+      return win(tieFree(`row_number() ${over}`), Oid.int8);
+    case 'rank':
+    case 'dense_rank':
+      noArgs();
+      return win(`${name}() ${over}`, Oid.int8);
+    case 'percent_rank':
+    case 'cume_dist':
+      // Both are one float8 division of row counts, in Postgres and SQLite.
+      noArgs();
+      return win(`${name}() ${over}`, Oid.float8);
+    case 'ntile': {
+      const n = args[0];
+      if (args.length !== 1 || !n || n.unknown || n.type !== Oid.int4 || n.sql.startsWith('@u')) {
+        throw unsupported('ntile() with a non-constant argument');
+      }
+      const value = this.binds[n.sql.slice(1)];
+      if (value?.kind !== 'value' || typeof value.value !== 'bigint' || value.value <= 0n) {
+        throw new NotLocal('argument of ntile must be greater than zero');
+      }
+      return win(tieFree(`ntile(${n.sql}) ${over}`), Oid.int4, -1, [n]);
+    }
+    case 'lag':
+    case 'lead': {
+      if (args.length < 1 || args.length > 2) throw unsupported(`${name}() with a default`);
+      let x = args[0] as Expr;
+      if (x.unknown) x = this.resolveUnknown(x, Oid.text);
+      let offset = '';
+      if (args.length === 2) {
+        const o = args[1] as Expr;
+        const v = o.unknown || o.type !== Oid.int4 ? undefined : this.binds[o.sql.slice(1)];
+        if (v?.kind !== 'value' || typeof v.value !== 'bigint' || v.value < 0n) {
+          throw unsupported(`${name}() with a non-constant or negative offset`);
+        }
+        offset = `, ${o.sql}`;
+      }
+      // exprTypmod of a WindowFunc is -1 whatever its argument's.
+      const e = win(tieFree(`${name}(${x.sql}${offset}) ${over}`), x.type, -1, [x]);
+      e.typlen = x.typlen;
+      e.typeName = x.typeName;
+      e.coll = x.coll;
+      return e;
+    }
+    case 'count':
+      if (f.agg_star) return win(framed(`count(*) ${over}`), Oid.int8);
+      if (args.length !== 1) throw unsupported('count() with several arguments');
+      return win(framed(`count(${(args[0] as Expr).sql}) ${over}`), Oid.int8, -1, args);
+    case 'sum':
+    case 'avg':
+    case 'min':
+    case 'max': {
+      if (args.length !== 1) throw unsupported(`${name}() with several arguments`);
+      const x = args[0] as Expr;
+      if (x.agg) throw unsupported('window function over an aggregate');
+      if (x.type === Oid.int2 || x.type === Oid.int4) {
+        if (name === 'sum') return win(framed(`sum(${x.sql}) ${over}`), Oid.int8, -1, [x]);
+        if (name === 'avg') {
+          return win(
+            framed(`${SqlFn.intAvg}(sum(${x.sql}) ${over}, count(${x.sql}) ${over})`),
+            Oid.numeric,
+            -1,
+            [x],
+          );
+        }
+        return win(framed(`${name}(${x.sql}) ${over}`), x.type, -1, [x]);
+      }
+      if (x.type === Oid.int8 && (name === 'min' || name === 'max')) {
+        return win(framed(`${name}(${x.sql}) ${over}`), x.type, -1, [x]);
+      }
+      // Exact numeric accumulation; int8 sums and averages are numeric too.
+      if ((x.type === Oid.numeric || x.type === Oid.int8) && (name === 'sum' || name === 'avg')) {
+        const arg = x.type === Oid.int8 ? `CAST(${x.sql} AS TEXT)` : x.sql;
+        const fn = name === 'sum' ? SqlFn.numericSum : SqlFn.numericAvg;
+        return win(framed(`${fn}(${arg}) ${over}`), Oid.numeric, -1, [x]);
+      }
+      throw new NotLocal(`${name}() OVER of ${x.typeName}`);
+    }
+    default:
+      throw unsupported(`window function ${name}()`);
+  }
+}

@@ -1,0 +1,203 @@
+/** Shared shapes of the compiler: the public compile API and the intermediate expression and FROM-item records. */
+import type { Node } from 'libpg-query';
+import type { ReplicaTable } from '../../replica/schema.js';
+import type { NamedWindows } from '../named-windows.js';
+import type { Stored } from '../pgtypes.js';
+
+/** A function in FROM (libpg-query's RangeFunction). */
+export interface RangeFunctionNode {
+  functions?: Node[];
+  alias?: { aliasname?: string; colnames?: Node[] };
+  lateral?: boolean;
+  ordinality?: boolean;
+  is_rowsfrom?: boolean;
+  coldeflist?: Node[];
+}
+
+export interface CompileContext {
+  /** Resolve `schema.name` exactly (schema-qualified reference). */
+  findTable(schema: string, name: string): ReplicaTable | undefined;
+  /**
+   * Resolve an unqualified relation name the way the session's search_path
+   * would, or throw NotLocal when that cannot be decided from the replica.
+   */
+  resolveUnqualified(name: string): ReplicaTable;
+  /** The database's default collation (datcollate) is C/POSIX. */
+  textCollationIsC: boolean;
+  /**
+   * The database's default character classification (datctype) is C/POSIX,
+   * so lower(), upper() and ILIKE fold ASCII letters only (as SQLite's do).
+   */
+  textCtypeIsC?: boolean;
+}
+
+export interface CompileOptions {
+  /**
+   * Extended protocol: the parameter types Parse declared (0 = infer, like
+   * Postgres). Without it (simple protocol) a `$n` is an error upstream.
+   */
+  declaredParamTypes?: readonly number[];
+}
+
+/** One RowDescription column. */
+export interface OutputColumn {
+  name: string;
+  typeOid: number;
+  typmod: number;
+  typlen: number;
+  typeName: string;
+  /** pg_class OID and attnum when the column is a direct reference to a table column, else 0. */
+  tableOid: number;
+  attnum: number;
+  /** An enum type: the value is its label (the renderer prints it as stored). */
+  isEnum?: boolean;
+}
+
+/** Where a named SQLite parameter gets its value. */
+export type BindSource =
+  | { kind: 'value'; value: Stored }
+  /** The converted value of parameter `$index+1`. */
+  | { kind: 'param'; index: number }
+  /** A parameter used as LIMIT (NULL: no limit) or OFFSET (NULL: 0); negative is an error. */
+  | { kind: 'limit' | 'offset'; index: number }
+  /**
+   * A timestamptz constant without an offset (`'2024-03-01'`): its value
+   * depends on the session's TimeZone, so the router converts it per run
+   * (fixed-offset zones only; any other zone forwards).
+   */
+  | { kind: 'zoned'; text: string };
+
+export interface CompiledSelect {
+  /** SQLite SQL with named parameters `@name`. */
+  sql: string;
+  binds: Record<string, BindSource>;
+  outputs: OutputColumn[];
+  /** Every replicated table the statement reads (for access checks). */
+  tables: ReplicaTable[];
+  /** Parameter types as Postgres reports them in ParameterDescription (extended protocol). */
+  paramTypes: number[];
+  /**
+   * SQLite expressions (same parameters) over constants and parameters only
+   * that may raise an error: Postgres folds them while planning, so it raises
+   * the error even where the row-by-row evaluation would not reach them. Run
+   * before the statement; they throw NotLocal instead.
+   */
+  prechecks: string[];
+  /** A relation name was resolved through search_path. */
+  unqualified: boolean;
+}
+
+export interface Origin {
+  tableOid: number;
+  attnum: number;
+}
+
+export type UnknownSrc =
+  | { kind: 'literal'; text: string }
+  | { kind: 'null' }
+  | { kind: 'param'; index: number };
+
+export interface Expr {
+  /** SQLite expression yielding the stored form of the value. */
+  sql: string;
+  type: number;
+  typmod: number;
+  typlen: number;
+  typeName: string;
+  /** Direct reference to a table column (RowDescription tableOid/attnum). */
+  origin?: Origin;
+  /** The Postgres name of the table column `sql` reads (SQLite sees `a<attnum>`), for messages. */
+  columnName?: string;
+  /** Collation (collname) of a collatable value; undefined when unknown or conflicting. */
+  coll?: string;
+  explicitColl?: boolean;
+  /** Set while the type is still `unknown` (literal, NULL or untyped parameter). */
+  unknown?: UnknownSrc;
+  /** No column reference and no aggregate: Postgres folds it while planning. */
+  constant: boolean;
+  /** Evaluating it (per row) may raise an error in Postgres. */
+  errorProne: boolean;
+  /** Contains an aggregate of the current query level. */
+  agg: boolean;
+  /** A column of the current query level. */
+  localColumn?: boolean;
+  /** Sub-expressions outside aggregates (for the GROUP BY check). */
+  kids: Expr[];
+  /** The literal text of a numeric constant. */
+  literal?: string;
+  /**
+   * A value of an enum type: its labels in sort order (ReplicaColumn.enumLabels).
+   * Stored as the label; compared and sorted by position in this list.
+   */
+  enumLabels?: readonly string[];
+}
+
+export interface Out {
+  name: string;
+  expr: Expr;
+}
+
+/** A column visible in a FROM item. */
+export interface RelColumn {
+  name: string;
+  expr: Expr;
+}
+
+export interface FromItem {
+  sql: string;
+  /** Columns visible unqualified and expanded by `*`. */
+  columns: RelColumn[];
+  /** Relation names visible as qualifiers. */
+  rels: Map<string, { columns: RelColumn[]; display: string; schema?: string }>;
+  /** Tie-break keys (insertion order of base tables). */
+  rowids: string[];
+  /** Base tables (replicated tables) in the item. */
+  baseTables: number;
+  /** Subqueries, CTE references and joins in the item. */
+  complex: boolean;
+}
+
+export interface CteDef {
+  name: string;
+  sqlName: string;
+  outs: Out[];
+}
+
+export interface CteScope {
+  defs: Map<string, CteDef>;
+  parent: CteScope | undefined;
+}
+
+export interface Level {
+  parent: Level | undefined;
+  items: FromItem[];
+  ctes: CteScope;
+  /** The statement's outermost query: error-raising expressions are allowed here only. */
+  top: boolean;
+  grouped: boolean;
+  hasSublinks: boolean;
+  /** The query's WINDOW clause. */
+  windows?: NamedWindows;
+}
+
+export type Clause = 'select' | 'where' | 'on' | 'group' | 'having' | 'order' | 'limit' | 'using';
+
+export interface ExprCtx {
+  level: Level;
+  clause: Clause;
+  inAgg: boolean;
+}
+
+/** How values of a type compare; undefined when SQLite cannot compare them exactly. */
+export type CmpClass =
+  | 'int'
+  | 'bool'
+  | 'float8'
+  | 'float4'
+  | 'numeric'
+  | 'text'
+  | 'bpchar'
+  | 'date'
+  | 'tstz'
+  | 'uuid'
+  | 'enum';
