@@ -197,7 +197,7 @@ async function main(): Promise<number> {
             'Latency percentiles are exact, from pgbench per-transaction logs (`-l`): every transaction of the run, nearest rank.',
             `Data: \`pgbench -i -s ${SCALE}\` plus a shop schema (categories, products, customers, orders, order_items; bench/lib/shop.ts), replicated by one Outpost started before the runs.`,
             'pgbouncer: pool_mode=transaction, default_pool_size=8, SCRAM auth like the test Postgres, run as a child process with a generated ini (bench/lib/systems.ts).',
-            'Edge: bench/latency-relay.ts delays every chunk 20 ms each way in front of Postgres; a second Outpost replicates and forwards through it, and "direct" clients connect through it too.',
+            'Edge: test/helpers/latency-relay.ts delays every chunk 20 ms each way in front of Postgres; a second Outpost replicates and forwards through it, and "direct" clients connect through it too.',
           ],
           notes: ctx.notes,
         },

@@ -161,41 +161,5 @@ export async function startPgbouncer(
   return { port, version, preparedStatements, ini, pid: child.pid ?? 0, stop };
 }
 
-export interface Relay {
-  port: number;
-  stop(): Promise<void>;
-}
-
-/** bench/latency-relay.ts as a child process in front of `targetPort`. */
-export async function startRelay(targetPort: number, delayMs: number): Promise<Relay> {
-  const script = join(import.meta.dirname, '..', 'latency-relay.ts');
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', script, '--target', `127.0.0.1:${targetPort}`, '--delay', String(delayMs)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  let output = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (b) => {
-      output += b;
-      const m = /listening (\d+)/.exec(output);
-      if (m) resolve(Number(m[1]));
-    });
-    child.stderr.on('data', (b) => {
-      output += b;
-    });
-    child.once('exit', (code) => reject(new Error(`latency relay exited (${code}):\n${output}`)));
-  });
-  return {
-    port,
-    async stop() {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode !== null) return;
-      const done = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await done;
-    },
-  };
-}
+/** The latency relay (test/helpers/latency-relay.ts) as a child process in front of `targetPort`. */
+export { type Relay, spawnLatencyRelay as startRelay } from '../../test/helpers/latency-relay.js';

@@ -1,5 +1,5 @@
 /**
- * Scenario 4: at the edge. Upstream sits behind bench/latency-relay.ts
+ * Scenario 4: at the edge. Upstream sits behind test/helpers/latency-relay.ts
  * (20 ms each way, 40 ms round trip); Outpost replicates and forwards through
  * the relay, direct clients go through it too. Point reads with few clients:
  * the figure is latency, not throughput.

@@ -4,11 +4,13 @@
  * direction), so a round trip through it costs 2 × delay on top of the real
  * work. There is no tc/netem here, and this keeps the bench unprivileged.
  *
- * Run it on its own (the bench does, as a child process, so the relay's
- * timers never wait behind the bench's own work):
- *   node --import tsx bench/latency-relay.ts --target 127.0.0.1:5432 [--listen 127.0.0.1:0] [--delay 20]
+ * Shared by the edge benchmarks (bench/scenarios/edge*.ts) and the tests that
+ * need a far upstream. `spawnLatencyRelay` runs it as a child process, so
+ * the relay's timers never wait behind the caller's own work; on its own:
+ *   node --import tsx test/helpers/latency-relay.ts --target 127.0.0.1:5432 [--listen 127.0.0.1:0] [--delay 20]
  * It prints `listening <port>` once ready.
  */
+import { spawn } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -72,6 +74,52 @@ export function startLatencyRelay(opts: RelayOptions): Promise<{ server: Server;
       else reject(new Error('relay has no address'));
     });
   });
+}
+
+export interface Relay {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** This file as a child process relaying to 127.0.0.1:`targetPort`, `delayMs` each way. */
+export async function spawnLatencyRelay(targetPort: number, delayMs: number): Promise<Relay> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--target',
+      `127.0.0.1:${targetPort}`,
+      '--delay',
+      String(delayMs),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  let output = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (b) => {
+      output += b;
+      const m = /listening (\d+)/.exec(output);
+      if (m) resolve(Number(m[1]));
+    });
+    child.stderr.on('data', (b) => {
+      output += b;
+    });
+    child.once('exit', (code) => reject(new Error(`latency relay exited (${code}):\n${output}`)));
+  });
+  return {
+    port,
+    async stop() {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode !== null) return;
+      const done = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await done;
+    },
+  };
 }
 
 function hostPort(s: string): { host: string; port: number } {
