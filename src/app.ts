@@ -25,6 +25,7 @@ import { Router } from './router/router.js';
 import type { ClientTls } from './server/client-session.js';
 import { ProxyServer } from './server/proxy-server.js';
 import type { UpstreamTarget } from './server/upstream-connection.js';
+import { localeFingerprint, probeTextLocale, type Query, type TextLocale } from './upstream-locale.js';
 
 export const VERSION = '0.1.0';
 
@@ -96,9 +97,11 @@ export class Outpost {
       application_name: 'outpost-catalog',
     });
     catalogPool.on('error', (err) => logger.warn({ err: err.message }, 'catalog connection error'));
-    let collation: { collateC: boolean; ctypeC: boolean; versionNum: number };
+    const catalogRows: Query = async <R>(sql: string, params?: unknown[]) =>
+      (await catalogPool.query(sql, params)).rows as R[];
+    let locale: TextLocale;
     try {
-      collation = await probeCollation(catalogPool);
+      locale = await probeTextLocale(catalogRows);
     } catch (err) {
       await catalogPool.end().catch(() => {});
       // The engine reports connection problems with a clearer message; prefer it.
@@ -139,7 +142,14 @@ export class Outpost {
     freshnessTimer.unref();
     // Local reads other than key lookups run in these processes (src/exec).
     const exec =
-      config.workers > 0 ? new ExecPool({ path: config.replica, size: config.workers, logger }) : undefined;
+      config.workers > 0
+        ? new ExecPool({
+            path: config.replica,
+            size: config.workers,
+            logger,
+            ...(locale.caseMap ? { caseMap: locale.caseMap.serialized } : {}),
+          })
+        : undefined;
     try {
       await exec?.ready();
     } catch (err) {
@@ -156,12 +166,15 @@ export class Outpost {
       catalog: store,
       reader: store.reader,
       database: config.upstreamTarget.database,
-      textCollationIsC: collation.collateC,
-      textCtypeIsC: collation.ctypeC,
-      serverVersionNum: collation.versionNum,
+      textCollationIsC: locale.codePointCollations.includes('default'),
+      textCtypeIsC: locale.asciiCtypeCollations.includes('default'),
+      textLocale: locale,
+      serverVersionNum: locale.versionNum,
       access,
       maxSnapshotAgeMs: config.maxLagMs,
     });
+    for (const note of locale.notes) logger.info({ note }, 'text locale');
+    const localeTimer = watchTextLocale(catalogRows, locale, router, logger);
     const proxy = new ProxyServer({
       listen: config.listen,
       upstream: upstreamTarget,
@@ -237,6 +250,7 @@ export class Outpost {
       await http.start();
     } catch (err) {
       clearInterval(freshnessTimer);
+      clearInterval(localeTimer);
       roleWatch.stop();
       await proxy.close().catch(() => {});
       await exec?.close();
@@ -272,7 +286,7 @@ export class Outpost {
       exec,
       roleWatch,
     );
-    outpost.timers.push(freshnessTimer);
+    outpost.timers.push(freshnessTimer, localeTimer);
     return outpost;
   }
 
@@ -347,32 +361,35 @@ function loadUpstreamTarget(config: Config): UpstreamTarget {
   };
 }
 
-/**
- * How the replicated database's default collation behaves, and upstream's version. `collateC`: text
- * compares like SQLite's BINARY (libc C/POSIX, or the builtin provider's C and
- * C.UTF-8, whose code-point order is UTF-8 byte order). `ctypeC`: case folding
- * touches ASCII letters only (libc C/POSIX ctype, builtin C — not C.UTF-8,
- * which folds all of Unicode). ICU is neither.
- */
-async function probeCollation(
-  pool: pg.Pool,
-): Promise<{ collateC: boolean; ctypeC: boolean; versionNum: number }> {
-  const r = await pool.query<{ d: Record<string, string | null>; v: string }>(
-    "select to_jsonb(d) as d, current_setting('server_version_num') as v from pg_database d where datname = current_database()",
-  );
-  const d = r.rows[0]?.d ?? {};
-  // The grammar and functions local answers may use (src/sql/version-gates.ts).
-  const versionNum = Number(r.rows[0]?.v ?? 0);
-  return { ...collationOf(d), versionNum };
-}
+/** How often upstream's text locale is re-read (a change makes text order and case mapping re-probed). */
+const LOCALE_CHECK_MS = 30_000;
 
-function collationOf(d: Record<string, string | null>): { collateC: boolean; ctypeC: boolean } {
-  // datlocprovider exists from Postgres 15; before that every database is libc.
-  const provider = d.datlocprovider ?? 'c';
-  const isC = (v: string | null | undefined) => v === 'C' || v === 'POSIX';
-  if (provider === 'c') return { collateC: isC(d.datcollate), ctypeC: isC(d.datctype) };
-  if (provider === 'b') {
-    return { collateC: d.datlocale === 'C' || d.datlocale === 'C.UTF-8', ctypeC: d.datlocale === 'C' };
-  }
-  return { collateC: false, ctypeC: false };
+/**
+ * Re-read upstream's text locale facts now and then: a changed database
+ * locale, server version or glibc (an upgrade, a failover to another machine)
+ * changes the fingerprint, and the router then compiles against a fresh probe.
+ */
+function watchTextLocale(query: Query, start: TextLocale, router: Router, logger: Logger): NodeJS.Timeout {
+  let fingerprint = start.fingerprint;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    (async () => {
+      if ((await localeFingerprint(query)) === fingerprint) return;
+      const next = await probeTextLocale(query);
+      fingerprint = next.fingerprint;
+      router.setTextLocale(next);
+      logger.warn(
+        { codePointCollations: next.codePointCollations, notes: next.notes },
+        'upstream text locale changed; re-probed',
+      );
+    })()
+      .catch((err) => logger.warn({ err: (err as Error).message }, 'text locale check failed'))
+      .finally(() => {
+        busy = false;
+      });
+  }, LOCALE_CHECK_MS);
+  timer.unref();
+  return timer;
 }

@@ -12,6 +12,7 @@
  */
 import Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { parseCaseMap } from '../sql/case-map.js';
 import { registerSqlFunctions } from '../sql/functions.js';
 import { type Renderer, rendererFor } from '../sql/render.js';
 import type { FromChild, PlanJob, ToChild } from './protocol.js';
@@ -40,10 +41,12 @@ if (!path) {
   process.stderr.write('exec-child: replica path missing\n');
   process.exit(2);
 }
+// The proxy's learned case map, if any: the same table the router compiled against.
+const caseMap = process.argv[3] ? parseCaseMap(process.argv[3]) : undefined;
 
 function open(): Connection {
   const db = new Database(path, { readonly: true, fileMustExist: true });
-  registerSqlFunctions(db);
+  registerSqlFunctions(db, caseMap);
   return { db, statements: new Map() };
 }
 

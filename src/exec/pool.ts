@@ -55,6 +55,8 @@ export interface ExecPoolOptions {
   path: string;
   size: number;
   logger: Logger;
+  /** The database's lower()/upper() learned from upstream (CaseMap.serialized), for the mapped SQL functions. */
+  caseMap?: string;
 }
 
 export class ExecPool {
@@ -185,7 +187,7 @@ export class ExecPool {
     const here = import.meta.url;
     const ts = here.endsWith('.ts');
     const entry = fileURLToPath(new URL(ts ? './exec-child.ts' : './exec-child.js', here));
-    const proc = fork(entry, [this.opts.path], {
+    const proc = fork(entry, [this.opts.path, this.opts.caseMap ?? ''], {
       serialization: 'advanced',
       execArgv: ts ? ['--import', 'tsx'] : [],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

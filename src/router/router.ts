@@ -12,6 +12,7 @@ import type { ExecPool, Job } from '../exec/pool.js';
 import type { PlanJob } from '../exec/protocol.js';
 import type { ReplicaTable } from '../replica/schema.js';
 import type { SessionState } from '../session.js';
+import type { CaseMap } from '../sql/case-map.js';
 import { type CompiledSelect, compileSelect } from '../sql/compile.js';
 import { registerSqlFunctions } from '../sql/functions.js';
 import { type Literal, normalizeLiterals, replaceLiterals, writeShapeKey } from '../sql/literals.js';
@@ -60,6 +61,12 @@ export interface RouterOptions {
    */
   textCtypeIsC?: boolean;
   /**
+   * What src/upstream-locale.ts learned about upstream's text handling; it
+   * supersedes `textCollationIsC`/`textCtypeIsC` when given (and can change:
+   * `setTextLocale`).
+   */
+  textLocale?: RouterTextLocale;
+  /**
    * Upstream's `server_version_num`: the parser knows Postgres 18's grammar,
    * so constructs and functions newer than upstream are forwarded (see
    * src/sql/version-gates.ts). Unknown (tests only; `src/app.ts` always
@@ -106,7 +113,27 @@ export interface RouterOptions {
 }
 
 /** One compiled statement, ready to run on the reader. */
+/** How upstream orders and case-maps text (src/upstream-locale.ts). */
+export interface RouterTextLocale {
+  /** Collations (pg_catalog names, or `default`) whose order is UTF-8 byte order, like SQLite's BINARY. */
+  codePointCollations: readonly string[];
+  /** Collations whose lower()/upper()/ILIKE fold ASCII letters only. */
+  asciiCtypeCollations: readonly string[];
+  /** The default collation's exact lower()/upper(), learned from upstream. */
+  caseMap?: CaseMap | undefined;
+}
+
+/** The facts the two older booleans state, for callers that pass only them. */
+function localeFromFlags(collateC: boolean, ctypeC: boolean): RouterTextLocale {
+  return {
+    codePointCollations: ['C', 'POSIX', 'ucs_basic', ...(collateC ? ['default'] : [])],
+    asciiCtypeCollations: ['C', 'POSIX', 'ucs_basic', ...(ctypeC ? ['default'] : [])],
+  };
+}
+
 interface Plan {
+  /** `Router.localeEpoch` when compiled: a plan of an older upstream text locale is not run. */
+  localeEpoch: number;
   compiled: CompiledSelect;
   stmt: Database.Statement;
   /** Evaluates the compiled prechecks (constant expressions Postgres folds while planning). */
@@ -252,8 +279,13 @@ export class Router implements QueryRouter {
   private readonly idleSnapshots: ReadSnapshot[] = [];
   private openSnapshots = 0;
 
+  private textLocale: RouterTextLocale;
+  /** Bumped by `setTextLocale`: plans compiled before it are not run. */
+  private localeEpoch = 0;
+
   private constructor(private readonly opts: RouterOptions) {
     this.cacheVersion = opts.catalog.catalogVersion;
+    this.textLocale = opts.textLocale ?? localeFromFlags(opts.textCollationIsC, opts.textCtypeIsC ?? false);
   }
 
   static async create(opts: RouterOptions): Promise<Router> {
@@ -261,8 +293,21 @@ export class Router implements QueryRouter {
     // The functions compiled SQL calls; they abort a local run (NotLocal) when
     // Postgres would raise an error or a stored value cannot be treated
     // exactly like Postgres (e.g. a BC date in a comparison).
-    registerSqlFunctions(opts.reader);
+    registerSqlFunctions(opts.reader, opts.textLocale?.caseMap);
     return new Router(opts);
+  }
+
+  /**
+   * Upstream's text locale changed (src/upstream-locale.ts noticed): from now
+   * on compile against `locale`, which may only drop facts (the executors
+   * keep the case map they started with, so a new map is never adopted).
+   */
+  setTextLocale(locale: RouterTextLocale): void {
+    const caseMap = locale.caseMap === this.textLocale.caseMap ? locale.caseMap : undefined;
+    this.textLocale = { ...locale, caseMap };
+    this.localeEpoch++;
+    this.cache.clear();
+    this.templates.clear();
   }
 
   route(sql: string, session: SessionState): Route {
@@ -364,7 +409,7 @@ export class Router implements QueryRouter {
     try {
       if (!snapshot) {
         const db = new Database(this.opts.reader.name, { readonly: true, fileMustExist: true });
-        registerSqlFunctions(db);
+        registerSqlFunctions(db, this.textLocale.caseMap);
         snapshot = new ReadSnapshot(db);
       }
       snapshot.db.exec('BEGIN');
@@ -468,6 +513,7 @@ export class Router implements QueryRouter {
     // (The session holds read batches until a pending check is answered.)
     if (session.stateCheck) return { kind: 'upstream', reason: stateCheckReason(session.stateCheck.reason) };
     const { renderers, fields } = ready;
+    const current = () => plan.localeEpoch === this.localeEpoch;
     const paramTypes = plan.compiled.paramTypes;
     const pool = this.opts.pool;
     const convert = (params: readonly (string | null)[]): Stored[] => {
@@ -488,6 +534,7 @@ export class Router implements QueryRouter {
         fields,
         run(params: readonly (string | null)[]): LocalResult {
           try {
+            if (!current()) throw new NotLocal('upstream text locale changed since prepared');
             const snapshot = snapshotOf(session);
             if (snapshot instanceof RemoteSnapshot) throw new Offload();
             const budget = pool ? INLINE_ROW_BUDGET : undefined;
@@ -570,6 +617,7 @@ export class Router implements QueryRouter {
     plan: Plan,
     session: SessionState,
   ): string | { renderers: Renderer[]; fields: FieldDescription[] } {
+    if (plan.localeEpoch !== this.localeEpoch) return 'upstream text locale changed since compiled';
     const { tables, outputs, unqualified } = plan.compiled;
     if (unqualified) {
       const problem = this.searchPathProblem(session);
@@ -1003,6 +1051,7 @@ export class Router implements QueryRouter {
     const statement = prepare(stmtSql);
     const precheck = precheckSql !== undefined ? prepare(precheckSql) : undefined;
     return {
+      localeEpoch: this.localeEpoch,
       compiled,
       stmt: statement,
       precheck,

@@ -7,6 +7,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
 import {
   dateAddDays,
   dateDiff,
@@ -26,6 +27,11 @@ export const SqlFn = {
   timestamptzKey: 'outpost_tskey',
   like: 'outpost_like',
   ilike: 'outpost_ilike',
+  /** ILIKE under the default collation's learned case map (src/sql/case-map.ts). */
+  ilikeMapped: 'outpost_ilike_mapped',
+  /** lower()/upper() under the default collation's learned case map. */
+  lowerMapped: 'outpost_lower_mapped',
+  upperMapped: 'outpost_upper_mapped',
   intArith: 'outpost_int_arith',
   intNeg: 'outpost_int_neg',
   intIn: 'outpost_int_in',
@@ -280,18 +286,28 @@ const ANY1 = -1;
 const ANYN = -2;
 const patterns = new Map<string, Pattern>();
 
-function asciiLower(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+/** How ILIKE folds case: not at all (LIKE), ASCII only (C ctype), or by the learned case map. */
+export type Fold = 'none' | 'ascii' | 'mapped';
+
+/** The default collation's learned lower(), set by `registerSqlFunctions` (one upstream per process). */
+let mappedLower: ((s: string) => string) | undefined;
+
+function folded(s: string, fold: Fold): string {
+  if (fold === 'none') return s;
+  if (fold === 'ascii') return ASCII_CASE_MAP.lower(s);
+  if (!mappedLower) throw new NotLocal('case map of the database not learned');
+  return mappedLower(s);
 }
 
 /** Tokenise like MatchText would read it; a pattern ending in the escape character is not handled. */
-function compilePattern(pattern: string, esc0: string, fold: boolean): Pattern {
-  const key = `${fold ? 'i' : 'c'}${esc0}\u0000${pattern}`;
+function compilePattern(pattern: string, esc0: string, fold: Fold): Pattern {
+  const key = `${fold}\u0000${esc0}\u0000${pattern}`;
   let p = patterns.get(key);
   if (p) return p;
   if ([...esc0].length > 1) throw new NotLocal('invalid LIKE escape string');
-  const chars = [...(fold ? asciiLower(pattern) : pattern)];
-  const esc = fold ? asciiLower(esc0) : esc0;
+  // Postgres lowers the whole pattern, escape characters included, then matches (Generic_Text_IC_like).
+  const chars = [...folded(pattern, fold)];
+  const esc = folded(esc0, fold);
   p = [];
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i] as string;
@@ -358,19 +374,36 @@ function codePoints(s: string): number[] {
   return out;
 }
 
-/** `text LIKE pattern ESCAPE escape` (case-sensitive), or ILIKE under a C ctype (ASCII folding). */
-export function like(text: unknown, pattern: unknown, esc: unknown, fold: boolean): bigint | null {
+/** `text LIKE pattern ESCAPE escape` (fold 'none'), or ILIKE: LIKE over the lower() of both sides. */
+export function like(text: unknown, pattern: unknown, esc: unknown, fold: Fold): bigint | null {
   if (text === null || pattern === null || esc === null) return null;
   if (typeof text !== 'string' || typeof pattern !== 'string' || typeof esc !== 'string') {
     throw new NotLocal('LIKE on non-text');
   }
   const p = compilePattern(pattern, esc, fold);
-  return matchText(codePoints(fold ? asciiLower(text) : text), 0, p, 0) === TRUE ? 1n : 0n;
+  return matchText(codePoints(folded(text, fold)), 0, p, 0) === TRUE ? 1n : 0n;
 }
 
-/** Register every function on a (reader) connection. */
-export function registerSqlFunctions(db: Database.Database): void {
+/**
+ * Register every function on a (reader) connection. `caseMap`: the default
+ * collation's lower()/upper() learned from upstream, when its ctype is not C
+ * (the compiler only calls the mapped functions when the router has it).
+ */
+export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): void {
   const opts = { deterministic: true, safeIntegers: true } as const;
+  if (caseMap) {
+    mappedLower = caseMap.lower;
+    patterns.clear();
+  }
+  const mapped = (s: unknown, how: 'lower' | 'upper'): string | null => {
+    if (s === null) return null;
+    if (typeof s !== 'string') throw new NotLocal(`${how}() of non-text`);
+    if (!caseMap) throw new NotLocal('case map of the database not learned');
+    return caseMap[how](s);
+  };
+  db.function(SqlFn.lowerMapped, opts, (s: unknown) => mapped(s, 'lower'));
+  db.function(SqlFn.upperMapped, opts, (s: unknown) => mapped(s, 'upper'));
+  db.function(SqlFn.ilikeMapped, opts, (t: unknown, p: unknown, e: unknown) => like(t, p, e, 'mapped'));
   db.function(SqlFn.notLocal, opts, (reason: unknown) => {
     throw new NotLocal(String(reason));
   });
@@ -384,8 +417,8 @@ export function registerSqlFunctions(db: Database.Database): void {
     if (typeof v !== 'string') throw new NotLocal('timestamptz stored as non-text');
     return timestamptzKey(v);
   });
-  db.function(SqlFn.like, opts, (t: unknown, p: unknown, e: unknown) => like(t, p, e, false));
-  db.function(SqlFn.ilike, opts, (t: unknown, p: unknown, e: unknown) => like(t, p, e, true));
+  db.function(SqlFn.like, opts, (t: unknown, p: unknown, e: unknown) => like(t, p, e, 'none'));
+  db.function(SqlFn.ilike, opts, (t: unknown, p: unknown, e: unknown) => like(t, p, e, 'ascii'));
   db.function(SqlFn.intArith, opts, (op: unknown, a: unknown, b: unknown, bits: unknown) =>
     intArith(String(op), a as Int, b as Int, bits as bigint),
   );
