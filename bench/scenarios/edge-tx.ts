@@ -8,6 +8,7 @@
  * - INSERT … RETURNING id, then SELECT that row ≤ 0.60
  * - BEGIN; SELECT; SELECT; COMMIT (READ COMMITTED, not READ ONLY) ≤ 0.10
  * - 8 concurrent requests of 5 reads + 1 write (wall time) ≤ 0.30
+ * and then forwarded statements' round trips and proxy time (edge-forwarding.ts).
  *
  * The clients run with Postgres's default `synchronous_commit=on`: the
  * bench's Postgres is started with it off (test speed, test/helpers/postgres.ts),
@@ -22,6 +23,7 @@ import { eventually, lastRoute, startOutpost } from '../../test/helpers/outpost.
 import type { Ctx, Scenario, SystemName } from '../lib/context.js';
 import { median } from '../lib/stats.js';
 import { startRelay } from '../lib/systems.js';
+import { measureForwarding } from './edge-forwarding.js';
 
 const DELAY_MS = 20;
 const ROWS = 1000;
@@ -184,6 +186,16 @@ export const edgeTx: Scenario = {
           command: 'bench/scenarios/edge-tx.ts (node-postgres)',
         });
       }
+      await measureForwarding(
+        ctx,
+        {
+          direct: ctx.upstream.url(),
+          outpost: ctx.upstream.url().replace(`:${ctx.upstream.port}/`, `:${ctx.outpost.port}/`),
+          relayDirect: viaRelay,
+          relayOutpost: viaOutpost,
+        },
+        2 * DELAY_MS,
+      );
     } finally {
       await outpost?.stop();
       await relay.stop();
