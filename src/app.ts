@@ -72,6 +72,7 @@ export class Outpost {
       ...(config.filter ? { filter: config.filter } : {}),
       ...(config.slot ? { slot: config.slot } : {}),
       matviewRefreshMs: config.matviewRefreshMs,
+      ...(config.nats ? { follow: config.nats } : {}),
       logger,
       metrics,
     };
@@ -135,7 +136,12 @@ export class Outpost {
     roleWatch.start();
     const freshness = new Freshness(() => {
       const s = engine.status();
-      return { state: s.state, appliedLsn: parseLsn(s.appliedLsn), upstreamLsn: parseLsn(s.upstreamLsn) };
+      return {
+        state: s.state,
+        appliedLsn: parseLsn(s.appliedLsn),
+        upstreamLsn: parseLsn(s.upstreamLsn),
+        ...(s.nats ? { heardAt: s.nats.heardAt } : {}),
+      };
     }, config.maxLagMs);
     // Sample often so a position's "first seen" time is accurate even between queries.
     const freshnessTimer = setInterval(() => freshness.sample(), 250);

@@ -2,9 +2,12 @@
  * Flags, their environment twins and defaults. Every bad value is reported as
  * one line naming the flag and how to fix it (a `StartupError`).
  */
-import { availableParallelism } from 'node:os';
+import { createHash } from 'node:crypto';
+import { availableParallelism, hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StartupError } from './errors.js';
+import { DEFAULT_STREAM, validStreamName } from './nats/wire-format.js';
 import { parseFilter, type TableFilter } from './replication/filter.js';
 
 export interface HostPort {
@@ -36,6 +39,15 @@ export interface ClientTlsConfig {
   required: boolean;
 }
 
+/** `--nats`: follow (edge) or feed (hub) a JetStream change stream instead of holding a slot of one's own. */
+export interface NatsConfig {
+  /** Server URLs (`nats://host:port`), as given (comma-separated for a cluster). */
+  servers: string[];
+  stream: string;
+  /** The edge's durable consumer name. */
+  consumer: string;
+}
+
 export interface Config {
   upstream: string;
   upstreamTarget: UpstreamTarget;
@@ -61,6 +73,8 @@ export interface Config {
   workers: number;
   /** Without the DDL event trigger: how often materialized views are checked for a refresh. */
   matviewRefreshMs: number;
+  /** `--nats`: the change stream to follow; undefined: this Outpost holds its own slot. */
+  nats: NatsConfig | undefined;
 }
 
 interface FlagSpec {
@@ -179,6 +193,22 @@ export const FLAGS: Record<string, FlagSpec> = {
     default: '60',
     placeholder: 'SECONDS',
     help: 'Without the DDL event trigger (no superuser): how often materialized views are checked for a REFRESH; a refreshed one is served stale until then',
+  },
+  nats: {
+    env: 'OUTPOST_NATS',
+    placeholder: 'URL',
+    help: 'NATS server (nats://host:port, comma-separated for several): follow the hub\'s JetStream change stream instead of holding a replication slot',
+  },
+  stream: {
+    env: 'OUTPOST_STREAM',
+    default: DEFAULT_STREAM,
+    placeholder: 'NAME',
+    help: 'JetStream stream of the change stream (with --nats)',
+  },
+  'nats-consumer': {
+    env: 'OUTPOST_NATS_CONSUMER',
+    placeholder: 'NAME',
+    help: "This edge's durable consumer on the stream (default edge-<hash of host name and replica path>)",
   },
 };
 
@@ -354,7 +384,43 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config | 'h
     workers: workerCount(get('workers')),
     // At least 100 ms: each check is an upstream query.
     matviewRefreshMs: Math.max(100, seconds('matview-refresh', get('matview-refresh') ?? '60')),
+    nats: natsConfig(get('nats'), get('stream'), get('nats-consumer'), get('replica') ?? 'outpost.db'),
   };
+}
+
+/** `--nats`, `--stream`, `--nats-consumer`; undefined without `--nats`. */
+export function natsConfig(
+  url: string | undefined,
+  stream: string | undefined,
+  consumer: string | undefined,
+  replica: string,
+): NatsConfig | undefined {
+  if (url === undefined || url.trim() === '') return undefined;
+  const servers = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const s of servers) {
+    const m = /^(?:(nats|tls):\/\/)?(?:[^@/\s]+@)?(\[[^\]]+\]|[^:/\s]+)(?::(\d{1,5}))?\/?$/.exec(s);
+    if (!m || (m[3] !== undefined && Number(m[3]) > 65535)) {
+      throw new StartupError('--nats must be nats://HOST:PORT (comma-separated for several servers)');
+    }
+  }
+  const name = stream ?? DEFAULT_STREAM;
+  if (!validStreamName(name)) {
+    throw new StartupError('--stream may contain only letters, digits, _ and - (at most 64)');
+  }
+  // Stable across restarts of this edge (same host, same file), distinct between edges.
+  const durable =
+    consumer ??
+    `edge-${createHash('sha256')
+      .update(hostname() + resolve(replica))
+      .digest('hex')
+      .slice(0, 12)}`;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(durable)) {
+    throw new StartupError('--nats-consumer may contain only letters, digits, _ and - (at most 64)');
+  }
+  return { servers, stream: name, consumer: durable };
 }
 
 function tableFilter(

@@ -56,6 +56,8 @@ export class Applier {
   groupSize = 0;
   /** Rows an update/delete did not find (the replica diverged); reported by the engine. */
   missedRows = 0;
+  /** Runs inside the SQLite transaction just before its commit (follow mode stores its stream position). */
+  beforeCommit: (() => void) | undefined;
   private readonly beginStmt: Database.Statement;
   private readonly commitStmt: Database.Statement;
 
@@ -110,6 +112,7 @@ export class Applier {
     if (!this.pending) return undefined;
     const lsn = this.groupEnd as Lsn;
     this.store.setAppliedLsn(lsn);
+    this.beforeCommit?.();
     this.commitStmt.run();
     this.open = false;
     this.groupEnd = undefined;

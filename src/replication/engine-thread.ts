@@ -23,6 +23,7 @@ import type { Metrics } from '../metrics.js';
 import type { ReplicaStore } from '../replica/store.js';
 import type { EngineEvents, EngineHandle, EngineStatus } from './engine.js';
 import type { TableFilter } from './filter.js';
+import type { FollowOptions } from './follow.js';
 import { formatLsn } from './lsn.js';
 
 /** Given to the worker (`workerData`). */
@@ -34,6 +35,7 @@ export interface WorkerInit {
   slot?: string;
   catalogPollMs?: number;
   matviewRefreshMs?: number;
+  follow?: FollowOptions;
   logLevel: string;
   /** BigInt64Array: [0] applied (what readers may rely on), [1] upstream WAL end seen. */
   positions: SharedArrayBuffer;
@@ -72,6 +74,7 @@ export interface EngineThreadOptions {
   slot?: string;
   catalogPollMs?: number;
   matviewRefreshMs?: number;
+  follow?: FollowOptions;
   logger: Logger;
   metrics: Metrics;
 }
@@ -83,17 +86,7 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
   private worker: Worker | undefined;
   private readonly positions = new BigInt64Array(new SharedArrayBuffer(16));
   private readonly ack = new Int32Array(new SharedArrayBuffer(4));
-  private last: EngineStatus = {
-    state: 'starting',
-    slot: '',
-    publication: '',
-    appliedLsn: '0/0',
-    upstreamLsn: '0/0',
-    lagBytes: 0,
-    ddlDetection: 'unknown',
-    staleTables: 0,
-    forwardedTables: [],
-  };
+  private last: EngineStatus;
   private counted: WorkerCounters = zeroCounters();
   private started = false;
   private stopping = false;
@@ -102,6 +95,18 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
 
   constructor(private readonly opts: EngineThreadOptions) {
     super();
+    this.last = {
+      state: 'starting',
+      slot: '',
+      publication: '',
+      appliedLsn: '0/0',
+      upstreamLsn: '0/0',
+      lagBytes: 0,
+      ddlDetection: 'unknown',
+      staleTables: 0,
+      forwardedTables: [],
+      source: opts.follow ? 'nats' : 'slot',
+    };
   }
 
   appliedLsn(): bigint {
@@ -159,6 +164,7 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
       ...(o.slot !== undefined ? { slot: o.slot } : {}),
       ...(o.catalogPollMs !== undefined ? { catalogPollMs: o.catalogPollMs } : {}),
       ...(o.matviewRefreshMs !== undefined ? { matviewRefreshMs: o.matviewRefreshMs } : {}),
+      ...(o.follow !== undefined ? { follow: o.follow } : {}),
       logLevel: o.logger.level,
       positions: this.positions.buffer as SharedArrayBuffer,
       ack: this.ack.buffer as SharedArrayBuffer,

@@ -68,6 +68,7 @@ const engine = new ReplicationEngine({
   ...(init.slot !== undefined ? { slot: init.slot } : {}),
   ...(init.catalogPollMs !== undefined ? { catalogPollMs: init.catalogPollMs } : {}),
   ...(init.matviewRefreshMs !== undefined ? { matviewRefreshMs: init.matviewRefreshMs } : {}),
+  ...(init.follow !== undefined ? { follow: init.follow } : {}),
   logger,
   metrics,
   onCatalogChange: (kind) => publishCatalog(kind !== 'changed'),

@@ -10,6 +10,12 @@ import pg from 'pg';
 import { errorMessage, StartupError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import {
+  type FollowedHeartbeat,
+  type FollowedPart,
+  NatsFollower,
+  type RetentionLostError,
+} from '../nats/follower.js';
 import { type AppliedRelation, Applier } from '../replica/applier.js';
 import { catalogDifferences, copyForResync } from '../replica/resync.js';
 import type { ReplicaTable } from '../replica/schema.js';
@@ -30,6 +36,14 @@ import {
   parseDdlMessage,
 } from './ddl.js';
 import { describeFilter, publicationName, type TableFilter } from './filter.js';
+import {
+  checkFollowable,
+  type FollowOptions,
+  followSnapshot,
+  storedSeq,
+  waitForHub,
+  writeSeq,
+} from './follow.js';
 import { formatLsn, type Lsn, maxLsn, parseLsn } from './lsn.js';
 import { type MatviewScope, MatviewWatcher, refreshedMatviews } from './matviews.js';
 import { decodePgOutput, type RelationMessage } from './pgoutput.js';
@@ -72,6 +86,12 @@ export interface EngineOptions {
   onCatalogChange?: (kind: 'stale' | 'reset' | 'changed') => void;
   /** Sees the raw stream and gates what is confirmed upstream (the NATS hub, src/nats/publisher.ts). */
   tap?: EngineTap;
+  /**
+   * Follow mode (an edge): the input is this JetStream change stream (the
+   * hub's), not a slot; no slot, publication or DDL trigger is made upstream
+   * (follow.ts).
+   */
+  follow?: FollowOptions;
 }
 
 /**
@@ -122,6 +142,23 @@ export interface EngineStatus {
   staleTables: number;
   /** Tables Outpost does not replicate (queries forwarded), and why: see publication.ts. */
   forwardedTables: Array<{ table: string; reason: string }>;
+  /** Where changes come from: a slot of its own, or a hub's NATS stream (follow mode). */
+  source: 'slot' | 'nats';
+  nats?: FollowStatus;
+}
+
+/** Follow mode: the stream and the replica's place in it. */
+export interface FollowStatus {
+  stream: string;
+  consumer: string;
+  /** Last stream sequence the replica reflects (committed, or about to be with nothing left to apply). */
+  seq: number;
+  connected: boolean;
+  /** Date.now() when the last stream message arrived (hub transactions or heartbeats). */
+  heardAt: number;
+  /** The hub's Date.now() when it published the last message applied. */
+  hubTime: number;
+  lastError?: string;
 }
 
 const STATUS_INTERVAL_MS = 10_000;
@@ -147,8 +184,16 @@ const GROUP_MAX_TRANSACTIONS = 10_000;
 const GROUP_MAX_MS = 200;
 
 /** Work the drain loop does between stream messages: a catalog check, or a wake-up for a resync retry. */
-type Control = { kind: 'check' } | { kind: 'nudge' } | { kind: 'matviews' } | { kind: 'membership' };
-type QueueItem = { gen: number; msg: XLogData | Keepalive | Control };
+type Control =
+  | { kind: 'check' }
+  | { kind: 'nudge' }
+  | { kind: 'matviews' }
+  | { kind: 'membership' }
+  /** Follow mode: a hub heartbeat (everything up to `lsn` is published; nothing is left to apply). */
+  | { kind: 'hb'; lsn: Lsn; seq: number; time: number };
+/** Follow mode: a pgoutput message from the stream; the last one of a transaction's last part carries its sequence. */
+type FollowedXLog = XLogData & { natsSeq?: number; natsTime?: number };
+type QueueItem = { gen: number; msg: FollowedXLog | Keepalive | Control };
 
 /** The latest Relation message of a table and what it resolved to for the catalog version. */
 interface StreamRelation {
@@ -258,6 +303,16 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private attempt = 0;
   private stopping = false;
 
+  /** Follow mode: the stream reader, and the last sequence handled at a transaction boundary. */
+  private follower: NatsFollower | undefined;
+  private followSeq = 0;
+  /** The hub's publish time of the message at `followSeq`. */
+  private followTime = 0;
+  /** `followSeq` as the latest SQLite commit stored it (acknowledged to NATS after that commit). */
+  private followSeqWritten = 0;
+  /** The stream no longer holds the replica's position: the next reconnect bootstraps afresh. */
+  private rebootstrap = false;
+
   constructor(private readonly opts: EngineOptions) {
     super();
     this.store = opts.store;
@@ -265,13 +320,23 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.metrics = opts.metrics;
     this.applier = new Applier(opts.store);
     this.matviews = new MatviewWatcher(opts.store, () => this.matviewScope());
+    const follow = opts.follow;
+    if (follow) {
+      // The stream position goes into the same SQLite transaction as applied_lsn.
+      this.applier.beforeCommit = () => {
+        writeSeq(this.store, follow.stream, this.followSeq);
+        this.followSeqWritten = this.followSeq;
+      };
+    }
   }
 
   private matviewScope(): MatviewScope {
+    // An edge holds what its hub's own publication holds (every table, so every matview) unless --publication.
+    const own = this.opts.follow ? this.opts.publication === undefined : this.keeper?.managed === true;
     return {
       publication: this.publication,
       filter: this.opts.filter,
-      everything: this.keeper?.managed === true && this.opts.filter === undefined,
+      everything: own && this.opts.filter === undefined,
     };
   }
 
@@ -303,7 +368,9 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       ddlDetection: this.ddlMode,
       staleTables: this.store.staleOids().length,
       forwardedTables: (this.keeper?.forwarded() ?? []).map((f) => ({ table: f.table, reason: f.reason })),
+      source: this.opts.follow ? 'nats' : 'slot',
     };
+    if (this.opts.follow) s.nats = this.followStatus(this.opts.follow);
     if (this.lastError !== undefined) s.lastError = this.lastError;
     if (this.snapshot) s.snapshot = { ...this.snapshot };
     return s;
@@ -355,6 +422,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   // ---- startup ------------------------------------------------------------
 
   private async startInner(): Promise<void> {
+    if (this.opts.follow) {
+      await this.startFollowMode(this.opts.follow);
+      return;
+    }
     const { store } = this;
     const client = await this.connectNormal();
     this.lookup = client;
@@ -929,6 +1000,243 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.emit('applied', lsn);
   }
 
+  // ---- follow mode (an edge: the hub's NATS stream is the input) -----------
+
+  /**
+   * Checks the replica and upstream (nothing is created there), bootstraps
+   * an empty replica, and starts following the stream from the replica's
+   * stored position.
+   */
+  private async startFollowMode(follow: FollowOptions): Promise<void> {
+    const { store } = this;
+    checkFollowable(store, follow);
+    const client = await this.connectNormal();
+    this.lookup = client;
+    const pre = await this.preflight(client);
+    this.pre = pre;
+    this.version = pre.version;
+    await this.setupDdlDetection(client, pre);
+    this.publication =
+      store.getMeta('publication') ?? this.opts.publication ?? publicationName(this.opts.filter);
+    this.follower = await NatsFollower.connect(follow, this.logger);
+    if (this.stopping) throw new Error('stopping');
+    await this.followBootstrapIfNeeded(false);
+    this.startFollowing(follow);
+  }
+
+  /**
+   * An empty replica (or one of another upstream cluster, or one whose
+   * position left the stream's retention: `force`) gets its contents from a
+   * snapshot, with the stream position matching it (follow.ts).
+   */
+  private async followBootstrapIfNeeded(force: boolean): Promise<void> {
+    const { store } = this;
+    const follow = this.opts.follow;
+    const follower = this.follower;
+    const pre = this.pre;
+    if (!follow || !follower || !pre) throw new Error('follow mode is not set up');
+    let repl: ReplicationConnection;
+    try {
+      repl = await ReplicationConnection.connect(this.opts.upstreamUrl, 'outpost-edge');
+    } catch (err) {
+      throw this.connectError(err, 'replication');
+    }
+    this.resyncConnections.add(repl);
+    try {
+      const ident = await repl.identifySystem();
+      this.timeline = ident.timeline;
+      const storedDb = store.getMeta('database');
+      if (storedDb !== undefined && storedDb !== ident.dbname) {
+        throw new StartupError(
+          `replica file ${store.path} was made from a different upstream database ("${storedDb}"); this upstream is database "${ident.dbname}": use a new replica file`,
+        );
+      }
+      const storedSystem = store.getMeta('system_identifier');
+      const otherCluster = storedSystem !== undefined && storedSystem !== ident.systemId;
+      if (store.snapshotComplete() && !otherCluster && !force) {
+        this.applied = store.appliedLsn();
+        this.logger.info(
+          { stream: follow.stream, seq: storedSeq(store), appliedLsn: formatLsn(this.applied) },
+          'follow: resuming',
+        );
+        return;
+      }
+      if (otherCluster) {
+        this.logger.warn(
+          { from: storedSystem, to: ident.systemId },
+          'follow: upstream system identifier changed; taking a fresh snapshot',
+        );
+      }
+      this.state = 'snapshot';
+      this.visibleIdle = 0n;
+      let said = '';
+      await waitForHub({
+        follower,
+        publicationExists: async () => this.checkPublication(await this.lookupClient(), pre, this.publication),
+        isCancelled: () => this.stopping,
+        waiting: (why) => {
+          this.lastError = `waiting: ${why}`;
+          if (why !== said) this.logger.warn({ stream: follow.stream }, `follow: waiting: ${why}`);
+          said = why;
+        },
+      });
+      this.lastError = undefined;
+      this.snapshot = { tables: 0, tablesDone: 0, rows: 0 };
+      const copyClient = await this.connectNormal();
+      this.resyncConnections.add(copyClient);
+      const started = performance.now();
+      let r: Awaited<ReturnType<typeof followSnapshot>>;
+      try {
+        r = await followSnapshot({
+          store,
+          repl,
+          copyClient,
+          version: pre.version,
+          publication: this.publication,
+          publicationOwned: this.opts.publication === undefined,
+          follower,
+          stream: follow.stream,
+          systemId: ident.systemId,
+          database: ident.dbname,
+          timeline: ident.timeline,
+          logger: this.logger,
+          matviews: this.matviews,
+          matviewScope: this.matviewScope(),
+          isCancelled: () => this.stopping,
+          onProgress: (p) => {
+            this.snapshot = { ...p };
+            this.metrics.snapshotRows.set(p.rows);
+          },
+          onCatalogChange: (kind) => this.opts.onCatalogChange?.(kind),
+        });
+      } catch (err) {
+        throw snapshotReadError(err);
+      } finally {
+        this.resyncConnections.delete(copyClient);
+        await copyClient.end().catch(() => {});
+      }
+      this.skipBefore.clear();
+      this.applier.forgetAll();
+      this.followSeq = r.seq;
+      this.followSeqWritten = r.seq;
+      this.snapshot = { tables: r.tables, tablesDone: r.tables, rows: r.rows };
+      this.snapshotApplied(r.lsn, started, r.rows, { tables: r.tables, seq: r.seq }, 'follow: snapshot complete');
+    } finally {
+      this.resyncConnections.delete(repl);
+      // Drops the temporary slot.
+      await repl.close().catch(() => {});
+    }
+  }
+
+  /** A new generation reading the stream from the replica's stored position. */
+  private startFollowing(follow: FollowOptions): void {
+    const follower = this.follower;
+    if (!follower) throw new Error('follow mode is not set up');
+    const gen = ++this.gen;
+    this.queue.clear();
+    this.relations.clear();
+    this.skipping = false;
+    this.checkQueued = false;
+    this.paused = false;
+    this.loadSkipRules();
+    this.followSeq = storedSeq(this.store);
+    this.followSeqWritten = this.followSeq;
+    this.upstreamLsn = maxLsn(this.upstreamLsn, this.applied);
+    follower.start(this.followSeq + 1, {
+      part: (p) => this.enqueuePart(gen, p),
+      heartbeat: (h) => this.enqueueHeartbeat(gen, h),
+      lost: (err) => this.retentionLost(gen, err),
+    });
+    this.state = 'streaming';
+    this.attempt = 0;
+    this.lastIdleWrite = Date.now();
+    this.startTicking();
+    // Schema changes the stream may not show (a table added to the publication meanwhile).
+    this.enqueueCheck();
+    this.logger.info(
+      { stream: follow.stream, fromSeq: this.followSeq + 1, appliedLsn: formatLsn(this.applied) },
+      'follow: following the stream',
+    );
+  }
+
+  private enqueuePart(gen: number, p: FollowedPart): void {
+    if (gen !== this.gen) return;
+    const lsn = p.header.finalLsn;
+    this.upstreamLsn = maxLsn(this.upstreamLsn, lsn);
+    const n = p.records.length;
+    for (let i = 0; i < n; i++) {
+      const m: FollowedXLog = { kind: 'xlog', dataStart: lsn, walEnd: lsn, sendTime: 0n, data: p.records[i]! };
+      // The Commit ends the last part: only there is the replica at a boundary of the stream.
+      if (i === n - 1 && p.header.last) {
+        m.natsSeq = p.seq;
+        m.natsTime = p.header.time;
+      }
+      // NATS hands each message its own buffer: no copy needed.
+      this.push({ gen, msg: m });
+    }
+  }
+
+  private enqueueHeartbeat(gen: number, h: FollowedHeartbeat): void {
+    if (gen !== this.gen) return;
+    this.upstreamLsn = maxLsn(this.upstreamLsn, h.header.lsn);
+    this.push({ gen, msg: { kind: 'hb', lsn: h.header.lsn, seq: h.seq, time: h.header.time } });
+  }
+
+  /**
+   * The hub has published everything up to `lsn` and nothing more: like a
+   * keepalive, the replica may advance its position there (read-your-writes
+   * and --max-lag rely on it when upstream writes touch no replicated table).
+   */
+  private onHeartbeat(m: { lsn: Lsn; seq: number; time: number }): void {
+    if (this.applier.inTransaction || this.skipping) return;
+    this.flushGroup();
+    this.followSeq = m.seq;
+    this.followTime = m.time;
+    if (m.lsn > this.applied) {
+      this.pendingIdle = maxLsn(this.pendingIdle, m.lsn);
+      this.flushIdle(false);
+    }
+  }
+
+  private retentionLost(gen: number, err: RetentionLostError): void {
+    if (gen !== this.gen || this.stopping) return;
+    this.logger.warn({ err: err.message }, 'follow: the replica left the stream; bootstrapping afresh');
+    this.rebootstrap = true;
+    this.abandon(err);
+  }
+
+  /** After a failure: bootstrap again if the stream lost the replica's position, then follow from it. */
+  private async resumeFollowing(): Promise<void> {
+    const follow = this.opts.follow;
+    if (!follow || this.stopping) return;
+    try {
+      if (this.rebootstrap) {
+        await this.followBootstrapIfNeeded(true);
+        this.rebootstrap = false;
+      }
+      this.startFollowing(follow);
+    } catch (err) {
+      this.lastError = oneLine(errorMessage(err));
+      this.logger.warn({ err: this.lastError, attempt: this.attempt }, 'follow: restart failed');
+      this.state = 'reconnecting';
+      this.scheduleReconnect();
+    }
+  }
+
+  private followStatus(follow: FollowOptions): FollowStatus {
+    const f = this.follower?.status();
+    const s: FollowStatus = {
+      stream: follow.stream,
+      consumer: follow.consumer,
+      seq: this.followSeq,
+      connected: f?.connected ?? false,
+      heardAt: f?.heardAt ?? 0,
+      hubTime: this.followTime,
+    };
+    if (f?.lastError !== undefined) s.lastError = f.lastError;
+    return s;
+  }
+
   // ---- streaming ----------------------------------------------------------
 
   private async startStreaming(repl: ReplicationConnection): Promise<void> {
@@ -959,10 +1267,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.attempt = 0;
     this.lastIdleWrite = Date.now();
     this.sendStatus();
-    if (!this.tickTimer) {
-      this.tickTimer = setInterval(() => this.tick(), IDLE_WRITE_INTERVAL_MS);
-      this.tickTimer.unref();
-    }
+    this.startTicking();
     // Schema changes made while Outpost was away (or before the trigger
     // existed): compare every table, storage identity included.
     this.enqueueCheck();
@@ -980,12 +1285,24 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       // awaiting): its bytes would be overwritten; keep a copy.
       if (this.draining) item = { gen: item.gen, msg: detachXLog(item.msg) };
     }
+    this.push(item);
+  }
+
+  private push(item: QueueItem): void {
     this.queue.push(item);
-    if (!this.paused && this.queue.length >= QUEUE_HIGH_WATER && this.repl) {
+    if (!this.paused && this.queue.length >= QUEUE_HIGH_WATER && (this.repl || this.follower)) {
       this.paused = true;
-      this.repl.pause();
+      this.repl?.pause();
+      this.follower?.pause();
     }
     if (!this.draining) void this.drain();
+  }
+
+  private startTicking(): void {
+    if (!this.tickTimer) {
+      this.tickTimer = setInterval(() => this.tick(), IDLE_WRITE_INTERVAL_MS);
+      this.tickTimer.unref();
+    }
   }
 
   private enqueueCheck(): void {
@@ -1033,6 +1350,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         if (this.paused && this.queue.length <= QUEUE_LOW_WATER) {
           this.paused = false;
           this.repl?.resume();
+          this.follower?.resume();
         }
       }
     } catch (err) {
@@ -1043,7 +1361,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.updateLagMetric();
   }
 
-  private handle(m: XLogData | Keepalive | Control): Promise<void> | undefined {
+  private handle(m: FollowedXLog | Keepalive | Control): Promise<void> | undefined {
     if (m.kind === 'keepalive') {
       if (!this.applier.inTransaction && !this.skipping) {
         // The server has nothing more for now: commit what is applied.
@@ -1063,6 +1381,15 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     if (m.kind === 'nudge') return undefined;
     if (m.kind === 'matviews') return this.checkMatviews();
     if (m.kind === 'membership') return this.checkMembership();
+    if (m.kind === 'hb') {
+      this.onHeartbeat(m);
+      return undefined;
+    }
+    // A transaction's end in the stream: stored with whatever commit comes next.
+    if (m.natsSeq !== undefined) {
+      this.followSeq = m.natsSeq;
+      this.followTime = m.natsTime ?? 0;
+    }
     const msg = decodePgOutput(m.data);
     switch (msg.tag) {
       // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html (Begin)
@@ -1267,6 +1594,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private flushGroup(): void {
     const lsn = this.applier.flush();
     if (lsn === undefined) return;
+    this.follower?.committed(this.followSeqWritten);
     this.applied = lsn;
     this.metrics.appliedLsn.set(Number(lsn));
     for (const kind of ['insert', 'update', 'delete'] as const) {
@@ -1448,7 +1776,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
    * there; else periodic catalog comparison.
    */
   private async setupDdlDetection(client: pg.Client, pre: Preflight): Promise<void> {
-    if (pre.superuser) {
+    // An edge only looks: the hub installs the hook, whose messages reach edges through the stream.
+    if (pre.superuser && !this.opts.follow) {
       try {
         const r = await installDdlTrigger(client);
         if (r.created.length > 0)
@@ -1509,7 +1838,16 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       this.emit('applied', this.visibleIdle);
     }
     if (!force && Date.now() - this.lastIdleWrite < IDLE_WRITE_INTERVAL_MS) return;
-    this.store.setAppliedLsn(this.pendingIdle);
+    const follow = this.opts.follow;
+    if (follow) {
+      const seq = this.followSeq;
+      this.store.db.transaction(() => {
+        this.store.setAppliedLsn(this.pendingIdle);
+        writeSeq(this.store, follow.stream, seq);
+      })();
+      this.followSeqWritten = seq;
+      this.follower?.committed(seq);
+    } else this.store.setAppliedLsn(this.pendingIdle);
     this.applied = this.pendingIdle;
     this.lastIdleWrite = Date.now();
     this.metrics.appliedLsn.set(Number(this.applied));
@@ -1633,6 +1971,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
 
   private async reconnect(): Promise<void> {
     if (this.stopping) return;
+    if (this.opts.follow) {
+      await this.resumeFollowing();
+      return;
+    }
     let repl: ReplicationConnection | undefined;
     try {
       repl = await ReplicationConnection.connect(this.opts.upstreamUrl);
@@ -1695,7 +2037,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     // A resync in progress: its copy fails on the closed connection and notices the new generation.
     const resync = [...this.resyncConnections];
     this.resyncConnections.clear();
+    const follower = this.follower;
+    this.follower = undefined;
     await Promise.all([
+      follower?.stop().catch(() => {}),
       repl?.close().catch(() => {}),
       lookup ? Promise.race([lookup.end().catch(() => {}), sleep(2000)]) : undefined,
       ...resync.map((c) =>

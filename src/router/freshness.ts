@@ -14,7 +14,17 @@ export interface ReplicationView {
   appliedLsn: bigint;
   /** Latest upstream WAL end the stream reported. */
   upstreamLsn: bigint;
+  /**
+   * Follow mode (an edge): Date.now() when the hub's stream last said
+   * anything. The hub sends a heartbeat at least every second, so a longer
+   * silence (NATS or the hub gone) is lag, measured from then: the edge keeps
+   * serving within --max-lag and forwards after it.
+   */
+  heardAt?: number;
 }
+
+/** Silence of the hub's stream beyond this counts as lag (it heartbeats at least every 1 s). */
+export const STREAM_SILENCE_GRACE_MS = 1_500;
 
 const MAX_SAMPLES = 10_000;
 
@@ -24,6 +34,7 @@ export class Freshness {
   private state = 'starting';
   /** Last time replication was streaming (or start). */
   private lastStreaming: number;
+  private heardAt: number | undefined;
 
   constructor(
     private readonly view: () => ReplicationView,
@@ -38,6 +49,7 @@ export class Freshness {
     const v = this.view();
     const t = this.now();
     this.state = v.state;
+    this.heardAt = v.heardAt;
     if (v.state === 'streaming') this.lastStreaming = t;
     const last = this.pending[this.pending.length - 1];
     if (v.upstreamLsn > v.appliedLsn && (!last || v.upstreamLsn > last.lsn)) {
@@ -58,7 +70,8 @@ export class Freshness {
   private lagAt(t: number): number {
     const oldest = this.pending[0];
     const down = this.state === 'streaming' ? 0 : t - this.lastStreaming;
-    return Math.max(0, oldest ? t - oldest.at : 0, down);
+    const silent = this.heardAt !== undefined && this.heardAt > 0 ? t - this.heardAt : 0;
+    return Math.max(0, oldest ? t - oldest.at : 0, down, silent > STREAM_SILENCE_GRACE_MS ? silent : 0);
   }
 
   /**

@@ -1,0 +1,215 @@
+/**
+ * Follow mode (an edge, `--nats`): the replication engine's input is the
+ * hub's JetStream change stream instead of a slot of its own. What differs
+ * from the slot mode lives here: the replica's stream position (`nats_seq`,
+ * stored with `applied_lsn`), the checks at start, and the bootstrap of an
+ * empty replica by a logical snapshot of its own, whose TEMPORARY slot lives
+ * only while it copies. The engine applies the stream's pgoutput messages
+ * with the same code as a slot's (engine.ts).
+ */
+import type pg from 'pg';
+import { StartupError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { FollowOptions, NatsFollower } from '../nats/follower.js';
+import { copyForResync } from '../replica/resync.js';
+import { copySnapshot, type SnapshotProgress } from '../replica/snapshot.js';
+import type { ReplicaStore } from '../replica/store.js';
+import { formatLsn, type Lsn } from './lsn.js';
+import type { MatviewScope, MatviewWatcher } from './matviews.js';
+import type { ReplicationConnection } from './stream.js';
+
+export type { FollowOptions };
+
+/** `_outpost_meta.source` of a replica that follows a stream. */
+export const SOURCE_NATS = 'nats';
+
+/** The replica's stream position: the last message whose effect (or nothing) is committed. */
+export function storedSeq(store: ReplicaStore): number {
+  const v = store.getMeta('nats_seq');
+  const n = v === undefined ? 0 : Number(v);
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
+
+/** Records the stream position (inside the caller's SQLite transaction, beside `applied_lsn`). */
+export function writeSeq(store: ReplicaStore, stream: string, seq: number): void {
+  store.setMeta('nats_seq', String(seq));
+  if (store.getMeta('nats_stream') !== stream) store.setMeta('nats_stream', stream);
+}
+
+/**
+ * Why a replica file cannot be followed from this stream (a StartupError),
+ * or undefined. A file made by a slot-holding Outpost keeps its slot's
+ * position, which means nothing in the stream: it needs a new file.
+ */
+export function checkFollowable(store: ReplicaStore, opts: FollowOptions): void {
+  if (!store.snapshotComplete()) return;
+  const source = store.getMeta('source');
+  const slot = store.getMeta('slot');
+  if (source !== SOURCE_NATS && slot !== undefined) {
+    throw new StartupError(
+      `replica file ${store.path} follows replication slot "${slot}", not a NATS stream: an edge (--nats) needs its own replica file`,
+    );
+  }
+  const stream = store.getMeta('nats_stream');
+  if (stream !== undefined && stream !== opts.stream) {
+    throw new StartupError(
+      `replica file ${store.path} follows stream "${stream}", not "${opts.stream}": pass --stream ${stream} or use a new replica file`,
+    );
+  }
+}
+
+export interface FollowSnapshotOptions {
+  store: ReplicaStore;
+  repl: ReplicationConnection;
+  /** A fresh connection for the copy (closed by the caller's `release`). */
+  copyClient: pg.Client;
+  version: number;
+  publication: string;
+  /** Outpost's own publication (the hub's default), not `--publication`. */
+  publicationOwned: boolean;
+  follower: NatsFollower;
+  stream: string;
+  systemId: string;
+  database: string;
+  timeline: number;
+  logger: Logger;
+  matviews: MatviewWatcher;
+  matviewScope: MatviewScope;
+  isCancelled: () => boolean;
+  onProgress: (p: SnapshotProgress) => void;
+  /** The read path must stop serving / re-read the catalog (engine's onCatalogChange). */
+  onCatalogChange: (kind: 'reset' | 'changed') => void;
+}
+
+export interface FollowSnapshot {
+  lsn: Lsn;
+  seq: number;
+  rows: number;
+  tables: number;
+}
+
+/**
+ * The replica's contents from a logical snapshot of upstream at consistent
+ * point S (a TEMPORARY slot, dropped when `repl` closes), and the stream
+ * position to follow from: every message at or before it holds only
+ * transactions that committed before S (they are in the copy); later ones
+ * that did too are skipped by LSN as they come. A complete replica (one that
+ * lost its place in the stream) is replaced whole in one SQLite transaction,
+ * as a lost slot is in the slot mode.
+ */
+export async function followSnapshot(o: FollowSnapshotOptions): Promise<FollowSnapshot> {
+  const { store } = o;
+  const replacing = store.snapshotComplete() && store.allTables().length > 0;
+  if (replacing) {
+    store.setMeta('snapshot_state', 'replacing');
+  } else {
+    store.setMeta('snapshot_state', 'copying');
+  }
+  o.onCatalogChange('reset');
+  if (!replacing) {
+    store.clearData();
+    store.db.transaction(() => {
+      store.deleteMeta('applied_lsn');
+      store.deleteMeta('nats_seq');
+      store.deleteMeta('resync_skip');
+    })();
+  }
+  await o.matviews.beforeSnapshot(o.copyClient);
+  const slotName = `outpost_edge_${Math.random().toString(16).slice(2, 14).padEnd(12, '0')}`;
+  const created = await o.repl.createSlot(slotName, o.version, { temporary: true });
+  o.logger.info(
+    { consistentPoint: formatLsn(created.consistentPoint), publication: o.publication, replacing },
+    'follow: temporary slot created, copying a snapshot of upstream',
+  );
+  const finish = (seq: number) => {
+    store.setMeta('source', SOURCE_NATS);
+    store.setMeta('publication', o.publication);
+    store.setMeta('publication_owned', o.publicationOwned ? 'true' : 'false');
+    store.setMeta('system_identifier', o.systemId);
+    store.setMeta('database', o.database);
+    store.setMeta('timeline', String(o.timeline));
+    store.deleteMeta('slot');
+    store.deleteMeta('next_slot');
+    writeSeq(store, o.stream, seq);
+    store.setAppliedLsn(created.consistentPoint);
+    store.setMeta('snapshot_state', 'complete');
+  };
+  if (replacing) {
+    const copy = await copyForResync({
+      client: o.copyClient,
+      store,
+      publication: o.publication,
+      snapshotName: created.snapshotName,
+      stale: store.allTables().map((t) => t.oid),
+      logger: o.logger,
+      isCancelled: o.isCancelled,
+      matviews: o.matviewScope,
+    });
+    if (o.isCancelled()) throw new Error('snapshot cancelled: stopping');
+    const seq = await startSeq(o.follower, created.consistentPoint);
+    store.db.transaction(() => {
+      store.replaceTables(copy.targets, copy.fresh);
+      store.deleteMeta('resync_skip');
+      o.matviews.recordCopies(copy.fresh.map((f) => f.table.oid));
+      finish(seq);
+    })();
+    o.onCatalogChange('changed');
+    return { lsn: created.consistentPoint, seq, rows: copy.rows, tables: copy.fresh.length };
+  }
+  const progress = await copySnapshot({
+    client: o.copyClient,
+    store,
+    publication: o.publication,
+    snapshotName: created.snapshotName,
+    logger: o.logger,
+    isCancelled: o.isCancelled,
+    matviews: o.matviewScope,
+    onProgress: o.onProgress,
+  });
+  const seq = await startSeq(o.follower, created.consistentPoint);
+  store.db.transaction(() => {
+    o.matviews.recordCopies(store.allTables().map((t) => t.oid));
+    finish(seq);
+  })();
+  return { lsn: created.consistentPoint, seq, rows: progress.rows, tables: progress.tables };
+}
+
+/**
+ * The last stream sequence whose messages all hold transactions committed
+ * before `point`: the hub publishes in commit order, so when the stream's
+ * last message is before `point`, all of it is; otherwise the whole stream
+ * is read (from its first message) and what the copy holds is skipped by LSN.
+ */
+async function startSeq(follower: NatsFollower, point: Lsn): Promise<number> {
+  const pos = await follower.position();
+  if (pos === undefined) throw new Error(`stream ${follower.stream} does not exist`);
+  const last = await follower.lastMessage();
+  if (last) {
+    const before = last.header.kind === 'hb' ? last.header.lsn <= point : last.header.finalLsn < point;
+    if (before) return last.seq;
+  }
+  return Math.max(0, pos.firstSeq - 1);
+}
+
+/**
+ * Waits until the hub has created the stream and the publication exists
+ * upstream (an edge may start first). Reports what it waits for.
+ */
+export async function waitForHub(o: {
+  follower: NatsFollower;
+  publicationExists: () => Promise<boolean>;
+  isCancelled: () => boolean;
+  waiting: (why: string) => void;
+}): Promise<void> {
+  let delay = 250;
+  for (;;) {
+    if (o.isCancelled()) throw new Error('stopping');
+    const pos = await o.follower.position();
+    if (pos === undefined) o.waiting(`stream ${o.follower.stream} does not exist yet (is the hub running?)`);
+    else if (!(await o.publicationExists()))
+      o.waiting('the publication does not exist upstream yet (is the hub running?)');
+    else return;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(5_000, delay * 2);
+  }
+}
