@@ -197,7 +197,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   nats: {
     env: 'OUTPOST_NATS',
     placeholder: 'URL',
-    help: 'NATS server (nats://host:port, comma-separated for several): follow the hub\'s JetStream change stream instead of holding a replication slot',
+    help: "NATS server (nats://host:port, comma-separated for several): follow the hub's JetStream change stream instead of holding a replication slot",
   },
   stream: {
     env: 'OUTPOST_STREAM',

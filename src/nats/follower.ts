@@ -14,8 +14,9 @@
  * and dropped, and a gap (a message lost in flight across a reconnect) makes
  * the consumer be re-created at the first missing sequence.
  */
-import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
+
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -97,7 +98,7 @@ export class NatsFollower {
   private gen = 0;
   private sink: FollowSink | undefined;
   private running: Promise<void> | undefined;
-  private messages: { close(): Promise<void | Error> } | undefined;
+  private messages: { close(): Promise<unknown> } | undefined;
   private closed = false;
   private paused = false;
   private resumeWaiter: (() => void) | undefined;

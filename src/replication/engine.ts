@@ -1072,7 +1072,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       let said = '';
       await waitForHub({
         follower,
-        publicationExists: async () => this.checkPublication(await this.lookupClient(), pre, this.publication),
+        publicationExists: async () =>
+          this.checkPublication(await this.lookupClient(), pre, this.publication),
         isCancelled: () => this.stopping,
         waiting: (why) => {
           this.lastError = `waiting: ${why}`;
@@ -1120,7 +1121,13 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       this.followSeq = r.seq;
       this.followSeqWritten = r.seq;
       this.snapshot = { tables: r.tables, tablesDone: r.tables, rows: r.rows };
-      this.snapshotApplied(r.lsn, started, r.rows, { tables: r.tables, seq: r.seq }, 'follow: snapshot complete');
+      this.snapshotApplied(
+        r.lsn,
+        started,
+        r.rows,
+        { tables: r.tables, seq: r.seq },
+        'follow: snapshot complete',
+      );
     } finally {
       this.resyncConnections.delete(repl);
       // Drops the temporary slot.
@@ -1165,7 +1172,13 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.upstreamLsn = maxLsn(this.upstreamLsn, lsn);
     const n = p.records.length;
     for (let i = 0; i < n; i++) {
-      const m: FollowedXLog = { kind: 'xlog', dataStart: lsn, walEnd: lsn, sendTime: 0n, data: p.records[i]! };
+      const m: FollowedXLog = {
+        kind: 'xlog',
+        dataStart: lsn,
+        walEnd: lsn,
+        sendTime: 0n,
+        data: p.records[i]!,
+      };
       // The Commit ends the last part: only there is the replica at a boundary of the stream.
       if (i === n - 1 && p.header.last) {
         m.natsSeq = p.seq;
