@@ -14,7 +14,7 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { snapshotReport } from './replica/snapshot.js';
 import { ReplicaStore } from './replica/store.js';
-import { type EngineHandle, ReplicationEngine } from './replication/engine.js';
+import { type EngineHandle, type FollowStatus, ReplicationEngine } from './replication/engine.js';
 import { EngineThread } from './replication/engine-thread.js';
 import { parseLsn } from './replication/lsn.js';
 import { AccessControl } from './router/access.js';
@@ -220,7 +220,11 @@ export class Outpost {
         return {
           version: VERSION,
           ...(lifecycle.stopping ? { stopping: true } : {}),
-          replication: { ...replication, lagSeconds: freshness.lagMs() / 1000 },
+          replication: {
+            ...replication,
+            lagSeconds: freshness.lagMs() / 1000,
+            ...(replication.nats ? { nats: edgeReport(replication.nats) } : {}),
+          },
           snapshot: snapshotReport(snapshot, store.snapshotComplete()),
           proxy: { clients: proxy.clientCount(), listen: `${config.listen.host}:${config.listen.port}` },
           replica: { path: config.replica, snapshotComplete: store.snapshotComplete() },
@@ -239,6 +243,13 @@ export class Outpost {
         metrics.appliedLsn.set(Number(parseLsn(s.appliedLsn)));
         metrics.clients.set(proxy.clientCount());
         metrics.replicationUp.set(s.state === 'streaming' ? 1 : 0);
+        if (s.nats) {
+          const now = Date.now();
+          metrics.edgeSeq.set(s.nats.seq);
+          metrics.edgeConnected.set(s.nats.connected ? 1 : 0);
+          metrics.edgeSilence.set(s.nats.heardAt > 0 ? Math.max(0, now - s.nats.heardAt) / 1000 : 0);
+          metrics.edgeHubLag.set(s.nats.hubTime > 0 ? Math.max(0, now - s.nats.hubTime) / 1000 : 0);
+        }
         if (s.snapshot) {
           metrics.snapshotTablesDone.set(s.snapshot.tablesDone);
           metrics.snapshotTablesTotal.set(s.snapshot.tables);
@@ -321,6 +332,16 @@ export class Outpost {
     })();
     return this.stopping;
   }
+}
+
+/** An edge's stream position for /status: the engine's, with ages in seconds. */
+function edgeReport(n: FollowStatus): FollowStatus & { silenceSeconds: number; hubLagSeconds: number } {
+  const now = Date.now();
+  return {
+    ...n,
+    silenceSeconds: n.heardAt > 0 ? Math.max(0, now - n.heardAt) / 1000 : 0,
+    hubLagSeconds: n.hubTime > 0 ? Math.max(0, now - n.hubTime) / 1000 : 0,
+  };
 }
 
 function readFile(flag: string, path: string): Buffer {

@@ -217,6 +217,20 @@ export function createMetrics() {
       'outpost_replication_tables_resynced_total',
       'Tables replaced or dropped from a fresh snapshot after an upstream schema change.',
     ),
+    // Edges (--nats): the hub's change stream as this replica follows it.
+    edgeSeq: new Gauge(
+      'outpost_nats_edge_stream_seq',
+      'Edge: last stream sequence the replica reflects (stored with applied_lsn).',
+    ),
+    edgeConnected: new Gauge('outpost_nats_edge_connected', 'Edge: 1 while connected to NATS, else 0.'),
+    edgeSilence: new Gauge(
+      'outpost_nats_edge_silence_seconds',
+      'Edge: seconds since the last stream message (the hub heartbeats at least every second).',
+    ),
+    edgeHubLag: new Gauge(
+      'outpost_nats_edge_hub_lag_seconds',
+      "Edge: seconds between the hub publishing the last applied message and now (the hub's clock).",
+    ),
   };
 }
 
