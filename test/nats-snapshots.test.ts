@@ -153,7 +153,8 @@ test('hub publishes its replica; a new edge fetches it; a replacement; an edge o
   try {
     await engine.start();
     assert.equal(hubStore.getMeta('slot')?.startsWith('outpost_'), true);
-    const start = engine.appliedLsn();
+    // The position in the file (the engine's in-memory one may be an idle position not written yet).
+    const start = hubStore.appliedLsn();
     // The stream holds what the hub has published so far: a heartbeat at its position.
     await put(stream, hb(formatLsn(start)));
 
@@ -221,7 +222,7 @@ test('hub publishes its replica; a new edge fetches it; a replacement; an edge o
     );
     const want = await upstreamItems(db);
     await waitFor('hub applied', () => replicaItems(hubStore).length === want.length);
-    const moved = engine.appliedLsn();
+    const moved = hubStore.appliedLsn();
     await put(stream, hb(formatLsn(moved))); // 3
     const second = await publishSnapshot({ nc, stream, replicaPath: hubPath, logger: silentLogger() });
     assert.ok(second);
