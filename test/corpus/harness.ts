@@ -11,6 +11,7 @@ import { NotLocal } from '../../src/errors.js';
 import { Router } from '../../src/router/router.js';
 import type { LocalResult } from '../../src/router/types.js';
 import type { SessionState } from '../../src/session.js';
+import { probeTextLocale } from '../../src/upstream-locale.js';
 import { compareResult } from '../helpers/differential.js';
 import { type PostgresInstance, startPostgres } from '../helpers/postgres.js';
 import {
@@ -31,28 +32,42 @@ export interface Corpus {
   close(): Promise<void>;
 }
 
+export interface CorpusOptions {
+  /** Creates and loads `database` (default: test/corpus/schema.sql into the default database). */
+  setup?: (pgi: PostgresInstance) => Promise<void>;
+  database?: string;
+  /** Tables of the public schema copied to the replica; default TABLES. */
+  tables?: string[];
+}
+
 /** `bin`: the Postgres binaries (see startPostgres); default OUTPOST_PG_BIN, else embedded 17. */
-export async function startCorpus(bin?: string): Promise<Corpus> {
+export async function startCorpus(bin?: string, opts: CorpusOptions = {}): Promise<Corpus> {
   const pgi = await startPostgres(bin ? { bin } : {});
-  const { client, session } = await connectTracked(pgi);
+  if (opts.setup) await opts.setup(pgi);
+  const database = opts.database ?? pgi.database;
+  const { client, session } = await connectTracked(pgi, { database });
   client.on('error', () => {});
-  await client.query(readFileSync(new URL('./schema.sql', import.meta.url), 'utf8'));
+  if (!opts.setup) await client.query(readFileSync(new URL('./schema.sql', import.meta.url), 'utf8'));
   const fixture = createReplicaFixture();
   await fixture.load(
     client,
-    TABLES.map((name) => ({ schema: 'public', name })),
+    (opts.tables ?? TABLES).map((name) => ({ schema: 'public', name })),
   );
   // fixture.load set the replication session's settings on this client; the
   // corpus runs under Postgres's defaults for a new session.
   await client.query('RESET ALL');
-  const versionNum = await client.query<{ v: string }>("select current_setting('server_version_num') as v");
+  // What the proxy learns at start (src/app.ts): collations and case mapping, upstream's version.
+  const locale = await probeTextLocale(async <R>(sql: string, params?: unknown[]) => {
+    return (await client.query(sql, params)).rows as R[];
+  });
   const router = await Router.create({
     catalog: fixture.catalog,
     reader: fixture.reader,
-    database: pgi.database,
-    textCollationIsC: true,
-    textCtypeIsC: true,
-    serverVersionNum: Number(versionNum.rows[0]?.v),
+    database,
+    textCollationIsC: locale.codePointCollations.includes('default'),
+    textCtypeIsC: locale.asciiCtypeCollations.includes('default'),
+    textLocale: locale,
+    serverVersionNum: locale.versionNum,
   });
   return {
     pgi,
@@ -80,7 +95,9 @@ async function remoteQuery(
   client: pg.Client,
   sql: string,
   values?: (string | null)[],
+  declared: readonly number[] = [],
 ): Promise<pg.QueryResult<unknown[]> | Error> {
+  if (declared.some((t) => t !== 0)) return remoteDeclared(client, sql, values ?? [], declared);
   try {
     return (await client.query({
       text: sql,
@@ -88,6 +105,39 @@ async function remoteQuery(
       types: rawTypes,
       ...(values ? { values } : {}),
     })) as unknown as pg.QueryResult<unknown[]>;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/**
+ * Parameters of declared types (node-postgres cannot send them in a Parse):
+ * PREPARE with the types, EXECUTE with the values as literals. The rows,
+ * RowDescription and command tag are the statement's own.
+ */
+async function remoteDeclared(
+  client: pg.Client,
+  sql: string,
+  values: (string | null)[],
+  declared: readonly number[],
+): Promise<pg.QueryResult<unknown[]> | Error> {
+  const lit = (v: string | null) => (v === null ? 'NULL' : `'${v.replace(/'/g, "''")}'`);
+  try {
+    const types = await client.query<{ t: string }>(
+      'select format_type(oid, NULL) as t from unnest($1::oid[]) with ordinality u(oid, n) order by n',
+      [declared.map((t) => (t === 0 ? 25 : t))],
+    );
+    const names = declared.map((t, i) => (t === 0 ? 'unknown' : (types.rows[i]?.t ?? 'unknown')));
+    await client.query(`PREPARE corpus_declared(${names.join(', ')}) AS ${sql}`);
+    try {
+      return (await client.query({
+        text: `EXECUTE corpus_declared(${values.map(lit).join(', ')})`,
+        rowMode: 'array',
+        types: rawTypes,
+      })) as unknown as pg.QueryResult<unknown[]>;
+    } finally {
+      await client.query('DEALLOCATE corpus_declared');
+    }
   } catch (err) {
     return err as Error;
   }
@@ -135,12 +185,14 @@ export async function differPrepared(
   c: Corpus,
   sql: string,
   executions: (string | null)[][],
+  declared: readonly number[] = [],
+  unordered = false,
 ): Promise<Outcome> {
   c.session.stateCheck = undefined; // as in differ()
-  const route = c.router.prepare(sql, [], c.session);
+  const route = c.router.prepare(sql, declared, c.session);
   if (route.kind !== 'local') {
     for (const params of executions) {
-      const remote = await remoteQuery(c.client, sql, params);
+      const remote = await remoteQuery(c.client, sql, params, declared);
       if (remote instanceof Error) return { kind: 'pg-error', message: remote.message };
     }
     return { kind: 'forwarded', reason: route.reason };
@@ -154,13 +206,13 @@ export async function differPrepared(
       if (!(err instanceof NotLocal)) throw err;
       forwarded = `run: ${err.reason}`;
     }
-    const remote = await remoteQuery(c.client, sql, params);
+    const remote = await remoteQuery(c.client, sql, params, declared);
     const what = `${sql} with ${JSON.stringify(params)}`;
     if (remote instanceof Error) {
       assert.equal(local, undefined, `local answer where Postgres raised "${remote.message}": ${what}`);
       continue;
     }
-    if (local) compareResult(what, local, remote, false);
+    if (local) compareResult(what, local, remote, unordered);
   }
   return forwarded ? { kind: 'forwarded', reason: forwarded } : { kind: 'local' };
 }
