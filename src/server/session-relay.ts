@@ -1,0 +1,229 @@
+/**
+ * Upstream's replies after startup: relayed in the chunks they arrive in,
+ * every message boundary observed (transaction status, COPY, errors,
+ * ParameterStatus), replies to Outpost's hidden queries dropped; the hidden
+ * session-state checks and WAL position queries themselves.
+ */
+import { errorMessage, PgError, SqlState } from '../errors.js';
+import { parseLsn } from '../replication/lsn.js';
+import { timeoutsAtReady } from '../router/timeouts.js';
+import type { SessionState } from '../session.js';
+import { BackendType, parseErrorFields, parseParameterStatus, parseReadyForQuery } from '../wire/backend.js';
+import type { Frame } from '../wire/frames.js';
+import { serializeQuery } from '../wire/frontend.js';
+import { dataRowValues, STATE_CHECK_QUERY, stateProblem } from './state-check.js';
+
+/** Upstream's WAL insert position, read right behind a session's statements (read-your-writes). */
+const POSITION_QUERY = serializeQuery('SELECT pg_catalog.pg_current_wal_insert_lsn()');
+
+import { StartupPhase } from './session-startup.js';
+import type { Outcome } from './upstream-replies.js';
+
+export abstract class RelayPhase extends StartupPhase {
+  // ---- upstream → client ---------------------------------------------------
+
+  protected override onUpstreamData(chunk: Buffer): void {
+    if (this.phase === 'closed') return;
+    if (this.upstreamReader) {
+      this.onUpstreamStartupData(this.upstreamReader, chunk);
+      return;
+    }
+    if (this.heldStartup) {
+      this.heldStartup.push(Buffer.from(chunk));
+      return;
+    }
+    this.relay(chunk);
+  }
+
+  /** After startup: relay the chunk, observing every message boundary and dropping hidden replies. */
+  protected override relay(chunk: Buffer): void {
+    const parts: Buffer[] = [];
+    try {
+      this.scanner.relay(chunk, this.relayVisitor, parts);
+    } catch (err) {
+      // Upstream broke framing: nothing more can be relayed safely.
+      this.log.error({ err: errorMessage(err) }, 'invalid message from upstream');
+      this.fail(
+        new PgError({
+          severity: 'FATAL',
+          code: SqlState.connectionFailure,
+          message: 'invalid message from the upstream server',
+        }),
+      );
+      return;
+    }
+    if (parts.length === 1) this.writeClientRelay(parts[0] as Buffer);
+    else if (parts.length > 1) this.writeClientRelay(Buffer.concat(parts));
+    if (this.tracker.unmatched > 0) {
+      this.log.warn({ unmatched: this.tracker.unmatched }, 'upstream replies did not match what was sent');
+      this.tracker.unmatched = 0;
+    }
+    this.afterRelay();
+  }
+
+  protected override afterRelay(): void {
+    if (this.drainIfIdle()) return;
+    this.maybeSendStateCheck();
+    this.resumeDeferred();
+    this.watchIdleInTransaction();
+  }
+
+  // ---- session state checks (see state-check.ts) ----------------------------
+
+  /** A pending check goes out as soon as the session is idle outside a transaction. */
+  protected maybeSendStateCheck(): void {
+    const state = this.state;
+    const check = state?.stateCheck;
+    if (!state || !check || check.inFlight || this.phase !== 'ready' || this.closing) return;
+    if (state.txStatus !== 'I' || this.copyIn || !this.idle()) return;
+    this.sendStateCheck(true);
+  }
+
+  /**
+   * Right behind statements that end outside a transaction and may have
+   * written: upstream's WAL insert position, read on the session's own
+   * connection after their commit, hidden from the client. The fence takes
+   * it at the ReadyForQuery that ends them, instead of a lookup on another
+   * connection (a round trip more before the next read may run).
+   */
+  protected override sendPositionQuery(): void {
+    const fence = this.fence;
+    if (!fence) return;
+    this.forward.push(POSITION_QUERY);
+    this.positionQueries++;
+    this.tracker.push({
+      kind: 'query',
+      hidden: true,
+      hideErrors: true,
+      row: (body) => {
+        const value = dataRowValues(body)[0];
+        if (typeof value !== 'string') return;
+        try {
+          fence.knownPosition(parseLsn(value));
+        } catch {
+          // Unreadable: the fence looks the position up itself.
+        }
+      },
+      settle: () => {
+        this.positionQueries--;
+      },
+    });
+  }
+
+  /**
+   * Nothing is owed upstream but position queries (answered within the
+   * round trip that is already under way): a read waits for them rather
+   * than being forwarded as pipelined.
+   */
+  protected onlyPositionOwed(): boolean {
+    return (
+      this.positionQueries > 0 &&
+      this.tracker.size() === this.positionQueries &&
+      this.local === undefined &&
+      !this.extended.forwardedUnsynced() &&
+      this.upstreamReader === undefined &&
+      this.heldStartup === undefined
+    );
+  }
+
+  /** Hold `frame` until the pending state check is answered (sending it when it can go now). */
+  protected awaitStateCheck(frame: Frame): void {
+    const check = this.state?.stateCheck;
+    if (check && !check.inFlight && this.idle()) this.sendStateCheck(false);
+    // Until idle: the check's answer has come, and `frame` is routed again.
+    this.defer(frame);
+  }
+
+  /**
+   * Queue the state query behind everything sent so far (`flush`: write it
+   * now, outside a round of client input). Its replies are kept from the
+   * client; errors too.
+   */
+  protected override sendStateCheck(flush: boolean): void {
+    const state = this.state;
+    const check = state?.stateCheck;
+    if (!state || !check) return;
+    check.inFlight = true;
+    check.dirty = false;
+    let row: (string | null)[] | undefined;
+    this.forward.push(STATE_CHECK_QUERY);
+    this.tracker.push({
+      kind: 'query',
+      hidden: true,
+      hideErrors: true,
+      row: (body) => {
+        row = dataRowValues(body);
+      },
+      settle: (outcome) => this.stateChecked(check, outcome, row),
+    });
+    this.log.debug({ after: check.reason }, 'checking session state upstream');
+    if (flush) this.flushRound();
+  }
+
+  protected stateChecked(
+    check: NonNullable<SessionState['stateCheck']>,
+    outcome: Outcome,
+    row: (string | null)[] | undefined,
+  ): void {
+    const state = this.state;
+    if (!state || state.stateCheck !== check) return;
+    if (outcome === 'skipped') {
+      // Upstream discarded it (after an extended-protocol error): send it again later.
+      check.inFlight = false;
+      return;
+    }
+    // An error answers no row: local answers stop (conservatively).
+    const problem = stateProblem(state, outcome === 'ok' ? row : undefined);
+    if (problem !== undefined) {
+      state.localDisabled ??= problem;
+      state.stateCheck = undefined;
+      this.log.debug({ problem }, 'session state changed upstream');
+      return;
+    }
+    if (check.dirty) check.inFlight = false;
+    else state.stateCheck = undefined;
+  }
+
+  protected override observe(type: number, body: Buffer): void {
+    const state = this.state;
+    switch (type) {
+      case BackendType.ReadyForQuery: {
+        const status = parseReadyForQuery(body);
+        this.idleInTx.upstreamReady();
+        if (state) {
+          state.txStatus = status;
+          const problem = timeoutsAtReady(state, status);
+          if (problem !== undefined) state.localDisabled ??= problem;
+        }
+        // A READ ONLY transaction upstream confirmed (or ended): its replica snapshot follows.
+        if (state) this.opts.router.transactionStatus?.(state, status);
+        this.copyIn = false;
+        // Only the last ReadyForQuery owed ends what was forwarded: an earlier
+        // one (a hidden query's, pipelined behind the previous statement) can
+        // arrive after a write was sent, before that write has committed.
+        if (this.tracker.owedReady() <= 1) this.fence?.onReadyForQuery(status);
+        // A position read before statements still owed says nothing about them.
+        else this.fence?.discardKnown();
+        return;
+      }
+      case BackendType.CopyInResponse:
+        this.copyIn = true;
+        return;
+      case BackendType.ParameterStatus: {
+        const { name, value } = parseParameterStatus(body);
+        state?.params.set(name, value);
+        return;
+      }
+      case BackendType.ErrorResponse: {
+        const fields = parseErrorFields(body);
+        const code = fields.get('C') ?? SqlState.internalError;
+        this.opts.metrics.clientErrors.inc({ class: code.slice(0, 2) });
+        const severity = fields.get('V') ?? fields.get('S');
+        if (severity === 'FATAL' || severity === 'PANIC') this.upstreamFatal = true;
+        // An error ends copy-in mode upstream.
+        this.copyIn = false;
+        return;
+      }
+    }
+  }
+}
