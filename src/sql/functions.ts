@@ -8,6 +8,7 @@
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
+import { registerJsonFunctions } from './json-functions.js';
 import {
   dateAddDays,
   dateDiff,
@@ -390,6 +391,7 @@ export function like(text: unknown, pattern: unknown, esc: unknown, fold: Fold):
  * (the compiler only calls the mapped functions when the router has it).
  */
 export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): void {
+  registerJsonFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {
     mappedLower = caseMap.lower;

@@ -10,6 +10,7 @@
  */
 import { NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
+import { jsonbInput, jsonInput } from './json.js';
 
 /** Built-in type OIDs (shared table). */
 export const Oid = TypeOid;
@@ -43,8 +44,9 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   [Oid.timestamptz, { name: 'timestamptz', len: 8, category: 'D', preferred: true }],
   [Oid.uuid, { name: 'uuid', len: 16, array: Oid.uuidArray, category: 'U' }],
   [Oid.unknown, { name: 'unknown', len: -2, category: 'X' }],
-  // Rendered as stored and navigated with -> / ->>; no input function, no comparison.
+  // Stored as jsonb_out's text (json: the input text); no comparison.
   [Oid.jsonb, { name: 'jsonb', len: -1, category: 'U' }],
+  [Oid.json, { name: 'json', len: -1, category: 'U' }],
   [Oid.boolArray, { name: '_bool', len: -1, elem: Oid.bool, category: 'A' }],
   [Oid.int2Array, { name: '_int2', len: -1, elem: Oid.int2, category: 'A' }],
   [Oid.int4Array, { name: '_int4', len: -1, elem: Oid.int4, category: 'A' }],
@@ -73,6 +75,8 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['date', Oid.date],
   ['timestamptz', Oid.timestamptz],
   ['uuid', Oid.uuid],
+  ['json', Oid.json],
+  ['jsonb', Oid.jsonb],
 ]);
 
 export function isIntType(oid: number): boolean {
@@ -299,6 +303,10 @@ export function inputValue(type: number, text: string, what: string): Stored {
       return timestamptzInput(text, what);
     case Oid.uuid:
       return uuidInput(text, what);
+    case Oid.jsonb:
+      return jsonbInput(text, what);
+    case Oid.json:
+      return jsonInput(text, what);
   }
   const info = TYPES.get(type);
   if (info?.elem !== undefined) return JSON.stringify(arrayInput(text, info.elem, what));

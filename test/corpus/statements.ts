@@ -6,6 +6,7 @@
  * the order is comparable. `!` marks one Postgres rejects, `!<17 ` one
  * Postgres before 17 rejects (the suites also run on Postgres 15).
  */
+import { JSON_CORPUS } from './statements-json.js';
 
 const ORM: string[] = [
   // Prisma-style: schema-qualified, fully qualified columns, parameters inlined by the corpus
@@ -597,6 +598,7 @@ function filters(): string[] {
 }
 
 export const CORPUS: string[] = [
+  ...JSON_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

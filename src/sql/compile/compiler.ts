@@ -18,6 +18,7 @@ import * as ctes from './ctes.js';
 import * as expressions from './expressions.js';
 import * as fromItems from './from-items.js';
 import * as functions from './functions.js';
+import * as jsonOps from './json-ops.js';
 import * as operators from './operators.js';
 import * as orderWindows from './order-windows.js';
 import * as setOperations from './set-operations.js';
@@ -39,6 +40,7 @@ const families = {
   ...casts,
   ...functions,
   ...aggregates,
+  ...jsonOps,
 };
 type Families = typeof families;
 
@@ -120,7 +122,7 @@ export class StatementCompiler {
   /** Parameters of a type whose input function we do not reproduce are not local. */
   paramInputCheck(type: number, index: number): void {
     const info = TYPES.get(type);
-    if (!info || type === Oid.unknown || type === Oid.float4 || type === Oid.jsonb) {
+    if (!info || type === Oid.unknown || type === Oid.float4 || type === Oid.jsonb || type === Oid.json) {
       throw new NotLocal(`parameter $${index + 1} of type ${info?.name ?? type}`);
     }
   }

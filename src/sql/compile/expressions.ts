@@ -38,6 +38,7 @@ import {
   INT32_MAX,
   INT32_MIN,
   int64Text,
+  JSON_OPS,
   operatorName,
   typeName,
   unsupported,
@@ -283,8 +284,7 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
       }
       if (ARITH_OPS.has(op)) return this.arith(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
       if (op === '||') return this.concat(this.expr(e.lexpr, c), this.expr(e.rexpr, c));
-      if (op === '->' || op === '->>')
-        return this.jsonField(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c));
+      if (JSON_OPS.has(op)) return this.jsonOperator(op, e.lexpr, e.rexpr, c);
       throw unsupported(describeNode('A_Expr', e));
     }
     case 'AEXPR_DISTINCT':

@@ -88,7 +88,10 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
       const a = textArg();
       return derived(`length(${a.sql})`, Oid.int4, -1, [a]);
     }
-    default:
+    default: {
+      const json = this.jsonFunction(name, args, c);
+      if (json) return json;
       throw unsupported(describeNode('FuncCall', f));
+    }
   }
 }

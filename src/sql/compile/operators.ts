@@ -18,6 +18,7 @@ export function errorCapable(this: StatementCompiler, e: Expr, c: ExprCtx): Expr
 }
 
 export function arith(this: StatementCompiler, op: string, left: Expr, right: Expr, c: ExprCtx): Expr {
+  if (op === '-' && left.type === Oid.jsonb && !left.unknown) return this.jsonbMinus(left, right, c);
   let l = left;
   let r = right;
   if (l.unknown && r.unknown) throw new NotLocal(`operator is not unique: unknown ${op} unknown`);
@@ -77,33 +78,10 @@ export function negate(this: StatementCompiler, arg: Expr, c: ExprCtx): Expr {
   return this.errorCapable(derived(`${SqlFn.intNeg}(${a.sql}, ${INT_BITS[a.type]})`, a.type, -1, [a]), c);
 }
 
-/**
- * jsonb -> / ->> with a constant key (text literal: object field; integer:
- * array element, negative from the end). The stored jsonb text is jsonb's
- * normalised output, so a nested value's output is its substring.
- */
-export function jsonField(this: StatementCompiler, op: string, left: Expr, right: Expr): Expr {
-  if (left.type !== Oid.jsonb) throw new NotLocal(`operator ${op} on ${left.typeName}`);
-  let key: string;
-  if (right.unknown?.kind === 'literal') {
-    // jsonb -> unknown resolves to the text variant.
-    key = `'s${right.unknown.text.replace(/'/g, "''")}'`;
-  } else if (right.type === Oid.int4 && right.constant && /^@p\d+$/.test(right.sql)) {
-    key = `'i' || ${right.sql}`;
-  } else throw new NotLocal(`${op} with a non-constant key`);
-  const text = op === '->>';
-  const e = derived(
-    `${SqlFn.jsonbGet}(${left.sql}, ${key}, ${text ? 1 : 0})`,
-    text ? Oid.text : Oid.jsonb,
-    -1,
-    [left],
-  );
-  if (text) e.coll = 'default';
-  return e;
-}
-
 /** `||`: text concatenation, or anynonarray || text via the type's text form. */
 export function concat(this: StatementCompiler, left: Expr, right: Expr): Expr {
+  const jsonb = this.jsonbConcat(left, right);
+  if (jsonb) return jsonb;
   let l = left;
   let r = right;
   if (l.unknown && r.unknown) {

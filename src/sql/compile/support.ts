@@ -66,6 +66,10 @@ export const COMPARISON_OPS = new Set(['=', '<>', '<', '<=', '>', '>=']);
 
 export const ARITH_OPS = new Set(['+', '-', '*', '/', '%']);
 
+/** The json/jsonb operators (compile/json-ops.ts). */
+export const JSON_OPS = new Set(['->', '->>', '#>', '#>>', '@>', '<@', '?', '?|', '?&']);
+/** Those whose right operand is a text[] constant (bound as JSON). */
+export const JSON_ARRAY_OPS = new Set(['#>', '#>>', '?|', '?&']);
 export const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg']);
 
 /** Aggregates whose result depends on the order of their input rows. */

@@ -136,7 +136,14 @@ export function limitSql(limit: string | undefined, offset: string | undefined):
 /** The text output of a value (its type's output function, or the cast to text). */
 export function textForm(e: Expr): string {
   if (isIntType(e.type)) return `CAST(${e.sql} AS TEXT)`;
-  if (e.type === Oid.text || e.type === Oid.varchar || e.type === Oid.numeric || e.type === Oid.uuid)
+  if (
+    e.type === Oid.text ||
+    e.type === Oid.varchar ||
+    e.type === Oid.numeric ||
+    e.type === Oid.uuid ||
+    e.type === Oid.json ||
+    e.type === Oid.jsonb
+  )
     return e.sql;
   if (e.type === Oid.bool) return `(CASE ${e.sql} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)`;
   throw new NotLocal(`text form of ${e.typeName}`);

@@ -1,0 +1,165 @@
+/**
+ * SQLite functions for the json and jsonb operators and functions served
+ * locally (src/sql/json.ts does the work on parsed values). Arguments are
+ * the stored forms: jsonb's output text, json's input text. Like the other
+ * SQL functions, an input Postgres would reject (deleting from a scalar, the
+ * array length of an object, ...) throws NotLocal, which aborts the local run.
+ */
+import type Database from 'better-sqlite3';
+import { NotLocal } from '../errors.js';
+import {
+  type JsonNode,
+  type JsonValue,
+  jsonbAsText,
+  jsonbConcat,
+  jsonbContains,
+  jsonbDeleteIndex,
+  jsonbDeleteKeys,
+  jsonbExists,
+  jsonbInput,
+  jsonbPath,
+  jsonbStripNulls,
+  jsonbText,
+  jsonTypeof,
+  parseJson,
+  storedJsonb,
+} from './json.js';
+
+export const JsonFn = {
+  /** `(jsonb, jsonb)`: jsonb || jsonb. */
+  concat: 'outpost_jsonb_concat',
+  /** `(jsonb, jsonb)`: jsonb @> jsonb (1/0). */
+  contains: 'outpost_jsonb_contains',
+  /** `(jsonb, mode, key or JSON text[])`: ? (mode 'one'), ?| ('any'), ?& ('all'). */
+  exists: 'outpost_jsonb_exists',
+  /** `(jsonb, text)`: jsonb - text. */
+  deleteKey: 'outpost_jsonb_delete_key',
+  /** `(jsonb, JSON text[])`: jsonb - text[]. */
+  deleteKeys: 'outpost_jsonb_delete_keys',
+  /** `(jsonb, int)`: jsonb - int4. */
+  deleteIndex: 'outpost_jsonb_delete_index',
+  /** `(jsonb, JSON text[], asText)`: jsonb #> / #>>. */
+  path: 'outpost_jsonb_path',
+  /** `(jsonb)`: jsonb_typeof. */
+  typeof: 'outpost_jsonb_typeof',
+  /** `(jsonb)`: jsonb_array_length. */
+  arrayLength: 'outpost_jsonb_array_length',
+  /** `(jsonb)`: jsonb_strip_nulls. */
+  stripNulls: 'outpost_jsonb_strip_nulls',
+  /** `(json, 's<key>' | 'i<index>', asText)`: json -> / ->>. */
+  jsonGet: 'outpost_json_get',
+  /** `(json)`: json_typeof. */
+  jsonTypeof: 'outpost_json_typeof',
+  /** `(json)`: json_array_length. */
+  jsonArrayLength: 'outpost_json_array_length',
+  /** `(text)`: text::jsonb (jsonb_in at run time). */
+  jsonbIn: 'outpost_jsonb_in',
+  /** `(text)`: text::json (json_in at run time: validation). */
+  jsonIn: 'outpost_json_in',
+} as const;
+
+function jsonb(v: unknown): JsonValue {
+  if (typeof v !== 'string') throw new NotLocal('jsonb stored as non-text');
+  return storedJsonb(v);
+}
+
+function json(v: unknown): JsonNode {
+  if (typeof v !== 'string') throw new NotLocal('json stored as non-text');
+  return parseJson(v, false, 'stored json');
+}
+
+function textList(v: unknown): string[] {
+  const list = JSON.parse(String(v)) as unknown[];
+  if (!list.every((x) => typeof x === 'string')) throw new NotLocal('NULL in a key array');
+  return list as string[];
+}
+
+/**
+ * json -> / ->> on json's text: the element's own input text (->), or for
+ * ->> a string's value. Duplicate keys and negative indexes are forwarded
+ * (Postgres's choice among duplicates is not reproduced).
+ */
+function jsonGet(text: string, key: string, asText: boolean): string | null {
+  const v = json(text);
+  let hit: JsonNode | undefined;
+  if (key.startsWith('s')) {
+    if (v.k !== 'obj') return null;
+    const want = key.slice(1);
+    const hits = v.v.filter(([k]) => k === want);
+    if (hits.length > 1) throw new NotLocal('json -> on a duplicate key');
+    hit = hits[0]?.[1];
+  } else {
+    if (v.k !== 'arr') return null;
+    const n = Number(key.slice(1));
+    if (n < 0) throw new NotLocal('json -> with a negative index');
+    hit = v.v[n];
+  }
+  if (hit === undefined) return null;
+  if (!asText) return text.slice(hit.s, hit.e);
+  if (hit.k === 'null') return null;
+  if (hit.k === 'str') return hit.v;
+  return text.slice(hit.s, hit.e);
+}
+
+export function registerJsonFunctions(db: Database.Database): void {
+  const opts = { deterministic: true, safeIntegers: true };
+  db.function(JsonFn.concat, opts, (a: unknown, b: unknown) =>
+    a === null || b === null ? null : jsonbText(jsonbConcat(jsonb(a), jsonb(b))),
+  );
+  db.function(JsonFn.contains, opts, (a: unknown, b: unknown) =>
+    a === null || b === null ? null : jsonbContains(jsonb(a), jsonb(b)) ? 1 : 0,
+  );
+  db.function(JsonFn.exists, opts, (a: unknown, mode: unknown, keys: unknown) => {
+    if (a === null || keys === null) return null;
+    const v = jsonb(a);
+    if (mode === 'one') return jsonbExists(v, String(keys)) ? 1 : 0;
+    const list = textList(keys);
+    const hit = (k: string) => jsonbExists(v, k);
+    return (mode === 'any' ? list.some(hit) : list.every(hit)) ? 1 : 0;
+  });
+  db.function(JsonFn.deleteKey, opts, (a: unknown, k: unknown) =>
+    a === null || k === null ? null : jsonbText(jsonbDeleteKeys(jsonb(a), [String(k)])),
+  );
+  db.function(JsonFn.deleteKeys, opts, (a: unknown, k: unknown) =>
+    a === null || k === null ? null : jsonbText(jsonbDeleteKeys(jsonb(a), textList(k))),
+  );
+  db.function(JsonFn.deleteIndex, opts, (a: unknown, i: unknown) =>
+    a === null || i === null ? null : jsonbText(jsonbDeleteIndex(jsonb(a), Number(i))),
+  );
+  db.function(JsonFn.path, opts, (a: unknown, p: unknown, asText: unknown) => {
+    if (a === null || p === null) return null;
+    const hit = jsonbPath(jsonb(a), textList(p));
+    if (asText === 1n || asText === 1) return jsonbAsText(hit);
+    return hit === null ? null : jsonbText(hit);
+  });
+  db.function(JsonFn.typeof, opts, (a: unknown) => (a === null ? null : jsonTypeof(jsonb(a))));
+  db.function(JsonFn.arrayLength, opts, (a: unknown) => {
+    if (a === null) return null;
+    // A raw scalar parses as the scalar: both it and an object are errors.
+    const v = jsonb(a);
+    if (v.k !== 'arr') throw new NotLocal('cannot get array length of a non-array');
+    return BigInt(v.v.length);
+  });
+  db.function(JsonFn.stripNulls, opts, (a: unknown) =>
+    a === null ? null : jsonbText(jsonbStripNulls(jsonb(a))),
+  );
+  db.function(JsonFn.jsonGet, opts, (a: unknown, key: unknown, asText: unknown) => {
+    if (a === null || key === null) return null;
+    return jsonGet(String(a), String(key), asText === 1n || asText === 1);
+  });
+  db.function(JsonFn.jsonTypeof, opts, (a: unknown) => (a === null ? null : jsonTypeof(json(a))));
+  db.function(JsonFn.jsonArrayLength, opts, (a: unknown) => {
+    if (a === null) return null;
+    const v = json(a);
+    if (v.k !== 'arr') throw new NotLocal('cannot get array length of a non-array');
+    return BigInt(v.v.length);
+  });
+  db.function(JsonFn.jsonbIn, opts, (a: unknown) =>
+    a === null ? null : jsonbInput(String(a), 'jsonb input'),
+  );
+  db.function(JsonFn.jsonIn, opts, (a: unknown) => {
+    if (a === null) return null;
+    parseJson(String(a), false, 'json input');
+    return a;
+  });
+}
