@@ -5,6 +5,7 @@
  */
 import { Outpost, VERSION } from './app.js';
 import { dropSlotCommand, formatStatus, statusCommand } from './commands/admin.js';
+import { Hub, PUBLISH_HELP, parsePublishArgs } from './commands/publish.js';
 import { formatUninstall, uninstallCommand } from './commands/uninstall.js';
 import { helpText, parseConfig } from './config.js';
 import { errorMessage, StartupError } from './errors.js';
@@ -94,8 +95,69 @@ async function uninstall(argv: string[]): Promise<void> {
   }
 }
 
+/** `outpost publish`: the NATS hub (src/commands/publish.ts). */
+async function publish(argv: string[]): Promise<void> {
+  let parsed: ReturnType<typeof parsePublishArgs>;
+  try {
+    parsed = parsePublishArgs(argv, process.env);
+  } catch (err) {
+    fail(errorMessage(err));
+  }
+  if (parsed === 'help') {
+    process.stdout.write(`${PUBLISH_HELP}\n`);
+    return;
+  }
+  const opts = parsed;
+  const password = urlPassword(opts.config.upstream);
+  scrub = secretScrubber(password ? [password] : []);
+  const logger = createLogger({ level: opts.config.logLevel, secrets: password ? [password] : [] });
+  let hub: Hub | undefined;
+  let signalled = false;
+  const stopAndExit = (h: Hub) => {
+    setTimeout(() => {
+      logger.error({ ms: STOP_TIMEOUT_MS }, 'stop took too long; exiting');
+      process.exit(1);
+    }, STOP_TIMEOUT_MS).unref();
+    h.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  const shutdown = (signal: string) => {
+    if (signalled) process.exit(1);
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    if (hub) stopAndExit(hub);
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  try {
+    hub = await Hub.start(opts, logger);
+  } catch (err) {
+    if (signalled) process.exit(0);
+    fail(errorMessage(err));
+  }
+  if (signalled) {
+    stopAndExit(hub);
+    return;
+  }
+  try {
+    await hub.replicationStarted;
+    logger.info({ slot: hub.engine.status().slot, stream: opts.stream }, 'replication streaming; publishing');
+  } catch (err) {
+    if (signalled) return;
+    await hub.stop().catch(() => {});
+    if (!(err instanceof StartupError)) logger.error({ err }, 'replication failed to start');
+    fail(errorMessage(err));
+  }
+}
+
 async function main(): Promise<void> {
   const [first, ...rest] = process.argv.slice(2);
+  if (first === 'publish') {
+    await publish(rest);
+    return;
+  }
   if (first === 'status' || first === 'drop-slot') {
     await admin(first, rest);
     return;

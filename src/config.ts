@@ -220,6 +220,7 @@ export function helpText(): string {
     '       outpost status [--json] [flags] replication state, lag and slot of a replica',
     "       outpost drop-slot [flags]       drop the replica's slot (and Outpost's publication) upstream",
     '       outpost uninstall [--force] [flags]  remove everything Outpost created upstream',
+    '       outpost publish --nats URL [--stream NAME] [flags]  the NATS hub: one slot, publishes to JetStream',
     '',
     'Flags (each also read from its environment variable):',
   ];

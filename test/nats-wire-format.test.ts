@@ -46,6 +46,9 @@ test('heartbeat headers round-trip', () => {
   const pairs = encodeHeader({ kind: 'hb', lsn: parseLsn('0/16B3748'), time: 42 });
   assert.equal(new Map(pairs).get(HDR_MSG_ID), 'hb:0/16B3748');
   assert.deepEqual(decodeHeader(reader(pairs)), { kind: 'hb', lsn: parseLsn('0/16B3748'), time: 42 });
+  const again = encodeHeader({ kind: 'hb', lsn: parseLsn('0/16B3748'), time: 43, repeat: true });
+  assert.equal(new Map(again).get(HDR_MSG_ID), 'hb:0/16B3748@43');
+  assert.deepEqual(decodeHeader(reader(again)), { kind: 'hb', lsn: parseLsn('0/16B3748'), time: 43 });
 });
 
 test('foreign or broken headers are WireFormatError, not a crash further down', () => {
@@ -99,8 +102,11 @@ test('PartCutter cuts at the target and keeps every record once, in order', () =
   const cutter = new PartCutter(100);
   const parts: Uint8Array[] = [];
   const sent: number[] = [];
+  const scratch = new Uint8Array(64);
   for (let i = 0; i < 50; i++) {
-    const rec = Uint8Array.from({ length: 1 + (i % 13) }, () => i);
+    // One reused buffer, as the replication socket's: the cutter copies.
+    scratch.fill(i);
+    const rec = scratch.subarray(0, 1 + (i % 13));
     sent.push(i);
     const full = cutter.push(rec);
     if (full) parts.push(full);
@@ -116,6 +122,11 @@ test('PartCutter cuts at the target and keeps every record once, in order', () =
   assert.deepEqual(seen, sent);
   assert.equal(cutter.empty, true);
   assert.equal(cutter.pendingBytes, 0);
+  // A record larger than the buffer is one part of its own.
+  const big = new Uint8Array(300_000).fill(7);
+  const part = new PartCutter(100).push(big);
+  assert.ok(part);
+  assert.equal(decodeRecords(part)[0]?.length, 300_000);
 });
 
 test('stream names and subjects', () => {

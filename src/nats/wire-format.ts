@@ -34,8 +34,12 @@ export function txMsgId(finalLsn: Lsn, part: number): string {
   return `${formatLsn(finalLsn)}#${part}`;
 }
 
-export function heartbeatMsgId(lsn: Lsn): string {
-  return `hb:${formatLsn(lsn)}`;
+/**
+ * `hb:<X/Y>`; a heartbeat repeated at the same position (liveness) adds `@<time>`, or the
+ * stream's duplicate window would drop it and edges would see no heartbeat at all.
+ */
+export function heartbeatMsgId(lsn: Lsn, repeatAt?: number): string {
+  return repeatAt === undefined ? `hb:${formatLsn(lsn)}` : `hb:${formatLsn(lsn)}@${repeatAt}`;
 }
 
 export interface TxPartHeader {
@@ -54,6 +58,8 @@ export interface HeartbeatHeader {
   /** Upstream WAL end the hub had fully applied and published. */
   lsn: Lsn;
   time: number;
+  /** Not the first heartbeat at this position (its msg id then carries the time). */
+  repeat?: boolean;
 }
 
 export type StreamHeader = TxPartHeader | HeartbeatHeader;
@@ -72,7 +78,7 @@ export function encodeHeader(h: StreamHeader): Array<[string, string]> {
     return out;
   }
   return [
-    [HDR_MSG_ID, heartbeatMsgId(h.lsn)],
+    [HDR_MSG_ID, heartbeatMsgId(h.lsn, h.repeat ? h.time : undefined)],
     [HDR_KIND, 'hb'],
     [HDR_LSN, formatLsn(h.lsn)],
     [HDR_TIME, String(h.time)],
@@ -145,33 +151,54 @@ export function decodeRecords(body: Uint8Array): Uint8Array[] {
  * Accumulates one transaction's records and cuts them into parts of about
  * PART_TARGET_BYTES (a single record bigger than that becomes a part of its own: NATS
  * refuses it only past max_payload, which a pgoutput row of > 1 MiB would need).
+ * Records are copied in as they come, so a caller may pass views of a buffer it reuses.
  */
 export class PartCutter {
-  private records: Uint8Array[] = [];
-  private bytes = 0;
+  private buf: Buffer;
+  private used = 0;
+  private count = 0;
 
-  constructor(private readonly target = PART_TARGET_BYTES) {}
+  constructor(private readonly target = PART_TARGET_BYTES) {
+    this.buf = Buffer.allocUnsafe(target + 64 * 1024);
+  }
 
   /** Adds a record; returns a full part body when the target was reached, else null. */
   push(record: Uint8Array): Uint8Array | null {
-    this.records.push(record);
-    this.bytes += 4 + record.length;
-    return this.bytes >= this.target ? this.flush() : null;
+    const need = this.used + 4 + record.length;
+    if (need > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.used);
+      this.buf = bigger;
+    }
+    this.buf.writeUInt32BE(record.length, this.used);
+    this.buf.set(record, this.used + 4);
+    this.used = need;
+    this.count++;
+    return this.used >= this.target ? this.flush() : null;
   }
 
   get pendingBytes(): number {
-    return this.bytes;
+    return this.used;
   }
 
   get empty(): boolean {
-    return this.records.length === 0;
+    return this.count === 0;
   }
 
-  /** The records gathered since the last cut (possibly none) as one body. */
+  /** The records gathered since the last cut (possibly none) as one body (a copy: the buffer is reused). */
   flush(): Uint8Array {
-    const body = encodeRecords(this.records);
-    this.records = [];
-    this.bytes = 0;
+    const body = Buffer.from(this.buf.subarray(0, this.used));
+    this.used = 0;
+    this.count = 0;
+    // One oversized record grew the buffer: do not keep that much memory around.
+    if (this.buf.length > 4 * (this.target + 64 * 1024))
+      this.buf = Buffer.allocUnsafe(this.target + 64 * 1024);
     return body;
+  }
+
+  /** Drops what was gathered (a transaction abandoned mid-way). */
+  reset(): void {
+    this.used = 0;
+    this.count = 0;
   }
 }

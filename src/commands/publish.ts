@@ -1,0 +1,200 @@
+/**
+ * `outpost publish --upstream URL --nats URL [--stream NAME] [--http HOST:PORT] [--replica FILE]`:
+ * the NATS hub of the fan-out (docs/architecture.md). It runs the ordinary
+ * replication engine (one slot, its own replica file, DDL hook, publication
+ * keeper) and publishes every pgoutput message it receives to the JetStream
+ * change stream; it confirms an LSN upstream only once SQLite committed it and
+ * JetStream acknowledged it. No proxy listener: edges serve the clients.
+ *
+ * The engine runs on this thread (not engine-thread.ts): nothing else here
+ * needs the event loop, and the publisher taps it directly.
+ */
+import { VERSION } from '../app.js';
+import { type Config, parseConfig } from '../config.js';
+import { StartupError } from '../errors.js';
+import { HttpServer } from '../http/http-server.js';
+import type { Logger } from '../log.js';
+import { createMetrics, type Metrics } from '../metrics.js';
+import { NatsLink } from '../nats/connection.js';
+import { createNatsHubMetrics, Publisher } from '../nats/publisher.js';
+import { DEFAULT_STREAM, validStreamName } from '../nats/wire-format.js';
+import { ReplicaStore } from '../replica/store.js';
+import { ReplicationEngine } from '../replication/engine.js';
+import { formatLsn, parseLsn } from '../replication/lsn.js';
+
+export interface PublishConfig {
+  config: Config;
+  nats: string;
+  stream: string;
+}
+
+/**
+ * The hub's flags: `--nats` (env OUTPOST_NATS) and `--stream` (env
+ * OUTPOST_STREAM, default OUTPOST) are taken out here; the rest are the
+ * ordinary ones (--upstream, --replica, --http, --slot, --publication,
+ * --tables, --schemas, --log-level).
+ */
+export function parsePublishArgs(argv: string[], env: NodeJS.ProcessEnv): PublishConfig | 'help' {
+  const rest: string[] = [];
+  let nats: string | undefined;
+  let stream: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const m = /^--(nats|stream)(?:=(.*))?$/.exec(a);
+    if (!m) {
+      rest.push(a);
+      continue;
+    }
+    let v = m[2];
+    if (v === undefined) {
+      v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new StartupError(`--${m[1]} needs a value`);
+    }
+    if (m[1] === 'nats') nats = v;
+    else stream = v;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) return 'help';
+  nats ??= env.OUTPOST_NATS || undefined;
+  stream ??= env.OUTPOST_STREAM || DEFAULT_STREAM;
+  const parsed = parseConfig(rest, env);
+  if (parsed === 'help' || parsed === 'version') return 'help';
+  if (!nats)
+    throw new StartupError(
+      '--nats is required: the NATS server URL, e.g. nats://127.0.0.1:4222 (or set OUTPOST_NATS)',
+    );
+  if (!/^(nats|tls):\/\/[^\s]+$/.test(nats) && !/^[^\s/:]+:\d+$/.test(nats)) {
+    throw new StartupError(
+      `--nats must be a NATS URL such as nats://127.0.0.1:4222, got ${JSON.stringify(nats)}`,
+    );
+  }
+  if (!validStreamName(stream)) {
+    throw new StartupError(
+      `--stream must be 1-64 letters, digits, '-' or '_' (it names the stream and its subject), got ${JSON.stringify(stream)}`,
+    );
+  }
+  return { config: parsed, nats, stream };
+}
+
+export const PUBLISH_HELP = `Usage: outpost publish --upstream URL --nats URL [--stream NAME] [--http HOST:PORT] [--replica FILE]
+Runs the NATS hub: holds the one replication slot, keeps its own replica, and publishes every
+committed transaction to the JetStream stream NAME (subject NAME.changes; default OUTPOST) for
+edges started with --nats. Also: --slot, --publication, --tables, --schemas, --log-level.
+Environment: OUTPOST_NATS, OUTPOST_STREAM and the usual OUTPOST_* variables.`;
+
+export class Hub {
+  readonly replicationStarted: Promise<void>;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly opts: PublishConfig,
+    readonly logger: Logger,
+    readonly metrics: Metrics & ReturnType<typeof createNatsHubMetrics>,
+    readonly store: ReplicaStore,
+    readonly engine: ReplicationEngine,
+    readonly link: NatsLink,
+    readonly publisher: Publisher,
+    readonly http: HttpServer,
+  ) {
+    this.replicationStarted = (async () => {
+      // The stream's last message decides what the engine's first transactions are.
+      await publisher.init();
+      if (this.stopping) return;
+      await engine.start();
+    })();
+    this.replicationStarted.catch(() => {});
+  }
+
+  static async start(opts: PublishConfig, logger: Logger): Promise<Hub> {
+    const { config } = opts;
+    const metrics = { ...createMetrics(), ...createNatsHubMetrics() };
+    metrics.buildInfo.set(1, { version: VERSION });
+    const store = ReplicaStore.open(config.replica);
+    if (store.formatReplaced !== undefined) {
+      logger.warn(
+        { replica: config.replica, layout: store.formatReplaced },
+        'replica file has an older layout: taking a fresh snapshot',
+      );
+    }
+    const link = new NatsLink({ url: opts.nats, stream: opts.stream, logger });
+    let engine: ReplicationEngine | undefined;
+    const publisher = new Publisher({
+      link,
+      stream: opts.stream,
+      logger,
+      metrics,
+      onDurable: () => engine?.confirmChanged(),
+    });
+    engine = new ReplicationEngine({
+      upstreamUrl: config.upstream,
+      store,
+      ...(config.publication ? { publication: config.publication } : {}),
+      ...(config.filter ? { filter: config.filter } : {}),
+      ...(config.slot ? { slot: config.slot } : {}),
+      matviewRefreshMs: config.matviewRefreshMs,
+      logger,
+      metrics,
+      tap: publisher,
+    });
+    const eng = engine;
+    const http = new HttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      logger,
+      metrics,
+      status: () => {
+        const { snapshot, ...replication } = eng.status();
+        return {
+          version: VERSION,
+          role: 'hub',
+          replication,
+          ...(snapshot ? { snapshot } : {}),
+          nats: { url: opts.nats, ...publisher.status(), confirmLsn: formatLsn(eng.confirmLsn()) },
+          replica: { path: config.replica, snapshotComplete: store.snapshotComplete() },
+        };
+      },
+      ready: () => {
+        if (!store.snapshotComplete()) return { ready: false, reason: 'snapshot not complete' };
+        if (!link.connected) return { ready: false, reason: 'NATS not connected' };
+        return { ready: true };
+      },
+      beforeMetrics: () => {
+        const s = eng.status();
+        metrics.lagBytes.set(s.lagBytes);
+        metrics.appliedLsn.set(Number(parseLsn(s.appliedLsn)));
+        metrics.replicationUp.set(s.state === 'streaming' ? 1 : 0);
+        metrics.natsConnected.set(link.connected ? 1 : 0);
+        metrics.natsOutages.set(link.outages);
+      },
+    });
+    try {
+      await http.start();
+    } catch (err) {
+      store.close();
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EADDRINUSE') {
+        throw new StartupError(
+          `address already in use: ${config.http.host}:${config.http.port} (choose another --http)`,
+        );
+      }
+      throw err;
+    }
+    logger.info(
+      { http: `${config.http.host}:${config.http.port}`, nats: opts.nats, stream: opts.stream },
+      'outpost hub started',
+    );
+    return new Hub(opts, logger, metrics, store, engine, link, publisher, http);
+  }
+
+  /** Stops replication (confirming what is committed and acknowledged), then NATS, HTTP and the replica. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.engine.stop().catch((err) => this.logger.warn({ err }, 'stopping replication'));
+      this.publisher.close();
+      await this.link.close().catch(() => {});
+      await this.http.close().catch(() => {});
+      this.store.close();
+      this.logger.info({ appliedLsn: this.engine.status().appliedLsn }, 'hub stopped');
+    })();
+    return this.stopping;
+  }
+}
