@@ -271,6 +271,11 @@ test('the hub publishes self-contained transactions, cut into parts, with LSN he
     assert.ok(status.nats.lastSeq >= t3LastSeq);
     assert.equal(status.nats.unacked, 0);
     assert.ok(parseLsn(status.nats.confirmLsn) >= lastCommit.endLsn);
+    // The hub's object-store snapshot is labelled from its acknowledgements.
+    const snap = await hub.snapshots?.publishNow();
+    assert.ok(snap, 'snapshot published');
+    assert.ok(snap.lsn >= lastCommit.endLsn, `snapshot at ${formatLsn(snap.lsn)}`);
+    assert.ok(snap.seq >= t3LastSeq && snap.seq <= (await lastSeq('HUB1')), `snapshot seq ${snap.seq}`);
     const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
     assert.match(metrics, /^outpost_nats_published_messages_total\{kind="tx"\} \d+$/m);
     assert.match(metrics, /^outpost_nats_publisher_connected 1$/m);

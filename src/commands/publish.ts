@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { NatsLink } from '../nats/connection.js';
 import { createNatsHubMetrics, Publisher } from '../nats/publisher.js';
+import { coveredSeq, DEFAULT_SNAPSHOT_INTERVAL_S, SnapshotSchedule } from '../nats/snapshots.js';
 import { DEFAULT_STREAM, validStreamName } from '../nats/wire-format.js';
 import { ReplicaStore } from '../replica/store.js';
 import { ReplicationEngine } from '../replication/engine.js';
@@ -26,6 +27,8 @@ export interface PublishConfig {
   config: Config;
   nats: string;
   stream: string;
+  /** Seconds between object-store snapshots of the replica; 0: never. */
+  snapshotIntervalS: number;
 }
 
 /**
@@ -38,9 +41,10 @@ export function parsePublishArgs(argv: string[], env: NodeJS.ProcessEnv): Publis
   const rest: string[] = [];
   let nats: string | undefined;
   let stream: string | undefined;
+  let interval: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    const m = /^--(nats|stream)(?:=(.*))?$/.exec(a);
+    const m = /^--(nats|stream|snapshot-interval)(?:=(.*))?$/.exec(a);
     if (!m) {
       rest.push(a);
       continue;
@@ -51,7 +55,8 @@ export function parsePublishArgs(argv: string[], env: NodeJS.ProcessEnv): Publis
       if (v === undefined || v.startsWith('--')) throw new StartupError(`--${m[1]} needs a value`);
     }
     if (m[1] === 'nats') nats = v;
-    else stream = v;
+    else if (m[1] === 'stream') stream = v;
+    else interval = v;
   }
   if (rest.includes('--help') || rest.includes('-h')) return 'help';
   nats ??= env.OUTPOST_NATS || undefined;
@@ -72,18 +77,27 @@ export function parsePublishArgs(argv: string[], env: NodeJS.ProcessEnv): Publis
       `--stream must be 1-64 letters, digits, '-' or '_' (it names the stream and its subject), got ${JSON.stringify(stream)}`,
     );
   }
-  return { config: parsed, nats, stream };
+  interval ??= env.OUTPOST_SNAPSHOT_INTERVAL || String(DEFAULT_SNAPSHOT_INTERVAL_S);
+  if (!/^[0-9]{1,7}$/.test(interval)) {
+    throw new StartupError(
+      `--snapshot-interval must be whole seconds (0: no object-store snapshots), got ${JSON.stringify(interval)}`,
+    );
+  }
+  return { config: parsed, nats, stream, snapshotIntervalS: Number(interval) };
 }
 
-export const PUBLISH_HELP = `Usage: outpost publish --upstream URL --nats URL [--stream NAME] [--http HOST:PORT] [--replica FILE]
+export const PUBLISH_HELP = `Usage: outpost publish --upstream URL --nats URL [--stream NAME] [--http HOST:PORT] [--replica FILE] [--snapshot-interval SECONDS]
 Runs the NATS hub: holds the one replication slot, keeps its own replica, and publishes every
 committed transaction to the JetStream stream NAME (subject NAME.changes; default OUTPOST) for
-edges started with --nats. Also: --slot, --publication, --tables, --schemas, --log-level.
-Environment: OUTPOST_NATS, OUTPOST_STREAM and the usual OUTPOST_* variables.`;
+edges started with --nats, and every SECONDS (default 300; 0: never) a compacted copy of its replica
+to the object store NAME-snapshots for new edges. Also: --slot, --publication, --tables, --schemas,
+--log-level. Environment: OUTPOST_NATS, OUTPOST_STREAM, OUTPOST_SNAPSHOT_INTERVAL and the usual OUTPOST_*.`;
 
 export class Hub {
   readonly replicationStarted: Promise<void>;
   private stopping: Promise<void> | undefined;
+  /** Object-store snapshots, once replication streams (the replica is complete). */
+  snapshots: SnapshotSchedule | undefined;
 
   private constructor(
     readonly opts: PublishConfig,
@@ -100,6 +114,17 @@ export class Hub {
       await publisher.init();
       if (this.stopping) return;
       await engine.start();
+      if (this.stopping || opts.snapshotIntervalS === 0) return;
+      this.snapshots = new SnapshotSchedule({
+        nc: link.connection,
+        stream: opts.stream,
+        replicaPath: opts.config.replica,
+        logger,
+        intervalS: opts.snapshotIntervalS,
+        // From the acknowledgements; the stream itself when they do not reach back that far (after a restart).
+        seqFor: async (lsn) => publisher.seqCoveredBy(lsn) ?? coveredSeq(link.jsm, opts.stream, lsn),
+      });
+      this.snapshots.start();
     })();
     this.replicationStarted.catch(() => {});
   }
@@ -136,6 +161,7 @@ export class Hub {
       tap: publisher,
     });
     const eng = engine;
+    let hubRef: Hub | undefined;
     const http = new HttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -149,6 +175,7 @@ export class Hub {
           replication,
           ...(snapshot ? { snapshot } : {}),
           nats: { url: opts.nats, ...publisher.status(), confirmLsn: formatLsn(eng.confirmLsn()) },
+          ...(hubRef?.snapshots ? { objectSnapshots: hubRef.snapshots.status() } : {}),
           replica: { path: config.replica, snapshotComplete: store.snapshotComplete() },
         };
       },
@@ -182,12 +209,14 @@ export class Hub {
       { http: `${config.http.host}:${config.http.port}`, nats: opts.nats, stream: opts.stream },
       'outpost hub started',
     );
-    return new Hub(opts, logger, metrics, store, engine, link, publisher, http);
+    hubRef = new Hub(opts, logger, metrics, store, engine, link, publisher, http);
+    return hubRef;
   }
 
   /** Stops replication (confirming what is committed and acknowledged), then NATS, HTTP and the replica. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.snapshots?.stop();
       await this.engine.stop().catch((err) => this.logger.warn({ err }, 'stopping replication'));
       this.publisher.close();
       await this.link.close().catch(() => {});

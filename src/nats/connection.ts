@@ -81,6 +81,12 @@ export class NatsLink extends EventEmitter<NatsLinkEvents> {
     return this.up;
   }
 
+  /** The client connection (object store snapshots share it). */
+  get connection(): NatsConnection {
+    if (!this.nc) throw new Error('NATS is not connected yet');
+    return this.nc;
+  }
+
   get js(): JetStreamClient {
     if (!this.jsClient) throw new Error('NATS is not connected yet');
     return this.jsClient;
