@@ -25,7 +25,7 @@ import {
 import { formatLsn, parseLsn } from '../src/replication/lsn.js';
 import { decodePgOutput, type PgOutputMessage } from '../src/replication/pgoutput.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
-import { CLI, eventually } from './helpers/outpost.js';
+import { CLI, connectThrough, eventually, startOutpost } from './helpers/outpost.js';
 import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
 
 let pg: PostgresInstance;
@@ -464,6 +464,62 @@ test('hub SIGKILLed mid-stream and restarted past the duplicate window: no dupli
   } finally {
     hub.proc.kill('SIGTERM');
     await new Promise((r) => (hub.proc.exitCode !== null ? r(undefined) : hub.proc.once('exit', r)));
+    await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`);
+  }
+});
+
+test('an edge follows the stream of the real hub and ends identical to upstream; one slot', async () => {
+  await pg.query(`CREATE TABLE hub_edge (id int PRIMARY KEY, v text, n numeric, t timestamptz)`);
+  await pg.query(
+    `INSERT INTO hub_edge SELECT g, 'before ' || g, g * 1.5, '2024-01-01'::timestamptz + g * interval '1 hour' FROM generate_series(1, 500) g`,
+  );
+  const { hub } = await startHub('HUB4', join(dir, 'hub4.db'));
+  const edge = await startOutpost({
+    upstream: pg.url(),
+    replica: join(dir, 'edge4.db'),
+    args: ['--nats', nats.url, '--stream', 'HUB4'],
+  });
+  try {
+    await edge.ready(60_000);
+    await pg.query(`UPDATE hub_edge SET v = 'after' WHERE id % 7 = 0`);
+    await pg.query(`DELETE FROM hub_edge WHERE id % 11 = 0`);
+    await pg.query(
+      `INSERT INTO hub_edge SELECT g, repeat('z', 300), g, now() FROM generate_series(501, 6000) g`,
+    );
+    const target = await currentLsn();
+    await eventually(
+      async () => parseLsn(String((await edge.status()).replication.appliedLsn)) >= target,
+      60_000,
+      'edge applied past the writes',
+    );
+    const sql = 'SELECT id, v, n, t FROM hub_edge ORDER BY id';
+    const viaEdge = await connectThrough(edge.port, { types: { getTypeParser: () => (v: string) => v } });
+    try {
+      const direct = await pg.connect();
+      try {
+        const [a, b] = await Promise.all([
+          viaEdge.query(sql),
+          direct.query({ text: sql, types: { getTypeParser: () => (v: string) => v } }),
+        ]);
+        assert.equal(a.rows.length, b.rows.length);
+        assert.deepEqual(a.rows, b.rows);
+        const route = await viaEdge.query<{ last_route: string }>('show outpost.last_route');
+        assert.match(route.rows[0]?.last_route ?? '', /^local/);
+      } finally {
+        await direct.end();
+      }
+    } finally {
+      await viaEdge.end();
+    }
+    // The hub's slot is the only one: the edge holds none.
+    const s = await slots();
+    assert.deepEqual(
+      s.map((r) => r.slot_name),
+      [hub.engine.status().slot],
+    );
+  } finally {
+    await edge.stop();
+    await hub.stop();
     await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`);
   }
 });

@@ -104,7 +104,11 @@ export class NatsLink extends EventEmitter<NatsLinkEvents> {
       if (this.closed) throw new Error('NATS link closed');
       try {
         const nc = await connect({
-          servers: this.opts.url,
+          // A cluster or a leaf node's peers: comma-separated, as for edges.
+          servers: this.opts.url
+            .split(',')
+            .map((u) => u.trim())
+            .filter((u) => u !== ''),
           name: this.opts.name ?? 'outpost-hub',
           maxReconnectAttempts: -1,
           reconnectDelayHandler: () => this.reconnectDelay(),
