@@ -272,6 +272,10 @@ export abstract class Classifier {
         },
         textCollationIsC: this.opts.textCollationIsC,
         textCtypeIsC: this.opts.textCtypeIsC ?? false,
+        // What upstream was seen to do (src/upstream-locale.ts); a few names, built per compile.
+        codePointCollations: new Set(this.textLocale.codePointCollations),
+        asciiCtypeCollations: new Set(this.textLocale.asciiCtypeCollations),
+        caseMapped: this.textLocale.caseMap !== undefined,
       },
       declared ? { declaredParamTypes: declared } : {},
     );

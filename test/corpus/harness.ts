@@ -43,6 +43,16 @@ export interface CorpusOptions {
 /** `bin`: the Postgres binaries (see startPostgres); default OUTPOST_PG_BIN, else embedded 17. */
 export async function startCorpus(bin?: string, opts: CorpusOptions = {}): Promise<Corpus> {
   const pgi = await startPostgres(bin ? { bin } : {});
+  try {
+    return await loadCorpus(pgi, opts);
+  } catch (err) {
+    // A failed setup must not leave its server running (the test process would never exit).
+    await pgi.stop().catch(() => {});
+    throw err;
+  }
+}
+
+async function loadCorpus(pgi: PostgresInstance, opts: CorpusOptions): Promise<Corpus> {
   if (opts.setup) await opts.setup(pgi);
   const database = opts.database ?? pgi.database;
   const { client, session } = await connectTracked(pgi, { database });

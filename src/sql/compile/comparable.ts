@@ -46,8 +46,11 @@ export function operatorInputType(type: number): number {
   return type === Oid.varchar ? Oid.text : type;
 }
 
+/** Whether text under `coll` orders by code point (UTF-8 bytes), as SQLite's BINARY compares. */
 export function isCCollation(coll: string, ctx: CompileContext): boolean {
-  return coll === 'C' || coll === 'POSIX' || (coll === 'default' && ctx.textCollationIsC);
+  if (coll === 'C' || coll === 'POSIX') return true;
+  if (ctx.codePointCollations) return ctx.codePointCollations.has(coll);
+  return coll === 'default' && ctx.textCollationIsC;
 }
 
 /** The collation Postgres would use for a comparison of two collatable operands, or undefined (unknown/conflict). */

@@ -117,10 +117,21 @@ export function requireCollation(
   if (!isCCollation(coll, this.ctx)) throw new NotLocal(`non-C collation ${coll} on ${column}`);
 }
 
-/** Whether lower()/upper()/ILIKE under collation `coll` fold ASCII letters only. */
-export function requireCType(this: StatementCompiler, coll: string | undefined, what: string): void {
-  if (coll === 'C' || coll === 'POSIX') return;
-  if (coll === 'default' && this.ctx.textCtypeIsC) return;
+/**
+ * How lower()/upper()/ILIKE under collation `coll` fold case: ASCII letters
+ * only (a C ctype), or by the default collation's case map learned from
+ * upstream; any other ctype is forwarded.
+ */
+export function requireCType(
+  this: StatementCompiler,
+  coll: string | undefined,
+  what: string,
+): 'ascii' | 'mapped' {
+  if (coll === 'C' || coll === 'POSIX') return 'ascii';
+  const ascii = this.ctx.asciiCtypeCollations;
+  if (coll !== undefined && ascii?.has(coll)) return 'ascii';
+  if (coll === 'default' && !ascii && this.ctx.textCtypeIsC) return 'ascii';
+  if (coll === 'default' && this.ctx.caseMapped) return 'mapped';
   throw new NotLocal(`${what} under collation ${coll ?? 'unknown'} (ctype not C)`);
 }
 
@@ -229,11 +240,15 @@ export function like(this: StatementCompiler, a: A_Expr, c: ExprCtx): Expr {
     escSql = esc.sql;
   }
   const coll = resolveCollation(l, p);
-  if (coll === undefined || !DETERMINISTIC_COLLATIONS.has(coll)) {
+  if (coll === undefined || !(DETERMINISTIC_COLLATIONS.has(coll) || isCCollation(coll, this.ctx))) {
     throw new NotLocal(`LIKE under collation ${coll ?? 'unknown'}`);
   }
-  if (ilike) this.requireCType(coll, 'ILIKE');
-  const fn = ilike ? SqlFn.ilike : SqlFn.like;
+  // ILIKE is LIKE over lower() of both sides (Generic_Text_IC_like in a UTF-8 database).
+  const fn = !ilike
+    ? SqlFn.like
+    : this.requireCType(coll, 'ILIKE') === 'ascii'
+      ? SqlFn.ilike
+      : SqlFn.ilikeMapped;
   const e = derived(
     `${negated ? '(NOT ' : ''}${fn}(${l.sql}, ${p.sql}, ${escSql})${negated ? ')' : ''}`,
     Oid.bool,

@@ -30,6 +30,7 @@ import {
   timestamptzInputAt,
   timestamptzNeedsZone,
 } from '../pgtypes.js';
+import { isCCollation } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
 import {
   ARITH_OPS,
@@ -318,7 +319,9 @@ export function collateClause(this: StatementCompiler, cc: CollateClause, c: Exp
   const names = (cc.collname ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
   const coll =
     names.length === 2 && names[0] === 'pg_catalog' ? names[1] : names.length === 1 ? names[0] : undefined;
-  if (coll !== 'C' && coll !== 'POSIX' && coll !== 'default') throw unsupported('COLLATE');
+  // C, POSIX and the collations upstream orders by code point (ucs_basic, pg_c_utf8, C.utf8, ...).
+  if (coll === undefined || !(coll === 'default' || isCCollation(coll, this.ctx)))
+    throw unsupported('COLLATE');
   let e = this.expr(cc.arg as Node, c);
   if (e.unknown) e = this.resolveUnknown(e, Oid.text);
   if (!isTextType(e.type)) throw new NotLocal(`collations are not supported by type ${e.typeName}`);

@@ -39,8 +39,10 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
     case 'lower':
     case 'upper': {
       const a = textArg();
-      this.requireCType(a.coll, `${name}()`);
-      const e = derived(`${name}(${a.sql})`, Oid.text, -1, [a]);
+      // SQLite's own lower()/upper() fold ASCII letters only.
+      const fold = this.requireCType(a.coll, `${name}()`);
+      const fn = fold === 'ascii' ? name : name === 'lower' ? SqlFn.lowerMapped : SqlFn.upperMapped;
+      const e = derived(`${fn}(${a.sql})`, Oid.text, -1, [a]);
       e.coll = a.coll;
       return e;
     }

@@ -29,6 +29,19 @@ export interface CompileContext {
    * so lower(), upper() and ILIKE fold ASCII letters only (as SQLite's do).
    */
   textCtypeIsC?: boolean;
+  /**
+   * Collations (pg_catalog names, or `default`) upstream was seen to order by
+   * code point, like SQLite's BINARY (src/upstream-locale.ts). When given it
+   * replaces `textCollationIsC`.
+   */
+  codePointCollations?: ReadonlySet<string>;
+  /** Collations whose lower()/upper()/ILIKE fold ASCII letters only; replaces `textCtypeIsC` when given. */
+  asciiCtypeCollations?: ReadonlySet<string>;
+  /**
+   * The default collation's lower()/upper() were learned from upstream (its
+   * ctype is not C): they compile to the mapped SQL functions.
+   */
+  caseMapped?: boolean;
 }
 
 export interface CompileOptions {
