@@ -20,6 +20,7 @@ import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } fro
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { formatLsn, type Lsn } from '../replication/lsn.js';
 import {
   changesSubject,
   decodeHeader,
@@ -50,6 +51,8 @@ export interface FollowedHeartbeat {
 export interface FollowSink {
   part(p: FollowedPart): void;
   heartbeat(h: FollowedHeartbeat): void;
+  /** What the replica reflects (transactions at or before it are skipped when delivered again). */
+  appliedLsn(): Lsn;
   /** The follower cannot go on from where the replica is (retention lost); it has stopped. */
   lost(err: RetentionLostError): void;
 }
@@ -106,6 +109,8 @@ export class NatsFollower {
   private unacked: { seq: number; msg: JsMsg; gen: number }[] = [];
   private connected = true;
   private heardAt = 0;
+  /** Highest LSN handed to the sink in this generation (0: none yet). */
+  private heardLsn: Lsn = 0n;
   private lastError: string | undefined;
 
   private constructor(
@@ -163,17 +168,55 @@ export class NatsFollower {
 
   /** The stream's last message (its sequence and header), if any. */
   async lastMessage(): Promise<{ seq: number; header: TxPartHeader | HeartbeatHeader } | undefined> {
+    return this.message({ last_by_subj: changesSubject(this.opts.stream) });
+  }
+
+  private async message(
+    query: { seq: number } | { last_by_subj: string },
+  ): Promise<{ seq: number; header: TxPartHeader | HeartbeatHeader } | undefined> {
     const jsm = await this.manager();
     try {
-      const m = await jsm.streams.getMessage(this.opts.stream, {
-        last_by_subj: changesSubject(this.opts.stream),
-      });
+      const m = await jsm.streams.getMessage(this.opts.stream, query);
       if (!m) return undefined;
       return { seq: m.seq, header: decodeHeader(m.header) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Whether the stream still holds, at `this.next - 1`, the message the
+   * replica followed. A NATS server killed abruptly may lose the last
+   * messages it acknowledged (its file store is not synced at each write)
+   * and then give their sequences to new ones: following on by sequence
+   * would skip those. Such a message has an LSN beyond anything this edge
+   * was handed (or, after a restart, beyond the replica's position).
+   */
+  private async rewritten(heard: Lsn, pos: StreamPosition): Promise<boolean> {
+    const at = this.next - 1;
+    if (at < 1) return false;
+    if (at > pos.lastSeq) return true;
+    if (at < pos.firstSeq) return false;
+    const m = await this.message({ seq: at });
+    if (!m) return true;
+    return lsnOf(m.header) > heard;
+  }
+
+  /** The first sequence after the last message wholly before `lsn` (LSNs grow along the stream). */
+  private async seqAfter(lsn: Lsn, pos: StreamPosition): Promise<number> {
+    let lo = pos.firstSeq;
+    let hi = pos.lastSeq;
+    let found = pos.firstSeq - 1;
+    while (lo <= hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const m = await this.message({ seq: mid });
+      if (m && lsnOf(m.header) < lsn) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return Math.max(1, found + 1);
   }
 
   /**
@@ -185,6 +228,7 @@ export class NatsFollower {
     const gen = ++this.gen;
     this.sink = sink;
     this.next = Math.max(1, fromSeq);
+    this.heardLsn = 0n;
     this.unacked = [];
     // Silence is measured from here (freshness: a hub that stopped publishing is lag).
     this.heardAt = Date.now();
@@ -226,7 +270,9 @@ export class NatsFollower {
     this.wake();
     await this.messages?.close().catch(() => {});
     await this.running?.catch(() => {});
-    await this.nc.drain().catch(() => this.nc.close());
+    // Drain waits for the server; a gone server must not hold up the stop.
+    await Promise.race([this.nc.drain().catch(() => {}), sleep(2_000)]);
+    if (!this.nc.isClosed()) await this.nc.close().catch(() => {});
   }
 
   private wake(): void {
@@ -243,6 +289,9 @@ export class NatsFollower {
       } else if (s.type === 'reconnect') {
         this.connected = true;
         this.logger.info({ server: s.server }, 'nats: reconnected');
+        // Pull requests and in-flight messages died with the old connection
+        // (or the server): read on from the next sequence with a fresh consumer.
+        void this.messages?.close().catch(() => {});
       }
     }
   }
@@ -280,6 +329,15 @@ export class NatsFollower {
     const pos = await this.position();
     if (pos === undefined) {
       throw new Error(`stream ${this.opts.stream} does not exist (yet): is the hub running?`);
+    }
+    const sink = this.sink;
+    if (sink && (await this.rewritten(this.heardLsn > 0n ? this.heardLsn : sink.appliedLsn(), pos))) {
+      const from = await this.seqAfter(sink.appliedLsn(), pos);
+      this.logger.warn(
+        { expected: this.next - 1, lastSeq: pos.lastSeq, from, appliedLsn: formatLsn(sink.appliedLsn()) },
+        'nats: the stream no longer holds the message the replica followed (NATS lost acknowledged messages?); following on by LSN',
+      );
+      this.next = from;
     }
     if (this.next < pos.firstSeq) {
       const err = new RetentionLostError(this.next, pos.firstSeq, this.opts.stream);
@@ -346,6 +404,8 @@ export class NatsFollower {
     const header = decodeHeader(m.headers);
     this.next = m.seq + 1;
     this.unacked.push({ seq: m.seq, msg: m, gen });
+    const lsn = lsnOf(header);
+    if (lsn > this.heardLsn) this.heardLsn = lsn;
     if (header.kind === 'hb') {
       sink.heartbeat({ seq: m.seq, header });
       return;
@@ -354,6 +414,10 @@ export class NatsFollower {
     const records = decodeRecords(data).map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength));
     sink.part({ seq: m.seq, header, records });
   }
+}
+
+function lsnOf(h: TxPartHeader | HeartbeatHeader): Lsn {
+  return h.kind === 'hb' ? h.lsn : h.finalLsn;
 }
 
 function isNotFound(err: unknown): boolean {

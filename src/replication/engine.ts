@@ -1152,6 +1152,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     follower.start(this.followSeq + 1, {
       part: (p) => this.enqueuePart(gen, p),
       heartbeat: (h) => this.enqueueHeartbeat(gen, h),
+      appliedLsn: () => this.appliedLsn(),
       lost: (err) => this.retentionLost(gen, err),
     });
     this.state = 'streaming';

@@ -23,6 +23,10 @@ export class ContractHub implements EngineTap {
   private lastHbAt = 0;
   private publishing: Promise<unknown> = Promise.resolve();
   published = 0;
+  /** Publishes JetStream acknowledged. */
+  acked = 0;
+  /** Publishes JetStream refused or never acknowledged (the test hub does not retry them). */
+  failures: string[] = [];
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -140,7 +144,15 @@ export class ContractHub implements EngineTap {
       hdrs.set(k, k === 'Nats-Msg-Id' && repeat ? `${v}@${h.time}` : v);
     }
     const js = jetstream(this.nc);
-    const p = js.publish(changesSubject(this.stream), body, { headers: hdrs, timeout: 30_000 });
+    const id = hdrs.get('Nats-Msg-Id');
+    const p = js
+      .publish(changesSubject(this.stream), body, { headers: hdrs, timeout: 30_000 })
+      .then(() => {
+        this.acked++;
+      })
+      .catch((err: Error) => {
+        this.failures.push(`${id}: ${err.message}`);
+      });
     this.published++;
     this.publishing = Promise.all([this.publishing, p]);
   }
