@@ -523,3 +523,29 @@ test('an edge follows the stream of the real hub and ends identical to upstream;
     await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`);
   }
 });
+
+test('a hub whose replica is remade past what the stream holds reports the gap (edges must re-bootstrap)', async () => {
+  await pg.query(`CREATE TABLE hub_gap (id int PRIMARY KEY)`);
+  const first = await startHub('HUB5', join(dir, 'hub5.db'));
+  await pg.query(`INSERT INTO hub_gap VALUES (1)`);
+  const t1 = await currentLsn();
+  await eventually(async () => first.hub.publisher.durable() >= t1, 30_000, 'first hub published');
+  assert.equal(first.hub.publisher.status().streamGap, undefined);
+  await first.hub.stop();
+  // The replica file and its slot are gone; changes meanwhile are in no stream.
+  await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`);
+  await pg.query(`INSERT INTO hub_gap VALUES (2)`);
+  const second = await startHub('HUB5', join(dir, 'hub5-new.db'));
+  try {
+    const gap = second.hub.publisher.status().streamGap;
+    assert.ok(gap, 'gap reported');
+    assert.ok(parseLsn(gap.from) <= t1 && parseLsn(gap.to) > t1, `gap ${gap.from}..${gap.to}`);
+    const s = (await (await fetch(`http://127.0.0.1:${second.http}/status`)).json()) as {
+      nats: { streamGap?: unknown };
+    };
+    assert.ok(s.nats.streamGap);
+  } finally {
+    await second.hub.stop();
+    await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`);
+  }
+});

@@ -108,6 +108,12 @@ export interface PublisherStatus {
   skippedTransactions: number;
   /** Parts of a transaction cut short by a restart that were not republished. */
   skippedParts: number;
+  /**
+   * The hub's replica was remade from a snapshot past what the stream holds: the
+   * changes in between were never published, so edges that followed the stream
+   * before must re-bootstrap (see docs/architecture.md).
+   */
+  streamGap?: { from: string; to: string };
   lastError?: string;
 }
 
@@ -204,6 +210,9 @@ export class Publisher implements EngineTap {
   private lastHbAt = 0;
   private hbTimer: NodeJS.Timeout | undefined;
   private skippedTx = 0;
+  private gap: { from: Lsn; to: Lsn } | undefined;
+  /** The stream had messages before this hub published anything (or it published some). */
+  private streamHadHistory = false;
   private skippedParts = 0;
 
   constructor(private readonly opts: PublisherOptions) {
@@ -257,6 +266,7 @@ export class Publisher implements EngineTap {
 
   private resumeAfter(lastSeq: number, last: StoredMsg | null): void {
     this.lastSeq = lastSeq;
+    this.streamHadHistory = lastSeq > 0;
     if (!last) {
       this.historyFromStart = lastSeq === 0;
       this.opts.logger.info({ stream: this.opts.stream, lastSeq }, 'nats: publishing to an empty stream');
@@ -312,6 +322,24 @@ export class Publisher implements EngineTap {
     // A transaction the old connection did not finish comes again from its Begin.
     this.cur = undefined;
     this.cutter.reset();
+  }
+
+  onSnapshot(lsn: Lsn): void {
+    // A stream that was empty until now starts at the snapshot: nothing is missing.
+    if (!this.streamHadHistory && this.lastAcked === undefined && this.outbox.length === this.head) {
+      if (lsn > this.hbPos) this.hbPos = lsn;
+      this.advanceDurable(lsn);
+      return;
+    }
+    if (!this.partial && lsn <= this.hbPos) return;
+    this.gap = { from: this.partial ? this.partial.finalLsn : this.hbPos, to: lsn };
+    // The transaction cut short is never streamed again: its rest cannot be published.
+    this.partial = undefined;
+    if (lsn > this.doneBelow) this.doneBelow = lsn;
+    this.opts.logger.error(
+      { stream: this.opts.stream, from: formatLsn(this.gap.from), to: formatLsn(lsn) },
+      'nats: the replica was remade from a snapshot past what the change stream holds; changes in between were never published: edges that followed this stream must re-bootstrap (delete their replica file), or use a new --stream',
+    );
   }
 
   onMessage(data: Buffer): void {
@@ -424,6 +452,7 @@ export class Publisher implements EngineTap {
       skippedTransactions: this.skippedTx,
       skippedParts: this.skippedParts,
     };
+    if (this.gap) s.streamGap = { from: formatLsn(this.gap.from), to: formatLsn(this.gap.to) };
     if (this.lastAcked) {
       s.lastLsn = formatLsn(this.lastAcked.lsn);
       s.lastKind = this.lastAcked.kind;

@@ -115,6 +115,11 @@ export interface EngineTap {
   ready(): Promise<void> | undefined;
   /** The highest position up to `lsn` the tap has made durable (0 for none yet: the slot's own). */
   confirmable(lsn: Lsn): Lsn;
+  /**
+   * The replica was (re)made from a snapshot at `lsn` (first start, or a lost slot):
+   * changes before it will never be streamed.
+   */
+  onSnapshot?(lsn: Lsn): void;
 }
 
 /** What the rest of Outpost uses of a running engine, in this thread or in a worker (engine-thread.ts). */
@@ -986,6 +991,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   ): void {
     this.applied = lsn;
     this.metrics.appliedLsn.set(Number(lsn));
+    this.opts.tap?.onSnapshot?.(lsn);
     const secs = (performance.now() - started) / 1000;
     this.logger.info(
       {
