@@ -10,6 +10,7 @@
  */
 import { NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
+import { intervalInput } from './interval.js';
 import { jsonbInput, jsonInput } from './json.js';
 
 /** Built-in type OIDs (shared table). */
@@ -47,6 +48,8 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   // Stored as jsonb_out's text (json: the input text); no comparison.
   [Oid.jsonb, { name: 'jsonb', len: -1, category: 'U' }],
   [Oid.json, { name: 'json', len: -1, category: 'U' }],
+  // Stored as interval_out's text (IntervalStyle postgres); no comparison yet.
+  [Oid.interval, { name: 'interval', len: 16, category: 'T', preferred: true }],
   [Oid.boolArray, { name: '_bool', len: -1, elem: Oid.bool, category: 'A' }],
   [Oid.int2Array, { name: '_int2', len: -1, elem: Oid.int2, category: 'A' }],
   [Oid.int4Array, { name: '_int4', len: -1, elem: Oid.int4, category: 'A' }],
@@ -77,6 +80,7 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['uuid', Oid.uuid],
   ['json', Oid.json],
   ['jsonb', Oid.jsonb],
+  ['interval', Oid.interval],
 ]);
 
 export function isIntType(oid: number): boolean {
@@ -307,6 +311,8 @@ export function inputValue(type: number, text: string, what: string): Stored {
       return jsonbInput(text, what);
     case Oid.json:
       return jsonInput(text, what);
+    case Oid.interval:
+      return intervalInput(text, what);
   }
   const info = TYPES.get(type);
   if (info?.elem !== undefined) return JSON.stringify(arrayInput(text, info.elem, what));

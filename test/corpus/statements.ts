@@ -6,6 +6,7 @@
  * the order is comparable. `!` marks one Postgres rejects, `!<17 ` one
  * Postgres before 17 rejects (the suites also run on Postgres 15).
  */
+import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
 
 const ORM: string[] = [
@@ -599,6 +600,7 @@ function filters(): string[] {
 
 export const CORPUS: string[] = [
   ...JSON_CORPUS,
+  ...INTERVAL_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

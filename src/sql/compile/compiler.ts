@@ -122,7 +122,14 @@ export class StatementCompiler {
   /** Parameters of a type whose input function we do not reproduce are not local. */
   paramInputCheck(type: number, index: number): void {
     const info = TYPES.get(type);
-    if (!info || type === Oid.unknown || type === Oid.float4 || type === Oid.jsonb || type === Oid.json) {
+    if (
+      !info ||
+      type === Oid.unknown ||
+      type === Oid.float4 ||
+      type === Oid.jsonb ||
+      type === Oid.json ||
+      type === Oid.interval
+    ) {
       throw new NotLocal(`parameter $${index + 1} of type ${info?.name ?? type}`);
     }
   }

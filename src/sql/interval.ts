@@ -1,0 +1,360 @@
+/**
+ * interval_in for the common input forms, and interval_out under
+ * IntervalStyle=postgres (the stored form, docs/architecture.md).
+ *
+ * The parse follows Postgres's DecodeInterval (datetime.c, 15 and later):
+ * fields are read right to left, a number takes the unit to its right (or,
+ * rightmost and bare, seconds; left of a time field or an hour count, days),
+ * fractions spill into the smaller fields with the same double arithmetic
+ * and rint(). Only forms whose meaning is the same on every supported major
+ * are accepted: `ago`, `infinity` (17+), ISO 8601 (`P1Y`), the typmod forms
+ * (`interval '1' day`), SQL-standard sign propagation, and values at the
+ * int32/int64 limits (where 17 reserves the infinities) throw `NotLocal`,
+ * as does any input Postgres rejects.
+ */
+import { NotLocal } from '../errors.js';
+
+export interface IntervalValue {
+  months: number;
+  days: number;
+  usec: bigint;
+}
+
+const USECS_PER_SEC = 1_000_000n;
+const USECS_PER_MINUTE = 60n * USECS_PER_SEC;
+const USECS_PER_HOUR = 60n * USECS_PER_MINUTE;
+const USECS_PER_DAY = 24n * USECS_PER_HOUR;
+/** Beyond these the 15/17 behaviours differ (17's infinities) or overflow: not local. */
+const INT32_SAFE = 2 ** 31 - 2;
+const INT64_SAFE = 2n ** 63n - 2n;
+
+type Unit =
+  | 'microsecond'
+  | 'millisecond'
+  | 'second'
+  | 'minute'
+  | 'hour'
+  | 'day'
+  | 'week'
+  | 'month'
+  | 'year'
+  | 'decade'
+  | 'century'
+  | 'millennium';
+
+/** deltatktbl's spellings (the exact words; Postgres also matches longer words on their first 10 letters). */
+const UNITS = new Map<string, Unit>([
+  ['us', 'microsecond'],
+  ['usec', 'microsecond'],
+  ['usecs', 'microsecond'],
+  ['useconds', 'microsecond'],
+  ['microsecond', 'microsecond'],
+  ['microseconds', 'microsecond'],
+  ['ms', 'millisecond'],
+  ['msec', 'millisecond'],
+  ['msecs', 'millisecond'],
+  ['mseconds', 'millisecond'],
+  ['millisecond', 'millisecond'],
+  ['milliseconds', 'millisecond'],
+  ['s', 'second'],
+  ['sec', 'second'],
+  ['secs', 'second'],
+  ['second', 'second'],
+  ['seconds', 'second'],
+  ['m', 'minute'],
+  ['min', 'minute'],
+  ['mins', 'minute'],
+  ['minute', 'minute'],
+  ['minutes', 'minute'],
+  ['h', 'hour'],
+  ['hr', 'hour'],
+  ['hrs', 'hour'],
+  ['hour', 'hour'],
+  ['hours', 'hour'],
+  ['d', 'day'],
+  ['day', 'day'],
+  ['days', 'day'],
+  ['w', 'week'],
+  ['week', 'week'],
+  ['weeks', 'week'],
+  ['mon', 'month'],
+  ['mons', 'month'],
+  ['month', 'month'],
+  ['months', 'month'],
+  ['y', 'year'],
+  ['yr', 'year'],
+  ['yrs', 'year'],
+  ['year', 'year'],
+  ['years', 'year'],
+  ['dec', 'decade'],
+  ['decs', 'decade'],
+  ['decade', 'decade'],
+  ['decades', 'decade'],
+  ['c', 'century'],
+  ['cent', 'century'],
+  ['century', 'century'],
+  ['centuries', 'century'],
+  ['mil', 'millennium'],
+  ['mils', 'millennium'],
+  ['millennium', 'millennium'],
+  ['millennia', 'millennium'],
+]);
+
+/** Field masks (DTK_M): a field given twice is an error. */
+const MASK: Record<Unit, number> = {
+  microsecond: 1,
+  millisecond: 2,
+  second: 4,
+  minute: 8,
+  hour: 16,
+  day: 32,
+  week: 64,
+  month: 128,
+  year: 256,
+  decade: 512,
+  century: 1024,
+  millennium: 2048,
+};
+const ALL_SECS = MASK.second | MASK.millisecond | MASK.microsecond;
+const TIME_MASK = MASK.hour | MASK.minute | ALL_SECS;
+
+/** C's rint() under the default rounding mode: half to even. */
+export function rint(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d < 0.5) return f;
+  if (d > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+class Acc {
+  years = 0;
+  months = 0;
+  days = 0;
+  usec = 0n;
+
+  constructor(readonly what: string) {}
+
+  fail(why = 'not a plain interval'): never {
+    throw new NotLocal(`${this.what}: ${why}`);
+  }
+
+  check(): void {
+    if (
+      Math.abs(this.years) > INT32_SAFE ||
+      Math.abs(this.months) > INT32_SAFE ||
+      Math.abs(this.days) > INT32_SAFE
+    )
+      this.fail('interval field out of range');
+    if (this.usec > INT64_SAFE || this.usec < -INT64_SAFE) this.fail('interval field out of range');
+  }
+
+  /** AdjustFractMicroseconds. */
+  fractUsec(frac: number, scale: bigint): void {
+    if (frac === 0) return;
+    const f = frac * Number(scale);
+    const whole = Math.trunc(f);
+    this.usec += BigInt(whole) + BigInt(rint(f - whole));
+    this.check();
+  }
+
+  /** AdjustFractDays. */
+  fractDays(frac: number, scale: number): void {
+    if (frac === 0) return;
+    const f = frac * scale;
+    const extra = Math.trunc(f);
+    this.days += extra;
+    this.check();
+    this.fractUsec(f - extra, USECS_PER_DAY);
+  }
+
+  add(unit: Unit, val: bigint, fval: number): void {
+    const small = (v: bigint): number => {
+      if (v > BigInt(INT32_SAFE) || v < -BigInt(INT32_SAFE)) this.fail('interval field out of range');
+      return Number(v);
+    };
+    const years = (scale: number): void => {
+      this.years += small(val) * scale;
+      // AdjustFractYears: (int) rint(frac * scale * MONTHS_PER_YEAR)
+      this.months += rint(fval * scale * 12);
+    };
+    switch (unit) {
+      case 'microsecond':
+      case 'millisecond':
+      case 'second':
+      case 'minute':
+      case 'hour': {
+        const scale =
+          unit === 'microsecond'
+            ? 1n
+            : unit === 'millisecond'
+              ? 1000n
+              : unit === 'second'
+                ? USECS_PER_SEC
+                : unit === 'minute'
+                  ? USECS_PER_MINUTE
+                  : USECS_PER_HOUR;
+        this.usec += val * scale;
+        this.check();
+        this.fractUsec(fval, scale);
+        break;
+      }
+      case 'day':
+        this.days += small(val);
+        this.check();
+        this.fractUsec(fval, USECS_PER_DAY);
+        break;
+      case 'week':
+        this.days += small(val) * 7;
+        this.check();
+        this.fractDays(fval, 7);
+        break;
+      case 'month':
+        this.months += small(val);
+        this.check();
+        this.fractDays(fval, 30);
+        break;
+      case 'year':
+        years(1);
+        break;
+      case 'decade':
+        years(10);
+        break;
+      case 'century':
+        years(100);
+        break;
+      case 'millennium':
+        years(1000);
+        break;
+    }
+    this.check();
+  }
+}
+
+const NUMBER = /^([+-]?)(\d+)(?:\.(\d+))?$/;
+const YEAR_MONTH = /^([+-]?)(\d+)-(\d+)$/;
+const TIME = /^([+-]?)(\d+):(\d+)(?::(\d+)(?:\.(\d+))?)?$/;
+
+/** interval_in (no typmod, IntervalStyle postgres) for the forms described above. */
+export function parseInterval(text: string, what: string): IntervalValue {
+  const acc = new Acc(what);
+  const tokens = text.split(/[ \t\n\r\f\v]+/).filter((t) => t !== '');
+  if (tokens[0] === '@') tokens.shift();
+  if (tokens.length === 0) acc.fail();
+  let fmask = 0;
+  /** The unit of the number to the left (type in DecodeInterval); undefined: none yet. */
+  let type: Unit | undefined;
+  let pendingUnit = false;
+  let sawFraction = false;
+  let sawTime = false;
+  for (let i = tokens.length - 1; i >= 0; i--) {
+    const tok = (tokens[i] as string).toLowerCase();
+    let tmask = 0;
+    const unit = UNITS.get(tok);
+    if (unit !== undefined) {
+      if (pendingUnit) acc.fail('unit without a number');
+      type = unit;
+      pendingUnit = true;
+      continue;
+    }
+    const time = TIME.exec(tok);
+    if (time) {
+      // DecodeTimeForInterval assigns the microseconds: a fraction spilled
+      // into them from the right would be lost; not reproduced.
+      if (pendingUnit || sawFraction || sawTime) acc.fail('time field in this position');
+      const [, sign, hs, ms, ss = '0', frac] = time;
+      const min = Number(ms);
+      const sec = Number(ss);
+      if (min > 59 || sec > 60 || (ms as string).length > 9 || ss.length > 9)
+        acc.fail('time field out of range');
+      let fsec = 0n;
+      if (frac !== undefined) fsec = BigInt(rint(Number(`0.${frac}`) * 1_000_000));
+      let usec =
+        BigInt(hs as string) * USECS_PER_HOUR + BigInt(min) * USECS_PER_MINUTE + BigInt(sec) * USECS_PER_SEC;
+      usec += fsec;
+      if (sign === '-') usec = -usec;
+      acc.usec = usec;
+      acc.check();
+      tmask = TIME_MASK;
+      type = 'day';
+      sawTime = true;
+    } else {
+      const ym = YEAR_MONTH.exec(tok);
+      const num = ym ? undefined : NUMBER.exec(tok);
+      if (!ym && !num) acc.fail();
+      if (ym) {
+        // SQL "years-months": the unit is months whatever follows.
+        if (pendingUnit) acc.fail('year-month with a unit');
+        const [, sign, ys, mos] = ym;
+        const mo = Number(mos);
+        if (mo >= 12) acc.fail('interval field out of range');
+        let v = BigInt(ys as string) * 12n + BigInt(mo);
+        if (sign === '-') v = -v;
+        acc.add('month', v, 0);
+        tmask = MASK.month;
+        type = 'month';
+      } else {
+        const [, sign, ints, frac] = num as RegExpExecArray;
+        const u: Unit = type ?? 'second';
+        type = u;
+        let val = BigInt(ints as string);
+        let fval = frac === undefined ? 0 : Number(`0.${frac}`);
+        if (sign === '-') {
+          val = -val;
+          fval = -fval;
+        }
+        if (fval !== 0) sawFraction = true;
+        acc.add(u, val, fval);
+        tmask = u === 'second' ? (fval === 0 ? MASK.second : ALL_SECS) : MASK[u];
+        if (u === 'hour') type = 'day';
+      }
+      pendingUnit = false;
+    }
+    if (tmask & fmask) acc.fail('a field given twice');
+    fmask |= tmask;
+  }
+  if (pendingUnit || fmask === 0) acc.fail();
+  const months = acc.years * 12 + acc.months;
+  if (Math.abs(months) > INT32_SAFE) acc.fail('interval out of range');
+  return { months, days: acc.days, usec: acc.usec };
+}
+
+/** EncodeInterval, IntervalStyle postgres. */
+export function formatInterval(v: IntervalValue): string {
+  const year = Math.trunc(v.months / 12);
+  const mon = v.months % 12;
+  let out = '';
+  let isZero = true;
+  let isBefore = false;
+  const part = (value: number | bigint, unit: string): void => {
+    if (value === 0 || value === 0n) return;
+    const neg = value < 0;
+    out += `${isZero ? '' : ' '}${isBefore && !neg ? '+' : ''}${value} ${unit}${value === 1 || value === 1n ? '' : 's'}`;
+    isBefore = neg;
+    isZero = false;
+  };
+  part(year, 'year');
+  part(mon === 0 ? 0 : mon, 'mon');
+  part(v.days, 'day');
+  const t = v.usec;
+  const hour = t / USECS_PER_HOUR;
+  const rest = t % USECS_PER_HOUR;
+  const min = rest / USECS_PER_MINUTE;
+  const rest2 = rest % USECS_PER_MINUTE;
+  const sec = rest2 / USECS_PER_SEC;
+  const fsec = rest2 % USECS_PER_SEC;
+  if (isZero || t !== 0n) {
+    const minus = hour < 0n || min < 0n || sec < 0n || fsec < 0n;
+    const abs = (x: bigint): bigint => (x < 0n ? -x : x);
+    const two = (x: bigint): string => String(abs(x)).padStart(2, '0');
+    let secs = two(sec);
+    if (fsec !== 0n) secs += `.${String(abs(fsec)).padStart(6, '0').replace(/0+$/, '')}`;
+    out += `${isZero ? '' : ' '}${minus ? '-' : isBefore ? '+' : ''}${two(hour)}:${two(min)}:${secs}`;
+  }
+  return out;
+}
+
+/** interval_in → the stored (output) text. */
+export function intervalInput(text: string, what: string): string {
+  return formatInterval(parseInterval(text, what));
+}
