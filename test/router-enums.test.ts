@@ -21,6 +21,7 @@ import { Router } from '../src/router/router.js';
 import type { LocalResult } from '../src/router/types.js';
 import type { SessionState } from '../src/session.js';
 import { compareResult } from './corpus/harness.js';
+import { samePrepared } from './helpers/differential.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { connectTracked, createReplicaFixture, rawTypes } from './helpers/replica-fixture.js';
 import { byPgNames } from './helpers/replica-views.js';
@@ -283,6 +284,28 @@ describe('enum columns the replica cannot compare are forwarded', () => {
       String(await differ(router, client, session, "SELECT id FROM a WHERE c = 'Red'")),
       /invalid input value for enum color/,
     );
+  });
+
+  test('parameters typed by an enum column: ParameterDescription, labels checked at Bind', async () => {
+    const router = await routerWith((_, labels) => labels);
+    const cases: [string, (string | null)[][]][] = [
+      ['SELECT id, c FROM a WHERE c = $1 ORDER BY id', [['red'], ['blue'], [null]]],
+      ['SELECT id FROM a WHERE c < $1 OR c = $1 ORDER BY id', [['green'], ['red']]],
+      ['SELECT id FROM a WHERE c IN ($1, $2) ORDER BY id', [['red', 'blue']]],
+      ['SELECT a.id FROM a JOIN b ON b.c = a.c WHERE b.c <> $1 ORDER BY 1', [['green']]],
+    ];
+    for (const [sql, executions] of cases) await samePrepared(router, client, session, sql, executions);
+    // Not a label (case and blanks count): Postgres raises 22P02 at Bind, so the run is forwarded.
+    const route = router.prepare('SELECT id FROM a WHERE c = $1', [], session);
+    assert.equal(route.kind, 'local');
+    if (route.kind !== 'local') return;
+    for (const bad of ['Red', ' red', '']) {
+      assert.throws(() => route.prepared.run([bad]), /invalid input value for enum/);
+      await assert.rejects(
+        client.query('SELECT id FROM a WHERE c = $1', [bad]),
+        /invalid input value for enum color/,
+      );
+    }
   });
 
   test('a catalog without labels (a replica file from before they were recorded)', async () => {

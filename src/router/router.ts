@@ -378,6 +378,7 @@ export class Router extends Classifier implements QueryRouter {
     const { renderers, fields } = ready;
     const current = () => plan.localeEpoch === this.localeEpoch;
     const paramTypes = plan.compiled.paramTypes;
+    const enumLabels = plan.compiled.paramEnumLabels;
     const pool = this.opts.pool;
     const convert = (params: readonly (string | null)[]): Stored[] => {
       if (params.length !== paramTypes.length) {
@@ -386,9 +387,14 @@ export class Router extends Classifier implements QueryRouter {
         );
       }
       // Each parameter through its type's input function (invalid input: Postgres raises 22P02).
-      return params.map((p, i) =>
-        p === null ? null : inputValue(paramTypes[i] as number, p, `parameter $${i + 1}`),
-      );
+      return params.map((p, i) => {
+        if (p === null) return null;
+        const labels = enumLabels?.[i];
+        if (labels === undefined) return inputValue(paramTypes[i] as number, p, `parameter $${i + 1}`);
+        // enum_in: exactly a label (case and blanks included), stored as its text.
+        if (!labels.includes(p)) throw new NotLocal(`parameter $${i + 1}: invalid input value for enum`);
+        return p;
+      });
     };
     return {
       kind: 'local',

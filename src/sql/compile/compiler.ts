@@ -63,6 +63,8 @@ export class StatementCompiler {
   jsonArrays = false;
   /** Enum types of the columns read so far (type OID → an Expr of it: labels, name, size). */
   readonly enums = new Map<number, Expr>();
+  /** Parameters typed as an enum (index → an Expr of the enum type): enum_in accepts exactly its labels. */
+  readonly paramEnums = new Map<number, Expr>();
 
   constructor(
     readonly ctx: CompileContext,
@@ -101,6 +103,11 @@ export class StatementCompiler {
       }),
       tables: [...this.tables.values()],
       paramTypes,
+      ...(this.paramEnums.size > 0
+        ? {
+            paramEnumLabels: paramTypes.map((_, i) => this.paramEnums.get(i)?.enumLabels),
+          }
+        : {}),
       prechecks: this.prechecks,
       unqualified: this.unqualified,
     };
@@ -121,6 +128,7 @@ export class StatementCompiler {
 
   /** Parameters of a type whose input function we do not reproduce are not local. */
   paramInputCheck(type: number, index: number): void {
+    if (this.paramEnums.get(index)?.type === type) return;
     const info = TYPES.get(type);
     if (
       !info ||

@@ -120,6 +120,15 @@ export function paramRef(this: StatementCompiler, p: ParamRef): Expr {
   this.binds[name] = { kind: 'param', index };
   const t = this.paramTypes[index] ?? 0;
   if (t === 0) return unknownExpr(`@${name}`, { kind: 'param', index });
+  const enumType = this.paramEnums.get(index);
+  if (enumType !== undefined) {
+    return {
+      ...constExpr(`@${name}`, enumType.type),
+      typlen: enumType.typlen,
+      typeName: enumType.typeName,
+      enumLabels: enumType.enumLabels as readonly string[],
+    };
+  }
   this.paramInputCheck(t, index);
   if (TYPES.get(t)?.elem !== undefined && !this.jsonArrays) {
     throw unsupported(`array parameter $${n} outside = ANY`);
@@ -180,8 +189,17 @@ export function enumConstant(this: StatementCompiler, e: Expr, enumType: Expr): 
   const labels = enumType.enumLabels as readonly string[];
   let sql: string;
   if (u.kind === 'null') sql = 'NULL';
-  else if (u.kind === 'param') throw new NotLocal(`parameter of enum type ${enumType.typeName}`);
-  else if (!labels.includes(u.text)) {
+  else if (u.kind === 'param') {
+    // Typed by its context, as Postgres infers `status = $1`; the router checks the label at Bind.
+    if (!this.paramTypes) throw new NotLocal('internal: not a parameter');
+    const current = this.paramTypes[u.index] ?? 0;
+    if (current !== 0 && current !== enumType.type) {
+      throw new NotLocal(`inconsistent types deduced for parameter $${u.index + 1}`);
+    }
+    this.paramTypes[u.index] = enumType.type;
+    this.paramEnums.set(u.index, enumType);
+    sql = e.sql;
+  } else if (!labels.includes(u.text)) {
     throw new NotLocal(
       `invalid input value for enum ${enumType.typeName}: ${JSON.stringify(u.text.slice(0, 40))}`,
     );

@@ -90,6 +90,11 @@ export interface CompiledSelect {
   /** Parameter types as Postgres reports them in ParameterDescription (extended protocol). */
   paramTypes: number[];
   /**
+   * Labels of the parameters typed as an enum (undefined for the others):
+   * a bound value must be one of them, else Postgres raises 22P02.
+   */
+  paramEnumLabels?: (readonly string[] | undefined)[];
+  /**
    * SQLite expressions (same parameters) over constants and parameters only
    * that may raise an error: Postgres folds them while planning, so it raises
    * the error even where the row-by-row evaluation would not reach them. Run
