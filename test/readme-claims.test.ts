@@ -1,0 +1,264 @@
+/**
+ * The README's list of what is served locally ("How routing works", from
+ * "Served locally today" to "Where Postgres's answer") against the compiler,
+ * both ways (issue 16):
+ *
+ * - every backticked claim there has probe statements here, and each probe is
+ *   answered locally and identically to Postgres (a database created with
+ *   LOCALE 'C.UTF-8' holding test/corpus/schema.sql); a claim without a probe
+ *   fails, so a new claim comes with its proof;
+ * - every function the compiler serves locally is named in the list: each
+ *   function name the compiler's source mentions (test/readme-claims finds
+ *   them as string literals that are pg_catalog function names) is routed in
+ *   a set of argument shapes, and any that is local must be claimed.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { type Corpus, differ, differPrepared, startCorpus, TABLES } from './corpus/harness.js';
+
+const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+/** The list: from its first words to the sentence after it. */
+function servedSection(): string {
+  const start = README.indexOf('Served locally today');
+  const end = README.indexOf("Where Postgres's", start);
+  assert.ok(start >= 0 && end > start, 'README section "Served locally today" not found');
+  return README.slice(start, end);
+}
+
+function claims(): string[] {
+  return [...new Set([...servedSection().matchAll(/`([^`]+)`/g)].map((m) => m[1] as string))];
+}
+
+/** A probe: a statement answered locally, or one run with parameters (extended protocol). */
+type Probe = string | { sql: string; executions: (string | null)[][] };
+
+/**
+ * Claims proven elsewhere, not by a statement on this schema: the test file
+ * that proves each.
+ */
+const PROVEN_ELSEWHERE: Record<string, string> = {
+  'READ ONLY': 'test/read-only-transactions.test.ts',
+  'C.UTF-8': 'test/collation.test.ts',
+};
+
+const PROBES: Record<string, Probe[]> = {
+  SELECT: ['SELECT id, email FROM users ORDER BY id'],
+  USING: [
+    'SELECT order_id, qty FROM order_items JOIN (SELECT id AS order_id FROM orders) o USING (order_id) ORDER BY 1, 2 LIMIT 5',
+  ],
+  WHERE: ["SELECT id FROM users WHERE age > 30 AND country <> 'US' ORDER BY id"],
+  IN: [
+    'SELECT id FROM users WHERE id IN (1, 3, 5) ORDER BY id',
+    'SELECT id FROM users WHERE id IN (SELECT user_id FROM orders) ORDER BY id',
+  ],
+  BETWEEN: ['SELECT id FROM users WHERE age BETWEEN 20 AND 40 ORDER BY id'],
+  LIKE: ["SELECT id FROM users WHERE email LIKE 'a%' ORDER BY id"],
+  ILIKE: ["SELECT id FROM users WHERE name ILIKE '%É%' ORDER BY id"],
+  '= ANY($1)': [{ sql: 'SELECT id FROM users WHERE id = ANY($1) ORDER BY id', executions: [['{1,2,3}']] }],
+  'IS [NOT] DISTINCT FROM': [
+    'SELECT id FROM users WHERE active IS DISTINCT FROM true ORDER BY id',
+    'SELECT id FROM users WHERE active IS NOT DISTINCT FROM NULL ORDER BY id',
+  ],
+  EXISTS: ['SELECT id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id) ORDER BY id'],
+  count: ['SELECT count(*), count(name), count(DISTINCT country) FROM users'],
+  sum: ['SELECT sum(age), sum(karma), sum(balance) FROM users'],
+  avg: ['SELECT avg(age), avg(balance) FROM users'],
+  min: ['SELECT min(age), min(name), min(birth) FROM users'],
+  max: ['SELECT max(age), max(name), max(created_at) FROM users'],
+  string_agg: ["SELECT string_agg(name, ', ' ORDER BY id) FROM users"],
+  array_agg: ['SELECT array_agg(id ORDER BY id) FROM users'],
+  'FILTER (WHERE …)': ['SELECT count(*) FILTER (WHERE active), sum(age) FILTER (WHERE age > 30) FROM users'],
+  'GROUP BY': ['SELECT country, count(*) FROM users GROUP BY country ORDER BY country NULLS FIRST'],
+  HAVING: ['SELECT country, count(*) FROM users GROUP BY country HAVING count(*) > 1 ORDER BY country'],
+  row_number: ['SELECT id, row_number() OVER (ORDER BY id) FROM users ORDER BY id'],
+  rank: ['SELECT id, rank() OVER (ORDER BY country) FROM users ORDER BY id'],
+  dense_rank: ['SELECT id, dense_rank() OVER (ORDER BY country) FROM users ORDER BY id'],
+  percent_rank: ['SELECT id, percent_rank() OVER (ORDER BY age) FROM users ORDER BY id'],
+  cume_dist: ['SELECT id, cume_dist() OVER (ORDER BY age) FROM users ORDER BY id'],
+  ntile: ['SELECT id, ntile(3) OVER (ORDER BY id) FROM users ORDER BY id'],
+  lag: ['SELECT id, lag(age) OVER (ORDER BY id) FROM users ORDER BY id'],
+  lead: ['SELECT id, lead(age, 2) OVER (ORDER BY id) FROM users ORDER BY id'],
+  OVER: ['SELECT id, sum(age) OVER (PARTITION BY country ORDER BY id) FROM users ORDER BY id'],
+  DISTINCT: ['SELECT DISTINCT country FROM users ORDER BY country'],
+  'DISTINCT ON': ['SELECT DISTINCT ON (country) country, id FROM users ORDER BY country, id'],
+  'ORDER BY': ['SELECT id, age FROM users ORDER BY age DESC, id'],
+  LIMIT: ['SELECT id FROM users ORDER BY id LIMIT 3'],
+  OFFSET: ['SELECT id FROM users ORDER BY id LIMIT 3 OFFSET 2'],
+  UNION: ['SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1'],
+  INTERSECT: ['SELECT id FROM users INTERSECT SELECT user_id FROM orders ORDER BY 1'],
+  EXCEPT: ['SELECT id FROM users EXCEPT SELECT user_id FROM orders ORDER BY 1'],
+  VALUES: ["SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(n, s) ORDER BY n"],
+  'generate_series(int, int [, int])': [
+    'SELECT g FROM generate_series(1, 5) AS g ORDER BY g',
+    'SELECT g FROM generate_series(10, 1, -3) AS g ORDER BY g',
+  ],
+  round: ['SELECT id, round(balance), round(balance, 1) FROM users ORDER BY id'],
+  '||': ["SELECT id, name || '@' || email FROM users ORDER BY id"],
+  lower: ['SELECT id, lower(name) FROM users ORDER BY id'],
+  upper: ['SELECT id, upper(name) FROM users ORDER BY id'],
+  length: ['SELECT id, length(name), length(country) FROM users ORDER BY id'],
+  char_length: ['SELECT id, char_length(name) FROM users ORDER BY id'],
+  jsonb_array_length: [
+    "SELECT id, jsonb_array_length(prefs) FROM users WHERE jsonb_typeof(prefs) = 'array' ORDER BY id",
+  ],
+  jsonb_typeof: ['SELECT id, jsonb_typeof(prefs) FROM users ORDER BY id'],
+  FROM: ['SELECT s.n FROM (SELECT id AS n FROM users) s ORDER BY s.n'],
+  coalesce: ['SELECT id, coalesce(name, email) FROM users ORDER BY id'],
+  nullif: ['SELECT id, nullif(age, 0) FROM users ORDER BY id'],
+  greatest: ['SELECT id, greatest(age, 30) FROM users ORDER BY id'],
+  least: ['SELECT id, least(age, 30) FROM users ORDER BY id'],
+  CASE: ["SELECT id, CASE WHEN age > 30 THEN 'old' ELSE 'young' END FROM users ORDER BY id"],
+  '->': ["SELECT id, prefs -> 'theme' FROM users ORDER BY id"],
+  '->>': ["SELECT id, prefs ->> 'theme' FROM users ORDER BY id"],
+  'date ± integer': ['SELECT id, birth + 1, birth - 7 FROM users ORDER BY id'],
+  'date − date': [
+    "SELECT id, birth - date '2000-01-01' FROM users WHERE birth BETWEEN '1900-01-01' AND '2100-01-01' ORDER BY id",
+  ],
+  'extract(… FROM date)': [
+    'SELECT id, extract(year FROM birth), extract(dow FROM birth) FROM users ORDER BY id',
+  ],
+  TimeZone: ["SELECT id FROM users WHERE created_at > '2024-01-02 00:00:00' ORDER BY id"],
+  C: ['SELECT id, name FROM users ORDER BY name COLLATE "C", id'],
+  POSIX: ['SELECT id, name FROM users ORDER BY name COLLATE "POSIX" DESC, id'],
+  ucs_basic: ['SELECT id, name FROM users ORDER BY name COLLATE ucs_basic, id'],
+  pg_c_utf8: ['SELECT id, name FROM users ORDER BY name COLLATE pg_c_utf8, id'],
+};
+
+/**
+ * Argument shapes a function is tried in when looking for what the compiler
+ * serves (`f` stands for the name); over test/corpus/schema.sql.
+ */
+const SHAPES = [
+  'SELECT f() FROM users',
+  'SELECT f(*) FROM users',
+  ...[
+    'id',
+    'age',
+    'karma',
+    'name',
+    'email',
+    'country',
+    'balance',
+    'score',
+    'birth',
+    'created_at',
+    'active',
+    'prefs',
+    'tags',
+  ].map((col) => `SELECT f(${col}) FROM users`),
+  'SELECT f(name, 2) FROM users',
+  'SELECT f(name, name) FROM users',
+  "SELECT f(name, ',') FROM users",
+  'SELECT f(id, id) FROM users',
+  'SELECT f(balance, 1) FROM users',
+  "SELECT f('year', birth) FROM users",
+  "SELECT f('day', created_at) FROM users",
+  'SELECT f(name, 1, 2) FROM users',
+  "SELECT f(name, 'a', 'b') FROM users",
+  'SELECT f(age, 0) FROM users',
+  "SELECT f(prefs, 'theme') FROM users",
+  'SELECT f() OVER (ORDER BY id) FROM users',
+  'SELECT f(id) OVER (ORDER BY id) FROM users',
+  'SELECT f(2) OVER (ORDER BY id) FROM users',
+  'SELECT f(id, 1) OVER (ORDER BY id) FROM users',
+  'SELECT * FROM f(1, 3)',
+  'SELECT * FROM f(1, 9, 2)',
+  "SELECT * FROM f('{1,2}'::int4[])",
+];
+
+/** Names the compiler's source mentions that are functions upstream. */
+function compilerNames(procs: Set<string>): string[] {
+  const dir = new URL('../src/sql/compile/', import.meta.url);
+  const names = new Set<string>();
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith('.ts')) continue;
+    const text = readFileSync(new URL(file, dir), 'utf8');
+    for (const m of text.matchAll(/'([a-z_][a-z0-9_]*)'/g))
+      if (procs.has(m[1] as string)) names.add(m[1] as string);
+  }
+  return [...names].sort();
+}
+
+/** The function a claim names: `generate_series(int, …)` → generate_series. */
+function claimedName(claim: string): string | undefined {
+  return /^([a-z_][a-z0-9_]*)(\(|$)/.exec(claim)?.[1];
+}
+
+describe('README "served locally" list vs the compiler', () => {
+  let c: Corpus;
+
+  before(async () => {
+    c = await startCorpus(undefined, {
+      setup: async (pgi) => {
+        await pgi.query("CREATE DATABASE claims TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C.UTF-8'");
+        await pgi.query(readFileSync(new URL('./corpus/schema.sql', import.meta.url), 'utf8'), [], 'claims');
+      },
+      database: 'claims',
+      tables: TABLES,
+    });
+  });
+
+  after(async () => {
+    await c?.close();
+  });
+
+  test('every claim has probes, and every probe is local and equal to Postgres', async () => {
+    const problems: string[] = [];
+    for (const claim of claims()) {
+      if (PROVEN_ELSEWHERE[claim]) continue;
+      const probes = PROBES[claim];
+      if (!probes) {
+        problems.push(
+          `README claims \`${claim}\`: add probe statements for it to test/readme-claims.test.ts`,
+        );
+        continue;
+      }
+      for (const p of probes) {
+        const sql = typeof p === 'string' ? p : p.sql;
+        try {
+          const out =
+            typeof p === 'string' ? await differ(c, p, false) : await differPrepared(c, p.sql, p.executions);
+          if (out.kind !== 'local')
+            problems.push(`\`${claim}\` not served locally (${JSON.stringify(out)}): ${sql}`);
+        } catch (err) {
+          problems.push(`\`${claim}\`: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  test('probes are of claims the README makes (no stale probes)', () => {
+    const made = new Set(claims());
+    const stale = [...Object.keys(PROBES), ...Object.keys(PROVEN_ELSEWHERE)].filter((k) => !made.has(k));
+    assert.deepEqual(stale, [], 'claims no longer in the README: remove their probes');
+  });
+
+  test('every function the compiler serves locally is in the README list', async () => {
+    const procs = new Set(
+      (
+        await c.client.query<{ proname: string }>(
+          "SELECT DISTINCT proname FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace",
+        )
+      ).rows.map((r) => r.proname),
+    );
+    const claimed = new Set(
+      claims()
+        .map(claimedName)
+        .filter((n): n is string => n !== undefined),
+    );
+    const unclaimed: string[] = [];
+    const names = compilerNames(procs);
+    assert.ok(names.includes('count') && names.includes('lower'), `names found: ${names.join(', ')}`);
+    for (const name of names) {
+      c.session.stateCheck = undefined;
+      const local = SHAPES.map((s) => s.replace(/\bf\(/, `${name}(`)).find(
+        (sql) => c.router.route(sql, c.session).kind === 'local',
+      );
+      if (local !== undefined && !claimed.has(name)) unclaimed.push(`${name} (local: ${local})`);
+    }
+    assert.deepEqual(unclaimed, [], 'served locally but not in the README list');
+  });
+});
