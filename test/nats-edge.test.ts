@@ -7,11 +7,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect, headers } from '@nats-io/transport-node';
 import type { Client } from 'pg';
 import { Hub, parsePublishArgs } from '../src/commands/publish.js';
 import { natsConfig } from '../src/config.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
+import { NatsFollower } from '../src/nats/follower.js';
+import { changesSubject, encodeHeader } from '../src/nats/wire-format.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
@@ -20,6 +24,7 @@ import {
   eventually,
   lastRoute,
   type OutpostProcess,
+  runCli,
   startOutpost,
 } from './helpers/outpost.js';
 import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
@@ -265,6 +270,18 @@ test('1 hub + 2 edges: one slot, local reads, read-your-writes, schema change, S
     assert.equal(s0.replication.source, 'nats');
     assert.equal((s0.replication.nats as { stream: string }).stream, stream);
     assert.match(String(s0.replication.appliedLsn), /^[0-9A-F]+\/[0-9A-F]+$/);
+    const cli = await runCli([
+      'status',
+      '--upstream',
+      url,
+      '--replica',
+      join(dir, `${db}-a.db`),
+      '--http',
+      '127.0.0.1:1',
+    ]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^source: +NATS stream FAN, seq \d+ \(an edge: no slot of its own\)$/m);
+    assert.doesNotMatch(cli.stdout, /slot upstream: missing/);
     const metrics = (await edges[0]!.http('/metrics')).body;
     assert.match(metrics, /^outpost_nats_edge_stream_seq \d+/m);
 
@@ -380,5 +397,51 @@ test('1 hub + 2 edges: one slot, local reads, read-your-writes, schema change, S
     for (const c of clients) await c.end().catch(() => {});
     await Promise.all(edges.map((e) => e.stop()));
     await hub.stop();
+  }
+});
+
+test('follower: a stream that lost acknowledged messages and reused their sequences is followed on by LSN', async () => {
+  const stream = 'REUSE';
+  const nc = await connect({ servers: nats.url });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const create = () =>
+    jsm.streams.add({ name: stream, subjects: [changesSubject(stream)], storage: StorageType.File });
+  const hb = async (lsn: bigint) => {
+    const h = headers();
+    for (const [k, v] of encodeHeader({ kind: 'hb', lsn, time: Date.now() })) h.set(k, v);
+    return (await js.publish(changesSubject(stream), new Uint8Array(0), { headers: h })).seq;
+  };
+  const follower = await NatsFollower.connect(
+    { servers: [nats.url], stream, consumer: 'reuse' },
+    silentLogger(),
+  );
+  try {
+    await create();
+    for (let i = 1n; i <= 5n; i++) await hb(i * 16n);
+    // The replica took everything up to seq 5 (LSN 0/50); the stream is then rebuilt shorter.
+    await jsm.streams.delete(stream);
+    await create();
+    assert.equal(await hb(0x60n), 1);
+    assert.equal(await hb(0x70n), 2);
+    const got: Array<[number, bigint]> = [];
+    follower.start(6, {
+      part: () => assert.fail('no transactions published'),
+      heartbeat: (h) => got.push([h.seq, h.header.lsn]),
+      appliedLsn: () => 0x50n,
+      lost: (err) => assert.fail(err.message),
+    });
+    await waitFor('both new heartbeats', () => got.length >= 2);
+    assert.deepEqual(got, [
+      [1, 0x60n],
+      [2, 0x70n],
+    ]);
+    // And on from there as the stream grows.
+    assert.equal(await hb(0x80n), 3);
+    await waitFor('third heartbeat', () => got.length >= 3);
+    assert.deepEqual(got[2], [3, 0x80n]);
+  } finally {
+    await follower.stop();
+    await nc.close();
   }
 });

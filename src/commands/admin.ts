@@ -27,6 +27,10 @@ interface ReplicaMeta {
   forwarded_tables?: string;
   database?: string;
   next_slot?: string;
+  /** `nats` on an edge (--nats): it follows a hub's stream, with no slot of its own. */
+  source?: string;
+  nats_stream?: string;
+  nats_seq?: string;
 }
 
 /** Reads the replica's bookkeeping without creating or changing anything. */
@@ -63,6 +67,8 @@ export interface StatusReport {
     path: string;
     exists: boolean;
     slot?: string;
+    /** An edge's stream and the last sequence the file reflects. */
+    nats?: { stream: string; seq: number };
     publication?: string;
     appliedLsn?: string;
     snapshot?: string;
@@ -123,6 +129,9 @@ export async function statusCommand(target: AdminTarget): Promise<StatusReport> 
       path,
       exists: meta !== undefined,
       ...(meta?.slot ? { slot: meta.slot } : {}),
+      ...(meta?.source === 'nats'
+        ? { nats: { stream: meta.nats_stream ?? '', seq: Number(meta.nats_seq ?? 0) } }
+        : {}),
       ...(meta?.publication ? { publication: meta.publication } : {}),
       ...(meta?.applied_lsn ? { appliedLsn: meta.applied_lsn } : {}),
       ...(meta?.snapshot_state ? { snapshot: meta.snapshot_state } : {}),
@@ -162,7 +171,8 @@ export async function statusCommand(target: AdminTarget): Promise<StatusReport> 
     return {
       currentLsn: row?.lsn ?? '',
       ...(meta?.applied_lsn && row?.lag != null ? { lagBytes: Math.max(0, Number(row.lag)) } : {}),
-      slot: slotInfo,
+      // An edge has no slot to be missing.
+      ...(slot || meta?.source !== 'nats' ? { slot: slotInfo } : {}),
     };
   });
   if (live) report.live = live;
@@ -184,7 +194,9 @@ export function formatStatus(r: StatusReport): string {
         : ' (not created yet)';
   const lines = [
     `replica:     ${r.replica.path}${r.replica.exists ? '' : missing}`,
-    `slot:        ${r.replica.slot ?? '-'}`,
+    r.replica.nats
+      ? `source:      NATS stream ${r.replica.nats.stream}, seq ${r.replica.nats.seq} (an edge: no slot of its own)`
+      : `slot:        ${r.replica.slot ?? '-'}`,
     `publication: ${r.replica.publication ?? '-'}`,
     `snapshot:    ${r.replica.snapshot ?? '-'}`,
     `applied LSN: ${r.replica.appliedLsn ?? '-'}`,
