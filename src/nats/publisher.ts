@@ -148,6 +148,7 @@ interface Boundary {
 }
 
 const MAX_IN_FLIGHT = 64;
+const EMPTY_BODY = new Uint8Array(0);
 const MAX_OUTBOX_BYTES = 8 * 1024 * 1024;
 const MAX_OUTBOX_MESSAGES = 4096;
 const PUBLISH_TIMEOUT_MS = 5_000;
@@ -674,8 +675,10 @@ export class Publisher implements EngineTap {
       if (o.durable > durable) durable = o.durable;
       this.opts.metrics?.natsPublished.inc({ kind: h.kind });
       this.opts.metrics?.natsPublishedBytes.inc(undefined, o.body.length);
+      // Its slot stays until the array is compacted: not its 512 KiB.
+      o.body = EMPTY_BODY;
     }
-    if (this.head > 1024 && this.head * 2 > this.outbox.length) {
+    if (this.head >= 256 && this.head * 2 > this.outbox.length) {
       this.outbox = this.outbox.slice(this.head);
       this.sendIdx -= this.head;
       this.head = 0;
