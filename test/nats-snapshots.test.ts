@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { silentLogger } from '../src/log.js';
+import { natsConfig } from '../src/config.js';
+import { createLogger, silentLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { rebootstrapFromSnapshot } from '../src/nats/bootstrap.js';
 import {
@@ -30,6 +31,7 @@ import { changesSubject, encodeHeader, type StreamHeader } from '../src/nats/wir
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { formatLsn, type Lsn, parseLsn } from '../src/replication/lsn.js';
+import { ContractHub } from './helpers/contract-hub.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
@@ -329,5 +331,116 @@ test('SnapshotSchedule publishes at once, then on its interval; a round that can
     await sched.stop();
     await engine.stop();
     store.close();
+  }
+});
+
+test('an edge engine starts from the object-store snapshot, follows, and re-bootstraps from the newest one when out of retention', async () => {
+  const db = 'objboot';
+  await pg.query(`CREATE DATABASE ${db}`);
+  await pg.query(
+    `CREATE TABLE t (id int PRIMARY KEY, v text, n numeric);
+     INSERT INTO t SELECT g, 'row ' || g, g * 1.5 FROM generate_series(1, 3000) g;`,
+    [],
+    db,
+  );
+  const stream = 'OBJ';
+  const tap = await ContractHub.start(nats.url, stream);
+  const hubStore = ReplicaStore.open(join(dir, 'objboot-hub.db'));
+  const hub = new ReplicationEngine({
+    upstreamUrl: pg.url({ database: db }),
+    store: hubStore,
+    logger: silentLogger(),
+    metrics: createMetrics(),
+    tap,
+  });
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'info', format: 'json', write: (l) => lines.push(l) });
+  const edgeStore = ReplicaStore.open(join(dir, 'objboot-edge.db'));
+  const follow = natsConfig(nats.url, stream, 'objboot-edge', edgeStore.path);
+  assert.ok(follow);
+  const newEdge = () =>
+    new ReplicationEngine({
+      upstreamUrl: pg.url({ database: db }),
+      store: edgeStore,
+      logger,
+      metrics: createMetrics(),
+      follow,
+    });
+  let edge = newEdge();
+  const installed = () => lines.filter((l) => l.includes('installed from the object-store snapshot')).length;
+  const upstreamT = async () =>
+    (await pg.query<{ id: number; v: string }>('SELECT id, v FROM t ORDER BY id', [], db)).rows;
+  const edgeT = () =>
+    byPgNames(edgeStore.reader).prepare('SELECT id, v FROM "public.t" ORDER BY id').all() as Array<{
+      id: number;
+      v: string;
+    }>;
+  /** The hub has applied and published everything upstream committed so far. */
+  const hubCaughtUp = async () => {
+    const want = (await upstreamT()).length;
+    await waitFor(
+      'hub applied',
+      () =>
+        hubStore.reader
+          .prepare(`SELECT count(*) FROM "t${hubStore.findTable('public', 't')?.oid}"`)
+          .pluck()
+          .get() === want,
+    );
+    await tap.flushed();
+  };
+  try {
+    await hub.start();
+    await pg.query(`UPDATE t SET v = 'before snapshot' WHERE id <= 10`, [], db);
+    await hubCaughtUp();
+    const first = await publishSnapshot({ nc, stream, replicaPath: hubStore.path, logger: silentLogger() });
+    assert.ok(first);
+    await pg.query(`INSERT INTO t VALUES (5001, 'after snapshot', 1)`, [], db);
+
+    await edge.start();
+    assert.equal(installed(), 1, 'bootstrapped from the object store');
+    const slots = await pg.query<{ n: string }>(
+      'SELECT count(*) AS n FROM pg_replication_slots WHERE database = $1',
+      [db],
+    );
+    assert.equal(slots.rows[0]?.n, '1', "only the hub's slot");
+    assert.equal(edgeStore.getMeta('source'), 'nats');
+    assert.equal(edgeStore.getMeta('slot'), undefined);
+    assert.equal(edgeStore.getMeta('publication_owned'), 'true');
+    await waitFor(
+      'edge caught up',
+      async () => JSON.stringify(edgeT()) === JSON.stringify(await upstreamT()),
+    );
+    await edge.stop();
+
+    // The edge is down while the stream discards what it has not read.
+    await pg.query(`DELETE FROM t WHERE id % 3 = 0; INSERT INTO t VALUES (5002, 'while down', 2)`, [], db);
+    await hubCaughtUp();
+    await jsm.streams.purge(stream);
+    await pg.query(`UPDATE t SET v = 'after purge' WHERE id % 5 = 0`, [], db);
+    await hubCaughtUp();
+    await waitFor('hub position in its file', () => hubStore.appliedLsn() > first.lsn);
+    const second = await waitFor('a snapshot labelled inside the retention', async () => {
+      const s = await publishSnapshot({ nc, stream, replicaPath: hubStore.path, logger: silentLogger() });
+      const { state } = await jsm.streams.info(stream);
+      return s && s.seq + 1 >= state.first_seq ? s : undefined;
+    });
+    assert.ok(Number(edgeStore.getMeta('nats_seq')) + 1 < (await jsm.streams.info(stream)).state.first_seq);
+
+    edge = newEdge();
+    await edge.start();
+    await waitFor('re-bootstrapped', () => installed() === 2);
+    await pg.query(`INSERT INTO t VALUES (5003, 'after re-bootstrap', 3)`, [], db);
+    await waitFor(
+      'edge caught up again',
+      async () => JSON.stringify(edgeT()) === JSON.stringify(await upstreamT()),
+    );
+    assert.ok(Number(edgeStore.getMeta('nats_seq')) > second.seq);
+    assert.ok(edgeStore.appliedLsn() > second.lsn);
+  } finally {
+    await edge.stop();
+    await hub.stop();
+    await tap.close();
+    edgeStore.close();
+    hubStore.close();
   }
 });

@@ -24,6 +24,13 @@ export interface InstallHooks {
   onReset?: () => void;
   /** The new replica is committed (onCatalogChange('changed')); the engine forgets its relations and statements. */
   onChanged?: () => void;
+  /** Meta of this replica written in the swap's transaction (e.g. `publication_owned`). */
+  meta?: Record<string, string>;
+}
+
+export interface Installed {
+  tables: number;
+  rows: number;
 }
 
 function q(name: string): string {
@@ -35,12 +42,14 @@ function q(name: string): string {
  * `downloadSnapshot`, so already marked with the stream position) in one SQLite
  * transaction. The caller's engine must not be applying meanwhile.
  */
-export function installSnapshot(store: ReplicaStore, file: string, hooks: InstallHooks = {}): void {
+export function installSnapshot(store: ReplicaStore, file: string, hooks: InstallHooks = {}): Installed {
   const { db } = store;
   const before = store.getMeta('snapshot_state');
   store.setMeta('snapshot_state', 'replacing');
   hooks.onReset?.();
   db.prepare('ATTACH DATABASE ? AS snap').run(file);
+  let rows = 0;
+  let count = 0;
   try {
     db.transaction(() => {
       for (const t of store.allTables()) db.exec(`DROP TABLE IF EXISTS main.${q(t.sqliteName)}`);
@@ -56,7 +65,8 @@ export function installSnapshot(store: ReplicaStore, file: string, hooks: Instal
         if (!table) throw new Error(`snapshot catalog names ${name}, which the snapshot file does not hold`);
         // Unqualified CREATE statements create in main: the exact shape (affinities) of the hub's table.
         db.exec(table.sql);
-        db.exec(`INSERT INTO main.${q(name)} SELECT * FROM snap.${q(name)}`);
+        rows += db.prepare(`INSERT INTO main.${q(name)} SELECT * FROM snap.${q(name)}`).run().changes;
+        count++;
         // Indexes after the rows: building one by sorting beats maintaining it per row.
         for (const o of objects) if (o.type === 'index') db.exec(o.sql);
       }
@@ -65,6 +75,7 @@ export function installSnapshot(store: ReplicaStore, file: string, hooks: Instal
       );
       db.exec('DELETE FROM main._outpost_meta');
       db.exec('INSERT INTO main._outpost_meta (key, value) SELECT key, value FROM snap._outpost_meta');
+      for (const [k, v] of Object.entries(hooks.meta ?? {})) store.setMeta(k, v);
     })();
   } catch (err) {
     // Rolled back: the old replica is whole again, and serves again.
@@ -80,6 +91,7 @@ export function installSnapshot(store: ReplicaStore, file: string, hooks: Instal
   store.reloadStale();
   store.invalidate();
   hooks.onChanged?.();
+  return { tables: count, rows };
 }
 
 /**
@@ -92,13 +104,12 @@ export async function rebootstrapFromSnapshot(
   stream: string,
   store: ReplicaStore,
   opts: InstallHooks & { expect?: SnapshotExpect } = {},
-): Promise<SnapshotInfo | null> {
+): Promise<(SnapshotInfo & Installed) | null> {
   const tmp = `${store.path}.download`;
   try {
     const label = await downloadSnapshot(nc, stream, tmp, opts.expect ?? {});
     if (!label) return null;
-    installSnapshot(store, tmp, opts);
-    return label;
+    return { ...label, ...installSnapshot(store, tmp, opts) };
   } finally {
     rmSync(tmp, { force: true });
     rmSync(`${tmp}-journal`, { force: true });

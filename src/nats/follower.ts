@@ -139,6 +139,11 @@ export class NatsFollower {
     return this.opts.stream;
   }
 
+  /** The NATS connection (the object-store snapshot is fetched over it: src/nats/snapshots.ts). */
+  get connection(): NatsConnection {
+    return this.nc;
+  }
+
   status(): FollowerStatus {
     const s: FollowerStatus = {
       connected: this.connected && !this.nc.isClosed(),

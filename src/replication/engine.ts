@@ -40,6 +40,7 @@ import {
   checkFollowable,
   type FollowOptions,
   followSnapshot,
+  objectSnapshot,
   storedSeq,
   waitForHub,
   writeSeq,
@@ -1089,6 +1090,33 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       });
       this.lastError = undefined;
       this.snapshot = { tables: 0, tablesDone: 0, rows: 0 };
+      const fetchStarted = performance.now();
+      const fromObject = await objectSnapshot({
+        store,
+        follower,
+        stream: follow.stream,
+        systemId: ident.systemId,
+        database: ident.dbname,
+        publicationOwned: this.opts.publication === undefined,
+        logger: this.logger,
+        onCatalogChange: (kind) => this.opts.onCatalogChange?.(kind),
+      });
+      if (fromObject) {
+        this.skipBefore.clear();
+        this.applier.forgetAll();
+        this.followSeq = fromObject.seq;
+        this.followSeqWritten = fromObject.seq;
+        const { tables, rows } = fromObject;
+        this.snapshot = { tables, tablesDone: tables, rows };
+        this.snapshotApplied(
+          fromObject.lsn,
+          fetchStarted,
+          rows,
+          { tables, seq: fromObject.seq },
+          'follow: replica installed from the object-store snapshot',
+        );
+        return;
+      }
       const copyClient = await this.connectNormal();
       this.resyncConnections.add(copyClient);
       const started = performance.now();

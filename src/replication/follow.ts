@@ -7,10 +7,13 @@
  * only while it copies. The engine applies the stream's pgoutput messages
  * with the same code as a slot's (engine.ts).
  */
+import { rmSync } from 'node:fs';
 import type pg from 'pg';
-import { StartupError } from '../errors.js';
+import { errorMessage, StartupError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { installSnapshot } from '../nats/bootstrap.js';
 import type { FollowOptions, NatsFollower } from '../nats/follower.js';
+import { downloadSnapshot, SnapshotError } from '../nats/snapshots.js';
 import { copyForResync } from '../replica/resync.js';
 import { copySnapshot, type SnapshotProgress } from '../replica/snapshot.js';
 import type { ReplicaStore } from '../replica/store.js';
@@ -172,6 +175,62 @@ export async function followSnapshot(o: FollowSnapshotOptions): Promise<FollowSn
     finish(seq);
   })();
   return { lsn: created.consistentPoint, seq, rows: progress.rows, tables: progress.tables };
+}
+
+export interface ObjectSnapshotOptions {
+  store: ReplicaStore;
+  follower: NatsFollower;
+  stream: string;
+  systemId: string;
+  database: string;
+  publicationOwned: boolean;
+  logger: Logger;
+  /** The read path must stop serving / re-read the catalog (engine's onCatalogChange). */
+  onCatalogChange: (kind: 'reset' | 'changed') => void;
+}
+
+/**
+ * The replica's contents from the hub's newest object-store snapshot
+ * (src/nats/snapshots.ts), installed in place in one SQLite transaction
+ * (src/nats/bootstrap.ts), the stream position being the snapshot's label.
+ * Undefined when there is none, or none usable here (another upstream or
+ * layout, a label already out of the stream's retention, NATS failing): the
+ * caller then takes a logical snapshot of its own.
+ */
+export async function objectSnapshot(o: ObjectSnapshotOptions): Promise<FollowSnapshot | undefined> {
+  const tmp = `${o.store.path}.download`;
+  try {
+    const label = await downloadSnapshot(o.follower.connection, o.stream, tmp, {
+      systemId: o.systemId,
+      database: o.database,
+    });
+    if (!label) return undefined;
+    const pos = await o.follower.position();
+    if (!pos) return undefined;
+    if (label.seq + 1 < pos.firstSeq) {
+      o.logger.warn(
+        { seq: label.seq, firstSeq: pos.firstSeq },
+        'follow: the object-store snapshot is older than the stream retains; taking a snapshot of upstream',
+      );
+      return undefined;
+    }
+    const r = installSnapshot(o.store, tmp, {
+      onReset: () => o.onCatalogChange('reset'),
+      onChanged: () => o.onCatalogChange('changed'),
+      meta: { publication_owned: o.publicationOwned ? 'true' : 'false', nats_stream: o.stream },
+    });
+    return { lsn: label.lsn, seq: label.seq, rows: r.rows, tables: r.tables };
+  } catch (err) {
+    // Unusable (SnapshotError) or unreachable: the replica is untouched (a failed swap rolls back).
+    o.logger.warn(
+      { err: errorMessage(err), kind: err instanceof SnapshotError ? 'unusable' : 'failed' },
+      'follow: no object-store snapshot installed; taking a snapshot of upstream',
+    );
+    return undefined;
+  } finally {
+    rmSync(tmp, { force: true });
+    rmSync(`${tmp}-journal`, { force: true });
+  }
 }
 
 /**
