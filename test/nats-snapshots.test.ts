@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { Hub, parsePublishArgs } from '../src/commands/publish.js';
 import { natsConfig } from '../src/config.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
@@ -31,9 +32,8 @@ import { changesSubject, encodeHeader, type StreamHeader } from '../src/nats/wir
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { formatLsn, type Lsn, parseLsn } from '../src/replication/lsn.js';
-import { ContractHub } from './helpers/contract-hub.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 
 let pg: PostgresInstance;
@@ -344,15 +344,27 @@ test('an edge engine starts from the object-store snapshot, follows, and re-boot
     db,
   );
   const stream = 'OBJ';
-  const tap = await ContractHub.start(nats.url, stream);
-  const hubStore = ReplicaStore.open(join(dir, 'objboot-hub.db'));
-  const hub = new ReplicationEngine({
-    upstreamUrl: pg.url({ database: db }),
-    store: hubStore,
-    logger: silentLogger(),
-    metrics: createMetrics(),
-    tap,
-  });
+  // The real hub (outpost publish, in process); its schedule is driven by publishNow() here.
+  const parsed = parsePublishArgs(
+    [
+      '--upstream',
+      pg.url({ database: db }),
+      '--nats',
+      nats.url,
+      '--stream',
+      stream,
+      '--replica',
+      join(dir, 'objboot-hub.db'),
+      '--http',
+      `127.0.0.1:${await freePort()}`,
+      '--snapshot-interval',
+      '3600',
+    ],
+    {},
+  );
+  if (parsed === 'help') throw new Error('help');
+  const hub = await Hub.start(parsed, silentLogger());
+  const hubStore = hub.store;
   const lines: string[] = [];
   const logger = createLogger({ level: 'info', format: 'json', write: (l) => lines.push(l) });
   const edgeStore = ReplicaStore.open(join(dir, 'objboot-edge.db'));
@@ -375,25 +387,26 @@ test('an edge engine starts from the object-store snapshot, follows, and re-boot
       id: number;
       v: string;
     }>;
-  /** The hub has applied and published everything upstream committed so far. */
+  /** The hub's replica holds everything upstream committed so far. */
   const hubCaughtUp = async () => {
-    const want = (await upstreamT()).length;
-    await waitFor(
-      'hub applied',
-      () =>
-        hubStore.reader
-          .prepare(`SELECT count(*) FROM "t${hubStore.findTable('public', 't')?.oid}"`)
-          .pluck()
-          .get() === want,
-    );
-    await tap.flushed();
+    const want = JSON.stringify(await upstreamT());
+    await waitFor('hub applied', () => {
+      const t = hubStore.findTable('public', 't');
+      const got = t
+        ? hubStore.reader.prepare(`SELECT a1 AS id, a2 AS v FROM "${t.sqliteName}" ORDER BY a1`).all()
+        : [];
+      return JSON.stringify(got) === want;
+    });
+  };
+  const publish = async () => {
+    assert.ok(hub.snapshots);
+    return hub.snapshots.publishNow();
   };
   try {
-    await hub.start();
+    await hub.replicationStarted;
     await pg.query(`UPDATE t SET v = 'before snapshot' WHERE id <= 10`, [], db);
     await hubCaughtUp();
-    const first = await publishSnapshot({ nc, stream, replicaPath: hubStore.path, logger: silentLogger() });
-    assert.ok(first);
+    const first = await waitFor('a snapshot', publish);
     await pg.query(`INSERT INTO t VALUES (5001, 'after snapshot', 1)`, [], db);
 
     await edge.start();
@@ -420,7 +433,7 @@ test('an edge engine starts from the object-store snapshot, follows, and re-boot
     await hubCaughtUp();
     await waitFor('hub position in its file', () => hubStore.appliedLsn() > first.lsn);
     const second = await waitFor('a snapshot labelled inside the retention', async () => {
-      const s = await publishSnapshot({ nc, stream, replicaPath: hubStore.path, logger: silentLogger() });
+      const s = await publish();
       const { state } = await jsm.streams.info(stream);
       return s && s.seq + 1 >= state.first_seq ? s : undefined;
     });
@@ -439,8 +452,6 @@ test('an edge engine starts from the object-store snapshot, follows, and re-boot
   } finally {
     await edge.stop();
     await hub.stop();
-    await tap.close();
     edgeStore.close();
-    hubStore.close();
   }
 });
