@@ -5,7 +5,7 @@
  * time. Used to write down where the microseconds of a point read go
  * (docs/architecture.md, "Where a point read's time goes").
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOutpost } from '../test/helpers/outpost.js';
@@ -37,7 +37,7 @@ try {
   await outpost.ready(300_000);
   const args =
     mode === 'tpcb-like'
-      ? ['-b', 'tpcb-like', '-M', 'prepared', '-c', '8', '-j', '2', '-T', String(seconds), '-n']
+      ? ['-b', 'tpcb-like', '-c', '8', '-j', '2', '-T', String(seconds), '-n']
       : ['-S', '-M', mode, '-c', '8', '-j', '2', '-T', String(seconds), '-n'];
   const { stdout } = await exec(
     'pgbench',
@@ -48,6 +48,8 @@ try {
   await outpost.stop();
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no profile written');
+  // PROFILE_KEEP=<path>: keep the profile (e.g. for Chrome DevTools).
+  if (process.env.PROFILE_KEEP) copyFileSync(join(dir, file), process.env.PROFILE_KEEP);
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: ProfileNode[] };
   const total = profile.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0);
   const byFn = new Map<string, number>();

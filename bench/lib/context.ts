@@ -1,7 +1,9 @@
 /** What every scenario gets, and what it reports. */
 import type { OutpostProcess } from '../../test/helpers/outpost.js';
 import type { PostgresInstance } from '../../test/helpers/postgres.js';
+import { outpostCpu, postgresCpu } from './cpu.js';
 import { type PgbenchRun, type PgbenchTarget, pgbench } from './pgbench.js';
+import { sleep } from './proc.js';
 import { median } from './stats.js';
 import type { Pgbouncer } from './systems.js';
 
@@ -43,6 +45,11 @@ export interface Ctx {
   log(line: string): void;
 }
 
+/** A pgbench run with the CPU spent per transaction (µs) by Outpost's process and by Postgres's backends. */
+export interface MeasuredRun extends PgbenchRun {
+  cpu: { outpost: number; postgres: number };
+}
+
 export interface Scenario {
   name: string;
   title: string;
@@ -64,15 +71,25 @@ export async function alternate(
   systems: { name: SystemName; target: PgbenchTarget }[],
   args: string[],
   label: string,
-): Promise<Map<SystemName, PgbenchRun[]>> {
-  const runs = new Map<SystemName, PgbenchRun[]>(systems.map((s) => [s.name, []]));
+): Promise<Map<SystemName, MeasuredRun[]>> {
+  const runs = new Map<SystemName, MeasuredRun[]>(systems.map((s) => [s.name, []]));
   for (let round = 0; round < ctx.rounds; round++) {
     for (const s of systems) {
-      const r = await pgbench(s.target, args);
+      const o0 = outpostCpu(ctx.outpost);
+      const p0 = postgresCpu(ctx.upstream);
+      const run = await pgbench(s.target, args);
+      // Backends are counted once reaped, after pgbench disconnects.
+      await sleep(300);
+      const per = (seconds: number) => (seconds * 1e6) / Math.max(1, run.transactions);
+      const r: MeasuredRun = {
+        ...run,
+        cpu: { outpost: per(outpostCpu(ctx.outpost) - o0), postgres: per(postgresCpu(ctx.upstream) - p0) },
+      };
       runs.get(s.name)!.push(r);
       ctx.log(
         `  ${label} round ${round + 1} ${s.name.padEnd(9)} ${r.tps.toFixed(0).padStart(7)} tps  ` +
-          `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`,
+          `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  ` +
+          `CPU/tx Outpost ${r.cpu.outpost.toFixed(1)} µs, Postgres ${r.cpu.postgres.toFixed(1)} µs`,
       );
     }
   }
@@ -81,7 +98,7 @@ export async function alternate(
 
 /** Medians of one field of the runs, per system, plus the per-round values. */
 export function medians(
-  runs: Map<SystemName, PgbenchRun[]>,
+  runs: Map<SystemName, MeasuredRun[]>,
   field: 'tps' | 'p50' | 'p99',
 ): { values: Partial<Record<SystemName, number>>; rounds: Partial<Record<SystemName, number[]>> } {
   const values: Partial<Record<SystemName, number>> = {};
@@ -130,4 +147,49 @@ export function localShare(before: Record<string, number>, after: Record<string,
   const local = d('statements:local');
   const total = local + d('statements:upstream');
   return `${total === 0 ? 0 : Math.round((100 * local) / total)}% of ${total} statements local`;
+}
+
+/**
+ * Rows of CPU per transaction (µs), which the machine's load does not skew
+ * the way it skews throughput: Outpost's own process (with its executors)
+ * on the Outpost runs, and Postgres's backends on the direct and the Outpost
+ * runs (for Outpost: the upstream work it forwarded).
+ */
+export function cpuRows(
+  ctx: Ctx,
+  runs: Map<SystemName, MeasuredRun[]>,
+  scenario: string,
+  what: string,
+  command: string,
+): void {
+  const pick = (name: SystemName, f: (r: MeasuredRun) => number) => {
+    const rs = (runs.get(name) ?? []).map(f);
+    return rs.length > 0 ? rs : undefined;
+  };
+  const outpostSelf = pick('outpost', (r) => r.cpu.outpost);
+  const pgDirect = pick('direct', (r) => r.cpu.postgres);
+  const pgVia = pick('outpost', (r) => r.cpu.postgres);
+  ctx.rows.push({
+    scenario,
+    metric: `${what}: CPU of Outpost's process`,
+    unit: 'µs',
+    better: 'lower',
+    values: outpostSelf ? { outpost: median(outpostSelf) } : {},
+    rounds: outpostSelf ? { outpost: outpostSelf } : {},
+    command: `${command} (utime+stime from /proc ÷ transactions)`,
+  });
+  ctx.rows.push({
+    scenario,
+    metric: `${what}: CPU of Postgres's backends`,
+    unit: 'µs',
+    better: 'lower',
+    values: {
+      ...(pgDirect ? { direct: median(pgDirect) } : {}),
+      ...(pgVia ? { outpost: median(pgVia) } : {}),
+    },
+    command: `${command} (the postmaster's reaped children ÷ transactions)`,
+  });
+  ctx.log(
+    `  ${what}: Outpost ${outpostSelf ? median(outpostSelf).toFixed(1) : '-'} µs + its upstream backends ${pgVia ? median(pgVia).toFixed(1) : '-'} µs; direct Postgres ${pgDirect ? median(pgDirect).toFixed(1) : '-'} µs`,
+  );
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   alternate,
   type Ctx,
+  cpuRows,
   medians,
   pgbenchCommand,
   pgbenchSystems,
@@ -91,16 +92,25 @@ export const app: Scenario = {
       ...APP_STATEMENTS.flatMap((s, i) => ['-f', `app-${i}.sql@${s.weight}`]),
       ...args.slice(files.length),
     ]);
+    const tps = medians(runs, 'tps');
     ctx.rows.push({
       scenario: 'App reads',
       metric: 'mix throughput',
       unit: 'stmt/s',
       better: 'higher',
-      ...medians(runs, 'tps'),
+      ...tps,
       missing,
+      target: {
+        text: 'Outpost ≥ 1.5× direct',
+        met:
+          tps.values.direct !== undefined && tps.values.outpost !== undefined
+            ? tps.values.outpost >= 1.5 * tps.values.direct
+            : undefined,
+      },
       command,
       chart: 'app reads',
     });
+    cpuRows(ctx, runs, 'App reads', 'CPU per app statement', command);
     for (const p of ['p50', 'p99'] as const) {
       ctx.rows.push({
         scenario: 'App reads',

@@ -7,11 +7,10 @@
  * per point read (pgbench -S): Outpost's process (and its executors) against
  * Postgres's backends (the postmaster's reaped children).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { cancelRequest } from '../../test/helpers/cancel.js';
 import { alternate, type Ctx, pgbenchCommand, type Scenario, type SystemName } from '../lib/context.js';
+import { outpostCpu, postgresCpu } from '../lib/cpu.js';
 import { sleep } from '../lib/proc.js';
 import { median, percentile } from '../lib/stats.js';
 
@@ -85,42 +84,9 @@ async function cancelLatency(port: number): Promise<{ cancel: number; next: numb
   }
 }
 
-/** utime + stime of a process, and of its reaped children, in seconds (Linux /proc). */
-function cpuSeconds(pid: number): { self: number; children: number } {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14-17 of proc(5), counted from 1 with pid and comm as 1 and 2.
-    const tick = (i: number) => Number(fields[i - 3]) / 100;
-    return { self: tick(14) + tick(15), children: tick(16) + tick(17) };
-  } catch {
-    return { self: 0, children: 0 };
-  }
-}
-
-function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 /** CPU seconds a system has used so far: Outpost with its executors, Postgres's reaped backends. */
 function systemCpu(ctx: Ctx, name: SystemName): number {
-  if (name === 'outpost') {
-    const pid = ctx.outpost.proc.pid as number;
-    const c = cpuSeconds(pid);
-    return c.self + c.children + childPids(pid).reduce((s, p) => s + cpuSeconds(p).self, 0);
-  }
-  const postmaster = Number(
-    readFileSync(join(ctx.upstream.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
-  );
-  return cpuSeconds(postmaster).children;
+  return name === 'outpost' ? outpostCpu(ctx.outpost) : postgresCpu(ctx.upstream);
 }
 
 export const isolation: Scenario = {

@@ -2,6 +2,7 @@
 import {
   alternate,
   type Ctx,
+  cpuRows,
   localShare,
   medians,
   pgbenchCommand,
@@ -49,6 +50,7 @@ export const point: Scenario = {
         command,
         chart: `point ${mode}`,
       });
+      cpuRows(ctx, runs, 'Point reads', `CPU per point read -M ${mode}`, command);
       for (const p of ['p50', 'p99'] as const) {
         ctx.rows.push({
           scenario: 'Point reads',

@@ -2,6 +2,7 @@
 import {
   alternate,
   type Ctx,
+  cpuRows,
   medians,
   pgbenchCommand,
   pgbenchSystems,
@@ -33,6 +34,7 @@ export const writes: Scenario = {
       command,
       chart: 'writes tpcb-like',
     });
+    cpuRows(ctx, runs, 'Forwarded writes', 'CPU per tpcb-like transaction', command);
     for (const p of ['p50', 'p99'] as const) {
       ctx.rows.push({
         scenario: 'Forwarded writes',

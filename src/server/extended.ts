@@ -366,7 +366,18 @@ export class ExtendedProtocol extends ExtendedUpstream {
       bind,
       epoch,
       upstream: false,
-      local: { ...local, cursor: 0, done: false },
+      // Every field spelled out: one object shape for every portal (no spread per Bind).
+      local: {
+        result: local.result,
+        formats: local.formats,
+        binary: local.binary,
+        anyBinary: local.anyBinary,
+        settings: local.settings,
+        cursor: 0,
+        done: false,
+        stopped: local.stopped,
+        control: local.control,
+      },
     });
     this.host.reply.raw(BIND_COMPLETE);
   }
