@@ -56,6 +56,8 @@ export async function startOutpost(opts: {
   nodeArgs?: string[];
   /** Added to the environment. */
   env?: Record<string, string>;
+  /** Another build's cli.js (benchmarks comparing two builds side by side). */
+  cli?: string;
 }): Promise<OutpostProcess> {
   const port = opts.port ?? (await freePort());
   const httpPort = opts.httpPort ?? (await freePort());
@@ -63,7 +65,7 @@ export async function startOutpost(opts: {
     process.execPath,
     [
       ...(opts.nodeArgs ?? []),
-      CLI,
+      opts.cli ?? CLI,
       '--upstream',
       opts.upstream,
       '--replica',
