@@ -200,6 +200,14 @@ describe('collations through Outpost: executors use the learned case map', () =>
   before(async () => {
     upstream = await startPostgres();
     await createWords(upstream, FLAVOURS[0]?.create as string);
+    // A user's collation named like a built-in one, in another schema: ICU's root order, not C.
+    await upstream.query(
+      `CREATE COLLATION public."C" (provider = icu, locale = 'und');
+       CREATE TABLE lookalike (id int PRIMARY KEY, x text COLLATE public."C");
+       INSERT INTO lookalike VALUES (1, 'b'), (2, 'B'), (3, 'a'), (4, 'A'), (5, 'é')`,
+      [],
+      'words',
+    );
     outpost = await startOutpost({
       upstream: upstream.url({ database: 'words' }),
       replica: join(mkdtempSync(join(tmpdir(), 'outpost-collation-')), 'replica.db'),
@@ -239,5 +247,11 @@ describe('collations through Outpost: executors use the learned case map', () =>
     ]) {
       assert.equal(await sameThrough(through, direct, sql), 'local', sql);
     }
+  });
+
+  test('a column of a look-alike collation in another schema is forwarded', async () => {
+    await sameThrough(through, direct, 'SELECT count(*) FROM lookalike');
+    const route = await sameThrough(through, direct, 'SELECT id, x FROM lookalike ORDER BY x, id');
+    assert.match(route, /upstream: .*collation public\.C/);
   });
 });

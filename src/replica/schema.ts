@@ -19,7 +19,8 @@ export interface ReplicaColumn {
   /** Position (1-based) of the column in the primary key (or the REPLICA IDENTITY USING INDEX index), or null. */
   keyPosition: number | null;
   /**
-   * Collation of a collatable column (pg_collation.collname of attcollation:
+   * Collation of a collatable column (pg_collation.collname of attcollation,
+   * schema-qualified when not in pg_catalog:
    * `default` for the database default, `C`, `POSIX`, `en_US`, ...). Absent
    * means unknown: the router then never compares or sorts the column locally.
    */

@@ -73,7 +73,9 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
             coalesce((SELECT json_agg(json_build_object(
                         'name', a.attname, 'attnum', a.attnum, 'typeOid', a.atttypid::int8,
                         'typmod', a.atttypmod, 'typlen', t.typlen, 'typeName', t.typname,
-                        'collation', co.collname,
+                        -- Schema-qualified unless in pg_catalog: a user's public."C" is not C.
+                        'collation', CASE WHEN co.collnamespace = 'pg_catalog'::regnamespace THEN co.collname
+                                          ELSE co.collnamespace::regnamespace::text || '.' || co.collname END,
                         'enumLabels', CASE WHEN t.typtype = 'e' THEN
                           (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
                              FROM pg_enum e WHERE e.enumtypid = t.oid) END) ORDER BY a.attnum)

@@ -108,7 +108,9 @@ export function createReplicaFixture(): ReplicaFixture {
         relkind: string;
         inheritors: string;
       }>({
-        text: `SELECT c.oid, c.relkind, a.attname, a.attnum, a.atttypid, a.atttypmod, t.typlen, t.typname, co.collname,
+        text: `SELECT c.oid, c.relkind, a.attname, a.attnum, a.atttypid, a.atttypmod, t.typlen, t.typname,
+                      CASE WHEN co.collnamespace = 'pg_catalog'::regnamespace THEN co.collname
+                           ELSE co.collnamespace::regnamespace::text || '.' || co.collname END AS collname,
                       CASE WHEN t.typtype = 'e' THEN (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
                                                         FROM pg_enum e WHERE e.enumtypid = t.oid) END AS enum_labels,
                       CASE WHEN c.relkind = 'p' THEN '[]' ELSE (SELECT coalesce(json_agg(i.inhrelid::int8 ORDER BY i.inhrelid::int8), '[]')
