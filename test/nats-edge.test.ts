@@ -445,3 +445,69 @@ test('follower: a stream that lost acknowledged messages and reused their sequen
     await nc.close();
   }
 });
+
+test('an edge started while NATS is down says so in /status and follows once it is back', async () => {
+  const db = 'natsdown';
+  const stream = 'DOWN';
+  const nats2 = await startNats();
+  await pg.query(`CREATE DATABASE ${db}`);
+  await pg.query(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one')`, [], db);
+  const parsed = parsePublishArgs(
+    [
+      '--upstream',
+      pg.url({ database: db }),
+      '--nats',
+      nats2.url,
+      '--stream',
+      stream,
+      '--replica',
+      join(dir, `${db}-hub.db`),
+      '--http',
+      `127.0.0.1:${await freePort()}`,
+      '--snapshot-interval',
+      '0',
+    ],
+    {},
+  );
+  if (parsed === 'help') throw new Error('help');
+  const hub = await Hub.start(parsed, silentLogger());
+  await hub.replicationStarted;
+  const url = pg.url({ database: db });
+  const replica = join(dir, `${db}-edge.db`);
+  const args = ['--nats', nats2.url, '--stream', stream, '--nats-consumer', 'down', '--workers', '0'];
+  let edge = await startOutpost({ upstream: url, replica, args });
+  try {
+    await edge.ready();
+    await edge.stop();
+    await nats2.stop();
+    edge = await startOutpost({ upstream: url, replica, args });
+    await eventually(
+      async () => {
+        try {
+          const s = await edge.status();
+          return (
+            s.replication.state !== 'streaming' && /cannot reach NATS/.test(String(s.replication.lastError))
+          );
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      '/status reporting NATS unreachable',
+    );
+    // Not following anything: reads go upstream meanwhile.
+    const c = await connectThrough(edge.port, { database: db });
+    await c.query('SELECT * FROM t');
+    assert.match(await lastRoute(c), /^upstream/);
+    await nats2.restart();
+    await edge.ready(30_000);
+    await pg.query(`INSERT INTO t VALUES (2, 'two')`, [], db);
+    await caughtUp(edge, db);
+    await sameThroughEdge(c, db, 'SELECT * FROM t ORDER BY id');
+    await c.end();
+  } finally {
+    await edge.stop();
+    await hub.stop();
+    await nats2.cleanup();
+  }
+});

@@ -122,17 +122,38 @@ export class NatsFollower {
     void this.watchConnection();
   }
 
-  /** Connects (waiting for the first connection as long as it takes) and reconnects forever after. */
-  static async connect(opts: FollowOptions, logger: Logger): Promise<NatsFollower> {
-    const nc = await connect({
-      servers: opts.servers,
-      name: `outpost-edge ${opts.consumer}`,
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-      pingInterval: 5_000,
-    });
-    return new NatsFollower(nc, opts, logger);
+  /**
+   * Connects, retrying until NATS answers (or `isCancelled`), and lets the
+   * client reconnect forever after. `waiting` hears why it is still waiting.
+   */
+  static async connect(
+    opts: FollowOptions,
+    logger: Logger,
+    hooks: { isCancelled?: () => boolean; waiting?: (why: string) => void } = {},
+  ): Promise<NatsFollower> {
+    let delay = RETRY_MIN_MS;
+    let warned = false;
+    for (;;) {
+      try {
+        const nc = await connect({
+          servers: opts.servers,
+          name: `outpost-edge ${opts.consumer}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          pingInterval: 5_000,
+        });
+        if (warned) logger.info({ servers: opts.servers }, 'nats: connected');
+        return new NatsFollower(nc, opts, logger);
+      } catch (err) {
+        if (hooks.isCancelled?.()) throw new Error('stopping');
+        const why = `cannot reach NATS at ${opts.servers.join(',')}: ${errorMessage(err)}`;
+        hooks.waiting?.(why);
+        if (!warned) logger.warn({ retryInMs: delay }, `nats: ${why}; retrying`);
+        warned = true;
+        await sleep(delay);
+        delay = Math.min(RETRY_MAX_MS, delay * 2);
+      }
+    }
   }
 
   get stream(): string {

@@ -1025,7 +1025,13 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     await this.setupDdlDetection(client, pre);
     this.publication =
       store.getMeta('publication') ?? this.opts.publication ?? publicationName(this.opts.filter);
-    this.follower = await NatsFollower.connect(follow, this.logger);
+    this.follower = await NatsFollower.connect(follow, this.logger, {
+      isCancelled: () => this.stopping,
+      waiting: (why) => {
+        this.lastError = `waiting: ${why}`;
+      },
+    });
+    this.lastError = undefined;
     if (this.stopping) throw new Error('stopping');
     await this.followBootstrapIfNeeded(false);
     this.startFollowing(follow);
