@@ -5,12 +5,13 @@
  * printed and written to docs/benchmarks.md (+ docs/benchmarks.svg).
  *
  * Scenarios (default all, in this order): point, app, writes, edge, edge-tx, replica,
- * apply, footprint, routing, isolation. `npm run bench -- replication` runs bench/replication.ts alone,
+ * apply, footprint, routing, isolation, fanout. `npm run bench -- replication` runs bench/replication.ts alone,
  * with its own defaults.
  *
  * Environment: BENCH_SECONDS (per pgbench run, default 5), BENCH_ROUNDS
  * (default 3), BENCH_SCALE (pgbench scale, default 1), BENCH_EDGE_CLIENTS
  * (default 2), BENCH_REPL_ROWS / BENCH_REPL_TXNS (replication sizes),
+ * BENCH_FANOUT_ROWS / BENCH_FANOUT_EDGES (fan-out: big transaction and new-edge replica size, edge count),
  * BENCH_APPLY_ROWS (rows per transaction in apply), BENCH_FOOTPRINT_ROWS (snapshot size for the peak RSS), BENCH_ISOLATION_SECONDS (length of the long read, default 20), BENCH_PGBOUNCER (path
  * to the binary; `none` to skip it), BENCH_DOCS=1 to write
  * the docs after a subset run too (a full run always writes them).
@@ -31,6 +32,7 @@ import { app } from './scenarios/app.js';
 import { apply } from './scenarios/apply.js';
 import { edge } from './scenarios/edge.js';
 import { edgeTx } from './scenarios/edge-tx.js';
+import { fanout } from './scenarios/fanout.js';
 import { footprint } from './scenarios/footprint.js';
 import { isolation } from './scenarios/isolation.js';
 import { point } from './scenarios/point.js';
@@ -46,7 +48,19 @@ if (args.length === 1 && args[0] === 'replication') {
   process.exit(r.status ?? 1);
 }
 
-const ALL: Scenario[] = [point, app, writes, edge, edgeTx, replica, apply, footprint, routing, isolation];
+const ALL: Scenario[] = [
+  point,
+  app,
+  writes,
+  edge,
+  edgeTx,
+  replica,
+  apply,
+  footprint,
+  routing,
+  isolation,
+  fanout,
+];
 const unknown = args.filter((a) => !ALL.some((s) => s.name === a));
 if (unknown.length > 0) {
   process.stderr.write(
