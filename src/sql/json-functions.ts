@@ -20,6 +20,7 @@ import {
   jsonbPath,
   jsonbStripNulls,
   jsonbText,
+  jsonPath,
   jsonTypeof,
   parseJson,
   storedJsonb,
@@ -48,6 +49,8 @@ export const JsonFn = {
   stripNulls: 'outpost_jsonb_strip_nulls',
   /** `(json, 's<key>' | 'i<index>', asText)`: json -> / ->>. */
   jsonGet: 'outpost_json_get',
+  /** `(json, JSON text[], asText)`: json #> / #>>. */
+  jsonPath: 'outpost_json_path',
   /** `(json)`: json_typeof. */
   jsonTypeof: 'outpost_json_typeof',
   /** `(json)`: json_array_length. */
@@ -146,6 +149,17 @@ export function registerJsonFunctions(db: Database.Database): void {
   db.function(JsonFn.jsonGet, opts, (a: unknown, key: unknown, asText: unknown) => {
     if (a === null || key === null) return null;
     return jsonGet(String(a), String(key), asText === 1n || asText === 1);
+  });
+  db.function(JsonFn.jsonPath, opts, (a: unknown, p: unknown, asText: unknown) => {
+    if (a === null || p === null) return null;
+    const text = String(a);
+    const hit = jsonPath(json(a), textList(p));
+    if (hit === null) return null;
+    if (asText === 1n || asText === 1) {
+      if (hit.k === 'null') return null;
+      if (hit.k === 'str') return hit.v;
+    }
+    return text.slice(hit.s, hit.e);
   });
   db.function(JsonFn.jsonTypeof, opts, (a: unknown) => (a === null ? null : jsonTypeof(json(a))));
   db.function(JsonFn.jsonArrayLength, opts, (a: unknown) => {

@@ -418,10 +418,10 @@ export function jsonbDeleteIndex(a: JsonValue, index: number): JsonValue {
  * path and a path into a raw scalar are not reproduced here.
  */
 export function jsonbPath(a: JsonValue, path: string[]): JsonValue | null {
-  if (path.length === 0) fail('#> with an empty path');
-  const r = root(a);
-  if (r.rawScalar) fail('#> into a scalar');
-  let cur: JsonValue = r.v;
+  // An empty path gives the value itself; any other path into a raw scalar, NULL.
+  if (path.length === 0) return a;
+  if (a.k !== 'obj' && a.k !== 'arr') return null;
+  let cur: JsonValue = a;
   for (const step of path) {
     if (cur.k === 'obj') {
       const hit: JsonValue | undefined = cur.v.find(([k]) => k === step)?.[1];
@@ -433,9 +433,33 @@ export function jsonbPath(a: JsonValue, path: string[]): JsonValue | null {
       if (!/^-?\d+$/.test(step)) return null;
       const n = Number(step);
       if (!Number.isSafeInteger(n) || n > 2147483647 || n < -2147483648) fail('#> index out of range');
-      const len = cur.v.length;
-      const i = n < 0 ? n + len : n;
+      const len: number = cur.v.length;
+      const i: number = n < 0 ? n + len : n;
       const hit: JsonValue | undefined = i >= 0 ? cur.v[i] : undefined;
+      if (hit === undefined) return null;
+      cur = hit;
+    } else return null;
+  }
+  return cur;
+}
+
+/**
+ * json #> text[] (json_extract_path) on json's text: the element's input
+ * text. Duplicate keys, negative indexes and an empty path are forwarded.
+ */
+export function jsonPath(a: JsonNode, path: string[]): JsonNode | null {
+  if (path.length === 0) fail('json #> with an empty path');
+  let cur: JsonNode = a;
+  for (const step of path) {
+    if (cur.k === 'obj') {
+      const hits = cur.v.filter(([k]) => k === step);
+      if (hits.length > 1) fail('json #> through a duplicate key');
+      const hit = hits[0]?.[1];
+      if (hit === undefined) return null;
+      cur = hit;
+    } else if (cur.k === 'arr') {
+      if (!/^\d+$/.test(step) || step.length > 9) fail('json #> with an unusual array index');
+      const hit = cur.v[Number(step)];
       if (hit === undefined) return null;
       cur = hit;
     } else return null;

@@ -37,6 +37,9 @@ export const JSON_CORPUS: string[] = [
   `!SELECT '{"a": 1}'::json @> '{}'`,
   `SELECT id, meta -> 'color' AS c, meta ->> 'color' AS t, meta -> 0 AS first FROM products ORDER BY id`,
   `SELECT '{"a": [1,  {"b":  2}], "c": "x\\ty"}'::json -> 'a' AS a, '{"c": "x\\ty"}'::json ->> 'c' AS c`,
+  `SELECT '{"a": {"b": [1, {"c": "x"}]}}'::jsonb #> array['a', 'b', '1'] AS p, '42'::jsonb #> array['f'] AS s, '{"a": 1}'::jsonb #> '{}' AS whole, '"s"'::jsonb #>> '{}' AS t`,
+  `SELECT '{"a": {"b":  [1, {"c": "x\\ny"}]}}'::json #> '{a,b,1}' AS p, '{"a": {"b": [1, {"c": "x\\ny"}]}}'::json #>> array['a', 'b', '1', 'c'] AS t, '[1]'::json #> '{x}' AS n`,
+  `SELECT id, prefs ?& array['n', 'theme'] AS all_ FROM users WHERE prefs IS NOT NULL ORDER BY id`,
   // Functions and casts.
   `SELECT id, jsonb_typeof(payload -> 'n') AS t, jsonb_typeof(payload) AS top FROM events WHERE id < 12 ORDER BY id`,
   `SELECT jsonb_typeof('1.5') AS n, json_typeof('"s"') AS s, jsonb_array_length('[1, [2, 3]]') AS l, json_array_length('[]') AS e`,

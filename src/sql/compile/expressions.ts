@@ -81,6 +81,10 @@ export function expr(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
       return this.subLink(body as SubLink, c);
     case 'MinMaxExpr':
       return this.minMax(body as MinMaxExpr, c);
+    case 'A_ArrayExpr':
+      // Only as a constant key list of the json operators (bound as JSON).
+      if (this.jsonArrays) return this.textArrayConstant((body as { elements?: Node[] }).elements ?? []);
+      throw unsupported(`${describeNode(kind, body)}${c.clause === 'select' ? ' in select list' : ''}`);
     default:
       throw unsupported(`${describeNode(kind, body)}${c.clause === 'select' ? ' in select list' : ''}`);
   }

@@ -6,17 +6,35 @@
  * src/sql/json.ts. Operand types without such an operator (jsonb - int8,
  * json @> json, ...) are Postgres errors: forwarded.
  */
-import type { Node } from 'libpg-query';
+import type { A_Const, Node } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { JsonFn } from '../json-functions.js';
+import { nodeKind } from '../parse.js';
 import { Oid } from '../pgtypes.js';
 import type { StatementCompiler } from './compiler.js';
 import { JSON_ARRAY_OPS, unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
-import { derived, isTextType } from './values.js';
+import { constExpr, derived, isTextType } from './values.js';
 
 const isJson = (e: Expr): boolean => e.type === Oid.json || e.type === Oid.jsonb;
+
+/**
+ * ARRAY['a', 'b', NULL] of untyped literals as a text[] constant, bound as
+ * JSON (the json operators' key lists; array_in is not involved, so only
+ * the elements' own text matters).
+ */
+export function textArrayConstant(this: StatementCompiler, elements: Node[]): Expr {
+  const items: (string | null)[] = [];
+  for (const el of elements) {
+    const [kind, body] = nodeKind(el);
+    const k = kind === 'A_Const' ? (body as A_Const) : undefined;
+    if (k?.isnull) items.push(null);
+    else if (k?.sval !== undefined) items.push(k.sval.sval ?? '');
+    else throw unsupported('array constructor of non-literals');
+  }
+  return constExpr(this.bindValue(JSON.stringify(items)), Oid.textArray);
+}
 
 /** An operand that must be jsonb: an untyped literal is read as jsonb; other types are errors. */
 function asJsonb(sc: StatementCompiler, e: Expr, op: string): Expr {
@@ -60,14 +78,13 @@ export function jsonOperator(
       return this.jsonField(op, left, right, c);
     case '#>':
     case '#>>': {
-      const l = asJsonb(this, left, op);
+      const l = left.type === Oid.json ? left : asJsonb(this, left, op);
       const text = op === '#>>';
-      const e = derived(
-        `${JsonFn.path}(${l.sql}, ${right.sql}, ${text ? 1 : 0})`,
-        text ? Oid.text : Oid.jsonb,
-        -1,
-        [l, right],
-      );
+      const fn = l.type === Oid.json ? JsonFn.jsonPath : JsonFn.path;
+      const e = derived(`${fn}(${l.sql}, ${right.sql}, ${text ? 1 : 0})`, text ? Oid.text : l.type, -1, [
+        l,
+        right,
+      ]);
       if (text) e.coll = 'default';
       return this.errorCapable(e, c);
     }
