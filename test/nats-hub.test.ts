@@ -549,3 +549,43 @@ test('a hub whose replica is remade past what the stream holds reports the gap (
     await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`);
   }
 });
+
+test('a row larger than NATS max_payload stalls publishing visibly, and nothing past it is confirmed upstream', async () => {
+  await pg.query(`CREATE TABLE hub_wide (id int PRIMARY KEY, v text)`);
+  const { hub, http } = await startHub('HUB6', join(dir, 'hub6.db'));
+  try {
+    // ~1.6 MB of text in one row: one pgoutput message larger than the default 1 MiB max_payload.
+    await pg.query(
+      `INSERT INTO hub_wide SELECT 1, string_agg(md5(g::text), '') FROM generate_series(1, 50000) g`,
+    );
+    const target = await currentLsn();
+    await eventually(
+      async () => parseLsn(hub.engine.status().appliedLsn) >= target,
+      30_000,
+      'hub applied the row into SQLite',
+    );
+    await eventually(
+      async () => {
+        const s = (await (await fetch(`http://127.0.0.1:${http}/status`)).json()) as {
+          nats: { lastError?: string; unacked: number };
+        };
+        return /max_payload/.test(s.nats.lastError ?? '') && s.nats.unacked > 0;
+      },
+      20_000,
+      'status names max_payload',
+    );
+    // The transaction waiting is the wide row's; the slot stays at or before its commit.
+    const pending = parseLsn(hub.publisher.status().pendingLsn ?? '0/0');
+    assert.ok(pending > 0n && pending < target);
+    await new Promise((r) => setTimeout(r, 1000));
+    const confirmed = parseLsn((await slots())[0]?.confirmed ?? '0/0');
+    assert.ok(
+      confirmed <= pending,
+      `slot confirmed ${formatLsn(confirmed)} past the unpublished ${formatLsn(pending)}`,
+    );
+    assert.ok(hub.publisher.durable() <= pending);
+  } finally {
+    await hub.stop();
+    await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`);
+  }
+});

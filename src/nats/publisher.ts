@@ -101,6 +101,8 @@ export interface PublisherStatus {
   lastKind?: 'tx' | 'hb';
   unacked: number;
   unackedBytes: number;
+  /** LSN of the first unacknowledged message (what publishing waits on), `X/Y`. */
+  pendingLsn?: string;
   /** Everything up to here is acknowledged by JetStream, `X/Y`. */
   durableLsn: string;
   outages: number;
@@ -453,6 +455,10 @@ export class Publisher implements EngineTap {
       skippedTransactions: this.skippedTx,
       skippedParts: this.skippedParts,
     };
+    const pending = this.outbox[this.head];
+    if (pending) {
+      s.pendingLsn = formatLsn(pending.header.kind === 'tx' ? pending.header.finalLsn : pending.header.lsn);
+    }
     if (this.gap) s.streamGap = { from: formatLsn(this.gap.from), to: formatLsn(this.gap.to) };
     if (this.lastAcked) {
       s.lastLsn = formatLsn(this.lastAcked.lsn);
@@ -625,6 +631,23 @@ export class Publisher implements EngineTap {
     try {
       let delay = RECOVER_MIN_MS * 2 ** Math.min(this.failures, 5);
       this.failures++;
+      // Failing again with NATS up (a rejected message, a stream at its limits): not in a tight loop.
+      if (this.failures > 1) {
+        await sleep(Math.min(RECOVER_MAX_MS, delay));
+        const first = this.outbox[this.head];
+        if (this.failures === 4 && /max_payload/i.test(this.opts.link.lastError ?? '') && first) {
+          // A single row's pgoutput message can be larger than a part: NATS must take it whole.
+          this.opts.logger.error(
+            { stream: this.opts.stream, bytes: first.body.length },
+            "nats: a message of the change stream is larger than the NATS server's max_payload; raise max_payload in nats-server's configuration (up to 64 MB) — publishing and confirming upstream wait until then",
+          );
+        } else if (this.failures === 4) {
+          this.opts.logger.warn(
+            { stream: this.opts.stream, err: this.opts.link.lastError },
+            'nats: publishing keeps failing while NATS is reachable; retrying (nothing is confirmed upstream meanwhile)',
+          );
+        }
+      }
       for (;;) {
         if (this.state !== 'recovering') return;
         if (!this.opts.link.connected) return; // the 'up' event calls again
