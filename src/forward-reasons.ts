@@ -66,7 +66,7 @@ const RULES: readonly [ForwardReasonClass, RegExp][] = [
   ],
   [
     'session',
-    /^(session state being verified upstream |search_path |setting |session changed |startup |TimeZone |DateStyle|IntervalStyle|standard_conforming_strings |set_config\(\) called$|schema created|schema ".*" may shadow|temporary .* may shadow|CALL may change|DO block may change|(statement_timeout|idle_in_transaction_session_timeout|a timeout setting) (changed|set inside)|timestamptz constant without an offset under TimeZone )/,
+    /^(session state being verified upstream |search_path |setting |session changed |startup |TimeZone |DateStyle|IntervalStyle|standard_conforming_strings |set_config\(\) called$|schema created|schema ".*" may shadow|temporary .* may shadow|CALL may change|DO block may change|(statement_timeout|idle_in_transaction_session_timeout|transaction_timeout|a timeout setting) (changed|set inside|in force)|timestamptz constant without an offset under TimeZone )/,
   ],
   [
     'statement',

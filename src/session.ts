@@ -63,6 +63,19 @@ export interface SessionState {
    * local statements run in an executor.
    */
   statementTimeoutMs?: number;
+  /**
+   * The session's transaction_timeout in ms (Postgres 17; 0 = none) as
+   * Outpost follows it. While it is in force, nothing is answered locally:
+   * upstream's clock must see every transaction from its start, which it
+   * would not for one started here, nor for a local read's own.
+   */
+  transactionTimeoutMs?: number;
+  /**
+   * The latest session state check found a setting where local answers are
+   * not exact (src/server/state-check.ts): reads go upstream until a later
+   * check finds it back.
+   */
+  settingDrift?: string | undefined;
 }
 
 export function newSessionState(user: string, database: string): SessionState {

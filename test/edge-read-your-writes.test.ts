@@ -11,14 +11,16 @@
  * pairs stay within seconds.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
+import { serializeQuery } from '../src/wire/frontend.js';
 import { type Relay, spawnLatencyRelay } from './helpers/latency-relay.js';
 import { eventually, lastRoute, type OutpostProcess, startOutpost } from './helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { bindMsg, describeMsg, executeMsg, parseMsg, RawClient, SYNC } from './helpers/wire-client.js';
 
 const DELAY_MS = 5;
 const SESSIONS = 4;
@@ -36,6 +38,12 @@ before(async () => {
     `create table ryw_items (id bigserial primary key, session int not null, k int not null);
      create table ryw_counters (id int primary key, n int not null);
      insert into ryw_counters select g, 0 from generate_series(1, ${SESSIONS}) g`,
+  );
+  // A role the raw-protocol test logs in as without a password.
+  const hba = `${upstream.dataDir}/pg_hba.conf`;
+  writeFileSync(hba, `host all rywraw 127.0.0.1/32 trust\n${readFileSync(hba, 'utf8')}`);
+  await upstream.query(
+    'create role rywraw login; grant select, insert on ryw_items to rywraw; grant usage on sequence ryw_items_id_seq to rywraw; select pg_reload_conf()',
   );
   relay = await spawnLatencyRelay(upstream.port, DELAY_MS);
   outpost = await startOutpost({
@@ -127,4 +135,56 @@ test(`${SESSIONS * PAIRS_PER_SESSION} write-then-read pairs through the relay: n
   const local = results.reduce((n, r) => n + r.local, 0);
   const total = SESSIONS * PAIRS_PER_SESSION;
   assert.ok(local >= total / 2, `only ${local} of ${total} reads were local`);
+});
+
+const ext = (sql: string, params: string[] = []): Buffer =>
+  Buffer.concat([parseMsg('', sql), bindMsg('', '', params), describeMsg('P', ''), executeMsg('')]);
+
+test('BEGIN pipelined with a read right after a write waits for the write: read locally, sees it', async () => {
+  // pgJDBC's shape: BEGIN sent in one batch with the transaction's first statement.
+  const c = await RawClient.session(outpost.port, 'rywraw');
+  const text = (m: { body: Buffer }) => m.body.toString('latin1');
+  const pairs = 20;
+  let local = 0;
+  try {
+    await eventually(
+      async () => {
+        await c.run(Buffer.concat([ext('select k from ryw_items where id = 0'), SYNC]));
+        const r = await c.run(serializeQuery('show outpost.last_route'));
+        return r.some((m) => m.type === 'D' && text(m).includes('local'));
+      },
+      60_000,
+      'a local read',
+    );
+    for (let i = 0; i < pairs; i++) {
+      const ins = await c.run(
+        Buffer.concat([
+          ext('insert into ryw_items (session, k) values (0, $1) returning id', [String(i)]),
+          SYNC,
+        ]),
+      );
+      const id = ins.find((m) => m.type === 'D')?.body.toString('latin1', 6);
+      assert.ok(id, 'the insert returned its id');
+      const tx = await c.run(
+        Buffer.concat([
+          ext('begin'),
+          ext('select k from ryw_items where id = $1', [id]),
+          ext('commit'),
+          SYNC,
+        ]),
+      );
+      const row = tx.find((m) => m.type === 'D');
+      assert.equal(
+        row?.body.toString('latin1', 6),
+        String(i),
+        `pair ${i}: the read in the transaction sees the write`,
+      );
+      const route = await c.run(serializeQuery('show outpost.last_route'));
+      // COMMIT answered here: the transaction never went upstream.
+      if (route.some((m) => m.type === 'D' && text(m).includes('local'))) local++;
+    }
+  } finally {
+    c.close();
+  }
+  assert.ok(local >= pairs * 0.75, `only ${local} of ${pairs} transactions stayed local`);
 });

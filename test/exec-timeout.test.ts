@@ -147,7 +147,7 @@ test('a role default statement_timeout: the session is answered upstream, which 
 
 test('changes Outpost does not follow turn local answers off', async () => {
   for (const [i, change] of [
-    (c: pg.Client) => c.query({ name: 'st', text: 'set statement_timeout = 300' }),
+    // (Through the extended protocol a lone SET is followed: test/local-after-session-changes.test.ts.)
     (c: pg.Client) => c.query('select 1; set statement_timeout = 300'),
     (c: pg.Client) => c.query(`set statement_timeout = '0x10'`),
     (c: pg.Client) => c.query(`begin read only; set statement_timeout = 300; commit`),

@@ -335,8 +335,11 @@ describe('prepared statements that go upstream', () => {
     const d = { ...session, params: new Map(session.params), localDisabled: 'because' };
     assert.deepEqual(router.prepare('SELECT id FROM items', [], d), { kind: 'upstream', reason: 'because' });
     const p = { ...session, params: new Map(session.params), localDisabled: undefined };
+    // A search_path change is read back upstream once executed (the session state check).
     router.prepare('SET search_path = x', [], p);
-    assert.match(p.localDisabled ?? '', /search_path/);
+    assert.equal(p.localDisabled, undefined);
+    router.executed?.('SET search_path = x', p);
+    assert.match(p.stateCheck?.reason ?? '', /search_path/);
   });
 
   test('values Postgres would reject (or read differently) are forwarded at run time', async () => {

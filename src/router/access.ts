@@ -71,7 +71,10 @@ where s.setrole in (0, (select oid from pg_roles where rolname = $1))
 union all
 -- The server's own default (postgresql.conf, ALTER SYSTEM): a plain BEGIN starts a
 -- transaction locally only at READ COMMITTED (src/server/local-transaction.ts).
-select 'default_transaction_isolation=' || reset_val from pg_settings where name = 'default_transaction_isolation'`;
+select 'default_transaction_isolation=' || reset_val from pg_settings where name = 'default_transaction_isolation'
+union all
+-- Postgres 17's transaction_timeout (no row before): upstream enforces it on transactions it sees whole.
+select 'transaction_timeout=' || reset_val from pg_settings where name = 'transaction_timeout'`;
 
 const SCHEMAS_QUERY = 'select nspname from pg_namespace';
 

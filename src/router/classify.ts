@@ -177,8 +177,10 @@ export abstract class Classifier {
     }
     let disable: string | undefined;
     for (const stmt of stmts) disable ??= sessionEffect(stmt);
-    // statement_timeout is followed only from a simple Query that changes nothing else (src/router/timeouts.ts).
-    const timeout = stmts.length === 1 && !declared ? timeoutEffect(stmts[0] as Node) : undefined;
+    // Timeouts are followed only from a statement that changes nothing else
+    // (src/router/timeouts.ts): a simple Query, or an extended-protocol one
+    // when it is executed (src/server/extended-upstream.ts).
+    const timeout = stmts.length === 1 ? timeoutEffect(stmts[0] as Node) : undefined;
     if (timeout === undefined && stmts.some((s) => timeoutEffect(s) !== undefined)) {
       disable ??= 'a timeout setting changed in a way Outpost does not follow';
     }

@@ -36,11 +36,12 @@ import {
 } from './plan.js';
 import { DEFAULT_SEARCH_PATH, startupProblem } from './settings.js';
 import { stateCheckReason } from './statement-effects.js';
-import { startupTimeouts, startupTimeoutValues } from './timeouts.js';
+import { startupTimeouts, startupTimeoutValues, type TimeoutChange } from './timeouts.js';
 import type {
   FieldDescription,
   LocalOffload,
   LocalResult,
+  PreparedLocal,
   PreparedRoute,
   QueryRouter,
   Route,
@@ -141,6 +142,11 @@ const LAST_ROUTE_FIELD: FieldDescription = {
   format: 0,
 };
 
+/** A local statement that answers `SHOW outpost.last_route`: running it leaves the session's last route as it was. */
+export function answersLastRoute(prepared: PreparedLocal): boolean {
+  return prepared.fields[0] === LAST_ROUTE_FIELD;
+}
+
 export class Router extends Classifier implements QueryRouter {
   private schemaVersion = -1;
   private replicaSchemas = new Set<string>();
@@ -191,6 +197,15 @@ export class Router extends Classifier implements QueryRouter {
     return route;
   }
 
+  timeoutChange(sql: string): TimeoutChange | undefined {
+    try {
+      const classified = this.classify(sql);
+      return classified.kind === 'upstream' ? classified.timeout : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /**
    * A statement the client sent through the extended protocol (Parse): it is
    * forwarded as is, but may change session state the local path relies on.
@@ -201,10 +216,7 @@ export class Router extends Classifier implements QueryRouter {
       if (classified.kind !== 'show-last-route' && classified.disable !== undefined) {
         session.localDisabled ??= classified.disable;
       }
-      // Followed only through the simple protocol (src/router/timeouts.ts).
-      if (classified.kind === 'upstream' && classified.timeout) {
-        session.localDisabled ??= `${classified.timeout.setting ?? 'a timeout'} changed in a way Outpost does not follow`;
-      }
+      // A timeout SET is followed when it is executed (`timeoutChange`, src/server/extended-upstream.ts).
       this.followTransaction(session, classified.kind === 'upstream' ? classified.tx : 'other');
     } catch {
       session.localDisabled ??= 'unclassifiable extended-protocol statement';
@@ -470,6 +482,9 @@ export class Router extends Classifier implements QueryRouter {
       return 'READ ONLY transaction older than --max-lag';
     }
     if (session.localDisabled !== undefined) return session.localDisabled;
+    if (session.settingDrift !== undefined) return session.settingDrift;
+    // Upstream enforces it only on transactions it sees from their start (src/router/timeouts.ts).
+    if ((session.transactionTimeoutMs ?? 0) !== 0) return 'transaction_timeout in force';
     if (session.freshnessBlock !== undefined) return session.freshnessBlock;
     const stale = this.opts.freshness?.staleness();
     if (stale !== undefined) return stale;

@@ -34,7 +34,11 @@ export const DEFAULT_SEARCH_PATH = '"$user",public';
 export function settingProblem(name: string, value: string): string | undefined {
   const n = name.toLowerCase();
   // Followed from the startup packet and SET (src/router/timeouts.ts), not from role or database defaults.
-  if (n === 'statement_timeout' || n === 'idle_in_transaction_session_timeout') {
+  if (
+    n === 'statement_timeout' ||
+    n === 'idle_in_transaction_session_timeout' ||
+    n === 'transaction_timeout'
+  ) {
     return /^\s*0\s*$/.test(value) ? undefined : `setting ${n}=${value}`;
   }
   if (!WATCHED_SETTINGS.has(n)) return undefined;
@@ -54,7 +58,8 @@ const STARTUP_NON_SETTINGS = new Set([
 ]);
 
 /** Startup settings the session follows itself (src/router/timeouts.ts). */
-const FOLLOWED_AT_STARTUP = /^(?:statement_timeout|idle_in_transaction_session_timeout)$/i;
+const FOLLOWED_AT_STARTUP =
+  /^(?:statement_timeout|idle_in_transaction_session_timeout|transaction_timeout)$/i;
 
 /** Why the startup parameters stop local answers from being exact, if they do. */
 export function startupProblem(params: ReadonlyMap<string, string>): string | undefined {

@@ -83,6 +83,8 @@ export function statementFacts(
   const tables: ReplicaTable[] = [];
   for (const stmt of stmts) {
     const [kind] = nodeKind(stmt);
+    const reset = settingsReread(stmt);
+    if (reset !== undefined) return { userCode: reset, tables };
     if (NO_USER_CODE.has(kind)) continue;
     if (kind !== 'SelectStmt') return { userCode: `statement ${kind}`, tables };
     if (mayWrite(stmt)) return { userCode: 'function that may have side effects', tables };
@@ -93,6 +95,23 @@ export function statementFacts(
       return { userCode: `relation ${unknown} not replicated (may be a view)`, tables };
   }
   return { tables };
+}
+
+/**
+ * Statements that change or reset search_path (any form, SET LOCAL too),
+ * all settings (RESET ALL, DISCARD ALL): not user code, but what they leave
+ * is read back the same way (src/server/state-check.ts), since Outpost does
+ * not evaluate the value itself.
+ */
+function settingsReread(stmt: Node): string | undefined {
+  const [kind, body] = nodeKind(stmt);
+  if (kind === 'DiscardStmt') {
+    return (body as { target?: string }).target === 'DISCARD_ALL' ? 'DISCARD ALL' : undefined;
+  }
+  if (kind !== 'VariableSetStmt') return undefined;
+  const s = body as { kind?: string; name?: string };
+  if (s.kind === 'VAR_RESET_ALL') return 'RESET ALL';
+  return (s.name ?? '').toLowerCase() === 'search_path' ? 'SET search_path' : undefined;
 }
 
 function collectCteNames(tree: unknown, out: Set<string>): void {

@@ -43,6 +43,9 @@ export function sessionEffect(stmt: Node): string | undefined {
       if (s.kind !== 'VAR_SET_VALUE' && s.kind !== 'VAR_SET_DEFAULT' && s.kind !== 'VAR_SET_CURRENT') break;
       const name = (s.name ?? '').toLowerCase();
       if (!WATCHED_SETTINGS.has(name)) break;
+      // Its value is read back by the session state check instead (side-effects.ts), so a
+      // RESET or the end of a SET LOCAL makes local answers exact again.
+      if (name === 'search_path') break;
       if (name === 'extra_float_digits' && s.kind === 'VAR_SET_VALUE' && positiveIntArg(s.args)) break;
       return `session changed ${name}`;
     }

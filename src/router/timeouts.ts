@@ -1,10 +1,12 @@
 /**
- * statement_timeout and idle_in_transaction_session_timeout as the session
- * has them. Postgres does not report them (ParameterStatus), so Outpost
- * follows what sets them: startup parameters and `-c` options, SET, SET
- * LOCAL, RESET, SET ... TO DEFAULT, RESET ALL and DISCARD ALL. What it
- * cannot follow exactly (a change in a multi-statement string or through
- * the extended protocol, set_config(), a session-level SET inside a
+ * statement_timeout, idle_in_transaction_session_timeout and (Postgres 17)
+ * transaction_timeout as the session has them. Postgres does not report
+ * them (ParameterStatus), so Outpost follows what sets them: startup
+ * parameters and `-c` options, SET, SET LOCAL, RESET, SET ... TO DEFAULT,
+ * RESET ALL and DISCARD ALL, as a simple Query or as the first Execute of
+ * an extended-protocol batch (src/server/extended-upstream.ts). What it
+ * cannot follow exactly (a change in a multi-statement string or later in
+ * a batch, set_config(), a session-level SET inside a
  * transaction block, which a rollback would undo, a role or database
  * default) turns local answers off for the session instead (see
  * `settingProblem`).
@@ -14,18 +16,27 @@
  * upstream, which sees a READ ONLY transaction served locally as idle: the
  * session keeps upstream's clock from running out while the client is busy
  * locally (`idleInTransactionMs`, src/server/client-session.ts).
+ * transaction_timeout is enforced by upstream only, on transactions it
+ * sees from their start: while it is in force the session is answered
+ * upstream (`SessionState.transactionTimeoutMs`, src/router/router.ts).
  */
 
 import type { SessionState } from '../session.js';
 import { type Node, nodeKind } from '../sql/parse.js';
 import { parseOptions } from './settings.js';
 
-export type TimeoutSetting = 'statement_timeout' | 'idle_in_transaction_session_timeout';
+export type TimeoutSetting =
+  | 'statement_timeout'
+  | 'idle_in_transaction_session_timeout'
+  | 'transaction_timeout';
 
-export const TIMEOUT_SETTINGS: ReadonlySet<string> = new Set<TimeoutSetting>([
+const ALL_TIMEOUTS: readonly TimeoutSetting[] = [
   'statement_timeout',
   'idle_in_transaction_session_timeout',
-]);
+  'transaction_timeout',
+];
+
+export const TIMEOUT_SETTINGS: ReadonlySet<string> = new Set<TimeoutSetting>(ALL_TIMEOUTS);
 
 /** What one statement does to a timeout; `unknown` when Outpost cannot tell the value. */
 export interface TimeoutChange {
@@ -56,7 +67,11 @@ function fresh(): Followed {
 function timeoutsOf(session: SessionState): Timeouts {
   let t = state.get(session);
   if (!t) {
-    t = { statement_timeout: fresh(), idle_in_transaction_session_timeout: fresh() };
+    t = {
+      statement_timeout: fresh(),
+      idle_in_transaction_session_timeout: fresh(),
+      transaction_timeout: fresh(),
+    };
     state.set(session, t);
   }
   return t;
@@ -64,6 +79,7 @@ function timeoutsOf(session: SessionState): Timeouts {
 
 function publish(session: SessionState, t: Timeouts): void {
   session.statementTimeoutMs = t.statement_timeout.local ?? t.statement_timeout.session;
+  session.transactionTimeoutMs = t.transaction_timeout.local ?? t.transaction_timeout.session;
 }
 
 /** The session's idle_in_transaction_session_timeout in ms (0: none). */
@@ -167,9 +183,7 @@ export function followTimeout(
   const t = timeoutsOf(session);
   // In a failed transaction block the SET fails too (25P02).
   if (session.txStatus === 'E') return undefined;
-  const settings = change.setting
-    ? [change.setting]
-    : (['statement_timeout', 'idle_in_transaction_session_timeout'] as const);
+  const settings = change.setting ? [change.setting] : ALL_TIMEOUTS;
   for (const setting of settings) {
     const f = t[setting];
     const ms = change.ms === 'default' ? f.startup : change.ms;

@@ -121,6 +121,8 @@ export interface QueryRouter {
    * the session ended (`I`): open or release a READ ONLY transaction's snapshot.
    */
   transactionStatus?(session: SessionState, status: 'I' | 'T' | 'E'): void;
+  /** The change a statement (sent upstream) makes to a timeout Outpost follows (src/router/timeouts.ts), if any. */
+  timeoutChange?(sql: string): TimeoutChange | undefined;
   /** A statement forwarded through the extended protocol (Parse): note its side effects on the session. */
   observe?(sql: string, session: SessionState): void;
   /**

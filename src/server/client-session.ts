@@ -110,6 +110,17 @@ export class ClientSession extends TransactionPhase {
     }
   }
 
+  /** `frame` starts a batch with a BEGIN that a transaction may start locally with, outside one. */
+  private startsLocalTx(frame: Frame): boolean {
+    const state = this.state;
+    return (
+      state !== undefined &&
+      state.txStatus === 'I' &&
+      this.extended.startsTxControl(frame) &&
+      this.mayStartLocalTx(state)
+    );
+  }
+
   protected extendedMessage(frame: Frame): void {
     if (!this.state) throw protocolViolation('extended-protocol message before startup');
     if (
@@ -128,11 +139,13 @@ export class ClientSession extends TransactionPhase {
         (tx === 'I' ||
           (tx === 'T' && (this.state.readOnlyTx?.phase === 'open' || this.state.localTx !== undefined))) &&
         this.idle() &&
-        this.extended.startsReadBatch(frame)
+        (this.extended.startsReadBatch(frame) || this.startsLocalTx(frame))
       ) {
         // This session wrote: hold the whole batch until the replica has
         // applied that write (or --ryw-timeout passes), as for a simple
-        // Query, so that its reads may still be answered locally.
+        // Query, so that its reads may still be answered locally (a batch
+        // opening a transaction that may start locally too: its reads would
+        // otherwise go upstream, and the transaction with them).
         this.waitForFence(frame);
         return;
       }
@@ -143,7 +156,7 @@ export class ClientSession extends TransactionPhase {
       this.state.txStatus === 'I' &&
       !this.extended.forwardedUnsynced() &&
       !this.copyIn &&
-      this.extended.startsReadBatch(frame)
+      (this.extended.startsReadBatch(frame) || this.extended.startsTxControl(frame))
     ) {
       // User code ran upstream: learn the session's state before a batch that may be local.
       this.awaitStateCheck(frame);

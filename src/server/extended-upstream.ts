@@ -7,6 +7,7 @@
  */
 
 import { timeUntilSettled } from '../metrics.js';
+import { followTimeout } from '../router/timeouts.js';
 import type { TxStatus } from '../session.js';
 import type { Frame } from '../wire/frames.js';
 import {
@@ -39,6 +40,8 @@ import {
 import { endsTransaction, localTxControl } from './local-transaction.js';
 import type { Expectation, Outcome } from './upstream-replies.js';
 
+/** A Parse or Bind that may be `SHOW outpost.last_route` (the router decides; this only keeps the batch here). */
+const LAST_ROUTE_SHOW = /^\s*show\s+outpost\.last_route\b/i;
 export abstract class ExtendedUpstream {
   protected readonly statements = new Map<string, Statement>();
 
@@ -61,6 +64,18 @@ export abstract class ExtendedUpstream {
 
   /** The current batch certainly ends outside a transaction block (see `ExtendedHost.afterSync`). */
   protected endsIdle = false;
+
+  /**
+   * Following a timeout SET through the extended protocol: the batch began
+   * with nothing owed (so the session's transaction status is known), how
+   * many Executes it sent upstream, and whether one of them changed a timeout.
+   */
+  private batchTx: { known: boolean; status: TxStatus; executes: number; timeout: boolean } = {
+    known: false,
+    status: 'I',
+    executes: 0,
+    timeout: false,
+  };
 
   constructor(protected readonly host: ExtendedHost) {}
 
@@ -96,6 +111,12 @@ export abstract class ExtendedUpstream {
       ready: (status) => this.transactionMayHaveEnded(status, epoch),
     };
     if (sql !== undefined) this.followSql(e, sql);
+    // A COMMIT/ROLLBACK sent in the middle of a batch ends the transaction's
+    // portals before the batch's next Execute reaches upstream, which would
+    // otherwise bind one of them there afresh (Postgres: 34000).
+    if (kind === 'query' && sql !== undefined && this.portals.size > 0 && endsTransaction(sql)) {
+      this.portals.clear();
+    }
     return e;
   }
 
@@ -134,6 +155,43 @@ export abstract class ExtendedUpstream {
     const settle = e.settle;
     e.settle = (outcome) => {
       this.pendingSqlChanges--;
+      settle?.(outcome);
+    };
+  }
+
+  /**
+   * An Execute going upstream: a timeout SET in it is followed as through a
+   * simple Query (src/router/timeouts.ts) when it is the batch's first
+   * Execute and the session's transaction status is known, and it succeeds.
+   * Otherwise, or when a later Execute of the batch could fail and roll the
+   * implicit transaction (and the SET) back, local answers stop.
+   */
+  private followTimeoutSet(e: Expectation, sql: string): void {
+    const { host } = this;
+    const state = host.state;
+    const tx = this.batchTx;
+    const unfollowed = (what: string) => {
+      state.localDisabled ??= `${what} changed in a way Outpost does not follow`;
+    };
+    if (tx.timeout) unfollowed('a timeout setting');
+    tx.executes++;
+    const change = host.router.timeoutChange?.(sql);
+    if (change === undefined) return;
+    const what = change.setting ?? 'a timeout';
+    if (!tx.known || tx.executes > 1 || state.txStatus !== tx.status) {
+      unfollowed(what);
+      return;
+    }
+    const problem = followTimeout(state, change, true);
+    if (problem !== undefined) {
+      state.localDisabled ??= problem;
+      return;
+    }
+    tx.timeout = true;
+    const settle = e.settle;
+    e.settle = (outcome) => {
+      // It failed (not in an aborted transaction, where Postgres refuses any SET too).
+      if (outcome !== 'ok' && tx.status !== 'E') unfollowed(what);
       settle?.(outcome);
     };
   }
@@ -181,14 +239,7 @@ export abstract class ExtendedUpstream {
    */
   startsReadBatch(frame: Frame): boolean {
     if (this.batch !== undefined) return false;
-    let query: string | undefined;
-    try {
-      if (frame.type === FrontendType.Parse) query = parseParseQuery(frame.body);
-      else if (frame.type === FrontendType.Bind)
-        query = this.statements.get(bindStatementName(frame.body))?.query;
-    } catch {
-      return false;
-    }
+    const query = this.batchQuery(frame);
     return query !== undefined && READ_START.test(query);
   }
 
@@ -225,7 +276,13 @@ export abstract class ExtendedUpstream {
       // nothing before the batch's Sync or Flush.)
       if (this.pendingSqlChanges > 0) return 'defer-sql';
       if (this.unsettledHidden > 0 && !this.host.tracker.isEmpty()) return 'defer';
-      this.batch = this.startBatch();
+      this.batchTx = {
+        known: this.host.quiet(),
+        status: this.host.state.txStatus,
+        executes: 0,
+        timeout: false,
+      };
+      this.batch = this.startBatch(frame);
       // Started outside a transaction with nothing owed: it ends outside one
       // unless a statement in it controls the transaction.
       this.endsIdle = this.host.quiet() && this.host.state.txStatus === 'I';
@@ -241,19 +298,34 @@ export abstract class ExtendedUpstream {
     return 'done';
   }
 
-  protected startBatch(): Batch {
+  protected startBatch(frame: Frame): Batch {
     const { router, state } = this.host;
     if (!router.prepare) return { mode: 'upstream', reason: 'extended protocol not routed' };
     if (!this.host.quiet()) return { mode: 'upstream', reason: PIPELINED };
     // Inside a transaction only a READ ONLY one with its replica snapshot open may be local.
     // (Or one that started locally and has not gone upstream: src/server/local-transaction.ts.)
+    // SHOW outpost.last_route is the session's own state, answered here in
+    // any transaction as through a simple Query; whatever follows it in the
+    // batch is routed as usual (the router forwards it: inside a transaction).
     if (
       state.txStatus !== 'I' &&
-      !(state.txStatus === 'T' && (state.readOnlyTx?.phase === 'open' || state.localTx !== undefined))
+      !(state.txStatus === 'T' && (state.readOnlyTx?.phase === 'open' || state.localTx !== undefined)) &&
+      !LAST_ROUTE_SHOW.test(this.batchQuery(frame) ?? '')
     ) {
       return { mode: 'upstream', reason: 'inside a transaction' };
     }
     return { mode: 'local' };
+  }
+
+  /** The SQL a Parse carries, or that of the statement a Bind names. */
+  private batchQuery(frame: Frame): string | undefined {
+    try {
+      if (frame.type === FrontendType.Parse) return parseParseQuery(frame.body);
+      if (frame.type === FrontendType.Bind) return this.statements.get(bindStatementName(frame.body))?.query;
+    } catch {
+      return undefined;
+    }
+    return undefined;
   }
 
   // ---- upstream --------------------------------------------------------------------
@@ -299,6 +371,7 @@ export abstract class ExtendedUpstream {
         if (sql !== undefined) {
           if (PREPARED_REF.test(sql)) this.ensureAllStatements(false);
           this.followSql(e, sql);
+          if (!statement?.opaque) this.followTimeoutSet(e, sql);
           // Upstream's COMMIT/ROLLBACK drops the transaction's portals, those bound
           // here too (Postgres: 34000 for a later Execute, not their rows): forget
           // them, so that one executed later is not bound upstream afresh.

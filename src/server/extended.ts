@@ -40,6 +40,7 @@ import { isUtf8 } from 'node:buffer';
 import { errorMessage, NotLocal, PgError, SqlState } from '../errors.js';
 import { Offload } from '../exec/inline.js';
 import { statementTimer } from '../metrics.js';
+import { answersLastRoute } from '../router/router.js';
 import type { LocalOffload, LocalResult, PreparedLocal, PreparedRoute } from '../router/types.js';
 import {
   BIND_COMPLETE,
@@ -321,7 +322,8 @@ export class ExtendedProtocol extends ExtendedUpstream {
       anyBinary,
       settings,
     });
-    state.lastRoute = 'local';
+    // As through a simple Query, SHOW outpost.last_route keeps reporting the statement before it.
+    if (!answersLastRoute(prepared)) state.lastRoute = 'local';
     metrics.statements.inc({ route: 'local' });
     localTimer();
   }

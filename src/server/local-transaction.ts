@@ -27,7 +27,8 @@
  *   database default_transaction_isolation other than read committed turns
  *   local answers off for the session (src/router/settings.ts, access.ts).
  * - A session with idle_in_transaction_session_timeout keeps its BEGIN
- *   upstream (upstream's clock enforces it).
+ *   upstream (upstream's clock enforces it); one with transaction_timeout
+ *   (Postgres 17) is answered upstream altogether (src/router/timeouts.ts).
  * What differs, unobservably: transaction_timestamp() (now()) is upstream's
  * transaction start, i.e. when the transaction went upstream, not when the
  * client sent BEGIN; no local read observed the time before that.

@@ -11,7 +11,7 @@ import type { SessionState } from '../session.js';
 import { BackendType, parseErrorFields, parseParameterStatus, parseReadyForQuery } from '../wire/backend.js';
 import type { Frame } from '../wire/frames.js';
 import { serializeQuery } from '../wire/frontend.js';
-import { dataRowValues, STATE_CHECK_QUERY, stateProblem } from './state-check.js';
+import { dataRowValues, STATE_CHECK_QUERY, settingDrift, stateProblem } from './state-check.js';
 
 /** Upstream's WAL insert position, read right behind a session's statements (read-your-writes). */
 const POSITION_QUERY = serializeQuery('SELECT pg_catalog.pg_current_wal_insert_lsn()');
@@ -174,12 +174,16 @@ export abstract class RelayPhase extends StartupPhase {
     }
     // An error answers no row: local answers stop (conservatively).
     const problem = stateProblem(state, outcome === 'ok' ? row : undefined);
-    if (problem !== undefined) {
+    if (problem !== undefined && !settingDrift(problem)) {
       state.localDisabled ??= problem;
       state.stateCheck = undefined;
       this.log.debug({ problem }, 'session state changed upstream');
       return;
     }
+    // A setting away from what local answers reproduce: answered upstream
+    // until a later check (after the next SET, RESET or user code) finds it back.
+    state.settingDrift = problem;
+    if (problem !== undefined) this.log.debug({ problem }, 'session setting changed upstream');
     if (check.dirty) check.inFlight = false;
     else state.stateCheck = undefined;
   }

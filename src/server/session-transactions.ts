@@ -76,10 +76,12 @@ export abstract class TransactionPhase extends RelayPhase {
   protected mayStartLocalTx(state: SessionState): boolean {
     return (
       state.localDisabled === undefined &&
+      state.settingDrift === undefined &&
       // The router has just followed this BEGIN (`await-begin`): nothing else of a READ ONLY one.
       (state.readOnlyTx === undefined || state.readOnlyTx.phase === 'await-begin') &&
       // Upstream's clock enforces it; it would not run for a transaction it has not seen.
       idleInTransactionMs(state) === 0 &&
+      (state.transactionTimeoutMs ?? 0) === 0 &&
       !this.extended.forwardedUnsynced()
     );
   }

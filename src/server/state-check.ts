@@ -67,13 +67,26 @@ for (const name of WATCHED_SETTINGS) {
 const FOLLOWED: readonly [string, (session: SessionState) => number][] = [
   ['statement_timeout', (session) => session.statementTimeoutMs ?? 0],
   ['idle_in_transaction_session_timeout', idleInTransactionMs],
+  // Postgres 17: read with missing_ok, NULL (none in force) before.
+  ['transaction_timeout', (session) => session.transactionTimeoutMs ?? 0],
 ];
 
 export const STATE_CHECK_SQL = `select current_user, session_user,
  pg_catalog.pg_my_temp_schema() operator(pg_catalog.<>) 0::pg_catalog.oid,
- ${[...CHECKS, ...FOLLOWED].map(([name]) => `pg_catalog.current_setting('${name}')`).join(', ')}`;
+ ${[...CHECKS.map(([name]) => `pg_catalog.current_setting('${name}')`), ...FOLLOWED.map(([name]) => `pg_catalog.current_setting('${name}', true)`)].join(', ')}`;
 
 export const STATE_CHECK_QUERY: Buffer = serializeQuery(STATE_CHECK_SQL);
+
+const SETTING_CHANGED = 'setting changed upstream: ';
+
+/**
+ * A problem that lasts only while the setting keeps its value (a later check
+ * may find it back where local answers are exact: `RESET search_path`, the
+ * end of a `SET LOCAL`), unlike a changed role or a temporary schema.
+ */
+export function settingDrift(problem: string): boolean {
+  return problem.startsWith(SETTING_CHANGED);
+}
 
 /** The text values of a DataRow body (null for SQL NULL). */
 export function dataRowValues(body: Buffer): (string | null)[] {
@@ -104,11 +117,12 @@ export function stateProblem(
   if (temp !== 'f') return 'temporary schema in use (a temporary relation may shadow)';
   for (const [i, [name, fine]] of CHECKS.entries()) {
     const value = row[3 + i] ?? '';
-    if (!fine(value)) return `setting changed upstream: ${name}=${value}`;
+    if (!fine(value)) return `${SETTING_CHANGED}${name}=${value}`;
   }
   for (const [i, [name, followed]] of FOLLOWED.entries()) {
-    const value = row[3 + CHECKS.length + i] ?? '';
-    if (parseTimeout(value) !== followed(session)) return `setting changed upstream: ${name}=${value}`;
+    // NULL: a setting this server does not have is not in force.
+    const value = row[3 + CHECKS.length + i] ?? '0';
+    if (parseTimeout(value) !== followed(session)) return `${SETTING_CHANGED}${name}=${value}`;
   }
   return undefined;
 }
