@@ -613,6 +613,24 @@ export const CORPUS: string[] = [
 
 /** Parameterised statements for the extended protocol, with executions (text parameters). */
 export const PREPARED: { sql: string; executions: (string | null)[][] }[] = [
+  {
+    // SQLAlchemy over psycopg 3: a cast parameter in LIMIT; -1 and int4 overflow are Postgres errors.
+    sql: 'SELECT id FROM users ORDER BY id LIMIT $1::INTEGER OFFSET $2::BIGINT',
+    executions: [
+      ['2', '1'],
+      ['0', '0'],
+      [null, '3'],
+    ],
+  },
+  {
+    // Errors at run time upstream (never answered here): counted as forwarded.
+    sql: 'SELECT id FROM users ORDER BY id LIMIT $1::int4 OFFSET $2::int8',
+    executions: [
+      ['-1', '0'],
+      ['99999999999', '0'],
+      ['2', '-1'],
+    ],
+  },
   { sql: 'SELECT * FROM users WHERE id = $1', executions: [['1'], ['4'], ['999']] },
   { sql: 'SELECT id, email FROM users WHERE email = $1', executions: [['ada@example.com'], ['nobody']] },
   {

@@ -8,12 +8,14 @@ import type {
   ResTarget,
   SelectStmt,
   SortBy,
+  TypeCast,
 } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { checkAllWindowsUsed, namedWindows } from '../named-windows.js';
 import { nodeKind } from '../parse.js';
 import { isIntType, Oid } from '../pgtypes.js';
+import { resolveTypeName } from './common-type.js';
 import { cmpClassOfExpr, comparable, sortKey, sortParts } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
 import {
@@ -416,11 +418,24 @@ export function limitValue(
   node: Node,
   clause: 'LIMIT' | 'OFFSET',
 ): string | undefined {
-  const [kind, body] = nodeKind(node);
+  let [kind, body] = nodeKind(node);
+  // `LIMIT $2::integer` (SQLAlchemy over psycopg 3): the cast types the parameter, as Postgres infers it.
+  let castTo: number | undefined;
+  if (kind === 'TypeCast') {
+    const tc = body as TypeCast;
+    const [argKind, argBody] = tc.arg ? nodeKind(tc.arg) : ['', undefined];
+    const target = tc.typeName ? resolveTypeName(tc.typeName) : undefined;
+    if (argKind !== 'ParamRef' || !target || !isIntType(target.oid) || target.typmod !== -1) {
+      throw unsupported(`${describeNode(kind, body)} in ${clause}`);
+    }
+    [kind, body, castTo] = [argKind, argBody as ParamRef, target.oid];
+  }
   if (kind === 'ParamRef') {
     const e = this.paramRef(body as ParamRef);
-    const t = e.unknown ? this.setParamType(e, Oid.int8) : e.type;
+    const t = e.unknown ? this.setParamType(e, castTo ?? Oid.int8) : e.type;
     if (!isIntType(t)) throw new NotLocal(`${clause} parameter of type ${typeName(t)}`);
+    // A typed parameter cast to a narrower integer could fail the cast; not worth the case.
+    if (castTo !== undefined && castTo !== t) throw unsupported(`${clause} parameter cast to another type`);
     const index = ((body as ParamRef).number ?? 0) - 1;
     const name = `${clause === 'LIMIT' ? 'l' : 'o'}${index + 1}`;
     this.binds[name] = { kind: clause === 'LIMIT' ? 'limit' : 'offset', index };
