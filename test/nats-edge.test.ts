@@ -511,3 +511,58 @@ test('an edge started while NATS is down says so in /status and follows once it 
     await nats2.cleanup();
   }
 });
+
+test('an edge killed during its own snapshot starts over cleanly and holds no slot', async () => {
+  const db = 'bootkill';
+  const stream = 'BOOT';
+  await pg.query(`CREATE DATABASE ${db}`);
+  await pg.query(
+    `CREATE TABLE big (id int PRIMARY KEY, v text);
+     INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 200000) g;`,
+    [],
+    db,
+  );
+  const hub = await startHub(db, stream);
+  const url = pg.url({ database: db });
+  const replica = join(dir, `${db}-edge.db`);
+  const args = edgeArgs(stream, 'boot');
+  let edge = await startOutpost({ upstream: url, replica, args });
+  try {
+    await eventually(
+      async () => {
+        try {
+          return (await edge.status()).replication.state === 'snapshot';
+        } catch {
+          return false;
+        }
+      },
+      30_000,
+      'edge copying',
+    );
+    await edge.stop('SIGKILL');
+    await pg.query(`UPDATE big SET v = 'changed' WHERE id % 1000 = 0`, [], db);
+    edge = await startOutpost({ upstream: url, replica, args });
+    await edge.ready(120_000);
+    await caughtUp(edge, db);
+    const c = await connectThrough(edge.port, { database: db });
+    await sameThroughEdge(c, db, `SELECT count(*), count(*) FILTER (WHERE v = 'changed') FROM big`);
+    await sameThroughEdge(c, db, 'SELECT * FROM big WHERE id % 997 = 0 ORDER BY id');
+    await c.end();
+    // The killed copy's temporary slot went with its connection.
+    await eventually(
+      async () =>
+        (
+          await pg.query<{ n: string }>(
+            'SELECT count(*)::text AS n FROM pg_replication_slots WHERE database = current_database()',
+            [],
+            db,
+          )
+        ).rows[0]?.n === '1',
+      10_000,
+      'one slot left',
+    );
+  } finally {
+    await edge.stop();
+    await hub.stop();
+  }
+});
