@@ -589,3 +589,48 @@ test('a row larger than NATS max_payload stalls publishing visibly, and nothing 
     await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`);
   }
 });
+
+test('a hub started while NATS is down waits for it (no slot used meanwhile), then publishes', async () => {
+  await pg.query(`CREATE TABLE hub_late (id int PRIMARY KEY)`);
+  await nats.stop();
+  const http = await freePort();
+  const parsed = parsePublishArgs(
+    [
+      '--upstream',
+      pg.url(),
+      '--nats',
+      nats.url,
+      '--stream',
+      'HUB7',
+      '--replica',
+      join(dir, 'hub7.db'),
+      '--http',
+      `127.0.0.1:${http}`,
+    ],
+    {},
+  );
+  if (parsed === 'help') throw new Error('help');
+  const hub = await Hub.start(parsed, createLogger({ level: 'silent' }));
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const s = (await (await fetch(`http://127.0.0.1:${http}/status`)).json()) as {
+      replication: { state: string };
+      nats: { connected: boolean; state: string };
+    };
+    assert.equal(s.nats.connected, false);
+    assert.equal(s.nats.state, 'starting');
+    assert.equal(s.replication.state, 'starting');
+    assert.equal((await fetch(`http://127.0.0.1:${http}/readyz`)).status, 503);
+    assert.equal((await slots()).length, 0);
+    await nats.restart();
+    await hub.replicationStarted;
+    await pg.query(`INSERT INTO hub_late VALUES (1), (2)`);
+    const target = await currentLsn();
+    await eventually(async () => hub.publisher.durable() >= target, 30_000, 'published once NATS came');
+    assert.deepEqual(insertedIds(transactions(await readStream('HUB7')), 'hub_late'), [1, 2]);
+  } finally {
+    if (!nats.running) await nats.restart();
+    await hub.stop();
+    await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots`);
+  }
+});
