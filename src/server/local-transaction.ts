@@ -36,6 +36,36 @@
 
 import { type Node, nodeKind, parseSql } from '../sql/parse.js';
 
+/** The keywords a transaction-control statement this module recognises can start with. */
+const TX_KEYWORDS = new Set(['begin', 'start', 'commit', 'end', 'rollback', 'abort']);
+
+/**
+ * False only when `sql` certainly is not one of those statements, without
+ * parsing it (every statement of a local transaction comes here): its first
+ * token, after blanks and empty statements, is a plain ASCII word that is
+ * none of the keywords. Anything else (a comment first, a non-ASCII
+ * character, a keyword) is left to the parser.
+ */
+export function mayBeTransactionStmt(sql: string): boolean {
+  let i = 0;
+  const n = sql.length;
+  for (; i < n; i++) {
+    const c = sql.charCodeAt(i);
+    // Postgres's blanks (space, \t, \n, \v, \f, \r) and empty statements.
+    if (c !== 0x20 && (c < 0x09 || c > 0x0d) && c !== 0x3b) break;
+  }
+  const start = i;
+  for (; i < n; i++) {
+    const c = sql.charCodeAt(i) | 0x20;
+    if (c < 0x61 || c > 0x7a) break;
+  }
+  if (i === start) return true;
+  const next = i < n ? sql.charCodeAt(i) : 0x20;
+  // The word may go on (digits, _, $, non-ASCII letters): the parser decides.
+  if (next >= 0x80 || next === 0x5f || next === 0x24 || (next >= 0x30 && next <= 0x39)) return true;
+  return TX_KEYWORDS.has(sql.slice(start, i).toLowerCase());
+}
+
 /** What a lone simple-protocol statement does to a transaction that started locally. */
 export type LocalTxControl =
   | { kind: 'begin'; tag: 'BEGIN' | 'START TRANSACTION' }
@@ -53,6 +83,7 @@ export function upstreamBegin(localReads: number): string {
  * (several statements, savepoints, PREPARE TRANSACTION, other modes) is undefined.
  */
 export function localTxControl(sql: string): LocalTxControl | undefined {
+  if (!mayBeTransactionStmt(sql)) return undefined;
   const parsed = parseSql(sql);
   if (!parsed.ok || parsed.stmts.length !== 1) return undefined;
   const stmt = parsed.stmts[0]?.stmt as Node | undefined;
@@ -100,6 +131,7 @@ function readCommittedModes(options: Node[] | undefined): boolean {
  * ROLLBACK TO): once it has run, the transaction's protocol portals are gone.
  */
 export function endsTransaction(sql: string): boolean {
+  if (!mayBeTransactionStmt(sql)) return false;
   const parsed = parseSql(sql);
   if (!parsed.ok || parsed.stmts.length !== 1) return false;
   const stmt = parsed.stmts[0]?.stmt as Node | undefined;
