@@ -321,6 +321,17 @@ test('NATS stopped: the slot is not confirmed past what JetStream acknowledged; 
     assert.equal(down.nats.connected, false);
     assert.ok(down.nats.unacked > 0);
 
+    // The replication connection drops meanwhile: the engine restarts from what JetStream has, so
+    // upstream sends the outage's transactions again; they are in the outbox already, not queued twice.
+    await pg.query(
+      `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE active_pid IS NOT NULL`,
+    );
+    await eventually(
+      async () => hub.publisher.status().skippedTransactions >= 20,
+      30_000,
+      'resent transactions recognised as queued',
+    );
+
     await nats.restart();
     await eventually(
       async () => hub.publisher.durable() >= target,
