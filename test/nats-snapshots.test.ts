@@ -6,7 +6,7 @@
  * position left the retention.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -161,7 +161,15 @@ test('hub publishes its replica; a new edge fetches it; a replacement; an edge o
     await put(stream, hb(formatLsn(start)));
 
     assert.equal(await latestSnapshotInfo(nc, stream), null, 'no bucket yet: no snapshot');
+    // A copy left by a hub killed while publishing (its pid gone) is removed; a live process's is not.
+    const stale = `${hubPath}.snapshot-${2 ** 22 + 17}-deadbeef`;
+    const live = `${hubPath}.snapshot-${process.ppid}-cafebabe`;
+    writeFileSync(stale, 'x');
+    writeFileSync(live, 'x');
     const first = await publishSnapshot({ nc, stream, replicaPath: hubPath, logger: silentLogger() });
+    assert.equal(existsSync(stale), false);
+    assert.equal(existsSync(live), true);
+    rmSync(live);
     assert.ok(first);
     assert.equal(first.seq, 1);
     assert.ok(

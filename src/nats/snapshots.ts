@@ -13,10 +13,19 @@
  * Outpost-Lsn, Outpost-Seq, Outpost-Format, Outpost-System-Id, Outpost-Database.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { type JetStreamManager, jetstreamManager, StorageType } from '@nats-io/jetstream';
@@ -231,6 +240,36 @@ export async function coveredSeq(
   return before >= state.first_seq - 1 ? before : undefined;
 }
 
+/**
+ * Copies left by a hub killed while publishing (`<replica>.snapshot-<pid>-<hex>`,
+ * their process gone): each is as big as the replica, so they must not pile up.
+ */
+function removeStaleCopies(replicaPath: string): void {
+  const dir = dirname(replicaPath);
+  const prefix = `${basename(replicaPath)}.snapshot-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || alive(pid)) continue;
+    rmSync(join(dir, name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export interface PublishedSnapshot extends SnapshotInfo {
   durationMs: number;
 }
@@ -254,6 +293,7 @@ export interface PublishSnapshotOptions {
  */
 export async function publishSnapshot(opts: PublishSnapshotOptions): Promise<PublishedSnapshot | undefined> {
   const started = performance.now();
+  removeStaleCopies(opts.replicaPath);
   const tmp = `${opts.replicaPath}.snapshot-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await compactCopy(opts.replicaPath, tmp);
