@@ -8,6 +8,7 @@
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import {
+  canonical,
   type JsonNode,
   type JsonValue,
   jsonbAsText,
@@ -23,7 +24,9 @@ import {
   jsonPath,
   jsonTypeof,
   parseJson,
+  quoteJson,
   storedJsonb,
+  uniqueKeys,
 } from './json.js';
 
 export const JsonFn = {
@@ -55,6 +58,12 @@ export const JsonFn = {
   jsonTypeof: 'outpost_json_typeof',
   /** `(json)`: json_array_length. */
   jsonArrayLength: 'outpost_json_array_length',
+  /**
+   * `(kind, spec, args...)`: jsonb_build_object ('bo'), jsonb_build_array
+   * ('ba'), json_build_object ('jo'), json_build_array ('ja'); spec has one
+   * letter per argument: s text, n integer, b bool, j jsonb, J json, z NULL.
+   */
+  build: 'outpost_json_build',
   /** `(text)`: text::jsonb (jsonb_in at run time). */
   jsonbIn: 'outpost_jsonb_in',
   /** `(text)`: text::json (json_in at run time: validation). */
@@ -102,6 +111,65 @@ function jsonGet(text: string, key: string, asText: boolean): string | null {
   if (hit.k === 'null') return null;
   if (hit.k === 'str') return hit.v;
   return text.slice(hit.s, hit.e);
+}
+
+/** One builder argument as a jsonb value (to_jsonb). */
+function toJsonb(kind: string, v: unknown): JsonValue {
+  if (v === null || kind === 'z') return { k: 'null' };
+  switch (kind) {
+    case 's':
+      return { k: 'str', v: String(v) };
+    case 'n':
+      return { k: 'num', v: String(v) };
+    case 'b':
+      return { k: 'bool', v: v === 1n || v === 1 };
+    case 'j':
+      return jsonb(v);
+    case 'J':
+      return canonical(parseJson(String(v), true, 'json value'));
+    default:
+      throw new NotLocal(`builder argument kind ${kind}`);
+  }
+}
+
+/** One builder argument as json text (to_json). */
+function toJsonText(kind: string, v: unknown): string {
+  if (v === null || kind === 'z') return 'null';
+  switch (kind) {
+    case 's':
+      return quoteJson(String(v));
+    case 'n':
+      return String(v);
+    case 'b':
+      return v === 1n || v === 1 ? 'true' : 'false';
+    case 'j':
+    case 'J':
+      return String(v);
+    default:
+      throw new NotLocal(`builder argument kind ${kind}`);
+  }
+}
+
+function build(kind: string, spec: string, args: unknown[]): string {
+  const object = kind[1] === 'o';
+  if (kind[0] === 'b') {
+    const values = args.map((v, i) => toJsonb(spec[i] as string, v));
+    if (!object) return jsonbText({ k: 'arr', v: values as JsonNode[] });
+    const pairs: [string, JsonValue][] = [];
+    for (let i = 0; i < args.length; i += 2) {
+      if (args[i] === null) throw new NotLocal('argument of jsonb_build_object: key must not be null');
+      pairs.push([String(args[i]), values[i + 1] as JsonValue]);
+    }
+    return jsonbText({ k: 'obj', v: uniqueKeys(pairs) as [string, JsonNode][] });
+  }
+  const texts = args.map((v, i) => toJsonText(spec[i] as string, v));
+  if (!object) return `[${texts.join(', ')}]`;
+  const parts: string[] = [];
+  for (let i = 0; i < args.length; i += 2) {
+    if (args[i] === null) throw new NotLocal('argument of json_build_object: key must not be null');
+    parts.push(`${quoteJson(String(args[i]))} : ${texts[i + 1]}`);
+  }
+  return `{${parts.join(', ')}}`;
 }
 
 export function registerJsonFunctions(db: Database.Database): void {
@@ -168,6 +236,9 @@ export function registerJsonFunctions(db: Database.Database): void {
     if (v.k !== 'arr') throw new NotLocal('cannot get array length of a non-array');
     return BigInt(v.v.length);
   });
+  db.function(JsonFn.build, { ...opts, varargs: true }, (kind: unknown, spec: unknown, ...args: unknown[]) =>
+    build(String(kind), String(spec), args),
+  );
   db.function(JsonFn.jsonbIn, opts, (a: unknown) =>
     a === null ? null : jsonbInput(String(a), 'jsonb input'),
   );

@@ -40,6 +40,14 @@ export const JSON_CORPUS: string[] = [
   `SELECT '{"a": {"b": [1, {"c": "x"}]}}'::jsonb #> array['a', 'b', '1'] AS p, '42'::jsonb #> array['f'] AS s, '{"a": 1}'::jsonb #> '{}' AS whole, '"s"'::jsonb #>> '{}' AS t`,
   `SELECT '{"a": {"b":  [1, {"c": "x\\ny"}]}}'::json #> '{a,b,1}' AS p, '{"a": {"b": [1, {"c": "x\\ny"}]}}'::json #>> array['a', 'b', '1', 'c'] AS t, '[1]'::json #> '{x}' AS n`,
   `SELECT id, prefs ?& array['n', 'theme'] AS all_ FROM users WHERE prefs IS NOT NULL ORDER BY id`,
+  // Operator aliases and builders.
+  `SELECT jsonb_contains('{"a": 1, "b": 2}', '{"a": 1}') AS c, jsonb_contained('{"a": 1}', '{"a": 1, "b": 2}') AS d, jsonb_exists('["x"]', 'x') AS e`,
+  `SELECT jsonb_exists_any('{"a": 1}', array['b', 'a']) AS y, jsonb_exists_all('{"a": 1}', '{a,b}') AS n, jsonb_extract_path('{"a": [1, 2]}', 'a', '1') AS p, json_extract_path_text('{"a": {"b": "c"}}', 'a', 'b') AS t`,
+  `SELECT id, jsonb_build_object('id', id, 'name', name, 'active', active, 'prefs', prefs) AS o, jsonb_build_array(id, name, NULL) AS a FROM users ORDER BY id`,
+  `SELECT id, json_build_object('id', id, 'name', name, 'meta', meta) AS o, json_build_array(name, stock, discontinued) AS a FROM products ORDER BY id`,
+  `SELECT jsonb_build_object('b', 1, 'a', 2, 'b', 'x') AS dup, jsonb_build_object() AS e, json_build_object() AS je, json_build_array() AS ja`,
+  `!SELECT jsonb_build_object('a', 1, 'b')`,
+  `!SELECT jsonb_build_object(NULL, 1)`,
   // Functions and casts.
   `SELECT id, jsonb_typeof(payload -> 'n') AS t, jsonb_typeof(payload) AS top FROM events WHERE id < 12 ORDER BY id`,
   `SELECT jsonb_typeof('1.5') AS n, json_typeof('"s"') AS s, jsonb_array_length('[1, [2, 3]]') AS l, json_array_length('[]') AS e`,

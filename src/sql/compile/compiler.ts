@@ -18,6 +18,7 @@ import * as ctes from './ctes.js';
 import * as expressions from './expressions.js';
 import * as fromItems from './from-items.js';
 import * as functions from './functions.js';
+import * as jsonCalls from './json-calls.js';
 import * as jsonOps from './json-ops.js';
 import * as operators from './operators.js';
 import * as orderWindows from './order-windows.js';
@@ -41,6 +42,7 @@ const families = {
   ...functions,
   ...aggregates,
   ...jsonOps,
+  jsonCall: jsonCalls.jsonCall,
 };
 type Families = typeof families;
 

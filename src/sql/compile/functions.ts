@@ -4,6 +4,7 @@ import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { DATE_FIELDS, isIntType, Oid } from '../pgtypes.js';
 import type { StatementCompiler } from './compiler.js';
+import { JSON_CALLS } from './json-calls.js';
 import { AGGREGATES, describeNode, ORDERED_AGGREGATES, unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
 import { derived } from './values.js';
@@ -21,6 +22,7 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
   if (f.agg_within_group || f.func_variadic) throw unsupported(describeNode('FuncCall', f));
   if (AGGREGATES.has(name)) return this.aggregate(name, f, c);
   if (f.agg_star || f.agg_distinct) throw unsupported(describeNode('FuncCall', f));
+  if (JSON_CALLS.has(name)) return this.jsonCall(name, f, c);
   const args = (f.args ?? []).map((a) => this.expr(a, c));
   const textArg = (): Expr => {
     if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
