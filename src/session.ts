@@ -46,9 +46,11 @@ export interface SessionState {
    * role or temporary tables without Outpost seeing it. Until a state query
    * on the session's own upstream connection answers (`inFlight` while it
    * is on its way; `dirty` when more such statements were sent after it),
-   * nothing is answered locally.
+   * nothing is answered locally. `resets`: the check also reads the
+   * session's reset values of the timeouts it follows (a role, database or
+   * server default may set them; src/router/timeouts.ts).
    */
-  stateCheck?: { reason: string; inFlight: boolean; dirty: boolean } | undefined;
+  stateCheck?: { reason: string; inFlight: boolean; dirty: boolean; resets?: true } | undefined;
   /**
    * A READ COMMITTED transaction the client began that upstream has not
    * heard of yet (src/server/local-transaction.ts): `txStatus` is 'T' while

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import { cancelRequest } from './helpers/cancel.js';
-import { connectThrough, lastRoute, type OutpostProcess } from './helpers/outpost.js';
+import { connectThrough, eventually, lastRoute, type OutpostProcess } from './helpers/outpost.js';
 import type { PostgresInstance } from './helpers/postgres.js';
 import { type Stack, settle, startStack } from './helpers/stack.js';
 
@@ -114,4 +114,52 @@ test('psql: Ctrl-C (SIGINT) cancels a local read', async () => {
   assert.equal(code, 1, `psql output: ${stdout} ${stderr}`);
   assert.match(stderr, /ERROR: {2}canceling statement due to user request/);
   assert.equal(stdout, '');
+});
+
+test('psql: Ctrl-C (SIGINT) cancels a local read inside a READ ONLY transaction', async () => {
+  const args = [
+    '-X',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(outpost.port),
+    '-U',
+    'postgres',
+    '-d',
+    'postgres',
+    '-At',
+  ];
+  const psql = spawn(
+    'psql',
+    [...args, '-c', 'begin read only', '-c', 'select v from big where id = 2', '-c', HEAVY],
+    {
+      env: { ...process.env, PGPASSWORD: 'postgres', PGAPPNAME: 'sigint-ro' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  let stdout = '';
+  psql.stderr.on('data', (b) => {
+    stderr += b;
+  });
+  psql.stdout.on('data', (b) => {
+    stdout += b;
+  });
+  const exited = new Promise<number | null>((resolve) => psql.on('exit', (code) => resolve(code)));
+  // The transaction's read was answered (locally), and the heavy one is running.
+  await eventually(async () => stdout.includes('2\n'), 20_000, 'the first read');
+  await new Promise((r) => setTimeout(r, 500));
+  psql.kill('SIGINT');
+  const code = await exited;
+  assert.notEqual(code, 0, `psql output: ${stdout} ${stderr}`);
+  assert.match(stderr, /ERROR: {2}canceling statement due to user request/);
+  assert.equal(stdout, 'BEGIN\n2\n');
+  // The session and its upstream transaction are gone with psql.
+  await eventually(
+    async () =>
+      (await upstream.query(`select 1 from pg_stat_activity where application_name = 'sigint-ro'`)).rows
+        .length === 0,
+    10_000,
+    'the session upstream to end',
+  );
 });

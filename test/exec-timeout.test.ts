@@ -18,6 +18,8 @@ let stack: Stack;
 const HEAVY = 'select count(*) from big a cross join big b cross join big c';
 /** About 10^7 rows: well under a second locally. */
 const MEDIUM = 'select count(*) as n from big a cross join big b cross join big c where c.id <= 10';
+/** About 10^8 rows: a second or more locally, well past 300 ms. */
+const SLOW = 'select count(*) as n from big a cross join big b cross join big c where c.id <= 60';
 const TIMEOUT_MESSAGE = 'canceling statement due to statement timeout';
 
 before(async () => {
@@ -27,7 +29,16 @@ before(async () => {
      insert into big select g, g % 97 from generate_series(1, 1000) g;
      create role tr login password 'tr';
      grant select on big to tr;
-     alter role tr in database postgres set statement_timeout = '300ms'`,
+     alter role tr in database postgres set statement_timeout = '300ms';
+     create role tr2 login password 'tr2';
+     grant select on big to tr2;
+     alter role tr2 set statement_timeout = '300ms';
+     create role tr3 login password 'tr3';
+     grant select on big to tr3;
+     alter role tr3 set statement_timeout = '10min';
+     alter role tr3 in database postgres set statement_timeout = '300ms';
+     create role tr4 login password 'tr4';
+     grant select on big to tr4`,
     args: ['--workers', '2'],
   });
   ({ upstream, outpost } = stack);
@@ -133,13 +144,67 @@ test('statement_timeout in the startup options applies to local reads', async ()
   }
 });
 
-test('a role default statement_timeout: the session is answered upstream, which applies it', async () => {
-  const c = await connectThrough(outpost.port, { user: 'tr', password: 'tr', database: 'postgres' });
+/** A session of `user` whose defaults give it a 300 ms statement_timeout: applied to local reads like Postgres applies it. */
+async function defaultTimeoutApplies(user: string): Promise<void> {
+  const c = await connectThrough(outpost.port, { user, password: user, database: 'postgres' });
   try {
     assert.equal((await c.query('select v from big where id = 2')).rows[0]?.v, 2);
-    assert.match(await lastRoute(c), /^upstream: .*statement_timeout/);
+    assert.equal(await lastRoute(c), 'local', user);
+    assert.equal((await c.query('show statement_timeout')).rows[0]?.statement_timeout, '300ms');
     const err = (await settle(c.query(HEAVY))) as pg.DatabaseError;
+    assert.equal(err.code, '57014', user);
     assert.equal(err.message, TIMEOUT_MESSAGE);
+    assert.equal(await lastRoute(c), 'local', user);
+    // SET lifts it; RESET goes back to the default.
+    await c.query('set statement_timeout = 0');
+    assert.deepEqual((await c.query(SLOW)).rows, (await upstream.query(SLOW)).rows);
+    assert.equal(await lastRoute(c), 'local', user);
+    await c.query('reset statement_timeout');
+    assert.equal(((await settle(c.query(HEAVY))) as pg.DatabaseError).message, TIMEOUT_MESSAGE);
+    assert.equal(await lastRoute(c), 'local', user);
+  } finally {
+    await c.end();
+  }
+}
+
+test('role defaults: ALTER ROLE ... IN DATABASE, ALTER ROLE (the former wins) apply to local reads', async () => {
+  await defaultTimeoutApplies('tr');
+  await defaultTimeoutApplies('tr2');
+  await defaultTimeoutApplies('tr3');
+  // Startup options override role defaults, as on Postgres.
+  const c = await connectThrough(outpost.port, {
+    user: 'tr2',
+    password: 'tr2',
+    options: '-c statement_timeout=0',
+  });
+  try {
+    assert.deepEqual((await c.query(SLOW)).rows, (await upstream.query(SLOW)).rows);
+    assert.equal(await lastRoute(c), 'local');
+  } finally {
+    await c.end();
+  }
+});
+
+test('a database default (ALTER DATABASE ... SET) applies to local reads', async () => {
+  await upstream.query(`alter database postgres set statement_timeout = '300ms'`);
+  try {
+    // The role watch sees the change within --max-lag (1 s here).
+    await new Promise((r) => setTimeout(r, 2000));
+    await defaultTimeoutApplies('tr4');
+  } finally {
+    await upstream.query('alter database postgres reset statement_timeout');
+  }
+});
+
+test('a SET before the defaults were read keeps its meaning', async () => {
+  const c = await connectThrough(outpost.port, { user: 'tr2', password: 'tr2' });
+  try {
+    await c.query('set statement_timeout = 0');
+    assert.deepEqual((await c.query(SLOW)).rows, (await upstream.query(SLOW)).rows);
+    assert.equal(await lastRoute(c), 'local');
+    await c.query('reset statement_timeout');
+    assert.equal(((await settle(c.query(HEAVY))) as pg.DatabaseError).message, TIMEOUT_MESSAGE);
+    assert.equal(await lastRoute(c), 'local');
   } finally {
     await c.end();
   }

@@ -15,18 +15,18 @@ import { NotLocal } from '../errors.js';
 import { parseCaseMap } from '../sql/case-map.js';
 import { registerSqlFunctions } from '../sql/functions.js';
 import { type Renderer, rendererFor } from '../sql/render.js';
-import type { FromChild, PlanJob, ToChild } from './protocol.js';
+import { ReplyWriter } from '../wire/backend.js';
+import {
+  BUFFERED_RESULT_BYTES,
+  type FromChild,
+  type PlanJob,
+  STREAM_CHUNK_BYTES,
+  STREAM_CREDITS,
+  type ToChild,
+} from './protocol.js';
 
 /** Rows are sent in chunks of about this many bytes of text, so neither side holds a whole big result in one message. */
 const CHUNK_BYTES = 256 * 1024;
-/**
- * Largest local result (rendered text, all statements of a job). A bigger
- * one is forwarded instead: upstream's reply is relayed as it arrives, with
- * backpressure, while a local one is complete before its first byte is sent
- * (so that a failure half-way can still be forwarded). Bounds the memory a
- * local answer takes in the proxy.
- */
-export const MAX_RESULT_BYTES = 8 * 1024 * 1024;
 
 /** Idle snapshot connections kept for the next READ ONLY transaction. */
 const IDLE_SNAPSHOT_CONNECTIONS = 4;
@@ -74,45 +74,108 @@ class TooBig extends Error {}
 
 /** Rendered bytes of the running job so far. */
 let jobBytes = 0;
+/**
+ * The running job's result outgrew `BUFFERED_RESULT_BYTES` and will be
+ * streamed: the first reading goes on to the end, rendering every value (a
+ * renderer or a function may find an error) but keeping and sending none.
+ */
+let verifying = false;
 
+function rows(conn: Connection, plan: PlanJob): IterableIterator<unknown[]> {
+  const stmt = statement(conn, plan.sql);
+  return (plan.values ? stmt.iterate(plan.values) : stmt.iterate()) as IterableIterator<unknown[]>;
+}
+
+function render(renderers: Renderer[], raw: unknown[]): (string | null)[] {
+  const row = new Array<string | null>(raw.length);
+  for (let i = 0; i < raw.length; i++) row[i] = (renderers[i] as Renderer)(raw[i]);
+  return row;
+}
+
+/** The first reading of one statement: its rows as `rows` messages, or only rendered once `verifying`. */
 function runPlan(
   conn: Connection,
   id: number,
   index: number,
   plan: PlanJob,
-  params: Map<string, string>,
+  renderers: Renderer[],
+  stream: boolean,
 ): void {
-  const renderers: Renderer[] = plan.outputs.map((o) => rendererFor(o, params));
   if (plan.precheck !== undefined) {
     const pre = statement(conn, plan.precheck);
     if (plan.values) pre.all(plan.values);
     else pre.all();
   }
-  const stmt = statement(conn, plan.sql);
-  const iter = (plan.values ? stmt.iterate(plan.values) : stmt.iterate()) as IterableIterator<unknown[]>;
   let chunk: (string | null)[][] = [];
   let bytes = 0;
-  for (const raw of iter) {
-    const row = new Array<string | null>(raw.length);
-    for (let i = 0; i < raw.length; i++) {
-      const v = (renderers[i] as Renderer)(raw[i]);
-      row[i] = v;
-      bytes += v === null ? 4 : v.length + 4;
-    }
+  for (const raw of rows(conn, plan)) {
+    const row = render(renderers, raw);
+    if (verifying) continue;
+    for (const v of row) bytes += v === null ? 4 : v.length + 4;
     chunk.push(row);
     if (bytes >= CHUNK_BYTES) {
       jobBytes += bytes;
-      // Leaving the loop resets the statement.
-      if (jobBytes > MAX_RESULT_BYTES) throw new TooBig();
+      bytes = 0;
+      if (jobBytes > BUFFERED_RESULT_BYTES) {
+        // Leaving the loop resets the statement.
+        if (!stream) throw new TooBig();
+        verifying = true;
+        chunk = [];
+        continue;
+      }
       send({ t: 'rows', id, plan: index, rows: chunk });
       chunk = [];
-      bytes = 0;
     }
   }
-  if (chunk.length > 0) send({ t: 'rows', id, plan: index, rows: chunk });
+  if (chunk.length > 0 && !verifying) send({ t: 'rows', id, plan: index, rows: chunk });
 }
 
-function run(msg: Extract<ToChild, { t: 'run' }>): void {
+/** Credits of the streaming job (see protocol.ts), and the send waiting for one. */
+let streaming: { id: number; credits: number; waiter: (() => void) | undefined } | undefined;
+
+function credit(): Promise<void> | undefined {
+  const s = streaming as NonNullable<typeof streaming>;
+  if (s.credits > 0) {
+    s.credits--;
+    return undefined;
+  }
+  return new Promise<void>((resolve) => {
+    s.waiter = () => {
+      s.waiter = undefined;
+      s.credits--;
+      resolve();
+    };
+  });
+}
+
+/** The second reading, in the same snapshot: every row again, as DataRow messages, as fast as the client takes them. */
+async function streamPlans(
+  conn: Connection,
+  id: number,
+  plans: PlanJob[],
+  renderers: Renderer[][],
+): Promise<void> {
+  streaming = { id, credits: STREAM_CREDITS, waiter: undefined };
+  const w = new ReplyWriter(STREAM_CHUNK_BYTES + 64 * 1024);
+  for (const [index, plan] of plans.entries()) {
+    const r = renderers[index] as Renderer[];
+    let n = 0;
+    const flush = async (): Promise<void> => {
+      const wait = credit();
+      if (wait) await wait;
+      send({ t: 'data', id, plan: index, rows: n, data: w.take() as Buffer });
+      n = 0;
+    };
+    for (const raw of rows(conn, plan)) {
+      w.dataRow(render(r, raw));
+      n++;
+      if (w.length >= STREAM_CHUNK_BYTES) await flush();
+    }
+    if (n > 0) await flush();
+  }
+}
+
+async function run(msg: Extract<ToChild, { t: 'run' }>): Promise<void> {
   const params = new Map(msg.params);
   const conn = msg.snapshot === undefined ? main : snapshots.get(msg.snapshot);
   if (!conn) {
@@ -121,23 +184,36 @@ function run(msg: Extract<ToChild, { t: 'run' }>): void {
   }
   // Several statements of one query string run in one implicit transaction
   // upstream: read them from one SQLite snapshot too (a READ ONLY
-  // transaction's connection already is one).
-  const wrap = msg.plans.length > 1 && msg.snapshot === undefined;
+  // transaction's connection already is one). A result that may be
+  // streamed is read twice, from one snapshot too.
+  const wrap = msg.snapshot === undefined && (msg.plans.length > 1 || msg.stream);
   jobBytes = 0;
+  verifying = false;
+  let sent = false;
   try {
     if (wrap) conn.db.exec('BEGIN');
-    for (const [i, plan] of msg.plans.entries()) runPlan(conn, msg.id, i, plan, params);
+    const renderers = msg.plans.map((plan) => plan.outputs.map((o) => rendererFor(o, params)));
+    for (const [i, plan] of msg.plans.entries())
+      runPlan(conn, msg.id, i, plan, renderers[i] as Renderer[], msg.stream);
+    if (verifying) {
+      send({ t: 'stream', id: msg.id });
+      sent = true;
+      await streamPlans(conn, msg.id, msg.plans, renderers);
+    }
     if (wrap) conn.db.exec('COMMIT');
     send({ t: 'done', id: msg.id });
   } catch (err) {
     if (wrap && conn.db.inTransaction) conn.db.exec('ROLLBACK');
     const reason =
       err instanceof TooBig
-        ? `result larger than ${MAX_RESULT_BYTES >> 20} MiB`
+        ? `result larger than ${BUFFERED_RESULT_BYTES >> 20} MiB`
         : err instanceof NotLocal
           ? err.reason
           : `sqlite: ${err instanceof Error ? err.message : String(err)}`;
-    send({ t: 'not-local', id: msg.id, reason });
+    send(sent ? { t: 'failed', id: msg.id, reason } : { t: 'not-local', id: msg.id, reason });
+  } finally {
+    streaming = undefined;
+    verifying = false;
   }
 }
 
@@ -169,7 +245,13 @@ function end(snapshot: number): void {
 process.on('message', (msg: ToChild) => {
   switch (msg.t) {
     case 'run':
-      run(msg);
+      void run(msg);
+      return;
+    case 'credit':
+      if (streaming?.id === msg.id) {
+        streaming.credits += msg.n;
+        streaming.waiter?.();
+      }
       return;
     case 'begin':
       begin(msg.snapshot);

@@ -16,6 +16,10 @@ import type { FromChild, PlanJob, ToChild } from './protocol.js';
 
 export type JobOutcome =
   | { kind: 'ok'; rows: (string | null)[][][] }
+  /** Every row went to `Job.stream`. */
+  | { kind: 'streamed' }
+  /** Lost after rows went to `Job.stream` (the executor died): too late to forward. */
+  | { kind: 'failed'; reason: string }
   /** Not answerable exactly here (or the executor was lost): forward it; nothing was sent. */
   | { kind: 'not-local'; reason: string }
   | { kind: 'canceled' };
@@ -24,6 +28,16 @@ export interface Job {
   plans: PlanJob[];
   params: [string, string][];
   snapshot: number | undefined;
+  /** Where a result too big to keep goes (see protocol.ts); without one such a result is `not-local`. */
+  stream?: StreamSink;
+}
+
+/** The session's end of a streamed result. */
+export interface StreamSink {
+  /** The result was read to its end without an error; its rows follow from the first. */
+  start(): void;
+  /** `rows` encoded DataRows of statement `plan`; call `written` once the client's socket has taken them. */
+  data(plan: number, rows: number, data: Buffer, written: () => void): void;
 }
 
 export interface RunningJob {
@@ -38,6 +52,8 @@ interface Pending {
   rows: (string | null)[][][];
   settle(outcome: JobOutcome): void;
   child: Child | undefined;
+  /** Rows were handed to `job.stream`. */
+  streaming: boolean;
 }
 
 interface Child {
@@ -100,7 +116,14 @@ export class ExecPool {
     const done = new Promise<JobOutcome>((resolve) => {
       settle = resolve;
     });
-    const pending: Pending = { id, job, rows: job.plans.map(() => []), child: undefined, settle: () => {} };
+    const pending: Pending = {
+      id,
+      job,
+      rows: job.plans.map(() => []),
+      child: undefined,
+      settle: () => {},
+      streaming: false,
+    };
     let settled = false;
     pending.settle = (o) => {
       if (settled) return;
@@ -222,12 +245,41 @@ export class ExecPool {
         }
         return;
       }
+      case 'stream': {
+        const p = child.current;
+        if (!p || p.id !== msg.id || !p.job.stream) return;
+        p.rows = [];
+        p.streaming = true;
+        p.job.stream.start();
+        return;
+      }
+      case 'data': {
+        const p = child.current;
+        if (!p || p.id !== msg.id || !p.streaming) return;
+        let credited = false;
+        // Data is a view into the IPC message's buffer: it is the chunk itself, not a copy.
+        p.job.stream?.data(msg.plan, msg.rows, msg.data, () => {
+          if (credited || child.current !== p) return;
+          credited = true;
+          this.send(child, { t: 'credit', id: p.id, n: 1 });
+        });
+        return;
+      }
       case 'done':
+      case 'failed':
       case 'not-local': {
         const p = child.current;
         if (!p || p.id !== msg.id) return;
         child.current = undefined;
-        p.settle(msg.t === 'done' ? { kind: 'ok', rows: p.rows } : { kind: 'not-local', reason: msg.reason });
+        p.settle(
+          msg.t === 'done'
+            ? p.streaming
+              ? { kind: 'streamed' }
+              : { kind: 'ok', rows: p.rows }
+            : msg.t === 'failed'
+              ? { kind: 'failed', reason: msg.reason }
+              : { kind: 'not-local', reason: msg.reason },
+        );
         this.dispatch(child);
         return;
       }
@@ -244,8 +296,8 @@ export class ExecPool {
     if (!next) return;
     child.current = next;
     next.child = child;
-    const { plans, params, snapshot } = next.job;
-    this.send(child, { t: 'run', id: next.id, plans, params, snapshot });
+    const { plans, params, snapshot, stream } = next.job;
+    this.send(child, { t: 'run', id: next.id, plans, params, snapshot, stream: stream !== undefined });
   }
 
   private send(child: Child, msg: ToChild): void {
@@ -273,7 +325,7 @@ export class ExecPool {
     child.proc.removeAllListeners('message');
     const current = child.current;
     child.current = undefined;
-    current?.settle({ kind: 'not-local', reason: why });
+    current?.settle(current.streaming ? { kind: 'failed', reason: why } : { kind: 'not-local', reason: why });
     for (const p of child.pinned.splice(0)) {
       p.settle({ kind: 'not-local', reason: 'READ ONLY transaction snapshot lost' });
     }

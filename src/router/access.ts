@@ -18,7 +18,8 @@
  */
 import type { ReplicaTable } from '../replica/schema.js';
 import type { SessionState } from '../session.js';
-import { settingProblem } from './settings.js';
+import { settingProblem, timeoutDefault } from './settings.js';
+import { needResetTimeouts } from './timeouts.js';
 
 /** Runs a catalog query upstream (not as the client: these are lookups, never client statements). */
 export type CatalogQuery = <R>(sql: string, params: unknown[]) => Promise<R[]>;
@@ -33,6 +34,12 @@ interface RoleFacts {
   tables: Map<number, string | undefined>;
   /** A role- or database-level setting the local path cannot honour, if any. */
   settingsProblem: string | undefined;
+  /**
+   * A role, database or server default may give the role's sessions a
+   * statement or idle-in-transaction timeout: each session reads its own
+   * values upstream before answering locally (src/router/timeouts.ts).
+   */
+  timeoutDefaults: boolean;
   fetchedAt: number;
   catalogVersion: number;
   /** `AccessControl.generation` when looked up. */
@@ -74,7 +81,12 @@ union all
 select 'default_transaction_isolation=' || reset_val from pg_settings where name = 'default_transaction_isolation'
 union all
 -- Postgres 17's transaction_timeout (no row before): upstream enforces it on transactions it sees whole.
-select 'transaction_timeout=' || reset_val from pg_settings where name = 'transaction_timeout'`;
+select 'transaction_timeout=' || reset_val from pg_settings where name = 'transaction_timeout'
+union all
+-- The timeouts' server defaults, as this connection has them (any role default of the
+-- catalog role shows too: then every session reads its own values, which is only slower).
+select name || '=' || reset_val from pg_settings
+where name in ('statement_timeout', 'idle_in_transaction_session_timeout')`;
 
 const SCHEMAS_QUERY = 'select nspname from pg_namespace';
 
@@ -213,6 +225,7 @@ export class AccessControl {
     }
     if (this.isStale(facts)) void this.refresh(session.user);
     if (facts.settingsProblem) return facts.settingsProblem;
+    if (facts.timeoutDefaults) needResetTimeouts(session);
     if (!facts.tables.has(table.oid)) {
       void this.refresh(session.user);
       return `privileges of role ${session.user} on ${table.schema}.${table.name} not yet known`;
@@ -279,6 +292,7 @@ export class AccessControl {
     const facts: RoleFacts = {
       tables: new Map(),
       settingsProblem: undefined,
+      timeoutDefaults: false,
       fetchedAt: Date.now(),
       catalogVersion,
       generation,
@@ -294,6 +308,11 @@ export class AccessControl {
       else if (r.rls && !r.superuser && !r.bypass_rls && !(r.is_owner && !r.force_rls)) {
         facts.tables.set(t.oid, `row-level security on ${name}`);
       } else facts.tables.set(t.oid, undefined);
+    }
+    for (const { cfg } of settings) {
+      const eq = cfg.indexOf('=');
+      const [name, value] = eq < 0 ? [cfg, ''] : [cfg.slice(0, eq), cfg.slice(eq + 1)];
+      if (timeoutDefault(name, value)) facts.timeoutDefaults = true;
     }
     for (const { cfg } of settings) {
       const eq = cfg.indexOf('=');

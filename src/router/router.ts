@@ -436,7 +436,7 @@ export class Router extends Classifier implements QueryRouter {
                   const converted = convert(params);
                   const job = jobFor([plan], converted, session);
                   return {
-                    start: () => pool.run(job),
+                    start: (stream) => pool.run(stream ? { ...job, stream } : job),
                     results: (rows) => {
                       const r = rows[0] ?? [];
                       return [{ fields, rows: r, commandTag: `SELECT ${r.length}` }];
@@ -580,14 +580,14 @@ export class Router extends Classifier implements QueryRouter {
     const budget = pool ? INLINE_ROW_BUDGET : undefined;
     const offload: LocalOffload | undefined = pool
       ? {
-          start: () =>
-            pool.run(
-              jobFor(
-                prepared.map((p) => p.plan),
-                NO_PARAMS,
-                session,
-              ),
-            ),
+          start: (stream) => {
+            const job = jobFor(
+              prepared.map((p) => p.plan),
+              NO_PARAMS,
+              session,
+            );
+            return pool.run(stream ? { ...job, stream } : job);
+          },
           results: (rows) =>
             prepared.map(({ fields }, i) => {
               const r = rows[i] ?? [];

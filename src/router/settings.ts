@@ -33,12 +33,12 @@ export const DEFAULT_SEARCH_PATH = '"$user",public';
  */
 export function settingProblem(name: string, value: string): string | undefined {
   const n = name.toLowerCase();
-  // Followed from the startup packet and SET (src/router/timeouts.ts), not from role or database defaults.
-  if (
-    n === 'statement_timeout' ||
-    n === 'idle_in_transaction_session_timeout' ||
-    n === 'transaction_timeout'
-  ) {
+  // statement_timeout and idle_in_transaction_session_timeout are followed by the session
+  // (src/router/timeouts.ts): from the startup packet and SET, and read upstream when a role,
+  // database or server default may set one (`timeoutDefault`). transaction_timeout only from
+  // the startup packet and SET: a default of it forwards the session.
+  if (n === 'statement_timeout' || n === 'idle_in_transaction_session_timeout') return undefined;
+  if (n === 'transaction_timeout') {
     return /^\s*0\s*$/.test(value) ? undefined : `setting ${n}=${value}`;
   }
   if (!WATCHED_SETTINGS.has(n)) return undefined;
@@ -46,6 +46,14 @@ export function settingProblem(name: string, value: string): string | undefined 
   if (n === 'search_path' && value.replace(/\s+/g, '') === DEFAULT_SEARCH_PATH) return undefined;
   if (n === 'default_transaction_isolation' && /^\s*'?read committed'?\s*$/i.test(value)) return undefined;
   return `setting ${n}=${value}`;
+}
+
+/** Whether a `name=value` default (role, database, server) may give the session a timeout. */
+export function timeoutDefault(name: string, value: string): boolean {
+  const n = name.toLowerCase();
+  return (
+    (n === 'statement_timeout' || n === 'idle_in_transaction_session_timeout') && !/^\s*0\s*$/.test(value)
+  );
 }
 
 /** Startup parameters that are not settings. */

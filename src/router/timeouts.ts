@@ -6,10 +6,14 @@
  * RESET ALL and DISCARD ALL, as a simple Query or as the first Execute of
  * an extended-protocol batch (src/server/extended-upstream.ts). What it
  * cannot follow exactly (a change in a multi-statement string or later in
- * a batch, set_config(), a session-level SET inside a
- * transaction block, which a rollback would undo, a role or database
- * default) turns local answers off for the session instead (see
- * `settingProblem`).
+ * a batch, set_config(), a session-level SET inside a transaction block,
+ * which a rollback would undo) turns local answers off for the session
+ * instead. Role, database and server defaults are not in the startup
+ * packet: when one may set statement_timeout or
+ * idle_in_transaction_session_timeout (src/router/access.ts), the
+ * session's reset values are read on its own upstream session before its
+ * next local answer (`adoptResetTimeouts`, src/server/state-check.ts); a
+ * transaction_timeout default forwards the session (`settingProblem`).
  *
  * statement_timeout stops local statements run in an executor, with
  * Postgres's 57014. idle_in_transaction_session_timeout is enforced by
@@ -46,22 +50,37 @@ export interface TimeoutChange {
   ms: number | 'default' | 'unknown';
 }
 
+/** A followed value, or the session's reset value (RESET, SET ... TO DEFAULT, never set). */
+type Value = number | 'default';
+
 interface Followed {
-  /** From the startup packet (else 0: role defaults turn local answers off). */
+  /**
+   * The reset value: from the startup packet, or else 0 until the session's
+   * own value is read upstream (`adoptResetTimeouts`) when a role, database
+   * or server default may set one.
+   */
   startup: number;
-  session: number;
+  session: Value;
   /** SET LOCAL in the current transaction block. */
-  local: number | undefined;
+  local: Value | undefined;
   /** A session-level SET inside the current transaction block: its fate is known only upstream. */
   setInBlock: boolean;
 }
 
-type Timeouts = Record<TimeoutSetting, Followed>;
+type Timeouts = Record<TimeoutSetting, Followed> & {
+  /** The reset values were read upstream (`adoptResetTimeouts`). */
+  resetsRead: boolean;
+};
 
 const state = new WeakMap<SessionState, Timeouts>();
 
 function fresh(): Followed {
-  return { startup: 0, session: 0, local: undefined, setInBlock: false };
+  return { startup: 0, session: 'default', local: undefined, setInBlock: false };
+}
+
+function current(f: Followed): number {
+  const v = f.local ?? f.session;
+  return v === 'default' ? f.startup : v;
 }
 
 function timeoutsOf(session: SessionState): Timeouts {
@@ -71,6 +90,7 @@ function timeoutsOf(session: SessionState): Timeouts {
       statement_timeout: fresh(),
       idle_in_transaction_session_timeout: fresh(),
       transaction_timeout: fresh(),
+      resetsRead: false,
     };
     state.set(session, t);
   }
@@ -78,14 +98,53 @@ function timeoutsOf(session: SessionState): Timeouts {
 }
 
 function publish(session: SessionState, t: Timeouts): void {
-  session.statementTimeoutMs = t.statement_timeout.local ?? t.statement_timeout.session;
-  session.transactionTimeoutMs = t.transaction_timeout.local ?? t.transaction_timeout.session;
+  session.statementTimeoutMs = current(t.statement_timeout);
+  session.transactionTimeoutMs = current(t.transaction_timeout);
 }
 
 /** The session's idle_in_transaction_session_timeout in ms (0: none). */
 export function idleInTransactionMs(session: SessionState): number {
   const f = state.get(session)?.idle_in_transaction_session_timeout;
-  return f ? (f.local ?? f.session) : 0;
+  return f ? current(f) : 0;
+}
+
+/**
+ * The session's reset values as upstream reports them (pg_settings.reset_val
+ * read on the client's own session): what role, database and server
+ * defaults made of them, under any startup value. SET, SET LOCAL and RESET
+ * followed meanwhile keep their meaning (a RESET now means these values).
+ */
+export function adoptResetTimeouts(
+  session: SessionState,
+  values: Record<'statement_timeout' | 'idle_in_transaction_session_timeout', number>,
+): void {
+  const t = timeoutsOf(session);
+  t.statement_timeout.startup = values.statement_timeout;
+  t.idle_in_transaction_session_timeout.startup = values.idle_in_transaction_session_timeout;
+  t.resetsRead = true;
+  publish(session, t);
+}
+
+/**
+ * A role, database or server default may set a timeout for this session
+ * (src/router/access.ts): unless they were read already, its next state
+ * check reads the reset values too, and local answers wait for it.
+ */
+export function needResetTimeouts(session: SessionState): void {
+  if (timeoutsOf(session).resetsRead) return;
+  const check = session.stateCheck;
+  if (!check) {
+    session.stateCheck = {
+      reason: 'role/database/server default timeouts',
+      inFlight: false,
+      dirty: false,
+      resets: true,
+    };
+  } else if (!check.resets) {
+    check.resets = true;
+    // The check in flight reads no reset values: another one follows it.
+    if (check.inFlight) check.dirty = true;
+  }
 }
 
 const UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -162,7 +221,7 @@ export function startupTimeouts(
   for (const setting of TIMEOUT_SETTINGS as ReadonlySet<TimeoutSetting>) {
     const f = t[setting];
     f.startup = values[setting] ?? 0;
-    f.session = f.startup;
+    f.session = 'default';
   }
   publish(session, t);
 }
@@ -186,7 +245,7 @@ export function followTimeout(
   const settings = change.setting ? [change.setting] : ALL_TIMEOUTS;
   for (const setting of settings) {
     const f = t[setting];
-    const ms = change.ms === 'default' ? f.startup : change.ms;
+    const ms = change.ms;
     if (change.scope === 'local') {
       // Outside a transaction block SET LOCAL only warns.
       if (session.txStatus === 'T') f.local = ms;

@@ -1,4 +1,4 @@
-import type { RunningJob } from '../exec/pool.js';
+import type { RunningJob, StreamSink } from '../exec/pool.js';
 import type { SessionState } from '../session.js';
 import type { TimeoutChange } from './timeouts.js';
 
@@ -32,8 +32,11 @@ export interface LocalResult {
  * would have returned.
  */
 export interface LocalOffload {
-  /** Hands the job to an executor. */
-  start(): RunningJob;
+  /**
+   * Hands the job to an executor; a result too big to keep goes to `stream`
+   * (without one it is `not-local`).
+   */
+  start(stream?: StreamSink): RunningJob;
   results(rows: (string | null)[][][]): LocalResult[];
 }
 

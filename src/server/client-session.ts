@@ -33,7 +33,7 @@
  */
 import { errorMessage, NotLocal, PgError, SqlState } from '../errors.js';
 import { Offload } from '../exec/inline.js';
-import type { JobOutcome } from '../exec/pool.js';
+import type { JobOutcome, StreamSink } from '../exec/pool.js';
 import { statementTimer, timeUntilReady } from '../metrics.js';
 import { RYW_EXPIRED, RYW_WAITING, type SessionFence } from '../router/read-your-writes.js';
 import { followTimeout } from '../router/timeouts.js';
@@ -41,9 +41,10 @@ import type { LocalOffload, Route } from '../router/types.js';
 import type { SessionState } from '../session.js';
 import { errorResponse, readyForQuery } from '../wire/backend.js';
 import { type Frame, protocolViolation, typeName } from '../wire/frames.js';
-import { FrontendType, parseQuery, serializeQuery } from '../wire/frontend.js';
+import { FrontendType, parseQuery, SYNC, serializeQuery } from '../wire/frontend.js';
 import { PIPELINED } from './extended.js';
 import { startOffloaded, stopReason } from './local-exec.js';
+import { ResultStream } from './local-stream.js';
 import { TransactionPhase } from './session-transactions.js';
 
 export type { ClientSessionOptions, ClientTls } from './session-core.js';
@@ -345,22 +346,79 @@ export class ClientSession extends TransactionPhase {
     const state = this.state as SessionState;
     // The frame is a view into the reader's buffer, which is reused: keep a copy to forward later.
     const raw = Buffer.from(frame.raw);
-    this.startLocal(offload, (outcome, stoppedBy) => {
-      if (outcome.kind === 'ok') {
-        const results = offload.results(outcome.rows);
-        this.reply.localResults(results, state.txStatus);
-        this.extended.localQueryAnswered(state.txStatus);
-        if (state.localTx) state.localTx.reads++;
-        state.lastRoute = 'local';
-        this.opts.metrics.statements.inc({ route: 'local' });
-        localTimer();
-        this.log.debug({ statements: results.length }, 'answered locally (executor)');
-      } else if (outcome.kind === 'canceled') {
-        this.localStopped(stoppedBy);
-      } else {
-        this.forwardQuery(raw, sql, readOnly, outcome.reason);
-      }
-    });
+    // A result too big to keep is streamed to the client as the executor reads it.
+    const stream = new ResultStream(
+      offload.results([]).map((r) => r.fields),
+      {
+        reply: this.reply,
+        write: (buf, written) => {
+          if (this.writeClient(buf)) written();
+          else this.socket.once('drain', written);
+        },
+      },
+    );
+    const answered = (statements: number): void => {
+      this.extended.localQueryAnswered(state.txStatus);
+      if (state.localTx) state.localTx.reads++;
+      state.lastRoute = 'local';
+      this.opts.metrics.statements.inc({ route: 'local' });
+      localTimer();
+      this.log.debug({ statements, streamed: stream.started }, 'answered locally (executor)');
+    };
+    this.startLocal(
+      offload,
+      (outcome, stoppedBy) => {
+        if (outcome.kind === 'ok') {
+          const results = offload.results(outcome.rows);
+          this.reply.localResults(results, state.txStatus);
+          answered(results.length);
+        } else if (outcome.kind === 'streamed') {
+          stream.finish();
+          this.reply.raw(readyForQuery(state.txStatus));
+          answered(offload.results([]).length);
+        } else if (outcome.kind === 'canceled') {
+          this.localStopped(stoppedBy);
+        } else if (outcome.kind === 'failed') {
+          this.localFailed(outcome.reason);
+        } else {
+          this.forwardQuery(raw, sql, readOnly, outcome.reason);
+        }
+      },
+      stream,
+    );
+  }
+
+  /**
+   * A streamed local result was lost after rows were sent (its executor
+   * died): too late to forward, so the statement fails, as a statement
+   * whose backend failed would. Inside a READ ONLY transaction the error
+   * aborts it, so upstream's transaction is made to fail too (a hidden
+   * failing statement) and a Sync has upstream report the aborted state.
+   */
+  protected localFailed(reason: string): void {
+    const state = this.state as SessionState;
+    state.lastRoute = 'local';
+    this.log.warn({ reason }, 'local result lost mid-stream');
+    this.reply.raw(
+      errorResponse(
+        new PgError({
+          severity: 'ERROR',
+          code: SqlState.internalError,
+          message: 'local executor exited while sending the result',
+        }),
+      ),
+    );
+    this.opts.metrics.clientErrors.inc({ class: 'XX' });
+    if (state.txStatus === 'I') {
+      this.reply.raw(readyForQuery(state.txStatus));
+      this.extended.localQueryAnswered(state.txStatus);
+      return;
+    }
+    this.openUpstreamTx();
+    this.forward.push(serializeQuery('SELECT 1/0'));
+    this.tracker.push({ kind: 'query', hidden: true, hideErrors: true });
+    this.forward.push(SYNC);
+    this.tracker.push({ ...this.extended.readyExpectation('query'), kind: 'sync' });
   }
 
   /**
@@ -370,12 +428,16 @@ export class ClientSession extends TransactionPhase {
   protected override startLocal(
     offload: LocalOffload,
     done: (outcome: JobOutcome, stoppedBy: 'user' | 'timeout') => void,
+    stream?: StreamSink,
   ): void {
     const state = this.state as SessionState;
-    const inFlight = startOffloaded(offload, state.statementTimeoutMs ?? 0);
+    const inFlight = startOffloaded(offload, state.statementTimeoutMs ?? 0, stream);
     this.local = inFlight;
     this.deferred = true;
-    this.deferredUntil = () => this.idle();
+    // Until it is answered, not until upstream owes nothing: a Bind sent
+    // upstream after all (not-local) is answered only at the batch's Sync,
+    // which is among the messages waiting here.
+    this.deferredUntil = () => this.local !== inFlight;
     this.pauseClient('deferred');
     void inFlight.task.done.then((outcome) =>
       this.guard(() => {

@@ -2,7 +2,7 @@
  * A session's local statement running in an executor process (src/exec),
  * with its statement_timeout.
  */
-import type { RunningJob } from '../exec/pool.js';
+import type { RunningJob, StreamSink } from '../exec/pool.js';
 import type { LocalOffload } from '../router/types.js';
 
 export interface InFlight {
@@ -13,8 +13,8 @@ export interface InFlight {
 }
 
 /** Starts the job; `timeoutMs` > 0 stops it after that long, like Postgres's statement_timeout. */
-export function startOffloaded(offload: LocalOffload, timeoutMs: number): InFlight {
-  const inFlight: InFlight = { task: offload.start(), timer: undefined, stoppedBy: undefined };
+export function startOffloaded(offload: LocalOffload, timeoutMs: number, stream?: StreamSink): InFlight {
+  const inFlight: InFlight = { task: offload.start(stream), timer: undefined, stoppedBy: undefined };
   if (timeoutMs > 0) {
     inFlight.timer = setTimeout(() => {
       inFlight.stoppedBy ??= 'timeout';

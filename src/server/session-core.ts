@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import { errorMessage, PgError, SqlState } from '../errors.js';
-import type { JobOutcome } from '../exec/pool.js';
+import type { JobOutcome, StreamSink } from '../exec/pool.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type ReadYourWritesSource, SessionFence } from '../router/read-your-writes.js';
@@ -673,6 +673,7 @@ export abstract class SessionCore {
   protected abstract startLocal(
     offload: LocalOffload,
     done: (outcome: JobOutcome, stoppedBy: 'user' | 'timeout') => void,
+    stream?: StreamSink,
   ): void;
   protected abstract txControlAllowed(control: LocalTxControl, state: SessionState): boolean;
   protected abstract applyTxControl(control: LocalTxControl, state: SessionState): void;

@@ -11,7 +11,13 @@ import type { SessionState } from '../session.js';
 import { BackendType, parseErrorFields, parseParameterStatus, parseReadyForQuery } from '../wire/backend.js';
 import type { Frame } from '../wire/frames.js';
 import { serializeQuery } from '../wire/frontend.js';
-import { dataRowValues, STATE_CHECK_QUERY, settingDrift, stateProblem } from './state-check.js';
+import {
+  dataRowValues,
+  STATE_CHECK_QUERY,
+  STATE_CHECK_RESETS_QUERY,
+  settingDrift,
+  stateProblem,
+} from './state-check.js';
 
 /** Upstream's WAL insert position, read right behind a session's statements (read-your-writes). */
 const POSITION_QUERY = serializeQuery('SELECT pg_catalog.pg_current_wal_insert_lsn()');
@@ -146,7 +152,8 @@ export abstract class RelayPhase extends StartupPhase {
     check.inFlight = true;
     check.dirty = false;
     let row: (string | null)[] | undefined;
-    this.forward.push(STATE_CHECK_QUERY);
+    const resets = check.resets === true;
+    this.forward.push(resets ? STATE_CHECK_RESETS_QUERY : STATE_CHECK_QUERY);
     this.tracker.push({
       kind: 'query',
       hidden: true,
@@ -154,7 +161,7 @@ export abstract class RelayPhase extends StartupPhase {
       row: (body) => {
         row = dataRowValues(body);
       },
-      settle: (outcome) => this.stateChecked(check, outcome, row),
+      settle: (outcome) => this.stateChecked(check, outcome, row, resets),
     });
     this.log.debug({ after: check.reason }, 'checking session state upstream');
     if (flush) this.flushRound();
@@ -164,6 +171,7 @@ export abstract class RelayPhase extends StartupPhase {
     check: NonNullable<SessionState['stateCheck']>,
     outcome: Outcome,
     row: (string | null)[] | undefined,
+    resets: boolean,
   ): void {
     const state = this.state;
     if (!state || state.stateCheck !== check) return;
@@ -173,7 +181,8 @@ export abstract class RelayPhase extends StartupPhase {
       return;
     }
     // An error answers no row: local answers stop (conservatively).
-    const problem = stateProblem(state, outcome === 'ok' ? row : undefined);
+    const problem = stateProblem(state, outcome === 'ok' ? row : undefined, resets);
+    if (resets && check.resets) delete check.resets;
     if (problem !== undefined && !settingDrift(problem)) {
       state.localDisabled ??= problem;
       state.stateCheck = undefined;

@@ -11,7 +11,7 @@
  * could otherwise supply its own `current_setting` or `=`).
  */
 import { settingProblem, WATCHED_SETTINGS } from '../router/settings.js';
-import { idleInTransactionMs, parseTimeout } from '../router/timeouts.js';
+import { adoptResetTimeouts, idleInTransactionMs, parseTimeout } from '../router/timeouts.js';
 import type { SessionState } from '../session.js';
 import { serializeQuery } from '../wire/frontend.js';
 
@@ -88,6 +88,19 @@ export function settingDrift(problem: string): boolean {
   return problem.startsWith(SETTING_CHANGED);
 }
 
+/** The timeouts whose reset values the `resets` variant reads (in pg_settings' unit, ms). */
+const RESETS = ['statement_timeout', 'idle_in_transaction_session_timeout'] as const;
+
+/**
+ * The check, plus the session's reset values of the followed timeouts: what
+ * the startup packet, role, database and server defaults made of them
+ * (pg_settings costs about 2 ms upstream, so only when a default may set one).
+ */
+export const STATE_CHECK_RESETS_SQL = `${STATE_CHECK_SQL},
+ ${RESETS.map((name) => `(select s.reset_val from pg_catalog.pg_settings s where s.name operator(pg_catalog.=) '${name}')`).join(', ')}`;
+
+export const STATE_CHECK_RESETS_QUERY: Buffer = serializeQuery(STATE_CHECK_RESETS_SQL);
+
 /** The text values of a DataRow body (null for SQL NULL). */
 export function dataRowValues(body: Buffer): (string | null)[] {
   const n = body.readInt16BE(0);
@@ -109,8 +122,16 @@ export function dataRowValues(body: Buffer): (string | null)[] {
 export function stateProblem(
   session: SessionState,
   row: readonly (string | null)[] | undefined,
+  resets = false,
 ): string | undefined {
-  if (row?.length !== 3 + CHECKS.length + FOLLOWED.length) return 'session state check returned no row';
+  const columns = 3 + CHECKS.length + FOLLOWED.length;
+  if (row?.length !== columns + (resets ? RESETS.length : 0)) return 'session state check returned no row';
+  if (resets) {
+    const [statement, idle] = RESETS.map((_name, i) => parseTimeout(row[columns + i] ?? ''));
+    if (statement === undefined || idle === undefined) return 'timeout reset value not understood';
+    // Before the comparison below: a followed RESET (or no SET) means these values.
+    adoptResetTimeouts(session, { statement_timeout: statement, idle_in_transaction_session_timeout: idle });
+  }
   const [currentUser, sessionUser, temp] = row;
   if (sessionUser !== session.user) return `session user changed upstream to ${sessionUser}`;
   if (currentUser !== session.user) return `current user changed upstream to ${currentUser}`;
