@@ -96,7 +96,23 @@ test('inside a READ ONLY transaction: the cancel aborts the transaction as on Po
 test('psql: Ctrl-C (SIGINT) cancels a local read', async () => {
   const psql = spawn(
     'psql',
-    ['-X', '-h', '127.0.0.1', '-p', String(outpost.port), '-U', 'postgres', '-d', 'postgres', '-c', HEAVY],
+    // The first statement shows psql is connected (on a busy machine that takes a while).
+    [
+      '-X',
+      '-At',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(outpost.port),
+      '-U',
+      'postgres',
+      '-d',
+      'postgres',
+      '-c',
+      'select 1',
+      '-c',
+      HEAVY,
+    ],
     { env: { ...process.env, PGPASSWORD: 'postgres' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -108,12 +124,13 @@ test('psql: Ctrl-C (SIGINT) cancels a local read', async () => {
     stdout += b;
   });
   const exited = new Promise<number | null>((resolve) => psql.on('exit', (code) => resolve(code)));
-  await new Promise((r) => setTimeout(r, 1000));
+  await eventually(async () => stdout === '1\n', 20_000, 'psql connected');
+  await new Promise((r) => setTimeout(r, 500));
   psql.kill('SIGINT');
   const code = await exited;
   assert.equal(code, 1, `psql output: ${stdout} ${stderr}`);
   assert.match(stderr, /ERROR: {2}canceling statement due to user request/);
-  assert.equal(stdout, '');
+  assert.equal(stdout, '1\n');
 });
 
 test('psql: Ctrl-C (SIGINT) cancels a local read inside a READ ONLY transaction', async () => {

@@ -145,7 +145,7 @@ test('statement_timeout in the startup options applies to local reads', async ()
 });
 
 /** A session of `user` whose defaults give it a 300 ms statement_timeout: applied to local reads like Postgres applies it. */
-async function defaultTimeoutApplies(user: string): Promise<void> {
+async function defaultTimeoutApplies(user: string, expected: unknown[]): Promise<void> {
   const c = await connectThrough(outpost.port, { user, password: user, database: 'postgres' });
   try {
     assert.equal((await c.query('select v from big where id = 2')).rows[0]?.v, 2);
@@ -157,7 +157,7 @@ async function defaultTimeoutApplies(user: string): Promise<void> {
     assert.equal(await lastRoute(c), 'local', user);
     // SET lifts it; RESET goes back to the default.
     await c.query('set statement_timeout = 0');
-    assert.deepEqual((await c.query(SLOW)).rows, (await upstream.query(SLOW)).rows);
+    assert.deepEqual((await c.query(SLOW)).rows, expected);
     assert.equal(await lastRoute(c), 'local', user);
     await c.query('reset statement_timeout');
     assert.equal(((await settle(c.query(HEAVY))) as pg.DatabaseError).message, TIMEOUT_MESSAGE);
@@ -168,17 +168,19 @@ async function defaultTimeoutApplies(user: string): Promise<void> {
 }
 
 test('role defaults: ALTER ROLE ... IN DATABASE, ALTER ROLE (the former wins) apply to local reads', async () => {
-  await defaultTimeoutApplies('tr');
-  await defaultTimeoutApplies('tr2');
-  await defaultTimeoutApplies('tr3');
+  const expected = (await upstream.query(SLOW)).rows;
+  await defaultTimeoutApplies('tr', expected);
+  await defaultTimeoutApplies('tr2', expected);
+  await defaultTimeoutApplies('tr3', expected);
   // Startup options override role defaults, as on Postgres.
   const c = await connectThrough(outpost.port, {
     user: 'tr2',
     password: 'tr2',
+    database: 'postgres',
     options: '-c statement_timeout=0',
   });
   try {
-    assert.deepEqual((await c.query(SLOW)).rows, (await upstream.query(SLOW)).rows);
+    assert.deepEqual((await c.query(SLOW)).rows, expected);
     assert.equal(await lastRoute(c), 'local');
   } finally {
     await c.end();
@@ -186,18 +188,19 @@ test('role defaults: ALTER ROLE ... IN DATABASE, ALTER ROLE (the former wins) ap
 });
 
 test('a database default (ALTER DATABASE ... SET) applies to local reads', async () => {
+  const expected = (await upstream.query(SLOW)).rows;
   await upstream.query(`alter database postgres set statement_timeout = '300ms'`);
   try {
     // The role watch sees the change within --max-lag (1 s here).
     await new Promise((r) => setTimeout(r, 2000));
-    await defaultTimeoutApplies('tr4');
+    await defaultTimeoutApplies('tr4', expected);
   } finally {
     await upstream.query('alter database postgres reset statement_timeout');
   }
 });
 
 test('a SET before the defaults were read keeps its meaning', async () => {
-  const c = await connectThrough(outpost.port, { user: 'tr2', password: 'tr2' });
+  const c = await connectThrough(outpost.port, { user: 'tr2', password: 'tr2', database: 'postgres' });
   try {
     await c.query('set statement_timeout = 0');
     assert.deepEqual((await c.query(SLOW)).rows, (await upstream.query(SLOW)).rows);

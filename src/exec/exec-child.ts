@@ -121,14 +121,21 @@ function runPlan(
         if (!stream) throw new TooBig();
         verifying = true;
         chunk = [];
+        held.length = 0;
         continue;
       }
-      send({ t: 'rows', id, plan: index, rows: chunk });
+      held.push({ t: 'rows', id, plan: index, rows: chunk });
       chunk = [];
     }
   }
-  if (chunk.length > 0 && !verifying) send({ t: 'rows', id, plan: index, rows: chunk });
+  if (chunk.length > 0 && !verifying) held.push({ t: 'rows', id, plan: index, rows: chunk });
 }
+
+/**
+ * Rows of the running job, sent once it is known to fit: a result that
+ * turns out to be streamed never reaches the proxy's heap as rows.
+ */
+const held: FromChild[] = [];
 
 /** Credits of the streaming job (see protocol.ts), and the send waiting for one. */
 let streaming: { id: number; credits: number; waiter: (() => void) | undefined } | undefined;
@@ -163,7 +170,10 @@ async function streamPlans(
     const flush = async (): Promise<void> => {
       const wait = credit();
       if (wait) await wait;
-      send({ t: 'data', id, plan: index, rows: n, data: w.take() as Buffer });
+      // process.send serializes (copies) at once: the writer's buffer is reused, so
+      // gigabytes of rows do not churn through fresh buffers, which V8 frees late.
+      send({ t: 'data', id, plan: index, rows: n, data: w.view() });
+      w.truncate(0);
       n = 0;
     };
     for (const raw of rows(conn, plan)) {
@@ -195,6 +205,7 @@ async function run(msg: Extract<ToChild, { t: 'run' }>): Promise<void> {
     const renderers = msg.plans.map((plan) => plan.outputs.map((o) => rendererFor(o, params)));
     for (const [i, plan] of msg.plans.entries())
       runPlan(conn, msg.id, i, plan, renderers[i] as Renderer[], msg.stream);
+    for (const m of held.splice(0)) send(m);
     if (verifying) {
       send({ t: 'stream', id: msg.id });
       sent = true;
@@ -212,6 +223,7 @@ async function run(msg: Extract<ToChild, { t: 'run' }>): Promise<void> {
           : `sqlite: ${err instanceof Error ? err.message : String(err)}`;
     send(sent ? { t: 'failed', id: msg.id, reason } : { t: 'not-local', id: msg.id, reason });
   } finally {
+    held.length = 0;
     streaming = undefined;
     verifying = false;
   }

@@ -43,7 +43,7 @@ import { errorResponse, readyForQuery } from '../wire/backend.js';
 import { type Frame, protocolViolation, typeName } from '../wire/frames.js';
 import { FrontendType, parseQuery, SYNC, serializeQuery } from '../wire/frontend.js';
 import { PIPELINED } from './extended.js';
-import { startOffloaded, stopReason } from './local-exec.js';
+import { runInline, startOffloaded, stopReason } from './local-exec.js';
 import { ResultStream } from './local-stream.js';
 import { TransactionPhase } from './session-transactions.js';
 
@@ -269,7 +269,7 @@ export class ClientSession extends TransactionPhase {
         try {
           let results: ReturnType<typeof route.run>;
           try {
-            results = route.run();
+            results = runInline(state.statementTimeoutMs, () => route.run());
           } catch (err) {
             if (err instanceof Offload && route.offload) {
               this.runOffloaded(frame, route.offload, readOnly, sql, localTimer);

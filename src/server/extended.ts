@@ -71,6 +71,7 @@ import {
 } from '../wire/frontend.js';
 import { formatsFor, type LocalPortal, type Statement, tagWithCount } from './extended-defs.js';
 import { ExtendedUpstream } from './extended-upstream.js';
+import { runInline } from './local-exec.js';
 import { type LocalTxControl, localTxControl } from './local-transaction.js';
 
 export { type ExtendedHost, PIPELINED } from './extended-defs.js';
@@ -292,7 +293,7 @@ export class ExtendedProtocol extends ExtendedUpstream {
     // and any failure must be upstream's to report.
     let result: LocalResult;
     try {
-      result = prepared.run(params);
+      result = runInline(this.host.state.statementTimeoutMs, () => prepared.run(params));
     } catch (err) {
       if (err instanceof Offload && prepared.offload) {
         this.bindOffloaded(frame, msg, stmt, prepared, params, {

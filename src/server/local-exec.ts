@@ -2,6 +2,7 @@
  * A session's local statement running in an executor process (src/exec),
  * with its statement_timeout.
  */
+import { NotLocal } from '../errors.js';
 import type { RunningJob, StreamSink } from '../exec/pool.js';
 import type { LocalOffload } from '../router/types.js';
 
@@ -22,6 +23,24 @@ export function startOffloaded(offload: LocalOffload, timeoutMs: number, stream?
     }, timeoutMs);
   }
   return inFlight;
+}
+
+/**
+ * A statement run on the proxy's thread (a key lookup, src/exec/inline.ts)
+ * under the session's statement_timeout. Such runs are bounded by
+ * construction (at most a few equality lookups, or `INLINE_ROW_BUDGET`
+ * rows) and take microseconds, while Postgres's smallest timeout is 1 ms;
+ * still, one that took as long as the timeout is not answered here (it
+ * cannot be stopped half-way, and Postgres might have cancelled it): it goes
+ * upstream, which decides, as nothing was sent yet.
+ */
+export function runInline<T>(timeoutMs: number | undefined, run: () => T): T {
+  if (!timeoutMs) return run();
+  const started = performance.now();
+  const result = run();
+  if (performance.now() - started >= timeoutMs)
+    throw new NotLocal('statement took as long as statement_timeout inline');
+  return result;
 }
 
 export function stopReason(inFlight: InFlight): 'user' | 'timeout' {

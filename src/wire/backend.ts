@@ -226,6 +226,11 @@ export class ReplyWriter {
     if (mark < this.len) this.len = mark;
   }
 
+  /** The bytes written so far, without handing them over (valid until the next write or `truncate`). */
+  view(): Buffer {
+    return this.buf.subarray(0, this.len);
+  }
+
   /** The bytes written so far, or undefined when none; the writer starts over. */
   take(): Buffer | undefined {
     const len = this.len;
