@@ -21,9 +21,9 @@ import type { RenderColumn } from '../sql/render.js';
 /** Largest result (rendered text, all statements of a job) a job keeps whole before it is sent. */
 export const BUFFERED_RESULT_BYTES = 8 * 1024 * 1024;
 /** Bytes of encoded DataRows per `data` chunk (one row may make a chunk bigger). */
-export const STREAM_CHUNK_BYTES = 128 * 1024;
+export const STREAM_CHUNK_BYTES = 32 * 1024;
 /** Chunks a streaming job may have sent and not had credited back. */
-export const STREAM_CREDITS = 4;
+export const STREAM_CREDITS = 8;
 
 /** One statement of a job: what the router compiled, with this run's bound values. */
 export interface PlanJob {
