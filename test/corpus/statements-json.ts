@@ -48,6 +48,7 @@ export const JSON_CORPUS: string[] = [
   `SELECT jsonb_build_object('b', 1, 'a', 2, 'b', 'x') AS dup, jsonb_build_object() AS e, json_build_object() AS je, json_build_array() AS ja`,
   `!SELECT jsonb_build_object('a', 1, 'b')`,
   `!SELECT jsonb_build_object(NULL, 1)`,
+  `SELECT id, prefs['a'][2]['b'], prefs['theme'], prefs[0], prefs[NULL] AS n FROM users ORDER BY id`,
   // Functions and casts.
   `SELECT id, jsonb_typeof(payload -> 'n') AS t, jsonb_typeof(payload) AS top FROM events WHERE id < 12 ORDER BY id`,
   `SELECT jsonb_typeof('1.5') AS n, json_typeof('"s"') AS s, jsonb_array_length('[1, [2, 3]]') AS l, json_array_length('[]') AS e`,

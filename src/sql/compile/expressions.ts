@@ -81,6 +81,12 @@ export function expr(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
       return this.subLink(body as SubLink, c);
     case 'MinMaxExpr':
       return this.minMax(body as MinMaxExpr, c);
+    case 'A_Indirection': {
+      const ind = body as { arg?: Node; indirection?: Node[] };
+      const arg = ind.arg ? this.expr(ind.arg, c) : undefined;
+      if (arg?.type === Oid.jsonb && !arg.unknown) return this.jsonbSubscript(arg, ind.indirection ?? [], c);
+      throw unsupported(`${describeNode(kind, body)}${c.clause === 'select' ? ' in select list' : ''}`);
+    }
     case 'A_ArrayExpr':
       // Only as a constant key list of the json operators (bound as JSON).
       if (this.jsonArrays) return this.textArrayConstant((body as { elements?: Node[] }).elements ?? []);

@@ -36,6 +36,33 @@ export function textArrayConstant(this: StatementCompiler, elements: Node[]): Ex
   return constExpr(this.bindValue(JSON.stringify(items)), Oid.textArray);
 }
 
+/**
+ * jsonb subscripts `j['a'][0]` (jsonb_subscript_fetch = #> with the
+ * subscripts as text): untyped literals are text keys, int2/int4 constants
+ * indexes; a NULL subscript gives NULL. Slices, other types (errors) and
+ * non-constant subscripts are forwarded.
+ */
+export function jsonbSubscript(this: StatementCompiler, arg: Expr, indirection: Node[], c: ExprCtx): Expr {
+  const path: string[] = [];
+  let isNull = false;
+  for (const node of indirection) {
+    const [kind, body] = nodeKind(node);
+    const idx = kind === 'A_Indices' ? (body as { is_slice?: boolean; uidx?: Node }) : undefined;
+    if (!idx || idx.is_slice || !idx.uidx) throw unsupported('jsonb subscript');
+    const e = this.expr(idx.uidx, c);
+    if (e.unknown?.kind === 'null') isNull = true;
+    else if (e.unknown?.kind === 'literal') path.push(e.unknown.text);
+    else if ((e.type === Oid.int4 || e.type === Oid.int2) && e.constant && /^@p\d+$/.test(e.sql)) {
+      const v = this.binds[e.sql.slice(1)];
+      if (v?.kind !== 'value' || typeof v.value !== 'bigint') throw unsupported('jsonb subscript');
+      path.push(String(v.value));
+    } else throw new NotLocal(`jsonb subscript of ${e.typeName}`);
+  }
+  if (isNull) return derived('NULL', Oid.jsonb, -1, [arg]);
+  const p = constExpr(this.bindValue(JSON.stringify(path)), Oid.textArray);
+  return this.errorCapable(derived(`${JsonFn.path}(${arg.sql}, ${p.sql}, 0)`, Oid.jsonb, -1, [arg]), c);
+}
+
 /** An operand that must be jsonb: an untyped literal is read as jsonb; other types are errors. */
 function asJsonb(sc: StatementCompiler, e: Expr, op: string): Expr {
   const r = e.unknown ? sc.resolveUnknown(e, Oid.jsonb) : e;

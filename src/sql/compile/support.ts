@@ -148,6 +148,16 @@ export function figureColname(node: Node): [string, number] {
       const last = names[names.length - 1];
       return [last && 'String' in last ? (last.String.sval ?? '') : '?column?', 2];
     }
+    case 'A_Indirection': {
+      // FigureColnameInternal: the last field name selected, else the argument's name.
+      const ind = body as { arg?: Node; indirection?: Node[] };
+      const list = ind.indirection ?? [];
+      for (let i = list.length - 1; i >= 0; i--) {
+        const item = list[i] as Node;
+        if ('String' in item) return [item.String.sval ?? '', 2];
+      }
+      return ind.arg ? figureColname(ind.arg) : ['?column?', 0];
+    }
     case 'A_Expr':
       if ((body as A_Expr).kind === 'AEXPR_NULLIF') return ['nullif', 2];
       return ['?column?', 0];
