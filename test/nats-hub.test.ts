@@ -83,7 +83,7 @@ function transactions(msgs: StreamMsg[]): Tx[] {
   let open: Tx | undefined;
   for (const m of msgs) {
     const h = m.header;
-    if (h.kind === 'hb') {
+    if (h.kind !== 'tx') {
       assert.equal(open, undefined, `heartbeat seq ${m.seq} inside a transaction's parts`);
       continue;
     }

@@ -148,6 +148,12 @@ export class Hub {
       logger,
       metrics,
       onDurable: () => engine?.confirmChanged(),
+      snapshots: opts.snapshotIntervalS > 0,
+      // Edges that read the reset wait for a snapshot covering it: publish one now, not at the
+      // next interval (a schedule not started yet publishes at its start, after this ack).
+      onReset: () => {
+        void hubRef?.snapshots?.publishNow().catch(() => {});
+      },
     });
     engine = new ReplicationEngine({
       upstreamUrl: config.upstream,

@@ -26,6 +26,9 @@ import {
   decodeHeader,
   decodeRecords,
   type HeartbeatHeader,
+  headerLsn,
+  type ResetHeader,
+  type StreamHeader,
   type TxPartHeader,
 } from './wire-format.js';
 
@@ -47,10 +50,17 @@ export interface FollowedHeartbeat {
   header: HeartbeatHeader;
 }
 
+export interface FollowedReset {
+  seq: number;
+  header: ResetHeader;
+}
+
 /** Where the follower delivers (the engine's queue); called synchronously, in stream order. */
 export interface FollowSink {
   part(p: FollowedPart): void;
   heartbeat(h: FollowedHeartbeat): void;
+  /** The hub's stream skips changes before `header.lsn` (its replica was remade): see ResetHeader. */
+  reset?(r: FollowedReset): void;
   /** What the replica reflects (transactions at or before it are skipped when delivered again). */
   appliedLsn(): Lsn;
   /** The follower cannot go on from where the replica is (retention lost); it has stopped. */
@@ -193,13 +203,13 @@ export class NatsFollower {
   }
 
   /** The stream's last message (its sequence and header), if any. */
-  async lastMessage(): Promise<{ seq: number; header: TxPartHeader | HeartbeatHeader } | undefined> {
+  async lastMessage(): Promise<{ seq: number; header: StreamHeader } | undefined> {
     return this.message({ last_by_subj: changesSubject(this.opts.stream) });
   }
 
   private async message(
     query: { seq: number } | { last_by_subj: string },
-  ): Promise<{ seq: number; header: TxPartHeader | HeartbeatHeader } | undefined> {
+  ): Promise<{ seq: number; header: StreamHeader } | undefined> {
     const jsm = await this.manager();
     try {
       const m = await jsm.streams.getMessage(this.opts.stream, query);
@@ -436,14 +446,18 @@ export class NatsFollower {
       sink.heartbeat({ seq: m.seq, header });
       return;
     }
+    if (header.kind === 'reset') {
+      sink.reset?.({ seq: m.seq, header });
+      return;
+    }
     const data = m.data;
     const records = decodeRecords(data).map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength));
     sink.part({ seq: m.seq, header, records });
   }
 }
 
-function lsnOf(h: TxPartHeader | HeartbeatHeader): Lsn {
-  return h.kind === 'hb' ? h.lsn : h.finalLsn;
+function lsnOf(h: StreamHeader): Lsn {
+  return headerLsn(h);
 }
 
 function isNotFound(err: unknown): boolean {

@@ -37,6 +37,7 @@ import {
   decodeRecords,
   encodeHeader,
   HDR_MSG_ID,
+  headerLsn,
   PART_TARGET_BYTES,
   PartCutter,
   type StreamHeader,
@@ -83,6 +84,13 @@ export interface PublisherOptions {
   metrics?: NatsHubMetrics;
   /** The confirmable position moved (the hub has the engine send a status update). */
   onDurable?: () => void;
+  /** The hub publishes object-store snapshots (said in reset messages: edges wait for one, else take their own). */
+  snapshots?: boolean;
+  /**
+   * A reset message is acknowledged at `seq`: an object-store snapshot must be
+   * published now, labelled at or past `seq`, for the edges that wait on it.
+   */
+  onReset?: (seq: number, lsn: Lsn) => void;
   /** Tests: part size, windows, timings. */
   partBytes?: number;
   maxInFlight?: number;
@@ -98,7 +106,7 @@ export interface PublisherStatus {
   lastSeq: number;
   /** Its LSN (tx: finalLsn; hb: position), `X/Y`. */
   lastLsn?: string;
-  lastKind?: 'tx' | 'hb';
+  lastKind?: 'tx' | 'hb' | 'reset';
   unacked: number;
   unackedBytes: number;
   /** LSN of the first unacknowledged message (what publishing waits on), `X/Y`. */
@@ -116,6 +124,8 @@ export interface PublisherStatus {
    * before must re-bootstrap (see docs/architecture.md).
    */
   streamGap?: { from: string; to: string };
+  /** The `reset` message published for that gap: its LSN and, once acknowledged, its stream seq. */
+  reset?: { lsn: string; seq?: number };
   lastError?: string;
 }
 
@@ -145,7 +155,7 @@ interface TxInProgress {
 /** A boundary in the stream: after `seq`, everything of positions up to `lsn` is there. */
 interface Boundary {
   seq: number;
-  kind: 'tx' | 'hb';
+  kind: 'tx' | 'hb' | 'reset';
   lsn: Lsn;
 }
 
@@ -196,6 +206,7 @@ export class Publisher implements EngineTap {
 
   private durableLsn: Lsn = 0n;
   private lastAcked: Boundary | undefined;
+  private resetInfo: { lsn: string; seq?: number } | undefined;
   private readonly history: Boundary[] = [];
   /** history covers the stream from its start (it was empty when this hub began). */
   private historyFromStart = false;
@@ -288,13 +299,14 @@ export class Publisher implements EngineTap {
       }
       throw err;
     }
-    this.lastAcked = { seq: last.seq, kind: h.kind, lsn: h.kind === 'tx' ? h.finalLsn : h.lsn };
-    if (h.kind === 'hb') {
+    this.lastAcked = { seq: last.seq, kind: h.kind, lsn: headerLsn(h) };
+    // A reset at L is a position like a heartbeat's: the stream is complete up to L from there on.
+    if (h.kind !== 'tx') {
       this.doneBelow = h.lsn;
       this.durableLsn = h.lsn;
       this.hbPos = h.lsn;
       this.lastHbLsn = h.lsn;
-      this.remember({ seq: last.seq, kind: 'hb', lsn: h.lsn });
+      this.remember({ seq: last.seq, kind: h.kind, lsn: h.lsn });
     } else if (h.last) {
       this.doneBelow = h.finalLsn + 1n;
       this.durableLsn = endLsn ?? 0n;
@@ -312,7 +324,7 @@ export class Publisher implements EngineTap {
         stream: this.opts.stream,
         lastSeq: last.seq,
         kind: h.kind,
-        lsn: formatLsn(h.kind === 'tx' ? h.finalLsn : h.lsn),
+        lsn: formatLsn(headerLsn(h)),
         ...(this.partial ? { resumesAtPart: this.partial.nextPart } : {}),
       },
       'nats: resuming the change stream after its last message',
@@ -339,10 +351,30 @@ export class Publisher implements EngineTap {
     // The transaction cut short is never streamed again: its rest cannot be published.
     this.partial = undefined;
     if (lsn > this.doneBelow) this.doneBelow = lsn;
-    this.opts.logger.error(
+    this.cur = undefined;
+    this.cutter.reset();
+    this.opts.logger.warn(
       { stream: this.opts.stream, from: formatLsn(this.gap.from), to: formatLsn(lsn) },
-      'nats: the replica was remade from a snapshot past what the change stream holds; changes in between were never published: edges that followed this stream must re-bootstrap (delete their replica file), or use a new --stream',
+      'nats: the replica was remade from a snapshot past what the change stream holds; publishing a reset message (edges re-bootstrap from a snapshot covering it)',
     );
+    // Before any transaction after `lsn` (the engine streams only after this
+    // call): edges must not apply those on a replica that misses the gap.
+    this.resetInfo = { lsn: formatLsn(lsn) };
+    this.enqueue(
+      { kind: 'reset', lsn, time: Date.now(), snapshot: this.opts.snapshots ?? false },
+      EMPTY_BODY,
+      lsn,
+    );
+    if (lsn > this.hbPos) this.hbPos = lsn;
+  }
+
+  private resetAcked(seq: number, lsn: Lsn): void {
+    this.resetInfo = { lsn: formatLsn(lsn), seq };
+    this.opts.logger.info(
+      { stream: this.opts.stream, seq, lsn: formatLsn(lsn) },
+      'nats: reset message published',
+    );
+    this.opts.onReset?.(seq, lsn);
   }
 
   onMessage(data: Buffer): void {
@@ -457,9 +489,10 @@ export class Publisher implements EngineTap {
     };
     const pending = this.outbox[this.head];
     if (pending) {
-      s.pendingLsn = formatLsn(pending.header.kind === 'tx' ? pending.header.finalLsn : pending.header.lsn);
+      s.pendingLsn = formatLsn(headerLsn(pending.header));
     }
     if (this.gap) s.streamGap = { from: formatLsn(this.gap.from), to: formatLsn(this.gap.to) };
+    if (this.resetInfo) s.reset = { ...this.resetInfo };
     if (this.lastAcked) {
       s.lastLsn = formatLsn(this.lastAcked.lsn);
       s.lastKind = this.lastAcked.kind;
@@ -692,9 +725,10 @@ export class Publisher implements EngineTap {
       this.head++;
       this.outboxBytes -= o.body.length;
       const h = o.header;
-      const b: Boundary = { seq: o.seq, kind: h.kind, lsn: h.kind === 'tx' ? h.finalLsn : h.lsn };
+      const b: Boundary = { seq: o.seq, kind: h.kind, lsn: headerLsn(h) };
       this.lastAcked = b;
-      if (h.kind === 'hb' || h.last) this.remember(b);
+      if (h.kind !== 'tx' || h.last) this.remember(b);
+      if (h.kind === 'reset') this.resetAcked(o.seq, h.lsn);
       if (o.durable > durable) durable = o.durable;
       this.opts.metrics?.natsPublished.inc({ kind: h.kind });
       this.opts.metrics?.natsPublishedBytes.inc(undefined, o.body.length);

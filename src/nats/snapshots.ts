@@ -209,7 +209,7 @@ export async function coveredSeq(
         throw new SnapshotError(`stream ${stream} seq ${seq}: ${err.message}`);
       throw err;
     }
-    if (h.kind === 'hb') return { ok: h.lsn <= lsn, part: 0, last: true };
+    if (h.kind !== 'tx') return { ok: h.lsn <= lsn, part: 0, last: true };
     return { ok: h.finalLsn < lsn, part: h.part, last: h.last };
   };
   let lo = state.first_seq;

@@ -15,6 +15,8 @@ export const HDR_LSN = 'Outpost-Lsn';
 export const HDR_PART = 'Outpost-Part';
 export const HDR_LAST = 'Outpost-Last';
 export const HDR_TIME = 'Outpost-Time';
+/** On a reset: `1` when the hub publishes an object-store snapshot covering it (snapshots enabled). */
+export const HDR_SNAPSHOT = 'Outpost-Snapshot';
 
 /** Parts are cut once they pass this size; NATS' default max_payload is 1 MiB. */
 export const PART_TARGET_BYTES = 512 * 1024;
@@ -62,7 +64,30 @@ export interface HeartbeatHeader {
   repeat?: boolean;
 }
 
-export type StreamHeader = TxPartHeader | HeartbeatHeader;
+/**
+ * The hub's replica was remade from a snapshot at `lsn`, past what the stream
+ * held: the changes between the stream's previous message and `lsn` are not in
+ * the stream. An edge that reads it (with a replica before `lsn`) must stop
+ * applying and re-bootstrap from a snapshot that covers this message.
+ */
+export interface ResetHeader {
+  kind: 'reset';
+  lsn: Lsn;
+  time: number;
+  /** The hub publishes an object-store snapshot covering this message (else edges take their own). */
+  snapshot: boolean;
+}
+
+export type StreamHeader = TxPartHeader | HeartbeatHeader | ResetHeader;
+
+export function resetMsgId(lsn: Lsn): string {
+  return `reset:${formatLsn(lsn)}`;
+}
+
+/** The LSN a message stands at (tx: its final LSN). */
+export function headerLsn(h: StreamHeader): Lsn {
+  return h.kind === 'tx' ? h.finalLsn : h.lsn;
+}
 
 /** Header name/value pairs for a message (the caller copies them into the client's MsgHdrs). */
 export function encodeHeader(h: StreamHeader): Array<[string, string]> {
@@ -76,6 +101,15 @@ export function encodeHeader(h: StreamHeader): Array<[string, string]> {
     if (h.last) out.push([HDR_LAST, '1']);
     out.push([HDR_TIME, String(h.time)]);
     return out;
+  }
+  if (h.kind === 'reset') {
+    return [
+      [HDR_MSG_ID, resetMsgId(h.lsn)],
+      [HDR_KIND, 'reset'],
+      [HDR_LSN, formatLsn(h.lsn)],
+      [HDR_SNAPSHOT, h.snapshot ? '1' : '0'],
+      [HDR_TIME, String(h.time)],
+    ];
   }
   return [
     [HDR_MSG_ID, heartbeatMsgId(h.lsn, h.repeat ? h.time : undefined)],
@@ -107,6 +141,7 @@ export function decodeHeader(h: HeaderReader | undefined): StreamHeader {
   const time = timeText === '' ? 0 : Number(timeText);
   if (!Number.isFinite(time)) throw new WireFormatError(`stream message has an invalid ${HDR_TIME}`);
   if (kind === 'hb') return { kind: 'hb', lsn, time };
+  if (kind === 'reset') return { kind: 'reset', lsn, time, snapshot: h.get(HDR_SNAPSHOT) === '1' };
   if (kind !== 'tx')
     throw new WireFormatError(`stream message has an unknown ${HDR_KIND}: ${JSON.stringify(kind)}`);
   const partText = h.get(HDR_PART);

@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.js';
 import {
   type FollowedHeartbeat,
   type FollowedPart,
+  type FollowedReset,
   NatsFollower,
   type RetentionLostError,
 } from '../nats/follower.js';
@@ -43,6 +44,7 @@ import {
   objectSnapshot,
   storedSeq,
   waitForHub,
+  waitForResetSnapshot,
   writeSeq,
 } from './follow.js';
 import { formatLsn, type Lsn, maxLsn, parseLsn } from './lsn.js';
@@ -196,7 +198,9 @@ type Control =
   | { kind: 'matviews' }
   | { kind: 'membership' }
   /** Follow mode: a hub heartbeat (everything up to `lsn` is published; nothing is left to apply). */
-  | { kind: 'hb'; lsn: Lsn; seq: number; time: number };
+  | { kind: 'hb'; lsn: Lsn; seq: number; time: number }
+  /** Follow mode: the hub's stream misses changes before `lsn` (wire-format.ts ResetHeader). */
+  | { kind: 'reset'; lsn: Lsn; seq: number; snapshot: boolean };
 /** Follow mode: a pgoutput message from the stream; the last one of a transaction's last part carries its sequence. */
 type FollowedXLog = XLogData & { natsSeq?: number; natsTime?: number };
 type QueueItem = { gen: number; msg: FollowedXLog | Keepalive | Control };
@@ -318,6 +322,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private followSeqWritten = 0;
   /** The stream no longer holds the replica's position: the next reconnect bootstraps afresh. */
   private rebootstrap = false;
+  /** Follow mode: the reset message the next re-bootstrap must cover (its seq; whether the hub publishes a snapshot). */
+  private resetWait: { seq: number; snapshot: boolean } | undefined;
 
   constructor(private readonly opts: EngineOptions) {
     super();
@@ -1095,9 +1101,23 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         },
       });
       this.lastError = undefined;
+      const reset = this.resetWait;
+      if (reset?.snapshot) {
+        await waitForResetSnapshot({
+          follower,
+          stream: follow.stream,
+          seq: reset.seq,
+          isCancelled: () => this.stopping,
+          waiting: (why) => {
+            this.lastError = `waiting: ${why}`;
+          },
+        });
+        this.lastError = undefined;
+      }
       this.snapshot = { tables: 0, tablesDone: 0, rows: 0 };
       const fetchStarted = performance.now();
       const fromObject = await objectSnapshot({
+        ...(reset ? { minSeq: reset.seq } : {}),
         store,
         follower,
         stream: follow.stream,
@@ -1192,6 +1212,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     follower.start(this.followSeq + 1, {
       part: (p) => this.enqueuePart(gen, p),
       heartbeat: (h) => this.enqueueHeartbeat(gen, h),
+      reset: (r) => this.enqueueReset(gen, r),
       appliedLsn: () => this.appliedLsn(),
       lost: (err) => this.retentionLost(gen, err),
     });
@@ -1236,6 +1257,40 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.push({ gen, msg: { kind: 'hb', lsn: h.header.lsn, seq: h.seq, time: h.header.time } });
   }
 
+  private enqueueReset(gen: number, r: FollowedReset): void {
+    if (gen !== this.gen) return;
+    const { lsn, snapshot } = r.header;
+    this.push({ gen, msg: { kind: 'reset', lsn, seq: r.seq, snapshot } });
+  }
+
+  /**
+   * A reset in stream order: the hub's replica was remade at `lsn` and the
+   * changes before it that the stream lacks are never coming. A replica at or
+   * past `lsn` (a snapshot taken after the hub's) has them; any other must not
+   * serve another read nor apply another change until it is re-bootstrapped
+   * from a snapshot covering this message.
+   */
+  private onReset(m: { lsn: Lsn; seq: number; snapshot: boolean }): void {
+    if (!this.applier.inTransaction && !this.skipping && m.lsn <= this.applied) {
+      this.flushGroup();
+      this.followSeq = m.seq;
+      return;
+    }
+    const { store } = this;
+    this.logger.warn(
+      { seq: m.seq, lsn: formatLsn(m.lsn), appliedLsn: formatLsn(this.applied), hubSnapshot: m.snapshot },
+      'follow: the hub reset the stream (its replica was remade past it); forwarding every read and bootstrapping afresh',
+    );
+    this.rebootstrap = true;
+    this.resetWait = { seq: m.seq, snapshot: m.snapshot };
+    this.abandon(new Error(`stream reset at seq ${m.seq}`));
+    // Outside any transaction now (abandon rolled the open one back): durable, so a
+    // restart meanwhile bootstraps too (its stored seq is before the reset anyway).
+    if (store.snapshotComplete()) store.setMeta('snapshot_state', 'replacing');
+    this.opts.onCatalogChange?.('reset');
+    this.lastError = `waiting: the hub reset the stream at seq ${m.seq}: re-bootstrapping; reads are forwarded upstream meanwhile`;
+  }
+
   /**
    * The hub has published everything up to `lsn` and nothing more: like a
    * keepalive, the replica may advance its position there (read-your-writes
@@ -1267,6 +1322,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       if (this.rebootstrap) {
         await this.followBootstrapIfNeeded(true);
         this.rebootstrap = false;
+        this.resetWait = undefined;
       }
       this.startFollowing(follow);
     } catch (err) {
@@ -1435,6 +1491,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     if (m.kind === 'nudge') return undefined;
     if (m.kind === 'matviews') return this.checkMatviews();
     if (m.kind === 'membership') return this.checkMembership();
+    if (m.kind === 'reset') {
+      this.onReset(m);
+      return undefined;
+    }
     if (m.kind === 'hb') {
       this.onHeartbeat(m);
       return undefined;

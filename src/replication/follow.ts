@@ -13,7 +13,7 @@ import { errorMessage, StartupError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { installSnapshot } from '../nats/bootstrap.js';
 import type { FollowOptions, NatsFollower } from '../nats/follower.js';
-import { downloadSnapshot, SnapshotError } from '../nats/snapshots.js';
+import { downloadSnapshot, latestSnapshotInfo, SnapshotError } from '../nats/snapshots.js';
 import { copyForResync } from '../replica/resync.js';
 import { copySnapshot, type SnapshotProgress } from '../replica/snapshot.js';
 import type { ReplicaStore } from '../replica/store.js';
@@ -82,6 +82,8 @@ export interface FollowSnapshotOptions {
   onProgress: (p: SnapshotProgress) => void;
   /** The read path must stop serving / re-read the catalog (engine's onCatalogChange). */
   onCatalogChange: (kind: 'reset' | 'changed') => void;
+  /** After a stream reset: only a snapshot labelled at or past this seq covers it. */
+  minSeq?: number;
 }
 
 export interface FollowSnapshot {
@@ -102,7 +104,10 @@ export interface FollowSnapshot {
  */
 export async function followSnapshot(o: FollowSnapshotOptions): Promise<FollowSnapshot> {
   const { store } = o;
-  const replacing = store.snapshotComplete() && store.allTables().length > 0;
+  // `replacing` already: a replica that a stream reset made unservable (engine.ts onReset) is still whole.
+  const replacing =
+    (store.snapshotComplete() || store.getMeta('snapshot_state') === 'replacing') &&
+    store.allTables().length > 0;
   if (replacing) {
     store.setMeta('snapshot_state', 'replacing');
   } else {
@@ -187,6 +192,8 @@ export interface ObjectSnapshotOptions {
   logger: Logger;
   /** The read path must stop serving / re-read the catalog (engine's onCatalogChange). */
   onCatalogChange: (kind: 'reset' | 'changed') => void;
+  /** After a stream reset: only a snapshot labelled at or past this seq covers it. */
+  minSeq?: number;
 }
 
 /**
@@ -205,6 +212,13 @@ export async function objectSnapshot(o: ObjectSnapshotOptions): Promise<FollowSn
       database: o.database,
     });
     if (!label) return undefined;
+    if (o.minSeq !== undefined && label.seq < o.minSeq) {
+      o.logger.warn(
+        { seq: label.seq, resetSeq: o.minSeq },
+        'follow: the object-store snapshot is older than the stream reset; taking a snapshot of upstream',
+      );
+      return undefined;
+    }
     const pos = await o.follower.position();
     if (!pos) return undefined;
     if (label.seq + 1 < pos.firstSeq) {
@@ -244,7 +258,7 @@ async function startSeq(follower: NatsFollower, point: Lsn): Promise<number> {
   if (pos === undefined) throw new Error(`stream ${follower.stream} does not exist`);
   const last = await follower.lastMessage();
   if (last) {
-    const before = last.header.kind === 'hb' ? last.header.lsn <= point : last.header.finalLsn < point;
+    const before = last.header.kind === 'tx' ? last.header.finalLsn < point : last.header.lsn <= point;
     if (before) return last.seq;
   }
   return Math.max(0, pos.firstSeq - 1);
@@ -270,5 +284,43 @@ export async function waitForHub(o: {
     else return;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(5_000, delay * 2);
+  }
+}
+
+/** How long an edge waits for the hub's snapshot after a reset before it takes one of its own. */
+const RESET_SNAPSHOT_WAIT_MS = 120_000;
+
+/**
+ * After a reset message at `seq` whose hub promised an object-store snapshot:
+ * polls (with backoff) until the object store holds one labelled at or past
+ * `seq`. False when none came in time (the hub died, NATS failed): the caller
+ * then takes a logical snapshot of its own, which covers the reset as well.
+ */
+export async function waitForResetSnapshot(o: {
+  follower: NatsFollower;
+  stream: string;
+  seq: number;
+  isCancelled: () => boolean;
+  waiting: (why: string) => void;
+  timeoutMs?: number;
+}): Promise<boolean> {
+  const deadline = Date.now() + (o.timeoutMs ?? RESET_SNAPSHOT_WAIT_MS);
+  let delay = 100;
+  for (;;) {
+    if (o.isCancelled()) throw new Error('stopping');
+    let have: string;
+    try {
+      const info = await latestSnapshotInfo(o.follower.connection, o.stream);
+      if (info && info.seq >= o.seq) return true;
+      have = info ? `the newest covers seq ${info.seq}` : 'there is none yet';
+    } catch (err) {
+      have = `reading it failed: ${errorMessage(err)}`;
+    }
+    o.waiting(
+      `the hub reset the stream at seq ${o.seq} (its replica was remade): waiting for its object-store snapshot covering it (${have}); reads are forwarded upstream meanwhile`,
+    );
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(2_000, delay * 2);
   }
 }
