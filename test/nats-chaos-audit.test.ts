@@ -196,6 +196,8 @@ async function auditStream(): Promise<{ txs: number; changeTxs: number; heartbea
         heartbeats++;
         continue;
       }
+      // The hub's replica is never remade here: a reset would mean the stream lost changes.
+      if (h.kind === 'reset') assert.fail(`reset at seq ${seq}: the stream misses changes`);
       if (h.part === 0) {
         assert.equal(open, undefined, `seq ${seq} starts a transaction before the last one ended`);
         assert.ok(h.finalLsn > prevTx, `seq ${seq}: transaction ${h.finalLsn} repeated or out of order`);
