@@ -154,7 +154,7 @@ describe('the outpost command never logs a password', () => {
     );
   }
 
-  test('JSON lines at debug level, statements, failed logins, errors, SIGTERM: no password', async () => {
+  test('JSON lines at debug level, statements, failed logins, errors, SIGTERM: no password', async (t) => {
     const port = await freePort();
     const httpPort = await freePort();
     const run = runOutpost([
@@ -169,7 +169,13 @@ describe('the outpost command never logs a password', () => {
       '--log-level',
       'debug',
     ]);
+    // A failed assertion must not leave it holding the slot for the next test.
+    t.after(() => {
+      if (run.proc.exitCode === null) run.proc.kill('SIGKILL');
+    });
     await waitForLine(run, /replication: streaming/);
+    // The proxy listens only after replication has started (src/app.ts).
+    await waitForLine(run, /outpost listening/);
     const connect = async (password: string, user = 'opsadmin') => {
       const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres' });
       c.on('error', () => {});
