@@ -569,7 +569,13 @@ test('a row larger than NATS max_payload stalls publishing visibly, and nothing 
     await pg.query(
       `INSERT INTO hub_wide SELECT 1, string_agg(md5(g::text), '') FROM generate_series(1, 50000) g`,
     );
-    const target = await currentLsn();
+    // The insert position, not pg_current_wal_lsn(): with the test server's
+    // synchronous_commit=off the written position can still be short of the
+    // commit record just made.
+    const target = parseLsn(
+      (await pg.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0]?.l ?? '0/0',
+    );
+    let pendingSeen: string | undefined;
     await eventually(
       async () => parseLsn(hub.engine.status().appliedLsn) >= target,
       30_000,
@@ -580,14 +586,17 @@ test('a row larger than NATS max_payload stalls publishing visibly, and nothing 
         const s = (await (await fetch(`http://127.0.0.1:${http}/status`)).json()) as {
           nats: { lastError?: string; unacked: number };
         };
-        return /max_payload/.test(s.nats.lastError ?? '') && s.nats.unacked > 0;
+        // Between retries (backoff) the part may be in flight again: read the
+        // waiting position in the same turn as the error it belongs to.
+        pendingSeen = hub.publisher.status().pendingLsn;
+        return /max_payload/.test(s.nats.lastError ?? '') && s.nats.unacked > 0 && pendingSeen !== undefined;
       },
       20_000,
       'status names max_payload',
     );
     // The transaction waiting is the wide row's; the slot stays at or before its commit.
-    const pending = parseLsn(hub.publisher.status().pendingLsn ?? '0/0');
-    assert.ok(pending > 0n && pending < target);
+    const pending = parseLsn(pendingSeen ?? '0/0');
+    assert.ok(pending > 0n && pending < target, `pending ${formatLsn(pending)} target ${formatLsn(target)}`);
     await new Promise((r) => setTimeout(r, 1000));
     const confirmed = parseLsn((await slots())[0]?.confirmed ?? '0/0');
     assert.ok(
