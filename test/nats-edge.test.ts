@@ -29,6 +29,7 @@ import {
 } from './helpers/outpost.js';
 import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
+import { waitFor } from './helpers/wait.js';
 
 let pg: PostgresInstance;
 let nats: NatsInstance;
@@ -43,20 +44,6 @@ after(async () => {
   await Promise.all([pg?.stop(), nats?.cleanup()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function waitFor<T>(
-  what: string,
-  fn: () => T | Promise<T>,
-  timeoutMs = 20_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function rows(store: ReplicaStore, table: string): unknown[] {
   return byPgNames(store.reader)

@@ -21,6 +21,7 @@ import { type Lsn, parseLsn } from '../src/replication/lsn.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
 import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
+import { waitFor as waitForAtMost } from './helpers/wait.js';
 
 let pg: PostgresInstance;
 let nats: NatsInstance;
@@ -37,19 +38,9 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function waitFor<T>(
-  what: string,
-  fn: () => T | Promise<T>,
-  timeoutMs = 60_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** This file's waits cover a hub restart and a re-bootstrap: a longer default. */
+const waitFor = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_000) =>
+  waitForAtMost(what, fn, timeoutMs);
 
 async function startHub(db: string, stream: string, replica: string, interval: string): Promise<Hub> {
   const parsed = parsePublishArgs(

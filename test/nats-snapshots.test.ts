@@ -35,6 +35,7 @@ import { formatLsn, type Lsn, parseLsn } from '../src/replication/lsn.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
 import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
+import { waitFor } from './helpers/wait.js';
 
 let pg: PostgresInstance;
 let nats: NatsInstance;
@@ -55,20 +56,6 @@ after(async () => {
   await pg?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function waitFor<T>(
-  what: string,
-  fn: () => T | Promise<T>,
-  timeoutMs = 20_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function addStream(name: string): Promise<void> {
   await jsm.streams.add({ name, subjects: [changesSubject(name)], duplicate_window: 600_000_000_000 });
