@@ -10,6 +10,7 @@ import { parseTimeout } from '../src/router/timeouts.js';
 import { connectThrough, lastRoute, type OutpostProcess } from './helpers/outpost.js';
 import type { PostgresInstance } from './helpers/postgres.js';
 import { type Stack, settle, startStack } from './helpers/stack.js';
+import { waitFor } from './helpers/wait.js';
 
 let upstream: PostgresInstance;
 let outpost: OutpostProcess;
@@ -196,6 +197,18 @@ test('a database default (ALTER DATABASE ... SET) applies to local reads', async
     await defaultTimeoutApplies('tr4', expected);
   } finally {
     await upstream.query('alter database postgres reset statement_timeout');
+    // The reset is a change the role watch sees too: until it has looked the
+    // roles up again their reads are forwarded (correctly). Later tests here
+    // assert local routes, so wait for that to settle.
+    const probe = await connectThrough(outpost.port, { user: 'tr2', password: 'tr2', database: 'postgres' });
+    try {
+      await waitFor('tr2 served locally again', async () => {
+        await probe.query('select v from big where id = 2');
+        return (await lastRoute(probe)) === 'local';
+      });
+    } finally {
+      await probe.end();
+    }
   }
 });
 
