@@ -89,6 +89,10 @@ const PROBES: Record<string, Probe[]> = {
   UNION: ['SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1'],
   INTERSECT: ['SELECT id FROM users INTERSECT SELECT user_id FROM orders ORDER BY 1'],
   EXCEPT: ['SELECT id FROM users EXCEPT SELECT user_id FROM orders ORDER BY 1'],
+  'WITH RECURSIVE': [
+    'WITH RECURSIVE sub AS (SELECT id, name FROM categories WHERE parent_id IS NULL UNION ALL SELECT c.id, c.name FROM categories c JOIN sub s ON c.parent_id = s.id) SELECT * FROM sub ORDER BY id',
+  ],
+  'UNION [ALL]': ['WITH RECURSIVE t(n) AS (SELECT 1 UNION SELECT 10 - n FROM t) SELECT n FROM t ORDER BY n'],
   VALUES: ["SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(n, s) ORDER BY n"],
   'generate_series(int, int [, int])': [
     'SELECT g FROM generate_series(1, 5) AS g ORDER BY g',

@@ -63,6 +63,10 @@ export const SqlFn = {
   jsonbGet: 'outpost_jsonb_get',
   /** Aggregate: 1 when every value of the group is identical (Postgres would output any of them), else aborts. */
   same: 'outpost_same',
+  /** `()`: restarts the count of rows recursive WITH queries added (a precheck, run before each statement). */
+  recursionReset: 'outpost_recursion_reset',
+  /** `(budget)`: counts one row a recursive term adds; past the budget the run aborts (forwarded). */
+  recursionRow: 'outpost_recursion_row',
   /** Aggregate: the only value of a scalar subquery's rows (NULL for none; more than one aborts). */
   single: 'outpost_single',
 } as const;
@@ -390,6 +394,9 @@ export function like(text: unknown, pattern: unknown, esc: unknown, fold: Fold):
  * collation's lower()/upper() learned from upstream, when its ctype is not C
  * (the compiler only calls the mapped functions when the router has it).
  */
+/** Rows added by recursive WITH queries since the running statement's prechecks. */
+let recursionRows = 0;
+
 export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): void {
   registerJsonFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
@@ -408,6 +415,17 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   db.function(SqlFn.ilikeMapped, opts, (t: unknown, p: unknown, e: unknown) => like(t, p, e, 'mapped'));
   db.function(SqlFn.notLocal, opts, (reason: unknown) => {
     throw new NotLocal(String(reason));
+  });
+  // One count per process: a connection runs one statement at a time, and
+  // every statement with a recursive WITH query restarts it in its prechecks.
+  db.function(SqlFn.recursionReset, { deterministic: false }, () => {
+    recursionRows = 0;
+    return 1;
+  });
+  db.function(SqlFn.recursionRow, { deterministic: false, safeIntegers: true }, (budget: unknown) => {
+    recursionRows++;
+    if (recursionRows > Number(budget)) throw new NotLocal('recursive WITH query adds too many rows');
+    return 1;
   });
   db.function(SqlFn.numericKey, opts, (v: unknown) => {
     if (v === null) return null;

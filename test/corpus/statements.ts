@@ -8,6 +8,7 @@
  */
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
+import { RECURSIVE_CORPUS } from './statements-recursive.js';
 
 const ORM: string[] = [
   // Prisma-style: schema-qualified, fully qualified columns, parameters inlined by the corpus
@@ -601,6 +602,7 @@ function filters(): string[] {
 export const CORPUS: string[] = [
   ...JSON_CORPUS,
   ...INTERVAL_CORPUS,
+  ...RECURSIVE_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

@@ -60,6 +60,8 @@ export class StatementCompiler {
   readonly paramTypes: number[] | undefined;
   readonly tables = new Map<number, ReplicaTable>();
   unqualified = false;
+  /** References to recursive WITH queries whose terms may raise an error (ctes.ts, `CteDef.mayRaise`). */
+  raisingRefs = 0;
   readonly prechecks: string[] = [];
   /** Compiling the array operand of `= ANY`: array values (bound as JSON) are allowed. */
   jsonArrays = false;

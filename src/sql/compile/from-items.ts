@@ -49,6 +49,7 @@ export function rangeVar(this: StatementCompiler, r: RangeVar, level: Level): Fr
         expr: columnOf(o.expr, `${a}.c${i}`),
       }));
       const refname = aliasName ?? relname;
+      if (cte.mayRaise) this.raisingRefs++;
       return {
         sql: `${cte.sqlName} AS ${a}`,
         columns,
@@ -56,6 +57,7 @@ export function rangeVar(this: StatementCompiler, r: RangeVar, level: Level): Fr
         rowids: [],
         baseTables: 0,
         complex: true,
+        ...(cte.mayRaise ? { raisingCte: true } : {}),
       };
     }
   }

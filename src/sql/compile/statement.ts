@@ -43,9 +43,10 @@ export function selectStmt(
   cteParent: CteScope,
   top: boolean,
   leaf: boolean,
+  recursionGuard?: string,
 ): { outs: Out[]; build: (finals: Expr[]) => string } {
   const ctes: CteScope = { defs: new Map(), parent: cteParent };
-  const withSql = s.withClause ? this.withClause(s.withClause, parent, ctes) : '';
+  const withSql = s.withClause ? this.withClause(s.withClause, parent, ctes, top) : '';
   if (s.op !== undefined && s.op !== 'SETOP_NONE') {
     const r = this.setOperation(s, parent, ctes);
     return { outs: r.outs, build: (finals) => withSql + r.build(finals) };
@@ -102,8 +103,18 @@ export function selectStmt(
   // Postgres's transformSelectStmt order (it decides parameter types).
   const windows = namedWindows(s.windowClause);
   if (windows) level.windows = windows;
+  const raisingBefore = this.raisingRefs;
   level.items = (s.fromClause ?? []).map((item) => this.fromItem(item, level));
   this.checkDistinctRefnames(level.items);
+  if (this.raisingRefs > raisingBefore) {
+    // A recursive WITH query whose terms may raise an error: Postgres reads
+    // all of its rows (so raises what SQLite would) only as the outermost
+    // query's only FROM item, without LIMIT/OFFSET.
+    const only = level.items.length === 1 ? level.items[0] : undefined;
+    if (!top || parent !== undefined || !only?.raisingCte || s.limitCount || s.limitOffset) {
+      throw new NotLocal('expression that may raise an error in a recursive WITH query read partially');
+    }
+  }
   let outs = this.targets(s.targetList ?? [], level);
   checkAllWindowsUsed(windows);
   if (!leaf) outs = outs.map((o) => ({ name: o.name, expr: this.resolveToText(o.expr) }));
@@ -143,12 +154,23 @@ export function selectStmt(
     }
     return this.forcedConjuncts(node, e);
   };
-  const whereSql = conditionSql(s.whereClause, where, 'WHERE');
+  const conditionWhere = conditionSql(s.whereClause, where, 'WHERE');
+  // A recursive term's row budget (ctes.ts), after its own conditions.
+  const whereSql =
+    recursionGuard === undefined
+      ? conditionWhere
+      : conditionWhere === undefined
+        ? recursionGuard
+        : `(${conditionWhere}) AND ${recursionGuard}`;
   const havingSql = this.havingWithChecks(groupForms, conditionSql(s.havingClause, having, 'HAVING'));
   const groupSql = groupForms.map((f) => f.sql).join(', ');
 
   const fromSql = level.items.map((i) => i.sql).join(', ');
-  const rowids = level.grouped || distinct || distinctOn ? [] : level.items.flatMap((i) => i.rowids);
+  // No tie-break keys in a recursive term: an ORDER BY there orders SQLite's queue.
+  const rowids =
+    level.grouped || distinct || distinctOn || recursionGuard !== undefined
+      ? []
+      : level.items.flatMap((i) => i.rowids);
   return {
     outs,
     build: (finals) => {

@@ -173,12 +173,16 @@ export interface FromItem {
   baseTables: number;
   /** Subqueries, CTE references and joins in the item. */
   complex: boolean;
+  /** A bare reference to a recursive WITH query whose terms may raise an error. */
+  raisingCte?: boolean;
 }
 
 export interface CteDef {
   name: string;
   sqlName: string;
   outs: Out[];
+  /** A recursive WITH query whose terms may raise an error (see ctes.ts). */
+  mayRaise?: boolean;
 }
 
 export interface CteScope {
