@@ -312,19 +312,16 @@ export class ClientSession extends TransactionPhase {
     if (!readOnly) this.roundMayWrite = true;
     // Timed from here (sent upstream with this round) until its ReadyForQuery is relayed.
     this.tracker.push(timeUntilReady(this.opts.metrics, this.extended.readyExpectation('query', sql)));
-    const check = state.stateCheck;
     const endsIdle =
       route.kind === 'upstream' &&
       !this.extended.forwardedUnsynced() &&
       (route.endsIdle === 'always' ||
         (route.endsIdle === 'from-idle' && state.txStatus === 'I' && this.tracker.size() === 1));
-    if (check && !check.inFlight && endsIdle) {
-      // It ends outside a transaction: check the state right behind it, in
-      // the same write, so the answer is there by the client's next statement.
-      this.sendStateCheck(false);
-    }
-    // Its commit's position, in the same round trip (read-your-writes).
-    if (endsIdle && !readOnly) this.sendPositionQuery();
+    // It ends outside a transaction: right behind it, in the same write, one
+    // hidden query checks the session's state (when user code may have run)
+    // and reads its commit's position (when it may have written), so both
+    // answers are there by the client's next statement.
+    if (endsIdle) this.sendBehind(!readOnly);
     state.lastRoute = `upstream: ${reason}`;
     this.opts.metrics.statements.inc({ route: 'upstream' });
     this.opts.metrics.forwarded.inc({ reason });

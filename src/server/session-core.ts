@@ -234,9 +234,7 @@ export abstract class SessionCore {
       },
       afterSync: () => {
         // Right behind the batch, in the same write: no round trip of its own.
-        const check = session.state?.stateCheck;
-        if (check && !check.inFlight) session.sendStateCheck(false);
-        session.sendPositionQuery();
+        session.sendBehind(true);
       },
     };
     this.extended = new ExtendedProtocol(host);
@@ -668,8 +666,8 @@ export abstract class SessionCore {
   protected abstract relay(chunk: Buffer): void;
   protected abstract afterRelay(): void;
   protected abstract observe(type: number, body: Buffer): void;
-  protected abstract sendStateCheck(flush: boolean): void;
-  protected abstract sendPositionQuery(): void;
+  protected abstract sendStateCheck(flush: boolean, position?: boolean): void;
+  protected abstract sendBehind(position: boolean): void;
   protected abstract startLocal(
     offload: LocalOffload,
     done: (outcome: JobOutcome, stoppedBy: 'user' | 'timeout') => void,

@@ -10,19 +10,8 @@ import { timeoutsAtReady } from '../router/timeouts.js';
 import type { SessionState } from '../session.js';
 import { BackendType, parseErrorFields, parseParameterStatus, parseReadyForQuery } from '../wire/backend.js';
 import type { Frame } from '../wire/frames.js';
-import { serializeQuery } from '../wire/frontend.js';
-import {
-  dataRowValues,
-  STATE_CHECK_QUERY,
-  STATE_CHECK_RESETS_QUERY,
-  settingDrift,
-  stateProblem,
-} from './state-check.js';
-
-/** Upstream's WAL insert position, read right behind a session's statements (read-your-writes). */
-const POSITION_QUERY = serializeQuery('SELECT pg_catalog.pg_current_wal_insert_lsn()');
-
 import { StartupPhase } from './session-startup.js';
+import { dataRowValues, POSITION_QUERY, settingDrift, stateCheckQuery, stateProblem } from './state-check.js';
 import type { Outcome } from './upstream-replies.js';
 
 export abstract class RelayPhase extends StartupPhase {
@@ -86,34 +75,44 @@ export abstract class RelayPhase extends StartupPhase {
   }
 
   /**
-   * Right behind statements that end outside a transaction and may have
-   * written: upstream's WAL insert position, read on the session's own
-   * connection after their commit, hidden from the client. The fence takes
-   * it at the ReadyForQuery that ends them, instead of a lookup on another
-   * connection (a round trip more before the next read may run).
+   * Right behind statements that certainly end outside a transaction (in
+   * the same write): one hidden query, or none. It checks the session's
+   * state when one is pending (user code may have run) and, with
+   * `position` (they may have written), also reads upstream's WAL insert
+   * position after their commit, which the fence takes at the ReadyForQuery
+   * that ends them instead of a lookup on another connection (a round trip
+   * more before the next read may run).
    */
-  protected override sendPositionQuery(): void {
-    const fence = this.fence;
-    if (!fence) return;
+  protected override sendBehind(position: boolean): void {
+    const check = this.state?.stateCheck;
+    const withPosition = position && this.fence !== undefined;
+    if (check && !check.inFlight) this.sendStateCheck(false, withPosition);
+    else if (withPosition) this.sendPositionQuery();
+  }
+
+  /** The position alone (see `sendBehind`), hidden from the client. */
+  protected sendPositionQuery(): void {
     this.forward.push(POSITION_QUERY);
     this.positionQueries++;
     this.tracker.push({
       kind: 'query',
       hidden: true,
       hideErrors: true,
-      row: (body) => {
-        const value = dataRowValues(body)[0];
-        if (typeof value !== 'string') return;
-        try {
-          fence.knownPosition(parseLsn(value));
-        } catch {
-          // Unreadable: the fence looks the position up itself.
-        }
-      },
+      row: (body) => this.positionRead(dataRowValues(body)[0]),
       settle: () => {
         this.positionQueries--;
       },
     });
+  }
+
+  /** A position read behind the session's statements: the fence's, unless unreadable. */
+  private positionRead(value: string | null | undefined): void {
+    if (typeof value !== 'string') return;
+    try {
+      this.fence?.knownPosition(parseLsn(value));
+    } catch {
+      // Unreadable: the fence looks the position up itself.
+    }
   }
 
   /**
@@ -142,10 +141,11 @@ export abstract class RelayPhase extends StartupPhase {
 
   /**
    * Queue the state query behind everything sent so far (`flush`: write it
-   * now, outside a round of client input). Its replies are kept from the
-   * client; errors too.
+   * now, outside a round of client input), with `position` reading the WAL
+   * position as its last column (see `sendBehind`). Its replies are kept
+   * from the client; errors too.
    */
-  protected override sendStateCheck(flush: boolean): void {
+  protected override sendStateCheck(flush: boolean, position = false): void {
     const state = this.state;
     const check = state?.stateCheck;
     if (!state || !check) return;
@@ -153,17 +153,22 @@ export abstract class RelayPhase extends StartupPhase {
     check.dirty = false;
     let row: (string | null)[] | undefined;
     const resets = check.resets === true;
-    this.forward.push(resets ? STATE_CHECK_RESETS_QUERY : STATE_CHECK_QUERY);
+    this.forward.push(stateCheckQuery(resets, position));
+    if (position) this.positionQueries++;
     this.tracker.push({
       kind: 'query',
       hidden: true,
       hideErrors: true,
       row: (body) => {
         row = dataRowValues(body);
+        if (position) this.positionRead(row.pop());
       },
-      settle: (outcome) => this.stateChecked(check, outcome, row, resets),
+      settle: (outcome) => {
+        if (position) this.positionQueries--;
+        this.stateChecked(check, outcome, row, resets);
+      },
     });
-    this.log.debug({ after: check.reason }, 'checking session state upstream');
+    this.log.debug({ after: check.reason, position }, 'checking session state upstream');
     if (flush) this.flushRound();
   }
 

@@ -101,6 +101,26 @@ export const STATE_CHECK_RESETS_SQL = `${STATE_CHECK_SQL},
 
 export const STATE_CHECK_RESETS_QUERY: Buffer = serializeQuery(STATE_CHECK_RESETS_SQL);
 
+/**
+ * Upstream's WAL insert position (read-your-writes), read right behind a
+ * session's statements on its own connection: alone, or as the last column
+ * of the state check when both are due, so a write is followed by one
+ * hidden query, not two (each costs upstream a parse, a plan and a reply).
+ */
+export const POSITION_SQL = 'select pg_catalog.pg_current_wal_insert_lsn()';
+export const POSITION_QUERY: Buffer = serializeQuery(POSITION_SQL);
+const POSITION_COLUMN = ',\n pg_catalog.pg_current_wal_insert_lsn()';
+export const STATE_CHECK_POSITION_QUERY: Buffer = serializeQuery(`${STATE_CHECK_SQL}${POSITION_COLUMN}`);
+export const STATE_CHECK_RESETS_POSITION_QUERY: Buffer = serializeQuery(
+  `${STATE_CHECK_RESETS_SQL}${POSITION_COLUMN}`,
+);
+
+/** The state check to send: with the reset values of the timeouts, with the position as its last column. */
+export function stateCheckQuery(resets: boolean, position: boolean): Buffer {
+  if (resets) return position ? STATE_CHECK_RESETS_POSITION_QUERY : STATE_CHECK_RESETS_QUERY;
+  return position ? STATE_CHECK_POSITION_QUERY : STATE_CHECK_QUERY;
+}
+
 /** The text values of a DataRow body (null for SQL NULL). */
 export function dataRowValues(body: Buffer): (string | null)[] {
   const n = body.readInt16BE(0);
