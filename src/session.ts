@@ -67,9 +67,11 @@ export interface SessionState {
   statementTimeoutMs?: number;
   /**
    * The session's transaction_timeout in ms (Postgres 17; 0 = none) as
-   * Outpost follows it. While it is in force, nothing is answered locally:
-   * upstream's clock must see every transaction from its start, which it
-   * would not for one started here, nor for a local read's own.
+   * Outpost follows it (role, database and server defaults included). While
+   * it is in force, upstream's clock must see every transaction from its
+   * start: transaction blocks and extended-protocol batches go upstream; a
+   * lone simple Query outside a block is local only when it runs on the
+   * proxy's thread within the timeout (src/router/timeouts.ts).
    */
   transactionTimeoutMs?: number;
   /**

@@ -275,14 +275,28 @@ async function upstreamOwnsTransactions(c: pg.Client, app: string): Promise<bool
   return s.rows[0]?.state === 'idle in transaction' && route.startsWith('upstream: ');
 }
 
-test('transaction_timeout in force: transactions and reads go upstream, which ends them at the timeout', async () => {
+test('transaction_timeout in force: transactions and extended batches go upstream, which ends them at the timeout; a lone simple read stays local', async () => {
   const app = `ltt-${process.pid}`;
   const p = await pair({ application_name: app });
   try {
     await same(p, `set transaction_timeout = '5s'`);
     assert.ok(await upstreamOwnsTransactions(p.via, app), 'BEGIN and the read went upstream');
-    await same(p, READ);
+    // A lone simple Query is its own transaction, answered within the timeout.
+    await eventually(async () => {
+      await same(p, READ);
+      return (await lastRoute(p.via)) === 'local';
+    });
+    // One that would run in an executor could outlive the timeout: upstream decides.
+    await same(p, 'select count(*) from item');
     assert.match(await lastRoute(p.via), /^upstream: transaction_timeout in force/);
+    // An extended batch's implicit transaction lasts until its Sync: upstream's.
+    await same(p, { text: READ.replace('1', '$1'), values: [1] });
+    assert.match(await lastRoute(p.via), /^upstream: transaction_timeout in force/);
+    // READ ONLY transactions too (upstream must see them from their start).
+    await same(p, 'begin read only');
+    await same(p, READ);
+    assert.match(await lastRoute(p.via), /^upstream: /);
+    await same(p, 'commit');
     // A transaction that outlives it: both sessions are ended by upstream
     // (FATAL 25P04), whether the end shows as an error event or on a query.
     await same(p, `set transaction_timeout = '500ms'`);
@@ -319,7 +333,7 @@ test('transaction_timeout in force: transactions and reads go upstream, which en
   }
 });
 
-test('transaction_timeout from the startup options or a role default: answered upstream', async () => {
+test('transaction_timeout from the startup options or a role default: transactions upstream, lone reads local', async () => {
   const app = `ltt3-${process.pid}`;
   const c = await connectThrough(outpost.port, {
     application_name: app,
@@ -327,15 +341,37 @@ test('transaction_timeout from the startup options or a role default: answered u
   });
   try {
     assert.ok(await upstreamOwnsTransactions(c, app));
+    await eventually(async () => {
+      await c.query(READ);
+      return (await lastRoute(c)) === 'local';
+    });
   } finally {
     await c.end();
   }
-  const r = await connectThrough(outpost.port, { user: 'ttr', password: 'ttr', database: 'postgres' });
+  // The role's default is read on the session's own upstream session, then followed like a SET.
+  const app4 = `ltt4-${process.pid}`;
+  const r = await connectThrough(outpost.port, {
+    user: 'ttr',
+    password: 'ttr',
+    database: 'postgres',
+    application_name: app4,
+  });
   try {
     await eventually(async () => {
       await r.query(READ);
-      return /transaction_timeout/.test(await lastRoute(r));
+      return (await lastRoute(r)) === 'local';
     });
+    assert.ok(await upstreamOwnsTransactions(r, app4), 'the role default keeps transactions upstream');
+    assert.equal((await r.query('show transaction_timeout')).rows[0]?.transaction_timeout, '5s');
+    // RESET goes back to the role's default, not to none: transactions stay upstream.
+    await r.query('reset transaction_timeout');
+    assert.ok(await upstreamOwnsTransactions(r, app4), 'after RESET the role default is in force again');
+    await r.query('set transaction_timeout = 0');
+    assert.equal(
+      await upstreamOwnsTransactions(r, app4),
+      false,
+      'with none in force the transaction is local',
+    );
   } finally {
     await r.end();
   }

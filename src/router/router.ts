@@ -454,7 +454,7 @@ export class Router extends Classifier implements QueryRouter {
   }
 
   /** Session-level reasons to forward any statement. */
-  private sessionProblem(session: SessionState): string | undefined {
+  private sessionProblem(session: SessionState, simple = false): string | undefined {
     if (!this.opts.catalog.snapshotComplete()) return 'replica snapshot not complete';
     if (session.database !== this.opts.database) return `database ${session.database} not replicated`;
     if (
@@ -483,8 +483,13 @@ export class Router extends Classifier implements QueryRouter {
     }
     if (session.localDisabled !== undefined) return session.localDisabled;
     if (session.settingDrift !== undefined) return session.settingDrift;
-    // Upstream enforces it only on transactions it sees from their start (src/router/timeouts.ts).
-    if ((session.transactionTimeoutMs ?? 0) !== 0) return 'transaction_timeout in force';
+    // Upstream enforces it only on transactions it sees from their start: a
+    // transaction block, or an extended batch (its implicit transaction lasts
+    // until the Sync). A lone simple Query is its own transaction, run within
+    // the timeout (src/router/timeouts.ts `localBudgetMs`).
+    if ((session.transactionTimeoutMs ?? 0) !== 0 && (!simple || session.txStatus !== 'I')) {
+      return 'transaction_timeout in force';
+    }
     if (session.freshnessBlock !== undefined) return session.freshnessBlock;
     const stale = this.opts.freshness?.staleness();
     if (stale !== undefined) return stale;
@@ -552,7 +557,7 @@ export class Router extends Classifier implements QueryRouter {
       this.noteUserCode(session, this.policyCode(classified.plans.flatMap((p) => p.compiled.tables)));
       return { kind: 'upstream', reason, readOnly: true, endsIdle: 'from-idle' };
     };
-    const problem = this.sessionProblem(session);
+    const problem = this.sessionProblem(session, true);
     if (problem !== undefined) return forward(problem);
 
     const prepared: { plan: Plan; renderers: Renderer[]; fields: FieldDescription[] }[] = [];

@@ -33,14 +33,10 @@ export const DEFAULT_SEARCH_PATH = '"$user",public';
  */
 export function settingProblem(name: string, value: string): string | undefined {
   const n = name.toLowerCase();
-  // statement_timeout and idle_in_transaction_session_timeout are followed by the session
-  // (src/router/timeouts.ts): from the startup packet and SET, and read upstream when a role,
-  // database or server default may set one (`timeoutDefault`). transaction_timeout only from
-  // the startup packet and SET: a default of it forwards the session.
-  if (n === 'statement_timeout' || n === 'idle_in_transaction_session_timeout') return undefined;
-  if (n === 'transaction_timeout') {
-    return /^\s*0\s*$/.test(value) ? undefined : `setting ${n}=${value}`;
-  }
+  // The timeouts are followed by the session (src/router/timeouts.ts): from the startup packet
+  // and SET, and read upstream when a role, database or server default may set one
+  // (`timeoutDefault`).
+  if (TIMEOUTS.test(n)) return undefined;
   if (!WATCHED_SETTINGS.has(n)) return undefined;
   if (n === 'extra_float_digits' && /^\s*[123]\s*$/.test(value)) return undefined;
   if (n === 'search_path' && value.replace(/\s+/g, '') === DEFAULT_SEARCH_PATH) return undefined;
@@ -48,12 +44,11 @@ export function settingProblem(name: string, value: string): string | undefined 
   return `setting ${n}=${value}`;
 }
 
+const TIMEOUTS = /^(?:statement_timeout|idle_in_transaction_session_timeout|transaction_timeout)$/;
+
 /** Whether a `name=value` default (role, database, server) may give the session a timeout. */
 export function timeoutDefault(name: string, value: string): boolean {
-  const n = name.toLowerCase();
-  return (
-    (n === 'statement_timeout' || n === 'idle_in_transaction_session_timeout') && !/^\s*0\s*$/.test(value)
-  );
+  return TIMEOUTS.test(name.toLowerCase()) && !/^\s*0\s*$/.test(value);
 }
 
 /** Startup parameters that are not settings. */

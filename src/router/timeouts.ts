@@ -12,17 +12,22 @@
  * packet: when one may set statement_timeout or
  * idle_in_transaction_session_timeout (src/router/access.ts), the
  * session's reset values are read on its own upstream session before its
- * next local answer (`adoptResetTimeouts`, src/server/state-check.ts); a
- * transaction_timeout default forwards the session (`settingProblem`).
+ * next local answer (`adoptResetTimeouts`, src/server/state-check.ts), for
+ * transaction_timeout too.
  *
  * statement_timeout stops local statements run in an executor, with
  * Postgres's 57014. idle_in_transaction_session_timeout is enforced by
  * upstream, which sees a READ ONLY transaction served locally as idle: the
  * session keeps upstream's clock from running out while the client is busy
  * locally (`idleInTransactionMs`, src/server/client-session.ts).
- * transaction_timeout is enforced by upstream only, on transactions it
- * sees from their start: while it is in force the session is answered
- * upstream (`SessionState.transactionTimeoutMs`, src/router/router.ts).
+ * transaction_timeout is enforced by upstream, on transactions it sees from
+ * their start: while it is in force transaction blocks (BEGIN, READ ONLY
+ * ones too) and extended-protocol batches (whose implicit transaction lasts
+ * until the client's Sync) go upstream whole; a lone simple Query outside a
+ * block is its own transaction and stays local when it runs on the proxy's
+ * thread within the timeout (`localBudgetMs`, src/server/client-session.ts),
+ * else it goes upstream, which decides (`SessionState.transactionTimeoutMs`,
+ * src/router/router.ts).
  */
 
 import type { SessionState } from '../session.js';
@@ -102,6 +107,19 @@ function publish(session: SessionState, t: Timeouts): void {
   session.transactionTimeoutMs = current(t.transaction_timeout);
 }
 
+/**
+ * How long a local statement may run on the proxy's thread (0: no limit):
+ * the smaller of statement_timeout and, outside a transaction block (where
+ * the statement is its own transaction), transaction_timeout. One that took
+ * as long is forwarded, for upstream to decide.
+ */
+export function localBudgetMs(session: SessionState): number {
+  const statement = session.statementTimeoutMs ?? 0;
+  const transaction = session.transactionTimeoutMs ?? 0;
+  if (transaction === 0) return statement;
+  return statement === 0 ? transaction : Math.min(statement, transaction);
+}
+
 /** The session's idle_in_transaction_session_timeout in ms (0: none). */
 export function idleInTransactionMs(session: SessionState): number {
   const f = state.get(session)?.idle_in_transaction_session_timeout;
@@ -114,13 +132,11 @@ export function idleInTransactionMs(session: SessionState): number {
  * defaults made of them, under any startup value. SET, SET LOCAL and RESET
  * followed meanwhile keep their meaning (a RESET now means these values).
  */
-export function adoptResetTimeouts(
-  session: SessionState,
-  values: Record<'statement_timeout' | 'idle_in_transaction_session_timeout', number>,
-): void {
+export function adoptResetTimeouts(session: SessionState, values: Record<TimeoutSetting, number>): void {
   const t = timeoutsOf(session);
   t.statement_timeout.startup = values.statement_timeout;
   t.idle_in_transaction_session_timeout.startup = values.idle_in_transaction_session_timeout;
+  t.transaction_timeout.startup = values.transaction_timeout;
   t.resetsRead = true;
   publish(session, t);
 }

@@ -36,7 +36,7 @@ import { Offload } from '../exec/inline.js';
 import type { JobOutcome, StreamSink } from '../exec/pool.js';
 import { statementTimer, timeUntilReady } from '../metrics.js';
 import { RYW_EXPIRED, RYW_WAITING, type SessionFence } from '../router/read-your-writes.js';
-import { followTimeout } from '../router/timeouts.js';
+import { followTimeout, localBudgetMs } from '../router/timeouts.js';
 import type { LocalOffload, Route } from '../router/types.js';
 import type { SessionState } from '../session.js';
 import { errorResponse, readyForQuery } from '../wire/backend.js';
@@ -269,8 +269,13 @@ export class ClientSession extends TransactionPhase {
         try {
           let results: ReturnType<typeof route.run>;
           try {
-            results = runInline(state.statementTimeoutMs, () => route.run());
+            results = runInline(localBudgetMs(state), () => route.run());
           } catch (err) {
+            if (err instanceof Offload && (state.transactionTimeoutMs ?? 0) !== 0) {
+              // An executor's statement could outlive transaction_timeout, which
+              // ends the session upstream (FATAL 25P04): upstream decides.
+              throw new NotLocal('transaction_timeout in force (statement not run inline)');
+            }
             if (err instanceof Offload && route.offload) {
               this.runOffloaded(frame, route.offload, readOnly, sql, localTimer);
               return;

@@ -39,7 +39,9 @@ export function runInline<T>(timeoutMs: number | undefined, run: () => T): T {
   const started = performance.now();
   const result = run();
   if (performance.now() - started >= timeoutMs)
-    throw new NotLocal('statement took as long as statement_timeout inline');
+    throw new NotLocal(
+      'statement took as long as its timeout inline (statement_timeout or transaction_timeout)',
+    );
   return result;
 }
 

@@ -26,9 +26,9 @@
  *   with ISOLATION LEVEL READ COMMITTED. A server, role or
  *   database default_transaction_isolation other than read committed turns
  *   local answers off for the session (src/router/settings.ts, access.ts).
- * - A session with idle_in_transaction_session_timeout keeps its BEGIN
- *   upstream (upstream's clock enforces it); one with transaction_timeout
- *   (Postgres 17) is answered upstream altogether (src/router/timeouts.ts).
+ * - A session with idle_in_transaction_session_timeout or (Postgres 17)
+ *   transaction_timeout keeps its BEGIN upstream (upstream's clock enforces
+ *   them on transactions it sees whole; src/router/timeouts.ts).
  * What differs, unobservably: transaction_timestamp() (now()) is upstream's
  * transaction start, i.e. when the transaction went upstream, not when the
  * client sent BEGIN; no local read observed the time before that.

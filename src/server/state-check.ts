@@ -88,8 +88,12 @@ export function settingDrift(problem: string): boolean {
   return problem.startsWith(SETTING_CHANGED);
 }
 
-/** The timeouts whose reset values the `resets` variant reads (in pg_settings' unit, ms). */
-const RESETS = ['statement_timeout', 'idle_in_transaction_session_timeout'] as const;
+/**
+ * The timeouts whose reset values the `resets` variant reads (in
+ * pg_settings' unit, ms); transaction_timeout has no row before Postgres 17
+ * (NULL: none in force).
+ */
+const RESETS = ['statement_timeout', 'idle_in_transaction_session_timeout', 'transaction_timeout'] as const;
 
 /**
  * The check, plus the session's reset values of the followed timeouts: what
@@ -147,10 +151,18 @@ export function stateProblem(
   const columns = 3 + CHECKS.length + FOLLOWED.length;
   if (row?.length !== columns + (resets ? RESETS.length : 0)) return 'session state check returned no row';
   if (resets) {
-    const [statement, idle] = RESETS.map((_name, i) => parseTimeout(row[columns + i] ?? ''));
-    if (statement === undefined || idle === undefined) return 'timeout reset value not understood';
+    const [statement, idle, transaction] = RESETS.map((name, i) =>
+      parseTimeout(row[columns + i] ?? (name === 'transaction_timeout' ? '0' : '')),
+    );
+    if (statement === undefined || idle === undefined || transaction === undefined) {
+      return 'timeout reset value not understood';
+    }
     // Before the comparison below: a followed RESET (or no SET) means these values.
-    adoptResetTimeouts(session, { statement_timeout: statement, idle_in_transaction_session_timeout: idle });
+    adoptResetTimeouts(session, {
+      statement_timeout: statement,
+      idle_in_transaction_session_timeout: idle,
+      transaction_timeout: transaction,
+    });
   }
   const [currentUser, sessionUser, temp] = row;
   if (sessionUser !== session.user) return `session user changed upstream to ${sessionUser}`;
