@@ -89,6 +89,9 @@ const PROBES: Record<string, Probe[]> = {
   UNION: ['SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1'],
   INTERSECT: ['SELECT id FROM users INTERSECT SELECT user_id FROM orders ORDER BY 1'],
   EXCEPT: ['SELECT id FROM users EXCEPT SELECT user_id FROM orders ORDER BY 1'],
+  'ARRAY[…]': [
+    "SELECT id, ARRAY[id, age], ARRAY[name, 'x y'], ARRAY[[1, 2], [3, 4]], ARRAY[]::int[] FROM users ORDER BY id",
+  ],
   'WITH RECURSIVE': [
     'WITH RECURSIVE sub AS (SELECT id, name FROM categories WHERE parent_id IS NULL UNION ALL SELECT c.id, c.name FROM categories c JOIN sub s ON c.parent_id = s.id) SELECT * FROM sub ORDER BY id',
   ],

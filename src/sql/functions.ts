@@ -63,6 +63,8 @@ export const SqlFn = {
   jsonbGet: 'outpost_jsonb_get',
   /** Aggregate: 1 when every value of the group is identical (Postgres would output any of them), else aborts. */
   same: 'outpost_same',
+  /** `(kind, dims, element...)`: ARRAY[...] as array_out prints it (kind: int, text, bool; dims: '2,3'). */
+  arrayText: 'outpost_array_text',
   /** `()`: restarts the count of rows recursive WITH queries added (a precheck, run before each statement). */
   recursionReset: 'outpost_recursion_reset',
   /** `(budget)`: counts one row a recursive term adds; past the budget the run aborts (forwarded). */
@@ -119,6 +121,26 @@ function arrayElement(v: string): string {
   if (v === '' || /^null$/i.test(v) || /[{}",\\ \t\n\r\v\f]/.test(v))
     return `"${v.replace(/["\\]/g, (m) => `\\${m}`)}"`;
   return v;
+}
+
+/** array_out of the elements (row-major) of an array of dimensions `dims` ('2,3'). */
+function arrayText(kind: string, dims: string, elems: unknown[]): string {
+  const texts = elems.map((v) => {
+    if (v === null) return 'NULL';
+    if (kind === 'int') return String(v);
+    if (kind === 'bool') return v === 1n || v === 1 ? 't' : 'f';
+    if (typeof v !== 'string') throw new NotLocal('text element stored as non-text');
+    return arrayElement(v);
+  });
+  const sizes = dims.split(',').map(Number);
+  let pos = 0;
+  const build = (d: number): string => {
+    const n = sizes[d] as number;
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) parts.push(d + 1 < sizes.length ? build(d + 1) : (texts[pos++] as string));
+    return `{${parts.join(',')}}`;
+  };
+  return build(0);
 }
 
 function finishOrdered(st: OrderedState): string | null {
@@ -416,6 +438,11 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   db.function(SqlFn.notLocal, opts, (reason: unknown) => {
     throw new NotLocal(String(reason));
   });
+  db.function(
+    SqlFn.arrayText,
+    { ...opts, varargs: true },
+    (kind: unknown, dims: unknown, ...elems: unknown[]) => arrayText(String(kind), String(dims), elems),
+  );
   // One count per process: a connection runs one statement at a time, and
   // every statement with a recursive WITH query restarts it in its prechecks.
   db.function(SqlFn.recursionReset, { deterministic: false }, () => {

@@ -6,6 +6,7 @@
  * the order is comparable. `!` marks one Postgres rejects, `!<17 ` one
  * Postgres before 17 rejects (the suites also run on Postgres 15).
  */
+import { ARRAY_CORPUS } from './statements-arrays.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
@@ -603,6 +604,7 @@ export const CORPUS: string[] = [
   ...JSON_CORPUS,
   ...INTERVAL_CORPUS,
   ...RECURSIVE_CORPUS,
+  ...ARRAY_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

@@ -1,7 +1,8 @@
 /** Casts (`::type`, CAST(... AS type)) between the supported types. */
 import type { TypeCast } from 'libpg-query';
 import { SqlFn } from '../functions.js';
-import { INT_BITS, isIntType, Oid } from '../pgtypes.js';
+import { INT_BITS, isIntType, Oid, TYPES } from '../pgtypes.js';
+import { settingFreeArray } from './arrays.js';
 import { resolveTypeName } from './common-type.js';
 import type { StatementCompiler } from './compiler.js';
 import { typeName, unsupported } from './support.js';
@@ -11,6 +12,10 @@ import { derived, isTextType, textForm } from './values.js';
 export function typeCast(this: StatementCompiler, t: TypeCast, c: ExprCtx): Expr {
   if (!t.arg || !t.typeName) throw unsupported('cast');
   const target = resolveTypeName(t.typeName);
+  const elem = TYPES.get(target.oid)?.elem;
+  if (elem !== undefined && !this.jsonArrays && 'A_ArrayExpr' in t.arg) {
+    return this.arrayConstructor(t.arg.A_ArrayExpr.elements ?? [], c, elem);
+  }
   const arg = this.expr(t.arg, c);
   const e = this.castTo(arg, target.oid, target.typmod, c);
   return e;
@@ -50,6 +55,9 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
       sql = textForm(arg);
     } else if (arg.type === Oid.bool) {
       sql = `(CASE ${arg.sql} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)`;
+    } else if (settingFreeArray(arg.type)) {
+      // array_out: the stored text.
+      sql = arg.sql;
     } else if (arg.enumLabels !== undefined) {
       // enum_out: the label, as stored.
       sql = arg.sql;

@@ -11,6 +11,7 @@ import type { ReplicaTable } from '../../replica/schema.js';
 import { nodeKind } from '../parse.js';
 import { Oid, type Stored, TYPES } from '../pgtypes.js';
 import * as aggregates from './aggregates.js';
+import * as arrays from './arrays.js';
 import * as casts from './casts.js';
 import * as comparisons from './comparisons.js';
 import * as conditionals from './conditionals.js';
@@ -41,6 +42,7 @@ const families = {
   ...casts,
   ...functions,
   ...aggregates,
+  ...arrays,
   ...jsonOps,
   jsonCall: jsonCalls.jsonCall,
 };

@@ -90,7 +90,7 @@ export function expr(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
     case 'A_ArrayExpr':
       // Only as a constant key list of the json operators (bound as JSON).
       if (this.jsonArrays) return this.textArrayConstant((body as { elements?: Node[] }).elements ?? []);
-      throw unsupported(`${describeNode(kind, body)}${c.clause === 'select' ? ' in select list' : ''}`);
+      return this.arrayConstructor((body as { elements?: Node[] }).elements ?? [], c);
     default:
       throw unsupported(`${describeNode(kind, body)}${c.clause === 'select' ? ' in select list' : ''}`);
   }

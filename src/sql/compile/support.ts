@@ -181,6 +181,8 @@ export function figureColname(node: Node): [string, number] {
     }
     case 'CoalesceExpr':
       return ['coalesce', 2];
+    case 'A_ArrayExpr':
+      return ['array', 2];
     case 'MinMaxExpr':
       return [(body as MinMaxExpr).op === 'IS_LEAST' ? 'least' : 'greatest', 2];
     case 'SubLink': {

@@ -1,0 +1,89 @@
+/** ARRAY[...] constructors as values: the array's text output (array_out), the stored form of an array. */
+import type { Node } from 'libpg-query';
+import { NotLocal } from '../../errors.js';
+import { SqlFn } from '../functions.js';
+import { nodeKind } from '../parse.js';
+import { isIntType, Oid, TYPES } from '../pgtypes.js';
+import { selectCommonType } from './common-type.js';
+import type { StatementCompiler } from './compiler.js';
+import { unsupported } from './support.js';
+import type { Expr, ExprCtx } from './types.js';
+import { derived } from './values.js';
+
+/** Element types whose arrays' text (the stored form) is the same under every session setting. */
+export function settingFreeArray(type: number): boolean {
+  const elem = TYPES.get(type)?.elem;
+  return elem !== undefined && elem !== Oid.date && elementKind(elem) !== undefined;
+}
+
+/** How array_out prints an element type's values from their stored form (functions.ts `arrayText`). */
+function elementKind(type: number): 'int' | 'text' | 'bool' | undefined {
+  if (isIntType(type)) return 'int';
+  if (type === Oid.bool) return 'bool';
+  // Stored as their output text (numeric, date and uuid texts need the same quoting rule).
+  if (
+    type === Oid.text ||
+    type === Oid.varchar ||
+    type === Oid.bpchar ||
+    type === Oid.numeric ||
+    type === Oid.date ||
+    type === Oid.uuid
+  ) {
+    return 'text';
+  }
+  return undefined;
+}
+
+/** The leaf elements of nested `ARRAY[ARRAY[...], ...]` and the dimensions they fill (all sub-arrays equal). */
+function shapeOf(nodes: Node[]): { leaves: Node[]; dims: number[] } {
+  if (nodes.length === 0) throw new NotLocal('cannot determine type of empty array');
+  const nested = nodes.map((n) => nodeKind(n)[0] === 'A_ArrayExpr');
+  if (!nested.some(Boolean)) return { leaves: nodes, dims: [nodes.length] };
+  // A sub-array of another expression (a column, a cast) would need its
+  // dimensions at run time.
+  if (!nested.every(Boolean)) throw unsupported('multidimensional array of array values');
+  const subs = nodes.map((n) => shapeOf((nodeKind(n)[1] as { elements?: Node[] }).elements ?? []));
+  const first = subs[0] as { dims: number[] };
+  if (subs.some((s) => s.dims.join() !== first.dims.join())) {
+    throw new NotLocal('multidimensional arrays must have array expressions with matching dimensions');
+  }
+  return { leaves: subs.flatMap((s) => s.leaves), dims: [nodes.length, ...first.dims] };
+}
+
+/**
+ * `ARRAY[e1, e2, ...]` (nested ones included): the elements' common type
+ * (all unknown: text), the array of it as the result type, the elements'
+ * typmod when they all share one (exprTypmod of an ArrayExpr). Empty arrays
+ * need a cast (forwarded).
+ */
+export function arrayConstructor(
+  this: StatementCompiler,
+  elements: Node[],
+  c: ExprCtx,
+  castElem?: number,
+): Expr {
+  if (elements.length === 0 && castElem !== undefined) {
+    // `ARRAY[]::int[]`: the empty array of the cast's type.
+    const arrayType = TYPES.get(castElem)?.array;
+    if (elementKind(castElem) === undefined || arrayType === undefined) throw unsupported('empty array cast');
+    return derived(`'{}'`, arrayType, -1, []);
+  }
+  const { leaves, dims } = shapeOf(elements);
+  const exprs = leaves.map((n) => this.expr(n, c));
+  // `ARRAY[...]::t[]` casts each element to t (transformArrayExpr).
+  const elemType = castElem ?? (exprs.every((e) => e.unknown) ? Oid.text : selectCommonType(exprs, 'ARRAY'));
+  const typed = exprs.map((e) =>
+    castElem !== undefined ? this.castTo(e, castElem, -1, c) : this.coerce(e, elemType),
+  );
+  const kind = elementKind(elemType);
+  const arrayType = TYPES.get(elemType)?.array;
+  if (kind === undefined || arrayType === undefined) {
+    throw unsupported(`array constructor of ${TYPES.get(elemType)?.name ?? elemType}`);
+  }
+  const first = typed[0] as Expr;
+  const typmod = typed.every((e) => e.typmod === first.typmod) ? first.typmod : -1;
+  const sql = `${SqlFn.arrayText}('${kind}', '${dims.join(',')}', ${typed.map((e) => e.sql).join(', ')})`;
+  const e = derived(sql, arrayType, typmod, typed);
+  if (first.coll !== undefined && typed.every((x) => x.coll === first.coll)) e.coll = first.coll;
+  return e;
+}
