@@ -131,6 +131,16 @@ const PROBES: Record<string, Probe[]> = {
   'extract(… FROM date)': [
     'SELECT id, extract(year FROM birth), extract(dow FROM birth) FROM users ORDER BY id',
   ],
+  '- interval': ['SELECT id, -took FROM events ORDER BY id'],
+  'interval ± interval': [
+    "SELECT id, took + interval '1 day', took - interval '01:00' FROM events WHERE id < 100 ORDER BY took, id",
+  ],
+  justify_hours: ["SELECT id, justify_hours(took + interval '30 hours') FROM events ORDER BY id"],
+  justify_days: ["SELECT id, justify_days(took + interval '45 days') FROM events ORDER BY id"],
+  justify_interval: ["SELECT id, justify_interval(took - interval '1 mon') FROM events ORDER BY id"],
+  'extract(… FROM interval)': [
+    'SELECT id, extract(epoch FROM took), extract(minute FROM took) FROM events ORDER BY id',
+  ],
   TimeZone: ["SELECT id FROM users WHERE created_at > '2024-01-02 00:00:00' ORDER BY id"],
   C: ['SELECT id, name FROM users ORDER BY name COLLATE "C", id'],
   POSIX: ['SELECT id, name FROM users ORDER BY name COLLATE "POSIX" DESC, id'],

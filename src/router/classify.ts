@@ -278,6 +278,7 @@ export abstract class Classifier {
         codePointCollations: new Set(this.textLocale.codePointCollations),
         asciiCtypeCollations: new Set(this.textLocale.asciiCtypeCollations),
         caseMapped: this.textLocale.caseMap !== undefined,
+        serverVersionNum: this.opts.serverVersionNum ?? UNKNOWN_VERSION_NUM,
       },
       declared ? { declaredParamTypes: declared } : {},
     );

@@ -8,6 +8,7 @@
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
+import { registerDatetimeFunctions } from './datetime-functions.js';
 import { registerJsonFunctions } from './json-functions.js';
 import {
   dateAddDays,
@@ -421,6 +422,7 @@ let recursionRows = 0;
 
 export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): void {
   registerJsonFunctions(db);
+  registerDatetimeFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {
     mappedLower = caseMap.lower;

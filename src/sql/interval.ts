@@ -100,6 +100,16 @@ const UNITS = new Map<string, Unit>([
   ['millennia', 'millennium'],
 ]);
 
+/** Unit words (deltatktbl) → the field name extract() and date_part() use for intervals. */
+export const INTERVAL_UNITS: ReadonlyMap<string, string> = new Map<string, string>([
+  ...[...UNITS].map(([word, unit]): [string, string] => [
+    word,
+    unit === 'microsecond' || unit === 'millisecond' ? `${unit}s` : unit,
+  ]),
+  ['epoch', 'epoch'],
+  ['quarter', 'quarter'],
+]);
+
 /** Field masks (DTK_M): a field given twice is an error. */
 const MASK: Record<Unit, number> = {
   microsecond: 1,

@@ -90,7 +90,7 @@ export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c:
         // The key is computed inside the aggregate: one call per row, not two.
         return aggExpr(`${SqlFn.extremeNumeric}(${name === 'min' ? -1 : 1}, ${a.sql})`, a.type);
       }
-      if (cls === 'tstz' || cls === 'float8' || cls === 'float4') {
+      if (cls === 'tstz' || cls === 'interval' || cls === 'float8' || cls === 'float4') {
         const dir = name === 'min' ? -1 : 1;
         return aggExpr(`${SqlFn.extreme}(${dir}, ${comparable(a, cls)}, ${a.sql})`, a.type);
       }

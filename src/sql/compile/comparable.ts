@@ -1,6 +1,7 @@
 /** Comparison classes, collations, and the `comparable()` form through which every comparison and sort goes. */
 import type { SortBy } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
+import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
 import { isIntType, Oid } from '../pgtypes.js';
 import type { CmpClass, CompileContext, Expr } from './types.js';
@@ -34,6 +35,8 @@ export function cmpClassOf(type: number): CmpClass | undefined {
       return 'date';
     case Oid.timestamptz:
       return 'tstz';
+    case Oid.interval:
+      return 'interval';
     case Oid.uuid:
       return 'uuid';
     default:
@@ -92,6 +95,9 @@ export function comparable(e: Expr, cls: CmpClass): string {
       return `${SqlFn.numericKey}(${x})`;
     case 'tstz':
       return `${SqlFn.timestamptzKey}(${x})`;
+    case 'interval':
+      // interval_cmp: '1 day' = '24 hours'; the key is the span in microseconds.
+      return `${DtFn.intervalKey}(${x})`;
     case 'bpchar':
       return `rtrim(${x}, ' ')`;
     case 'enum':

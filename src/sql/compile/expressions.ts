@@ -181,6 +181,10 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
     const name = `z${this.bindCount}`;
     this.binds[name] = { kind: 'zoned', text: u.text };
     out = constExpr(`@${name}`, type);
+  } else if (type === Oid.interval && /^-?infinity$/i.test(u.text)) {
+    // interval_in accepts the infinities from Postgres 17 on; before, 22007 upstream.
+    if ((this.ctx.serverVersionNum ?? 0) < 170000) throw new NotLocal('infinite interval before Postgres 17');
+    out = constExpr(this.bindValue(u.text.toLowerCase()), type);
   } else {
     const value = inputValue(type, u.text, `${typeName(type)} constant`);
     out = constExpr(type === Oid.bool ? (value === 1n ? '1' : '0') : this.bindValue(value), type);

@@ -1,7 +1,10 @@
 /** Function calls: which scalar functions are local, and dispatch to aggregates and window functions. */
 import type { FuncCall } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
+import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
+import { INTERVAL_UNITS } from '../interval.js';
+import { INTERVAL_FIELDS } from '../interval-ops.js';
 import { DATE_FIELDS, isIntType, Oid } from '../pgtypes.js';
 import type { StatementCompiler } from './compiler.js';
 import { JSON_CALLS } from './json-calls.js';
@@ -57,6 +60,12 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
         fieldNode && 'A_Const' in fieldNode ? fieldNode.A_Const.sval?.sval?.toLowerCase() : undefined;
       const x = args[1];
       if (field === undefined || !x || args.length !== 2) throw unsupported('extract()');
+      if (x.type === Oid.interval && !x.unknown) {
+        const unit = INTERVAL_UNITS.get(field);
+        if (unit === undefined || !INTERVAL_FIELDS.has(unit))
+          throw new NotLocal(`extract(${field} FROM interval)`);
+        return derived(`${DtFn.extractInterval}('${unit}', ${x.sql})`, Oid.numeric, -1, [x]);
+      }
       if (x.type !== Oid.date) throw new NotLocal(`extract() from ${x.typeName}`);
       if (!DATE_FIELDS.has(field)) throw new NotLocal(`extract(${field} FROM date)`);
       return derived(`${SqlFn.extractDate}('${field}', ${x.sql})`, Oid.numeric, -1, [x]);
@@ -85,6 +94,14 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
         -1,
         scaleExpr ? [x, scaleExpr] : [x],
       );
+    }
+    case 'justify_hours':
+    case 'justify_days':
+    case 'justify_interval': {
+      if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
+      const a = this.resolveUnknown(args[0] as Expr, Oid.interval);
+      if (a.type !== Oid.interval) throw new NotLocal(`${name}() of ${a.typeName}`);
+      return this.errorCapable(derived(`${DtFn.justify}('${name}', ${a.sql})`, Oid.interval, -1, [a]), c);
     }
     case 'length':
     case 'char_length':

@@ -1,5 +1,6 @@
 /** Arithmetic, date arithmetic, negation, json field access and ||: the operators whose errors (overflow, division by zero) abort a local run. */
 import { NotLocal } from '../../errors.js';
+import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
 import { INT_BITS, isIntType, Oid } from '../pgtypes.js';
 import { mergeColl } from './comparable.js';
@@ -25,6 +26,11 @@ export function arith(this: StatementCompiler, op: string, left: Expr, right: Ex
   if (l.unknown) l = this.resolveUnknown(l, r.type);
   if (r.unknown) r = this.resolveUnknown(r, l.type);
   if (l.type === Oid.date || r.type === Oid.date) return this.dateArith(op, left, right, c);
+  if (l.type === Oid.interval && r.type === Oid.interval && (op === '+' || op === '-')) {
+    // interval_pl / interval_mi, field by field (overflow and ±infinity per timestamp.c).
+    const e = derived(`${DtFn.intervalArith}('${op}', ${l.sql}, ${r.sql})`, Oid.interval, -1, [l, r]);
+    return this.errorCapable(e, c);
+  }
   const numericSide = (e: Expr): boolean => isIntType(e.type) || e.type === Oid.numeric;
   if (
     (l.type === Oid.numeric || r.type === Oid.numeric) &&
@@ -73,6 +79,9 @@ export function negate(this: StatementCompiler, arg: Expr, c: ExprCtx): Expr {
   const a = arg;
   if (a.type === Oid.numeric) {
     return derived(`${SqlFn.numericArith}('-', '0', ${a.sql})`, Oid.numeric, -1, [a]);
+  }
+  if (a.type === Oid.interval) {
+    return this.errorCapable(derived(`${DtFn.intervalNeg}(${a.sql})`, Oid.interval, -1, [a]), c);
   }
   if (!isIntType(a.type)) throw new NotLocal(`operator - on ${a.typeName}`);
   return this.errorCapable(derived(`${SqlFn.intNeg}(${a.sql}, ${INT_BITS[a.type]})`, a.type, -1, [a]), c);

@@ -318,7 +318,13 @@ export function groupForm(this: StatementCompiler, e: Expr, what: string): { sql
   ) {
     throw new NotLocal(`${what} on text with collation ${e.coll ?? 'unknown'}`);
   }
-  if (cls === 'numeric' || cls === 'float8' || cls === 'float4' || (cls === 'bpchar' && e.typmod === -1)) {
+  if (
+    cls === 'numeric' ||
+    cls === 'float8' ||
+    cls === 'float4' ||
+    cls === 'interval' ||
+    (cls === 'bpchar' && e.typmod === -1)
+  ) {
     return { sql: comparable(e, cls), same: e.sql };
   }
   return { sql: e.sql };
@@ -346,6 +352,7 @@ export function requireGroupable(this: StatementCompiler, e: Expr, what: string)
     cls === 'float4' ||
     cls === 'float8' ||
     cls === 'numeric' ||
+    cls === 'interval' ||
     (cls === 'bpchar' && !fixedBpchar)
   ) {
     throw new NotLocal(`${what} on type ${e.typeName}`);

@@ -42,6 +42,12 @@ export interface CompileContext {
    * ctype is not C): they compile to the mapped SQL functions.
    */
   caseMapped?: boolean;
+  /**
+   * The upstream's server_version_num (0: unknown): input forms whose
+   * meaning differs between majors (infinite intervals from 17, '+infinity'
+   * dates from 16) are local only on the versions that accept them.
+   */
+  serverVersionNum?: number;
 }
 
 export interface CompileOptions {
@@ -221,5 +227,6 @@ export type CmpClass =
   | 'bpchar'
   | 'date'
   | 'tstz'
+  | 'interval'
   | 'uuid'
   | 'enum';

@@ -1,0 +1,44 @@
+/**
+ * SQLite functions for the date/time and interval operators and functions
+ * served locally (the work is done in src/sql/interval-ops.ts on stored
+ * forms). Like the other SQL functions, a value Postgres would reject throws
+ * NotLocal, which aborts the local run so that upstream answers.
+ */
+import type Database from 'better-sqlite3';
+import { NotLocal } from '../errors.js';
+import { extractInterval, intervalAddSub, intervalKey, intervalNegate, justify } from './interval-ops.js';
+
+export const DtFn = {
+  /** `(interval)`: a key whose bytewise order is interval_cmp's. */
+  intervalKey: 'outpost_interval_key',
+  /** `(interval)`: - interval. */
+  intervalNeg: 'outpost_interval_neg',
+  /** `(op, interval, interval)`: interval + / - interval. */
+  intervalArith: 'outpost_interval_arith',
+  /** `(kind, interval)`: justify_hours / justify_days / justify_interval. */
+  justify: 'outpost_interval_justify',
+  /** `(field, interval)`: extract(field FROM interval), numeric. */
+  extractInterval: 'outpost_extract_interval',
+} as const;
+
+function text(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw new NotLocal(`${what} of a non-text stored value`);
+  return v;
+}
+
+export function registerDatetimeFunctions(db: Database.Database): void {
+  const opts = { deterministic: true, safeIntegers: true };
+  db.function(DtFn.intervalKey, opts, (v: unknown) => (v === null ? null : intervalKey(text(v, 'interval'))));
+  db.function(DtFn.intervalNeg, opts, (v: unknown) =>
+    v === null ? null : intervalNegate(text(v, 'interval')),
+  );
+  db.function(DtFn.intervalArith, opts, (op: unknown, a: unknown, b: unknown) =>
+    a === null || b === null ? null : intervalAddSub(String(op), text(a, 'interval'), text(b, 'interval')),
+  );
+  db.function(DtFn.justify, opts, (kind: unknown, v: unknown) =>
+    v === null ? null : justify(String(kind), text(v, 'interval')),
+  );
+  db.function(DtFn.extractInterval, opts, (field: unknown, v: unknown) =>
+    v === null ? null : extractInterval(String(field), text(v, 'interval')),
+  );
+}
