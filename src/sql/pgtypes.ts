@@ -341,7 +341,7 @@ export function arrayInput(text: string, elem: number, what: string): (string | 
 }
 
 /** Elements of `{a,"b c",NULL}`; nested arrays, dimensions and backslashes outside quotes are not accepted. */
-function parseArrayText(text: string, what: string): (string | null)[] {
+export function parseArrayText(text: string, what: string): (string | null)[] {
   const fail = (): never => {
     throw new NotLocal(`${what}: array literal not plain`);
   };

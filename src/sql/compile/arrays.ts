@@ -3,12 +3,12 @@ import type { Node } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
-import { isIntType, Oid, TYPES } from '../pgtypes.js';
+import { inputValue, isIntType, Oid, parseArrayText, TYPES } from '../pgtypes.js';
 import { selectCommonType } from './common-type.js';
 import type { StatementCompiler } from './compiler.js';
 import { unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
-import { derived } from './values.js';
+import { constExpr, derived } from './values.js';
 
 /** Element types whose arrays' text (the stored form) is the same under every session setting. */
 export function settingFreeArray(type: number): boolean {
@@ -85,5 +85,36 @@ export function arrayConstructor(
   const sql = `${SqlFn.arrayText}('${kind}', '${dims.join(',')}', ${typed.map((e) => e.sql).join(', ')})`;
   const e = derived(sql, arrayType, typmod, typed);
   if (first.coll !== undefined && typed.every((x) => x.coll === first.coll)) e.coll = first.coll;
+  return e;
+}
+
+/** array_out quoting of one element's text (as functions.ts prints arrays). */
+function quoteElement(v: string): string {
+  if (v === '' || /^null$/i.test(v) || /[{}",\\ \t\n\r\v\f]/.test(v)) {
+    return `"${v.replace(/["\\]/g, (m) => `\\${m}`)}"`;
+  }
+  return v;
+}
+
+/**
+ * An array literal `'{1,2,NULL}'::int[]` (one dimension, no bounds
+ * decoration): array_in of each element with the element type's input
+ * function, stored as array_out prints the result. Anything else forwards.
+ */
+export function arrayLiteral(this: StatementCompiler, text: string, type: number): Expr {
+  const elem = TYPES.get(type)?.elem;
+  const kind = elem === undefined ? undefined : elementKind(elem);
+  if (elem === undefined || kind === undefined)
+    throw unsupported(`${TYPES.get(type)?.name ?? type} constant`);
+  const what = `${TYPES.get(type)?.name} constant`;
+  const texts = parseArrayText(text, what).map((item) => {
+    if (item === null) return 'NULL';
+    const v = inputValue(elem, item, what);
+    if (kind === 'int') return String(v);
+    if (kind === 'bool') return v === 1n ? 't' : 'f';
+    return quoteElement(String(v));
+  });
+  const e = constExpr(this.bindValue(`{${texts.join(',')}}`), type);
+  if (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar) e.coll = 'default';
   return e;
 }

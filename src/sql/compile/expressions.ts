@@ -165,6 +165,8 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
   const u = e.unknown;
   if (!u) return e;
   if (TYPES.get(type)?.elem !== undefined && !this.jsonArrays) {
+    if (u.kind === 'literal') return this.arrayLiteral(u.text, type);
+    if (u.kind === 'null') return constExpr('NULL', type);
     throw unsupported(`${typeName(type)} value outside = ANY`);
   }
   const enumType = this.enums.get(type);
