@@ -89,6 +89,23 @@ const PROBES: Record<string, Probe[]> = {
   UNION: ['SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1'],
   INTERSECT: ['SELECT id FROM users INTERSECT SELECT user_id FROM orders ORDER BY 1'],
   EXCEPT: ['SELECT id FROM users EXCEPT SELECT user_id FROM orders ORDER BY 1'],
+  'unnest(array)': [
+    'SELECT u.id, t FROM users u, unnest(u.tags) AS t ORDER BY u.id, t',
+    'SELECT * FROM unnest(ARRAY[3, 1, 2]) AS x ORDER BY x',
+  ],
+  jsonb_array_elements: [
+    'SELECT * FROM jsonb_array_elements(\'[1, "a", {"b": [2]}]\') WITH ORDINALITY ORDER BY ordinality',
+  ],
+  jsonb_array_elements_text: [
+    'SELECT * FROM jsonb_array_elements_text(\'[1, "a", null]\') WITH ORDINALITY AS x(v, n) ORDER BY n',
+  ],
+  jsonb_each: ['SELECT key, value FROM jsonb_each(\'{"a": 1, "b": [true]}\') ORDER BY key'],
+  jsonb_each_text: ['SELECT key, value FROM jsonb_each_text(\'{"a": 1, "b": "x y"}\') ORDER BY key'],
+  jsonb_object_keys: ['SELECT k FROM jsonb_object_keys(\'{"bb": 1, "a": 2, "c": null}\') AS k ORDER BY k'],
+  'WITH ORDINALITY': ["SELECT * FROM unnest(ARRAY['x', 'y']) WITH ORDINALITY AS t(v, n) ORDER BY n"],
+  LATERAL: [
+    'SELECT u.id, g FROM users u CROSS JOIN LATERAL generate_series(1::int8, u.id) AS g WHERE u.id < 4 ORDER BY u.id, g',
+  ],
   'ARRAY[…]': [
     "SELECT id, ARRAY[id, age], ARRAY[name, 'x y'], ARRAY[[1, 2], [3, 4]], ARRAY[]::int[] FROM users ORDER BY id",
   ],

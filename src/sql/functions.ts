@@ -22,6 +22,7 @@ import {
   numericRound,
   timestamptzKey,
 } from './pgtypes.js';
+import { registerSrfFunctions } from './srf-functions.js';
 
 export const SqlFn = {
   notLocal: 'outpost_not_local',
@@ -225,7 +226,7 @@ function skipSpaces(t: string, i: number): number {
 }
 
 /** The elements (raw texts) of a jsonb array or the [key, raw value] pairs of an object. */
-function jsonChildren(t: string): { array: string[] } | { object: [string, string][] } | undefined {
+export function jsonChildren(t: string): { array: string[] } | { object: [string, string][] } | undefined {
   const open = t[0];
   if (open !== '[' && open !== '{') return undefined;
   const items: string[] = [];
@@ -423,6 +424,7 @@ let recursionRows = 0;
 export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): void {
   registerJsonFunctions(db);
   registerDatetimeFunctions(db);
+  registerSrfFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {
     mappedLower = caseMap.lower;

@@ -10,6 +10,7 @@ import { ARRAY_CORPUS } from './statements-arrays.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
+import { SRF_CORPUS } from './statements-srf.js';
 
 const ORM: string[] = [
   // Prisma-style: schema-qualified, fully qualified columns, parameters inlined by the corpus
@@ -605,6 +606,7 @@ export const CORPUS: string[] = [
   ...INTERVAL_CORPUS,
   ...RECURSIVE_CORPUS,
   ...ARRAY_CORPUS,
+  ...SRF_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

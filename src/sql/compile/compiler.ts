@@ -24,6 +24,7 @@ import * as jsonOps from './json-ops.js';
 import * as operators from './operators.js';
 import * as orderWindows from './order-windows.js';
 import * as setOperations from './set-operations.js';
+import * as srfs from './srfs.js';
 import * as statement from './statement.js';
 import { unsupported } from './support.js';
 import type { BindSource, CompileContext, CompiledSelect, CompileOptions, CteScope, Expr } from './types.js';
@@ -34,6 +35,7 @@ const families = {
   ...ctes,
   ...setOperations,
   ...fromItems,
+  ...srfs,
   ...orderWindows,
   ...expressions,
   ...comparisons,

@@ -138,7 +138,9 @@ export function rangeSubselect(this: StatementCompiler, r: RangeSubselect, level
  */
 export function rangeFunction(this: StatementCompiler, r: RangeFunctionNode, level: Level): FromItem {
   for (const key of Object.keys(r)) {
-    if (!['functions', 'alias'].includes(key)) throw unsupported(`function in FROM with ${key}`);
+    if (!['functions', 'alias', 'lateral', 'ordinality'].includes(key)) {
+      throw unsupported(`function in FROM with ${key}`);
+    }
   }
   const fns = r.functions ?? [];
   const items = fns.length === 1 && fns[0] && 'List' in fns[0] ? (fns[0].List.items ?? []) : [];
@@ -154,9 +156,8 @@ export function rangeFunction(this: StatementCompiler, r: RangeFunctionNode, lev
   }
   const f = call.FuncCall as FuncCall;
   const names = (f.funcname ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
-  const name = names[names.length - 1];
+  const name = names[names.length - 1] ?? '';
   if (
-    name !== 'generate_series' ||
     (names.length === 2 && names[0] !== 'pg_catalog') ||
     names.length > 2 ||
     f.agg_order ||
@@ -168,28 +169,44 @@ export function rangeFunction(this: StatementCompiler, r: RangeFunctionNode, lev
   ) {
     throw unsupported('function in FROM');
   }
+  // A function in FROM sees the FROM items before it (implicit LATERAL).
   const argLevel: Level = {
-    parent: undefined,
-    items: [],
+    parent: level.parent,
+    items: [...level.items],
     ctes: level.ctes,
     top: false,
     grouped: false,
     hasSublinks: false,
   };
   const args = (f.args ?? []).map((a) => this.expr(a, { level: argLevel, clause: 'select', inAgg: false }));
-  if (args.length < 2 || args.length > 3) throw unsupported('generate_series() with these arguments');
-  for (const a of args) {
-    // int4 only: generate_series(int2, int2) is ambiguous upstream (42725).
-    if (a.unknown || !a.constant || a.type !== Oid.int4 || a.errorProne) {
-      throw unsupported('generate_series() of these arguments');
-    }
+  const aliasName = r.alias ? checkIdent(r.alias.aliasname ?? '') : undefined;
+  const colnames = (r.alias?.colnames ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+  if (
+    name === 'generate_series' &&
+    !r.ordinality &&
+    args.every((a) => !a.unknown && a.constant && a.type === Oid.int4 && !a.errorProne)
+  ) {
+    return this.constantSeries(args, aliasName, colnames);
   }
+  return this.setReturningCall(name, args, aliasName, colnames, r.ordinality === true);
+}
+
+/**
+ * `generate_series(int4, int4 [, int4])` of constants, as a recursive CTE counting like generate_series_step_int4:
+ * no rows when an argument is NULL, a zero step is Postgres's error (the run
+ * aborts and upstream raises it).
+ */
+export function constantSeries(
+  this: StatementCompiler,
+  args: Expr[],
+  aliasName: string | undefined,
+  colnames: string[],
+): FromItem {
+  if (args.length < 2 || args.length > 3) throw unsupported('generate_series() with these arguments');
   const [startArg, stopArg, stepArg] = args as [Expr, Expr, Expr | undefined];
   const start = startArg.sql;
   const stop = stopArg.sql;
   const step = stepArg ? stepArg.sql : '1';
-  const aliasName = r.alias ? checkIdent(r.alias.aliasname ?? '') : undefined;
-  const colnames = (r.alias?.colnames ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
   if (colnames.length > 1) throw new NotLocal('too many column aliases');
   const a = this.alias();
   const v = `${a}_v`;
@@ -233,7 +250,16 @@ export function joinExpr(this: StatementCompiler, j: JoinExpr, level: Level): Fr
           : undefined;
   if (!type) throw unsupported(`${(j.jointype ?? '').replace('JOIN_', '')} JOIN`);
   const left = this.fromItem(j.larg as Node, level);
-  const right = this.fromItem(j.rarg as Node, level);
+  // A function on the right may refer to the left side (implicit LATERAL),
+  // not under RIGHT JOIN (Postgres's error).
+  const outer = level.items;
+  if (type !== 'RIGHT JOIN') level.items = [...outer, left];
+  let right: FromItem;
+  try {
+    right = this.fromItem(j.rarg as Node, level);
+  } finally {
+    level.items = outer;
+  }
   this.checkDistinctRefnames([left, right]);
   const rels = new Map([...left.rels, ...right.rels]);
   const joined = { left, right };

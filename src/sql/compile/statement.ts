@@ -104,7 +104,9 @@ export function selectStmt(
   const windows = namedWindows(s.windowClause);
   if (windows) level.windows = windows;
   const raisingBefore = this.raisingRefs;
-  level.items = (s.fromClause ?? []).map((item) => this.fromItem(item, level));
+  // One by one: a function in FROM sees the items before it (implicit LATERAL).
+  level.items = [];
+  for (const item of s.fromClause ?? []) level.items.push(this.fromItem(item, level));
   this.checkDistinctRefnames(level.items);
   if (this.raisingRefs > raisingBefore) {
     // A recursive WITH query whose terms may raise an error: Postgres reads

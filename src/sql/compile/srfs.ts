@@ -1,0 +1,139 @@
+/**
+ * Set-returning functions in FROM other than generate_series of int4
+ * constants (from-items.ts): unnest of one array, jsonb_array_elements(_text),
+ * jsonb_each(_text), jsonb_object_keys and generate_series of integers, as
+ * the table-valued functions of srf-functions.ts, WITH ORDINALITY and
+ * column aliases included. Column names follow addRangeTableEntryForFunction:
+ * a function with one named OUT parameter (jsonb_array_elements: `value`)
+ * names its column so, another scalar function takes the alias or its own
+ * name; composite results (jsonb_each: key, value) name theirs.
+ */
+import { NotLocal } from '../../errors.js';
+import { isIntType, Oid, TYPES } from '../pgtypes.js';
+import { SrfFn } from '../srf-functions.js';
+import type { StatementCompiler } from './compiler.js';
+import { checkIdent, typeLen, typeName, unsupported } from './support.js';
+import type { Expr, FromItem, RelColumn } from './types.js';
+import { columnOf } from './values.js';
+
+interface SrfColumn {
+  name: string;
+  type: number;
+  /** SQLite column of the table-valued function. */
+  col: string;
+}
+
+/** The stored form kind of unnest's elements (srf-functions.ts). */
+function unnestKind(elem: number): string | undefined {
+  if (isIntType(elem)) return 'int';
+  if (elem === Oid.bool) return 'bool';
+  if ([Oid.text, Oid.varchar, Oid.bpchar, Oid.numeric, Oid.date, Oid.uuid].includes(elem as 25))
+    return 'text';
+  return undefined;
+}
+
+export function setReturningCall(
+  this: StatementCompiler,
+  name: string,
+  rawArgs: Expr[],
+  aliasName: string | undefined,
+  colnames: string[],
+  ordinality: boolean,
+): FromItem {
+  for (const a of rawArgs) if (a.errorProne || a.agg) throw unsupported(`${name}() of these arguments`);
+  let call: string;
+  let cols: SrfColumn[];
+  let scalar = true;
+  let coll: string | undefined;
+  switch (name) {
+    case 'unnest': {
+      const [arr] = rawArgs;
+      if (rawArgs.length !== 1 || !arr || arr.unknown) throw unsupported('unnest() of these arguments');
+      const elem = TYPES.get(arr.type)?.elem;
+      const kind = elem === undefined ? undefined : unnestKind(elem);
+      if (elem === undefined || kind === undefined) throw unsupported(`unnest() of ${arr.typeName}`);
+      call = `${SrfFn.unnest}('${kind}', ${arr.sql})`;
+      cols = [{ name: 'unnest', type: elem, col: 'v' }];
+      if (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar) coll = arr.coll ?? 'default';
+      break;
+    }
+    case 'jsonb_array_elements':
+    case 'jsonb_array_elements_text':
+    case 'jsonb_each':
+    case 'jsonb_each_text':
+    case 'jsonb_object_keys': {
+      let [j] = rawArgs;
+      if (rawArgs.length !== 1 || !j) throw unsupported(`${name}() with these arguments`);
+      if (j.unknown) j = this.resolveUnknown(j, Oid.jsonb);
+      if (j.type !== Oid.jsonb) throw unsupported(`${name}() of ${j.typeName}`);
+      const text = name.endsWith('_text') ? 1 : 0;
+      const valueType = text ? Oid.text : Oid.jsonb;
+      if (name.startsWith('jsonb_array_elements')) {
+        call = `${SrfFn.jsonbElements}(${j.sql}, ${text})`;
+        // OUT value: the column's name whatever the alias.
+        cols = [{ name: 'value', type: valueType, col: 'v' }];
+        scalar = false;
+      } else if (name === 'jsonb_object_keys') {
+        call = `${SrfFn.jsonbKeys}(${j.sql})`;
+        cols = [{ name, type: Oid.text, col: 'v' }];
+      } else {
+        call = `${SrfFn.jsonbEach}(${j.sql}, ${text})`;
+        cols = [
+          { name: 'key', type: Oid.text, col: 'k' },
+          { name: 'value', type: valueType, col: 'v' },
+        ];
+        scalar = false;
+      }
+      coll = 'default';
+      break;
+    }
+    case 'generate_series': {
+      if (rawArgs.length < 2 || rawArgs.length > 3)
+        throw unsupported('generate_series() with these arguments');
+      // int4 or int8 (int2 alone is ambiguous upstream, 42725; numeric and timestamps are not served).
+      if (rawArgs.some((a) => a.unknown || (a.type !== Oid.int4 && a.type !== Oid.int8))) {
+        throw unsupported('generate_series() of these arguments');
+      }
+      const type = rawArgs.some((a) => a.type === Oid.int8) ? Oid.int8 : Oid.int4;
+      const [start, stop, step] = rawArgs as [Expr, Expr, Expr | undefined];
+      call = `${SrfFn.series}(${start.sql}, ${stop.sql}, ${step ? step.sql : '1'})`;
+      cols = [{ name, type, col: 'v' }];
+      break;
+    }
+    default:
+      throw unsupported(`function call ${name}() in FROM`);
+  }
+  if (scalar && aliasName !== undefined) cols = cols.map((c) => ({ ...c, name: aliasName }));
+  if (ordinality) cols = [...cols, { name: 'ordinality', type: Oid.int8, col: 'o' }];
+  if (colnames.length > cols.length) throw new NotLocal('too many column aliases');
+  // Postgres folds nothing here, but it may run a function of constants
+  // while SQLite never does (an empty join partner): its errors are checked first.
+  if (rawArgs.every((a) => a.constant)) this.prechecks.push(`(SELECT count(*) FROM ${call})`);
+  const a = this.alias();
+  const columns: RelColumn[] = cols.map((c, i) => {
+    const out: Expr = {
+      sql: `${a}.${c.col}`,
+      type: c.type,
+      typmod: -1,
+      typlen: typeLen(c.type),
+      typeName: typeName(c.type),
+      constant: false,
+      errorProne: false,
+      agg: false,
+      kids: [],
+      ...(coll !== undefined && (c.type === Oid.text || c.type === Oid.varchar || c.type === Oid.bpchar)
+        ? { coll }
+        : {}),
+    };
+    return { name: checkIdent(colnames[i] ?? c.name), expr: columnOf(out, `${a}.${c.col}`) };
+  });
+  const refname = aliasName ?? name;
+  return {
+    sql: `${call} AS ${a}`,
+    columns,
+    rels: new Map([[refname, { columns, display: refname }]]),
+    rowids: [],
+    baseTables: 0,
+    complex: true,
+  };
+}

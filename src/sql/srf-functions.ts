@@ -1,0 +1,117 @@
+/**
+ * Table-valued SQLite functions for Postgres's set-returning functions in
+ * FROM (compile/srfs.ts): each yields the rows the Postgres function returns,
+ * in its order, with a 1-based `o` column for WITH ORDINALITY, or throws
+ * `NotLocal` where Postgres raises an error. Arguments may be columns of
+ * earlier FROM items (SQLite joins a table-valued function laterally, as
+ * Postgres does a function in FROM).
+ */
+import type Database from 'better-sqlite3';
+import { NotLocal } from '../errors.js';
+import { jsonChildren } from './functions.js';
+import { parseArrayText } from './pgtypes.js';
+
+export const SrfFn = {
+  /** `(kind, array text)`: unnest(anyarray); kind int, bool or text (the element's stored form). */
+  unnest: 'outpost_srf_unnest',
+  /** `(jsonb, asText)`: jsonb_array_elements(_text). */
+  jsonbElements: 'outpost_srf_jsonb_elements',
+  /** `(jsonb, asText)`: jsonb_each(_text), columns k, v. */
+  jsonbEach: 'outpost_srf_jsonb_each',
+  /** `(jsonb)`: jsonb_object_keys. */
+  jsonbKeys: 'outpost_srf_jsonb_keys',
+  /** `(start, stop, step)`: generate_series over integers. */
+  series: 'outpost_srf_series',
+} as const;
+
+/** More rows than this from one call forwards the statement (a local run that long is not worth it). */
+const MAX_ROWS = 1_000_000;
+
+/** jsonb ->> of a raw value: strings unescaped, null as NULL. */
+function asText(raw: string): string | null {
+  if (raw === 'null') return null;
+  if (raw.startsWith('"')) return JSON.parse(raw) as string;
+  return raw;
+}
+
+function jsonbText(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw new NotLocal(`${what} of jsonb stored as non-text`);
+  return v;
+}
+
+export function registerSrfFunctions(db: Database.Database): void {
+  db.table(SrfFn.unnest, {
+    columns: ['v', 'o'],
+    parameters: ['kind', 'arr'],
+    safeIntegers: true,
+    rows: function* (kind: unknown, arr: unknown) {
+      if (arr === null) return;
+      if (typeof arr !== 'string') throw new NotLocal('unnest() of an array stored as non-text');
+      const items = parseArrayText(arr, 'unnest()');
+      let o = 0n;
+      for (const item of items) {
+        o++;
+        let v: bigint | string | null = item;
+        if (item !== null && kind === 'int') v = BigInt(item);
+        else if (item !== null && kind === 'bool') v = item === 't' ? 1n : 0n;
+        yield [v, o];
+      }
+    },
+  });
+  db.table(SrfFn.jsonbElements, {
+    columns: ['v', 'o'],
+    parameters: ['j', 'astext'],
+    safeIntegers: true,
+    rows: function* (j: unknown, text: unknown) {
+      if (j === null) return;
+      const children = jsonChildren(jsonbText(j, 'jsonb_array_elements()'));
+      if (!children || !('array' in children)) throw new NotLocal('cannot extract elements from a non-array');
+      let o = 0n;
+      for (const raw of children.array) yield [text === 1n ? asText(raw) : raw, ++o];
+    },
+  });
+  db.table(SrfFn.jsonbEach, {
+    columns: ['k', 'v', 'o'],
+    parameters: ['j', 'astext'],
+    safeIntegers: true,
+    rows: function* (j: unknown, text: unknown) {
+      if (j === null) return;
+      const children = jsonChildren(jsonbText(j, 'jsonb_each()'));
+      if (!children || !('object' in children)) throw new NotLocal('cannot call jsonb_each on a non-object');
+      let o = 0n;
+      for (const [k, raw] of children.object) yield [k, text === 1n ? asText(raw) : raw, ++o];
+    },
+  });
+  db.table(SrfFn.jsonbKeys, {
+    columns: ['v', 'o'],
+    parameters: ['j'],
+    safeIntegers: true,
+    rows: function* (j: unknown) {
+      if (j === null) return;
+      const children = jsonChildren(jsonbText(j, 'jsonb_object_keys()'));
+      if (!children || !('object' in children)) {
+        throw new NotLocal('cannot call jsonb_object_keys on a non-object');
+      }
+      let o = 0n;
+      for (const [k] of children.object) yield [k, ++o];
+    },
+  });
+  db.table(SrfFn.series, {
+    columns: ['v', 'o'],
+    parameters: ['start', 'stop', 'step'],
+    safeIntegers: true,
+    rows: function* (start: unknown, stop: unknown, step: unknown) {
+      if (start === null || stop === null || step === null) return;
+      const [a, b, s] = [start, stop, step].map((x) => {
+        if (typeof x !== 'bigint') throw new NotLocal('generate_series() of a non-integer');
+        return x;
+      }) as [bigint, bigint, bigint];
+      // Postgres: "step size cannot equal zero".
+      if (s === 0n) throw new NotLocal('generate_series step size zero');
+      const count = (b - a) / s + 1n;
+      if (count > BigInt(MAX_ROWS)) throw new NotLocal(`generate_series longer than ${MAX_ROWS} rows`);
+      let o = 0n;
+      for (let v = a; s > 0n ? v <= b : v >= b; v += s) yield [v, ++o];
+    },
+  });
+}
