@@ -26,4 +26,7 @@ export const RECURSIVE_CORPUS: string[] = [
   '!WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT count(*) FROM t) SELECT * FROM t',
   '!WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t ORDER BY 1) SELECT * FROM t',
   '!WITH RECURSIVE t(n) AS (SELECT n FROM t UNION ALL SELECT 1) SELECT * FROM t',
+  // 42P21: the recursive term changes the collation.
+  `!WITH RECURSIVE foo(x) AS (SELECT x FROM (VALUES ('a' COLLATE "C"), ('b')) t(x) UNION ALL SELECT (x || 'c') COLLATE "POSIX" FROM foo WHERE length(x) < 10) SELECT * FROM foo`,
+  `~WITH RECURSIVE foo(x) AS (SELECT x FROM (VALUES ('a' COLLATE "C"), ('b')) t(x) UNION ALL SELECT (x || 'c') COLLATE "C" FROM foo WHERE length(x) < 4) SELECT * FROM foo`,
 ];

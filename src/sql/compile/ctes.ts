@@ -125,6 +125,12 @@ export function recursiveCte(
     if (e.type !== want.expr.type || e.typmod !== want.expr.typmod || e.typeName !== want.expr.typeName) {
       throw new NotLocal(`recursive query "${name}" column ${i + 1} has another type in the recursive term`);
     }
+    // Postgres 42P21: the recursive term's collation must be the non-recursive term's.
+    if (e.coll !== want.expr.coll) {
+      throw new NotLocal(
+        `recursive query "${name}" column ${i + 1} has another collation in the recursive term`,
+      );
+    }
     return e;
   });
   if (!s.all) for (const o of outs) this.requireGroupable(o.expr, 'UNION');
