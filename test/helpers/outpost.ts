@@ -6,12 +6,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from './postgres.js';
+import { waitFor } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
-export interface OutpostProcess {
+/** An `outpost` child process with an HTTP listener, supervised for tests. */
+export interface SupervisedProcess {
   proc: ChildProcess;
-  port: number;
   httpPort: number;
   output(): string;
   status(): Promise<Record<string, unknown> & { replication: Record<string, unknown> }>;
@@ -21,6 +22,14 @@ export interface OutpostProcess {
   /** Exit code after SIGTERM (or the signal name after SIGKILL). */
   stop(signal?: NodeJS.Signals): Promise<number | string | null>;
 }
+
+/** An edge or a single Outpost: the proxy's port too. */
+export interface OutpostProcess extends SupervisedProcess {
+  port: number;
+}
+
+/** The NATS hub (`outpost publish`): no proxy listener. */
+export type HubProcess = SupervisedProcess;
 
 export async function runCli(
   args: string[],
@@ -46,43 +55,36 @@ export async function runCli(
   return { code, stdout, stderr, ms: Date.now() - started };
 }
 
-export async function startOutpost(opts: {
-  upstream: string;
-  replica: string;
-  args?: string[];
-  port?: number;
-  httpPort?: number;
+interface SpawnOptions {
   /** Extra node flags, e.g. --cpu-prof for profiling in benchmarks. */
   nodeArgs?: string[];
   /** Added to the environment. */
   env?: Record<string, string>;
   /** Another build's cli.js (benchmarks comparing two builds side by side). */
   cli?: string;
-}): Promise<OutpostProcess> {
-  const port = opts.port ?? (await freePort());
-  const httpPort = opts.httpPort ?? (await freePort());
-  const proc = spawn(
-    process.execPath,
-    [
-      ...(opts.nodeArgs ?? []),
-      opts.cli ?? CLI,
-      '--upstream',
-      opts.upstream,
-      '--replica',
-      opts.replica,
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--http',
-      `127.0.0.1:${httpPort}`,
-      '--log-level',
-      'info',
-      ...(opts.args ?? []),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
-  );
+  /** Called with every line the process writes (stdout and stderr), e.g. to watch for log lines. */
+  onLine?: (line: string) => void;
+}
+
+/**
+ * Spawns `cli.js` with `args` (which must give it `--http 127.0.0.1:<httpPort>`)
+ * and keeps the last 20 KB of its output; a test process that exits takes the
+ * child with it (SIGKILL).
+ */
+function supervise(args: string[], httpPort: number, opts: SpawnOptions): SupervisedProcess {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.cli ?? CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  });
   let out = '';
+  let pending = '';
+  const onLine = opts.onLine;
   const collect = (b: Buffer) => {
     out = (out + b.toString()).slice(-20000);
+    if (!onLine) return;
+    const lines = (pending + b.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const l of lines) onLine(l);
   };
   proc.stdout?.on('data', collect);
   proc.stderr?.on('data', collect);
@@ -103,7 +105,6 @@ export async function startOutpost(opts: {
   const status = async () => JSON.parse((await http('/status')).body);
   return {
     proc,
-    port,
     httpPort,
     output: () => out,
     http,
@@ -133,6 +134,67 @@ export async function startOutpost(opts: {
   };
 }
 
+export async function startOutpost(
+  opts: SpawnOptions & {
+    upstream: string;
+    replica: string;
+    args?: string[];
+    port?: number;
+    httpPort?: number;
+  },
+): Promise<OutpostProcess> {
+  const port = opts.port ?? (await freePort());
+  const httpPort = opts.httpPort ?? (await freePort());
+  const args = [
+    '--upstream',
+    opts.upstream,
+    '--replica',
+    opts.replica,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--http',
+    `127.0.0.1:${httpPort}`,
+    '--log-level',
+    'info',
+    ...(opts.args ?? []),
+  ];
+  return { ...supervise(args, httpPort, opts), port };
+}
+
+/**
+ * The NATS hub, `outpost publish`, as a child process (so that it can be
+ * SIGKILLed). `args` come last: e.g. `--snapshot-interval 2`.
+ */
+export async function startHub(
+  opts: SpawnOptions & {
+    upstream: string;
+    nats: string;
+    stream: string;
+    replica: string;
+    args?: string[];
+    httpPort?: number;
+  },
+): Promise<HubProcess> {
+  const httpPort = opts.httpPort ?? (await freePort());
+  const args = [
+    'publish',
+    '--upstream',
+    opts.upstream,
+    '--nats',
+    opts.nats,
+    '--stream',
+    opts.stream,
+    '--replica',
+    opts.replica,
+    '--http',
+    `127.0.0.1:${httpPort}`,
+    '--log-level',
+    'info',
+    ...(opts.args ?? []),
+  ];
+  return supervise(args, httpPort, opts);
+}
+
 /** Poll `fn` until it returns true. */
 export async function eventually(
   fn: () => Promise<boolean>,
@@ -159,4 +221,26 @@ export async function connectThrough(port: number, extra: pg.ClientConfig = {}):
 export async function lastRoute(c: pg.Client): Promise<string> {
   const r = await c.query<{ last_route: string }>('show outpost.last_route');
   return r.rows[0]?.last_route ?? '';
+}
+
+/**
+ * Runs `query` until Outpost answers it locally and returns that answer: a
+ * freshly (re)started Outpost forwards, correctly, while it looks up the
+ * role's privileges, so a test asserting a local answer waits for one.
+ */
+export async function localQuery(
+  c: pg.Client,
+  query: string | pg.QueryConfig | pg.QueryArrayConfig,
+  timeoutMs = 20_000,
+): Promise<pg.QueryResult> {
+  // Array-mode configs too (rows then are arrays): pg's overloads take one kind at a time.
+  const q = (typeof query === 'string' ? { text: query } : query) as pg.QueryConfig;
+  return waitFor(
+    `${q.text} answered locally`,
+    async () => {
+      const r = await c.query(q);
+      return (await lastRoute(c)) === 'local' ? r : undefined;
+    },
+    timeoutMs,
+  );
 }
