@@ -23,6 +23,7 @@ import {
   connectThrough,
   eventually,
   lastRoute,
+  localQuery,
   type OutpostProcess,
   runCli,
   startOutpost,
@@ -155,8 +156,13 @@ test('an edge bootstraps by its own snapshot, follows the stream, and holds no s
     db,
   );
   const want = await upstreamRows(db, 't');
-  await waitFor('edge caught up', () => rows(edge.store, 'public.t').length === want.length);
-  assert.deepEqual(rows(edge.store, 'public.t'), rows(hub.store, 'public.t'));
+  // The hub publishes a transaction before its own SQLite commit: the edge may hold it first.
+  await waitFor(
+    'edge and hub caught up',
+    () =>
+      rows(edge.store, 'public.t').length === want.length &&
+      JSON.stringify(rows(edge.store, 'public.t')) === JSON.stringify(rows(hub.store, 'public.t')),
+  );
   // The stream position is stored with the data.
   assert.ok(Number(edge.store.getMeta('nats_seq')) > 0);
   // Heartbeats move the position when a write touches nothing replicated.
@@ -204,10 +210,12 @@ async function caughtUp(edge: OutpostProcess, db: string, timeoutMs = 30_000): P
   );
 }
 
-/** The table through the edge, answered locally (asserted), and upstream's answer. */
+/**
+ * The table through the edge, answered locally (waited for: a restarted edge
+ * forwards while it looks up the role's privileges), and upstream's answer.
+ */
 async function sameThroughEdge(c: Client, db: string, sql: string): Promise<void> {
-  const local = await c.query({ text: sql, rowMode: 'array' });
-  assert.equal(await lastRoute(c), 'local', `${sql} was not answered locally`);
+  const local = await localQuery(c, { text: sql, rowMode: 'array' });
   const direct = await pg.connect({ database: db });
   try {
     const want = await direct.query({ text: sql, rowMode: 'array' });
@@ -239,7 +247,10 @@ test('1 hub + 2 edges: one slot, local reads, read-your-writes, schema change, S
       replica: join(dir, `${db}-${name}.db`),
       args: edgeArgs(stream, name, extra),
     });
-  const edges = [await start('a'), await start('b', ['--max-lag', '2'])];
+  // a: a read after its own write waits up to 10 s for the stream (1 s by default: a loaded CI
+  // machine can take longer from upstream through the hub). b: a --max-lag small enough to see
+  // passed below, large enough for a hub heartbeat late by a few seconds under load.
+  const edges = [await start('a', ['--ryw-timeout', '10']), await start('b', ['--max-lag', '4'])];
   const clients: Client[] = [];
   try {
     await Promise.all(edges.map((e) => e.ready()));
@@ -338,7 +349,7 @@ test('1 hub + 2 edges: one slot, local reads, read-your-writes, schema change, S
     for (let round = 0; round < 3; round++) {
       await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 800)));
       assert.equal(await edges[0]!.stop('SIGKILL'), 'SIGKILL');
-      edges[0] = await start('a');
+      edges[0] = await start('a', ['--ryw-timeout', '10']);
       await edges[0].ready();
     }
     writing = false;
