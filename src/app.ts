@@ -12,6 +12,7 @@ import { ExecPool } from './exec/pool.js';
 import { HttpServer } from './http/http-server.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { bootstrapBeforeOpen } from './nats/bootstrap.js';
 import { snapshotReport } from './replica/snapshot.js';
 import { ReplicaStore } from './replica/store.js';
 import { type EngineHandle, type FollowStatus, ReplicationEngine } from './replication/engine.js';
@@ -58,6 +59,17 @@ export class Outpost {
     const upstreamTarget = loadUpstreamTarget(config);
     const metrics = createMetrics();
     metrics.buildInfo.set(1, { version: VERSION });
+    // An edge's first replica comes from the object store by renaming a whole file into place, which
+    // must happen before anything opens it (the engine's in-place install copies every row instead).
+    if (config.nats) {
+      await bootstrapBeforeOpen({
+        replicaPath: config.replica,
+        upstreamUrl: config.upstream,
+        follow: config.nats,
+        publicationOwned: config.publication === undefined,
+        logger,
+      });
+    }
     const store = ReplicaStore.open(config.replica);
     if (store.formatReplaced !== undefined) {
       logger.warn(

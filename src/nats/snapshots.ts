@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   createReadStream,
+  existsSync,
   fsyncSync,
   openSync,
   readdirSync,
@@ -29,7 +30,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { type JetStreamManager, jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { type ObjectInfo, type ObjectStore, Objm } from '@nats-io/obj';
+import { type ObjectInfo, type ObjectStore, Objm, setSha256Backend } from '@nats-io/obj';
 import { type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { errorMessage } from '../errors.js';
@@ -46,6 +47,11 @@ export const HDR_SNAP_FORMAT = 'Outpost-Format';
 export const HDR_SNAP_SYSTEM_ID = 'Outpost-System-Id';
 export const HDR_SNAP_DATABASE = 'Outpost-Database';
 export const DEFAULT_SNAPSHOT_INTERVAL_S = 300;
+
+// The object store checks every object's SHA-256 on get and computes it on put;
+// its default is a pure-JS hash, which made hashing most of a download's time
+// (a 37 MB replica: 2.8 s to download with it, 0.8 s with node:crypto).
+setSha256Backend('native');
 
 /**
  * Meta of the hub alone: an edge holds no slot, and `outpost drop-slot` on an
@@ -512,7 +518,7 @@ export async function latestSnapshotInfo(nc: NatsConnection, stream: string): Pr
  * Downloads the newest snapshot to `path` (created 0600, replaced if present),
  * checks its label and its content (the client verifies the SHA-256 digest;
  * the file's own meta must agree with the label), marks it as following the
- * stream (`source`, `nats_stream`, `nats_seq`) and fsyncs it. Null when there is
+ * stream (`source`, `nats_stream`, `nats_seq`, and `meta`) and fsyncs it. Null when there is
  * no snapshot. The caller renames it into place or installs it.
  */
 export async function downloadSnapshot(
@@ -520,6 +526,7 @@ export async function downloadSnapshot(
   stream: string,
   path: string,
   expect: SnapshotExpect = {},
+  meta: Record<string, string> = {},
 ): Promise<SnapshotInfo | null> {
   let os: ObjectStore;
   try {
@@ -576,7 +583,7 @@ export async function downloadSnapshot(
     );
   }
   try {
-    markFollowing(path, label, stream);
+    markFollowing(path, label, stream, meta);
   } catch (err) {
     rmSync(path, { force: true });
     rmSync(`${path}-journal`, { force: true });
@@ -586,7 +593,12 @@ export async function downloadSnapshot(
 }
 
 /** Checks a downloaded file against its label and records the stream position in it. */
-function markFollowing(path: string, label: SnapshotLabel, stream: string): void {
+function markFollowing(
+  path: string,
+  label: SnapshotLabel,
+  stream: string,
+  extra: Record<string, string>,
+): void {
   const db = new Database(path, { fileMustExist: true });
   try {
     db.pragma('journal_mode = DELETE');
@@ -613,6 +625,7 @@ function markFollowing(path: string, label: SnapshotLabel, stream: string): void
       set.run('source', 'nats');
       set.run('nats_stream', stream);
       set.run('nats_seq', String(label.seq));
+      for (const [k, v] of Object.entries(extra)) set.run(k, v);
     })();
   } finally {
     db.close();
@@ -621,24 +634,53 @@ function markFollowing(path: string, label: SnapshotLabel, stream: string): void
 
 /**
  * First bootstrap of an edge from the object store: the newest snapshot is
- * downloaded to `<dest>.download`, verified, fsynced and renamed over `dest`
- * (whose -wal/-shm go first: SQLite would replay an old WAL into the new file).
- * `dest` must not be open. The file is the old one or the new one, never a mix.
- * Null (and `dest` untouched) when the bucket holds no snapshot.
+ * downloaded to `<dest>.download`, verified, fsynced and renamed over `dest`,
+ * then the directory is fsynced. `dest` must not be open. The file is the old
+ * one or the new one, never a mix: an old file's WAL is checkpointed into it
+ * first (SQLite would replay a leftover WAL into the new file, and deleting it
+ * unfolded would leave the old file half written if we crashed before the
+ * rename). Null (and `dest` untouched) when the bucket holds no snapshot or
+ * `accept` refuses its label.
  */
 export async function fetchLatestSnapshot(
   nc: NatsConnection,
   stream: string,
   destPath: string,
   expect: SnapshotExpect = {},
+  opts: {
+    /** Meta written into the file with the stream position (`downloadSnapshot`). */
+    meta?: Record<string, string>;
+    /** Last check of the label before the swap (e.g. the stream still holds its seq + 1). */
+    accept?: (label: SnapshotInfo) => Promise<boolean> | boolean;
+  } = {},
 ): Promise<SnapshotInfo | null> {
   const tmp = `${destPath}.download`;
-  const label = await downloadSnapshot(nc, stream, tmp, expect);
-  if (!label) return null;
-  for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${destPath}${suffix}`, { force: true });
-  renameSync(tmp, destPath);
-  fsyncDir(dirname(destPath));
-  return label;
+  try {
+    const label = await downloadSnapshot(nc, stream, tmp, expect, opts.meta ?? {});
+    if (!label) return null;
+    if (opts.accept && !(await opts.accept(label))) return null;
+    foldWal(destPath);
+    for (const suffix of ['-shm', '-journal']) rmSync(`${destPath}${suffix}`, { force: true });
+    renameSync(tmp, destPath);
+    fsyncDir(dirname(destPath));
+    return label;
+  } finally {
+    rmSync(tmp, { force: true });
+    rmSync(`${tmp}-journal`, { force: true });
+  }
+}
+
+/** Leaves `path` without a -wal: checkpointed in and removed by the last connection's close. */
+function foldWal(path: string): void {
+  if (!existsSync(`${path}-wal`)) return;
+  const db = new Database(path, { fileMustExist: true });
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+  if (existsSync(`${path}-wal`))
+    throw new SnapshotError(`replica file ${path} is open in another process: not replaced`);
 }
 
 function fsyncDir(dir: string): void {
