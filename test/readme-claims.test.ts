@@ -106,6 +106,12 @@ const PROBES: Record<string, Probe[]> = {
   LATERAL: [
     'SELECT u.id, g FROM users u CROSS JOIN LATERAL generate_series(1::int8, u.id) AS g WHERE u.id < 4 ORDER BY u.id, g',
   ],
+  'tags[1]': ['SELECT id, tags[1], tags[2], (ARRAY[5, 6])[2] FROM users ORDER BY id'],
+  array_length: ['SELECT id, array_length(tags, 1), array_length(tags, 2) FROM users ORDER BY id'],
+  array_upper: ['SELECT id, array_upper(tags, 1) FROM users ORDER BY id'],
+  array_lower: ['SELECT id, array_lower(tags, 1) FROM users ORDER BY id'],
+  cardinality: ["SELECT id, cardinality(tags), cardinality('{}'::int[]) FROM users ORDER BY id"],
+  "'x' = ANY(tags)": ["SELECT id, 'vip' = ANY(tags), 'x' <> ALL(tags) FROM users ORDER BY id"],
   'ARRAY[…]': [
     "SELECT id, ARRAY[id, age], ARRAY[name, 'x y'], ARRAY[[1, 2], [3, 4]], ARRAY[]::int[] FROM users ORDER BY id",
   ],

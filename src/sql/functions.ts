@@ -7,6 +7,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { registerArrayFunctions } from './array-functions.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
 import { registerDatetimeFunctions } from './datetime-functions.js';
 import { registerJsonFunctions } from './json-functions.js';
@@ -425,6 +426,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerJsonFunctions(db);
   registerDatetimeFunctions(db);
   registerSrfFunctions(db);
+  registerArrayFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {
     mappedLower = caseMap.lower;

@@ -1,6 +1,7 @@
 /** ARRAY[...] constructors as values: the array's text output (array_out), the stored form of an array. */
 import type { Node } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
+import { ArrFn } from '../array-functions.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
 import { inputValue, isIntType, Oid, parseArrayText, TYPES } from '../pgtypes.js';
@@ -116,5 +117,53 @@ export function arrayLiteral(this: StatementCompiler, text: string, type: number
   });
   const e = constExpr(this.bindValue(`{${texts.join(',')}}`), type);
   if (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar) e.coll = 'default';
+  return e;
+}
+
+/** The array functions served locally (compile/functions.ts dispatches them here). */
+export const ARRAY_CALLS = new Set(['array_length', 'array_upper', 'array_lower', 'cardinality']);
+
+/** An array argument whose elements the array functions can read from the stored text. */
+function arrayArg(e: Expr, what: string): string {
+  const elem = TYPES.get(e.type)?.elem;
+  const kind = elem === undefined ? undefined : elementKind(elem);
+  if (e.unknown || elem === undefined || kind === undefined) throw new NotLocal(`${what} of ${e.typeName}`);
+  return kind;
+}
+
+export function arrayCall(this: StatementCompiler, name: string, args: Expr[]): Expr {
+  const [arr, dim] = args;
+  if (!arr || args.length !== (name === 'cardinality' ? 1 : 2))
+    throw unsupported(`${name}() with these arguments`);
+  arrayArg(arr, `${name}()`);
+  let d: Expr | undefined;
+  if (dim) {
+    d = dim.unknown ? this.resolveUnknown(dim, Oid.int4) : dim;
+    if (d.type !== Oid.int4 && d.type !== Oid.int2)
+      throw new NotLocal(`${name}() of dimension ${d.typeName}`);
+  }
+  return derived(
+    `${ArrFn.dims}('${name}', ${arr.sql}, ${d ? d.sql : 'NULL'})`,
+    Oid.int4,
+    -1,
+    d ? [arr, d] : [arr],
+  );
+}
+
+/** `array[i]` (one subscript, not a slice): the element, NULL outside the array; typmod and collation the array's. */
+export function arraySubscript(this: StatementCompiler, arr: Expr, indirection: Node[], c: ExprCtx): Expr {
+  const kind = arrayArg(arr, 'subscript');
+  const only = indirection.length === 1 ? indirection[0] : undefined;
+  const idx =
+    only && 'A_Indices' in only ? (only.A_Indices as { is_slice?: boolean; uidx?: Node }) : undefined;
+  if (!idx || idx.is_slice || !idx.uidx) throw unsupported('array slice or several subscripts');
+  let i = this.expr(idx.uidx, c);
+  if (i.unknown) i = this.resolveUnknown(i, Oid.int4);
+  // int8 and numeric subscripts are cast to int4 (which may fail): not served.
+  if (i.type !== Oid.int4 && i.type !== Oid.int2) throw new NotLocal(`array subscript of type ${i.typeName}`);
+  const elem = TYPES.get(arr.type)?.elem as number;
+  const e = derived(`${ArrFn.element}('${kind}', ${arr.sql}, ${i.sql})`, elem, arr.typmod, [arr, i]);
+  if (arr.coll !== undefined && (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar))
+    e.coll = arr.coll;
   return e;
 }

@@ -4,6 +4,7 @@ import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
 import { float8Input, Oid, TYPES } from '../pgtypes.js';
+import { SrfFn } from '../srf-functions.js';
 import { selectCommonType } from './common-type.js';
 import {
   cmpClassOfExpr,
@@ -13,6 +14,7 @@ import {
   resolveCollation,
 } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
+import { unnestKind } from './srfs.js';
 import { DETERMINISTIC_COLLATIONS, funcName, operatorName, unsupported } from './support.js';
 import type { Clause, CmpClass, Expr, ExprCtx } from './types.js';
 import { colName, constExpr, derived, hasLocalVars, isTextType } from './values.js';
@@ -194,7 +196,12 @@ export function anyAll(this: StatementCompiler, a: A_Expr, c: ExprCtx): Expr {
   try {
     r = this.expr(rnode, c);
     if (l.unknown && r.unknown) throw new NotLocal('could not determine the types of ANY operands');
-    if (l.unknown) throw unsupported('ANY with an untyped left operand');
+    if (l.unknown) {
+      // `'x' = ANY(tags)`: the literal takes the array's element type.
+      const elem = TYPES.get(r.type)?.elem;
+      if (elem === undefined || r.constant) throw unsupported('ANY with an untyped left operand');
+      l = this.resolveUnknown(l, elem);
+    }
     if (r.unknown) {
       const array = TYPES.get(operatorInputType(l.type))?.array;
       if (array === undefined) throw new NotLocal(`no array type for ${l.typeName}`);
@@ -203,7 +210,7 @@ export function anyAll(this: StatementCompiler, a: A_Expr, c: ExprCtx): Expr {
   } finally {
     this.jsonArrays = false;
   }
-  if (!r.constant) throw unsupported(`${any ? 'ANY' : 'ALL'} over a non-constant array`);
+  if (!r.constant) return this.anyOverColumn(l, r, any);
   const elem = TYPES.get(r.type)?.elem;
   if (elem === undefined) throw new NotLocal(`${any ? 'ANY' : 'ALL'} over non-array ${r.typeName}`);
   const probe = derived('value', elem, -1, []);
@@ -280,4 +287,23 @@ export function between(this: StatementCompiler, a: A_Expr, c: ExprCtx): Expr {
     default:
       return and(or(cmp('<', x, lo), cmp('>', x, hi)), or(cmp('<', x, hi), cmp('>', x, lo)));
   }
+}
+
+/**
+ * `x = ANY(array)` / `x <> ALL(array)` over an array in its stored form (a
+ * column, ARRAY[...] of columns): IN over its elements (srf-functions.ts
+ * unnest), which has Postgres's NULL logic (NULL without a match when an
+ * element or x is NULL; false for an empty array; <> ALL is its negation).
+ */
+export function anyOverColumn(this: StatementCompiler, l: Expr, r: Expr, any: boolean): Expr {
+  const elem = TYPES.get(r.type)?.elem;
+  const kind = elem === undefined ? undefined : unnestKind(elem);
+  if (elem === undefined || kind === undefined)
+    throw unsupported(`${any ? 'ANY' : 'ALL'} over ${r.typeName}`);
+  const a = this.alias();
+  const probe = derived(`${a}.v`, elem, -1, []);
+  if (isTextType(elem)) probe.coll = r.coll ?? 'default';
+  const t = this.typedComparison(l, probe, true);
+  const inner = `(${t.lsql} ${any ? 'IN' : 'NOT IN'} (SELECT ${t.rsql} FROM ${SrfFn.unnest}('${kind}', ${r.sql}) AS ${a}))`;
+  return derived(`(CASE WHEN ${r.sql} IS NULL THEN NULL ELSE ${inner} END)`, Oid.bool, -1, [l, r]);
 }

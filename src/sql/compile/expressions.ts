@@ -85,6 +85,9 @@ export function expr(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
       const ind = body as { arg?: Node; indirection?: Node[] };
       const arg = ind.arg ? this.expr(ind.arg, c) : undefined;
       if (arg?.type === Oid.jsonb && !arg.unknown) return this.jsonbSubscript(arg, ind.indirection ?? [], c);
+      if (arg && !arg.unknown && TYPES.get(arg.type)?.elem !== undefined) {
+        return this.arraySubscript(arg, ind.indirection ?? [], c);
+      }
       throw unsupported(`${describeNode(kind, body)}${c.clause === 'select' ? ' in select list' : ''}`);
     }
     case 'A_ArrayExpr':

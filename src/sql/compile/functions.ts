@@ -6,6 +6,7 @@ import { SqlFn } from '../functions.js';
 import { INTERVAL_UNITS } from '../interval.js';
 import { INTERVAL_FIELDS } from '../interval-ops.js';
 import { DATE_FIELDS, isIntType, Oid } from '../pgtypes.js';
+import { ARRAY_CALLS } from './arrays.js';
 import type { StatementCompiler } from './compiler.js';
 import { JSON_CALLS } from './json-calls.js';
 import { AGGREGATES, describeNode, ORDERED_AGGREGATES, unsupported } from './support.js';
@@ -27,6 +28,7 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
   if (f.agg_star || f.agg_distinct) throw unsupported(describeNode('FuncCall', f));
   if (JSON_CALLS.has(name)) return this.jsonCall(name, f, c);
   const args = (f.args ?? []).map((a) => this.expr(a, c));
+  if (ARRAY_CALLS.has(name)) return this.arrayCall(name, args);
   const textArg = (): Expr => {
     if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
     const a = args[0] as Expr;

@@ -24,7 +24,7 @@ interface SrfColumn {
 }
 
 /** The stored form kind of unnest's elements (srf-functions.ts). */
-function unnestKind(elem: number): string | undefined {
+export function unnestKind(elem: number): string | undefined {
   if (isIntType(elem)) return 'int';
   if (elem === Oid.bool) return 'bool';
   if ([Oid.text, Oid.varchar, Oid.bpchar, Oid.numeric, Oid.date, Oid.uuid].includes(elem as 25))
