@@ -164,6 +164,22 @@ const PROBES: Record<string, Probe[]> = {
   'extract(… FROM interval)': [
     'SELECT id, extract(epoch FROM took), extract(minute FROM took) FROM events ORDER BY id',
   ],
+  timestamp: [
+    "SELECT id, last_seen FROM users WHERE last_seen > timestamp '2024-01-01' ORDER BY last_seen, id",
+    'SELECT min(last_seen), max(last_seen) FROM users',
+  ],
+  '19990108': ["SELECT id FROM users WHERE birth > '19900108' ORDER BY id"],
+  'Jan 8 1999': ["SELECT id FROM users WHERE birth < 'Jan 8 1999' ORDER BY id"],
+  '08-Jan-1999': ["SELECT id FROM users WHERE last_seen < '08-Jan-2030 10:00' ORDER BY id"],
+  'timestamp − timestamp': [
+    "SELECT id, last_seen - timestamp '2024-01-01 12:00' FROM users WHERE last_seen > '-infinity' AND last_seen < 'infinity' ORDER BY id",
+  ],
+  'timestamp ± interval': [
+    "SELECT id, last_seen + interval '1 mon 1 day', last_seen - interval '1:30' FROM users ORDER BY id",
+  ],
+  'date ± interval': [
+    "SELECT id, birth + interval '1 year', birth - interval '36 hours' FROM users ORDER BY id",
+  ],
   TimeZone: ["SELECT id FROM users WHERE created_at > '2024-01-02 00:00:00' ORDER BY id"],
   C: ['SELECT id, name FROM users ORDER BY name COLLATE "C", id'],
   POSIX: ['SELECT id, name FROM users ORDER BY name COLLATE "POSIX" DESC, id'],

@@ -6,11 +6,27 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
-import { extractInterval, intervalAddSub, intervalKey, intervalNegate, justify } from './interval-ops.js';
+import {
+  datetimeKey,
+  extractInterval,
+  intervalAddSub,
+  intervalKey,
+  intervalNegate,
+  justify,
+} from './interval-ops.js';
+import { timestampAddInterval, timestampDiff } from './timestamp-ops.js';
 
 export const DtFn = {
   /** `(interval)`: a key whose bytewise order is interval_cmp's. */
   intervalKey: 'outpost_interval_key',
+  /** `(date)`: a key ordering dates, BC and 5-digit years included. */
+  dateKey: 'outpost_date_key',
+  /** `(timestamp)`: a key ordering timestamps. */
+  timestampKey: 'outpost_timestamp_key',
+  /** `(timestamp or date, interval, sign)`: timestamp ± interval. */
+  timestampInterval: 'outpost_timestamp_interval',
+  /** `(timestamp, timestamp)`: timestamp - timestamp. */
+  timestampDiff: 'outpost_timestamp_diff',
   /** `(interval)`: - interval. */
   intervalNeg: 'outpost_interval_neg',
   /** `(op, interval, interval)`: interval + / - interval. */
@@ -29,6 +45,18 @@ function text(v: unknown, what: string): string {
 export function registerDatetimeFunctions(db: Database.Database): void {
   const opts = { deterministic: true, safeIntegers: true };
   db.function(DtFn.intervalKey, opts, (v: unknown) => (v === null ? null : intervalKey(text(v, 'interval'))));
+  db.function(DtFn.dateKey, opts, (v: unknown) => (v === null ? null : datetimeKey(text(v, 'date'), false)));
+  db.function(DtFn.timestampKey, opts, (v: unknown) =>
+    v === null ? null : datetimeKey(text(v, 'timestamp'), true),
+  );
+  db.function(DtFn.timestampInterval, opts, (t: unknown, iv: unknown, sign: unknown) =>
+    t === null || iv === null
+      ? null
+      : timestampAddInterval(text(t, 'timestamp'), text(iv, 'interval'), Number(sign)),
+  );
+  db.function(DtFn.timestampDiff, opts, (a: unknown, b: unknown) =>
+    a === null || b === null ? null : timestampDiff(text(a, 'timestamp'), text(b, 'timestamp')),
+  );
   db.function(DtFn.intervalNeg, opts, (v: unknown) =>
     v === null ? null : intervalNegate(text(v, 'interval')),
   );

@@ -262,3 +262,31 @@ export function extractInterval(field: string, stored: string): string | null {
   }
   throw new NotLocal(`extract(${field} FROM interval)`);
 }
+
+const STORED_DATETIME = /^(\d{4,})-(\d{2})-(\d{2})((?: \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)?)( BC)?$/;
+
+/**
+ * A string ordering stored dates or timestamps (DateStyle ISO output) like
+ * Postgres: the plain form (4-digit AD year) is its own key, so that keys
+ * and plain values compare alike; BC values sort between '-infinity' and
+ * year 1 ('.' + the year counted backwards), years past 9999 between 9999
+ * and 'infinity' (':' + the padded year). `withTime`: a timestamp, whose
+ * time of day is padded to microseconds so that fractions order too.
+ */
+export function datetimeKey(stored: string, withTime: boolean): string {
+  if (stored === 'infinity' || stored === '-infinity') return stored;
+  const m = STORED_DATETIME.exec(stored);
+  if (!m || (withTime ? m[4] === '' : m[4] !== '')) {
+    throw new NotLocal(`${withTime ? 'timestamp' : 'date'} ${stored.slice(0, 40)} not comparable`);
+  }
+  const [, y, mo, d, t = '', bc] = m;
+  let rest = `-${mo}-${d}`;
+  if (withTime) {
+    const [hms, frac = ''] = t.trim().split('.');
+    rest += ` ${hms}.${frac.padEnd(6, '0')}`;
+  }
+  const year = Number(y);
+  if (bc) return `.${String(10_000_000 - year).padStart(8, '0')}${rest}`;
+  if ((y as string).length > 4) return `:${String(year).padStart(8, '0')}${rest}`;
+  return `${y}${rest}`;
+}

@@ -10,6 +10,7 @@
  */
 import { NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
+import { type DateTimeFields, isoDate, isoTime, parseDateTime } from './datetime-input.js';
 import { intervalInput } from './interval.js';
 import { jsonbInput, jsonInput } from './json.js';
 
@@ -43,6 +44,8 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   [Oid.bpchar, { name: 'bpchar', len: -1, array: Oid.bpcharArray, category: 'S' }],
   [Oid.date, { name: 'date', len: 4, array: Oid.dateArray, category: 'D' }],
   [Oid.timestamptz, { name: 'timestamptz', len: 8, category: 'D', preferred: true }],
+  // Stored as timestamp_out's text (DateStyle ISO), ' BC' and 5-digit years included.
+  [Oid.timestamp, { name: 'timestamp', len: 8, category: 'D' }],
   [Oid.uuid, { name: 'uuid', len: 16, array: Oid.uuidArray, category: 'U' }],
   [Oid.unknown, { name: 'unknown', len: -2, category: 'X' }],
   // Stored as jsonb_out's text (json: the input text); no comparison.
@@ -77,6 +80,7 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['varchar', Oid.varchar],
   ['date', Oid.date],
   ['timestamptz', Oid.timestamptz],
+  ['timestamp', Oid.timestamp],
   ['uuid', Oid.uuid],
   ['json', Oid.json],
   ['jsonb', Oid.jsonb],
@@ -191,55 +195,34 @@ function daysInMonth(y: number, mo: number): number {
 }
 
 export function dateInput(text: string, what: string): string {
-  const lower = text.toLowerCase();
   // '+infinity' is accepted from Postgres 16 only: forwarded (upstream decides).
-  if (lower === 'infinity') return 'infinity';
-  if (lower === '-infinity') return '-infinity';
-  if (!isPlainDate(text)) throw new NotLocal(`${what}: not a plain ISO date`);
-  return text;
+  const v = parseDateTime(text, what);
+  if (v === 'infinity' || v === '-infinity') return v;
+  if (v === 'epoch') return '1970-01-01';
+  // date_in ignores the time and zone fields.
+  return `${isoDate(v)}${v.bc ? ' BC' : ''}`;
 }
 
-const TSTZ_TEXT =
-  /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}(?::?\d{2})?)$/i;
+/** timestamp_in (no typmod) as timestamp_out prints it under DateStyle ISO; a zone in the input is ignored. */
+export function timestampInput(text: string, what: string): string {
+  const v = parseDateTime(text, what);
+  if (v === 'infinity' || v === '-infinity') return v;
+  if (v === 'epoch') return '1970-01-01 00:00:00';
+  return `${isoDate(v)} ${isoTime(v)}${v.bc ? ' BC' : ''}`;
+}
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
-/**
- * timestamptz_in for ISO timestamps with an explicit offset (without one the
- * session's TimeZone applies, so those are not accepted), as stored: the
- * output at TimeZone=UTC, DateStyle=ISO.
- */
-export function timestamptzInput(text: string, what: string): string {
-  const lower = text.toLowerCase();
-  // '+infinity' is accepted from Postgres 16 only: forwarded (upstream decides).
-  if (lower === 'infinity') return 'infinity';
-  if (lower === '-infinity') return '-infinity';
-  const m = TSTZ_TEXT.exec(text);
-  if (!m) throw new NotLocal(`${what}: not an ISO timestamp with offset`);
-  const [, ys, mos, ds, hs, mis, ss = '00', frac = '', off = 'Z'] = m;
-  const y = Number(ys);
-  const mo = Number(mos);
-  const d = Number(ds);
-  const h = Number(hs);
-  const mi = Number(mis);
-  const s = Number(ss);
-  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
-    throw new NotLocal(`${what}: timestamp out of the plain range`);
-  }
-  let offsetMin = 0;
-  if (off.toUpperCase() !== 'Z') {
-    const digits = off.slice(1).replace(':', '');
-    const oh = Number(digits.slice(0, 2));
-    const om = digits.length > 2 ? Number(digits.slice(2)) : 0;
-    if (oh > 15 || om > 59) throw new NotLocal(`${what}: offset out of range`);
-    offsetMin = (off[0] === '-' ? -1 : 1) * (oh * 60 + om);
-  }
+/** A finite timestamptz input read at `offsetMinutes` east of UTC, as stored (UTC, ISO). */
+function storedAt(v: DateTimeFields, offsetMinutes: number, what: string): string {
+  if (v.bc) throw new NotLocal(`${what}: BC timestamp`);
+  const t = v.time ?? { hour: 0, minute: 0, second: 0, fraction: '' };
   const date = new Date(0);
-  date.setUTCFullYear(y, mo - 1, d);
-  date.setUTCHours(h, mi - offsetMin, s, 0);
+  date.setUTCFullYear(v.year, v.month - 1, v.day);
+  date.setUTCHours(t.hour, t.minute - offsetMinutes, t.second, 0);
   const uy = date.getUTCFullYear();
   if (uy < 1 || uy > 9999) throw new NotLocal(`${what}: timestamp out of the plain range`);
-  const fraction = frac.replace(/0+$/, '');
+  const fraction = t.fraction.replace(/0+$/, '');
   return (
     `${pad(uy, 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
     `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}` +
@@ -247,30 +230,39 @@ export function timestamptzInput(text: string, what: string): string {
   );
 }
 
-/** An ISO timestamp or date without an offset: as a timestamptz, read in the session's TimeZone. */
-const TS_LOCAL_TEXT = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?$/;
+/**
+ * timestamptz_in for inputs with an explicit offset (without one the
+ * session's TimeZone applies, so those are not accepted here), as stored:
+ * the output at TimeZone=UTC, DateStyle=ISO.
+ */
+export function timestamptzInput(text: string, what: string): string {
+  const v = parseDateTime(text, what);
+  if (v === 'infinity' || v === '-infinity') return v;
+  if (v === 'epoch') return '1970-01-01 00:00:00+00';
+  if (v.offsetMinutes === undefined) throw new NotLocal(`${what}: not an ISO timestamp with offset`);
+  return storedAt(v, v.offsetMinutes, what);
+}
 
 /** Whether a timestamptz literal has no offset, so its value depends on the session's TimeZone. */
 export function timestamptzNeedsZone(text: string): boolean {
-  return TS_LOCAL_TEXT.test(text);
+  try {
+    const v = parseDateTime(text, 'timestamptz constant');
+    return typeof v !== 'string' && v.offsetMinutes === undefined;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * timestamptz_in for an ISO timestamp or date without an offset, read in a
- * zone `offsetMinutes` east of UTC (a fixed offset: UTC or a POSIX spec
- * like `<+05:30>-05:30`, where no daylight rule applies), as stored.
+ * timestamptz_in for an input without an offset, read in a zone
+ * `offsetMinutes` east of UTC (a fixed offset: UTC or a POSIX spec like
+ * `<+05:30>-05:30`, where no daylight rule applies), as stored.
  */
 export function timestamptzInputAt(text: string, offsetMinutes: number, what: string): string {
-  const m = TS_LOCAL_TEXT.exec(text);
-  if (!m) throw new NotLocal(`${what}: not an ISO timestamp`);
-  const [, y, mo, d, h = '00', mi = '00', sec, frac] = m;
-  const abs = Math.abs(offsetMinutes);
-  const off =
-    offsetMinutes === 0
-      ? 'Z'
-      : `${offsetMinutes < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
-  const time = `${h}:${mi}${sec !== undefined ? `:${sec}` : ''}${frac !== undefined ? `.${frac}` : ''}`;
-  return timestamptzInput(`${y}-${mo}-${d} ${time}${off}`, what);
+  const v = parseDateTime(text, what);
+  if (typeof v === 'string' || v.offsetMinutes !== undefined)
+    throw new NotLocal(`${what}: not a zoneless timestamp`);
+  return storedAt(v, offsetMinutes, what);
 }
 
 const UUID_TEXT = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
@@ -305,6 +297,8 @@ export function inputValue(type: number, text: string, what: string): Stored {
       return dateInput(text, what);
     case Oid.timestamptz:
       return timestamptzInput(text, what);
+    case Oid.timestamp:
+      return timestampInput(text, what);
     case Oid.uuid:
       return uuidInput(text, what);
     case Oid.jsonb:

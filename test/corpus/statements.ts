@@ -7,6 +7,7 @@
  * Postgres before 17 rejects (the suites also run on Postgres 15).
  */
 import { ARRAY_CORPUS } from './statements-arrays.js';
+import { DATETIME_CORPUS } from './statements-datetime.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
@@ -604,6 +605,7 @@ function filters(): string[] {
 export const CORPUS: string[] = [
   ...JSON_CORPUS,
   ...INTERVAL_CORPUS,
+  ...DATETIME_CORPUS,
   ...RECURSIVE_CORPUS,
   ...ARRAY_CORPUS,
   ...SRF_CORPUS,

@@ -74,7 +74,14 @@ export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c:
         e.coll = a.coll;
         return e;
       }
-      if (a.type === Oid.date) return aggExpr(`${name}(${comparable(a, 'date')})`, Oid.date);
+      if (a.type === Oid.date || a.type === Oid.timestamp) {
+        // By the key (BC and 5-digit years order differently from their text), returning the value.
+        const cls = a.type === Oid.date ? 'date' : 'ts';
+        return aggExpr(
+          `${SqlFn.extreme}(${name === 'min' ? -1 : 1}, ${comparable(a, cls)}, ${a.sql})`,
+          a.type,
+        );
+      }
       if (a.type === Oid.bpchar) {
         // Compared without trailing blanks; equal keys with different padding are ambiguous.
         this.requireCollation(a.coll, false, colName(a));

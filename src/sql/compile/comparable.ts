@@ -37,6 +37,8 @@ export function cmpClassOf(type: number): CmpClass | undefined {
       return 'tstz';
     case Oid.interval:
       return 'interval';
+    case Oid.timestamp:
+      return 'ts';
     case Oid.uuid:
       return 'uuid';
     default:
@@ -103,10 +105,12 @@ export function comparable(e: Expr, cls: CmpClass): string {
     case 'enum':
       return enumPosition(e);
     case 'date':
-      // ISO text orders like dates only for 4-digit AD years (and ±infinity);
-      // any other stored date makes the whole local run fall back upstream.
-      if (e.constant) return x;
-      return `(CASE WHEN ${x} IS NULL OR length(${x}) = 10 OR ${x} IN ('infinity', '-infinity') THEN ${x} ELSE ${SqlFn.notLocal}('date outside years 1-9999 AD') END)`;
+      // ISO text orders like dates for 4-digit AD years and ±infinity (the
+      // plain case, kept as is so that indexes apply); BC and 5-digit years
+      // go through the key, which orders them around the plain forms.
+      return `(CASE WHEN ${x} IS NULL OR length(${x}) = 10 OR ${x} IN ('infinity', '-infinity') THEN ${x} ELSE ${DtFn.dateKey}(${x}) END)`;
+    case 'ts':
+      return `${DtFn.timestampKey}(${x})`;
     default:
       return x;
   }

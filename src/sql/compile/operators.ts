@@ -25,6 +25,25 @@ export function arith(this: StatementCompiler, op: string, left: Expr, right: Ex
   if (l.unknown && r.unknown) throw new NotLocal(`operator is not unique: unknown ${op} unknown`);
   if (l.unknown) l = this.resolveUnknown(l, r.type);
   if (r.unknown) r = this.resolveUnknown(r, l.type);
+  const temporal = (t: number): boolean => t === Oid.timestamp || t === Oid.date;
+  if (
+    (temporal(l.type) && r.type === Oid.interval && (op === '+' || op === '-')) ||
+    (l.type === Oid.interval && temporal(r.type) && op === '+')
+  ) {
+    // timestamp_pl_interval / timestamp_mi_interval; date_pl_interval and date_mi_interval return timestamp.
+    const [t, iv] = l.type === Oid.interval ? [r, l] : [l, r];
+    const e = derived(
+      `${DtFn.timestampInterval}(${t.sql}, ${iv.sql}, ${op === '-' ? -1 : 1})`,
+      Oid.timestamp,
+      -1,
+      [l, r],
+    );
+    return this.errorCapable(e, c);
+  }
+  if (l.type === Oid.timestamp && r.type === Oid.timestamp && op === '-') {
+    const e = derived(`${DtFn.timestampDiff}(${l.sql}, ${r.sql})`, Oid.interval, -1, [l, r]);
+    return this.errorCapable(e, c);
+  }
   if (l.type === Oid.date || r.type === Oid.date) return this.dateArith(op, left, right, c);
   if (l.type === Oid.interval && r.type === Oid.interval && (op === '+' || op === '-')) {
     // interval_pl / interval_mi, field by field (overflow and ±infinity per timestamp.c).

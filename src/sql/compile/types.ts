@@ -227,6 +227,7 @@ export type CmpClass =
   | 'bpchar'
   | 'date'
   | 'tstz'
+  | 'ts'
   | 'interval'
   | 'uuid'
   | 'enum';

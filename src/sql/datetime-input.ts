@@ -1,0 +1,215 @@
+/**
+ * The common input forms of date_in, timestamp_in and timestamptz_in
+ * (ParseDateTime + DecodeDateTime in datetime.c), reduced to the canonical
+ * ISO spelling the stored forms use. Only forms whose meaning does not
+ * depend on session settings other than TimeZone are accepted: DateStyle's
+ * field order (MDY/DMY/YMD) decides `1/8/1999` and two-digit years, so a
+ * date must be ISO (`1999-01-08`, 4-digit year), `19990108`, or carry a
+ * month name with a 4-digit year and a 1-2 digit day (`Jan 8 1999`,
+ * `08-Jan-1999`, `1999-Jan-08`), which DecodeDate reads alike under every
+ * DateStyle. Everything else (volatile words like `today`, Julian days,
+ * AM/PM, zone names and abbreviations other than UTC/GMT/Z, 24:00, leap
+ * seconds, more than six fraction digits) throws NotLocal, so upstream
+ * parses it or raises its own error.
+ */
+import { NotLocal } from '../errors.js';
+
+export interface DateTimeFields {
+  year: number;
+  month: number;
+  day: number;
+  bc: boolean;
+  /** hh:mm:ss; absent for a date alone (midnight). */
+  time?: { hour: number; minute: number; second: number; fraction: string };
+  /** Offset east of UTC in minutes, when the input gives one. */
+  offsetMinutes?: number;
+}
+
+export type DateTimeInput = DateTimeFields | 'infinity' | '-infinity' | 'epoch';
+
+const MONTHS = new Map<string, number>([
+  ['jan', 1],
+  ['january', 1],
+  ['feb', 2],
+  ['february', 2],
+  ['mar', 3],
+  ['march', 3],
+  ['apr', 4],
+  ['april', 4],
+  ['may', 5],
+  ['jun', 6],
+  ['june', 6],
+  ['jul', 7],
+  ['july', 7],
+  ['aug', 8],
+  ['august', 8],
+  ['sep', 9],
+  ['sept', 9],
+  ['september', 9],
+  ['oct', 10],
+  ['october', 10],
+  ['nov', 11],
+  ['november', 11],
+  ['dec', 12],
+  ['december', 12],
+]);
+
+/** Day names (datetktbl DOW entries): accepted and ignored, as DecodeDateTime does. */
+const DAYS = new Set([
+  'sun',
+  'sunday',
+  'mon',
+  'monday',
+  'tue',
+  'tues',
+  'tuesday',
+  'wed',
+  'wednes',
+  'wednesday',
+  'thu',
+  'thur',
+  'thurs',
+  'thursday',
+  'fri',
+  'friday',
+  'sat',
+  'saturday',
+]);
+
+/** Zone words whose offset is zero under every setting and major. */
+const ZERO_ZONES = new Set(['utc', 'gmt', 'z']);
+
+export function daysInMonth(y: number, mo: number): number {
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1] ?? 0;
+}
+
+const ISO_DATE = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;
+const COMPACT_DATE = /^(\d{4})(\d{2})(\d{2})$/;
+const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(?:([+-])(\d{2})(?::?(\d{2}))?|(z))?$/;
+const OFFSET = /^([+-])(\d{2})(?::?(\d{2}))?$/;
+
+/** Parse `text` as date_in/timestamp_in/timestamptz_in would, for the forms described above. */
+export function parseDateTime(text: string, what: string): DateTimeInput {
+  const fail = (why = 'not a plain date/time'): never => {
+    throw new NotLocal(`${what}: ${why}`);
+  };
+  // Non-ASCII never spells a date here (and toLowerCase would fold some of it into ASCII).
+  if (!/^[\x20-\x7e\t\n\r\f\v]*$/.test(text)) fail();
+  const lower = text.replace(/^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g, '').toLowerCase();
+  if (lower === 'infinity') return 'infinity';
+  if (lower === '-infinity') return '-infinity';
+  if (lower === 'epoch') return 'epoch';
+  // `T` between an ISO date and a time.
+  const tokens = lower
+    .replace(/^(\d{4}-\d{1,2}-\d{1,2})t(?=\d)/, '$1 ')
+    .split(/[ \t\n\r,]+/)
+    .filter((t) => t !== '');
+  if (tokens.length === 0 || tokens.length > 6) fail();
+  let date: [number, number, number] | undefined;
+  let textMonth: number | undefined;
+  const numbers: string[] = [];
+  /** The order of the date parts: M (month name) and the numbers by length (Y: 4 digits, D: 1-2). */
+  let order = '';
+  let time: DateTimeFields['time'];
+  let offsetMinutes: number | undefined;
+  let era: 'ad' | 'bc' | undefined;
+  let dow = false;
+  const setOffset = (sign: string, h: string, m: string | undefined): void => {
+    if (offsetMinutes !== undefined) fail('two time zones');
+    const hh = Number(h);
+    const mm = Number(m ?? '0');
+    if (hh > 15 || mm > 59) fail('offset out of range');
+    offsetMinutes = (sign === '-' ? -1 : 1) * (hh * 60 + mm);
+  };
+  for (const tok of tokens) {
+    const isoDate = ISO_DATE.exec(tok) ?? COMPACT_DATE.exec(tok);
+    const timeField = isoDate ? null : TIME.exec(tok);
+    const offset = isoDate || timeField ? null : OFFSET.exec(tok);
+    if (isoDate) {
+      if (date || textMonth !== undefined || numbers.length > 0) fail('two dates');
+      date = [Number(isoDate[1]), Number(isoDate[2]), Number(isoDate[3])];
+    } else if (timeField) {
+      if (time) fail('two times');
+      const [, h, mi, s = '0', frac = '', sign, oh, om, zulu] = timeField;
+      time = { hour: Number(h), minute: Number(mi), second: Number(s), fraction: frac };
+      if (sign !== undefined) setOffset(sign, oh as string, om);
+      else if (zulu !== undefined) setOffset('+', '00', '00');
+    } else if (offset) {
+      // A signed number right after a time is its zone (ParseDateTime); elsewhere it may be a date part.
+      if (!time) fail('offset without a time');
+      setOffset(offset[1] as string, offset[2] as string, offset[3]);
+    } else if (ZERO_ZONES.has(tok)) {
+      if (offsetMinutes !== undefined) fail('two time zones');
+      offsetMinutes = 0;
+    } else if (tok === 'ad' || tok === 'bc') {
+      if (era) fail('two eras');
+      era = tok;
+    } else if (DAYS.has(tok)) {
+      if (dow) fail('two day names');
+      dow = true;
+    } else if (/^\d{1,4}$/.test(tok)) {
+      numbers.push(tok);
+      order += tok.length === 4 ? 'Y' : tok.length <= 2 ? 'D' : '?';
+    } else {
+      // A date with a month name and '-' delimiters: 1999-Jan-08, Jan-08-1999, 08-Jan-1999.
+      const parts = tok.split('-');
+      if (parts.length !== 3 && !(parts.length === 1 && MONTHS.has(tok))) fail();
+      for (const p of parts) {
+        const month = MONTHS.get(p);
+        if (month !== undefined) {
+          if (textMonth !== undefined) fail('two months');
+          textMonth = month;
+          order += 'M';
+        } else if (/^\d{1,4}$/.test(p)) {
+          numbers.push(p);
+          order += p.length === 4 ? 'Y' : p.length <= 2 ? 'D' : '?';
+        } else fail();
+      }
+    }
+  }
+  if (textMonth !== undefined) {
+    if (date) fail('two dates');
+    const year = numbers.filter((n) => n.length === 4);
+    const day = numbers.filter((n) => n.length <= 2);
+    if (numbers.length !== 2 || year.length !== 1 || day.length !== 1) fail('date fields not unambiguous');
+    // MON-DD-YYYY, DD-MON-YYYY and YYYY-MON-DD are read alike under every DateStyle (DecodeDate); others are not.
+    if (order !== 'MDY' && order !== 'DMY' && order !== 'YMD') fail('date fields not unambiguous');
+    date = [Number(year[0]), textMonth, Number(day[0])];
+  } else if (numbers.length > 0) fail('date fields not unambiguous');
+  if (!date) fail('no date');
+  const [year, month, day] = date as [number, number, number];
+  // The earliest date is 4714-11-24 BC (Julian day 0): keep clear of that edge.
+  if (era === 'bc' && year > 4713) fail('date before 4713 BC');
+  if (
+    year < 1 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysInMonth(era === 'bc' ? 1 - year : year, month)
+  )
+    fail('date field out of range');
+  if (time && (time.hour > 23 || time.minute > 59 || time.second > 59)) fail('time field out of range');
+  return {
+    year,
+    month,
+    day,
+    bc: era === 'bc',
+    ...(time ? { time } : {}),
+    ...(offsetMinutes !== undefined ? { offsetMinutes } : {}),
+  };
+}
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+/** date_out / timestamp_out (DateStyle ISO) of the date part. */
+export function isoDate(f: DateTimeFields): string {
+  return `${pad(f.year, 4)}-${pad(f.month)}-${pad(f.day)}`;
+}
+
+/** hh:mm:ss[.fraction without trailing zeros] (midnight for a date alone). */
+export function isoTime(f: DateTimeFields): string {
+  const t = f.time ?? { hour: 0, minute: 0, second: 0, fraction: '' };
+  const frac = t.fraction.replace(/0+$/, '');
+  return `${pad(t.hour)}:${pad(t.minute)}:${pad(t.second)}${frac ? `.${frac}` : ''}`;
+}

@@ -1,0 +1,129 @@
+/**
+ * timestamp arithmetic on stored values (timestamp_out text, DateStyle ISO):
+ * timestamp - timestamp (timestamp_mi), timestamp ± interval
+ * (timestamp_pl_interval / timestamp_mi_interval) and date ± interval
+ * (through the timestamp at midnight). Results outside years 1-9999 AD, and
+ * every infinite operand (15 and 17 differ there: 17 has infinite
+ * intervals), throw NotLocal so that upstream answers.
+ */
+import { NotLocal } from '../errors.js';
+import { daysInMonth } from './datetime-input.js';
+import { parseStoredInterval, storeInterval } from './interval-ops.js';
+
+const USECS_PER_DAY = 86_400_000_000n;
+
+interface Civil {
+  /** Astronomical year: 1 BC is 0. */
+  year: number;
+  month: number;
+  day: number;
+  /** Microseconds since midnight. */
+  usec: bigint;
+}
+
+const STORED = /^(\d{4,})-(\d{2})-(\d{2})(?: (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?( BC)?$/;
+
+function civil(stored: string, what: string): Civil {
+  const m = STORED.exec(stored);
+  if (!m) throw new NotLocal(`${what} ${stored.slice(0, 30)} not finite ISO`);
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', bc] = m;
+  const year = bc ? 1 - Number(y) : Number(y);
+  const usec =
+    ((BigInt(h) * 60n + BigInt(mi)) * 60n + BigInt(s)) * 1_000_000n + BigInt(frac.padEnd(6, '0') || '0');
+  return { year, month: Number(mo), day: Number(d), usec };
+}
+
+/** Days since 1970-01-01 (proleptic Gregorian, astronomical years). */
+function daysFromCivil(y0: number, m: number, d: number): number {
+  const y = m <= 2 ? y0 - 1 : y0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+}
+
+function civilFromDays(z0: number): [number, number, number] {
+  const z = z0 + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp + (mp < 10 ? 3 : -9);
+  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
+}
+
+function toUsec(c: Civil): bigint {
+  return BigInt(daysFromCivil(c.year, c.month, c.day)) * USECS_PER_DAY + c.usec;
+}
+
+const pad = (n: number | bigint, w = 2): string => String(n).padStart(w, '0');
+
+function format(t: bigint, what: string): string {
+  let days = t / USECS_PER_DAY;
+  let usec = t % USECS_PER_DAY;
+  if (usec < 0n) {
+    usec += USECS_PER_DAY;
+    days -= 1n;
+  }
+  const [y, mo, d] = civilFromDays(Number(days));
+  if (y < 1 || y > 9999) throw new NotLocal(`${what}: result outside years 1-9999 AD`);
+  const secs = usec / 1_000_000n;
+  const frac = (usec % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
+  return (
+    `${pad(y, 4)}-${pad(mo)}-${pad(d)} ${pad(secs / 3600n)}:${pad((secs / 60n) % 60n)}:${pad(secs % 60n)}` +
+    `${frac ? `.${frac}` : ''}`
+  );
+}
+
+/** timestamp_mi: the difference in microseconds, then interval_justify_hours. */
+export function timestampDiff(a: string, b: string): string {
+  const t = toUsec(civil(a, 'timestamp')) - toUsec(civil(b, 'timestamp'));
+  const days = t / USECS_PER_DAY;
+  let time = t - days * USECS_PER_DAY;
+  let d = Number(days);
+  if (d > 0 && time < 0n) {
+    time += USECS_PER_DAY;
+    d--;
+  } else if (d < 0 && time > 0n) {
+    time -= USECS_PER_DAY;
+    d++;
+  }
+  return storeInterval({ months: 0, days: d, usec: time });
+}
+
+/** timestamp_pl_interval (sign 1) / timestamp_mi_interval (sign -1); a date operand is its midnight. */
+export function timestampAddInterval(stored: string, interval: string, sign: number): string {
+  const iv = parseStoredInterval(interval);
+  if (typeof iv === 'string') throw new NotLocal('infinite interval operand');
+  // An infinite timestamp (or date, as its timestamp) plus a finite interval stays itself, on 15 and 17.
+  if (stored === 'infinity' || stored === '-infinity') return stored;
+  // Far beyond years 1-9999 an intermediate step could leave Postgres's range where the result does not.
+  if (Math.abs(iv.months) > 2_000_000 || Math.abs(iv.days) > 50_000_000)
+    throw new NotLocal('interval too large to add exactly');
+  const c = civil(stored, 'timestamp');
+  const months = sign * iv.months;
+  const days = sign * iv.days;
+  const time = BigInt(sign) * iv.usec;
+  if (months !== 0) {
+    let mon = c.month + months;
+    let year = c.year;
+    if (mon > 12) {
+      year += Math.trunc((mon - 1) / 12);
+      mon = ((mon - 1) % 12) + 1;
+    } else if (mon < 1) {
+      year += Math.trunc(mon / 12) - 1;
+      mon = (mon % 12) + 12;
+    }
+    c.year = year;
+    c.month = mon;
+    c.day = Math.min(c.day, daysInMonth(year, mon));
+  }
+  let t = toUsec(c);
+  if (days !== 0) t += BigInt(days) * USECS_PER_DAY;
+  t += time;
+  return format(t, 'timestamp');
+}
