@@ -180,6 +180,16 @@ const PROBES: Record<string, Probe[]> = {
   'date ± interval': [
     "SELECT id, birth + interval '1 year', birth - interval '36 hours' FROM users ORDER BY id",
   ],
+  time: [
+    "SELECT id, tod FROM events WHERE tod > time '10:00' ORDER BY tod, id",
+    'SELECT min(tod), max(tod) FROM events',
+  ],
+  'time − time': ["SELECT id, tod - time '06:00' FROM events ORDER BY id"],
+  'time ± interval': ["SELECT id, tod + interval '20 hours', tod - interval '1:00' FROM events ORDER BY id"],
+  'date + time': ["SELECT id, date '2024-05-01' + tod FROM events ORDER BY id"],
+  'extract(… FROM time)': [
+    'SELECT id, extract(hour FROM tod), extract(epoch FROM tod) FROM events ORDER BY id',
+  ],
   TimeZone: ["SELECT id FROM users WHERE created_at > '2024-01-02 00:00:00' ORDER BY id"],
   C: ['SELECT id, name FROM users ORDER BY name COLLATE "C", id'],
   POSIX: ['SELECT id, name FROM users ORDER BY name COLLATE "POSIX" DESC, id'],

@@ -14,7 +14,14 @@ import {
   intervalNegate,
   justify,
 } from './interval-ops.js';
-import { timestampAddInterval, timestampDiff } from './timestamp-ops.js';
+import {
+  dateAddTime,
+  extractTime,
+  timeAddInterval,
+  timeDiff,
+  timestampAddInterval,
+  timestampDiff,
+} from './timestamp-ops.js';
 
 export const DtFn = {
   /** `(interval)`: a key whose bytewise order is interval_cmp's. */
@@ -27,6 +34,14 @@ export const DtFn = {
   timestampInterval: 'outpost_timestamp_interval',
   /** `(timestamp, timestamp)`: timestamp - timestamp. */
   timestampDiff: 'outpost_timestamp_diff',
+  /** `(time, interval, sign)`: time ± interval. */
+  timeInterval: 'outpost_time_interval',
+  /** `(time, time)`: time - time. */
+  timeDiff: 'outpost_time_diff',
+  /** `(date, time)`: date + time. */
+  dateTime: 'outpost_date_time',
+  /** `(field, time)`: extract(field FROM time), numeric. */
+  extractTime: 'outpost_extract_time',
   /** `(interval)`: - interval. */
   intervalNeg: 'outpost_interval_neg',
   /** `(op, interval, interval)`: interval + / - interval. */
@@ -56,6 +71,18 @@ export function registerDatetimeFunctions(db: Database.Database): void {
   );
   db.function(DtFn.timestampDiff, opts, (a: unknown, b: unknown) =>
     a === null || b === null ? null : timestampDiff(text(a, 'timestamp'), text(b, 'timestamp')),
+  );
+  db.function(DtFn.timeInterval, opts, (t: unknown, iv: unknown, sign: unknown) =>
+    t === null || iv === null ? null : timeAddInterval(text(t, 'time'), text(iv, 'interval'), Number(sign)),
+  );
+  db.function(DtFn.timeDiff, opts, (a: unknown, b: unknown) =>
+    a === null || b === null ? null : timeDiff(text(a, 'time'), text(b, 'time')),
+  );
+  db.function(DtFn.dateTime, opts, (d: unknown, t: unknown) =>
+    d === null || t === null ? null : dateAddTime(text(d, 'date'), text(t, 'time')),
+  );
+  db.function(DtFn.extractTime, opts, (f: unknown, t: unknown) =>
+    t === null ? null : extractTime(String(f), text(t, 'time')),
   );
   db.function(DtFn.intervalNeg, opts, (v: unknown) =>
     v === null ? null : intervalNegate(text(v, 'interval')),

@@ -213,3 +213,36 @@ export function isoTime(f: DateTimeFields): string {
   const frac = t.fraction.replace(/0+$/, '');
   return `${pad(t.hour)}:${pad(t.minute)}:${pad(t.second)}${frac ? `.${frac}` : ''}`;
 }
+
+const TIME_ONLY = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(?:[+-]\d{2}(?::?\d{2})?|z)?$/;
+
+/**
+ * time_in (no typmod) for `hh:mm[:ss[.ffffff]]`, optionally after an ISO
+ * date and with a numeric offset or UTC/GMT/Z (both ignored, as
+ * DecodeTimeOnly's result for time is), as time_out prints it. 24:00:00 is
+ * the largest time; leap seconds, AM/PM and zone names are forwarded.
+ */
+export function timeInput(text: string, what: string): string {
+  const fail = (why = 'not a plain time'): never => {
+    throw new NotLocal(`${what}: ${why}`);
+  };
+  if (!/^[\x20-\x7e\t\n\r\f\v]*$/.test(text)) fail();
+  const tokens = text
+    .toLowerCase()
+    .split(/[ \t\n\r\f\v]+/)
+    .filter((t) => t !== '');
+  let i = 0;
+  if (tokens.length > 1 && ISO_DATE.test(tokens[0] as string)) i++;
+  const m = TIME_ONLY.exec(tokens[i] ?? '');
+  if (!m) fail();
+  const rest = tokens.slice(i + 1);
+  if (rest.length > 1 || (rest.length === 1 && !ZERO_ZONES.has(rest[0] as string))) fail();
+  const [, h, mi, s = '00', frac = ''] = m as RegExpExecArray;
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  const fraction = frac.replace(/0+$/, '');
+  if (minute > 59 || second > 59) fail('time field out of range');
+  if (hour > 24 || (hour === 24 && (minute > 0 || second > 0 || fraction !== ''))) fail('time out of range');
+  return `${pad(hour)}:${pad(minute)}:${pad(second)}${fraction ? `.${fraction}` : ''}`;
+}

@@ -10,7 +10,7 @@
  */
 import { NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
-import { type DateTimeFields, isoDate, isoTime, parseDateTime } from './datetime-input.js';
+import { type DateTimeFields, isoDate, isoTime, parseDateTime, timeInput } from './datetime-input.js';
 import { intervalInput } from './interval.js';
 import { jsonbInput, jsonInput } from './json.js';
 
@@ -46,6 +46,8 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   [Oid.timestamptz, { name: 'timestamptz', len: 8, category: 'D', preferred: true }],
   // Stored as timestamp_out's text (DateStyle ISO), ' BC' and 5-digit years included.
   [Oid.timestamp, { name: 'timestamp', len: 8, category: 'D' }],
+  // Stored as time_out's text: fixed width, so the text orders like the times.
+  [Oid.time, { name: 'time', len: 8, category: 'D' }],
   [Oid.uuid, { name: 'uuid', len: 16, array: Oid.uuidArray, category: 'U' }],
   [Oid.unknown, { name: 'unknown', len: -2, category: 'X' }],
   // Stored as jsonb_out's text (json: the input text); no comparison.
@@ -81,6 +83,7 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['date', Oid.date],
   ['timestamptz', Oid.timestamptz],
   ['timestamp', Oid.timestamp],
+  ['time', Oid.time],
   ['uuid', Oid.uuid],
   ['json', Oid.json],
   ['jsonb', Oid.jsonb],
@@ -299,6 +302,8 @@ export function inputValue(type: number, text: string, what: string): Stored {
       return timestamptzInput(text, what);
     case Oid.timestamp:
       return timestampInput(text, what);
+    case Oid.time:
+      return timeInput(text, what);
     case Oid.uuid:
       return uuidInput(text, what);
     case Oid.jsonb:

@@ -127,3 +127,77 @@ export function timestampAddInterval(stored: string, interval: string, sign: num
   t += time;
   return format(t, 'timestamp');
 }
+
+const STORED_TIME = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
+
+/** A stored time (time_out text) as microseconds since midnight. */
+function timeUsec(stored: string): bigint {
+  const m = STORED_TIME.exec(stored);
+  if (!m) throw new NotLocal(`time ${stored.slice(0, 20)} not in time_out form`);
+  const [, h, mi, s, frac = ''] = m;
+  return (
+    ((BigInt(h as string) * 60n + BigInt(mi as string)) * 60n + BigInt(s as string)) * 1_000_000n +
+    BigInt(frac.padEnd(6, '0') || '0')
+  );
+}
+
+function formatTime(usec: bigint): string {
+  const secs = usec / 1_000_000n;
+  const frac = (usec % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
+  return `${pad(secs / 3600n)}:${pad((secs / 60n) % 60n)}:${pad(secs % 60n)}${frac ? `.${frac}` : ''}`;
+}
+
+/** time_mi_time: the difference as an interval of microseconds (not justified). */
+export function timeDiff(a: string, b: string): string {
+  return storeInterval({ months: 0, days: 0, usec: timeUsec(a) - timeUsec(b) });
+}
+
+/** time_pl_interval / time_mi_interval: only the interval's time part counts, wrapped into one day. */
+export function timeAddInterval(stored: string, interval: string, sign: number): string {
+  const iv = parseStoredInterval(interval);
+  if (typeof iv === 'string') throw new NotLocal('infinite interval added to a time');
+  let r = (timeUsec(stored) + BigInt(sign) * iv.usec) % USECS_PER_DAY;
+  if (r < 0n) r += USECS_PER_DAY;
+  return formatTime(r);
+}
+
+/** date + time (datetime_pl): the timestamp; an infinite date stays infinite. */
+export function dateAddTime(date: string, time: string): string {
+  if (date === 'infinity' || date === '-infinity') return date;
+  return format(toUsec(civil(date, 'date')) + timeUsec(time), 'timestamp');
+}
+
+/** Fields of extract(field FROM time) (the others are errors for time). */
+export const TIME_FIELDS: ReadonlySet<string> = new Set([
+  'microseconds',
+  'milliseconds',
+  'second',
+  'minute',
+  'hour',
+  'epoch',
+]);
+
+/** extract(field FROM time) (time_part_common, numeric result). */
+export function extractTime(field: string, stored: string): string {
+  const usec = timeUsec(stored);
+  const inMinute = usec % 60_000_000n;
+  const scaled = (v: bigint, scale: number): string => {
+    const digits = v.toString().padStart(scale + 1, '0');
+    return `${digits.slice(0, digits.length - scale)}.${digits.slice(digits.length - scale)}`;
+  };
+  switch (field) {
+    case 'microseconds':
+      return String(inMinute);
+    case 'milliseconds':
+      return scaled(inMinute, 3);
+    case 'second':
+      return scaled(inMinute, 6);
+    case 'minute':
+      return String((usec / 60_000_000n) % 60n);
+    case 'hour':
+      return String(usec / 3_600_000_000n);
+    case 'epoch':
+      return scaled(usec, 6);
+  }
+  throw new NotLocal(`extract(${field} FROM time)`);
+}

@@ -41,4 +41,18 @@ export const DATETIME_CORPUS: string[] = [
   `SELECT timestamp '0001-01-01 BC' + interval '1 year' AS a, timestamp '9999-01-01' + interval '-5 years -3 days' AS b`,
   `SELECT id, birth + interval '18 years' AS adult FROM users WHERE birth < date '2000-01-01' ORDER BY id`,
   `!SELECT timestamp '2024-01-01 00:00:00' + interval '1 day 1 day'`,
+  // time (1083): input, comparisons, arithmetic, extract.
+  `SELECT time '00:00' AS a, time '1:02' AS b, time '23:59:59.999999' AS c, time '24:00:00' AS d, time '2003-03-07 15:36:39' AS e, time '15:36:39+05' AS f, '12:00:00.500 UTC'::time AS g`,
+  `!SELECT time '24:00:00.01'`,
+  `!SELECT time '24:01:00'`,
+  `!SELECT time '25:00:00'`,
+  `!SELECT time '12:60'`,
+  `SELECT id, tod FROM events WHERE tod < '05:06:07' ORDER BY tod, id`,
+  `SELECT id, tod FROM events WHERE tod >= time '20:00' ORDER BY tod DESC, id`,
+  `SELECT min(tod), max(tod), count(DISTINCT tod) FROM events`,
+  `SELECT id, tod - time '12:00' AS d, tod + interval '1 day 13:30' AS p, tod - interval '25:00:00.5' AS m, interval '-1 hour' + tod AS q FROM events ORDER BY id`,
+  `SELECT id, date '2024-01-31' + tod AS ts, tod + date '2024-02-29' AS ts2 FROM events WHERE id > 70 ORDER BY id`,
+  `SELECT id, extract(hour FROM tod) AS h, extract(minute FROM tod) AS mi, extract(second FROM tod) AS s, extract(milliseconds FROM tod) AS ms, extract(microseconds FROM tod) AS us, extract(epoch FROM tod) AS e FROM events ORDER BY id`,
+  `!SELECT extract(day FROM time '12:00')`,
+  `SELECT date 'infinity' + time '10:00' AS a, time '23:59' - time '00:00:00.000001' AS b`,
 ];

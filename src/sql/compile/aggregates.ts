@@ -74,6 +74,8 @@ export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c:
         e.coll = a.coll;
         return e;
       }
+      // time_out text is fixed width: its order is the times'.
+      if (a.type === Oid.time) return aggExpr(`${name}(${a.sql})`, Oid.time);
       if (a.type === Oid.date || a.type === Oid.timestamp) {
         // By the key (BC and 5-digit years order differently from their text), returning the value.
         const cls = a.type === Oid.date ? 'date' : 'ts';

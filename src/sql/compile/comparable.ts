@@ -39,6 +39,8 @@ export function cmpClassOf(type: number): CmpClass | undefined {
       return 'interval';
     case Oid.timestamp:
       return 'ts';
+    case Oid.time:
+      return 'time';
     case Oid.uuid:
       return 'uuid';
     default:

@@ -6,6 +6,7 @@ import { SqlFn } from '../functions.js';
 import { INTERVAL_UNITS } from '../interval.js';
 import { INTERVAL_FIELDS } from '../interval-ops.js';
 import { DATE_FIELDS, isIntType, Oid } from '../pgtypes.js';
+import { TIME_FIELDS } from '../timestamp-ops.js';
 import { ARRAY_CALLS } from './arrays.js';
 import type { StatementCompiler } from './compiler.js';
 import { JSON_CALLS } from './json-calls.js';
@@ -67,6 +68,11 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
         if (unit === undefined || !INTERVAL_FIELDS.has(unit))
           throw new NotLocal(`extract(${field} FROM interval)`);
         return derived(`${DtFn.extractInterval}('${unit}', ${x.sql})`, Oid.numeric, -1, [x]);
+      }
+      if (x.type === Oid.time && !x.unknown) {
+        const unit = INTERVAL_UNITS.get(field);
+        if (unit === undefined || !TIME_FIELDS.has(unit)) throw new NotLocal(`extract(${field} FROM time)`);
+        return derived(`${DtFn.extractTime}('${unit}', ${x.sql})`, Oid.numeric, -1, [x]);
       }
       if (x.type !== Oid.date) throw new NotLocal(`extract() from ${x.typeName}`);
       if (!DATE_FIELDS.has(field)) throw new NotLocal(`extract(${field} FROM date)`);

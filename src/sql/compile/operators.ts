@@ -40,6 +40,29 @@ export function arith(this: StatementCompiler, op: string, left: Expr, right: Ex
     );
     return this.errorCapable(e, c);
   }
+  if (
+    (l.type === Oid.time && r.type === Oid.interval && (op === '+' || op === '-')) ||
+    (l.type === Oid.interval && r.type === Oid.time && op === '+')
+  ) {
+    const [t, iv] = l.type === Oid.interval ? [r, l] : [l, r];
+    const e = derived(`${DtFn.timeInterval}(${t.sql}, ${iv.sql}, ${op === '-' ? -1 : 1})`, Oid.time, -1, [
+      l,
+      r,
+    ]);
+    return this.errorCapable(e, c);
+  }
+  if (l.type === Oid.time && r.type === Oid.time && op === '-') {
+    const e = derived(`${DtFn.timeDiff}(${l.sql}, ${r.sql})`, Oid.interval, -1, [l, r]);
+    return this.errorCapable(e, c);
+  }
+  if (
+    op === '+' &&
+    ((l.type === Oid.date && r.type === Oid.time) || (l.type === Oid.time && r.type === Oid.date))
+  ) {
+    const [d, t] = l.type === Oid.date ? [l, r] : [r, l];
+    const e = derived(`${DtFn.dateTime}(${d.sql}, ${t.sql})`, Oid.timestamp, -1, [l, r]);
+    return this.errorCapable(e, c);
+  }
   if (l.type === Oid.timestamp && r.type === Oid.timestamp && op === '-') {
     const e = derived(`${DtFn.timestampDiff}(${l.sql}, ${r.sql})`, Oid.interval, -1, [l, r]);
     return this.errorCapable(e, c);

@@ -228,6 +228,7 @@ export type CmpClass =
   | 'date'
   | 'tstz'
   | 'ts'
+  | 'time'
   | 'interval'
   | 'uuid'
   | 'enum';
