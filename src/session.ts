@@ -48,9 +48,13 @@ export interface SessionState {
    * is on its way; `dirty` when more such statements were sent after it),
    * nothing is answered locally. `resets`: the check also reads the
    * session's reset values of the timeouts it follows (a role, database or
-   * server default may set them; src/router/timeouts.ts).
+   * server default may set them; src/router/timeouts.ts). `sent`: checks
+   * sent so far; only the latest one's answer may end the wait (an earlier
+   * one read the state before later user code ran).
    */
-  stateCheck?: { reason: string; inFlight: boolean; dirty: boolean; resets?: true } | undefined;
+  stateCheck?:
+    | { reason: string; inFlight: boolean; dirty: boolean; resets?: true; sent?: number }
+    | undefined;
   /**
    * A READ COMMITTED transaction the client began that upstream has not
    * heard of yet (src/server/local-transaction.ts): `txStatus` is 'T' while

@@ -125,7 +125,7 @@ export class ClientSession extends TransactionPhase {
   protected extendedMessage(frame: Frame): void {
     if (!this.state) throw protocolViolation('extended-protocol message before startup');
     if (
-      this.onlyPositionOwed() &&
+      this.onlyHiddenOwed(false) &&
       (this.extended.startsReadBatch(frame) || this.extended.startsTxControl(frame))
     ) {
       // The previous write's position is on its way: then the fence decides.
@@ -249,7 +249,7 @@ export class ClientSession extends TransactionPhase {
         break;
       case 'local': {
         if (!idle) {
-          if (this.onlyPositionOwed()) {
+          if (this.onlyHiddenOwed(false)) {
             this.defer(frame);
             return;
           }
@@ -321,7 +321,10 @@ export class ClientSession extends TransactionPhase {
       route.kind === 'upstream' &&
       !this.extended.forwardedUnsynced() &&
       (route.endsIdle === 'always' ||
-        (route.endsIdle === 'from-idle' && state.txStatus === 'I' && this.tracker.size() === 1));
+        (route.endsIdle === 'from-idle' &&
+          state.txStatus === 'I' &&
+          // Nothing owed before it but Outpost's own checks (run outside a transaction).
+          this.tracker.size() === 1 + this.hiddenOwed));
     // It ends outside a transaction: right behind it, in the same write, one
     // hidden query checks the session's state (when user code may have run)
     // and reads its commit's position (when it may have written), so both

@@ -88,6 +88,8 @@ export interface ExtendedHost {
   readonly reply: ReplyWriter;
   /** Upstream owes nothing and nothing is half-relayed: a local reply now is in order. */
   quiet(): boolean;
+  /** Nothing is owed upstream but Outpost's own state checks and position queries. */
+  quietButHidden(): boolean;
   /** Queue bytes for upstream (in order), with what upstream will answer to them. */
   send(bytes: Buffer, expect: Expectation | undefined): void;
   /**

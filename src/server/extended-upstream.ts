@@ -283,9 +283,10 @@ export abstract class ExtendedUpstream {
         timeout: false,
       };
       this.batch = this.startBatch(frame);
-      // Started outside a transaction with nothing owed: it ends outside one
-      // unless a statement in it controls the transaction.
-      this.endsIdle = this.host.quiet() && this.host.state.txStatus === 'I';
+      // Started outside a transaction with nothing owed (but Outpost's own
+      // checks, which run outside one too): it ends outside one unless a
+      // statement in it controls the transaction.
+      this.endsIdle = this.host.quietButHidden() && this.host.state.txStatus === 'I';
     }
     if (this.batch.mode === 'local') {
       if (!this.host.quiet()) return 'defer';

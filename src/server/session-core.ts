@@ -123,8 +123,12 @@ export abstract class SessionCore {
   /** Something in `forward` may write (see `flushRound`). */
   protected roundMayWrite = false;
 
-  /** Hidden position queries owed (`sendPositionQuery`). */
-  protected positionQueries = 0;
+  /**
+   * Hidden state checks and position queries owed (session-relay.ts): sent
+   * only where the session ends outside a transaction, so a statement sent
+   * behind them runs where it would with nothing owed.
+   */
+  protected hiddenOwed = 0;
 
   /** Upstream sent CopyInResponse and the client has not ended the copy yet. */
   protected copyIn = false;
@@ -221,6 +225,7 @@ export abstract class SessionCore {
       tracker: this.tracker,
       reply: this.reply,
       quiet: () => this.idle(),
+      quietButHidden: () => this.onlyHiddenOwed(true),
       send: (bytes, expect) => {
         this.forwardBytes(bytes);
         if (expect) this.tracker.push(expect);
@@ -668,6 +673,7 @@ export abstract class SessionCore {
   protected abstract observe(type: number, body: Buffer): void;
   protected abstract sendStateCheck(flush: boolean, position?: boolean): void;
   protected abstract sendBehind(position: boolean): void;
+  protected abstract onlyHiddenOwed(orNothing: boolean): boolean;
   protected abstract startLocal(
     offload: LocalOffload,
     done: (outcome: JobOutcome, stoppedBy: 'user' | 'timeout') => void,

@@ -86,21 +86,22 @@ export abstract class RelayPhase extends StartupPhase {
   protected override sendBehind(position: boolean): void {
     const check = this.state?.stateCheck;
     const withPosition = position && this.fence !== undefined;
-    if (check && !check.inFlight) this.sendStateCheck(false, withPosition);
+    // One in flight read the state before these statements' user code: a new one goes behind them.
+    if (check && (!check.inFlight || check.dirty)) this.sendStateCheck(false, withPosition);
     else if (withPosition) this.sendPositionQuery();
   }
 
   /** The position alone (see `sendBehind`), hidden from the client. */
   protected sendPositionQuery(): void {
     this.forward.push(POSITION_QUERY);
-    this.positionQueries++;
+    this.hiddenOwed++;
     this.tracker.push({
       kind: 'query',
       hidden: true,
       hideErrors: true,
       row: (body) => this.positionRead(dataRowValues(body)[0]),
       settle: () => {
-        this.positionQueries--;
+        this.hiddenOwed--;
       },
     });
   }
@@ -116,14 +117,15 @@ export abstract class RelayPhase extends StartupPhase {
   }
 
   /**
-   * Nothing is owed upstream but position queries (answered within the
-   * round trip that is already under way): a read waits for them rather
-   * than being forwarded as pipelined.
+   * Nothing is owed upstream but Outpost's own state checks and position
+   * queries (answered within the round trip already under way; `orNothing`:
+   * or nothing at all): a read waits for them rather than being forwarded as
+   * pipelined, and a statement sent now runs outside a transaction.
    */
-  protected onlyPositionOwed(): boolean {
+  protected override onlyHiddenOwed(orNothing: boolean): boolean {
     return (
-      this.positionQueries > 0 &&
-      this.tracker.size() === this.positionQueries &&
+      (orNothing || this.hiddenOwed > 0) &&
+      this.tracker.size() === this.hiddenOwed &&
       this.local === undefined &&
       !this.extended.forwardedUnsynced() &&
       this.upstreamReader === undefined &&
@@ -151,10 +153,12 @@ export abstract class RelayPhase extends StartupPhase {
     if (!state || !check) return;
     check.inFlight = true;
     check.dirty = false;
+    const seq = (check.sent ?? 0) + 1;
+    check.sent = seq;
     let row: (string | null)[] | undefined;
     const resets = check.resets === true;
     this.forward.push(stateCheckQuery(resets, position));
-    if (position) this.positionQueries++;
+    this.hiddenOwed++;
     this.tracker.push({
       kind: 'query',
       hidden: true,
@@ -164,8 +168,8 @@ export abstract class RelayPhase extends StartupPhase {
         if (position) this.positionRead(row.pop());
       },
       settle: (outcome) => {
-        if (position) this.positionQueries--;
-        this.stateChecked(check, outcome, row, resets);
+        this.hiddenOwed--;
+        this.stateChecked(check, outcome, row, resets, seq === check.sent);
       },
     });
     this.log.debug({ after: check.reason, position }, 'checking session state upstream');
@@ -177,12 +181,13 @@ export abstract class RelayPhase extends StartupPhase {
     outcome: Outcome,
     row: (string | null)[] | undefined,
     resets: boolean,
+    latest: boolean,
   ): void {
     const state = this.state;
     if (!state || state.stateCheck !== check) return;
     if (outcome === 'skipped') {
       // Upstream discarded it (after an extended-protocol error): send it again later.
-      check.inFlight = false;
+      if (latest) check.inFlight = false;
       return;
     }
     // An error answers no row: local answers stop (conservatively).
@@ -194,6 +199,8 @@ export abstract class RelayPhase extends StartupPhase {
       this.log.debug({ problem }, 'session state changed upstream');
       return;
     }
+    // A later check, sent behind more user code, is on its way: it decides.
+    if (!latest) return;
     // A setting away from what local answers reproduce: answered upstream
     // until a later check (after the next SET, RESET or user code) finds it back.
     state.settingDrift = problem;

@@ -30,7 +30,7 @@ export abstract class TransactionPhase extends RelayPhase {
       return true;
     }
     if (!this.idle()) {
-      if (!this.onlyPositionOwed()) return false;
+      if (!this.onlyHiddenOwed(false)) return false;
       // The previous write's position is on its way, within this round trip.
       this.defer(frame);
       return true;

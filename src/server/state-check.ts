@@ -111,7 +111,7 @@ export const STATE_CHECK_RESETS_QUERY: Buffer = serializeQuery(STATE_CHECK_RESET
  * of the state check when both are due, so a write is followed by one
  * hidden query, not two (each costs upstream a parse, a plan and a reply).
  */
-export const POSITION_SQL = 'select pg_catalog.pg_current_wal_insert_lsn()';
+export const POSITION_SQL = 'SELECT pg_catalog.pg_current_wal_insert_lsn()';
 export const POSITION_QUERY: Buffer = serializeQuery(POSITION_SQL);
 const POSITION_COLUMN = ',\n pg_catalog.pg_current_wal_insert_lsn()';
 export const STATE_CHECK_POSITION_QUERY: Buffer = serializeQuery(`${STATE_CHECK_SQL}${POSITION_COLUMN}`);
