@@ -114,18 +114,18 @@ test('snapshot then streaming: values follow the storage table, changes and tran
     assert.ok(t);
     assert.equal(t.sqliteName, `t${t.oid}`);
     assert.deepEqual(
-      t.columns.map((c) => [c.name, c.attnum, c.typeName, c.typlen, c.keyPosition]),
+      t.columns.map((c) => [c.name, c.attnum, c.typeName, c.typlen, c.keyPosition, c.primaryKey]),
       [
-        ['id', 1, 'int4', 4, 1],
-        ['s', 2, 'int2', 2, null],
-        ['b', 3, 'int8', 8, null],
-        ['txt', 4, 'text', -1, null],
-        ['vc', 5, 'varchar', -1, null],
-        ['flag', 6, 'bool', 1, null],
-        ['f', 7, 'float8', 8, null],
-        ['n', 8, 'numeric', -1, null],
-        ['d', 9, 'date', 4, null],
-        ['ts', 10, 'timestamptz', 8, null],
+        ['id', 1, 'int4', 4, 1, true],
+        ['s', 2, 'int2', 2, null, false],
+        ['b', 3, 'int8', 8, null, false],
+        ['txt', 4, 'text', -1, null, false],
+        ['vc', 5, 'varchar', -1, null, false],
+        ['flag', 6, 'bool', 1, null, false],
+        ['f', 7, 'float8', 8, null, false],
+        ['n', 8, 'numeric', -1, null, false],
+        ['d', 9, 'date', 4, null, false],
+        ['ts', 10, 'timestamptz', 8, null, false],
       ],
     );
     assert.equal(t.columns[4]?.typmod, 24);

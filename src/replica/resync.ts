@@ -36,11 +36,20 @@ export function sameShape(a: ReplicaTable, b: ReplicaTable): boolean {
     // A child created, attached (INHERIT) or detached changes what a plain
     // reference to the parent reads.
     JSON.stringify(a.inheritors ?? null) === JSON.stringify(b.inheritors ?? null) &&
-    columnsKey(a) === columnsKey(b)
+    columnsKey(a, pkKnown(a) && pkKnown(b)) === columnsKey(b, pkKnown(a) && pkKnown(b))
   );
 }
 
-function columnsKey(t: ReplicaTable): string {
+/**
+ * The catalog records which columns form the primary key (catalogs written
+ * before it did not: comparing those without it spares a copy of every table
+ * on upgrade; such a replica never assumes the dependency).
+ */
+function pkKnown(t: ReplicaTable): boolean {
+  return t.columns.every((c) => c.primaryKey !== undefined);
+}
+
+function columnsKey(t: ReplicaTable, withPrimaryKey: boolean): string {
   return JSON.stringify(
     t.columns.map((c) => [
       c.name,
@@ -50,6 +59,7 @@ function columnsKey(t: ReplicaTable): string {
       c.typlen,
       c.typeName,
       c.keyPosition,
+      withPrimaryKey ? c.primaryKey : null,
       c.collation ?? null,
       // ALTER TYPE ... ADD VALUE changes the order the read path compares in.
       c.enumLabels ?? null,

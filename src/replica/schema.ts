@@ -19,6 +19,13 @@ export interface ReplicaColumn {
   /** Position (1-based) of the column in the primary key (or the REPLICA IDENTITY USING INDEX index), or null. */
   keyPosition: number | null;
   /**
+   * Part of the table's primary key (pg_index.indisprimary; not a replica
+   * identity index): GROUP BY the whole key may select the table's other
+   * columns (Postgres's functional dependency). Absent in catalogs written
+   * before it was recorded: no dependency is assumed then.
+   */
+  primaryKey?: boolean;
+  /**
    * Collation of a collatable column (pg_collation.collname of attcollation,
    * schema-qualified when not in pg_catalog:
    * `default` for the database default, `C`, `POSIX`, `en_US`, ...). Absent

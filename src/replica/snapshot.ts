@@ -49,6 +49,8 @@ interface CatalogQueryRow {
     }
   >;
   key: number[] | null;
+  /** attnums of the primary key (not the replica identity index), or null. */
+  pkey: number[] | null;
   /** attnums of each plain btree index (no expressions, no predicate) other than the primary key. */
   indexes: number[][] | null;
   storage: string | null;
@@ -87,6 +89,8 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
               WHERE i.indrelid = c.oid
                 AND CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END
               LIMIT 1) AS key,
+            (SELECT i.indkey::int2[] FROM pg_index i
+              WHERE i.indrelid = c.oid AND i.indisprimary LIMIT 1) AS pkey,
             (SELECT json_agg(i.indkey::int2[] ORDER BY i.indexrelid) FROM pg_index i
                JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
               WHERE i.indrelid = c.oid AND am.amname = 'btree' AND NOT i.indisprimary
@@ -115,6 +119,7 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
   );
   return r.rows.map((row) => {
     const key = row.key ?? [];
+    const pkey = row.pkey ?? [];
     const columns: ReplicaColumn[] = row.columns.map((c) => {
       const pos = key.indexOf(c.attnum);
       return {
@@ -125,6 +130,7 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
         typlen: c.typlen,
         typeName: c.typeName,
         keyPosition: pos >= 0 ? pos + 1 : null,
+        primaryKey: pkey.includes(c.attnum),
         // Collatable columns only; absent means "not collatable / unknown" to the read path.
         ...(c.collation !== null ? { collation: c.collation } : {}),
         // An enum without labels yet (CREATE TYPE ... AS ENUM ()) has none to compare.

@@ -8,6 +8,7 @@
  */
 import { ARRAY_CORPUS } from './statements-arrays.js';
 import { DATETIME_CORPUS } from './statements-datetime.js';
+import { GROUPING_CORPUS } from './statements-grouping.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
@@ -609,6 +610,7 @@ export const CORPUS: string[] = [
   ...RECURSIVE_CORPUS,
   ...ARRAY_CORPUS,
   ...SRF_CORPUS,
+  ...GROUPING_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

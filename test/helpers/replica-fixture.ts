@@ -107,6 +107,7 @@ export function createReplicaFixture(): ReplicaFixture {
         enum_labels: string | null;
         relkind: string;
         inheritors: string;
+        primary_key: boolean;
       }>({
         text: `SELECT c.oid, c.relkind, a.attname, a.attnum, a.atttypid, a.atttypmod, t.typlen, t.typname,
                       CASE WHEN co.collnamespace = 'pg_catalog'::regnamespace THEN co.collname
@@ -114,7 +115,9 @@ export function createReplicaFixture(): ReplicaFixture {
                       CASE WHEN t.typtype = 'e' THEN (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)
                                                         FROM pg_enum e WHERE e.enumtypid = t.oid) END AS enum_labels,
                       CASE WHEN c.relkind = 'p' THEN '[]' ELSE (SELECT coalesce(json_agg(i.inhrelid::int8 ORDER BY i.inhrelid::int8), '[]')
-                                                   FROM pg_inherits i WHERE i.inhparent = c.oid)::text END AS inheritors
+                                                   FROM pg_inherits i WHERE i.inhparent = c.oid)::text END AS inheritors,
+                      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary
+                                 AND a.attnum = ANY(i.indkey::int2[])) AS primary_key
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
                  JOIN pg_type t ON t.oid = a.atttypid
@@ -133,6 +136,8 @@ export function createReplicaFixture(): ReplicaFixture {
         typlen: Number(r.typlen),
         typeName: r.typname,
         keyPosition: null,
+        // As the snapshot records it (src/replica/snapshot.ts): GROUP BY the key selects the other columns.
+        primaryKey: r.primary_key === true || String(r.primary_key) === 't',
         ...(r.collname !== null ? { collation: r.collname } : {}),
         ...(r.enum_labels !== null ? { enumLabels: JSON.parse(r.enum_labels) as string[] } : {}),
       }));

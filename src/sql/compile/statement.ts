@@ -134,6 +134,7 @@ export function selectStmt(
 
   if (level.grouped) {
     const keys = new Set(groupKeys.map((k) => k.sql));
+    for (const sql of this.functionallyDependent(level, keys)) keys.add(sql);
     for (const o of outs) checkGrouped(o.expr, keys);
     if (having) checkGrouped(having, keys);
     for (const k of order) checkGrouped(k.expr, keys);
@@ -479,4 +480,32 @@ export function limitValue(
   const v = (this.binds[c.sql.slice(1)] as { value: bigint }).value;
   if (v < 0n) throw new NotLocal(`negative ${clause}`);
   return c.sql;
+}
+
+/**
+ * Postgres's check_functional_grouping: when GROUP BY holds every primary
+ * key column of a table in FROM (that reference of it, as plain columns),
+ * its other columns may be selected ungrouped. The replica's catalog says
+ * which columns form the primary key (not a unique or replica identity
+ * index); without that record nothing depends.
+ */
+export function functionallyDependent(this: StatementCompiler, level: Level, keys: Set<string>): string[] {
+  const out: string[] = [];
+  for (const item of level.items) {
+    for (const rel of item.rels.values()) {
+      const first = rel.columns[0]?.expr;
+      const tableOid = first?.origin?.tableOid;
+      const alias = first ? /^(t\d+)\.a\d+$/.exec(first.sql)?.[1] : undefined;
+      const table = tableOid === undefined ? undefined : this.tables.get(tableOid);
+      if (!table || alias === undefined) continue;
+      // Only a table's own reference: every column `alias.a<attnum>` of that table.
+      const own = rel.columns.every(
+        (c) => c.expr.origin?.tableOid === tableOid && c.expr.sql.startsWith(`${alias}.a`),
+      );
+      const pk = table.columns.filter((c) => c.primaryKey === true);
+      if (!own || pk.length === 0 || table.columns.some((c) => c.primaryKey === undefined)) continue;
+      if (pk.every((c) => keys.has(`${alias}.a${c.attnum}`))) out.push(...rel.columns.map((c) => c.expr.sql));
+    }
+  }
+  return out;
 }
