@@ -107,6 +107,11 @@ test('a forwarded read does not fence the next local read; a forwarded write doe
       assert.match(await lastRoute(c), /^upstream: /);
       await c.query('select n from counters where id = 1');
       assert.equal(await lastRoute(c), 'local', 'no fence after a forwarded read');
+      // The same through the extended protocol (no position query behind it either).
+      await c.query({ text: 'select count(*) from pg_class where relname = $1', values: ['counters'] });
+      assert.match(await lastRoute(c), /^upstream: /);
+      await c.query('select n from counters where id = 1');
+      assert.equal(await lastRoute(c), 'local', 'no fence after a forwarded extended-protocol read');
     }
     // The control: a forwarded write does fence. (The replica may apply it
     // before a slow client's next read arrives, so allow a few tries.)
@@ -119,6 +124,16 @@ test('a forwarded read does not fence the next local read; a forwarded write doe
     assert.ok(
       routes.some((r) => /read-your-writes/.test(r)),
       `a forwarded write fences: ${routes.join(' | ')}`,
+    );
+    const extended: string[] = [];
+    for (let i = 0; i < 10 && !extended.some((r) => /read-your-writes/.test(r)); i++) {
+      await c.query({ text: 'update counters set n = n where id = $1', values: [1] });
+      await c.query('select n from counters where id = 1');
+      extended.push(await lastRoute(c));
+    }
+    assert.ok(
+      extended.some((r) => /read-your-writes/.test(r)),
+      `a forwarded extended-protocol write fences: ${extended.join(' | ')}`,
     );
   });
 });

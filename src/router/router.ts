@@ -655,7 +655,7 @@ export class Router extends Classifier implements QueryRouter {
   executed(
     sql: string | undefined,
     session: SessionState,
-  ): 'stays-in-transaction' | 'may-control-transaction' {
+  ): 'stays-in-transaction' | 'may-control-transaction' | 'reads-only' {
     if (sql === undefined) {
       this.noteUserCode(session, 'statement not known to Outpost');
       return 'may-control-transaction';
@@ -664,10 +664,13 @@ export class Router extends Classifier implements QueryRouter {
       const c = this.classify(sql);
       if (c.kind === 'upstream') {
         this.noteUserCode(session, c.userCode ?? this.policyCode(c.tables));
-        return c.endsIdle === 'from-idle' ? 'stays-in-transaction' : 'may-control-transaction';
+        if (c.endsIdle !== 'from-idle') return 'may-control-transaction';
+        return c.readOnly ? 'reads-only' : 'stays-in-transaction';
       }
       if (c.kind === 'local') {
+        // A SELECT the compiler understood: it cannot write.
         this.noteUserCode(session, this.policyCode(c.plans.flatMap((p) => p.compiled.tables)));
+        return 'reads-only';
       }
       return 'stays-in-transaction';
     } catch {

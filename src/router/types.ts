@@ -131,12 +131,14 @@ export interface QueryRouter {
   /**
    * An extended-protocol Execute (or a FunctionCall) goes upstream with this
    * statement's SQL (undefined when unknown): it may run user code. Tells
-   * whether the statement may begin or end a transaction block.
+   * whether the statement may begin or end a transaction block, and
+   * `reads-only` when it does neither and cannot change replicated data
+   * (what `Route.readOnly` says of a simple Query).
    */
   executed?(
     sql: string | undefined,
     session: SessionState,
-  ): 'stays-in-transaction' | 'may-control-transaction';
+  ): 'stays-in-transaction' | 'may-control-transaction' | 'reads-only';
   /**
    * The client's upstream session is authenticated. The session relays
    * upstream's first ReadyForQuery only after the returned promise settles

@@ -91,7 +91,13 @@ export interface ExtendedHost {
   /** Nothing is owed upstream but Outpost's own state checks and position queries. */
   quietButHidden(): boolean;
   /** Queue bytes for upstream (in order), with what upstream will answer to them. */
-  send(bytes: Buffer, expect: Expectation | undefined): void;
+  /**
+   * Queues one message for upstream. `readsOnly`: an Execute of a statement
+   * that cannot change replicated data (Parse, Bind, Describe, Close, Flush
+   * and Sync never do by themselves): the session's read-your-writes fence
+   * is not armed by it.
+   */
+  send(bytes: Buffer, expect: Expectation | undefined, readsOnly?: boolean): void;
   /**
    * Runs a local statement in an executor process; the session holds the
    * client's next messages until `done` has run (then flushes the round).
@@ -101,7 +107,7 @@ export interface ExtendedHost {
    * A forwarded batch's Sync was queued, and the batch certainly ends
    * outside a transaction block: Outpost's own query may follow it.
    */
-  afterSync?(): void;
+  afterSync?(mayHaveWritten: boolean): void;
   /**
    * A transaction that starts locally (src/server/local-transaction.ts):
    * whether this BEGIN/COMMIT/ROLLBACK may be answered here now, and with

@@ -65,6 +65,9 @@ export abstract class ExtendedUpstream {
   /** The current batch certainly ends outside a transaction block (see `ExtendedHost.afterSync`). */
   protected endsIdle = false;
 
+  /** The current batch sent an Execute that may change replicated data. */
+  protected batchMayWrite = false;
+
   /**
    * Following a timeout SET through the extended protocol: the batch began
    * with nothing owed (so the session's transaction status is known), how
@@ -287,6 +290,7 @@ export abstract class ExtendedUpstream {
       // checks, which run outside one too): it ends outside one unless a
       // statement in it controls the transaction.
       this.endsIdle = this.host.quietButHidden() && this.host.state.txStatus === 'I';
+      this.batchMayWrite = false;
     }
     if (this.batch.mode === 'local') {
       if (!this.host.quiet()) return 'defer';
@@ -368,7 +372,9 @@ export abstract class ExtendedUpstream {
         const sql = statement?.query;
         // It may run user code that changes the session's state (SQL PREPARE'd: unknown).
         const effect = host.router.executed?.(statement && !statement.opaque ? sql : undefined, host.state);
-        if (effect !== 'stays-in-transaction') this.endsIdle = false;
+        const readsOnly = effect === 'reads-only';
+        if (!readsOnly) this.batchMayWrite = true;
+        if (effect !== 'stays-in-transaction' && !readsOnly) this.endsIdle = false;
         if (sql !== undefined) {
           if (PREPARED_REF.test(sql)) this.ensureAllStatements(false);
           this.followSql(e, sql);
@@ -379,7 +385,7 @@ export abstract class ExtendedUpstream {
           if (portal !== undefined && this.portals.size > 1 && !statement?.opaque && endsTransaction(sql))
             this.transactionEnded(portal);
         }
-        host.send(frame.raw, timeUntilSettled(host.metrics, e));
+        host.send(frame.raw, timeUntilSettled(host.metrics, e), readsOnly);
         return;
       }
       case FrontendType.Close:
@@ -396,7 +402,7 @@ export abstract class ExtendedUpstream {
           hidden: false,
           ready: (status) => this.transactionMayHaveEnded(status, epoch),
         });
-        if (this.endsIdle) host.afterSync?.();
+        if (this.endsIdle) host.afterSync?.(this.batchMayWrite);
         this.endsIdle = false;
         return;
       }

@@ -73,6 +73,20 @@ export interface ClientSessionOptions {
 
 export type Phase = 'startup' | 'auth' | 'ready' | 'closed';
 
+/**
+ * Extended-protocol messages that run nothing themselves (Parse, Bind,
+ * Describe, Close, Flush, Sync): what an Execute runs decides whether a
+ * batch may write.
+ */
+const NO_EFFECT_MESSAGES: ReadonlySet<number> = new Set([
+  FrontendType.Parse,
+  FrontendType.Bind,
+  FrontendType.Describe,
+  FrontendType.Close,
+  FrontendType.Flush,
+  FrontendType.Sync,
+]);
+
 /** How long a closing socket may take to say goodbye before it is destroyed. */
 const CLOSE_GRACE_MS = 2_000;
 /** Like Postgres's authentication_timeout: a connection must be ready within this. */
@@ -226,8 +240,8 @@ export abstract class SessionCore {
       reply: this.reply,
       quiet: () => this.idle(),
       quietButHidden: () => this.onlyHiddenOwed(true),
-      send: (bytes, expect) => {
-        this.forwardBytes(bytes);
+      send: (bytes, expect, readsOnly) => {
+        this.forwardBytes(bytes, readsOnly !== true && !NO_EFFECT_MESSAGES.has(bytes[0] ?? 0));
         if (expect) this.tracker.push(expect);
       },
       runLocal: (offload, done) => this.startLocal(offload, done),
@@ -237,9 +251,9 @@ export abstract class SessionCore {
         if (apply) session.applyTxControl(control, state);
         return true;
       },
-      afterSync: () => {
+      afterSync: (mayHaveWritten) => {
         // Right behind the batch, in the same write: no round trip of its own.
-        session.sendBehind(true);
+        session.sendBehind(mayHaveWritten);
       },
     };
     this.extended = new ExtendedProtocol(host);
@@ -401,11 +415,11 @@ export abstract class SessionCore {
     }
   }
 
-  /** Bytes for upstream in this round that may write (anything but a read-only simple Query). */
-  protected forwardBytes(buf: Buffer): void {
+  /** Bytes for upstream in this round; `mayWrite`: they may change replicated data (fence the next reads). */
+  protected forwardBytes(buf: Buffer, mayWrite = true): void {
     this.openUpstreamTx();
     this.forward.push(buf);
-    this.roundMayWrite = true;
+    if (mayWrite) this.roundMayWrite = true;
   }
 
   protected handleClientFrame(frame: Frame): void {
