@@ -10,14 +10,14 @@ import { after, before, test } from 'node:test';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { Hub, parsePublishArgs } from '../src/commands/publish.js';
 import { natsConfig } from '../src/config.js';
-import { createLogger, silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { NatsFollower } from '../src/nats/follower.js';
 import { changesSubject, encodeHeader } from '../src/nats/wire-format.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
+import { startHubInProcess } from './helpers/hub-in-process.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
 import {
   connectThrough,
@@ -28,7 +28,7 @@ import {
   runCli,
   startOutpost,
 } from './helpers/outpost.js';
-import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -67,27 +67,9 @@ async function upstreamRows(db: string, table: string): Promise<unknown[]> {
 
 /** The real hub (`outpost publish`, src/commands/publish.ts) in this process. */
 async function startHub(db: string, stream: string) {
-  const parsed = parsePublishArgs(
-    [
-      '--upstream',
-      pg.url({ database: db }),
-      '--nats',
-      nats.url,
-      '--stream',
-      stream,
-      '--replica',
-      join(dir, `${db}-hub.db`),
-      '--http',
-      `127.0.0.1:${await freePort()}`,
-      '--snapshot-interval',
-      '0',
-    ],
-    {},
-  );
-  if (parsed === 'help') throw new Error('help');
-  const hub = await Hub.start(parsed, createLogger({ level: process.env.OUTPOST_TEST_LOG ?? 'silent' }));
-  await hub.replicationStarted;
-  return hub;
+  const upstream = pg.url({ database: db });
+  const replica = join(dir, `${db}-hub.db`);
+  return (await startHubInProcess({ upstream, nats: nats.url, stream, replica })).hub;
 }
 
 function edgeEngine(db: string, stream: string, name: string) {
@@ -450,26 +432,13 @@ test('an edge started while NATS is down says so in /status and follows once it 
   const nats2 = await startNats();
   await pg.query(`CREATE DATABASE ${db}`);
   await pg.query(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'one')`, [], db);
-  const parsed = parsePublishArgs(
-    [
-      '--upstream',
-      pg.url({ database: db }),
-      '--nats',
-      nats2.url,
-      '--stream',
-      stream,
-      '--replica',
-      join(dir, `${db}-hub.db`),
-      '--http',
-      `127.0.0.1:${await freePort()}`,
-      '--snapshot-interval',
-      '0',
-    ],
-    {},
-  );
-  if (parsed === 'help') throw new Error('help');
-  const hub = await Hub.start(parsed, silentLogger());
-  await hub.replicationStarted;
+  const { hub } = await startHubInProcess({
+    upstream: pg.url({ database: db }),
+    nats: nats2.url,
+    stream,
+    replica: join(dir, `${db}-hub.db`),
+    logger: silentLogger(),
+  });
   const url = pg.url({ database: db });
   const replica = join(dir, `${db}-edge.db`);
   const args = ['--nats', nats2.url, '--stream', stream, '--nats-consumer', 'down', '--workers', '0'];

@@ -12,14 +12,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { Hub, parsePublishArgs } from '../src/commands/publish.js';
-import { createLogger } from '../src/log.js';
 import { PART_TARGET_BYTES } from '../src/nats/wire-format.js';
 import { formatLsn, parseLsn } from '../src/replication/lsn.js';
+import { startHubInProcess } from './helpers/hub-in-process.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
 import { describeTx, insertedIds, readStream, type Tx, transactions } from './helpers/nats-stream.js';
 import { connectThrough, eventually, localQuery, startOutpost } from './helpers/outpost.js';
-import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { waitFor } from './helpers/wait.js';
 
 let pg: PostgresInstance;
@@ -52,29 +51,9 @@ async function slots(): Promise<Array<{ slot_name: string; confirmed: string }>>
   return r.rows;
 }
 
-async function startHub(stream: string, replica: string): Promise<{ hub: Hub; http: number }> {
-  const http = await freePort();
-  const parsed = parsePublishArgs(
-    [
-      '--upstream',
-      pg.url(),
-      '--nats',
-      nats.url,
-      '--stream',
-      stream,
-      '--replica',
-      replica,
-      '--http',
-      `127.0.0.1:${http}`,
-    ],
-    {},
-  );
-  assert.notEqual(parsed, 'help');
-  if (parsed === 'help') throw new Error('help');
-  const hub = await Hub.start(parsed, createLogger({ level: process.env.OUTPOST_TEST_LOG ?? 'silent' }));
-  await hub.replicationStarted;
-  return { hub, http };
-}
+/** The real hub in this process (snapshots on a long interval: the tests publish them). */
+const startHub = (stream: string, replica: string) =>
+  startHubInProcess({ upstream: pg.url(), nats: nats.url, stream, replica, snapshotInterval: 3600 });
 
 test('the hub publishes self-contained transactions, cut into parts, with LSN headers and heartbeats; one slot', async () => {
   await pg.query(
@@ -391,24 +370,13 @@ test('a row larger than NATS max_payload stalls publishing visibly, and nothing 
 test('a hub started while NATS is down waits for it (no slot used meanwhile), then publishes', async () => {
   await pg.query(`CREATE TABLE hub_late (id int PRIMARY KEY)`);
   await nats.stop();
-  const http = await freePort();
-  const parsed = parsePublishArgs(
-    [
-      '--upstream',
-      pg.url(),
-      '--nats',
-      nats.url,
-      '--stream',
-      'HUB7',
-      '--replica',
-      join(dir, 'hub7.db'),
-      '--http',
-      `127.0.0.1:${http}`,
-    ],
-    {},
-  );
-  if (parsed === 'help') throw new Error('help');
-  const hub = await Hub.start(parsed, createLogger({ level: 'silent' }));
+  const { hub, http } = await startHubInProcess({
+    upstream: pg.url(),
+    nats: nats.url,
+    stream: 'HUB7',
+    replica: join(dir, 'hub7.db'),
+    started: false,
+  });
   try {
     await new Promise((r) => setTimeout(r, 1000));
     const s = (await (await fetch(`http://127.0.0.1:${http}/status`)).json()) as {

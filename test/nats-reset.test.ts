@@ -11,15 +11,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Hub, parsePublishArgs } from '../src/commands/publish.js';
+import type { Hub } from '../src/commands/publish.js';
 import { natsConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { type Lsn, parseLsn } from '../src/replication/lsn.js';
+import { startHubInProcess } from './helpers/hub-in-process.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
-import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor as waitForAtMost } from './helpers/wait.js';
 
@@ -43,27 +44,10 @@ const waitFor = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_000) 
   waitForAtMost(what, fn, timeoutMs);
 
 async function startHub(db: string, stream: string, replica: string, interval: string): Promise<Hub> {
-  const parsed = parsePublishArgs(
-    [
-      '--upstream',
-      pg.url({ database: db }),
-      '--nats',
-      nats.url,
-      '--stream',
-      stream,
-      '--replica',
-      replica,
-      '--http',
-      `127.0.0.1:${await freePort()}`,
-      '--snapshot-interval',
-      interval,
-    ],
-    {},
-  );
-  if (parsed === 'help') throw new Error('help');
-  const hub = await Hub.start(parsed, createLogger({ level: process.env.OUTPOST_TEST_LOG ?? 'silent' }));
-  await hub.replicationStarted;
-  return hub;
+  const upstream = pg.url({ database: db });
+  return (
+    await startHubInProcess({ upstream, nats: nats.url, stream, replica, snapshotInterval: Number(interval) })
+  ).hub;
 }
 
 async function scenario(o: { db: string; stream: string; interval: string; newReplicaFile: boolean }) {

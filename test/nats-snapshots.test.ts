@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { Hub, parsePublishArgs } from '../src/commands/publish.js';
 import { natsConfig } from '../src/config.js';
 import { createLogger, silentLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
@@ -32,8 +31,9 @@ import { changesSubject, encodeHeader, type StreamHeader } from '../src/nats/wir
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { formatLsn, type Lsn, parseLsn } from '../src/replication/lsn.js';
+import { startHubInProcess } from './helpers/hub-in-process.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
-import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -340,25 +340,15 @@ test('an edge engine starts from the object-store snapshot, follows, and re-boot
   );
   const stream = 'OBJ';
   // The real hub (outpost publish, in process); its schedule is driven by publishNow() here.
-  const parsed = parsePublishArgs(
-    [
-      '--upstream',
-      pg.url({ database: db }),
-      '--nats',
-      nats.url,
-      '--stream',
-      stream,
-      '--replica',
-      join(dir, 'objboot-hub.db'),
-      '--http',
-      `127.0.0.1:${await freePort()}`,
-      '--snapshot-interval',
-      '3600',
-    ],
-    {},
-  );
-  if (parsed === 'help') throw new Error('help');
-  const hub = await Hub.start(parsed, silentLogger());
+  const { hub } = await startHubInProcess({
+    upstream: pg.url({ database: db }),
+    nats: nats.url,
+    stream,
+    replica: join(dir, 'objboot-hub.db'),
+    snapshotInterval: 3600,
+    logger: silentLogger(),
+    started: false,
+  });
   const hubStore = hub.store;
   const lines: string[] = [];
   const logger = createLogger({ level: 'info', format: 'json', write: (l) => lines.push(l) });

@@ -161,6 +161,28 @@ export async function startOutpost(
   return { ...supervise(args, httpPort, opts), port };
 }
 
+/** The flags `outpost publish` (the NATS hub) needs, after the word `publish`. */
+export function publishArgs(o: {
+  upstream: string;
+  nats: string;
+  stream: string;
+  replica: string;
+  httpPort: number;
+}): string[] {
+  return [
+    '--upstream',
+    o.upstream,
+    '--nats',
+    o.nats,
+    '--stream',
+    o.stream,
+    '--replica',
+    o.replica,
+    '--http',
+    `127.0.0.1:${o.httpPort}`,
+  ];
+}
+
 /**
  * The NATS hub, `outpost publish`, as a child process (so that it can be
  * SIGKILLed). `args` come last: e.g. `--snapshot-interval 2`.
@@ -178,16 +200,7 @@ export async function startHub(
   const httpPort = opts.httpPort ?? (await freePort());
   const args = [
     'publish',
-    '--upstream',
-    opts.upstream,
-    '--nats',
-    opts.nats,
-    '--stream',
-    opts.stream,
-    '--replica',
-    opts.replica,
-    '--http',
-    `127.0.0.1:${httpPort}`,
+    ...publishArgs({ ...opts, httpPort }),
     '--log-level',
     'info',
     ...(opts.args ?? []),
