@@ -77,6 +77,8 @@ export class Outpost {
         'replica file has an older layout: taking a fresh snapshot (reads are forwarded until it completes)',
       );
     }
+    // An edge acknowledges nothing upstream: a commit a power cut takes back is read again from the stream.
+    if (config.nats) store.relaxSync();
     const engineOptions = {
       upstreamUrl: config.upstream,
       store,
