@@ -215,7 +215,12 @@ export class ExecPool {
       // A small young generation: an executor's garbage is short-lived rendered
       // rows (a streamed result renders gigabytes of them), and V8's default
       // semi-spaces let it hold about 50 MiB more of it between scavenges.
-      execArgv: [...(ts ? ['--import', 'tsx'] : []), '--max-semi-space-size=2'],
+      // OUTPOST_EXECUTOR_NODE_ARGS: extra node flags for profiling (bench/profile-app.ts: --cpu-prof).
+      execArgv: [
+        ...(ts ? ['--import', 'tsx'] : []),
+        '--max-semi-space-size=2',
+        ...(process.env.OUTPOST_EXECUTOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const child: Child = {

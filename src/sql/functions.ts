@@ -103,7 +103,28 @@ export function compareComparable(a: unknown, b: unknown): number {
     const y = b as number | bigint;
     return x < y ? -1 : x > y ? 1 : 0;
   }
-  return Buffer.compare(Buffer.from(a as string, 'utf8'), Buffer.from(b as string, 'utf8'));
+  return compareUtf8(a as string, b as string);
+}
+
+/**
+ * Order of two strings by their UTF-8 bytes without encoding them (min/max
+ * and sorts call it per row: two Buffers per call cost more than the rest of
+ * the step). Below U+D800 UTF-16 code units order like code points, and code
+ * points like UTF-8 bytes; a first difference at or above it (surrogates,
+ * U+E000-U+FFFF) is decided on the bytes.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
+    // From the code unit before (equal in both), so a pair differing in its low half stays whole.
+    const from = Math.max(0, i - 1);
+    return Buffer.compare(Buffer.from(a.slice(from), 'utf8'), Buffer.from(b.slice(from), 'utf8'));
+  }
+  return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
 }
 
 interface OrderedRow {
