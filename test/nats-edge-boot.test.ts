@@ -22,6 +22,8 @@ import { createMetrics } from '../src/metrics.js';
 import { bootstrapBeforeOpen } from '../src/nats/bootstrap.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
+import { EDGE_LAG_BASIS } from '../src/replication/engine-types.js';
+import { parseLsn } from '../src/replication/lsn.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
 import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
@@ -160,6 +162,15 @@ test('a new edge renames the object-store snapshot into place before opening its
         [db],
       );
       assert.equal(slots.rows[0]?.n, '1', "only the hub's slot");
+      // Lag in bytes is measured from the newest upstream position the hub reported (the
+      // stream's last message, read every second), and /status says so.
+      const end = await waitFor('the stream end read', () => {
+        const n = engine.status().nats;
+        return n && parseLsn(n.streamEndLsn) >= label.lsn ? n : undefined;
+      });
+      assert.equal(end.lagBytesFrom, EDGE_LAG_BASIS);
+      const st = engine.status();
+      assert.ok(parseLsn(st.upstreamLsn) >= parseLsn(end.streamEndLsn));
     } finally {
       await engine.stop();
       store.close();

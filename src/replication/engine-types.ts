@@ -79,6 +79,12 @@ export interface EngineTap {
    * changes before it will never be streamed.
    */
   onSnapshot?(lsn: Lsn): void;
+  /**
+   * The largest message the tap can pass on (the NATS server's max_payload), if
+   * it knows: a row whose single pgoutput message exceeds it is logged as an
+   * error naming its table. Unknown: NATS' default of 1 MiB is assumed.
+   */
+  maxMessageBytes?(): number | undefined;
 }
 
 /** What the rest of Outpost uses of a running engine, in this thread or in a worker (engine-thread.ts). */
@@ -122,8 +128,19 @@ export interface FollowStatus {
   heardAt: number;
   /** The hub's Date.now() when it published the last message applied. */
   hubTime: number;
+  /**
+   * `X/Y` of the stream's last message (read every second): the newest upstream
+   * WAL position the hub has reported (its heartbeats carry upstream's WAL end),
+   * whether or not this edge has read that far.
+   */
+  streamEndLsn: string;
+  /** What `upstreamLsn` and `lagBytes` are measured from on an edge (said in /status). */
+  lagBytesFrom: typeof EDGE_LAG_BASIS;
   lastError?: string;
 }
+
+export const EDGE_LAG_BASIS =
+  "upstream's WAL end as the hub last reported it (the stream's newest message), not this edge's newest message read";
 
 /** `applied`: the replica reflects upstream up to `lsn`; `ddl`: upstream ran DDL (event trigger message). */
 export type EngineEvents = { applied: [lsn: bigint]; ddl: [tag: string] };

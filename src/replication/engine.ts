@@ -85,6 +85,12 @@ const QUEUE_LOW_WATER = 2_000;
 /** Upper bounds of one SQLite transaction holding several upstream transactions. */
 const GROUP_MAX_TRANSACTIONS = 10_000;
 const GROUP_MAX_MS = 200;
+/** NATS' default max_payload; a hub change past it (with its part's framing) cannot be published. */
+const NATS_DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+const PART_OVERHEAD_BYTES = 1024;
+/** Checked only above this (a cheap length test on every message). */
+const BIG_MESSAGE_BYTES = 512 * 1024;
+const BIG_MESSAGE_LOG_MS = 10 * 60_000;
 
 export class ReplicationEngine extends EventEmitter<EngineEvents> implements EngineHandle {
   readonly store: ReplicaStore;
@@ -146,6 +152,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   attempt = 0;
   stopping = false;
 
+  /** Tables whose too-big change was last logged (`bigMessage`), and when. */
+  private readonly bigLogged = new Map<number, number>();
   /** Follow mode: the stream as input (follow-mode.ts). */
   private readonly feed: FollowMode | undefined;
 
@@ -587,6 +595,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       this.feed.time = m.natsTime ?? 0;
     }
     const msg = decodePgOutput(m.data);
+    if (this.opts.tap && m.data.length > BIG_MESSAGE_BYTES) this.bigMessage(msg, m.data.length);
     switch (msg.tag) {
       // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html (Begin)
       case 'begin':
@@ -664,6 +673,40 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       // Type and Origin carry nothing the replica stores.
       default:
         return undefined;
+    }
+  }
+
+  /**
+   * A hub's change too big for one NATS message: pgoutput sends a row as one
+   * message and the stream's parts cannot split a message, so past the server's
+   * max_payload the hub cannot publish it, and stops confirming upstream until
+   * the server takes it. Said with the table and the fix (once per table per
+   * 10 minutes); the publisher retries meanwhile.
+   */
+  private bigMessage(msg: ReturnType<typeof decodePgOutput>, bytes: number): void {
+    if (msg.tag !== 'insert' && msg.tag !== 'update' && msg.tag !== 'delete') return;
+    const oid = msg.relationOid;
+    const known = this.opts.tap?.maxMessageBytes?.();
+    const limit = known ?? NATS_DEFAULT_MAX_PAYLOAD;
+    // The part around it: its length prefix, and headers that count against max_payload too.
+    if (bytes + PART_OVERHEAD_BYTES <= limit) return;
+    const now = Date.now();
+    if (now - (this.bigLogged.get(oid) ?? -Infinity) < BIG_MESSAGE_LOG_MS) return;
+    this.bigLogged.set(oid, now);
+    const rel = this.relations.get(oid)?.msg;
+    const table = rel ? `${rel.schema}.${rel.name}` : String(oid);
+    const fields = { table, bytes, maxPayload: limit, lsn: formatLsn(this.txFinal) };
+    const fix = `raise max_payload in nats-server's configuration above ${bytes + PART_OVERHEAD_BYTES} bytes (up to 64 MB) and restart it`;
+    if (known !== undefined) {
+      this.logger.error(
+        fields,
+        `nats: a ${msg.tag} on ${table} is one pgoutput message of ${bytes} bytes, larger than the NATS server's max_payload (${limit}): the hub cannot publish it and stops confirming upstream until then: ${fix}`,
+      );
+    } else {
+      this.logger.error(
+        fields,
+        `nats: a ${msg.tag} on ${table} is one pgoutput message of ${bytes} bytes, larger than NATS' default max_payload (1 MiB): unless the server's is raised, the hub cannot publish it and stops confirming upstream: ${fix}`,
+      );
     }
   }
 
@@ -1107,6 +1150,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       this.enqueue({ gen: this.gen, msg: { kind: 'nudge' } });
     }
     if (Date.now() - this.lastStatusAt >= STATUS_INTERVAL_MS) this.sendStatus();
+    this.feed?.pollStreamEnd();
     this.updateLagMetric();
   }
 

@@ -18,8 +18,9 @@ import {
   NatsFollower,
   type RetentionLostError,
 } from '../nats/follower.js';
+import { headerLsn } from '../nats/wire-format.js';
 import type { ReplicationEngine } from './engine.js';
-import type { FollowedXLog, FollowStatus } from './engine-types.js';
+import { EDGE_LAG_BASIS, type FollowedXLog, type FollowStatus } from './engine-types.js';
 import { publicationName } from './filter.js';
 import {
   checkFollowable,
@@ -43,6 +44,9 @@ export class FollowMode {
   time = 0;
   /** `seq` as the latest SQLite commit stored it (acknowledged to NATS after that commit). */
   seqWritten = 0;
+  /** LSN of the stream's last message, polled (`pollStreamEnd`): the newest upstream position the hub reported. */
+  private streamEnd: Lsn = 0n;
+  private pollingEnd = false;
   /** The stream no longer holds the replica's position: the next reconnect bootstraps afresh. */
   private rebootstrap = false;
   /** The reset message the next re-bootstrap must cover (its seq; whether the hub publishes a snapshot). */
@@ -74,6 +78,32 @@ export class FollowMode {
     })();
     this.seqWritten = seq;
     this.follower?.committed(seq);
+  }
+
+  /**
+   * Reads the stream's last message (once a second, from the engine's tick):
+   * an edge catching up on a backlog only knows the LSNs it has read, so its
+   * lag in bytes would look small while it is far behind. The last message's
+   * LSN is what the hub last knew of upstream (a heartbeat: upstream's WAL end).
+   */
+  pollStreamEnd(): void {
+    const follower = this.follower;
+    if (!follower || this.pollingEnd) return;
+    this.pollingEnd = true;
+    follower
+      .lastMessage()
+      .then(
+        (m) => {
+          if (!m || follower !== this.follower) return;
+          const lsn = headerLsn(m.header);
+          if (lsn > this.streamEnd) this.streamEnd = lsn;
+          this.e.upstreamLsn = maxLsn(this.e.upstreamLsn, lsn);
+        },
+        () => {},
+      )
+      .finally(() => {
+        this.pollingEnd = false;
+      });
   }
 
   /** Stops reading the stream (engine teardown). */
@@ -411,6 +441,8 @@ export class FollowMode {
       connected: f?.connected ?? false,
       heardAt: f?.heardAt ?? 0,
       hubTime: this.time,
+      streamEndLsn: formatLsn(this.streamEnd),
+      lagBytesFrom: EDGE_LAG_BASIS,
     };
     if (f?.lastError !== undefined) s.lastError = f.lastError;
     return s;
