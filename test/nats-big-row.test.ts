@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Hub, parsePublishArgs } from '../src/commands/publish.js';
 import { createLogger } from '../src/log.js';
+import { startHubInProcess } from './helpers/hub-in-process.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
-import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { waitFor } from './helpers/wait.js';
 
 let pg: PostgresInstance;
@@ -35,29 +35,14 @@ test('a row larger than max_payload: the hub logs an error naming the table and 
   const db = 'bigrow';
   await pg.query(`CREATE DATABASE ${db}`);
   await pg.query('CREATE TABLE docs (id int PRIMARY KEY, body text)', [], db);
-  const parsed = parsePublishArgs(
-    [
-      '--upstream',
-      pg.url({ database: db }),
-      '--nats',
-      nats.url,
-      '--stream',
-      'BIGROW',
-      '--replica',
-      join(dir, 'hub.db'),
-      '--http',
-      `127.0.0.1:${await freePort()}`,
-      '--snapshot-interval',
-      '0',
-    ],
-    {},
-  );
-  if (parsed === 'help') throw new Error('help');
   const lines: string[] = [];
-  const hub = await Hub.start(
-    parsed,
-    createLogger({ level: 'info', format: 'json', write: (l) => lines.push(l) }),
-  );
+  const { hub } = await startHubInProcess({
+    upstream: pg.url({ database: db }),
+    nats: nats.url,
+    stream: 'BIGROW',
+    replica: join(dir, 'hub.db'),
+    logger: createLogger({ level: 'info', format: 'json', write: (l) => lines.push(l) }),
+  });
   try {
     await hub.replicationStarted;
     // A row of 512 KiB goes through as a part of its own: no error for it.

@@ -15,17 +15,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { Hub, parsePublishArgs } from '../src/commands/publish.js';
 import { natsConfig } from '../src/config.js';
-import { createLogger, silentLogger } from '../src/log.js';
+import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
 import { bootstrapBeforeOpen } from '../src/nats/bootstrap.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { EDGE_LAG_BASIS } from '../src/replication/engine-types.js';
 import { parseLsn } from '../src/replication/lsn.js';
+import { startHubInProcess } from './helpers/hub-in-process.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
-import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -75,25 +75,14 @@ test('a new edge renames the object-store snapshot into place before opening its
   );
   await pg.query(`CREATE DATABASE edgeboot_other`);
   const stream = 'BOOT';
-  const parsed = parsePublishArgs(
-    [
-      '--upstream',
-      pg.url({ database: db }),
-      '--nats',
-      nats.url,
-      '--stream',
-      stream,
-      '--replica',
-      join(dir, 'hub.db'),
-      '--http',
-      `127.0.0.1:${await freePort()}`,
-      '--snapshot-interval',
-      '3600',
-    ],
-    {},
-  );
-  if (parsed === 'help') throw new Error('help');
-  const hub = await Hub.start(parsed, silentLogger());
+  const { hub } = await startHubInProcess({
+    upstream: pg.url({ database: db }),
+    nats: nats.url,
+    stream,
+    replica: join(dir, 'hub.db'),
+    snapshotInterval: 3600,
+    started: false,
+  });
   const upstreamT = async () =>
     (await pg.query<{ id: number; v: string }>('SELECT id, v FROM t ORDER BY id', [], db)).rows;
   const edgeT = (store: ReplicaStore) =>

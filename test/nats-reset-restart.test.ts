@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
-import { Hub, parsePublishArgs } from '../src/commands/publish.js';
+import type { Hub } from '../src/commands/publish.js';
 import { natsConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { createMetrics } from '../src/metrics.js';
@@ -29,8 +29,9 @@ import { changesSubject, encodeHeader } from '../src/nats/wire-format.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { type Lsn, parseLsn } from '../src/replication/lsn.js';
+import { startHubInProcess } from './helpers/hub-in-process.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
-import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor as waitForAtMost } from './helpers/wait.js';
 
@@ -71,29 +72,16 @@ test('an edge restarted while it waits for the snapshot covering a reset ends id
         .rows,
     );
   const hubReplica = join(dir, 'hub.db');
-  const startHub = async () => {
-    const parsed = parsePublishArgs(
-      [
-        '--upstream',
+  const startHub = async () =>
+    (
+      await startHubInProcess({
         upstream,
-        '--nats',
-        nats.url,
-        '--stream',
+        nats: nats.url,
         stream,
-        '--replica',
-        hubReplica,
-        '--http',
-        `127.0.0.1:${await freePort()}`,
-        '--snapshot-interval',
-        '3600',
-      ],
-      {},
-    );
-    if (parsed === 'help') throw new Error('help');
-    const h = await Hub.start(parsed, createLogger({ level: process.env.OUTPOST_TEST_LOG ?? 'silent' }));
-    await h.replicationStarted;
-    return h;
-  };
+        replica: hubReplica,
+        snapshotInterval: 3600,
+      })
+    ).hub;
   const edgePath = join(dir, 'edge.db');
   const follow = natsConfig(nats.url, stream, 'reset-restart-edge', edgePath);
   assert.ok(follow);
