@@ -68,11 +68,28 @@ export class Counter extends Metric {
     super(name, help, 'counter');
   }
   inc(labels?: Labels, by = 1): void {
-    const k = labelKey(this.classified(labels));
+    const k = this.key(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + by);
   }
   override get(labels?: Labels): number {
     return super.get(this.classified(labels));
+  }
+  /**
+   * Series key of raw labels, remembered by their text (bumped on every
+   * statement: classifying a forward reason runs a list of patterns).
+   */
+  private readonly keys = new Map<string, string>();
+  private key(labels: Labels | undefined): string {
+    if (!labels || !this.classify) return labelKey(labels);
+    let quick = '';
+    for (const k in labels) quick += `${k}\u0000${labels[k]}\u0001`;
+    const known = this.keys.get(quick);
+    if (known !== undefined) return known;
+    const key = labelKey(this.classified(labels));
+    // Raw values are free text (forward reasons quote names): stay bounded.
+    if (this.keys.size >= 10_000) this.keys.clear();
+    this.keys.set(quick, key);
+    return key;
   }
   private classified(labels: Labels | undefined): Labels | undefined {
     const classify = this.classify;
