@@ -112,6 +112,10 @@ const PROBES: Record<string, Probe[]> = {
   array_lower: ['SELECT id, array_lower(tags, 1) FROM users ORDER BY id'],
   cardinality: ["SELECT id, cardinality(tags), cardinality('{}'::int[]) FROM users ORDER BY id"],
   "'x' = ANY(tags)": ["SELECT id, 'vip' = ANY(tags), 'x' <> ALL(tags) FROM users ORDER BY id"],
+  string_to_array: [
+    "SELECT id, string_to_array(email, '@'), string_to_array('a,,b', ',', '') FROM users ORDER BY id",
+  ],
+  string_to_table: ["SELECT u.id, s FROM users u, string_to_table(u.email, '@') AS s ORDER BY u.id, s"],
   'ARRAY[…]': [
     "SELECT id, ARRAY[id, age], ARRAY[name, 'x y'], ARRAY[[1, 2], [3, 4]], ARRAY[]::int[] FROM users ORDER BY id",
   ],

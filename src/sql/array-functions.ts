@@ -7,6 +7,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { arrayElement } from './functions.js';
 import { parseArrayText } from './pgtypes.js';
 
 export const ArrFn = {
@@ -14,7 +15,29 @@ export const ArrFn = {
   element: 'outpost_array_element',
   /** `(what, array, dim)`: array_length/array_upper/array_lower of dimension `dim`, or cardinality (dim NULL). */
   dims: 'outpost_array_dims',
+  /** `(text, delimiter, null string)`: string_to_array (text[] as array_out prints it). */
+  stringToArray: 'outpost_string_to_array',
 } as const;
+
+/**
+ * text_to_array's split (Postgres 14+): no elements for '', each character
+ * for a NULL delimiter, the whole text for an empty one, else the pieces
+ * between delimiter occurrences; a piece equal to `nullStr` becomes NULL.
+ */
+export function splitText(text: string, delim: string | null, nullStr: string | null): (string | null)[] {
+  if (text === '') return [];
+  let parts: string[];
+  if (delim === null) parts = [...text];
+  else if (delim === '') parts = [text];
+  else parts = text.split(delim);
+  return parts.map((p) => (nullStr !== null && p === nullStr ? null : p));
+}
+
+function textOrNull(v: unknown, what: string): string | null {
+  if (v === null) return null;
+  if (typeof v !== 'string') throw new NotLocal(`${what} of a non-text value`);
+  return v;
+}
 
 function elements(arr: unknown, what: string): (string | null)[] {
   if (typeof arr !== 'string') throw new NotLocal(`${what} of an array stored as non-text`);
@@ -32,6 +55,16 @@ export function registerArrayFunctions(db: Database.Database): void {
     if (kind === 'int') return BigInt(item);
     if (kind === 'bool') return item === 't' ? 1n : 0n;
     return item;
+  });
+  db.function(ArrFn.stringToArray, opts, (text: unknown, delim: unknown, nullStr: unknown) => {
+    const t = textOrNull(text, 'string_to_array()');
+    if (t === null) return null;
+    const parts = splitText(
+      t,
+      textOrNull(delim, 'string_to_array()'),
+      textOrNull(nullStr, 'string_to_array()'),
+    );
+    return `{${parts.map((p) => (p === null ? 'NULL' : arrayElement(p))).join(',')}}`;
   });
   db.function(ArrFn.dims, opts, (what: unknown, arr: unknown, dim: unknown) => {
     if (arr === null) return null;

@@ -140,7 +140,7 @@ interface OrderedState {
 }
 
 /** array_out quoting of one text element. */
-function arrayElement(v: string): string {
+export function arrayElement(v: string): string {
   // array_isspace: exactly these six (not JS's Unicode \s).
   if (v === '' || /^null$/i.test(v) || /[{}",\\ \t\n\r\v\f]/.test(v))
     return `"${v.replace(/["\\]/g, (m) => `\\${m}`)}"`;

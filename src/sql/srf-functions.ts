@@ -8,6 +8,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { splitText } from './array-functions.js';
 import { jsonChildren } from './functions.js';
 import { parseArrayText } from './pgtypes.js';
 
@@ -20,6 +21,8 @@ export const SrfFn = {
   jsonbEach: 'outpost_srf_jsonb_each',
   /** `(jsonb)`: jsonb_object_keys. */
   jsonbKeys: 'outpost_srf_jsonb_keys',
+  /** `(text, delimiter, null string)`: string_to_table. */
+  stringToTable: 'outpost_srf_string_to_table',
   /** `(start, stop, step)`: generate_series over integers. */
   series: 'outpost_srf_series',
 } as const;
@@ -94,6 +97,23 @@ export function registerSrfFunctions(db: Database.Database): void {
       }
       let o = 0n;
       for (const [k] of children.object) yield [k, ++o];
+    },
+  });
+  db.table(SrfFn.stringToTable, {
+    columns: ['v', 'o'],
+    parameters: ['text', 'delim', 'nullstr'],
+    rows: function* (text: unknown, delim: unknown, nullStr: unknown) {
+      if (text === null) return;
+      if (typeof text !== 'string') throw new NotLocal('string_to_table() of a non-text value');
+      // Tagged by the compiler: 'n' for NULL, 's' + the text otherwise.
+      const untag = (v: unknown): string | null => {
+        if (typeof v !== 'string' || (v !== 'n' && !v.startsWith('s'))) {
+          throw new NotLocal('string_to_table() of a non-text value');
+        }
+        return v === 'n' ? null : v.slice(1);
+      };
+      let o = 0;
+      for (const p of splitText(text, untag(delim), untag(nullStr))) yield [p, ++o];
     },
   });
   db.table(SrfFn.series, {

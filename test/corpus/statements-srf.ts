@@ -37,4 +37,15 @@ export const SRF_CORPUS: string[] = [
   "~SELECT e.id, x.key, x.value FROM events e CROSS JOIN LATERAL jsonb_each_text(e.payload) AS x WHERE e.id < 20 AND jsonb_typeof(e.payload) = 'object'",
   'SELECT g.x, s.n FROM generate_series(1, 3) g(x) JOIN generate_series(1, 3) s(n) ON s.n <= g.x ORDER BY 1, 2',
   '~SELECT t.id, v FROM tickets t, unnest(ARRAY[t.id, t.id * 10]) v WHERE t.id < 4',
+  // string_to_array/string_to_table (Postgres 14's split) and column aliases of a table.
+  "SELECT string_to_array('a,b,,c', ','), string_to_array('abc', NULL), string_to_array('abc', ''), string_to_array('', ','), string_to_array('a|x|b', '|', 'x')",
+  "SELECT string_to_array(NULL, ','), string_to_array('a b,\"c\"', ',')",
+  "~SELECT * FROM string_to_table('a,b,,c', ',')",
+  "~SELECT * FROM string_to_table('a|x|b', '|', 'x') WITH ORDINALITY AS t(v, n)",
+  "~SELECT * FROM string_to_table('abc', NULL) AS s",
+  "SELECT u.id, s FROM users u, string_to_table(u.email, '@') s ORDER BY u.id, s",
+  'SELECT x.a, x.b FROM categories AS x(a, b) ORDER BY x.a',
+  'SELECT * FROM categories AS x(a) ORDER BY a',
+  '!SELECT * FROM categories AS x(a, b, c, d, e)',
+  'SELECT a FROM categories c(a) WHERE c.a < 3 ORDER BY 1',
 ];

@@ -121,7 +121,13 @@ export function arrayLiteral(this: StatementCompiler, text: string, type: number
 }
 
 /** The array functions served locally (compile/functions.ts dispatches them here). */
-export const ARRAY_CALLS = new Set(['array_length', 'array_upper', 'array_lower', 'cardinality']);
+export const ARRAY_CALLS = new Set([
+  'array_length',
+  'array_upper',
+  'array_lower',
+  'cardinality',
+  'string_to_array',
+]);
 
 /** An array argument whose elements the array functions can read from the stored text. */
 function arrayArg(e: Expr, what: string): string {
@@ -132,6 +138,17 @@ function arrayArg(e: Expr, what: string): string {
 }
 
 export function arrayCall(this: StatementCompiler, name: string, args: Expr[]): Expr {
+  if (name === 'string_to_array') {
+    const [t, d, n] = this.splitArgs(name, args);
+    const e = derived(
+      `${ArrFn.stringToArray}(${t.sql}, ${d.sql}, ${n ? n.sql : 'NULL'})`,
+      Oid.textArray,
+      -1,
+      args,
+    );
+    e.coll = t.coll ?? 'default';
+    return e;
+  }
   const [arr, dim] = args;
   if (!arr || args.length !== (name === 'cardinality' ? 1 : 2))
     throw unsupported(`${name}() with these arguments`);

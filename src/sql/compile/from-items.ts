@@ -61,7 +61,6 @@ export function rangeVar(this: StatementCompiler, r: RangeVar, level: Level): Fr
       };
     }
   }
-  if (colnames.length > 0) throw unsupported('column aliases in FROM');
   let table: ReplicaTable | undefined;
   if (r.schemaname !== undefined) {
     const schema = checkIdent(r.schemaname);
@@ -83,8 +82,11 @@ export function rangeVar(this: StatementCompiler, r: RangeVar, level: Level): Fr
   }
   this.tables.set(table.oid, table);
   const t = table;
-  const columns = t.columns.map((column) => ({
-    name: column.name,
+  // `FROM t AS x(a, b)` renames the first columns (their origin stays the table's).
+  if (colnames.length > t.columns.length)
+    throw new NotLocal(`table "${aliasName}" has too few columns for its aliases`);
+  const columns = t.columns.map((column, i) => ({
+    name: checkIdent(colnames[i] ?? column.name),
     // Resolved by exact (case-sensitive) name above; SQLite sees only a<attnum>.
     expr: tableColumn(t, column, `${a}.${sqliteColumnName(column)}`),
   }));

@@ -12,7 +12,7 @@ import { NotLocal } from '../../errors.js';
 import { isIntType, Oid, TYPES } from '../pgtypes.js';
 import { SrfFn } from '../srf-functions.js';
 import type { StatementCompiler } from './compiler.js';
-import { checkIdent, typeLen, typeName, unsupported } from './support.js';
+import { checkIdent, DETERMINISTIC_COLLATIONS, typeLen, typeName, unsupported } from './support.js';
 import type { Expr, FromItem, RelColumn } from './types.js';
 import { columnOf } from './values.js';
 
@@ -87,6 +87,15 @@ export function setReturningCall(
       coll = 'default';
       break;
     }
+    case 'string_to_table': {
+      const [t, d, n] = this.splitArgs(name, rawArgs);
+      // A NULL argument of a table-valued function would filter every row out
+      // (SQLite compares its hidden column to it): NULL-able ones are tagged.
+      call = `${SrfFn.stringToTable}(${t.sql}, coalesce('s' || ${d.sql}, 'n'), coalesce('s' || ${n ? n.sql : 'NULL'}, 'n'))`;
+      cols = [{ name, type: Oid.text, col: 'v' }];
+      coll = t.coll ?? 'default';
+      break;
+    }
     case 'generate_series': {
       if (rawArgs.length < 2 || rawArgs.length > 3)
         throw unsupported('generate_series() with these arguments');
@@ -136,4 +145,21 @@ export function setReturningCall(
     baseTables: 0,
     complex: true,
   };
+}
+
+/** string_to_array/string_to_table's (text, text [, text]) arguments, untyped ones as text; deterministic collations only. */
+export function splitArgs(
+  this: StatementCompiler,
+  name: string,
+  args: Expr[],
+): [Expr, Expr, Expr | undefined] {
+  if (args.length < 2 || args.length > 3) throw unsupported(`${name}() with these arguments`);
+  const typed = args.map((a) => (a.unknown ? this.resolveUnknown(a, Oid.text) : a));
+  for (const a of typed) {
+    if (a.type !== Oid.text && a.type !== Oid.varchar) throw new NotLocal(`${name}() of ${a.typeName}`);
+    if (a.coll !== undefined && !DETERMINISTIC_COLLATIONS.has(a.coll) && a.coll !== 'default') {
+      throw new NotLocal(`${name}() under collation ${a.coll}`);
+    }
+  }
+  return typed as [Expr, Expr, Expr | undefined];
 }
