@@ -172,6 +172,7 @@ const PROBES: Record<string, Probe[]> = {
     "SELECT id, last_seen FROM users WHERE last_seen > timestamp '2024-01-01' ORDER BY last_seen, id",
     'SELECT min(last_seen), max(last_seen) FROM users',
   ],
+  '1/8/1999': ["SELECT id FROM users WHERE birth > '1/8/1990' ORDER BY id"],
   '19990108': ["SELECT id FROM users WHERE birth > '19900108' ORDER BY id"],
   'Jan 8 1999': ["SELECT id FROM users WHERE birth < 'Jan 8 1999' ORDER BY id"],
   '08-Jan-1999': ["SELECT id FROM users WHERE last_seen < '08-Jan-2030 10:00' ORDER BY id"],

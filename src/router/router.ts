@@ -22,6 +22,7 @@ import { inputValue, type Stored } from '../sql/pgtypes.js';
 import { type Renderer, rendererFor, sessionSettingsProblem } from '../sql/render.js';
 import { Classifier } from './classify.js';
 import {
+  datestyledValue,
   IDLE_SNAPSHOT_CONNECTIONS,
   jobFor,
   MAX_SNAPSHOTS,
@@ -515,6 +516,15 @@ export class Router extends Classifier implements QueryRouter {
     for (const table of tables) {
       const denied = this.opts.access?.check(session, table);
       if (denied !== undefined) return denied;
+    }
+    for (const [, src] of plan.binds) {
+      if (src.kind !== 'datestyled') continue;
+      try {
+        datestyledValue(src.type, src.text, session);
+      } catch (err) {
+        if (err instanceof NotLocal) return err.message;
+        throw err;
+      }
     }
     if (plan.binds.some(([, src]) => src.kind === 'zoned')) {
       const offset = zoneOffsetMinutes(session);

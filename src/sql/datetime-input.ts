@@ -76,6 +76,9 @@ const DAYS = new Set([
   'saturday',
 ]);
 
+/** The reason given when an input reads differently under DateStyle's field orders. */
+export const DATESTYLE_DEPENDENT = 'date fields read by DateStyle';
+
 /** Zone words whose offset is zero under every setting and major. */
 const ZERO_ZONES = new Set(['utc', 'gmt', 'z']);
 
@@ -90,7 +93,83 @@ const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(?:([+-])(\d{2})(?:
 const OFFSET = /^([+-])(\d{2})(?::?(\d{2}))?$/;
 
 /** Parse `text` as date_in/timestamp_in/timestamptz_in would, for the forms described above. */
-export function parseDateTime(text: string, what: string): DateTimeInput {
+export type DateOrder = 'MDY' | 'DMY' | 'YMD';
+
+/** DateStyle's field order ("ISO, MDY" → MDY; Postgres's default is MDY). */
+export function dateOrderOf(dateStyle: string): DateOrder | undefined {
+  // The server reports it canonically: "ISO, MDY", "ISO, DMY", "ISO, YMD".
+  const m = /^\s*ISO\s*,\s*(MDY|DMY|YMD)\s*$/i.exec(dateStyle);
+  return m ? ((m[1] as string).toUpperCase() as DateOrder) : undefined;
+}
+
+/** A date part in the order DecodeDateTime meets it: a number (its digits) or a month name. */
+type DatePart = { num: string } | { month: number } | { delimited: true };
+
+/**
+ * DecodeNumber and the MONTH case of DecodeDateTime over the date parts, for
+ * one DateStyle field order: [year, month, day, year given in 1-2 digits].
+ */
+function decodeDateParts(parts: DatePart[], order: DateOrder): [number, number, number, boolean] | undefined {
+  let y: number | undefined;
+  let m: number | undefined;
+  let d: number | undefined;
+  let textMonth = false;
+  let is2digits = false;
+  for (const p of parts) {
+    if ('delimited' in p) continue;
+    if ('month' in p) {
+      // Already a numeric month (and no day)? It was the day.
+      if (m !== undefined && !textMonth && d === undefined && m >= 1 && m <= 31) d = m;
+      else if (m !== undefined) return undefined;
+      textMonth = true;
+      m = p.month;
+      continue;
+    }
+    const flen = p.num.length;
+    const val = Number(p.num);
+    if (flen === 3 && y !== undefined && m === undefined && d === undefined) return undefined; // day of year
+    const key = `${y !== undefined ? 'Y' : ''}${m !== undefined ? 'M' : ''}${d !== undefined ? 'D' : ''}`;
+    let set: 'Y' | 'M' | 'D';
+    switch (key) {
+      case '':
+        set = flen >= 3 || order === 'YMD' ? 'Y' : order === 'DMY' ? 'D' : 'M';
+        break;
+      case 'Y':
+        set = 'M';
+        break;
+      case 'M':
+        set = textMonth && (flen >= 3 || order === 'YMD') ? 'Y' : 'D';
+        break;
+      case 'YM':
+        if (textMonth && flen >= 3 && is2digits) {
+          // DD-MON-YYYY in YMD order: the first number was the day.
+          d = y;
+          y = val;
+          is2digits = false;
+          continue;
+        }
+        set = 'D';
+        break;
+      case 'D':
+        set = 'M';
+        break;
+      case 'MD':
+        set = 'Y';
+        break;
+      default:
+        return undefined;
+    }
+    if (set === 'Y') {
+      y = val;
+      is2digits = flen <= 2;
+    } else if (set === 'M') m = val;
+    else d = val;
+  }
+  if (y === undefined || m === undefined || d === undefined) return undefined;
+  return [y, m, d, is2digits];
+}
+
+export function parseDateTime(text: string, what: string, dateOrder?: DateOrder): DateTimeInput {
   const fail = (why = 'not a plain date/time'): never => {
     throw new NotLocal(`${what}: ${why}`);
   };
@@ -107,10 +186,7 @@ export function parseDateTime(text: string, what: string): DateTimeInput {
     .filter((t) => t !== '');
   if (tokens.length === 0 || tokens.length > 6) fail();
   let date: [number, number, number] | undefined;
-  let textMonth: number | undefined;
-  const numbers: string[] = [];
-  /** The order of the date parts: M (month name) and the numbers by length (Y: 4 digits, D: 1-2). */
-  let order = '';
+  const parts: DatePart[] = [];
   let time: DateTimeFields['time'];
   let offsetMinutes: number | undefined;
   let era: 'ad' | 'bc' | undefined;
@@ -127,7 +203,7 @@ export function parseDateTime(text: string, what: string): DateTimeInput {
     const timeField = isoDate ? null : TIME.exec(tok);
     const offset = isoDate || timeField ? null : OFFSET.exec(tok);
     if (isoDate) {
-      if (date || textMonth !== undefined || numbers.length > 0) fail('two dates');
+      if (date || parts.length > 0) fail('two dates');
       date = [Number(isoDate[1]), Number(isoDate[2]), Number(isoDate[3])];
     } else if (timeField) {
       if (time) fail('two times');
@@ -149,34 +225,48 @@ export function parseDateTime(text: string, what: string): DateTimeInput {
       if (dow) fail('two day names');
       dow = true;
     } else if (/^\d{1,4}$/.test(tok)) {
-      numbers.push(tok);
-      order += tok.length === 4 ? 'Y' : tok.length <= 2 ? 'D' : '?';
+      if (parts.some((p) => 'delimited' in p)) fail('date parts around a delimited date');
+      parts.push({ num: tok });
     } else {
-      // A date with a month name and '-' delimiters: 1999-Jan-08, Jan-08-1999, 08-Jan-1999.
-      const parts = tok.split('-');
-      if (parts.length !== 3 && !(parts.length === 1 && MONTHS.has(tok))) fail();
-      for (const p of parts) {
-        const month = MONTHS.get(p);
-        if (month !== undefined) {
-          if (textMonth !== undefined) fail('two months');
-          textMonth = month;
-          order += 'M';
-        } else if (/^\d{1,4}$/.test(p)) {
-          numbers.push(p);
-          order += p.length === 4 ? 'Y' : p.length <= 2 ? 'D' : '?';
-        } else fail();
-      }
+      // A delimited date (DecodeDate): 1/8/1999, 01-08-99, and with a month
+      // name 1999-Jan-08, Jan-08-1999, 08-Jan-1999 (the name first: DecodeDate
+      // reads it before the numbers). ParseDateTime splits a number-first
+      // token before a name in third place (1999-08-Jan), which fails upstream.
+      const delim = /^[a-z0-9]+([-/])/.exec(tok)?.[1];
+      const fields = delim === undefined ? [tok] : tok.split(delim);
+      if (delim === undefined ? !MONTHS.has(tok) : fields.length !== 3) fail();
+      // DecodeDate's own month flag does not mix with fields around it: keep a delimited date alone.
+      if (delim !== undefined && parts.length > 0) fail('date parts around a delimited date');
+      if (parts.some((p) => 'delimited' in p)) fail('date parts around a delimited date');
+      if (/^\d/.test(tok) && fields.length === 3 && !/^\d{1,4}$/.test(fields[2] as string)) fail();
+      const names = fields.filter((f) => MONTHS.has(f));
+      const nums = fields.filter((f) => !MONTHS.has(f));
+      if (nums.some((f) => !/^\d{1,4}$/.test(f))) fail();
+      for (const f of names) parts.push({ month: MONTHS.get(f) as number });
+      for (const f of nums) parts.push({ num: f });
+      if (delim !== undefined) parts.push({ delimited: true });
     }
   }
-  if (textMonth !== undefined) {
+  if (parts.length > 0) {
     if (date) fail('two dates');
-    const year = numbers.filter((n) => n.length === 4);
-    const day = numbers.filter((n) => n.length <= 2);
-    if (numbers.length !== 2 || year.length !== 1 || day.length !== 1) fail('date fields not unambiguous');
-    // MON-DD-YYYY, DD-MON-YYYY and YYYY-MON-DD are read alike under every DateStyle (DecodeDate); others are not.
-    if (order !== 'MDY' && order !== 'DMY' && order !== 'YMD') fail('date fields not unambiguous');
-    date = [Number(year[0]), textMonth, Number(day[0])];
-  } else if (numbers.length > 0) fail('date fields not unambiguous');
+    const read = (o: DateOrder): string => {
+      const r = decodeDateParts(parts, o);
+      if (!r) return 'error';
+      let [y, m, d] = r;
+      // ValidateDate: a 1-2 digit year is 1970-2069 (not with BC).
+      if (r[3] && era !== 'bc') y = y < 70 ? y + 2000 : y < 100 ? y + 1900 : y;
+      return `${y}-${m}-${d}`;
+    };
+    let reading: string;
+    if (dateOrder !== undefined) reading = read(dateOrder);
+    else {
+      const readings = new Set((['MDY', 'DMY', 'YMD'] as const).map(read));
+      if (readings.size !== 1) throw new NotLocal(`${what}: ${DATESTYLE_DEPENDENT}`);
+      reading = [...readings][0] as string;
+    }
+    if (reading === 'error') fail('date fields not decodable');
+    date = reading.split('-').map(Number) as [number, number, number];
+  }
   if (!date) fail('no date');
   const [year, month, day] = date as [number, number, number];
   // The earliest date is 4714-11-24 BC (Julian day 0): keep clear of that edge.

@@ -10,7 +10,14 @@
  */
 import { NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
-import { type DateTimeFields, isoDate, isoTime, parseDateTime, timeInput } from './datetime-input.js';
+import {
+  type DateOrder,
+  type DateTimeFields,
+  isoDate,
+  isoTime,
+  parseDateTime,
+  timeInput,
+} from './datetime-input.js';
 import { intervalInput } from './interval.js';
 import { jsonbInput, jsonInput } from './json.js';
 
@@ -197,9 +204,9 @@ function daysInMonth(y: number, mo: number): number {
   return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1] ?? 0;
 }
 
-export function dateInput(text: string, what: string): string {
+export function dateInput(text: string, what: string, order?: DateOrder): string {
   // '+infinity' is accepted from Postgres 16 only: forwarded (upstream decides).
-  const v = parseDateTime(text, what);
+  const v = parseDateTime(text, what, order);
   if (v === 'infinity' || v === '-infinity') return v;
   if (v === 'epoch') return '1970-01-01';
   // date_in ignores the time and zone fields.
@@ -207,8 +214,8 @@ export function dateInput(text: string, what: string): string {
 }
 
 /** timestamp_in (no typmod) as timestamp_out prints it under DateStyle ISO; a zone in the input is ignored. */
-export function timestampInput(text: string, what: string): string {
-  const v = parseDateTime(text, what);
+export function timestampInput(text: string, what: string, order?: DateOrder): string {
+  const v = parseDateTime(text, what, order);
   if (v === 'infinity' || v === '-infinity') return v;
   if (v === 'epoch') return '1970-01-01 00:00:00';
   return `${isoDate(v)} ${isoTime(v)}${v.bc ? ' BC' : ''}`;

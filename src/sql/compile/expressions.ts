@@ -18,6 +18,7 @@ import type {
   TypeCast,
 } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
+import { DATESTYLE_DEPENDENT } from '../datetime-input.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
 import {
@@ -190,12 +191,28 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
     // interval_in accepts the infinities from Postgres 17 on; before, 22007 upstream.
     if ((this.ctx.serverVersionNum ?? 0) < 170000) throw new NotLocal('infinite interval before Postgres 17');
     out = constExpr(this.bindValue(u.text.toLowerCase()), type);
+  } else if ((type === Oid.date || type === Oid.timestamp) && dependsOnDateStyle(type, u.text)) {
+    // Read under the session's DateStyle at each run (router/plan.ts).
+    this.bindCount++;
+    const name = `d${this.bindCount}`;
+    this.binds[name] = { kind: 'datestyled', type, text: u.text };
+    out = constExpr(`@${name}`, type);
   } else {
     const value = inputValue(type, u.text, `${typeName(type)} constant`);
     out = constExpr(type === Oid.bool ? (value === 1n ? '1' : '0') : this.bindValue(value), type);
   }
   if (isTextType(type)) out.coll = 'default';
   return out;
+}
+
+/** Whether a date/timestamp literal reads differently under DateStyle's field orders. */
+function dependsOnDateStyle(type: number, text: string): boolean {
+  try {
+    inputValue(type, text, 'constant');
+    return false;
+  } catch (err) {
+    return err instanceof NotLocal && err.message.endsWith(DATESTYLE_DEPENDENT);
+  }
 }
 
 /**

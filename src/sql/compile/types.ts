@@ -84,7 +84,9 @@ export type BindSource =
    * depends on the session's TimeZone, so the router converts it per run
    * (fixed-offset zones only; any other zone forwards).
    */
-  | { kind: 'zoned'; text: string };
+  | { kind: 'zoned'; text: string }
+  /** A date or timestamp constant whose reading depends on DateStyle's field order (`1/8/1999`). */
+  | { kind: 'datestyled'; type: number; text: string };
 
 export interface CompiledSelect {
   /** SQLite SQL with named parameters `@name`. */
