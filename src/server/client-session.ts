@@ -222,7 +222,11 @@ export class ClientSession extends TransactionPhase {
     if (route.kind === 'upstream' && this.answerTxControl(frame, sql, state)) return;
     const idle = this.idle();
     if (route.kind === 'upstream' && route.timeout) {
-      const problem = followTimeout(state, route.timeout, idle);
+      // Owing only position queries is as good as idle here (they run outside
+      // a transaction and read no setting); a state check in flight is not:
+      // its answer would be compared with the values this SET gives.
+      const settled = idle || (this.onlyHiddenOwed(false) && state.stateCheck?.inFlight !== true);
+      const problem = followTimeout(state, route.timeout, settled);
       if (problem !== undefined) state.localDisabled ??= problem;
     }
     let reason: string;
