@@ -116,6 +116,12 @@ const PROBES: Record<string, Probe[]> = {
     "SELECT id, string_to_array(email, '@'), string_to_array('a,,b', ',', '') FROM users ORDER BY id",
   ],
   string_to_table: ["SELECT u.id, s FROM users u, string_to_table(u.email, '@') AS s ORDER BY u.id, s"],
+  jsonb_to_record: [
+    'SELECT * FROM jsonb_to_record(\'{"a": 1, "b": "x", "c": {"d": true}}\') AS r(a int, b text, c jsonb, z bool)',
+  ],
+  jsonb_to_recordset: [
+    'SELECT * FROM jsonb_to_recordset(\'[{"a": 1, "b": 2.50}, {"a": 2}]\') AS r(a int8, b numeric) ORDER BY a',
+  ],
   'ARRAY[…]': [
     "SELECT id, ARRAY[id, age], ARRAY[name, 'x y'], ARRAY[[1, 2], [3, 4]], ARRAY[]::int[] FROM users ORDER BY id",
   ],

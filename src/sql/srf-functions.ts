@@ -10,7 +10,7 @@ import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { splitText } from './array-functions.js';
 import { jsonChildren } from './functions.js';
-import { parseArrayText } from './pgtypes.js';
+import { inputValue, parseArrayText } from './pgtypes.js';
 
 export const SrfFn = {
   /** `(kind, array text)`: unnest(anyarray); kind int, bool or text (the element's stored form). */
@@ -23,9 +23,28 @@ export const SrfFn = {
   jsonbKeys: 'outpost_srf_jsonb_keys',
   /** `(text, delimiter, null string)`: string_to_table. */
   stringToTable: 'outpost_srf_string_to_table',
+  /** `(tagged jsonb, spec, set)`: jsonb_to_record(set); spec a JSON list of [key, type OID]; columns c0… */
+  jsonbRecord: 'outpost_srf_jsonb_record',
   /** `(start, stop, step)`: generate_series over integers. */
   series: 'outpost_srf_series',
 } as const;
+
+/** Columns a jsonb_to_record column definition list may have locally. */
+export const RECORD_COLUMNS = 16;
+
+/**
+ * populate_record_field for a scalar target type from a jsonb value (its
+ * output text): a string's contents or the value's text through the type's
+ * input function; jsonb keeps the value. Input Postgres would reject (or
+ * that is not plainly spelled) aborts the run.
+ */
+function recordField(raw: string | undefined, type: number): unknown {
+  if (raw === undefined || raw === 'null') return null;
+  if (type === 3802) return raw;
+  const text = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
+  // text/varchar: the string, or an object's or array's text.
+  return inputValue(type, text, 'jsonb_to_record() field');
+}
 
 /** More rows than this from one call forwards the statement (a local run that long is not worth it). */
 const MAX_ROWS = 1_000_000;
@@ -114,6 +133,33 @@ export function registerSrfFunctions(db: Database.Database): void {
       };
       let o = 0;
       for (const p of splitText(text, untag(delim), untag(nullStr))) yield [p, ++o];
+    },
+  });
+  db.table(SrfFn.jsonbRecord, {
+    columns: Array.from({ length: RECORD_COLUMNS }, (_, i) => `c${i}`),
+    parameters: ['j', 'spec', 'isset'],
+    safeIntegers: true,
+    rows: function* (j: unknown, spec: unknown, isSet: unknown) {
+      // Tagged by the compiler ('n': NULL): a NULL hidden argument would return no rows.
+      if (j === 'n') throw new NotLocal('jsonb_to_record() of NULL');
+      if (typeof j !== 'string' || !j.startsWith('s')) throw new NotLocal('jsonb_to_record() of non-text');
+      const fields = JSON.parse(String(spec)) as [string, number][];
+      const objects: string[] = [];
+      const text = j.slice(1);
+      if (isSet === 1n) {
+        const children = jsonChildren(text);
+        if (!children || !('array' in children))
+          throw new NotLocal('cannot call jsonb_to_recordset on a non-array');
+        objects.push(...children.array);
+      } else objects.push(text);
+      for (const o of objects) {
+        const children = jsonChildren(o);
+        if (!children || !('object' in children)) throw new NotLocal('jsonb_to_record() of a non-object');
+        const byKey = new Map(children.object);
+        const row: unknown[] = fields.map(([key, type]) => recordField(byKey.get(key), type));
+        while (row.length < RECORD_COLUMNS) row.push(null);
+        yield row;
+      }
     },
   });
   db.table(SrfFn.series, {

@@ -48,4 +48,16 @@ export const SRF_CORPUS: string[] = [
   'SELECT * FROM categories AS x(a) ORDER BY a',
   '!SELECT * FROM categories AS x(a, b, c, d, e)',
   'SELECT a FROM categories c(a) WHERE c.a < 3 ORDER BY 1',
+  // jsonb_to_record(set) with a column definition list of scalar types.
+  '~select * from jsonb_to_record(\'{"a":1,"b":"foo","c":"bar"}\') as x(a int, b text, d text)',
+  '~select * from jsonb_to_recordset(\'[{"a":1,"b":"foo","d":false},{"a":2,"b":"bar","c":true}]\') as x(a int, b text, c boolean)',
+  '~select *, c is null as c_is_null from jsonb_to_recordset(\'[{"a":1, "b":{"c":16, "d":2}, "x":8}]\'::jsonb) as t(a int, b jsonb, c text, x int)',
+  '~select * from jsonb_to_record(\'{"out": {"key": 1}}\') as x(out jsonb)',
+  '~select * from jsonb_to_record(\'{"out": "{\\"key\\": 1}"}\') as x(out jsonb)',
+  '~select * from jsonb_to_record(\'{"a": "12", "b": 1.50, "c": "t", "d": [1, 2], "e": null}\') as x(a int8, b numeric, c bool, d text, e int)',
+  '!select * from jsonb_to_record(\'{"a": 1.5}\') as x(a int)',
+  "!select * from jsonb_to_record('[1]') as x(a int)",
+  "~select u.id, x.theme FROM users u, jsonb_to_record(u.prefs) AS x(theme text, n int) WHERE jsonb_typeof(u.prefs) = 'object'",
+  '~select * from jsonb_to_record(NULL) as x(a int)',
+  "~select * from jsonb_to_recordset('[]') as x(a int)",
 ];

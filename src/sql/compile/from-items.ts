@@ -140,7 +140,7 @@ export function rangeSubselect(this: StatementCompiler, r: RangeSubselect, level
  */
 export function rangeFunction(this: StatementCompiler, r: RangeFunctionNode, level: Level): FromItem {
   for (const key of Object.keys(r)) {
-    if (!['functions', 'alias', 'lateral', 'ordinality'].includes(key)) {
+    if (!['functions', 'alias', 'lateral', 'ordinality', 'coldeflist'].includes(key)) {
       throw unsupported(`function in FROM with ${key}`);
     }
   }
@@ -183,6 +183,10 @@ export function rangeFunction(this: StatementCompiler, r: RangeFunctionNode, lev
   const args = (f.args ?? []).map((a) => this.expr(a, { level: argLevel, clause: 'select', inAgg: false }));
   const aliasName = r.alias ? checkIdent(r.alias.aliasname ?? '') : undefined;
   const colnames = (r.alias?.colnames ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+  if (r.coldeflist !== undefined) {
+    if (r.ordinality) throw unsupported('function in FROM with coldeflist and ORDINALITY');
+    return this.jsonbToRecord(name, args, aliasName, colnames, r.coldeflist);
+  }
   if (
     name === 'generate_series' &&
     !r.ordinality &&

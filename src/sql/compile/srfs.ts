@@ -8,9 +8,11 @@
  * names its column so, another scalar function takes the alias or its own
  * name; composite results (jsonb_each: key, value) name theirs.
  */
+import type { ColumnDef, Node } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { isIntType, Oid, TYPES } from '../pgtypes.js';
-import { SrfFn } from '../srf-functions.js';
+import { RECORD_COLUMNS, SrfFn } from '../srf-functions.js';
+import { resolveTypeName } from './common-type.js';
 import type { StatementCompiler } from './compiler.js';
 import { checkIdent, DETERMINISTIC_COLLATIONS, typeLen, typeName, unsupported } from './support.js';
 import type { Expr, FromItem, RelColumn } from './types.js';
@@ -162,4 +164,79 @@ export function splitArgs(
     }
   }
   return typed as [Expr, Expr, Expr | undefined];
+}
+
+/** Target types of jsonb_to_record's columns served locally (their input functions are pgtypes.ts's). */
+const RECORD_TYPES = new Set<number>([
+  Oid.int2,
+  Oid.int4,
+  Oid.int8,
+  Oid.text,
+  Oid.varchar,
+  Oid.bool,
+  Oid.numeric,
+  Oid.jsonb,
+]);
+
+/**
+ * `jsonb_to_record(jsonb) AS x(a int, b text, ...)` and jsonb_to_recordset:
+ * each column the object's field of that name (missing or JSON null: NULL)
+ * through its type's input (srf-functions.ts `recordField`). Array, composite
+ * and typmod'd column types, and json input, are forwarded.
+ */
+export function jsonbToRecord(
+  this: StatementCompiler,
+  name: string,
+  rawArgs: Expr[],
+  aliasName: string | undefined,
+  colnames: string[],
+  coldefs: Node[],
+): FromItem {
+  if (name !== 'jsonb_to_record' && name !== 'jsonb_to_recordset')
+    throw unsupported('function in FROM with coldeflist');
+  let [j] = rawArgs;
+  if (rawArgs.length !== 1 || !j || j.errorProne || j.agg)
+    throw unsupported(`${name}() with these arguments`);
+  if (j.unknown) j = this.resolveUnknown(j, Oid.jsonb);
+  if (j.type !== Oid.jsonb) throw unsupported(`${name}() of ${j.typeName}`);
+  if (colnames.length > 0) throw unsupported('column aliases with a column definition list');
+  if (coldefs.length === 0 || coldefs.length > RECORD_COLUMNS)
+    throw unsupported(`${name}() with ${coldefs.length} columns`);
+  const defs = coldefs.map((node) => {
+    if (!('ColumnDef' in node)) throw unsupported('column definition');
+    const d = node.ColumnDef as ColumnDef;
+    if (!d.colname || !d.typeName || d.constraints || d.collClause) throw unsupported('column definition');
+    const t = resolveTypeName(d.typeName);
+    if (!RECORD_TYPES.has(t.oid) || t.typmod !== -1)
+      throw unsupported(`${name}() column of ${typeName(t.oid)}`);
+    return { name: checkIdent(d.colname), type: t.oid };
+  });
+  const spec = JSON.stringify(defs.map((d) => [d.name, d.type]));
+  const call = `${SrfFn.jsonbRecord}(coalesce('s' || ${j.sql}, 'n'), ${this.bindValue(spec)}, ${name.endsWith('set') ? 1 : 0})`;
+  if (j.constant) this.prechecks.push(`(SELECT count(*) FROM ${call})`);
+  const a = this.alias();
+  const columns: RelColumn[] = defs.map((d, i) => {
+    const out: Expr = {
+      sql: `${a}.c${i}`,
+      type: d.type,
+      typmod: -1,
+      typlen: typeLen(d.type),
+      typeName: typeName(d.type),
+      constant: false,
+      errorProne: false,
+      agg: false,
+      kids: [],
+      ...(d.type === Oid.text || d.type === Oid.varchar ? { coll: 'default' } : {}),
+    };
+    return { name: d.name, expr: columnOf(out, `${a}.c${i}`) };
+  });
+  const refname = aliasName ?? name;
+  return {
+    sql: `${call} AS ${a}`,
+    columns,
+    rels: new Map([[refname, { columns, display: refname }]]),
+    rowids: [],
+    baseTables: 0,
+    complex: true,
+  };
 }
