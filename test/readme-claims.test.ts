@@ -185,6 +185,9 @@ const PROBES: Record<string, Probe[]> = {
   'timestamp − timestamp': [
     "SELECT id, last_seen - timestamp '2024-01-01 12:00' FROM users WHERE last_seen > '-infinity' AND last_seen < 'infinity' ORDER BY id",
   ],
+  'timestamptz − timestamptz': [
+    "SELECT id, created_at - timestamptz '2024-01-01 00:00:00+00' FROM users WHERE created_at > '-infinity' AND created_at < 'infinity' ORDER BY id",
+  ],
   'timestamp ± interval': [
     "SELECT id, last_seen + interval '1 mon 1 day', last_seen - interval '1:30' FROM users ORDER BY id",
   ],

@@ -21,6 +21,7 @@ import {
   timeDiff,
   timestampAddInterval,
   timestampDiff,
+  timestamptzDiff,
 } from './timestamp-ops.js';
 
 export const DtFn = {
@@ -32,6 +33,8 @@ export const DtFn = {
   timestampKey: 'outpost_timestamp_key',
   /** `(timestamp or date, interval, sign)`: timestamp ± interval. */
   timestampInterval: 'outpost_timestamp_interval',
+  /** `(timestamptz, timestamptz)`: timestamptz - timestamptz. */
+  timestamptzDiff: 'outpost_timestamptz_diff',
   /** `(timestamp, timestamp)`: timestamp - timestamp. */
   timestampDiff: 'outpost_timestamp_diff',
   /** `(time, interval, sign)`: time ± interval. */
@@ -68,6 +71,9 @@ export function registerDatetimeFunctions(db: Database.Database): void {
     t === null || iv === null
       ? null
       : timestampAddInterval(text(t, 'timestamp'), text(iv, 'interval'), Number(sign)),
+  );
+  db.function(DtFn.timestamptzDiff, opts, (a: unknown, b: unknown) =>
+    a === null || b === null ? null : timestamptzDiff(text(a, 'timestamptz'), text(b, 'timestamptz')),
   );
   db.function(DtFn.timestampDiff, opts, (a: unknown, b: unknown) =>
     a === null || b === null ? null : timestampDiff(text(a, 'timestamp'), text(b, 'timestamp')),

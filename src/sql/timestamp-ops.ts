@@ -95,6 +95,15 @@ export function timestampDiff(a: string, b: string): string {
   return storeInterval({ months: 0, days: d, usec: time });
 }
 
+/** timestamptz_mi: the same on the stored UTC forms, whatever the session's TimeZone. */
+export function timestamptzDiff(a: string, b: string): string {
+  const utc = (v: string): string => {
+    if (!v.endsWith('+00')) throw new NotLocal(`timestamptz ${v.slice(0, 40)} not a finite AD value`);
+    return v.slice(0, -3);
+  };
+  return timestampDiff(utc(a), utc(b));
+}
+
 /** timestamp_pl_interval (sign 1) / timestamp_mi_interval (sign -1); a date operand is its midnight. */
 export function timestampAddInterval(stored: string, interval: string, sign: number): string {
   const iv = parseStoredInterval(interval);

@@ -69,4 +69,6 @@ export const DATETIME_CORPUS: string[] = [
   `!SELECT date '99-Jan-08'`,
   `!SELECT date '1/8/1999/2'`,
   `!SELECT date '13/13/13'`,
+  `SELECT id, placed_at - timestamptz '2024-01-01 00:00:00+00' AS since, timestamptz '2024-06-01 12:00:00.25+02' - placed_at AS until FROM orders WHERE placed_at > '-infinity' AND placed_at < 'infinity' ORDER BY id`,
+  `SELECT timestamptz '2024-03-10 12:00:00-05' - timestamptz '2024-03-09 12:00:00-08' AS a, timestamptz 'Jan 1 2024 UTC' - timestamptz '2023-12-31 23:59:59.999999+00' AS b`,
 ];

@@ -63,6 +63,11 @@ export function arith(this: StatementCompiler, op: string, left: Expr, right: Ex
     const e = derived(`${DtFn.dateTime}(${d.sql}, ${t.sql})`, Oid.timestamp, -1, [l, r]);
     return this.errorCapable(e, c);
   }
+  if (l.type === Oid.timestamptz && r.type === Oid.timestamptz && op === '-') {
+    // An instant minus an instant: the session's zone plays no part.
+    const e = derived(`${DtFn.timestamptzDiff}(${l.sql}, ${r.sql})`, Oid.interval, -1, [l, r]);
+    return this.errorCapable(e, c);
+  }
   if (l.type === Oid.timestamp && r.type === Oid.timestamp && op === '-') {
     const e = derived(`${DtFn.timestampDiff}(${l.sql}, ${r.sql})`, Oid.interval, -1, [l, r]);
     return this.errorCapable(e, c);
