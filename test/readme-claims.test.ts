@@ -191,6 +191,9 @@ const PROBES: Record<string, Probe[]> = {
   'timestamp ± interval': [
     "SELECT id, last_seen + interval '1 mon 1 day', last_seen - interval '1:30' FROM users ORDER BY id",
   ],
+  'date_trunc(…, timestamp)': [
+    "SELECT id, date_trunc('month', last_seen), date_trunc('week', last_seen) FROM users WHERE last_seen > '-infinity' AND last_seen < 'infinity' ORDER BY id",
+  ],
   'date ± interval': [
     "SELECT id, birth + interval '1 year', birth - interval '36 hours' FROM users ORDER BY id",
   ],

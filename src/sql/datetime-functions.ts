@@ -21,6 +21,7 @@ import {
   timeDiff,
   timestampAddInterval,
   timestampDiff,
+  timestampTrunc,
   timestamptzDiff,
 } from './timestamp-ops.js';
 
@@ -33,6 +34,8 @@ export const DtFn = {
   timestampKey: 'outpost_timestamp_key',
   /** `(timestamp or date, interval, sign)`: timestamp ± interval. */
   timestampInterval: 'outpost_timestamp_interval',
+  /** `(field, timestamp)`: date_trunc(field, timestamp). */
+  timestampTrunc: 'outpost_timestamp_trunc',
   /** `(timestamptz, timestamptz)`: timestamptz - timestamptz. */
   timestamptzDiff: 'outpost_timestamptz_diff',
   /** `(timestamp, timestamp)`: timestamp - timestamp. */
@@ -71,6 +74,9 @@ export function registerDatetimeFunctions(db: Database.Database): void {
     t === null || iv === null
       ? null
       : timestampAddInterval(text(t, 'timestamp'), text(iv, 'interval'), Number(sign)),
+  );
+  db.function(DtFn.timestampTrunc, opts, (f: unknown, t: unknown) =>
+    t === null ? null : timestampTrunc(String(f), text(t, 'timestamp')),
   );
   db.function(DtFn.timestamptzDiff, opts, (a: unknown, b: unknown) =>
     a === null || b === null ? null : timestamptzDiff(text(a, 'timestamptz'), text(b, 'timestamptz')),

@@ -210,3 +210,67 @@ export function extractTime(field: string, stored: string): string {
   }
   throw new NotLocal(`extract(${field} FROM time)`);
 }
+
+/** Fields of date_trunc(field, timestamp) served locally. */
+export const TRUNC_FIELDS: ReadonlySet<string> = new Set([
+  'microseconds',
+  'milliseconds',
+  'second',
+  'minute',
+  'hour',
+  'day',
+  'week',
+  'month',
+  'quarter',
+  'year',
+  'decade',
+  'century',
+  'millennium',
+]);
+
+/** timestamp_trunc for finite AD timestamps (infinite and BC ones are forwarded). */
+export function timestampTrunc(field: string, stored: string): string {
+  if (stored.endsWith('infinity') || stored.endsWith(' BC'))
+    throw new NotLocal('date_trunc of an infinite or BC timestamp');
+  const c = civil(stored, 'timestamp');
+  const usecOf = (h: bigint, mi: bigint, s: bigint, us: bigint): bigint =>
+    ((h * 60n + mi) * 60n + s) * 1_000_000n + us;
+  const h = c.usec / 3_600_000_000n;
+  const mi = (c.usec / 60_000_000n) % 60n;
+  const s = (c.usec / 1_000_000n) % 60n;
+  const us = c.usec % 1_000_000n;
+  const day = (y: number, m: number, d: number): bigint => BigInt(daysFromCivil(y, m, d)) * USECS_PER_DAY;
+  switch (field) {
+    case 'microseconds':
+      return format(toUsec(c), 'timestamp');
+    case 'milliseconds':
+      return format(day(c.year, c.month, c.day) + usecOf(h, mi, s, (us / 1000n) * 1000n), 'timestamp');
+    case 'second':
+      return format(day(c.year, c.month, c.day) + usecOf(h, mi, s, 0n), 'timestamp');
+    case 'minute':
+      return format(day(c.year, c.month, c.day) + usecOf(h, mi, 0n, 0n), 'timestamp');
+    case 'hour':
+      return format(day(c.year, c.month, c.day) + usecOf(h, 0n, 0n, 0n), 'timestamp');
+    case 'day':
+      return format(day(c.year, c.month, c.day), 'timestamp');
+    case 'week': {
+      // The Monday on or before (ISO weeks); 1970-01-01 was a Thursday.
+      const n = daysFromCivil(c.year, c.month, c.day);
+      const dow = (((n + 3) % 7) + 7) % 7;
+      return format(BigInt(n - dow) * USECS_PER_DAY, 'timestamp');
+    }
+    case 'month':
+      return format(day(c.year, c.month, 1), 'timestamp');
+    case 'quarter':
+      return format(day(c.year, 3 * Math.floor((c.month - 1) / 3) + 1, 1), 'timestamp');
+    case 'year':
+      return format(day(c.year, 1, 1), 'timestamp');
+    case 'decade':
+      return format(day(Math.floor(c.year / 10) * 10, 1, 1), 'timestamp');
+    case 'century':
+      return format(day(Math.floor((c.year + 99) / 100) * 100 - 99, 1, 1), 'timestamp');
+    case 'millennium':
+      return format(day(Math.floor((c.year + 999) / 1000) * 1000 - 999, 1, 1), 'timestamp');
+  }
+  throw new NotLocal(`date_trunc(${field}, timestamp)`);
+}

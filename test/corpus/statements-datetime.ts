@@ -71,4 +71,10 @@ export const DATETIME_CORPUS: string[] = [
   `!SELECT date '13/13/13'`,
   `SELECT id, placed_at - timestamptz '2024-01-01 00:00:00+00' AS since, timestamptz '2024-06-01 12:00:00.25+02' - placed_at AS until FROM orders WHERE placed_at > '-infinity' AND placed_at < 'infinity' ORDER BY id`,
   `SELECT timestamptz '2024-03-10 12:00:00-05' - timestamptz '2024-03-09 12:00:00-08' AS a, timestamptz 'Jan 1 2024 UTC' - timestamptz '2023-12-31 23:59:59.999999+00' AS b`,
+  `SELECT id, date_trunc('microseconds', local_ts) AS us, date_trunc('milliseconds', local_ts) AS ms, date_trunc('second', local_ts) AS s, date_trunc('minute', local_ts) AS mi, date_trunc('hour', local_ts) AS h FROM events WHERE id < 100 ORDER BY id`,
+  `SELECT id, date_trunc('day', local_ts) AS d, date_trunc('week', local_ts) AS w, date_trunc('month', local_ts) AS mo, date_trunc('quarter', local_ts) AS q, date_trunc('year', local_ts) AS y FROM events WHERE id < 100 ORDER BY id`,
+  `SELECT date_trunc('decade', timestamp '2024-05-05 10:00') AS a, date_trunc('century', timestamp '2000-12-31') AS b, date_trunc('century', timestamp '2001-01-01') AS c, date_trunc('millennium', timestamp '2000-06-01') AS d, date_trunc('millennium', timestamp '2001-06-01') AS e`,
+  `SELECT date_trunc('week', timestamp '2024-01-01') AS a, date_trunc('week', timestamp '2023-01-01 23:00') AS b, date_trunc('week', timestamp '2024-02-29 12:34:56.789') AS c, date_trunc('DAY', timestamp '0005-03-04 05:06:07') AS d`,
+  `SELECT date_trunc('month', local_ts), count(*) FROM events WHERE id < 100 GROUP BY 1 ORDER BY 1`,
+  `!SELECT date_trunc('fortnight', timestamp '2024-01-01')`,
 ];

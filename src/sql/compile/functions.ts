@@ -6,7 +6,7 @@ import { SqlFn } from '../functions.js';
 import { INTERVAL_UNITS } from '../interval.js';
 import { INTERVAL_FIELDS } from '../interval-ops.js';
 import { DATE_FIELDS, isIntType, Oid } from '../pgtypes.js';
-import { TIME_FIELDS } from '../timestamp-ops.js';
+import { TIME_FIELDS, TRUNC_FIELDS } from '../timestamp-ops.js';
 import { ARRAY_CALLS } from './arrays.js';
 import type { StatementCompiler } from './compiler.js';
 import { JSON_CALLS } from './json-calls.js';
@@ -101,6 +101,21 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
         Oid.numeric,
         -1,
         scaleExpr ? [x, scaleExpr] : [x],
+      );
+    }
+    case 'date_trunc': {
+      // date_trunc(text, timestamp) only: the timestamptz form depends on the session's zone.
+      const [fieldNode] = f.args ?? [];
+      const field =
+        fieldNode && 'A_Const' in fieldNode ? fieldNode.A_Const.sval?.sval?.toLowerCase() : undefined;
+      const x = args[1];
+      if (field === undefined || !x || args.length !== 2 || x.unknown)
+        throw unsupported('function call date_trunc()');
+      if (x.type !== Oid.timestamp) throw new NotLocal(`date_trunc() of ${x.typeName}`);
+      if (!TRUNC_FIELDS.has(field)) throw new NotLocal(`date_trunc(${field}, timestamp)`);
+      return this.errorCapable(
+        derived(`${DtFn.timestampTrunc}('${field}', ${x.sql})`, Oid.timestamp, -1, [x]),
+        c,
       );
     }
     case 'justify_hours':
