@@ -28,6 +28,9 @@ import {
 /** Rows are sent in chunks of about this many bytes of text, so neither side holds a whole big result in one message. */
 const CHUNK_BYTES = 256 * 1024;
 
+/** Chunks of a result small enough to ride on `done` (one per statement of a typical job). */
+const DONE_CHUNKS = 4;
+
 /** Idle snapshot connections kept for the next READ ONLY transaction. */
 const IDLE_SNAPSHOT_CONNECTIONS = 4;
 
@@ -205,14 +208,19 @@ async function run(msg: Extract<ToChild, { t: 'run' }>): Promise<void> {
     const renderers = msg.plans.map((plan) => plan.outputs.map((o) => rendererFor(o, params)));
     for (const [i, plan] of msg.plans.entries())
       runPlan(conn, msg.id, i, plan, renderers[i] as Renderer[], msg.stream);
-    for (const m of held.splice(0)) send(m);
     if (verifying) {
       send({ t: 'stream', id: msg.id });
       sent = true;
       await streamPlans(conn, msg.id, msg.plans, renderers);
     }
     if (wrap) conn.db.exec('COMMIT');
-    send({ t: 'done', id: msg.id });
+    if (!verifying && held.length <= DONE_CHUNKS) {
+      const rows = held.splice(0).map((m) => m as Extract<FromChild, { t: 'rows' }>);
+      send({ t: 'done', id: msg.id, rows: rows.map((m) => ({ plan: m.plan, rows: m.rows })) });
+    } else {
+      for (const m of held.splice(0)) send(m);
+      send({ t: 'done', id: msg.id });
+    }
   } catch (err) {
     if (wrap && conn.db.inTransaction) conn.db.exec('ROLLBACK');
     const reason =

@@ -279,6 +279,12 @@ export class ExecPool {
         const p = child.current;
         if (!p || p.id !== msg.id) return;
         child.current = undefined;
+        if (msg.t === 'done' && msg.rows) {
+          for (const chunk of msg.rows) {
+            const into = p.rows[chunk.plan] as (string | null)[][];
+            for (const row of chunk.rows) into.push(row);
+          }
+        }
         p.settle(
           msg.t === 'done'
             ? p.streaming

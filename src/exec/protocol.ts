@@ -66,8 +66,12 @@ export type FromChild =
   | { t: 'stream'; id: number }
   /** `rows` DataRow messages (text format) of statement `plan` of streaming job `id`; costs one credit. */
   | { t: 'data'; id: number; plan: number; rows: number; data: Buffer }
-  /** Job `id` finished; every row was sent before this. */
-  | { t: 'done'; id: number }
+  /**
+   * Job `id` finished; every row was sent before this, or is in `rows`: a
+   * small result rides on `done` itself, one message and one wake-up of the
+   * proxy instead of two.
+   */
+  | { t: 'done'; id: number; rows?: { plan: number; rows: (string | null)[][] }[] }
   /** Job `id` cannot be answered exactly here: the session forwards it (nothing was sent). */
   | { t: 'not-local'; id: number; reason: string }
   /** Streaming job `id` failed after rows were sent (not expected: the first reading found no error). */
