@@ -364,7 +364,7 @@ describe('prepared statements that go upstream', () => {
     runFails('SELECT id FROM items WHERE id = ANY($1)', ['{{1,2}}'], /array/);
     runFails('SELECT id FROM items WHERE id = ANY($1)', ['[1:1]={1}'], /array/);
     runFails('SELECT id FROM items WHERE ts = $1', ['2024-01-01 00:00:00'], /offset/);
-    runFails('SELECT id FROM items WHERE d = $1', ['Jan 1 2024'], /ISO date/);
+    runFails('SELECT id FROM items WHERE d = $1', ['J2451187'], /date/);
     runFails('SELECT id / $1 FROM items', ['0'], /division by zero/);
     runFails('SELECT id FROM items WHERE t LIKE $1', ['a\\'], /escape/);
     // Postgres indeed rejects these.

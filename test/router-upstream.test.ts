@@ -226,17 +226,14 @@ const UNSUPPORTED: [string, RegExp][] = [
   ['SELECT id FROM items WHERE id = NULL', /comparison with NULL/],
   ['SELECT id FROM items WHERE id', /non-boolean column id used as condition/],
   ['SELECT id FROM items WHERE NULL', /constant condition/],
-  ["SELECT id FROM items WHERE d = '2024-1-1'", /date constant: not a plain ISO date/],
+  ["SELECT id FROM items WHERE d = 'J2451187'", /date constant/],
   ["SELECT id FROM items WHERE d = '2023-02-29'", /date constant/],
   ["SELECT id FROM items WHERE d = 'today'", /date constant/],
-  ["SELECT id FROM items WHERE d = '20240101'", /date constant/],
+  ["SELECT id FROM items WHERE d = 'yesterday'", /date constant/],
   ['SELECT id FROM items WHERE d = id', /comparison of date with int4/],
   ['SELECT id FROM items WHERE f8 = 1e400', /float8 constant: out of range/],
   ['SELECT id FROM items WHERE f8 = 1e-400', /float8 constant: out of range/],
-  [
-    "SELECT id FROM items WHERE ts > '2024-01-01 10:00 PST'",
-    /timestamptz constant: not an ISO timestamp with offset/,
-  ],
+  ["SELECT id FROM items WHERE ts > '2024-01-01 10:00 PST'", /timestamptz constant/],
   ["SELECT id FROM items WHERE n = '1e100000'", /numeric constant|numeric too large/],
   ["SELECT id FROM items WHERE t ~ 'a'", /operator ~/],
   ['SELECT id FROM items WHERE id OPERATOR(pg_catalog.=) 1', /operator \?/],
@@ -530,8 +527,10 @@ describe('values the replica cannot compare or render exactly fail at run time',
   }
 
   test('dates outside 4-digit AD years in comparisons and sorts', () => {
-    runFails("SELECT id FROM bc WHERE d < '2025-01-01'", /date outside years 1-9999 AD/);
-    runFails('SELECT id FROM bc ORDER BY d', /date outside years 1-9999 AD/);
+    // Compared and sorted by a key that orders BC and 5-digit years as
+    // Postgres does (BC first, then AD by year).
+    assert.deepEqual(expectLocal("SELECT id FROM bc WHERE d < '2025-01-01'").run()[0]?.rows, [['1'], ['2']]);
+    assert.deepEqual(expectLocal('SELECT id FROM bc ORDER BY d').run()[0]?.rows, [['2'], ['1'], ['3']]);
     // Filtered out before the comparison: fine.
     const r = expectLocal("SELECT id, d FROM bc WHERE id = 1 AND d < '2025-01-01'");
     assert.deepEqual(r.run()[0]?.rows, [['1', '2024-01-01']]);
