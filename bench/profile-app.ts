@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type OutpostProcess, startOutpost } from '../test/helpers/outpost.js';
 import { startPostgres } from '../test/helpers/postgres.js';
-import { cpuSeconds, postgresCpu } from './lib/cpu.js';
+import { childPids, cpuSeconds, postgresCpu } from './lib/cpu.js';
 import { pgbench } from './lib/pgbench.js';
 import { APP_STATEMENTS, createShop } from './lib/shop.js';
 
@@ -28,18 +28,6 @@ const clients = process.env.BENCH_CLIENTS ?? '8';
 const profile = process.env.PROFILE === '1';
 const dir = mkdtempSync(join(tmpdir(), 'outpost-prof-app-'));
 const profDir = join(dir, 'prof');
-
-function childPids(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
 
 function cpu(o: OutpostProcess): { main: number; exec: number } {
   const pid = o.proc.pid as number;

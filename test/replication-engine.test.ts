@@ -10,6 +10,7 @@ import { ReplicationEngine } from '../src/replication/engine.js';
 import { formatLsn, parseLsn } from '../src/replication/lsn.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
+import { waitFor } from './helpers/wait.js';
 
 let pg: PostgresInstance;
 let dir: string;
@@ -34,20 +35,6 @@ function engineFor(store: ReplicaStore, db: string, extra: { slot?: string } = {
     ...extra,
   });
   return { engine, metrics };
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => T | Promise<T>,
-  timeoutMs = 15_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function newDatabase(name: string): Promise<void> {

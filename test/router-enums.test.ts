@@ -25,6 +25,7 @@ import { samePrepared } from './helpers/differential.js';
 import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
 import { connectTracked, createReplicaFixture, rawTypes } from './helpers/replica-fixture.js';
 import { byPgNames } from './helpers/replica-views.js';
+import { waitFor } from './helpers/wait.js';
 
 let pgi: PostgresInstance;
 let dir: string;
@@ -38,20 +39,6 @@ after(async () => {
   await pgi?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-async function waitFor<T>(
-  what: string,
-  fn: () => T | Promise<T>,
-  timeoutMs = 20_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * Wait until the engine has applied everything upstream wrote so far and no

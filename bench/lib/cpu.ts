@@ -21,7 +21,7 @@ export function cpuSeconds(pid: number | 'self'): { self: number; children: numb
   }
 }
 
-function childPids(pid: number): number[] {
+export function childPids(pid: number): number[] {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
       .trim()

@@ -9,6 +9,7 @@
 import { NotLocal } from '../errors.js';
 import { daysInMonth } from './datetime-input.js';
 import { parseStoredInterval, storeInterval } from './interval-ops.js';
+import { civilFromDays, daysFromCivil } from './pgtypes.js';
 
 const USECS_PER_DAY = 86_400_000_000n;
 
@@ -31,29 +32,6 @@ function civil(stored: string, what: string): Civil {
   const usec =
     ((BigInt(h) * 60n + BigInt(mi)) * 60n + BigInt(s)) * 1_000_000n + BigInt(frac.padEnd(6, '0') || '0');
   return { year, month: Number(mo), day: Number(d), usec };
-}
-
-/** Days since 1970-01-01 (proleptic Gregorian, astronomical years). */
-function daysFromCivil(y0: number, m: number, d: number): number {
-  const y = m <= 2 ? y0 - 1 : y0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
-}
-
-function civilFromDays(z0: number): [number, number, number] {
-  const z = z0 + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp + (mp < 10 ? 3 : -9);
-  return [yoe + era * 400 + (m <= 2 ? 1 : 0), m, d];
 }
 
 function toUsec(c: Civil): bigint {

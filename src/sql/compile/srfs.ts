@@ -138,15 +138,7 @@ export function setReturningCall(
     };
     return { name: checkIdent(colnames[i] ?? c.name), expr: columnOf(out, `${a}.${c.col}`) };
   });
-  const refname = aliasName ?? name;
-  return {
-    sql: `${call} AS ${a}`,
-    columns,
-    rels: new Map([[refname, { columns, display: refname }]]),
-    rowids: [],
-    baseTables: 0,
-    complex: true,
-  };
+  return srfFromItem(call, a, columns, aliasName ?? name);
 }
 
 /** string_to_array/string_to_table's (text, text [, text]) arguments, untyped ones as text; deterministic collations only. */
@@ -230,9 +222,13 @@ export function jsonbToRecord(
     };
     return { name: d.name, expr: columnOf(out, `${a}.c${i}`) };
   });
-  const refname = aliasName ?? name;
+  return srfFromItem(call, a, columns, aliasName ?? name);
+}
+
+/** A function in FROM as a FROM item: its columns under one reference name, no base table rows. */
+function srfFromItem(call: string, alias: string, columns: RelColumn[], refname: string): FromItem {
   return {
-    sql: `${call} AS ${a}`,
+    sql: `${call} AS ${alias}`,
     columns,
     rels: new Map([[refname, { columns, display: refname }]]),
     rowids: [],
