@@ -103,7 +103,11 @@ async function scenario(o: { db: string; stream: string; interval: string; newRe
       [],
       o.db,
     );
-    const downLsn = await currentLsn();
+    // The insert position: under the test server's synchronous_commit=off,
+    // pg_current_wal_lsn() can still be short of the writes just made.
+    const downLsn = parseLsn(
+      (await pg.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l', [], o.db)).rows[0]!.l,
+    );
     // From here on: whenever the edge could answer locally (snapshot complete) at a position
     // past the writes made while the hub was down, its replica must hold them.
     sampler = setInterval(() => {
