@@ -11,6 +11,7 @@ import { registerArrayFunctions } from './array-functions.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
 import { registerDatetimeFunctions } from './datetime-functions.js';
 import { registerJsonFunctions } from './json-functions.js';
+import { registerLateralFunctions } from './lateral-functions.js';
 import {
   dateAddDays,
   dateDiff,
@@ -447,6 +448,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerJsonFunctions(db);
   registerDatetimeFunctions(db);
   registerSrfFunctions(db);
+  registerLateralFunctions(db);
   registerArrayFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {

@@ -11,6 +11,7 @@ import { DATETIME_CORPUS } from './statements-datetime.js';
 import { GROUPING_CORPUS } from './statements-grouping.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
+import { LATERAL_CORPUS } from './statements-lateral.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { SRF_CORPUS } from './statements-srf.js';
 
@@ -610,6 +611,7 @@ export const CORPUS: string[] = [
   ...RECURSIVE_CORPUS,
   ...ARRAY_CORPUS,
   ...SRF_CORPUS,
+  ...LATERAL_CORPUS,
   ...GROUPING_CORPUS,
   ...ORM,
   ...ADMIN,

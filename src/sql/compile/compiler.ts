@@ -21,6 +21,7 @@ import * as fromItems from './from-items.js';
 import * as functions from './functions.js';
 import * as jsonCalls from './json-calls.js';
 import * as jsonOps from './json-ops.js';
+import * as lateral from './lateral.js';
 import * as operators from './operators.js';
 import * as orderWindows from './order-windows.js';
 import * as setOperations from './set-operations.js';
@@ -35,6 +36,7 @@ const families = {
   ...ctes,
   ...setOperations,
   ...fromItems,
+  ...lateral,
   ...srfs,
   ...orderWindows,
   ...expressions,

@@ -107,7 +107,7 @@ export function rangeVar(this: StatementCompiler, r: RangeVar, level: Level): Fr
 }
 
 export function rangeSubselect(this: StatementCompiler, r: RangeSubselect, level: Level): FromItem {
-  if (r.lateral) throw unsupported('LATERAL');
+  if (r.lateral) return this.lateralSubselect(r, level);
   const q = r.subquery;
   if (!q) throw unsupported('empty subquery');
   const [kind, body] = nodeKind(q);
