@@ -194,6 +194,9 @@ const PROBES: Record<string, Probe[]> = {
   'date_trunc(…, timestamp)': [
     "SELECT id, date_trunc('month', last_seen), date_trunc('week', last_seen) FROM users WHERE last_seen > '-infinity' AND last_seen < 'infinity' ORDER BY id",
   ],
+  'to_char(number, template)': [
+    "SELECT id, to_char(karma, 'FM999,999MI'), to_char(balance, '00000.9'), to_char(age, 'FMRN') FROM users ORDER BY id",
+  ],
   'date ± interval': [
     "SELECT id, birth + interval '1 year', birth - interval '36 hours' FROM users ORDER BY id",
   ],

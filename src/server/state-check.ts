@@ -35,8 +35,8 @@ const CHECKS: readonly [string, (value: string) => boolean][] = [
 /**
  * Watched settings the check leaves out: the role is compared as
  * current_user and session_user; no local answer depends on the lc_*
- * settings (money, to_char and messages are never produced locally; a SET
- * of one still forwards the session, conservatively).
+ * settings (money and messages are never produced locally, nor to_char's
+ * locale patterns; a SET of one still forwards the session, conservatively).
  */
 const NOT_CHECKED = new Set([
   'role',

@@ -10,6 +10,7 @@ import { NotLocal } from '../errors.js';
 import { registerArrayFunctions } from './array-functions.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
 import { registerDatetimeFunctions } from './datetime-functions.js';
+import { registerFormattingFunctions } from './formatting-functions.js';
 import { registerJsonFunctions } from './json-functions.js';
 import { registerLateralFunctions } from './lateral-functions.js';
 import {
@@ -447,6 +448,7 @@ let recursionRows = 0;
 export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): void {
   registerJsonFunctions(db);
   registerDatetimeFunctions(db);
+  registerFormattingFunctions(db);
   registerSrfFunctions(db);
   registerLateralFunctions(db);
   registerArrayFunctions(db);

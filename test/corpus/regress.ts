@@ -239,7 +239,7 @@ export async function runRegress(env: RegressEnv, statements: RegressStatement[]
     if (process.env.OUTPOST_REGRESS_DUMP) {
       appendFileSync(
         process.env.OUTPOST_REGRESS_DUMP,
-        `${JSON.stringify({ id: s.id, route, sql: s.sql })}\n`,
+        `${JSON.stringify({ id: s.id, route, code: expected.code, sql: s.sql })}\n`,
       );
     }
     if (local) {

@@ -8,6 +8,7 @@
  */
 import { ARRAY_CORPUS } from './statements-arrays.js';
 import { DATETIME_CORPUS } from './statements-datetime.js';
+import { FORMATTING_CORPUS } from './statements-formatting.js';
 import { GROUPING_CORPUS } from './statements-grouping.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
@@ -607,6 +608,7 @@ function filters(): string[] {
 export const CORPUS: string[] = [
   ...JSON_CORPUS,
   ...INTERVAL_CORPUS,
+  ...FORMATTING_CORPUS,
   ...DATETIME_CORPUS,
   ...RECURSIVE_CORPUS,
   ...ARRAY_CORPUS,

@@ -17,6 +17,7 @@ import * as comparisons from './comparisons.js';
 import * as conditionals from './conditionals.js';
 import * as ctes from './ctes.js';
 import * as expressions from './expressions.js';
+import * as formatting from './formatting.js';
 import * as fromItems from './from-items.js';
 import * as functions from './functions.js';
 import * as jsonCalls from './json-calls.js';
@@ -45,6 +46,7 @@ const families = {
   ...conditionals,
   ...casts,
   ...functions,
+  ...formatting,
   ...aggregates,
   ...arrays,
   ...jsonOps,

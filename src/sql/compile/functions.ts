@@ -126,6 +126,8 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
       if (a.type !== Oid.interval) throw new NotLocal(`${name}() of ${a.typeName}`);
       return this.errorCapable(derived(`${DtFn.justify}('${name}', ${a.sql})`, Oid.interval, -1, [a]), c);
     }
+    case 'to_char':
+      return this.toCharCall(args, c);
     case 'length':
     case 'char_length':
     case 'character_length': {

@@ -1,0 +1,33 @@
+/**
+ * to_char(value, template): the number forms (int2/int4 → int4_to_char,
+ * int8, numeric) with a constant template whose patterns are all served
+ * (src/sql/to-char-number.ts); float4/float8 (their printf rounding),
+ * templates read from columns and the locale patterns are forwarded.
+ */
+import { NotLocal } from '../../errors.js';
+import { FmtFn } from '../formatting-functions.js';
+import { isIntType, Oid } from '../pgtypes.js';
+import { numTemplate } from '../to-char-number.js';
+import type { StatementCompiler } from './compiler.js';
+import type { Expr, ExprCtx } from './types.js';
+import { derived } from './values.js';
+
+export function toCharCall(this: StatementCompiler, args: Expr[], c: ExprCtx): Expr {
+  if (args.length !== 2) throw new NotLocal('to_char() with these arguments');
+  const [v, f] = args as [Expr, Expr];
+  if (v.unknown) throw new NotLocal('to_char() of an untyped value');
+  const fmt = this.resolveUnknown(f, Oid.text);
+  if (fmt.type !== Oid.text) throw new NotLocal(`to_char() template of type ${fmt.typeName}`);
+  const bound = fmt.unknown ? undefined : this.binds[fmt.sql.slice(1)];
+  if (bound?.kind !== 'value' || typeof bound.value !== 'string')
+    throw new NotLocal('to_char() with a non-constant template');
+  let kind: string;
+  if (isIntType(v.type)) kind = v.type === Oid.int8 ? 'int8' : 'int4';
+  else if (v.type === Oid.numeric) kind = 'numeric';
+  else throw new NotLocal(`to_char() of ${v.typeName}`);
+  // Validated now: a template Postgres rejects, or one not served, forwards the statement.
+  if (bound.value !== '') numTemplate(bound.value);
+  const e = derived(`${FmtFn.toChar}('${kind}', ${v.sql}, ${fmt.sql})`, Oid.text, -1, [v, fmt]);
+  e.coll = 'default';
+  return this.errorCapable(e, c);
+}
