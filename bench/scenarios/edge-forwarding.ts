@@ -17,13 +17,13 @@ import { median } from '../lib/stats.js';
 
 const PROXY_TARGET_MS = 0.2;
 
-interface Statement {
+export interface Statement {
   name: string;
   run: (c: pg.Client, i: number) => Promise<unknown>;
 }
 
 /** Statements Outpost forwards, each in the form ORMs and drivers send it. */
-const STATEMENTS: Statement[] = [
+export const FORWARDED_STATEMENTS: Statement[] = [
   {
     name: 'UPDATE, extended protocol (unnamed statement)',
     run: (c, i) => c.query({ text: 'update edge_items set v = v where id = $1', values: [1 + (i % 1000)] }),
@@ -59,7 +59,7 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 }
 
 /** Median time in ms of one `s`, sequential, over `seconds` (at least `min` runs, after one warm-up). */
-function timeStatement(url: string, s: Statement, seconds: number, min: number): Promise<number> {
+export function timeStatement(url: string, s: Statement, seconds: number, min: number): Promise<number> {
   return withClient(url, async (c) => {
     await s.run(c, 0);
     const times: number[] = [];
@@ -78,7 +78,7 @@ export async function measureForwarding(
   urls: { direct: string; outpost: string; relayDirect: string; relayOutpost: string },
   roundTripMs: number,
 ): Promise<void> {
-  for (const s of STATEMENTS) {
+  for (const s of FORWARDED_STATEMENTS) {
     const loop: Record<'direct' | 'outpost', number[]> = { direct: [], outpost: [] };
     const far: Record<'direct' | 'outpost', number[]> = { direct: [], outpost: [] };
     for (let round = 0; round < ctx.rounds; round++) {

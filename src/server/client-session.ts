@@ -194,6 +194,7 @@ export class ClientSession extends TransactionPhase {
       this.defer(frame, () => this.extended.sqlChangesSettled());
       return;
     }
+    this.extended.clientQuery();
     // A Query in the middle of an extended batch runs after it: the batch continues upstream.
     this.extended.leaveLocal('simple Query inside an extended-protocol batch');
     // The extended path's verdict on the fence is for its own batches; this

@@ -150,6 +150,28 @@ export abstract class ExtendedUpstream {
     return this.pendingSqlChanges === 0;
   }
 
+  /**
+   * A simple Query goes upstream: Postgres drops the unnamed prepared
+   * statement at every one (exec_simple_query), Outpost's own hidden ones
+   * too (the state check, the position query behind a write), so upstream
+   * no longer holds the client's. A later Bind of it Parses it there again,
+   * hidden, from the client's own Parse bytes. (Were the Query discarded
+   * after an error, that Parse only replaces the statement by itself.)
+   */
+  queryUpstream(): void {
+    this.upstreamStatements.delete('');
+  }
+
+  /**
+   * The client sent a simple Query: for Postgres that ends the client's
+   * unnamed statement and unnamed portal, whether or not it runs locally
+   * (a later Bind or Execute of them is upstream's error to report).
+   */
+  clientQuery(): void {
+    this.statements.delete('');
+    this.portals.delete('');
+  }
+
   /** Follow SQL PREPARE/DEALLOCATE/DISCARD ALL run by expectation `e` (Query or Execute). */
   protected followSql(e: Expectation, sql: string): void {
     if (!PREPARED_SQL.test(sql)) return;
@@ -285,11 +307,16 @@ export abstract class ExtendedUpstream {
         executes: 0,
         timeout: false,
       };
-      this.batch = this.startBatch(frame);
       // Started outside a transaction with nothing owed (but Outpost's own
       // checks, which run outside one too): it ends outside one unless a
-      // statement in it controls the transaction.
+      // statement in it controls the transaction. Judged before the batch
+      // opens: an upstream batch counts as owing, and one started behind a
+      // check still in flight (forwarded as pipelined) would never end idle,
+      // its own check then going out only after its reply, on its own, with
+      // the position looked up on another connection — and the client's next
+      // statement arriving behind that check again, for good.
       this.endsIdle = this.host.quietButHidden() && this.host.state.txStatus === 'I';
+      this.batch = this.startBatch(frame);
       this.batchMayWrite = false;
     }
     if (this.batch.mode === 'local') {

@@ -257,6 +257,7 @@ export abstract class SessionCore {
       },
     };
     this.extended = new ExtendedProtocol(host);
+    this.tracker.onQuery = () => this.extended.queryUpstream();
     this.relayVisitor = {
       visit: (type) => this.tracker.visit(type),
       message: (type, body) => {

@@ -70,6 +70,11 @@ export class ReplyTracker {
   /** Replies that matched nothing (a bug, or a protocol flow not modelled). */
   unmatched = 0;
   /**
+   * Called when a simple Query (the client's or Outpost's own) is queued to
+   * go upstream, where it drops the unnamed prepared statement.
+   */
+  onQuery: (() => void) | undefined;
+  /**
    * Upstream reported an error and discards every message until the next
    * Sync, which has not been sent yet: messages sent meanwhile get no reply.
    */
@@ -99,6 +104,7 @@ export class ReplyTracker {
     }
     this.queue.push(e);
     if (endsWithReady(e.kind)) this.readyOwed++;
+    if (e.kind === 'query') this.onQuery?.();
   }
 
   private peek(): Expectation | undefined {
