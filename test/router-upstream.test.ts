@@ -200,7 +200,10 @@ const UNSUPPORTED: [string, RegExp][] = [
   ['WITH w AS (SELECT 1 AS x) SELECT * FROM ONLY w', /ONLY/],
   ['SELECT * FROM items TABLESAMPLE SYSTEM (10)', /TABLESAMPLE/],
   ['SELECT * FROM postgres.public.items', /database-qualified/],
-  ['SELECT * FROM generate_series(1.5, 3)', /generate_series\(\) of these arguments/],
+  [
+    "SELECT * FROM generate_series('2020-01-01'::timestamp, '2020-01-02'::timestamp, '1 hour'::interval)",
+    /generate_series\(\) of these arguments/,
+  ],
   ['SELECT * FROM unnest(ARRAY[1, 2], ARRAY[3])', /unnest\(\) of these arguments/],
   ['SELECT * FROM items AS i(a, b) WITH ORDINALITY', /./],
   ["SELECT * FROM json_to_record('{}') AS r(a int)", /coldeflist/],
@@ -562,6 +565,18 @@ describe('values the replica cannot compare or render exactly fail at run time',
       const pgRows = (await client.query({ text: sql, rowMode: 'array', types: rawTypes })).rows;
       assert.deepEqual(expectLocal(sql).run()[0]?.rows, pgRows, sql);
     }
+    // generate_series over numeric keeps start's text, then the larger scale of start and step.
+    for (const sql of [
+      'SELECT * FROM generate_series(1.5, 3)',
+      'SELECT items.id, g FROM items, generate_series(items.n, 3.0, 0.5) g',
+    ]) {
+      const pgRows = (await client.query({ text: sql, rowMode: 'array', types: rawTypes })).rows;
+      assert.deepEqual(expectLocal(sql).run()[0]?.rows, pgRows, sql);
+    }
+    runFails(
+      "SELECT items.id, g FROM items, generate_series(items.n, 'NaN', 1) g",
+      /stop value cannot be NaN/,
+    );
     // Packing every row for every outer row can cost rows times rows: beyond a budget, upstream answers.
     runFails(
       'SELECT count(*) FROM items, LATERAL (SELECT g FROM generate_series(1, 30000) g WHERE g > items.id) s',

@@ -10,7 +10,7 @@ import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { splitText } from './array-functions.js';
 import { jsonChildren } from './functions.js';
-import { inputValue, parseArrayText } from './pgtypes.js';
+import { formatNumeric, inputValue, parseArrayText, parseNumeric } from './pgtypes.js';
 
 export const SrfFn = {
   /** `(kind, array text)`: unnest(anyarray); kind int, bool or text (the element's stored form). */
@@ -27,6 +27,8 @@ export const SrfFn = {
   jsonbRecord: 'outpost_srf_jsonb_record',
   /** `(start, stop, step)`: generate_series over integers. */
   series: 'outpost_srf_series',
+  /** `(start, stop, step)`: generate_series over numeric (numeric_out texts). */
+  seriesNumeric: 'outpost_srf_series_numeric',
 } as const;
 
 /** Columns a jsonb_to_record column definition list may have locally. */
@@ -180,4 +182,51 @@ export function registerSrfFunctions(db: Database.Database): void {
       for (let v = a; s > 0n ? v <= b : v >= b; v += s) yield [v, ++o];
     },
   });
+  db.table(SrfFn.seriesNumeric, {
+    columns: ['v', 'o'],
+    parameters: ['start', 'stop', 'step'],
+    safeIntegers: true,
+    rows: function* (start: unknown, stop: unknown, step: unknown) {
+      if (start === null || stop === null || step === null) return;
+      yield* numericSeries(String(start), String(stop), String(step));
+    },
+  });
+}
+
+/**
+ * generate_series_step_numeric: NaN and infinite bounds or steps and a zero
+ * step are Postgres's errors (the run aborts); the first value is `start`
+ * as given, the others start + k·step at the larger of the two scales
+ * (add_var), while they do not pass `stop`.
+ */
+function* numericSeries(start: string, stop: string, step: string): Generator<unknown[]> {
+  for (const [v, what] of [
+    [start, 'start value'],
+    [stop, 'stop value'],
+    [step, 'step size'],
+  ] as const) {
+    if (v === 'NaN') throw new NotLocal(`${what} cannot be NaN`);
+    if (v === 'Infinity' || v === '-Infinity') throw new NotLocal(`${what} cannot be infinity`);
+  }
+  const [a, b, s] = [start, stop, step].map((t) => {
+    const n = parseNumeric(t);
+    if (!n) throw new NotLocal('generate_series() of numeric not in numeric_out form');
+    return n;
+  }) as [
+    { unscaled: bigint; scale: number },
+    { unscaled: bigint; scale: number },
+    { unscaled: bigint; scale: number },
+  ];
+  if (s.unscaled === 0n) throw new NotLocal('step size cannot equal zero');
+  const scale = Math.max(a.scale, b.scale, s.scale);
+  const at = (n: { unscaled: bigint; scale: number }) => n.unscaled * 10n ** BigInt(scale - n.scale);
+  const [a0, b0, s0] = [at(a), at(b), at(s)];
+  const count = (b0 - a0) / s0 + 1n;
+  if (count > BigInt(MAX_ROWS)) throw new NotLocal(`generate_series longer than ${MAX_ROWS} rows`);
+  const outScale = Math.max(a.scale, s.scale);
+  let o = 0n;
+  for (let v = a0; s0 > 0n ? v <= b0 : v >= b0; v += s0) {
+    o++;
+    yield [o === 1n ? start : formatNumeric(v / 10n ** BigInt(scale - outScale), outScale), o];
+  }
 }

@@ -101,7 +101,21 @@ export function setReturningCall(
     case 'generate_series': {
       if (rawArgs.length < 2 || rawArgs.length > 3)
         throw unsupported('generate_series() with these arguments');
-      // int4 or int8 (int2 alone is ambiguous upstream, 42725; numeric and timestamps are not served).
+      if (rawArgs.some((a) => a.type === Oid.numeric && !a.unknown)) {
+        // generate_series(numeric, numeric [, numeric]): integers and untyped
+        // constants are coerced to numeric, as Postgres resolves the call.
+        const args = rawArgs.map((a) => {
+          if (a.unknown) return this.resolveUnknown(a, Oid.numeric);
+          if (isIntType(a.type)) return this.coerce(a, Oid.numeric);
+          if (a.type !== Oid.numeric) throw unsupported('generate_series() of these arguments');
+          return a;
+        });
+        const [start, stop, step] = args as [Expr, Expr, Expr | undefined];
+        call = `${SrfFn.seriesNumeric}(${start.sql}, ${stop.sql}, ${step ? step.sql : "'1'"})`;
+        cols = [{ name, type: Oid.numeric, col: 'v' }];
+        break;
+      }
+      // int4 or int8 (int2 alone is ambiguous upstream, 42725; timestamps are not served).
       if (rawArgs.some((a) => a.unknown || (a.type !== Oid.int4 && a.type !== Oid.int8))) {
         throw unsupported('generate_series() of these arguments');
       }
