@@ -130,6 +130,14 @@ const PROBES: Record<string, Probe[]> = {
   ],
   'UNION [ALL]': ['WITH RECURSIVE t(n) AS (SELECT 1 UNION SELECT 10 - n FROM t) SELECT n FROM t ORDER BY n'],
   VALUES: ["SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(n, s) ORDER BY n"],
+  'generate_series(numeric, numeric [, numeric])': [
+    'SELECT g FROM generate_series(0.5, 2, 0.25) AS g ORDER BY g',
+    'SELECT p.id, g FROM products p, generate_series(p.price, 100, 25) AS g WHERE p.id < 4 ORDER BY 1, 2',
+  ],
+  'LATERAL (subquery)': [
+    'SELECT u.id, o.id AS last_order FROM users u LEFT JOIN LATERAL (SELECT id FROM orders WHERE user_id = u.id ORDER BY id DESC LIMIT 1) o ON true ORDER BY u.id',
+    'SELECT c.id, s.n FROM categories c CROSS JOIN LATERAL (SELECT count(*) AS n FROM products p WHERE p.category_id = c.id) s ORDER BY c.id',
+  ],
   'generate_series(int, int [, int])': [
     'SELECT g FROM generate_series(1, 5) AS g ORDER BY g',
     'SELECT g FROM generate_series(10, 1, -3) AS g ORDER BY g',
