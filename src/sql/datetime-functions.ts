@@ -12,6 +12,7 @@ import {
   intervalAddSub,
   intervalKey,
   intervalNegate,
+  intervalScale,
   justify,
 } from './interval-ops.js';
 import {
@@ -54,6 +55,8 @@ export const DtFn = {
   intervalArith: 'outpost_interval_arith',
   /** `(kind, interval)`: justify_hours / justify_days / justify_interval. */
   justify: 'outpost_interval_justify',
+  /** `(interval, typmod)`: interval_scale, the cast to `interval day to second(2)` and the like. */
+  intervalScale: 'outpost_interval_scale',
   /** `(field, interval)`: extract(field FROM interval), numeric. */
   extractInterval: 'outpost_extract_interval',
 } as const;
@@ -104,6 +107,9 @@ export function registerDatetimeFunctions(db: Database.Database): void {
   );
   db.function(DtFn.justify, opts, (kind: unknown, v: unknown) =>
     v === null ? null : justify(String(kind), text(v, 'interval')),
+  );
+  db.function(DtFn.intervalScale, opts, (v: unknown, typmod: unknown) =>
+    v === null ? null : intervalScale(text(v, 'interval'), Number(typmod)),
   );
   db.function(DtFn.extractInterval, opts, (field: unknown, v: unknown) =>
     v === null ? null : extractInterval(String(field), text(v, 'interval')),

@@ -12,7 +12,7 @@
  * Postgres 15 replica never holds one.
  */
 import { NotLocal } from '../errors.js';
-import { formatInterval, type IntervalValue } from './interval.js';
+import { adjustForTypmod, formatInterval, type IntervalValue } from './interval.js';
 
 const USECS_PER_SEC = 1_000_000n;
 const USECS_PER_MINUTE = 60n * USECS_PER_SEC;
@@ -125,6 +125,13 @@ export function intervalAddSub(op: string, a: string, b: string): string {
     return typeof x === 'string' ? x : (y as string);
   }
   return storeInterval({ months: x.months + y.months, days: x.days + y.days, usec: x.usec + y.usec });
+}
+
+/** interval_scale: a stored interval under a typmod (infinite ones unchanged). */
+export function intervalScale(stored: string, typmod: number): string {
+  const v = parseStoredInterval(stored);
+  if (typeof v === 'string') return v;
+  return storeInterval(adjustForTypmod(v, typmod, 'interval_scale'));
 }
 
 /** C's truncating division and remainder on integers held exactly in doubles. */

@@ -244,9 +244,47 @@ class Acc {
 const NUMBER = /^([+-]?)(\d+)(?:\.(\d+))?$/;
 const YEAR_MONTH = /^([+-]?)(\d+)-(\d+)$/;
 const TIME = /^([+-]?)(\d+):(\d+)(?::(\d+)(?:\.(\d+))?)?$/;
+/** `mm:ss.fff`: DecodeTimeCommon always reads two fields with a fraction as minutes and seconds. */
+const MIN_SEC_FRACTION = /^([+-]?)(\d+):(\d+)\.(\d+)$/;
 
-/** interval_in (no typmod, IntervalStyle postgres) for the forms described above. */
-export function parseInterval(text: string, what: string): IntervalValue {
+/** INTERVAL_MASK bits of an interval typmod's range (datetime.h). */
+export const RANGE = {
+  month: 1 << 1,
+  year: 1 << 2,
+  day: 1 << 3,
+  hour: 1 << 10,
+  minute: 1 << 11,
+  second: 1 << 12,
+} as const;
+export const FULL_RANGE = 0x7fff;
+export const FULL_PRECISION = 0xffff;
+const R = RANGE;
+
+/**
+ * The ranges the grammar produces (intervaltypmodin accepts no other), and
+ * the unit DecodeInterval gives a rightmost number without one under each.
+ */
+export const RANGE_UNITS: ReadonlyMap<number, Unit> = new Map<number, Unit>([
+  [FULL_RANGE, 'second'],
+  [R.year, 'year'],
+  [R.month, 'month'],
+  [R.year | R.month, 'month'],
+  [R.day, 'day'],
+  [R.hour, 'hour'],
+  [R.day | R.hour, 'hour'],
+  [R.minute, 'minute'],
+  [R.hour | R.minute, 'minute'],
+  [R.day | R.hour | R.minute, 'minute'],
+  [R.second, 'second'],
+  [R.minute | R.second, 'second'],
+  [R.hour | R.minute | R.second, 'second'],
+  [R.day | R.hour | R.minute | R.second, 'second'],
+]);
+
+/** interval_in (IntervalStyle postgres) for the forms described above; `range` is the typmod's. */
+export function parseInterval(text: string, what: string, range: number = FULL_RANGE): IntervalValue {
+  const rightmost = RANGE_UNITS.get(range);
+  if (rightmost === undefined) throw new NotLocal(`${what}: interval range ${range}`);
   const acc = new Acc(what);
   const tokens = text.split(/[ \t\n\r\f\v]+/).filter((t) => t !== '');
   if (tokens[0] === '@') tokens.shift();
@@ -267,7 +305,17 @@ export function parseInterval(text: string, what: string): IntervalValue {
       pendingUnit = true;
       continue;
     }
-    const time = TIME.exec(tok);
+    const minSec = MIN_SEC_FRACTION.exec(tok);
+    const twoFields = minSec === null && /^[+-]?\d+:\d+$/.test(tok);
+    const time = minSec
+      ? ([tok, minSec[1], '0', minSec[2], minSec[3], minSec[4]] as unknown as RegExpExecArray)
+      : twoFields && range === (R.minute | R.second)
+        ? // Two fields under MINUTE TO SECOND are mm:ss.
+          (() => {
+            const [, sg, a, b] = /^([+-]?)(\d+):(\d+)$/.exec(tok) as RegExpExecArray;
+            return [tok, sg, '0', a, b, undefined] as unknown as RegExpExecArray;
+          })()
+        : TIME.exec(tok);
     if (time) {
       // DecodeTimeForInterval assigns the microseconds: a fraction spilled
       // into them from the right would be lost; not reproduced.
@@ -305,7 +353,7 @@ export function parseInterval(text: string, what: string): IntervalValue {
         type = 'month';
       } else {
         const [, sign, ints, frac] = num as RegExpExecArray;
-        const u: Unit = type ?? 'second';
+        const u: Unit = type ?? rightmost;
         type = u;
         let val = BigInt(ints as string);
         let fval = frac === undefined ? 0 : Number(`0.${frac}`);
@@ -367,4 +415,41 @@ export function formatInterval(v: IntervalValue): string {
 /** interval_in → the stored (output) text. */
 export function intervalInput(text: string, what: string): string {
   return formatInterval(parseInterval(text, what));
+}
+
+/** INTERVAL_TYPMOD: the range in the high 16 bits, the precision (0xFFFF: none) in the low. */
+export function intervalTypmod(range: number, precision: number): number {
+  return ((range & 0x7fff) << 16) | (precision & 0xffff);
+}
+
+/**
+ * AdjustIntervalForTypmod (finite values): the fields below the range are
+ * truncated toward zero, then the microseconds rounded half away from zero
+ * to the precision. NotLocal for a typmod the grammar cannot produce.
+ */
+export function adjustForTypmod(v: IntervalValue, typmod: number, what: string): IntervalValue {
+  if (typmod < 0) return v;
+  const range = (typmod >> 16) & 0x7fff;
+  const precision = typmod & 0xffff;
+  if (!RANGE_UNITS.has(range)) throw new NotLocal(`${what}: interval range ${range}`);
+  let { months, days, usec } = v;
+  const trunc = (unit: bigint): bigint => (usec / unit) * unit;
+  if (range === R.year) {
+    months = Math.trunc(months / 12) * 12;
+    days = 0;
+    usec = 0n;
+  } else if (range === R.month || range === (R.year | R.month)) {
+    days = 0;
+    usec = 0n;
+  } else if (range === R.day) usec = 0n;
+  else if (range === R.hour || range === (R.day | R.hour)) usec = trunc(USECS_PER_HOUR);
+  else if (range === R.minute || range === (R.hour | R.minute) || range === (R.day | R.hour | R.minute))
+    usec = trunc(USECS_PER_MINUTE);
+  if (precision !== FULL_PRECISION) {
+    if (precision > 6) throw new NotLocal(`${what}: interval precision ${precision}`);
+    const scale = 10n ** BigInt(6 - precision);
+    const offset = scale / 2n;
+    usec = usec >= 0n ? ((usec + offset) / scale) * scale : -(((-usec + offset) / scale) * scale);
+  }
+  return { months, days, usec };
 }

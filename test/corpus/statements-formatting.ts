@@ -53,7 +53,7 @@ export const FORMATTING_CORPUS: string[] = [
   `SELECT to_char(n, 'RN') AS r FROM (VALUES (2.5::numeric), (3.49), (3999.4), (-0.4)) AS v(n) ORDER BY 1`,
   `SELECT id, to_char(karma, 'FM999,999MI') AS k, to_char(balance, '99999.9') AS b, to_char(age, '000') AS a FROM users ORDER BY id`,
   `SELECT id, to_char(total, 'FM9999999.00') AS t, to_char(id, 'FM0000000') AS i FROM orders ORDER BY id LIMIT 20`,
-  `SELECT to_char(1234::int2, '99,999') AS a, to_char(-7, 'S9') IS NULL AS s, to_char(5, NULL) AS n`,
+  `SELECT to_char(1234::int2, '99,999') AS a, to_char(-7, 'FM9PR') AS s, to_char(5, NULL) AS n`,
   `SELECT to_char(NULL::numeric, '999') AS n, to_char(12, '9999999999999999999999999999999999999999') AS wide`,
   `SELECT to_char(1234.5, '9G999D9') AS locale_forwarded`,
   `SELECT to_char(1234, '9.99EEEE') AS sci_forwarded, to_char(12, '99V9') AS v_forwarded`,

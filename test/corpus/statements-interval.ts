@@ -43,4 +43,17 @@ export const INTERVAL_CORPUS: string[] = [
   `!SELECT interval '2147483647 months' + interval '1 month'`,
   `!<17 SELECT interval 'infinity' > interval '1 day' AS a, -interval 'infinity' AS b, interval 'infinity' + interval '1 day' AS c`,
   `!SELECT interval 'infinity' + interval '-infinity'`,
+  // Typmods (interval_in under a range, AdjustIntervalForTypmod, interval_scale).
+  `SELECT interval '999' second AS s, interval '999' minute AS m, interval '999' hour AS h, interval '999' day AS d, interval '999' month AS mo, interval '3' year AS y`,
+  `SELECT interval '1' year to month AS a, interval '1-2' year to month AS b, interval '1 2' day to hour AS c, interval '1 2:03:04' day to minute AS d, interval '123 11' day to hour AS e`,
+  `SELECT interval '1 2:03' minute to second AS a, interval '1 -2:03:04' minute to second AS b, interval '2:03' hour to minute AS c, interval '12:34.5678' minute to second(2) AS d, interval '-12:34.5678' AS e`,
+  `SELECT interval(0) '1 day 01:23:45.6789' AS a, interval(2) '-1 day -01:23:45.6789' AS b, interval '1.235' second(2) AS c, interval '-0.005' second(2) AS d, interval '0.5' second(0) AS e`,
+  `SELECT interval '2 years 5 months 3 days 04:05:06.7' year AS y, interval '2 years 5 months 3 days 04:05:06.7' month AS m, interval '-2 years -5 months 3 days -04:05:06.7' day to hour AS dh, interval '-3 days -04:05:06.7' hour AS h`,
+  `SELECT '1 day 2 hours 3.456789 seconds'::interval(3) AS a, CAST('5 mins 1.5 secs' AS interval minute) AS b, NULL::interval day AS n`,
+  `SELECT id, took::interval day to minute AS dm, took::interval hour AS h, took::interval(1) AS p, (took + interval '1 month')::interval month::interval year AS y FROM events ORDER BY id`,
+  `SELECT id, took::interval second(0) AS s FROM events WHERE took::interval minute > interval '1 minute' ORDER BY id`,
+  `SELECT interval '1 2:03:04' minute to second AS a, interval '-1 2:03:04' minute to second AS b`,
+  `!SELECT interval '60:00' minute to second`,
+  `!SELECT interval '1 day' second(-1)`,
+  `SELECT interval '1 day' second(7) AS warned_forwarded`,
 ];

@@ -1,13 +1,17 @@
 /** Casts (`::type`, CAST(... AS type)) between the supported types. */
 import type { TypeCast } from 'libpg-query';
+import { NotLocal } from '../../errors.js';
+import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
+import { adjustForTypmod, parseInterval } from '../interval.js';
+import { storeInterval } from '../interval-ops.js';
 import { INT_BITS, isIntType, Oid, TYPES } from '../pgtypes.js';
 import { settingFreeArray } from './arrays.js';
 import { resolveTypeName } from './common-type.js';
 import type { StatementCompiler } from './compiler.js';
 import { typeName, unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
-import { derived, isTextType, textForm } from './values.js';
+import { constExpr, derived, isTextType, textForm } from './values.js';
 
 export function typeCast(this: StatementCompiler, t: TypeCast, c: ExprCtx): Expr {
   if (!t.arg || !t.typeName) throw unsupported('cast');
@@ -23,6 +27,7 @@ export function typeCast(this: StatementCompiler, t: TypeCast, c: ExprCtx): Expr
 
 export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod: number, c: ExprCtx): Expr {
   const what = `cast from ${arg.typeName} to ${typeName(type)}`;
+  if (type === Oid.interval && typmod !== -1) return this.intervalTypmodCast(arg, typmod, c);
   if (arg.unknown) {
     if (typmod !== -1) throw unsupported(`${what} with a type modifier`);
     return this.resolveUnknown(arg, type);
@@ -73,4 +78,30 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
   }
   if (isIntType(arg.type) && (type === Oid.numeric || type === Oid.float8)) return this.coerce(arg, type);
   throw unsupported(what);
+}
+
+/**
+ * A cast to interval with a typmod: a literal is read under the range
+ * (interval_in: a bare rightmost number takes the range's last field, two
+ * fields are mm:ss under MINUTE TO SECOND) then truncated and rounded
+ * (AdjustIntervalForTypmod); an interval value goes through interval_scale
+ * at run time.
+ */
+export function intervalTypmodCast(this: StatementCompiler, arg: Expr, typmod: number, c: ExprCtx): Expr {
+  const u = arg.unknown;
+  if (u?.kind === 'literal') {
+    if (/^\s*[+-]?infinity\s*$/i.test(u.text)) throw new NotLocal('infinite interval with a typmod');
+    const what = 'interval constant';
+    const v = adjustForTypmod(parseInterval(u.text, what, (typmod >> 16) & 0x7fff), typmod, what);
+    return { ...constExpr(this.bindValue(storeInterval(v)), Oid.interval), typmod };
+  }
+  if (u?.kind === 'null') return { ...constExpr('NULL', Oid.interval), typmod };
+  if (u) throw new NotLocal('interval parameter with a typmod');
+  if (arg.type !== Oid.interval)
+    throw unsupported(`cast from ${arg.typeName} to interval with a type modifier`);
+  if (arg.typmod === typmod) return arg;
+  return this.errorCapable(
+    derived(`${DtFn.intervalScale}(${arg.sql}, ${typmod})`, Oid.interval, typmod, [arg]),
+    c,
+  );
 }

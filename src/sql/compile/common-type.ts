@@ -1,6 +1,7 @@
 /** Type resolution: Postgres's select_common_type for the supported types and cast target names. */
 import type { A_Const, Node, TypeName } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
+import { FULL_PRECISION, FULL_RANGE, intervalTypmod, RANGE_UNITS } from '../interval.js';
 import { nodeKind } from '../parse.js';
 import { Oid, TYPE_BY_NAME, TYPES } from '../pgtypes.js';
 import { typeName, unsupported } from './support.js';
@@ -62,6 +63,7 @@ export function resolveTypeName(t: TypeName): { oid: number; typmod: number } {
   }
   let typmod = -1;
   const mods = t.typmods ?? [];
+  if (mods.length > 0 && oid === Oid.interval) return { oid, typmod: intervalTypmodOf(mods) };
   if (mods.length > 0) {
     if (oid !== Oid.varchar || mods.length !== 1) throw unsupported(`cast to ${name} with a type modifier`);
     const [k, b] = nodeKind(mods[0] as Node);
@@ -70,4 +72,25 @@ export function resolveTypeName(t: TypeName): { oid: number; typmod: number } {
     typmod = n + 4;
   }
   return { oid, typmod };
+}
+
+/**
+ * intervaltypmodin: `interval day to second(2)` → [range mask, precision]
+ * from the grammar. A precision above 6 (a WARNING, then 6) or below 0 (an
+ * error) is forwarded, as is a range the grammar cannot produce.
+ */
+function intervalTypmodOf(mods: Node[]): number {
+  const ints = mods.map((m) => {
+    const [k, b] = nodeKind(m);
+    // libpg-query leaves out an ival of 0.
+    const c = k === 'A_Const' ? (b as A_Const) : undefined;
+    return c?.ival ? (c.ival.ival ?? 0) : undefined;
+  });
+  const [range, precision = FULL_PRECISION] = ints;
+  if (ints.length > 2 || range === undefined || !RANGE_UNITS.has(range) || ints.includes(undefined))
+    throw unsupported('cast to interval with this type modifier');
+  if (precision !== FULL_PRECISION && (precision < 0 || precision > 6))
+    throw unsupported('cast to interval with a precision beyond 0..6');
+  if (ints.length === 1 && range === FULL_RANGE) return -1;
+  return intervalTypmod(range, precision);
 }
