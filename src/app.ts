@@ -93,10 +93,12 @@ export class Outpost {
     // Its own thread and SQLite connection, so applying never holds up the
     // proxy. OUTPOST_APPLY_THREAD=main keeps it on the proxy's event loop
     // (in 4 ms slices), for comparison and debugging.
-    const engine: EngineHandle =
-      process.env.OUTPOST_APPLY_THREAD === 'main'
-        ? new ReplicationEngine(engineOptions)
-        : new EngineThread(engineOptions);
+    const onMain = process.env.OUTPOST_APPLY_THREAD === 'main';
+    // The writer is this thread's connection then (else the apply thread's, which does the same).
+    if (onMain) store.checkpointInBackground(logger);
+    const engine: EngineHandle = onMain
+      ? new ReplicationEngine(engineOptions)
+      : new EngineThread(engineOptions);
     // Every session waiting to read its own write listens for 'applied'.
     engine.setMaxListeners(0);
     const replicationStarted = engine.start();

@@ -150,6 +150,8 @@ export class Hub {
       );
     }
     store.relaxSync();
+    // Nor a checkpoint inside a COMMIT on this event loop, which publishes for every edge.
+    store.checkpointInBackground(logger);
     let engine: ReplicationEngine | undefined;
     const walSync = new WalSync(config.replica, { logger, onDurable: () => engine?.confirmChanged() });
     // Whatever an earlier hub committed is on disk before anything is confirmed on the strength of it.

@@ -7,7 +7,9 @@
 import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { StartupError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { formatLsn, type Lsn, parseLsn, ZERO_LSN } from '../replication/lsn.js';
+import { Checkpointer } from './checkpointer.js';
 import {
   quoteIdent,
   REPLICA_FORMAT,
@@ -69,6 +71,7 @@ export class ReplicaStore {
    * data tables are never read (the engine takes a fresh snapshot).
    */
   readonly formatReplaced: number | undefined;
+  private checkpointer: Checkpointer | undefined;
   private readonly getMetaStmt: Database.Statement<[string], { value: string }>;
   private readonly setMetaStmt: Database.Statement<[string, string]>;
 
@@ -94,6 +97,8 @@ export class ReplicaStore {
     // readers probe more WAL-index segments. mmap_size: no measurable gain,
     // since the changed pages are read from the WAL, which is never mapped.)
     this.db.pragma('cache_size = -65536');
+    // The connection applying the stream checkpoints in another thread instead
+    // (checkpointInBackground); this is for the file's other writers.
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS _outpost_meta (key TEXT PRIMARY KEY, value TEXT);
@@ -413,8 +418,25 @@ export class ReplicaStore {
   }
 
   close(): void {
+    // Its connection first: the writer's close is then the last and folds the WAL in.
+    this.checkpointer?.close();
+    this.checkpointer = undefined;
     this.reader.close();
     this.db.close();
+  }
+
+  /**
+   * Checkpoints in a thread of their own instead of inside the COMMIT that
+   * crosses the threshold (checkpointer.ts says why). For the connection
+   * that applies the stream; the file's other writers (snapshot tools) keep
+   * SQLite's automatic checkpoints.
+   */
+  checkpointInBackground(logger: Logger): Checkpointer {
+    if (this.checkpointer) return this.checkpointer;
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.checkpointer = new Checkpointer(this.path, { logger });
+    this.checkpointer.start();
+    return this.checkpointer;
   }
 
   /** Call after a rolled-back transaction that touched the catalog. */

@@ -15,12 +15,13 @@
  *   shared counter the worker waits on (engine-worker.ts).
  */
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { errorMessage, StartupError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ReplicaStore } from '../replica/store.js';
+import { startWorker } from '../worker-start.js';
 import type { EngineEvents, EngineHandle, EngineStatus } from './engine.js';
 import type { TableFilter } from './filter.js';
 import type { FollowOptions } from './follow.js';
@@ -172,7 +173,7 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
     // Catalog messages and counters start from zero in each worker.
     Atomics.store(this.ack, 0, 0);
     this.counted = zeroCounters();
-    const worker = startWorker(init);
+    const worker = startEngineWorker(init);
     this.worker = worker;
     let settled = false;
     worker.on('message', (m: FromWorker) => {
@@ -268,20 +269,7 @@ function zeroCounters(): WorkerCounters {
   return { transactions: 0, insert: 0, update: 0, delete: 0, truncate: 0, resynced: 0 };
 }
 
-/**
- * The worker runs engine-worker.js next to this file; from source (tests and
- * benchmarks under tsx) it registers tsx first, which a worker does not
- * inherit from `--import`.
- */
-function startWorker(init: WorkerInit): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    const entry = new URL('./engine-worker.ts', here).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    return new Worker(
-      `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`,
-      { eval: true, workerData: init },
-    );
-  }
-  return new Worker(new URL('./engine-worker.js', here), { workerData: init });
+/** The worker runs engine-worker.js (or .ts under tsx) next to this file. */
+function startEngineWorker(init: WorkerInit): Worker {
+  return startWorker(import.meta.url, 'engine-worker', init);
 }

@@ -38,6 +38,8 @@ let catalogVersion = -1;
 const store = ReplicaStore.open(init.replicaPath);
 // A NATS edge: no fsync in each commit (store.relaxSync says why that is safe).
 if (init.follow) store.relaxSync();
+// Checkpoints never inside an apply's COMMIT (checkpointer.ts).
+store.checkpointInBackground(logger);
 
 /**
  * Tells the main thread which tables are hidden (and that the catalog may
