@@ -15,6 +15,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { bootstrapBeforeOpen } from './nats/bootstrap.js';
 import { snapshotReport } from './replica/snapshot.js';
 import { ReplicaStore } from './replica/store.js';
+import { syncOffLoop } from './replica/wal-sync.js';
 import { type EngineHandle, type FollowStatus, ReplicationEngine } from './replication/engine.js';
 import { EngineThread } from './replication/engine-thread.js';
 import { parseLsn } from './replication/lsn.js';
@@ -94,11 +95,15 @@ export class Outpost {
     // proxy. OUTPOST_APPLY_THREAD=main keeps it on the proxy's event loop
     // (in 4 ms slices), for comparison and debugging.
     const onMain = process.env.OUTPOST_APPLY_THREAD === 'main';
-    // The writer is this thread's connection then (else the apply thread's, which does the same).
-    if (onMain) store.checkpointInBackground(logger);
-    const engine: EngineHandle = onMain
-      ? new ReplicationEngine(engineOptions)
-      : new EngineThread(engineOptions);
+    let engine: EngineHandle;
+    if (onMain) {
+      // This thread's connection writes then; the apply thread does the same for its own.
+      let eng: ReplicationEngine | undefined;
+      const walSync = config.nats ? undefined : syncOffLoop(store, logger, () => eng?.confirmChanged());
+      store.checkpointInBackground(logger);
+      eng = new ReplicationEngine({ ...engineOptions, ...(walSync ? { durability: walSync } : {}) });
+      engine = eng;
+    } else engine = new EngineThread(engineOptions);
     // Every session waiting to read its own write listens for 'applied'.
     engine.setMaxListeners(0);
     const replicationStarted = engine.start();

@@ -27,7 +27,7 @@ import { createNatsHubMetrics, Publisher } from '../nats/publisher.js';
 import { coveredSeq, DEFAULT_SNAPSHOT_INTERVAL_S, SnapshotSchedule } from '../nats/snapshots.js';
 import { DEFAULT_STREAM, validStreamName } from '../nats/wire-format.js';
 import { ReplicaStore } from '../replica/store.js';
-import { WalSync } from '../replica/wal-sync.js';
+import { syncOffLoop, type WalSync } from '../replica/wal-sync.js';
 import { type EngineTap, ReplicationEngine } from '../replication/engine.js';
 import { formatLsn, parseLsn } from '../replication/lsn.js';
 
@@ -149,13 +149,10 @@ export class Hub {
         'replica file has an older layout: taking a fresh snapshot',
       );
     }
-    store.relaxSync();
+    let engine: ReplicationEngine | undefined;
+    const walSync = syncOffLoop(store, logger, () => engine?.confirmChanged());
     // Nor a checkpoint inside a COMMIT on this event loop, which publishes for every edge.
     store.checkpointInBackground(logger);
-    let engine: ReplicationEngine | undefined;
-    const walSync = new WalSync(config.replica, { logger, onDurable: () => engine?.confirmChanged() });
-    // Whatever an earlier hub committed is on disk before anything is confirmed on the strength of it.
-    walSync.syncNow(store.snapshotComplete() ? store.appliedLsn() : 0n);
     const link = new NatsLink({ url: opts.nats, stream: opts.stream, logger });
     const publisher = new Publisher({
       link,

@@ -78,13 +78,11 @@ export class ReplicaStore {
   private constructor(readonly path: string) {
     this.db = new Database(path);
     // WAL: the reader sees the last committed transaction while the applier
-    // writes. synchronous=FULL: a commit is on disk (the WAL fsynced) before
-    // it returns, because its position is acknowledged to upstream right
-    // after, and upstream then discards that WAL. (NORMAL would make a
-    // commit durable only at the next checkpoint: a power loss in between
-    // would lose changes upstream no longer has.) Commits are grouped (up to
-    // 10 000 upstream transactions or 200 ms), so the fsyncs stay few.
-    // The NATS hub and edges relax this (`relaxSync`).
+    // writes. synchronous=FULL by default: a commit is on disk (the WAL
+    // fsynced) before it returns. The connection applying the stream relaxes
+    // this (`relaxSync`): an Outpost with a slot then confirms upstream only
+    // what a WalSync has fsynced since (upstream discards WAL it confirmed),
+    // a NATS edge confirms nothing upstream at all.
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
     // Applying changes touches pages all over a large table: a bigger page
@@ -184,11 +182,11 @@ export class ReplicaStore {
    * consistent either way). For writers that do not acknowledge a position
    * upstream on the strength of the commit alone: a NATS edge (its consumer
    * restarts from the stored sequence, so a commit lost to a power cut is
-   * just read again) and the hub, which confirms upstream only what a WalSync
-   * fsync has covered (wal-sync.ts). The fsync then happens off the event
-   * loop instead of inside every COMMIT: measured on a loaded 2-core machine,
-   * COMMIT with FULL took 30-60% of the hub's wall time (up to 140 ms each),
-   * delaying every publish behind it.
+   * just read again), and an Outpost holding a slot, the hub included, which
+   * confirms upstream only what a WalSync fsync has covered (wal-sync.ts).
+   * The fsync then happens off the event loop instead of inside every
+   * COMMIT: measured on a loaded 2-core machine, COMMIT with FULL took 30-60%
+   * of the hub's wall time (up to 140 ms each), delaying every publish behind it.
    */
   relaxSync(): void {
     this.db.pragma('synchronous = NORMAL');

@@ -18,6 +18,7 @@ import { closeSync, fdatasyncSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import type { Lsn } from '../replication/lsn.js';
+import type { ReplicaStore } from './store.js';
 
 const RETRY_MS = 200;
 
@@ -133,4 +134,18 @@ export class WalSync {
       await fh.close();
     }
   }
+}
+
+/**
+ * A replica writer that commits without an fsync each (synchronous=NORMAL)
+ * and syncs off the event loop: what it may confirm upstream is then
+ * `confirmable()` of the returned WalSync (the engine's `durability`).
+ * Whatever an earlier process committed is synced first, before anything is
+ * confirmed on the strength of it.
+ */
+export function syncOffLoop(store: ReplicaStore, logger: Logger, onDurable: () => void): WalSync {
+  store.relaxSync();
+  const sync = new WalSync(store.path, { logger, onDurable });
+  sync.syncNow(store.snapshotComplete() ? store.appliedLsn() : 0n);
+  return sync;
 }

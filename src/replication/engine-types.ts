@@ -46,6 +46,12 @@ export interface EngineOptions {
   /** Sees the raw stream and gates what is confirmed upstream (the NATS hub, src/nats/publisher.ts). */
   tap?: EngineTap;
   /**
+   * Gates what is confirmed upstream on the replica's durability, when its
+   * commits are not fsynced each (a WalSync: src/replica/wal-sync.ts). Told
+   * back through `confirmChanged()` when its position moves.
+   */
+  durability?: { confirmable(committed: Lsn): Lsn };
+  /**
    * Follow mode (an edge): the input is this JetStream change stream (the
    * hub's), not a slot; no slot, publication or DDL trigger is made upstream
    * (follow.ts).

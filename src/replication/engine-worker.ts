@@ -8,6 +8,7 @@ import { errorMessage, StartupError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createMetrics } from '../metrics.js';
 import { ReplicaStore } from '../replica/store.js';
+import { syncOffLoop } from '../replica/wal-sync.js';
 import { ReplicationEngine } from './engine.js';
 import type { FromWorker, ToWorker, WorkerCounters, WorkerInit } from './engine-thread.js';
 import { parseLsn } from './lsn.js';
@@ -36,8 +37,11 @@ let seq = 0;
 let catalogVersion = -1;
 
 const store = ReplicaStore.open(init.replicaPath);
-// A NATS edge: no fsync in each commit (store.relaxSync says why that is safe).
+// No fsync inside each COMMIT (store.relaxSync says why that is safe): a NATS
+// edge confirms nothing upstream; an Outpost with a slot confirms only what a
+// WalSync, off this thread's event loop, has put on disk.
 if (init.follow) store.relaxSync();
+const walSync = init.follow ? undefined : syncOffLoop(store, logger, () => engine.confirmChanged());
 // Checkpoints never inside an apply's COMMIT (checkpointer.ts).
 store.checkpointInBackground(logger);
 
@@ -73,6 +77,7 @@ const engine = new ReplicationEngine({
   ...(init.catalogPollMs !== undefined ? { catalogPollMs: init.catalogPollMs } : {}),
   ...(init.matviewRefreshMs !== undefined ? { matviewRefreshMs: init.matviewRefreshMs } : {}),
   ...(init.follow !== undefined ? { follow: init.follow } : {}),
+  ...(walSync ? { durability: walSync } : {}),
   logger,
   metrics,
   onCatalogChange: (kind) => publishCatalog(kind !== 'changed'),
@@ -122,6 +127,7 @@ function stop(): Promise<void> {
     await engine.stop().catch((err) => logger.warn({ err: errorMessage(err) }, 'stopping replication'));
     clearInterval(timer);
     publishStatus(true);
+    walSync?.close();
     store.close();
     post({ type: 'stopped' });
     port.close();

@@ -45,7 +45,7 @@ import type {
 import { Fifo } from './fifo.js';
 import { describeFilter, publicationName } from './filter.js';
 import { FollowMode } from './follow-mode.js';
-import { formatLsn, type Lsn, maxLsn, parseLsn } from './lsn.js';
+import { formatLsn, type Lsn, maxLsn, minLsn, parseLsn } from './lsn.js';
 import { type MatviewScope, MatviewWatcher, refreshedMatviews } from './matviews.js';
 import { decodePgOutput, type RelationMessage } from './pgoutput.js';
 import { PublicationKeeper } from './publication.js';
@@ -181,15 +181,19 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     return maxLsn(this.applied, this.visibleIdle);
   }
 
-  /** What may be confirmed upstream: committed in SQLite, and made durable by the tap if there is one. */
+  /**
+   * What may be confirmed upstream: committed in SQLite, on disk if commits
+   * are not fsynced each (durability), and made durable by the tap if there is one.
+   */
   confirmLsn(): Lsn {
-    const tap = this.opts.tap;
-    if (!tap) return this.applied;
-    const ok = tap.confirmable(this.applied);
-    return ok < this.applied ? ok : this.applied;
+    let ok = this.applied;
+    const { tap, durability } = this.opts;
+    if (durability) ok = minLsn(ok, durability.confirmable(this.applied));
+    if (tap) ok = minLsn(ok, tap.confirmable(this.applied));
+    return ok;
   }
 
-  /** The tap's confirmable position moved: send a status update soon. */
+  /** The tap's or the durability's confirmable position moved: send a status update soon. */
   confirmChanged(): void {
     if (this.state === 'streaming') this.scheduleAck();
   }

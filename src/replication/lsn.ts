@@ -24,3 +24,7 @@ export function formatLsn(lsn: Lsn): string {
 export function maxLsn(a: Lsn, b: Lsn): Lsn {
   return a > b ? a : b;
 }
+
+export function minLsn(a: Lsn, b: Lsn): Lsn {
+  return a < b ? a : b;
+}
