@@ -149,3 +149,35 @@ test('a writer killed mid-stream with checkpoints running loses no commit and le
   assert.equal(n % 200, 0, 'no partial transaction');
   db.close();
 });
+
+test('a checkpoint starts on its own once enough frames wait, and after a while for a few', async () => {
+  const path = join(dir, 'e.db');
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('wal_autocheckpoint = 0');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+  const ck = new Checkpointer(path, { logger, intervalMs: 20, frames: 50, maxDelayMs: 60_000 });
+  ck.start();
+  try {
+    fill(db, 0, 100);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ck.status().checkpoints, 0, 'a few frames wait for more');
+    for (let i = 1; i < 20; i++) fill(db, i * 100, 100);
+    await waitFor('checkpoint past the threshold', () => ck.status().checkpointedFrames >= 50, 10_000);
+  } finally {
+    ck.close();
+  }
+  const quiet = new Checkpointer(path, { logger, intervalMs: 20, frames: 100_000, maxDelayMs: 300 });
+  quiet.start();
+  try {
+    fill(db, 10_000, 1);
+    await waitFor(
+      'a few frames copied after the delay',
+      () => quiet.status().checkpoints > 0 && quiet.status().checkpointedFrames === quiet.status().walFrames,
+      10_000,
+    );
+  } finally {
+    quiet.close();
+    db.close();
+  }
+});

@@ -4,7 +4,7 @@
  * database file with PASSIVE checkpoints, which never wait for (nor hold up)
  * the writer or the readers. The protocol is in checkpointer.ts.
  */
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { CheckpointInit, CheckpointReport, ToCheckpointer } from './checkpointer.js';
@@ -40,6 +40,28 @@ let timer: NodeJS.Timeout | undefined;
 let closed = false;
 let lastCheckpointed = -1;
 let lastLog = -1;
+
+const shm = Buffer.alloc(100);
+let shmFd: number | undefined;
+
+/**
+ * Frames committed to the WAL and not yet copied into the database file, read
+ * from the wal-index (the -shm file; https://www.sqlite.org/walformat.html:
+ * the header's mxFrame at byte 16, the checkpoint info's nBackfill at byte 96,
+ * native byte order). A torn read only makes a checkpoint a little early or
+ * late. Undefined when the file cannot be read: checkpoint on the interval then.
+ */
+function pendingFrames(): number | undefined {
+  try {
+    shmFd ??= openSync(`${init.path}-shm`, 'r');
+    if (readSync(shmFd, shm, 0, 100, 0) < 100) return 0;
+  } catch {
+    return undefined;
+  }
+  const mx = shm.readUInt32LE(16);
+  const backfill = shm.readUInt32LE(96);
+  return mx > backfill ? mx - backfill : 0;
+}
 
 function walBytes(): number {
   try {
@@ -79,18 +101,40 @@ function close(): void {
   if (closed) return;
   closed = true;
   if (timer) clearTimeout(timer);
+  if (shmFd !== undefined) closeSync(shmFd);
   db.close();
   Atomics.store(flags, 1, 1);
   Atomics.notify(flags, 1);
   port.close();
 }
 
-function tick(): void {
+/** Since when frames have been waiting (undefined: none are). */
+let pendingSince: number | undefined;
+
+/** Whether to checkpoint now: enough frames pending, or some pending for a while. */
+function due(force: boolean): boolean {
+  if (force) return true;
+  const pending = pendingFrames();
+  if (pending === undefined) return true;
+  if (pending === 0) {
+    pendingSince = undefined;
+    return false;
+  }
+  pendingSince ??= performance.now();
+  return pending >= init.frames || performance.now() - pendingSince >= init.maxDelayMs;
+}
+
+function tick(force = false): void {
   timer = undefined;
   if (Atomics.load(flags, 0) !== 0) {
     close();
     return;
   }
+  if (!due(force)) {
+    timer = setTimeout(tick, init.intervalMs);
+    return;
+  }
+  pendingSince = undefined;
   try {
     const rep = once();
     // Reported when it did something (the main thread counts and logs).
@@ -111,7 +155,7 @@ port.on('message', (m: ToCheckpointer) => {
   if (m.type === 'stop') close();
   else if (m.type === 'now' && !closed) {
     if (timer) clearTimeout(timer);
-    tick();
+    tick(true);
     if (!closed) port.postMessage({ type: 'done', id: m.id } satisfies CheckpointReport);
   }
 });

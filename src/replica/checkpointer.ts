@@ -8,8 +8,8 @@
  * machine, one COMMIT of 330-650 ms every ~9 s in every replica, and on the
  * NATS hub that held up publishing for every edge). So the writer turns it
  * off (`wal_autocheckpoint = 0`) and a thread of its own with its own
- * connection runs PASSIVE checkpoints, which never wait for the writer or the
- * readers and never make them wait: commits append to the WAL meanwhile, and
+ * connection runs PASSIVE checkpoints (once 4000 frames wait, or any for 5 s),
+ * which never wait for the writer or the readers and never make them wait: commits append to the WAL meanwhile, and
  * the writer starts the WAL over at its next transaction once everything is
  * copied and no reader still uses it, as with automatic checkpoints.
  *
@@ -29,7 +29,12 @@ import { startWorker } from '../worker-start.js';
 /** Given to the worker (`workerData`). */
 export interface CheckpointInit {
   path: string;
+  /** How often the WAL is looked at. */
   intervalMs: number;
+  /** Checkpoint once this many frames are not yet copied... */
+  frames: number;
+  /** ...or once any have waited this long. */
+  maxDelayMs: number;
   truncateBytes: number;
   flags: SharedArrayBuffer;
 }
@@ -51,8 +56,16 @@ export interface CheckpointerStatus {
   lastError?: string;
 }
 
-/** A PASSIVE checkpoint this often (cheap when there is nothing to copy). */
-const INTERVAL_MS = 500;
+/** The WAL's length is looked at this often (a 100-byte read of the -shm file). */
+const INTERVAL_MS = 100;
+/**
+ * A PASSIVE checkpoint once this many frames (pages) wait, 16 MiB of 4 KiB
+ * pages: a page changed by many transactions in between is copied once, and
+ * readers' WAL lookups stay short. SQLite's own default is 1000.
+ */
+const CHECKPOINT_FRAMES = 4000;
+/** Or once any frame has waited this long (a quiet replica's file catches up). */
+const MAX_DELAY_MS = 5_000;
 /** A WAL file longer than this is truncated once all of it is copied. */
 const TRUNCATE_BYTES = 64 * 1024 * 1024;
 const RESTART_DELAY_MS = 1_000;
@@ -75,7 +88,13 @@ export class Checkpointer {
 
   constructor(
     private readonly path: string,
-    private readonly opts: { logger: Logger; intervalMs?: number; truncateBytes?: number },
+    private readonly opts: {
+      logger: Logger;
+      intervalMs?: number;
+      frames?: number;
+      maxDelayMs?: number;
+      truncateBytes?: number;
+    },
   ) {}
 
   start(): void {
@@ -85,6 +104,8 @@ export class Checkpointer {
     const init: CheckpointInit = {
       path: this.path,
       intervalMs: this.opts.intervalMs ?? INTERVAL_MS,
+      frames: this.opts.frames ?? CHECKPOINT_FRAMES,
+      maxDelayMs: this.opts.maxDelayMs ?? MAX_DELAY_MS,
       truncateBytes: this.opts.truncateBytes ?? TRUNCATE_BYTES,
       flags: this.flags.buffer as SharedArrayBuffer,
     };
