@@ -7,10 +7,11 @@
  * rightmost and bare, seconds; left of a time field or an hour count, days),
  * fractions spill into the smaller fields with the same double arithmetic
  * and rint(). Only forms whose meaning is the same on every supported major
- * are accepted: `ago`, `infinity` (17+), ISO 8601 (`P1Y`), the typmod forms
- * (`interval '1' day`), SQL-standard sign propagation, and values at the
- * int32/int64 limits (where 17 reserves the infinities) throw `NotLocal`,
- * as does any input Postgres rejects.
+ * are accepted: `ago`, `infinity` (17+), ISO 8601 (`P1Y`) and SQL-standard
+ * sign propagation throw `NotLocal`, as does any input Postgres rejects
+ * (each step's overflow is checked against the C field's exact limits, as
+ * DecodeInterval does) and the all-fields-at-a-limit values 17 reads as
+ * infinities. The typmod forms (`interval '1' day`) read under the range.
  */
 import { NotLocal } from '../errors.js';
 
@@ -24,9 +25,12 @@ const USECS_PER_SEC = 1_000_000n;
 const USECS_PER_MINUTE = 60n * USECS_PER_SEC;
 const USECS_PER_HOUR = 60n * USECS_PER_MINUTE;
 const USECS_PER_DAY = 24n * USECS_PER_HOUR;
-/** Beyond these the 15/17 behaviours differ (17's infinities) or overflow: not local. */
-const INT32_SAFE = 2 ** 31 - 2;
-const INT64_SAFE = 2n ** 63n - 2n;
+/** The C field types' limits: DecodeInterval fails (22008) at the first step leaving them. */
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const int32 = (x: number): boolean => x >= INT32_MIN && x <= INT32_MAX;
 
 type Unit =
   | 'microsecond'
@@ -150,13 +154,9 @@ class Acc {
   }
 
   check(): void {
-    if (
-      Math.abs(this.years) > INT32_SAFE ||
-      Math.abs(this.months) > INT32_SAFE ||
-      Math.abs(this.days) > INT32_SAFE
-    )
+    if (!int32(this.years) || !int32(this.months) || !int32(this.days))
       this.fail('interval field out of range');
-    if (this.usec > INT64_SAFE || this.usec < -INT64_SAFE) this.fail('interval field out of range');
+    if (this.usec > INT64_MAX || this.usec < INT64_MIN) this.fail('interval field out of range');
   }
 
   /** AdjustFractMicroseconds. */
@@ -180,11 +180,18 @@ class Acc {
 
   add(unit: Unit, val: bigint, fval: number): void {
     const small = (v: bigint): number => {
-      if (v > BigInt(INT32_SAFE) || v < -BigInt(INT32_SAFE)) this.fail('interval field out of range');
+      if (v > BigInt(INT32_MAX) || v < BigInt(INT32_MIN)) this.fail('interval field out of range');
       return Number(v);
     };
+    /** pg_mul_s32_overflow. */
+    const times = (v: number, scale: number): number => {
+      const p = v * scale;
+      if (!int32(p)) this.fail('interval field out of range');
+      return p;
+    };
     const years = (scale: number): void => {
-      this.years += small(val) * scale;
+      this.years += times(small(val), scale);
+      this.check();
       // AdjustFractYears: (int) rint(frac * scale * MONTHS_PER_YEAR)
       this.months += rint(fval * scale * 12);
     };
@@ -215,7 +222,7 @@ class Acc {
         this.fractUsec(fval, USECS_PER_DAY);
         break;
       case 'week':
-        this.days += small(val) * 7;
+        this.days += times(small(val), 7);
         this.check();
         this.fractDays(fval, 7);
         break;
@@ -373,7 +380,7 @@ export function parseInterval(text: string, what: string, range: number = FULL_R
   }
   if (pendingUnit || fmask === 0) acc.fail();
   const months = acc.years * 12 + acc.months;
-  if (Math.abs(months) > INT32_SAFE) acc.fail('interval out of range');
+  if (!int32(months)) acc.fail('interval out of range');
   return { months, days: acc.days, usec: acc.usec };
 }
 
@@ -412,9 +419,18 @@ export function formatInterval(v: IntervalValue): string {
   return out;
 }
 
-/** interval_in → the stored (output) text. */
+/**
+ * interval_in → the stored (output) text. All three fields at their limits
+ * are 17's infinities (which 17 then prints as such, 15 as numbers): not local.
+ */
 export function intervalInput(text: string, what: string): string {
-  return formatInterval(parseInterval(text, what));
+  const v = parseInterval(text, what);
+  if (
+    (v.months === INT32_MAX && v.days === INT32_MAX && v.usec === INT64_MAX) ||
+    (v.months === INT32_MIN && v.days === INT32_MIN && v.usec === INT64_MIN)
+  )
+    throw new NotLocal(`${what}: interval at the infinity bit patterns`);
+  return formatInterval(v);
 }
 
 /** INTERVAL_TYPMOD: the range in the high 16 bits, the precision (0xFFFF: none) in the low. */

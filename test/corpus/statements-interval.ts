@@ -56,4 +56,17 @@ export const INTERVAL_CORPUS: string[] = [
   `!SELECT interval '60:00' minute to second`,
   `!SELECT interval '1 day' second(-1)`,
   `SELECT interval '1 day' second(7) AS warned_forwarded`,
+  // The int32/int64 limits: exact per step, as DecodeInterval checks them.
+  `SELECT interval '2147483647 months' AS a, interval '-2147483648 days' AS b, interval '-9223372036854775808 us' AS c, interval '9223372036854775807 microseconds' AS d`,
+  `SELECT -interval '-2147483647 months' AS a, -interval '-9223372036854775807 us' AS b, interval '178956970 years 7 months' AS c, interval '306783378 weeks 1 day' AS d`,
+  `SELECT interval '2562047788.01521550194 hours' AS a, interval '-153722867280.912930133 minutes' AS b, interval '9223372036854.775807 seconds' AS c`,
+  `SELECT interval '2147483647 months 2147483647 days 9223372036854775806 us' AS near_max`,
+  `!SELECT interval '2147483648 months'`,
+  `!SELECT interval '-2147483649 days'`,
+  `!SELECT interval '9223372036854775808 microseconds'`,
+  `!SELECT interval '178956970 years 8 months'`,
+  `!SELECT interval '306783378 weeks 2 days'`,
+  `!SELECT interval '2562047788.01521550223 hours'`,
+  `!SELECT -interval '-2147483648 days'`,
+  `!SELECT interval '1 day 2147483647 days'`,
 ];
