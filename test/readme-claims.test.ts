@@ -112,6 +112,9 @@ const PROBES: Record<string, Probe[]> = {
   array_lower: ['SELECT id, array_lower(tags, 1) FROM users ORDER BY id'],
   cardinality: ["SELECT id, cardinality(tags), cardinality('{}'::int[]) FROM users ORDER BY id"],
   "'x' = ANY(tags)": ["SELECT id, 'vip' = ANY(tags), 'x' <> ALL(tags) FROM users ORDER BY id"],
+  '@>': ["SELECT id, tags @> '{vip}', sizes @> ARRAY[2] FROM users JOIN products USING (id) ORDER BY id"],
+  '<@': ["SELECT id, tags <@ '{vip,new}', '{}' <@ tags FROM users ORDER BY id"],
+  '&&': ["SELECT id FROM products WHERE sizes && '{1,2}' OR sizes = '{}' ORDER BY id"],
   string_to_array: [
     "SELECT id, string_to_array(email, '@'), string_to_array('a,,b', ',', '') FROM users ORDER BY id",
   ],

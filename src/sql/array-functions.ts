@@ -17,6 +17,8 @@ export const ArrFn = {
   dims: 'outpost_array_dims',
   /** `(text, delimiter, null string)`: string_to_array (text[] as array_out prints it). */
   stringToArray: 'outpost_string_to_array',
+  /** `(first, second, matchall)`: array_contain_compare on element texts (compile/arrays.ts `arrayContainment`). */
+  contains: 'outpost_array_contains',
 } as const;
 
 /**
@@ -65,6 +67,18 @@ export function registerArrayFunctions(db: Database.Database): void {
       textOrNull(nullStr, 'string_to_array()'),
     );
     return `{${parts.map((p) => (p === null ? 'NULL' : arrayElement(p))).join(',')}}`;
+  });
+  db.function(ArrFn.contains, opts, (first: unknown, second: unknown, matchall: unknown) => {
+    if (first === null || second === null) return null;
+    const all = matchall === 1n || matchall === 1;
+    const pool = new Set(elements(second, 'array containment').filter((e) => e !== null));
+    for (const e of elements(first, 'array containment')) {
+      // A NULL element is never found: fatal when all must be, skipped otherwise.
+      const found = e !== null && pool.has(e);
+      if (found && !all) return 1n;
+      if (!found && all) return 0n;
+    }
+    return all ? 1n : 0n;
   });
   db.function(ArrFn.dims, opts, (what: unknown, arr: unknown, dim: unknown) => {
     if (arr === null) return null;

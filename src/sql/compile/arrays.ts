@@ -6,8 +6,9 @@ import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
 import { inputValue, isIntType, Oid, parseArrayText, TYPES } from '../pgtypes.js';
 import { selectCommonType } from './common-type.js';
+import { mergeColl } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
-import { unsupported } from './support.js';
+import { DETERMINISTIC_COLLATIONS, unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
 import { constExpr, derived } from './values.js';
 
@@ -183,4 +184,69 @@ export function arraySubscript(this: StatementCompiler, arr: Expr, indirection: 
   if (arr.coll !== undefined && (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar))
     e.coll = arr.coll;
   return e;
+}
+
+/** Element types whose equal values have equal stored texts in an array (array_out is canonical for them). */
+const TEXT_EQUAL_ELEMENTS = new Set<number>([
+  Oid.int2,
+  Oid.int4,
+  Oid.int8,
+  Oid.bool,
+  Oid.text,
+  Oid.varchar,
+  Oid.uuid,
+]);
+
+/** Both operands of one array type of TEXT_EQUAL_ELEMENTS (an untyped constant takes the other's), or NotLocal. */
+function sameArrays(sc: StatementCompiler, op: string, left: Expr, right: Expr): [Expr, Expr] {
+  if (left.unknown && right.unknown) throw new NotLocal(`operator is not unique: unknown ${op} unknown`);
+  const l = left.unknown ? sc.resolveUnknown(left, right.type) : left;
+  const r = right.unknown ? sc.resolveUnknown(right, left.type) : right;
+  const elem = TYPES.get(l.type)?.elem;
+  if (l.type !== r.type || elem === undefined)
+    throw new NotLocal(`operator ${op} on ${l.typeName} and ${r.typeName}`);
+  if (!TEXT_EQUAL_ELEMENTS.has(elem)) throw new NotLocal(`operator ${op} on ${l.typeName}`);
+  if (elem === Oid.text || elem === Oid.varchar) {
+    const coll = mergeColl(l, r);
+    if (coll === undefined || !DETERMINISTIC_COLLATIONS.has(coll))
+      throw new NotLocal(`operator ${op} on text arrays with collation ${coll ?? 'unknown'}`);
+  }
+  return [l, r];
+}
+
+/**
+ * Array `=`, `<>`, IS [NOT] DISTINCT FROM (array_eq: same dimensions and
+ * bounds, elements equal, NULL elements equal to each other): for these
+ * element types exactly equality of array_out's texts, which print the
+ * bounds when they are not the default and each element canonically.
+ */
+export function arrayEquality(
+  this: StatementCompiler,
+  op: '=' | '<>' | 'IS' | 'IS NOT',
+  left: Expr,
+  right: Expr,
+): Expr {
+  const [l, r] = sameArrays(this, op, left, right);
+  return derived(`(${l.sql} COLLATE BINARY ${op} ${r.sql})`, Oid.bool, -1, [l, r]);
+}
+
+/**
+ * `a @> b`, `a <@ b`, `a && b` on arrays (arraycontains, arraycontained,
+ * arrayoverlap): both of one array type (an untyped constant takes the
+ * other's), elements compared with the element type's equality, which for
+ * these types is equality of the stored element texts (text under a
+ * deterministic collation: bytewise); NULL elements never match, and a NULL
+ * among the elements that must all be found makes containment false.
+ * Multidimensional arrays and explicit bounds abort the run.
+ */
+export function arrayContainment(
+  this: StatementCompiler,
+  op: '@>' | '<@' | '&&',
+  left: Expr,
+  right: Expr,
+): Expr {
+  const [l, r] = sameArrays(this, op, left, right);
+  // array_contain_compare(first, second, matchall): each element of `first` looked up in `second`.
+  const [first, second, all] = op === '@>' ? [r, l, 1] : op === '<@' ? [l, r, 1] : [l, r, 0];
+  return derived(`${ArrFn.contains}(${first.sql}, ${second.sql}, ${all})`, Oid.bool, -1, [l, r]);
 }

@@ -36,6 +36,9 @@ export function comparison(
     throw unsupported('comparison with NULL');
   }
   const equality = op === '=' || op === '<>' || op === 'IS' || op === 'IS NOT';
+  if (equality && [left, right].some((e) => !e.unknown && TYPES.get(e.type)?.elem !== undefined)) {
+    return this.arrayEquality(op as '=' | '<>' | 'IS' | 'IS NOT', left, right);
+  }
   const t = this.typedComparison(left, right, equality);
   void clause;
   return derived(`(${t.lsql} ${op} ${t.rsql})`, Oid.bool, -1, [t.l, t.r]);

@@ -340,6 +340,7 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
       if (ARITH_OPS.has(op)) return this.arith(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
       if (op === '||') return this.concat(this.expr(e.lexpr, c), this.expr(e.rexpr, c));
       if (JSON_OPS.has(op)) return this.jsonOperator(op, e.lexpr, e.rexpr, c);
+      if (op === '&&') return this.arrayContainment('&&', this.expr(e.lexpr, c), this.expr(e.rexpr, c));
       throw unsupported(describeNode('A_Expr', e));
     }
     case 'AEXPR_DISTINCT':

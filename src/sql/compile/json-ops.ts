@@ -11,7 +11,7 @@ import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { JsonFn } from '../json-functions.js';
 import { nodeKind } from '../parse.js';
-import { Oid } from '../pgtypes.js';
+import { Oid, TYPES } from '../pgtypes.js';
 import type { StatementCompiler } from './compiler.js';
 import { JSON_ARRAY_OPS, unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
@@ -118,6 +118,8 @@ export function jsonOperator(
     case '@>':
     case '<@': {
       if (left.unknown && right.unknown) throw new NotLocal(`operator is not unique: unknown ${op} unknown`);
+      if ([left, right].some((e) => !e.unknown && TYPES.get(e.type)?.elem !== undefined))
+        return this.arrayContainment(op, left, right);
       const l = asJsonb(this, left, op);
       const r = asJsonb(this, right, op);
       const [a, b] = op === '@>' ? [l, r] : [r, l];
