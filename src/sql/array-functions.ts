@@ -19,7 +19,23 @@ export const ArrFn = {
   stringToArray: 'outpost_string_to_array',
   /** `(first, second, matchall)`: array_contain_compare on element texts (compile/arrays.ts `arrayContainment`). */
   contains: 'outpost_array_contains',
+  /** `(kind, mode, left, right)`: array || array (mode 'cat'), array || element ('append'), element || array ('prepend'). */
+  concat: 'outpost_array_concat',
 } as const;
+
+/** array_out of one-dimensional elements (texts as parsed, NULL as NULL). */
+function arrayOut(kind: string, items: (string | null)[]): string {
+  return `{${items.map((e) => (e === null ? 'NULL' : kind === 'text' ? arrayElement(e) : e)).join(',')}}`;
+}
+
+/** An element's stored value as the text array_out prints (before quoting). */
+function elementText(kind: string, v: unknown): string | null {
+  if (v === null) return null;
+  if (kind === 'int') return String(v);
+  if (kind === 'bool') return v === 1n || v === 1 ? 't' : 'f';
+  if (typeof v !== 'string') throw new NotLocal('text element stored as non-text');
+  return v;
+}
 
 /**
  * text_to_array's split (Postgres 14+): no elements for '', each character
@@ -79,6 +95,24 @@ export function registerArrayFunctions(db: Database.Database): void {
       if (!found && all) return 0n;
     }
     return all ? 1n : 0n;
+  });
+  // array_cat, array_append, array_prepend of one-dimensional arrays with
+  // the default lower bound (others abort: parseArrayText forwards them).
+  db.function(ArrFn.concat, opts, (kind: unknown, mode: unknown, left: unknown, right: unknown) => {
+    const k = String(kind);
+    if (mode === 'cat') {
+      // array_cat: a NULL operand yields the other one unchanged.
+      if (left === null) return right as string | null;
+      if (right === null) return left as string;
+      return arrayOut(k, [...elements(left, 'array_cat()'), ...elements(right, 'array_cat()')]);
+    }
+    // array_append/array_prepend are not strict: a NULL array is an empty one.
+    if (mode === 'append') {
+      const items = left === null ? [] : elements(left, 'array_append()');
+      return arrayOut(k, [...items, elementText(k, right)]);
+    }
+    const items = right === null ? [] : elements(right, 'array_prepend()');
+    return arrayOut(k, [elementText(k, left), ...items]);
   });
   db.function(ArrFn.dims, opts, (what: unknown, arr: unknown, dim: unknown) => {
     if (arr === null) return null;

@@ -73,4 +73,13 @@ export const ARRAY_CORPUS: string[] = [
   "!SELECT '{1}' @> '{1}'",
   "!SELECT ARRAY[1] = ARRAY['a']",
   '!SELECT ARRAY[1]::int[] && ARRAY[1]::bigint[]',
+  // || on arrays: array_cat, array_append, array_prepend (one-dimensional).
+  'SELECT id, sizes || sizes, sizes || id, id || sizes, sizes || NULL::int4, NULL::int4[] || id FROM products ORDER BY id',
+  "SELECT id, tags || ARRAY['x y', NULL, ''], 'a\"b'::text || tags, tags || name FROM users ORDER BY id",
+  'SELECT ARRAY[1, 2] || 3, 0 || ARRAY[1, 2], ARRAY[1, 2] || ARRAY[3, 4], ARRAY[0, 0] || ARRAY[1, 1] || ARRAY[2, 2], 0 || ARRAY[1, 2] || 3',
+  'SELECT ARRAY[]::int[] || 1, ARRAY[]::int[] || ARRAY[]::int[], NULL::int[] || NULL::int[], ARRAY[true] || false',
+  'WITH RECURSIVE t(id, path) AS (VALUES (1, ARRAY[]::integer[]) UNION ALL SELECT c.id, t.path || c.id FROM categories c JOIN t ON c.parent_id = t.id) SELECT * FROM t ORDER BY id',
+  '~SELECT ARRAY[[1, 2], [3, 4]] || ARRAY[5, 6]',
+  "!SELECT ARRAY[1, 2] || 'x'::text",
+  "!SELECT ARRAY[1, 2] || ARRAY['a']",
 ];

@@ -250,3 +250,42 @@ export function arrayContainment(
   const [first, second, all] = op === '@>' ? [r, l, 1] : op === '<@' ? [l, r, 1] : [l, r, 0];
   return derived(`${ArrFn.contains}(${first.sql}, ${second.sql}, ${all})`, Oid.bool, -1, [l, r]);
 }
+
+/** The stored form kind of an array type's elements, for the element types of TEXT_EQUAL_ELEMENTS. */
+function textEqualKind(type: number): string | undefined {
+  const elem = TYPES.get(type)?.elem;
+  return elem !== undefined && TEXT_EQUAL_ELEMENTS.has(elem) ? elementKind(elem) : undefined;
+}
+
+/**
+ * `||` with an array operand: array_cat of two arrays of one type,
+ * array_append/array_prepend of an element of exactly the element type.
+ * Untyped constants (array or element?) and mixed types, which Postgres
+ * resolves through anycompatible coercions, are forwarded.
+ */
+export function arrayConcat(this: StatementCompiler, l: Expr, r: Expr): Expr {
+  if (l.unknown || r.unknown) throw new NotLocal('operator || with an untyped constant and an array');
+  const lElem = TYPES.get(l.type)?.elem;
+  const rElem = TYPES.get(r.type)?.elem;
+  const arrayType = lElem !== undefined ? l.type : r.type;
+  const kind = textEqualKind(arrayType);
+  if (kind === undefined) throw new NotLocal(`operator || on ${l.typeName} and ${r.typeName}`);
+  let mode: string;
+  if (lElem !== undefined && rElem !== undefined) {
+    if (l.type !== r.type) throw new NotLocal(`operator || on ${l.typeName} and ${r.typeName}`);
+    mode = 'cat';
+  } else if (lElem !== undefined) {
+    if (r.type !== lElem) throw new NotLocal(`operator || on ${l.typeName} and ${r.typeName}`);
+    mode = 'append';
+  } else {
+    if (l.type !== rElem) throw new NotLocal(`operator || on ${l.typeName} and ${r.typeName}`);
+    mode = 'prepend';
+  }
+  const e = derived(`${ArrFn.concat}('${kind}', '${mode}', ${l.sql}, ${r.sql})`, arrayType, -1, [l, r]);
+  const elem = TYPES.get(arrayType)?.elem;
+  if (elem === Oid.text || elem === Oid.varchar) {
+    const coll = mergeColl(l, r);
+    if (coll !== undefined) e.coll = coll;
+  }
+  return e;
+}

@@ -2,7 +2,7 @@
 import { NotLocal } from '../../errors.js';
 import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
-import { INT_BITS, isIntType, Oid } from '../pgtypes.js';
+import { INT_BITS, isIntType, Oid, TYPES } from '../pgtypes.js';
 import { mergeColl } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
 import type { Expr, ExprCtx } from './types.js';
@@ -138,6 +138,9 @@ export function negate(this: StatementCompiler, arg: Expr, c: ExprCtx): Expr {
 export function concat(this: StatementCompiler, left: Expr, right: Expr): Expr {
   const jsonb = this.jsonbConcat(left, right);
   if (jsonb) return jsonb;
+  if ([left, right].some((e) => !e.unknown && TYPES.get(e.type)?.elem !== undefined)) {
+    return this.arrayConcat(left, right);
+  }
   let l = left;
   let r = right;
   if (l.unknown && r.unknown) {
