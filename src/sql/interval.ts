@@ -14,6 +14,7 @@
  * infinities. The typmod forms (`interval '1' day`) read under the range.
  */
 import { NotLocal } from '../errors.js';
+import { iso8601Interval } from './interval-iso.js';
 
 export interface IntervalValue {
   months: number;
@@ -32,7 +33,7 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const int32 = (x: number): boolean => x >= INT32_MIN && x <= INT32_MAX;
 
-type Unit =
+export type Unit =
   | 'microsecond'
   | 'millisecond'
   | 'second'
@@ -141,13 +142,19 @@ export function rint(x: number): number {
   return f % 2 === 0 ? f : f + 1;
 }
 
-class Acc {
+/** DecodeInterval's pg_itm_in: the fields as accumulated, each step checked for overflow. */
+export class Acc {
   years = 0;
   months = 0;
   days = 0;
   usec = 0n;
 
   constructor(readonly what: string) {}
+
+  /** itmin2interval: years and months folded into int32 months. */
+  result(): IntervalValue {
+    return accResult(this);
+  }
 
   fail(why = 'not a plain interval'): never {
     throw new NotLocal(`${this.what}: ${why}`);
@@ -178,6 +185,7 @@ class Acc {
     this.fractUsec(f - extra, USECS_PER_DAY);
   }
 
+  /** A unit's integer and fractional parts (DecodeInterval's and DecodeISO8601Interval's Adjust* calls). */
   add(unit: Unit, val: bigint, fval: number): void {
     const small = (v: bigint): number => {
       if (v > BigInt(INT32_MAX) || v < BigInt(INT32_MIN)) this.fail('interval field out of range');
@@ -293,8 +301,25 @@ export function parseInterval(text: string, what: string, range: number = FULL_R
   const rightmost = RANGE_UNITS.get(range);
   if (rightmost === undefined) throw new NotLocal(`${what}: interval range ${range}`);
   const acc = new Acc(what);
-  const tokens = text.split(/[ \t\n\r\f\v]+/).filter((t) => t !== '');
+  // DecodeInterval rejects these as a bad format; interval_in then tries ISO 8601.
+  if (text.startsWith('P')) return iso8601Interval(text, acc);
+  const tokens: string[] = [];
+  for (const t of text.split(/[ \t\n\r\f\v]+/)) {
+    if (t === '') continue;
+    // ParseDateTime ends a number field at a letter: '10mon', '-10.5s'.
+    const run = /^([+-]?\d+(?:\.\d+)?)([a-zA-Z]+)$/.exec(t);
+    if (run) tokens.push(run[1] as string, run[2] as string);
+    else tokens.push(t);
+  }
   if (tokens[0] === '@') tokens.shift();
+  // 'ago' (allowed last only) negates everything.
+  const ago = tokens.length > 1 && tokens[tokens.length - 1]?.toLowerCase() === 'ago';
+  if (ago) {
+    tokens.pop();
+    // A unit word or a time field (which reads no unit) before it; a bare number would take ago's token value as its unit.
+    const last = (tokens[tokens.length - 1] as string).toLowerCase();
+    if (unitOf(last) === undefined && !last.includes(':')) acc.fail('ago after a number');
+  }
   if (tokens.length === 0) acc.fail();
   let fmask = 0;
   /** The unit of the number to the left (type in DecodeInterval); undefined: none yet. */
@@ -305,7 +330,7 @@ export function parseInterval(text: string, what: string, range: number = FULL_R
   for (let i = tokens.length - 1; i >= 0; i--) {
     const tok = (tokens[i] as string).toLowerCase();
     let tmask = 0;
-    const unit = UNITS.get(tok);
+    const unit = unitOf(tok);
     if (unit !== undefined) {
       if (pendingUnit) acc.fail('unit without a number');
       type = unit;
@@ -379,6 +404,31 @@ export function parseInterval(text: string, what: string, range: number = FULL_R
     fmask |= tmask;
   }
   if (pendingUnit || fmask === 0) acc.fail();
+  if (ago) {
+    if (
+      acc.usec === INT64_MIN ||
+      acc.days === INT32_MIN ||
+      acc.months === INT32_MIN ||
+      acc.years === INT32_MIN
+    )
+      acc.fail('interval field out of range');
+    acc.usec = -acc.usec;
+    acc.days = -acc.days;
+    acc.months = -acc.months;
+    acc.years = -acc.years;
+  }
+  return acc.result();
+}
+
+/** The unit a word names: datebsearch compares the first TOKMAXLEN (10) characters. */
+function unitOf(word: string): Unit | undefined {
+  return UNITS_10.get(word.slice(0, 10));
+}
+
+/** deltatktbl as Postgres stores it: every spelling cut to 10 characters. */
+const UNITS_10 = new Map<string, Unit>([...UNITS].map(([w, u]): [string, Unit] => [w.slice(0, 10), u]));
+
+export function accResult(acc: Acc): IntervalValue {
   const months = acc.years * 12 + acc.months;
   if (!int32(months)) acc.fail('interval out of range');
   return { months, days: acc.days, usec: acc.usec };

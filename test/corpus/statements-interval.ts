@@ -69,4 +69,21 @@ export const INTERVAL_CORPUS: string[] = [
   `!SELECT interval '2562047788.01521550223 hours'`,
   `!SELECT -interval '-2147483648 days'`,
   `!SELECT interval '1 day 2147483647 days'`,
+  // ISO 8601 (DecodeISO8601Interval), 'ago', run-together units, 10-letter unit prefixes.
+  `SELECT interval 'P1Y2M' AS a, interval 'P1W' AS b, interval 'PT1H30M' AS c, interval 'P1Y2M3DT4H5M6.5S' AS d, interval 'P-1Y-2M3D' AS e, interval 'PT' AS f`,
+  `SELECT interval 'P00021015T103020' AS basic, interval 'P0002-10-15T10:30:20' AS extended, interval 'P0002' AS y, interval 'P0002-10' AS ym, interval 'PT10:30' AS hm`,
+  `SELECT interval 'P1.5Y' AS a, interval 'P.1Y' AS b, interval 'P1.Y' AS c, interval 'P10.5e4Y' AS d, interval 'PT2562047788H54.775807S' AS e, interval 'PT2562047788.0152155019444' AS f`,
+  `SELECT interval 'P0.5M' AS a, interval 'P1.5W' AS b, interval 'P1.25D' AS c, interval 'PT1.5M' AS d, interval 'P2Y1Y' AS twice`,
+  `SELECT interval '@ 3 seconds ago' AS a, interval '1 year 2 mons 3 days 04:05:06 ago' AS b, interval '-1 day +02:03 AGO' AS c`,
+  `SELECT interval '100000000y 10mon -1000000000d -100000h -10min -10.000001s ago' AS a, interval '1day 2hours' AS b, interval '+5mins -3secs' AS c`,
+  `SELECT interval '4 millenniums 5 centuries 4 decades 1 year 4 months 4 days 17 minutes 31 seconds' AS a, interval '2 microsecondsx' AS b`,
+  `!SELECT interval 'P1Q'`,
+  `!SELECT interval 'P1Y2'`,
+  `!SELECT interval 'P1e16Y'`,
+  `!SELECT interval 'PT1H2'`,
+  `!SELECT interval 'P2147483648M'`,
+  `!SELECT interval 'p1y'`,
+  // 'ago' before other fields: accepted by 15, rejected by 17 (forwarded; no statement here fits both).
+  `!SELECT interval '-2147483648 days ago'`,
+  `!SELECT interval '1.days'`,
 ];
