@@ -30,6 +30,34 @@ export const SESSION_OPTIONS = Object.entries(SESSION_GUCS)
 
 export const CONNECT_TIMEOUT_MS = 30_000;
 
+/**
+ * Read gathering. Node reads the socket as soon as anything arrives, and each
+ * read makes the kernel acknowledge at once; on loopback (and any short path)
+ * an acknowledged walsender then sends its next message as a segment of its
+ * own, and every segment costs the walsender the whole TCP/IP path (on loopback
+ * the receive side too, in its own context). While a big transaction or a
+ * backlog streams, ~1M messages went as 50k-170k segments to a reader that kept
+ * up, and the walsender's system time grew with them. So once a burst of reads
+ * has drained the socket (a read shorter than Node's 64 KiB buffer) after at
+ * least GATHER_MIN_BYTES, reading waits GATHER_MS: the walsender's sends pile up
+ * unacknowledged and leave as few large segments (its sends stay one per
+ * message: that is the walsender's own loop). A trickle of small transactions
+ * never reaches GATHER_MIN_BYTES in one burst and is read at once, so
+ * commit-to-applied latency is unchanged; a bulk stream waits at most GATHER_MS
+ * between bursts (the socket's buffer holds far more than arrives meanwhile).
+ * OUTPOST_REPL_GATHER_MS overrides it (0 turns it off; the bench compares).
+ */
+const GATHER_MS = gatherMsFromEnv(process.env.OUTPOST_REPL_GATHER_MS, 2);
+const GATHER_MIN_BYTES = 16 * 1024;
+/** Node's read size for a net.Socket: a read this long may have left more in the kernel. */
+const NODE_READ_BYTES = 64 * 1024;
+
+export function gatherMsFromEnv(v: string | undefined, dflt: number): number {
+  if (v === undefined || v.trim() === '') return dflt;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? Math.min(n, 100) : dflt;
+}
+
 /** XLogData ('w'): one pgoutput message and the server's WAL position. */
 export interface XLogData {
   kind: 'xlog';
@@ -127,6 +155,12 @@ export interface SystemIdentity {
   dbname: string;
 }
 
+interface SocketLike {
+  pause(): void;
+  resume(): void;
+  on(event: 'data', fn: (chunk: Buffer) => void): void;
+}
+
 interface RawConnection extends EventEmitter {
   sendCopyFromChunk(chunk: Buffer): void;
 }
@@ -138,6 +172,14 @@ interface RawConnection extends EventEmitter {
 export class ReplicationConnection extends EventEmitter {
   private closed = false;
   private streaming = false;
+  /** Held by the engine's backpressure (pause/resume). */
+  private held = false;
+  /** Waiting GATHER_MS before the next read (see GATHER_MS). */
+  private gathering: NodeJS.Timeout | undefined;
+  /** Bytes read since reading last resumed after a wait (or since streaming began). */
+  private burstBytes = 0;
+  /** Reads that waited to gather (status / bench). */
+  gatherWaits = 0;
 
   private constructor(private readonly client: pg.Client) {
     super();
@@ -224,6 +266,7 @@ export class ReplicationConnection extends EventEmitter {
       conn.once('replicationStart', () => {
         started = true;
         this.streaming = true;
+        this.startGathering();
         resolve();
       });
       conn.on('copyData', (msg: { chunk: Buffer }) => {
@@ -254,17 +297,40 @@ export class ReplicationConnection extends EventEmitter {
    * the walsender then blocks on sending, and still reads our status updates.
    */
   pause(): void {
+    this.held = true;
     this.socket()?.pause();
   }
 
   resume(): void {
-    this.socket()?.resume();
+    this.held = false;
+    // A gathering wait in progress resumes reading when it ends.
+    if (!this.gathering) this.socket()?.resume();
   }
 
-  private socket(): { pause(): void; resume(): void } | undefined {
-    const conn = (this.client as unknown as { connection?: { stream?: { pause(): void; resume(): void } } })
-      .connection;
+  private socket(): SocketLike | undefined {
+    const conn = (this.client as unknown as { connection?: { stream?: SocketLike } }).connection;
     return conn?.stream;
+  }
+
+  /** Watches read sizes once streaming (the startup exchange is read at once). */
+  private startGathering(): void {
+    const sock = this.socket();
+    if (!sock || GATHER_MS <= 0) return;
+    sock.on('data', (chunk: Buffer) => {
+      this.burstBytes += chunk.length;
+      if (this.gathering || chunk.length >= NODE_READ_BYTES) return;
+      if (this.burstBytes < GATHER_MIN_BYTES) {
+        this.burstBytes = 0;
+        return;
+      }
+      this.burstBytes = 0;
+      this.gatherWaits++;
+      sock.pause();
+      this.gathering = setTimeout(() => {
+        this.gathering = undefined;
+        if (!this.held && !this.closed) sock.resume();
+      }, GATHER_MS);
+    });
   }
 
   sendStatus(lsn: Lsn, replyRequested = false): void {
@@ -275,6 +341,8 @@ export class ReplicationConnection extends EventEmitter {
 
   /** Closes the connection (no CopyDone handshake: the walsender handles a Terminate). */
   async close(): Promise<void> {
+    if (this.gathering) clearTimeout(this.gathering);
+    this.gathering = undefined;
     if (this.closed) return;
     this.closed = true;
     const client = this.client;
