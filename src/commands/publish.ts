@@ -263,6 +263,7 @@ function durableTap(publisher: Publisher, walSync: WalSync): EngineTap {
     onIdle: (walEnd) => publisher.onIdle(walEnd),
     ready: () => publisher.ready(),
     onSnapshot: (lsn) => publisher.onSnapshot(lsn),
+    maxMessageBytes: () => publisher.maxMessageBytes(),
     // The engine passes what SQLite has committed.
     confirmable: (lsn) => {
       const acked = publisher.confirmable(lsn);

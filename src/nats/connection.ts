@@ -97,6 +97,15 @@ export class NatsLink extends EventEmitter<NatsLinkEvents> {
     return this.jsManager;
   }
 
+  /**
+   * The connected server's max_payload (from its INFO; a reconnection to
+   * another server of a cluster updates it), or undefined before connecting.
+   */
+  maxPayload(): number | undefined {
+    const n = this.nc?.info?.max_payload;
+    return typeof n === 'number' && n > 0 ? n : undefined;
+  }
+
   /** Resolves once connected the first time (retrying meanwhile); rejects only if closed first. */
   async open(): Promise<void> {
     let delay = FIRST_DELAY_MS;

@@ -44,6 +44,9 @@ import {
   WireFormatError,
 } from './wire-format.js';
 
+/** Room for a part's last record past the cut, its headers and NATS' framing (a part passes the target by up to one record). */
+const PART_HEADROOM_BYTES = 64 * 1024;
+
 export function createNatsHubMetrics() {
   return {
     natsConnected: new Gauge('outpost_nats_publisher_connected', '1 while the hub is connected to NATS.'),
@@ -262,6 +265,7 @@ export class Publisher implements EngineTap {
   async init(): Promise<void> {
     await this.opts.link.open();
     this.opts.metrics?.natsConnected.set(1);
+    this.checkMaxPayload();
     let delay = RECOVER_MIN_MS;
     for (;;) {
       try {
@@ -450,6 +454,27 @@ export class Publisher implements EngineTap {
   onIdle(walEnd: Lsn): void {
     if (this.cur) return;
     this.notePosition(walEnd);
+  }
+
+  /** The NATS server's max_payload, once connected (the engine names a row too big for it). */
+  maxMessageBytes(): number | undefined {
+    return this.opts.link.maxPayload();
+  }
+
+  /**
+   * A server whose max_payload is below a part (PART_TARGET_BYTES and its
+   * headers) refuses the stream's full parts: said at start with the fix, as
+   * the part size itself must not follow the server (a restarted hub's parts
+   * must be cut where the first session cut them, or the dedup ids would not match).
+   */
+  private checkMaxPayload(): void {
+    const max = this.opts.link.maxPayload();
+    const part = this.opts.partBytes ?? PART_TARGET_BYTES;
+    if (max === undefined || max >= part + PART_HEADROOM_BYTES) return;
+    this.opts.logger.error(
+      { maxPayload: max, partBytes: part },
+      `nats: the NATS server's max_payload (${max} bytes) is below the change stream's part size (${part} bytes and headers): a large transaction cannot be published; raise max_payload in nats-server's configuration to at least 1 MiB (its default)`,
+    );
   }
 
   ready(): Promise<void> | undefined {

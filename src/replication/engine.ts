@@ -153,6 +153,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   stopping = false;
 
   /** Tables whose too-big change was last logged (`bigMessage`), and when. */
+  /**
+   * Messages longer than this are checked against the tap's max_payload: the
+   * smaller of BIG_MESSAGE_BYTES and what the server takes (read each tick, so
+   * a server with a small max_payload is checked below 512 KiB too).
+   */
+  private bigGate = BIG_MESSAGE_BYTES;
   private readonly bigLogged = new Map<number, number>();
   /** Follow mode: the stream as input (follow-mode.ts). */
   private readonly feed: FollowMode | undefined;
@@ -471,6 +477,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     this.attempt = 0;
     this.lastIdleWrite = Date.now();
     this.sendStatus();
+    this.updateBigGate();
     this.startTicking();
     // Schema changes made while Outpost was away (or before the trigger
     // existed): compare every table, storage identity included.
@@ -599,7 +606,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       this.feed.time = m.natsTime ?? 0;
     }
     const msg = decodePgOutput(m.data);
-    if (this.opts.tap && m.data.length > BIG_MESSAGE_BYTES) this.bigMessage(msg, m.data.length);
+    if (this.opts.tap && m.data.length > this.bigGate) this.bigMessage(msg, m.data.length);
     switch (msg.tag) {
       // https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html (Begin)
       case 'begin':
@@ -678,6 +685,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       default:
         return undefined;
     }
+  }
+
+  private updateBigGate(): void {
+    const known = this.opts.tap?.maxMessageBytes?.();
+    this.bigGate =
+      known === undefined ? BIG_MESSAGE_BYTES : Math.min(BIG_MESSAGE_BYTES, known - PART_OVERHEAD_BYTES);
   }
 
   /**
@@ -1154,6 +1167,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       this.enqueue({ gen: this.gen, msg: { kind: 'nudge' } });
     }
     if (Date.now() - this.lastStatusAt >= STATUS_INTERVAL_MS) this.sendStatus();
+    this.updateBigGate();
     this.feed?.pollStreamEnd();
     this.updateLagMetric();
   }
