@@ -34,6 +34,9 @@ export const LATERAL_CORPUS: string[] = [
   'SELECT count(*), sum(s.n) FROM users u, LATERAL (SELECT count(*) AS n FROM orders o WHERE o.user_id = u.id) s',
   'SELECT s.status, count(*) FROM users u, LATERAL (SELECT status FROM orders WHERE user_id = u.id) s GROUP BY s.status ORDER BY s.status',
   'SELECT u.id, s.t FROM users u, LATERAL (SELECT u.id AS t WHERE u.active) s ORDER BY u.id',
+  'SELECT * FROM (VALUES (1), (2)) x(lb), LATERAL (VALUES (lb), (-1)) y(c) ORDER BY 1, 2',
+  'SELECT u.id, (SELECT max(v) FROM (VALUES (u.id), (u.age)) AS t(v)) FROM users u ORDER BY u.id',
+  "SELECT u.id, v.n FROM users u LEFT JOIN LATERAL (VALUES (u.name), ('x')) v(n) ON v.n IS NOT NULL ORDER BY 1, 2",
   // Errors: Postgres's, never answered locally.
   '!SELECT u.id, o.id FROM users u, (SELECT id FROM orders WHERE user_id = u.id) o',
   '!SELECT * FROM LATERAL (SELECT u.id) s, users u',

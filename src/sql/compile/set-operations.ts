@@ -124,7 +124,17 @@ export function valuesClause(
     expr.coll = merged.coll;
     return { name: `column${i + 1}`, expr };
   });
-  const valuesSql = `VALUES ${rows.map((_, r) => `(${typed.map((col) => (col[r] as Expr).sql).join(', ')})`).join(', ')}`;
+  // SQLite cannot prepare a VALUES list that refers to an enclosing query
+  // ("no such column: column1"): such a list (LATERAL, a correlated
+  // subquery) is the same rows as a UNION ALL of one-row SELECTs.
+  const correlated = typed.some((col) => col.some((e) => !e.constant));
+  const valuesSql = correlated
+    ? rows
+        .map(
+          (_, r) => `SELECT ${typed.map((col, i) => `${(col[r] as Expr).sql} AS column${i + 1}`).join(', ')}`,
+        )
+        .join(' UNION ALL ')
+    : `VALUES ${rows.map((_, r) => `(${typed.map((col) => (col[r] as Expr).sql).join(', ')})`).join(', ')}`;
   return {
     outs,
     build: (finals) =>
