@@ -48,9 +48,11 @@ export interface EngineOptions {
   /**
    * Gates what is confirmed upstream on the replica's durability, when its
    * commits are not fsynced each (a WalSync: src/replica/wal-sync.ts). Told
-   * back through `confirmChanged()` when its position moves.
+   * back through `confirmChanged()` when its position moves. `syncNow` is
+   * called once at stop, so the last status update confirms everything
+   * applied (an orderly stop leaves the slot exactly at the replica's position).
    */
-  durability?: { confirmable(committed: Lsn): Lsn };
+  durability?: { confirmable(committed: Lsn): Lsn; syncNow?(committed: Lsn): void };
   /**
    * Follow mode (an edge): the input is this JetStream change stream (the
    * hub's), not a slot; no slot, publication or DDL trigger is made upstream

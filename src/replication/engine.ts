@@ -199,6 +199,15 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     return ok;
   }
 
+  private syncForStop(): void {
+    try {
+      this.opts.durability?.syncNow?.(this.applied);
+    } catch (err) {
+      // Then only what was synced before is confirmed; the rest is streamed again after a restart.
+      this.logger.warn({ err: errorMessage(err) }, 'replica: fsync at stop failed');
+    }
+  }
+
   /** The tap's or the durability's confirmable position moved: send a status update soon. */
   confirmChanged(): void {
     if (this.state === 'streaming') this.scheduleAck();
@@ -261,6 +270,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     if (this.applier.inTransaction) this.applier.rollback();
     else this.flushGroup();
     if (this.state === 'streaming') this.flushIdle(true);
+    // The last status update confirms all that is applied: sync what the off-loop fsync has not covered yet.
+    if (this.repl && !this.repl.isClosed) this.syncForStop();
     this.repl?.sendStatus(this.confirmLsn());
     await this.teardown();
     this.state = 'stopped';
