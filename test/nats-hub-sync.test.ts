@@ -70,6 +70,9 @@ test('hub: the slot is confirmed only up to what is both fsynced and acknowledge
     let violations = 0;
     let samples = 0;
     let writing = true;
+    // The slot starts at its consistent point, confirmed by Postgres itself when it was made: a
+    // gate that has not moved yet (nothing published or synced since start) does not hold that back.
+    const initial = await confirmed();
     const sampler = (async () => {
       while (writing) {
         // Read the gates before the slot: each only grows, so a slot past them was confirmed past them.
@@ -77,7 +80,7 @@ test('hub: the slot is confirmed only up to what is both fsynced and acknowledge
         const acked = hub.publisher.durable();
         const c = await confirmed();
         samples++;
-        if (c > synced || c > acked) {
+        if (c > initial && (c > synced || c > acked)) {
           // The slot may be read after a gate moved on; re-read the gates to tell.
           if (c > hub.walSync.durableLsn() || c > hub.publisher.durable()) violations++;
         }
