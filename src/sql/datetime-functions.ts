@@ -11,6 +11,7 @@ import {
   extractInterval,
   intervalAddSub,
   intervalKey,
+  intervalMulDiv,
   intervalNegate,
   intervalScale,
   justify,
@@ -57,9 +58,20 @@ export const DtFn = {
   justify: 'outpost_interval_justify',
   /** `(interval, typmod)`: interval_scale, the cast to `interval day to second(2)` and the like. */
   intervalScale: 'outpost_interval_scale',
+  /** `(op, interval, factor, kind)`: interval * or / a number (interval_mul, interval_div). */
+  intervalScaleBy: 'outpost_interval_scale_by',
   /** `(field, interval)`: extract(field FROM interval), numeric. */
   extractInterval: 'outpost_extract_interval',
 } as const;
+
+/** The factor as the float8 Postgres multiplies by: integers and numeric text converted as int8/numeric to float8 do. */
+function factorOf(f: unknown, kind: string): number {
+  if (typeof f === 'bigint') return Number(f);
+  if (typeof f === 'number' && kind === 'float8') return f;
+  if (f === '-0') return -0;
+  if (typeof f === 'string' && kind === 'exact' && /^-?\d+(\.\d+)?$/.test(f)) return Number(f);
+  throw new NotLocal('interval factor not finite');
+}
 
 function text(v: unknown, what: string): string {
   if (typeof v !== 'string') throw new NotLocal(`${what} of a non-text stored value`);
@@ -110,6 +122,11 @@ export function registerDatetimeFunctions(db: Database.Database): void {
   );
   db.function(DtFn.intervalScale, opts, (v: unknown, typmod: unknown) =>
     v === null ? null : intervalScale(text(v, 'interval'), Number(typmod)),
+  );
+  db.function(DtFn.intervalScaleBy, opts, (op: unknown, v: unknown, f: unknown, kind: unknown) =>
+    v === null || f === null
+      ? null
+      : intervalMulDiv(String(op), text(v, 'interval'), factorOf(f, String(kind))),
   );
   db.function(DtFn.extractInterval, opts, (field: unknown, v: unknown) =>
     v === null ? null : extractInterval(String(field), text(v, 'interval')),

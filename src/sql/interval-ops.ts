@@ -12,7 +12,7 @@
  * Postgres 15 replica never holds one.
  */
 import { NotLocal } from '../errors.js';
-import { adjustForTypmod, formatInterval, type IntervalValue } from './interval.js';
+import { adjustForTypmod, formatInterval, type IntervalValue, rint } from './interval.js';
 
 const USECS_PER_SEC = 1_000_000n;
 const USECS_PER_MINUTE = 60n * USECS_PER_SEC;
@@ -132,6 +132,45 @@ export function intervalScale(stored: string, typmod: number): string {
   const v = parseStoredInterval(stored);
   if (typeof v === 'string') return v;
   return storeInterval(adjustForTypmod(v, typmod, 'interval_scale'));
+}
+
+/** TSROUND: to the nearest microsecond's worth of the unit (TS_PREC_INV). */
+const tsround = (x: number): number => rint(x * 1_000_000) / 1_000_000;
+
+/**
+ * interval_mul / interval_div by a float8 factor: the months and days
+ * products truncated, their fractions cascaded down through 30-day months
+ * and 86400-second days, the time rint()ed. Results near the field limits
+ * (where 15 and 17 check overflow differently), infinite intervals and a
+ * zero divisor (22012) are not local.
+ */
+export function intervalMulDiv(op: string, stored: string, factor: number): string {
+  const v = parseStoredInterval(stored);
+  if (typeof v === 'string') throw new NotLocal('infinite interval times a number');
+  if (!Number.isFinite(factor)) throw new NotLocal('interval times a non-finite number');
+  if (op === '/' && factor === 0) throw new NotLocal('division by zero');
+  if (op !== '*' && op !== '/') throw new NotLocal(`interval operator ${op}`);
+  const apply = (x: number): number => (op === '*' ? x * factor : x / factor);
+  const near = 2 ** 31 - 2 ** 24;
+  const m = apply(v.months);
+  const d = apply(v.days);
+  if (!(Math.abs(m) < near) || !(Math.abs(d) < near)) throw new NotLocal('interval product near the limits');
+  const months = Math.trunc(m);
+  let days = Math.trunc(d);
+  const monthRemainderDays = tsround((apply(v.months) - months) * 30);
+  let secRemainder = tsround(
+    (apply(v.days) - days + monthRemainderDays - Math.trunc(monthRemainderDays)) * 86400,
+  );
+  if (Math.abs(secRemainder) >= 86400) {
+    const extra = Math.trunc(secRemainder / 86400);
+    days += extra;
+    secRemainder -= extra * 86400;
+  }
+  days += Math.trunc(monthRemainderDays);
+  const time = rint(apply(Number(v.usec)) + secRemainder * 1_000_000);
+  if (!(Math.abs(time) < 2 ** 62) || !(Math.abs(days) < near))
+    throw new NotLocal('interval product near the limits');
+  return storeInterval({ months, days, usec: BigInt(time) });
 }
 
 /** C's truncating division and remainder on integers held exactly in doubles. */

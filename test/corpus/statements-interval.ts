@@ -86,4 +86,13 @@ export const INTERVAL_CORPUS: string[] = [
   // 'ago' before other fields: accepted by 15, rejected by 17 (forwarded; no statement here fits both).
   `!SELECT interval '-2147483648 days ago'`,
   `!SELECT interval '1.days'`,
+  // interval * / number (interval_mul, interval_div: float8 factor, fractions cascaded down).
+  `SELECT interval '1 mon 2 days 03:04:05.6' * 2 AS a, 3 * interval '1 day' AS b, interval '1 mon' * 0.5 AS c, interval '1 mon' / 3 AS d, interval '10 days' / 7 AS e`,
+  `SELECT interval '1 year 1 mon 1 day 1 hour' * 1.337 AS a, interval '-5 mons 3 days' * -0.1 AS b, interval '1 day' / 0.3 AS c, interval '1 mon' * 1e-6 AS d, interval '7 mons 13 days' / 2.5 AS e`,
+  `SELECT id, took * 2 AS t2, took / 4 AS q, took * id AS ti, 1.5 * took AS f FROM events WHERE id < 10 ORDER BY id`,
+  `SELECT interval '29 days 23:59:59.999999' * 1.0000001 AS a, interval '1 day' * 2147483 AS b, interval '1 us' / 3 AS c`,
+  `SELECT id, interval '1 hour 30 minutes' * score AS s, interval '1 mon' / score AS d FROM users WHERE score BETWEEN 0.001 AND 1e6 ORDER BY id`,
+  `!SELECT interval '1 day' / 0`,
+  `!SELECT interval '1 day' * 3000000000`,
+  `!SELECT interval '1000000000 mons' * 3`,
 ];

@@ -78,6 +78,21 @@ export function arith(this: StatementCompiler, op: string, left: Expr, right: Ex
     const e = derived(`${DtFn.intervalArith}('${op}', ${l.sql}, ${r.sql})`, Oid.interval, -1, [l, r]);
     return this.errorCapable(e, c);
   }
+  // float4 factors are forwarded: the stored double need not be the float4's exact value.
+  const factor = (e: Expr): boolean => isIntType(e.type) || e.type === Oid.numeric || e.type === Oid.float8;
+  if (
+    (l.type === Oid.interval && factor(r) && (op === '*' || op === '/')) ||
+    (factor(l) && r.type === Oid.interval && op === '*')
+  ) {
+    // interval_mul / mul_d_interval / interval_div: the factor as float8 (the implicit cast).
+    const [iv, f] = l.type === Oid.interval ? [l, r] : [r, l];
+    const kind = f.type === Oid.float8 ? 'float8' : 'exact';
+    const e = derived(`${DtFn.intervalScaleBy}('${op}', ${iv.sql}, ${f.sql}, '${kind}')`, Oid.interval, -1, [
+      l,
+      r,
+    ]);
+    return this.errorCapable(e, c);
+  }
   const numericSide = (e: Expr): boolean => isIntType(e.type) || e.type === Oid.numeric;
   if (
     (l.type === Oid.numeric || r.type === Oid.numeric) &&
