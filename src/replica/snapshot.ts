@@ -53,6 +53,8 @@ interface CatalogQueryRow {
   pkey: number[] | null;
   /** attnums of each plain btree index (no expressions, no predicate) other than the primary key. */
   indexes: number[][] | null;
+  /** attnums of each foreign key's referencing columns. */
+  fkeys: number[][] | null;
   storage: string | null;
   generated: string | null;
   readable: boolean;
@@ -95,6 +97,8 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
                JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
               WHERE i.indrelid = c.oid AND am.amname = 'btree' AND NOT i.indisprimary
                 AND i.indexprs IS NULL AND i.indpred IS NULL) AS indexes,
+            (SELECT json_agg(k.conkey::int2[] ORDER BY k.oid) FROM pg_constraint k
+              WHERE k.conrelid = c.oid AND k.contype = 'f') AS fkeys,
             CASE WHEN c.relkind = 'p'
               THEN (SELECT string_agg(pc.relfilenode::text, ',' ORDER BY pc.oid)
                       FROM pg_partition_tree(c.oid) pt JOIN pg_class pc ON pc.oid = pt.relid
@@ -143,6 +147,22 @@ export async function fetchCatalog(client: pg.Client, oids: number[]): Promise<U
     const indexes = (row.indexes ?? [])
       .map((attnums) => attnums.map((a) => byAttnum.get(a)))
       .filter((names): names is string[] => names.length > 0 && names.every((n) => n !== undefined));
+    // And the referencing columns of each foreign key that no index leads
+    // with: Postgres hash-joins on them without one, SQLite builds an
+    // automatic index for every run of such a join (or scans the table per
+    // filter on them). The replica's own, kept by SQLite like the others.
+    const leading = [...indexes, key.map((a) => byAttnum.get(a))];
+    for (const attnums of row.fkeys ?? []) {
+      const names = attnums.map((a) => byAttnum.get(a));
+      if (names.length === 0 || !names.every((n): n is string => n !== undefined)) continue;
+      const covered = leading.some(
+        (ix) => ix.length >= names.length && names.every((n) => ix.slice(0, names.length).includes(n)),
+      );
+      if (!covered) {
+        indexes.push(names);
+        leading.push(names);
+      }
+    }
     return {
       oid: Number(row.oid),
       schema: row.nspname,
