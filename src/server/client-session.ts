@@ -455,8 +455,9 @@ export class ClientSession extends TransactionPhase {
         if (this.local === inFlight) this.local = undefined;
         if (this.closing || this.phase === 'closed') return;
         done(outcome, stopReason(inFlight));
-        this.flushRound();
-        this.resumeDeferred();
+        // The messages that waited are handled at once, their replies and
+        // this statement's in one write (processClient flushes the round).
+        if (!this.resumeDeferred()) this.flushRound();
         this.watchIdleInTransaction();
       }),
     );

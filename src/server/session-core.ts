@@ -352,9 +352,14 @@ export abstract class SessionCore {
         this.pauseClient('deferred');
       }
     } finally {
-      this.flushRound();
+      this.flushRound(true);
       this.watchIdleInTransaction();
     }
+  }
+
+  /** A local statement is running in an executor and the client's next messages wait for it. */
+  protected localInFlight(): boolean {
+    return this.local !== undefined;
   }
 
   /** A READ ONLY transaction served locally is open (its snapshot in use). */
@@ -400,10 +405,20 @@ export abstract class SessionCore {
     return authMessageLimit(type);
   }
 
-  protected flushRound(): void {
-    const local = this.reply.take();
-    if (local) this.writeLocal(local);
+  /**
+   * Writes the round's local replies, then its upstream bytes. With `hold`,
+   * replies that end no batch (a ParseComplete in front of a Bind now running
+   * in an executor) stay in the buffer while that statement runs, so the
+   * batch's replies go out in one write once it is answered (as Postgres
+   * sends nothing before Sync or Flush); nothing is held when bytes go
+   * upstream in this round (upstream's replies must come after them).
+   */
+  protected flushRound(hold = false): void {
     const forward = this.forward;
+    const keep =
+      hold && forward.length === 0 && !this.reply.endsBatch && this.deferred && this.localInFlight();
+    const local = keep ? undefined : this.reply.take();
+    if (local) this.writeLocal(local);
     if (forward.length > 0) {
       this.forward = [];
       const mayWrite = this.roundMayWrite;
@@ -520,11 +535,13 @@ export abstract class SessionCore {
   }
 
   /** A held message may go now that upstream has answered everything before it. */
-  protected resumeDeferred(): void {
-    if (!this.deferred || this.closing || !this.deferredUntil()) return;
+  /** Handles the messages that waited, when they can go on; false when they still wait (nothing was flushed). */
+  protected resumeDeferred(): boolean {
+    if (!this.deferred || this.closing || !this.deferredUntil()) return false;
     this.deferred = false;
     this.resumeClient('deferred');
     this.processClient();
+    return true;
   }
 
   protected onUpstreamClose(info: { error: Error | undefined; connected: boolean }): void {
@@ -571,6 +588,9 @@ export abstract class SessionCore {
 
   /** Upstream bytes: when the client cannot keep up, stop reading upstream. */
   protected writeClientRelay(buf: Buffer): void {
+    // Local replies held while an executor runs go first (not expected: a local batch starts with nothing owed).
+    const held = this.reply.take();
+    if (held) this.writeLocal(held);
     if (!this.writeClient(buf) && !this.upstreamPausedForClient) {
       this.upstreamPausedForClient = true;
       this.upstream?.pause();

@@ -211,6 +211,8 @@ const SMALL_REPLY = 2048;
 export class ReplyWriter {
   private buf: Buffer;
   private len = 0;
+  /** End of the last ReadyForQuery written since the last `take` (0: none). */
+  private readyEnd = 0;
 
   constructor(private readonly initialSize = 8 * 1024) {
     this.buf = Buffer.allocUnsafe(initialSize);
@@ -221,9 +223,15 @@ export class ReplyWriter {
     return this.len;
   }
 
+  /** A ReadyForQuery is among the bytes not yet taken: they end a batch the client waits for. */
+  get endsBatch(): boolean {
+    return this.readyEnd > 0;
+  }
+
   /** Forget everything written after `length` was `mark` (a failed partial reply). */
   truncate(mark: number): void {
     if (mark < this.len) this.len = mark;
+    if (mark < this.readyEnd) this.readyEnd = 0;
   }
 
   /** The bytes written so far, without handing them over (valid until the next write or `truncate`). */
@@ -236,6 +244,7 @@ export class ReplyWriter {
     const len = this.len;
     if (len === 0) return undefined;
     this.len = 0;
+    this.readyEnd = 0;
     // Small replies (the usual point query) are copied into Node's pooled
     // slab and the buffer is kept; large ones are handed over whole.
     if (len <= SMALL_REPLY) return Buffer.from(this.buf.subarray(0, len));
@@ -258,6 +267,7 @@ export class ReplyWriter {
     this.reserve(message.length);
     message.copy(this.buf, this.len);
     this.len += message.length;
+    if (message[0] === BackendType.ReadyForQuery) this.readyEnd = this.len;
   }
 
   /** RowDescription; `formats[i]` (0 text, 1 binary) overrides each field's format when given. */
