@@ -19,6 +19,7 @@ import { ReplyWriter } from '../wire/backend.js';
 import {
   BUFFERED_RESULT_BYTES,
   type FromChild,
+  type PlanDef,
   type PlanJob,
   STREAM_CHUNK_BYTES,
   STREAM_CREDITS,
@@ -56,6 +57,43 @@ function open(): Connection {
 const main = open();
 const snapshots = new Map<number, Connection>();
 const idle: Connection[] = [];
+
+/** A plan definition the proxy sent (by key), with its renderers for the settings of `version`. */
+interface KnownPlan {
+  def: PlanDef;
+  renderers: Renderer[] | undefined;
+  version: number;
+}
+const plans = new Map<number, KnownPlan>();
+/** The settings of the latest run that sent them (a run without them has the same). */
+let params = new Map<string, string>();
+let paramsVersion = 0;
+
+/** The run's statements, from what it sent and what this executor kept; undefined if one is unknown (not expected). */
+function resolve(
+  msg: Extract<ToChild, { t: 'run' }>,
+): { plans: PlanJob[]; renderers: Renderer[][] } | undefined {
+  if (msg.forget) plans.clear();
+  if (msg.params) {
+    params = new Map(msg.params);
+    paramsVersion++;
+  }
+  // Every definition is kept before anything may fail: the proxy counts them as sent.
+  for (const w of msg.plans) if (w.def) plans.set(w.key, { def: w.def, renderers: undefined, version: 0 });
+  const jobs: PlanJob[] = [];
+  const renderers: Renderer[][] = [];
+  for (const w of msg.plans) {
+    const known = plans.get(w.key);
+    if (!known) return undefined;
+    if (known.renderers === undefined || known.version !== paramsVersion) {
+      known.renderers = known.def.outputs.map((o) => rendererFor(o, params));
+      known.version = paramsVersion;
+    }
+    jobs.push({ key: w.key, ...known.def, values: w.values });
+    renderers.push(known.renderers);
+  }
+  return { plans: jobs, renderers };
+}
 
 function statement(conn: Connection, sql: string): Database.Statement {
   let st = conn.statements.get(sql);
@@ -189,29 +227,40 @@ async function streamPlans(
 }
 
 async function run(msg: Extract<ToChild, { t: 'run' }>): Promise<void> {
-  const params = new Map(msg.params);
+  // First, so that the kept plans and settings follow every run, even one that cannot run.
+  let job: ReturnType<typeof resolve>;
+  try {
+    job = resolve(msg);
+  } catch (err) {
+    send({ t: 'not-local', id: msg.id, reason: err instanceof NotLocal ? err.reason : 'internal: renderer' });
+    return;
+  }
   const conn = msg.snapshot === undefined ? main : snapshots.get(msg.snapshot);
   if (!conn) {
     send({ t: 'not-local', id: msg.id, reason: 'READ ONLY transaction snapshot lost' });
     return;
   }
+  if (!job) {
+    send({ t: 'not-local', id: msg.id, reason: 'internal: executor lacks a plan' });
+    return;
+  }
+  const { renderers } = job;
   // Several statements of one query string run in one implicit transaction
   // upstream: read them from one SQLite snapshot too (a READ ONLY
   // transaction's connection already is one). A result that may be
   // streamed is read twice, from one snapshot too.
-  const wrap = msg.snapshot === undefined && (msg.plans.length > 1 || msg.stream);
+  const wrap = msg.snapshot === undefined && (job.plans.length > 1 || msg.stream);
   jobBytes = 0;
   verifying = false;
   let sent = false;
   try {
     if (wrap) conn.db.exec('BEGIN');
-    const renderers = msg.plans.map((plan) => plan.outputs.map((o) => rendererFor(o, params)));
-    for (const [i, plan] of msg.plans.entries())
+    for (const [i, plan] of job.plans.entries())
       runPlan(conn, msg.id, i, plan, renderers[i] as Renderer[], msg.stream);
     if (verifying) {
       send({ t: 'stream', id: msg.id });
       sent = true;
-      await streamPlans(conn, msg.id, msg.plans, renderers);
+      await streamPlans(conn, msg.id, job.plans, renderers);
     }
     if (wrap) conn.db.exec('COMMIT');
     if (!verifying && held.length <= DONE_CHUNKS) {

@@ -20,6 +20,9 @@ export class Offload extends Error {
   }
 }
 
+/** The one Offload thrown: every offloaded statement throws it, and capturing a stack each time showed in profiles. */
+export const OFFLOAD = new Offload();
+
 /**
  * One line of EXPLAIN QUERY PLAN that is a lookup by equality on a key or an
  * index: `SEARCH t USING INTEGER PRIMARY KEY (rowid=?)`, `SEARCH t USING

@@ -12,7 +12,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log.js';
-import type { FromChild, PlanJob, ToChild } from './protocol.js';
+import { EXECUTOR_PLANS, type FromChild, type PlanJob, type ToChild, type WirePlan } from './protocol.js';
 
 export type JobOutcome =
   | { kind: 'ok'; rows: (string | null)[][][] }
@@ -64,6 +64,10 @@ interface Child {
   pinned: Pending[];
   snapshots: Set<number>;
   dead: boolean;
+  /** Keys of the plans this executor was given the definition of (it keeps them until told to forget). */
+  plans: Set<number>;
+  /** The settings its last run was sent with (it keeps them until sent others). */
+  params: readonly [string, string][] | undefined;
 }
 
 export interface ExecPoolOptions {
@@ -230,6 +234,8 @@ export class ExecPool {
       pinned: [],
       snapshots: new Set(),
       dead: false,
+      plans: new Set(),
+      params: undefined,
     };
     proc.on('message', (msg: FromChild) => this.onMessage(child, msg));
     proc.on('exit', (code, signal) => this.onExit(child, code, signal));
@@ -311,7 +317,29 @@ export class ExecPool {
     child.current = next;
     next.child = child;
     const { plans, params, snapshot, stream } = next.job;
-    this.send(child, { t: 'run', id: next.id, plans, params, snapshot, stream: stream !== undefined });
+    // Only what the executor does not have yet: a plan's text and outputs
+    // once, the settings when they differ from its previous run's.
+    let forget = false;
+    if (child.plans.size + plans.length > EXECUTOR_PLANS) {
+      child.plans.clear();
+      forget = true;
+    }
+    const wire = plans.map((p): WirePlan => {
+      if (child.plans.has(p.key)) return { key: p.key, values: p.values };
+      child.plans.add(p.key);
+      return { key: p.key, values: p.values, def: { sql: p.sql, precheck: p.precheck, outputs: p.outputs } };
+    });
+    const same = child.params !== undefined && sameParams(child.params, params);
+    if (!same) child.params = params;
+    this.send(child, {
+      t: 'run',
+      id: next.id,
+      plans: wire,
+      ...(forget ? { forget: true } : {}),
+      params: same ? undefined : params,
+      snapshot,
+      stream: stream !== undefined,
+    });
   }
 
   private send(child: Child, msg: ToChild): void {
@@ -374,6 +402,16 @@ export class ExecPool {
 
 function load(c: Child): number {
   return c.snapshots.size + c.pinned.length + (c.current ? 1 : 0);
+}
+
+function sameParams(a: readonly [string, string][], b: readonly [string, string][]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as [string, string];
+    const y = b[i] as [string, string];
+    if (x[0] !== y[0] || x[1] !== y[1]) return false;
+  }
+  return true;
 }
 
 function remove<T>(list: T[], item: T): void {

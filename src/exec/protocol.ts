@@ -27,6 +27,8 @@ export const STREAM_CREDITS = 8;
 
 /** One statement of a job: what the router compiled, with this run's bound values. */
 export interface PlanJob {
+  /** Identifies `sql`, `precheck` and `outputs` (one compiled plan): an executor keeps them by it. */
+  key: number;
   /** SQLite text of the statement. */
   sql: string;
   /** SQLite text of the prechecks (constant expressions Postgres folds while planning), if any. */
@@ -37,13 +39,31 @@ export interface PlanJob {
   outputs: RenderColumn[];
 }
 
+/** What a compiled plan is, sent the first time an executor is given its key. */
+export type PlanDef = Pick<PlanJob, 'sql' | 'precheck' | 'outputs'>;
+
+/** A statement of a `run`: its plan's definition only when the executor does not have it yet. */
+export interface WirePlan {
+  key: number;
+  values: Record<string, unknown> | undefined;
+  def?: PlanDef;
+}
+
+/** Plan definitions an executor keeps; past this the proxy has it forget them all (`forget`) and sends them again. */
+export const EXECUTOR_PLANS = 2000;
+
 export type ToChild =
   | {
       t: 'run';
       id: number;
-      plans: PlanJob[];
-      /** The session's reported settings (DateStyle, TimeZone, ...) the renderers read. */
-      params: [string, string][];
+      plans: WirePlan[];
+      /** Drop every kept plan definition before this run. */
+      forget?: true;
+      /**
+       * The session's reported settings (DateStyle, TimeZone, ...) the
+       * renderers read; undefined: the same as this executor's previous run.
+       */
+      params: [string, string][] | undefined;
       /** The READ ONLY transaction's snapshot to read from (opened by `begin`). */
       snapshot: number | undefined;
       /** The session can stream a result bigger than `BUFFERED_RESULT_BYTES` (else it is not answered here). */

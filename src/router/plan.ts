@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
-import { Offload } from '../exec/inline.js';
+import { OFFLOAD, Offload } from '../exec/inline.js';
 import type { Job } from '../exec/pool.js';
 import type { PlanJob } from '../exec/protocol.js';
 import type { ReplicaTable } from '../replica/schema.js';
@@ -220,10 +220,24 @@ export function snapshotOf(session: SessionState): ReadSnapshot | RemoteSnapshot
 }
 
 /** What an executor needs to run the plans for this session (values bound now, as inline). */
+/** A number per compiled plan (its SQL, prechecks and outputs never change), for the executors' plan caches. */
+const planKeys = new WeakMap<Plan, number>();
+let nextPlanKey = 1;
+
+function planKey(plan: Plan): number {
+  let key = planKeys.get(plan);
+  if (key === undefined) {
+    key = nextPlanKey++;
+    planKeys.set(plan, key);
+  }
+  return key;
+}
+
 export function jobFor(plans: readonly Plan[], params: readonly Stored[], session: SessionState): Job {
   const snapshot = snapshotOf(session);
   if (snapshot && snapshot.firstReadAt === 0) snapshot.firstReadAt = Date.now();
   const jobs: PlanJob[] = plans.map((plan) => ({
+    key: planKey(plan),
     sql: plan.stmt.source,
     precheck: plan.precheck?.source,
     values: plan.binds.length > 0 ? bindValues(plan, params, session) : undefined,
@@ -260,7 +274,7 @@ export function runPlan(
     const rows: unknown[][] = [];
     for (const row of (has ? stmt.iterate(values) : stmt.iterate()) as IterableIterator<unknown[]>) {
       // Leaving the loop resets the statement.
-      if (rows.length >= budget) throw new Offload();
+      if (rows.length >= budget) throw OFFLOAD;
       rows.push(row);
     }
     return rows;

@@ -11,7 +11,7 @@
  */
 import Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
-import { INLINE_ROW_BUDGET, Offload } from '../exec/inline.js';
+import { INLINE_ROW_BUDGET, OFFLOAD, Offload } from '../exec/inline.js';
 import type { ExecPool } from '../exec/pool.js';
 import type { ReplicaTable } from '../replica/schema.js';
 import type { SessionState } from '../session.js';
@@ -418,9 +418,9 @@ export class Router extends Classifier implements QueryRouter {
           try {
             if (!current()) throw new NotLocal('upstream text locale changed since prepared');
             const snapshot = snapshotOf(session);
-            if (snapshot instanceof RemoteSnapshot) throw new Offload();
+            if (snapshot instanceof RemoteSnapshot) throw OFFLOAD;
             const budget = pool ? INLINE_ROW_BUDGET : undefined;
-            if (budget !== undefined && !plan.inline) throw new Offload();
+            if (budget !== undefined && !plan.inline) throw OFFLOAD;
             const raw = runPlan(plan, convert(params), session, snapshot, budget);
             const rows = raw.map((row) => row.map((v, i) => (renderers[i] as Renderer)(v)));
             return { fields, rows, commandTag: `SELECT ${rows.length}` };
@@ -614,7 +614,7 @@ export class Router extends Classifier implements QueryRouter {
       kind: 'local',
       ...(offload ? { offload } : {}),
       run(): LocalResult[] {
-        if (!inline) throw new Offload();
+        if (!inline) throw OFFLOAD;
         const local = snapshot instanceof RemoteSnapshot ? undefined : snapshot;
         const runAll = (): LocalResult[] =>
           prepared.map(({ plan, renderers, fields }) => {
