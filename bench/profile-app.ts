@@ -7,6 +7,7 @@
  * OUTPOST_EXECUTOR_NODE_ARGS, src/exec/pool.ts) to its executors, and prints each
  * process's top functions by self time. OUTPOST_COMPARE=<other dist/cli.js>
  * runs a second build on the same replica's upstream, alternated.
+ * PROFILE_MAIN=1 (with PROFILE=1) profiles the main process instead of the executors.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,7 +83,8 @@ try {
   }
   if (profile) {
     // Killed, Outpost does not kill its executors: they see the IPC channel close and exit, writing their profiles.
-    for (const { o } of outposts) await o.stop('SIGKILL');
+    // PROFILE_MAIN=1 stops it in order instead, which writes the main process's profile (and kills the executors).
+    for (const { o } of outposts) await o.stop(process.env.PROFILE_MAIN === '1' ? 'SIGTERM' : 'SIGKILL');
     outposts.length = 0;
     await new Promise((r) => setTimeout(r, 1000));
     for (const f of readdirSync(profDir).filter((x) => x.endsWith('.cpuprofile'))) {
