@@ -17,8 +17,9 @@
  *   NATS answers again the first unacknowledged message is sent alone
  *   (dedup answers for one stored already), then pipelining resumes.
  * - Memory is bounded: past MAX_OUTBOX_* unacknowledged bytes or messages,
- *   `ready()` holds the engine's drain loop, whose queue then pauses the
- *   replication socket (the walsender waits; the slot keeps the WAL).
+ *   `ready()` makes the engine pause the replication socket (the walsender
+ *   waits; the slot keeps the WAL). The engine hands over each message as it
+ *   arrives, so publishing never waits for the hub's own SQLite apply.
  * - On start the stream's last message says what is published already:
  *   transactions up to it are skipped (a partly published one resumes at its
  *   next part), so a restart after the dedup window duplicates nothing.

@@ -62,8 +62,8 @@ export interface EngineOptions {
 }
 
 /**
- * A second consumer of the pgoutput stream, run in step with the engine (the
- * NATS hub publishes every message it receives). The engine confirms an LSN
+ * A second consumer of the pgoutput stream, fed as messages arrive, ahead of
+ * the engine's apply (the NATS hub publishes every message it receives). The engine confirms an LSN
  * upstream only once the tap says it may, so a consumer that is behind (or
  * down) holds the slot back instead of losing changes, and streaming restarts
  * from what the tap has, not from what SQLite has.
@@ -74,11 +74,11 @@ export interface EngineTap {
    * the tap held of a transaction the old connection had not finished is void.
    */
   onStart(from: Lsn): void;
-  /** Each XLogData's pgoutput bytes, in stream order, before the engine applies it. Copy to keep. */
+  /** Each XLogData's pgoutput bytes, in stream order, as it arrives (before the engine applies it). Copy to keep. */
   onMessage(data: Buffer): void;
-  /** A keepalive reached the drain loop: everything the server sent before `walEnd` was passed on. */
+  /** A keepalive arrived: everything the server sent before `walEnd` was passed on. */
   onIdle(walEnd: Lsn): void;
-  /** The tap cannot take more now: the engine waits (and stops reading the socket once its queue is full). */
+  /** The tap cannot take more now: the engine stops reading the socket until this resolves. */
   ready(): Promise<void> | undefined;
   /** The highest position up to `lsn` the tap has made durable (0 for none yet: the slot's own). */
   confirmable(lsn: Lsn): Lsn;

@@ -37,6 +37,7 @@ import type {
   EngineOptions,
   EngineState,
   EngineStatus,
+  EngineTap,
   FollowedXLog,
   Preflight,
   QueueItem,
@@ -137,6 +138,12 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   private reconcileFailures = 0;
   private reconciling = false;
   private flushScheduled = false;
+  /**
+   * The tap has no room: the replication socket of this generation is paused
+   * until it has (tapReceived). Per generation: a new connection is not paused
+   * by a wait begun on the old one, and asks the tap again.
+   */
+  private tapWait: { gen: number } | undefined;
   /** Changes applied since the last flush, added to the metric then (a labelled inc per change costs). */
   private readonly changeCounts = { insert: 0, update: 0, delete: 0 };
   readonly resyncConnections = new Set<ReplicationConnection | pg.Client>();
@@ -501,6 +508,8 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
 
   private enqueue(item: QueueItem): void {
     if (item.gen !== this.gen) return;
+    const tap = this.opts.tap;
+    if (tap) this.tapReceived(tap, item);
     if (item.msg.kind === 'xlog') {
       this.upstreamLsn = maxLsn(this.upstreamLsn, item.msg.walEnd);
       // Not applied before the connection reads again (the drain loop is
@@ -508,6 +517,40 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       if (this.draining) item = { gen: item.gen, msg: detachXLog(item.msg) };
     }
     this.push(item);
+  }
+
+  /**
+   * The tap sees each message as it arrives, not when it is applied: the NATS
+   * hub publishes for every edge, and a backlog of its own SQLite apply (a
+   * long COMMIT, the machine busy) must not hold that up (measured at 500 tps
+   * on a loaded machine: p90 of ~130 ms between receiving a commit and
+   * applying it on the hub, all of it added to every edge). It copies what it
+   * keeps (the data may be a view of the socket's buffer). What is confirmed
+   * upstream still waits for the SQLite commit as well (confirmLsn). A tap
+   * that is full pauses the socket until it has room.
+   */
+  private tapReceived(tap: EngineTap, item: QueueItem): void {
+    const m = item.msg;
+    if (m.kind === 'xlog') tap.onMessage(m.data);
+    else if (m.kind === 'keepalive') tap.onIdle(m.walEnd);
+    else return;
+    if (this.tapWait?.gen === item.gen) return;
+    const full = tap.ready();
+    if (!full) return;
+    const wait = { gen: item.gen };
+    this.tapWait = wait;
+    this.repl?.pause();
+    void full.then(() => {
+      // A newer connection (or a newer wait) owns the socket now.
+      if (this.tapWait !== wait) return;
+      this.tapWait = undefined;
+      if (!this.paused && wait.gen === this.gen) this.repl?.resume();
+    });
+  }
+
+  /** The replication socket is held for the tap (not only for the queue). */
+  private tapHolds(): boolean {
+    return this.tapWait !== undefined && this.tapWait.gen === this.gen;
   }
 
   push(item: QueueItem): void {
@@ -543,16 +586,11 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
     let gen = this.gen;
     let since = performance.now();
     try {
-      const tap = this.opts.tap;
       for (;;) {
         const item = this.queue.shift();
         if (!item) break;
         gen = item.gen;
         if (item.gen !== this.gen) continue;
-        if (tap) {
-          if (item.msg.kind === 'xlog') tap.onMessage(item.msg.data);
-          else if (item.msg.kind === 'keepalive') tap.onIdle(item.msg.walEnd);
-        }
         const pending = this.handle(item.msg);
         if (pending) await pending;
         // The proxy shares this event loop: a long run of changes (a large
@@ -563,15 +601,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
           await new Promise<void>((resolve) => setImmediate(resolve));
           since = performance.now();
         }
-        // After the message, not before: the first one of a drain may be a view of the socket's buffer.
-        if (tap) {
-          const full = tap.ready();
-          if (full) await full;
-        }
         if (this.reconcileDue()) await this.reconcile(item.gen);
         if (this.paused && this.queue.length <= QUEUE_LOW_WATER) {
           this.paused = false;
-          this.repl?.resume();
+          if (!this.tapHolds()) this.repl?.resume();
           this.feed?.follower?.resume();
         }
       }
