@@ -208,6 +208,18 @@ const PROBES: Record<string, Probe[]> = {
   'to_char(number, template)': [
     "SELECT id, to_char(karma, 'FM999,999MI'), to_char(balance, '00000.9'), to_char(age, 'FMRN') FROM users ORDER BY id",
   ],
+  format: [
+    "SELECT id, format('%s|%-8s|%L|%I', id, name, balance, email) FROM users ORDER BY id",
+    "SELECT format('%2$s %1$s %*s', 'a', 4, 'c')",
+  ],
+  split_part: ["SELECT id, split_part(email, '@', 2), split_part(email, '.', -1) FROM users ORDER BY id"],
+  'ROW(…)': ['SELECT id, ROW(id, name, balance), (active, age) FROM users ORDER BY id'],
+  'ROW(a, b) < ROW(c, d)': [
+    'SELECT id, ROW(age, id) < ROW(30, 5), (age, karma) >= (40, 0) FROM users ORDER BY id',
+    "SELECT id FROM users WHERE (country, id) > ('DE', 2) ORDER BY id",
+  ],
+  '=': ['SELECT id, ROW(id, name) = ROW(1, name), (id, age) <> (2, 30) FROM users ORDER BY id'],
+  '<>': ['SELECT id FROM users WHERE (id, age) <> (2, 30) ORDER BY id'],
   'date ± interval': [
     "SELECT id, birth + interval '1 year', birth - interval '36 hours' FROM users ORDER BY id",
   ],

@@ -19,6 +19,8 @@ export const WATCHED_SETTINGS: ReadonlySet<string> = new Set([
   'row_security',
   // Unquoted NULL in an array literal or parameter ('{1,NULL}') is a string when off.
   'array_nulls',
+  // format('%I') and quote_ident() quote every identifier when on.
+  'quote_all_identifiers',
   // BEGIN READ ONLY is served from one replica snapshot only at READ COMMITTED.
   'default_transaction_isolation',
 ]);

@@ -29,6 +29,7 @@ const CHECKS: readonly [string, (value: string) => boolean][] = [
   ['transform_null_equals', (v) => v === 'off'],
   ['row_security', (v) => v === 'on'],
   ['array_nulls', (v) => v === 'on'],
+  ['quote_all_identifiers', (v) => v === 'off'],
   ['default_transaction_isolation', (v) => v === 'read committed'],
 ];
 

@@ -25,7 +25,9 @@ import {
   numericRound,
   timestamptzKey,
 } from './pgtypes.js';
+import { registerRecordFunctions } from './record.js';
 import { registerSrfFunctions } from './srf-functions.js';
+import { registerStringFunctions } from './string-functions.js';
 
 export const SqlFn = {
   notLocal: 'outpost_not_local',
@@ -452,6 +454,8 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerSrfFunctions(db);
   registerLateralFunctions(db);
   registerArrayFunctions(db);
+  registerRecordFunctions(db);
+  registerStringFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {
     mappedLower = caseMap.lower;

@@ -114,3 +114,25 @@ export function hasOverlongIdentifier(sql: string): boolean {
   }
   return false;
 }
+
+const keywordKinds = new Map<string, number>();
+
+/**
+ * The grammar's keyword category of a lower-case word (0: not a keyword,
+ * 1: unreserved, 2: column name, 3: type or function name, 4: reserved), or
+ * undefined while the parser is not loaded (an exec child starts loading it
+ * when it registers the SQL functions).
+ */
+export function keywordKind(word: string): number | undefined {
+  if (!ready) {
+    void loadParser();
+    return undefined;
+  }
+  let kind = keywordKinds.get(word);
+  if (kind === undefined) {
+    const tokens = scanSync(word).tokens;
+    kind = tokens.length === 1 ? (tokens[0]?.keywordKind ?? 0) : 0;
+    if (keywordKinds.size < 10_000) keywordKinds.set(word, kind);
+  }
+  return kind;
+}

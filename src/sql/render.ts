@@ -58,6 +58,10 @@ const AS_STORED = new Set<number>([
   718, // circle
   774, // macaddr8
   829, // macaddr
+  // record: only the compiler's ROW(...) values (src/sql/record.ts), already
+  // printed by record_out from session-independent elements (no table column
+  // can have this pseudo-type).
+  2249,
   869, // inet
   1042, // bpchar
   1043, // varchar

@@ -14,7 +14,9 @@ import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
 import { LATERAL_CORPUS } from './statements-lateral.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
+import { ROWS_CORPUS } from './statements-rows.js';
 import { SRF_CORPUS } from './statements-srf.js';
+import { STRINGS_CORPUS } from './statements-strings.js';
 
 const ORM: string[] = [
   // Prisma-style: schema-qualified, fully qualified columns, parameters inlined by the corpus
@@ -615,6 +617,8 @@ export const CORPUS: string[] = [
   ...SRF_CORPUS,
   ...LATERAL_CORPUS,
   ...GROUPING_CORPUS,
+  ...ROWS_CORPUS,
+  ...STRINGS_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

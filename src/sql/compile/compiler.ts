@@ -25,9 +25,11 @@ import * as jsonOps from './json-ops.js';
 import * as lateral from './lateral.js';
 import * as operators from './operators.js';
 import * as orderWindows from './order-windows.js';
+import * as rows from './rows.js';
 import * as setOperations from './set-operations.js';
 import * as srfs from './srfs.js';
 import * as statement from './statement.js';
+import * as strings from './strings.js';
 import { unsupported } from './support.js';
 import type { BindSource, CompileContext, CompiledSelect, CompileOptions, CteScope, Expr } from './types.js';
 
@@ -43,10 +45,13 @@ const families = {
   ...expressions,
   ...comparisons,
   ...operators,
+  rowValue: rows.rowValue,
+  rowComparison: rows.rowComparison,
   ...conditionals,
   ...casts,
   ...functions,
   ...formatting,
+  ...strings,
   ...aggregates,
   ...arrays,
   ...jsonOps,

@@ -33,6 +33,7 @@ import {
 } from '../pgtypes.js';
 import { isCCollation } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
+import { isRowExpr } from './rows.js';
 import {
   ARITH_OPS,
   COMPARISON_OPS,
@@ -335,6 +336,7 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
       }
       if (!e.rexpr) throw unsupported(`postfix operator ${op}`);
       if (COMPARISON_OPS.has(op)) {
+        if (isRowExpr(e.lexpr) || isRowExpr(e.rexpr)) return this.rowComparison(op, e.lexpr, e.rexpr, c);
         return this.comparison(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c.clause);
       }
       if (ARITH_OPS.has(op)) return this.arith(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
@@ -346,6 +348,14 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
     case 'AEXPR_DISTINCT':
     case 'AEXPR_NOT_DISTINCT': {
       if (op !== '=') throw unsupported('IS DISTINCT FROM with a non-= operator');
+      if (isRowExpr(e.lexpr) || isRowExpr(e.rexpr)) {
+        return this.rowComparison(
+          kind === 'AEXPR_DISTINCT' ? 'IS NOT' : 'IS',
+          e.lexpr as Node,
+          e.rexpr as Node,
+          c,
+        );
+      }
       const l = this.expr(e.lexpr as Node, c);
       const r = this.expr(e.rexpr as Node, c);
       return this.comparison(kind === 'AEXPR_DISTINCT' ? 'IS NOT' : 'IS', l, r, c.clause);

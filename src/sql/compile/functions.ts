@@ -128,6 +128,10 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
     }
     case 'to_char':
       return this.toCharCall(args, c);
+    case 'format':
+      return this.formatCall(args, c);
+    case 'split_part':
+      return this.splitPartCall(args, c);
     case 'length':
     case 'char_length':
     case 'character_length': {

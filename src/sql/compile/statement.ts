@@ -6,6 +6,7 @@ import type {
   Node,
   ParamRef,
   ResTarget,
+  RowExpr,
   SelectStmt,
   SortBy,
   TypeCast,
@@ -93,6 +94,7 @@ export function selectStmt(
     items: [],
     ctes,
     top,
+    outermost: top && parent === undefined && cteParent.parent === undefined,
     grouped:
       (s.groupClause?.length ?? 0) > 0 ||
       s.havingClause !== undefined ||
@@ -380,6 +382,11 @@ export function targets(this: StatementCompiler, list: Node[], level: Level): Ou
     const val = target.val;
     if (!val) throw unsupported('empty target');
     const [vkind, vbody] = nodeKind(val);
+    if (vkind === 'RowExpr' && level.outermost) {
+      const expr = this.rowValue(vbody as RowExpr, { level, clause: 'select', inAgg: false });
+      outs.push({ name: target.name !== undefined ? checkIdent(target.name) : 'row', expr });
+      continue;
+    }
     if (vkind === 'ColumnRef') {
       const resolved = this.columnRef(vbody as ColumnRef, level);
       if (Array.isArray(resolved)) {

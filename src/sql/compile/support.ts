@@ -181,6 +181,8 @@ export function figureColname(node: Node): [string, number] {
     }
     case 'CoalesceExpr':
       return ['coalesce', 2];
+    case 'RowExpr':
+      return ['row', 2];
     case 'A_ArrayExpr':
       return ['array', 2];
     case 'MinMaxExpr':

@@ -208,6 +208,8 @@ export interface Level {
   hasSublinks: boolean;
   /** The query's WINDOW clause. */
   windows?: NamedWindows;
+  /** The statement's own query (not a WITH query's term, not a branch of a set operation). */
+  outermost?: boolean;
 }
 
 export type Clause = 'select' | 'where' | 'on' | 'group' | 'having' | 'order' | 'limit' | 'using';

@@ -1,0 +1,131 @@
+/**
+ * Row constructors: `ROW(a, b)` / `(a, b)` as a value of the outermost
+ * select list (an anonymous `record`, printed by record_out), and row
+ * comparisons `ROW(a, b) < ROW(c, d)` (Postgres's make_row_comparison_op).
+ *
+ * A record value is only served as an output of the statement's outermost
+ * query (or inside such a ROW): anywhere else its meaning is not the text's
+ * (`r IS NULL` is true when every field is NULL, records compare field by
+ * field), which the compiler does not model. Elements are limited to types
+ * whose output does not depend on the session's settings.
+ */
+import type { ColumnRef, Node, RowExpr } from 'libpg-query';
+import { NotLocal } from '../../errors.js';
+import { nodeKind } from '../parse.js';
+import { Oid } from '../pgtypes.js';
+import { RECORD_OID, RecordFn, SESSION_INDEPENDENT_TYPES } from '../record.js';
+import type { StatementCompiler } from './compiler.js';
+import { unsupported } from './support.js';
+import type { Expr, ExprCtx } from './types.js';
+import { derived } from './values.js';
+
+/** Postgres's MaxTupleAttributeNumber: a longer ROW is an error (54011). */
+const MAX_ROW_ENTRIES = 1664;
+
+export function isRowExpr(node: Node | undefined): boolean {
+  return node !== undefined && nodeKind(node)[0] === 'RowExpr';
+}
+
+/** The elements of a ROW(...), `t.*` expanded as Postgres does. */
+function rowElements(sc: StatementCompiler, r: RowExpr, c: ExprCtx): { node: Node; expr?: Expr }[] {
+  const out: { node: Node; expr?: Expr }[] = [];
+  for (const a of r.args ?? []) {
+    const [kind, body] = nodeKind(a);
+    if (kind === 'ColumnRef' && ((body as ColumnRef).fields ?? []).some((f) => 'A_Star' in f)) {
+      const cols = sc.columnRef(body as ColumnRef, c.level);
+      if (!Array.isArray(cols)) throw unsupported('row constructor');
+      for (const col of cols) out.push({ node: a, expr: { ...col.expr, localColumn: true } });
+    } else out.push({ node: a });
+  }
+  return out;
+}
+
+/** ROW(...) as a value: an anonymous record, as record_out prints it. */
+export function rowValue(this: StatementCompiler, r: RowExpr, c: ExprCtx): Expr {
+  const elements = rowElements(this, r, c);
+  if (elements.length > MAX_ROW_ENTRIES) throw new NotLocal('ROW expressions can have at most 1664 entries');
+  const kids: Expr[] = [];
+  const oids: number[] = [];
+  for (const el of elements) {
+    let e = el.expr ?? (isRowExpr(el.node) ? this.rowValue(nodeKind(el.node)[1] as RowExpr, c) : undefined);
+    e ??= this.expr(el.node, c);
+    // An untyped literal stays `unknown` in a ROW: unknownout prints it as written, like text.
+    if (e.unknown?.kind === 'param') throw new NotLocal('could not determine data type of parameter');
+    if (e.unknown) e = this.resolveUnknown(e, Oid.text);
+    let oid: number;
+    if (e.type === RECORD_OID || e.enumLabels !== undefined) oid = Oid.text;
+    else if (SESSION_INDEPENDENT_TYPES.has(e.type)) oid = e.type;
+    else throw new NotLocal(`row constructor of ${e.typeName}`);
+    kids.push(e);
+    oids.push(oid);
+  }
+  const sql = `${RecordFn.out}('${oids.join(',')}'${kids.map((k) => `, ${k.sql}`).join('')})`;
+  return { ...derived(sql, RECORD_OID, -1, kids), typlen: -1, typeName: 'record' };
+}
+
+/**
+ * `ROW(...) op ROW(...)` (make_row_comparison_op): `=` is the AND of the
+ * pairs' `=`, `<>` the OR of their `<>`, IS [NOT] DISTINCT FROM pairwise;
+ * an ordering operator is decided by the first pair that is not equal (NULL
+ * when either of that pair is NULL). Each pair is typed like a comparison
+ * of its own.
+ */
+export function rowComparison(this: StatementCompiler, op: string, l: Node, r: Node, c: ExprCtx): Expr {
+  const [lk, lb] = nodeKind(l);
+  const [rk, rb] = nodeKind(r);
+  if (lk !== 'RowExpr' || rk !== 'RowExpr') throw unsupported('row comparison with a non-row operand');
+  const left = rowElements(this, lb as RowExpr, c);
+  const right = rowElements(this, rb as RowExpr, c);
+  if (left.length !== right.length) throw new NotLocal('unequal number of entries in row expressions');
+  if (left.length === 0) throw new NotLocal('cannot compare rows of zero length');
+  const operands = left.map((le, i) => {
+    const re = right[i] as { node: Node; expr?: Expr };
+    if (isRowExpr(le.node) || isRowExpr(re.node)) throw unsupported('nested row comparison');
+    let a = le.expr ?? this.expr(le.node, c);
+    let b = re.expr ?? this.expr(re.node, c);
+    // An untyped NULL takes the other side's type (both untyped: text), as in any comparison.
+    if (a.unknown?.kind === 'null') a = this.resolveUnknown(a, b.unknown ? Oid.text : b.type);
+    if (b.unknown?.kind === 'null') b = this.resolveUnknown(b, a.unknown ? Oid.text : a.type);
+    return [a, b] as const;
+  });
+  const kids: Expr[] = [];
+  const pair = (pairOp: string, i: number): string => {
+    const [a, b] = operands[i] as readonly [Expr, Expr];
+    const e = this.comparison(pairOp, a, b, c.clause);
+    kids.push(e);
+    return e.sql;
+  };
+  const n = left.length;
+  const idx = [...Array(n).keys()];
+  let sql: string;
+  switch (op) {
+    case '=':
+      sql = `(${idx.map((i) => pair('=', i)).join(' AND ')})`;
+      break;
+    case '<>':
+      sql = `(${idx.map((i) => pair('<>', i)).join(' OR ')})`;
+      break;
+    case 'IS NOT':
+      sql = `(${idx.map((i) => pair('IS NOT', i)).join(' OR ')})`;
+      break;
+    case 'IS':
+      sql = `(${idx.map((i) => pair('IS', i)).join(' AND ')})`;
+      break;
+    case '<':
+    case '<=':
+    case '>':
+    case '>=': {
+      const arms: string[] = [];
+      for (let i = 0; i < n - 1; i++) {
+        const eq = pair('=', i);
+        arms.push(`WHEN ${eq} IS NULL THEN NULL WHEN NOT ${eq} THEN ${pair(op, i)}`);
+      }
+      const last = pair(op, n - 1);
+      sql = arms.length === 0 ? last : `(CASE ${arms.join(' ')} ELSE ${last} END)`;
+      break;
+    }
+    default:
+      throw unsupported(`row comparison with operator ${op}`);
+  }
+  return derived(sql, Oid.bool, -1, kids);
+}

@@ -1,0 +1,239 @@
+/**
+ * SQLite functions for Postgres's string functions served locally: format()
+ * (varlena.c text_format), quote_ident/quote_literal rules and split_part.
+ * Arguments arrive as stored values with their type OIDs; only types whose
+ * output does not depend on session settings are passed (the renderer is
+ * picked without them). Where Postgres raises an error they throw NotLocal,
+ * so the statement is forwarded and Postgres reports it.
+ */
+import type Database from 'better-sqlite3';
+import { NotLocal } from '../errors.js';
+import { keywordKind } from './parse.js';
+import { type Renderer, rendererFor } from './render.js';
+
+export const StrFn = {
+  /** `(spec, format, arg...)`: format(); spec is the arguments' type OIDs, comma-separated (0: NULL). */
+  format: 'outpost_format',
+  /** `(text, delimiter, field, negativeAllowed)`: split_part. */
+  splitPart: 'outpost_split_part',
+} as const;
+
+const NO_SETTINGS = new Map<string, string>();
+const INT2 = 21;
+const INT4 = 23;
+
+export interface FormatArg {
+  /** The value's text output, null for NULL. */
+  text: string | null;
+  oid: number;
+}
+
+/**
+ * quote_identifier (ruleutils.c): unquoted only when it starts with a lower
+ * case letter or `_`, holds only those and digits, and is not a keyword
+ * other than an unreserved one. Keyword lists differ between majors (and
+ * the parser's is newer than upstream's): a word that is a column-name,
+ * type/function-name or reserved keyword for the parser, or any word while
+ * the parser is not loaded, is forwarded.
+ */
+export function quoteIdent(s: string): string {
+  if (/^[a-z_][a-z0-9_]*$/.test(s)) {
+    const kind = keywordKind(s);
+    if (kind === undefined || kind > 1) throw new NotLocal(`quote_ident of the keyword-like word ${s}`);
+    return s;
+  }
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+/** quote_literal_cstr: quotes and backslashes doubled, `E` in front when a backslash is present. */
+export function quoteLiteral(s: string): string {
+  const body = s.replace(/['\\]/g, (ch) => ch + ch);
+  return `${s.includes('\\') ? 'E' : ''}'${body}'`;
+}
+
+/** text_format_parse_digits: a run of digits, int32 overflow an error (22003). */
+function digits(fmt: string, at: number): { n: number; end: number } | undefined {
+  let i = at;
+  let n = 0;
+  while (i < fmt.length && fmt[i] !== undefined && /[0-9]/.test(fmt[i] as string)) {
+    n = n * 10 + Number(fmt[i]);
+    if (n > 2147483647) throw new NotLocal('format(): number is out of range');
+    i++;
+  }
+  return i > at ? { n, end: i } : undefined;
+}
+
+const UNTERMINATED = 'format(): unterminated format() type specifier';
+
+/** The width an argument gives (`%*s`): int2/int4 as is, NULL as 0, others read by pg_strtoint32. */
+function widthOf(arg: FormatArg): number {
+  if (arg.text === null) return 0;
+  if (arg.oid === INT2 || arg.oid === INT4) return Number(arg.text);
+  // pg_strtoint32's plain decimal form only (its other forms differ between majors).
+  const m = /^[ \t\n\r\v\f]*([+-]?[0-9]+)[ \t\n\r\v\f]*$/.exec(arg.text);
+  if (!m) throw new NotLocal('format(): width is not a plain integer');
+  const n = Number(m[1]);
+  if (n > 2147483647 || n < -2147483648) throw new NotLocal('format(): width out of range for integer');
+  return n;
+}
+
+/** Code points, as pg_mbstrlen counts them (UTF8). */
+function charLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function pad(s: string, width: number, minus: boolean): string {
+  if (width === 0) return s;
+  let left = minus;
+  let w = width;
+  if (w < 0) {
+    if (w <= -2147483648) throw new NotLocal('format(): number is out of range');
+    left = true;
+    w = -w;
+  }
+  const fill = ' '.repeat(Math.max(0, w - charLength(s)));
+  return left ? s + fill : fill + s;
+}
+
+/** text_format: `%[argpos$][-][width|*[argpos$]](s|I|L)` and `%%`; every malformed specifier an error. */
+export function textFormat(fmt: string, args: readonly FormatArg[]): string {
+  let out = '';
+  let arg = 0;
+  for (let i = 0; i < fmt.length; i++) {
+    const ch = fmt[i] as string;
+    if (ch !== '%') {
+      out += ch;
+      continue;
+    }
+    i++;
+    if (i >= fmt.length) throw new NotLocal(UNTERMINATED);
+    if (fmt[i] === '%') {
+      out += '%';
+      continue;
+    }
+    // text_format_parse_format
+    let argpos = -1;
+    let widthpos = -1;
+    let minus = false;
+    let width = 0;
+    const advance = (): void => {
+      i++;
+      if (i >= fmt.length) throw new NotLocal(UNTERMINATED);
+    };
+    let parsed = false;
+    const first = digits(fmt, i);
+    if (first) {
+      i = first.end;
+      if (i >= fmt.length) throw new NotLocal(UNTERMINATED);
+      if (fmt[i] !== '$') {
+        width = first.n;
+        parsed = true;
+      } else {
+        argpos = first.n;
+        if (argpos === 0)
+          throw new NotLocal('format specifies argument 0, but arguments are numbered from 1');
+        advance();
+      }
+    }
+    if (!parsed) {
+      while (fmt[i] === '-') {
+        minus = true;
+        advance();
+      }
+      if (fmt[i] === '*') {
+        advance();
+        const w = digits(fmt, i);
+        if (w) {
+          i = w.end;
+          if (i >= fmt.length) throw new NotLocal(UNTERMINATED);
+          if (fmt[i] !== '$') throw new NotLocal('width argument position must be ended by "$"');
+          widthpos = w.n;
+          if (widthpos === 0)
+            throw new NotLocal('format specifies argument 0, but arguments are numbered from 1');
+          advance();
+        } else widthpos = 0;
+      } else {
+        const w = digits(fmt, i);
+        if (w) {
+          i = w.end;
+          if (i >= fmt.length) throw new NotLocal(UNTERMINATED);
+          width = w.n;
+        }
+      }
+    }
+    const conv = fmt[i] as string;
+    if (conv !== 's' && conv !== 'I' && conv !== 'L')
+      throw new NotLocal('unrecognized format() type specifier');
+    if (widthpos >= 0) {
+      arg = widthpos > 0 ? widthpos : arg + 1;
+      const w = args[arg - 1];
+      if (w === undefined) throw new NotLocal('too few arguments for format()');
+      width = widthOf(w);
+    }
+    arg = argpos > 0 ? argpos : arg + 1;
+    const a = args[arg - 1];
+    if (a === undefined) throw new NotLocal('too few arguments for format()');
+    if (a.text === null) {
+      if (conv === 'I') throw new NotLocal('null values cannot be formatted as an SQL identifier');
+      out += pad(conv === 'L' ? 'NULL' : '', width, minus);
+    } else {
+      const s = conv === 'I' ? quoteIdent(a.text) : conv === 'L' ? quoteLiteral(a.text) : a.text;
+      out += pad(s, width, minus);
+    }
+  }
+  return out;
+}
+
+/**
+ * split_part (varlena.c): the n-th field (from the end when negative, Postgres
+ * 14+); an empty delimiter makes the whole string the only field; field 0 is
+ * an error (22023).
+ */
+export function splitPart(s: string, delim: string, n: number): string {
+  if (n === 0) throw new NotLocal('field position must not be zero');
+  if (s === '') return '';
+  const fields = delim === '' ? [s] : s.split(delim);
+  const idx = n > 0 ? n - 1 : fields.length + n;
+  return fields[idx] ?? '';
+}
+
+const renderers = new Map<string, Renderer[]>();
+
+function renderersOf(spec: string): Renderer[] {
+  let list = renderers.get(spec);
+  if (list === undefined) {
+    list =
+      spec === ''
+        ? []
+        : spec
+            .split(',')
+            .map((oid) =>
+              oid === '0' ? () => null : rendererFor({ typeOid: Number(oid), typeName: oid }, NO_SETTINGS),
+            );
+    renderers.set(spec, list);
+  }
+  return list;
+}
+
+export function registerStringFunctions(db: Database.Database): void {
+  // %I needs the grammar's keywords: an exec child loads the parser now.
+  keywordKind('select');
+  const opts = { deterministic: true, safeIntegers: true } as const;
+  db.function(StrFn.format, { ...opts, varargs: true }, (...all: unknown[]) => {
+    const [spec, fmt, ...values] = all;
+    if (fmt === null) return null;
+    if (typeof spec !== 'string' || typeof fmt !== 'string') throw new NotLocal('format() arguments');
+    const list = renderersOf(spec);
+    if (list.length !== values.length) throw new NotLocal('format() spec does not match its arguments');
+    const oids = spec === '' ? [] : spec.split(',').map(Number);
+    const args = list.map((render, i) => ({ text: render(values[i]), oid: oids[i] as number }));
+    return textFormat(fmt, args);
+  });
+  db.function(StrFn.splitPart, opts, (s: unknown, d: unknown, n: unknown) => {
+    if (s === null || d === null || n === null) return null;
+    if (typeof s !== 'string' || typeof d !== 'string') throw new NotLocal('split_part() of non-text');
+    return splitPart(s, d, Number(n));
+  });
+}
