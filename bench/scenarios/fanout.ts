@@ -20,13 +20,15 @@
  * quick run small; BENCH_FANOUT_REPEATS (default 3) big transactions per topology.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg as osLoadavg } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { latestSnapshotInfo, snapshotStore } from '../../src/nats/snapshots.js';
+import { decodeRecords } from '../../src/nats/wire-format.js';
 import { parseLsn } from '../../src/replication/lsn.js';
+import { decodePgOutput } from '../../src/replication/pgoutput.js';
 import { startNats } from '../../test/helpers/nats.js';
 import { CLI, type OutpostProcess, startOutpost } from '../../test/helpers/outpost.js';
 import { freePort } from '../../test/helpers/postgres.js';
@@ -138,6 +140,38 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / TICKS_PER_S;
 }
 
+/** The nats-server serving `storeDir` (its pid from /proc), or undefined. */
+function natsPid(storeDir: string): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.includes('nats-server') && cmd.includes(storeDir)) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/** CPU used by groups of processes from now until the returned function is called: "name cores, ...". */
+function cpuMeter(groups: Record<string, Array<number | undefined>>): () => string {
+  const t0 = performance.now();
+  const before = Object.entries(groups).map(
+    ([name, pids]) => [name, pids.filter((p): p is number => p !== undefined)] as const,
+  );
+  const start = before.map(([, pids]) => pids.map(cpuSeconds));
+  return () => {
+    const secs = (performance.now() - t0) / 1000;
+    return before
+      .map(([name, pids], g) => {
+        const used = pids.reduce((sum, p, i) => sum + cpuSeconds(p) - (start[g]?.[i] ?? 0), 0);
+        return `${name} ${(used / secs).toFixed(2)}${pids.length > 1 ? ` (${pids.length})` : ''}`;
+      })
+      .join(', ');
+  };
+}
+
 async function slotCount(ctx: Ctx): Promise<number> {
   const r = await ctx.upstream.query<{ n: string }>(
     'SELECT count(*) AS n FROM pg_replication_slots WHERE database = $1',
@@ -216,14 +250,72 @@ function clock(): () => number {
 }
 
 /**
+ * Per-hop trace of the probe rows on their way to the first replica file:
+ * a plain NATS subscriber on the stream's subject sees each part as the
+ * server stores and forwards it, with the hub's `Outpost-Time` (taken when the
+ * hub cut the part: on receipt of the Commit). So per probe: upstream clock →
+ * hub cut (walsender, socket, hub's read) → observer (publish, JetStream store,
+ * delivery) → visible in the edge's file (pull delivery, apply, commit, poll).
+ */
+class HopTrace {
+  private sub: ReturnType<NatsConnection['subscribe']> | undefined;
+  private readonly seen = new Map<number, { cut: number; observed: number }>();
+  private readonly hops = { toHub: [] as number[], toNats: [] as number[], toEdge: [] as number[] };
+
+  constructor(private readonly nc: NatsConnection) {}
+
+  start(now: () => number): void {
+    this.sub = this.nc.subscribe(`${STREAM}.changes`, {
+      callback: (_err, m) => {
+        const observed = now() * 1000;
+        if (m.headers?.get('Outpost-Kind') !== 'tx') return;
+        const cut = Number(m.headers?.get('Outpost-Time'));
+        const names = new Map<number, string>();
+        for (const r of decodeRecords(m.data)) {
+          const msg = decodePgOutput(Buffer.from(r));
+          if (msg.tag === 'relation') names.set(msg.oid, msg.name);
+          else if (msg.tag === 'insert' && names.get(msg.relationOid) === PROBE) {
+            this.seen.set(Number(msg.newTuple[0]), { cut, observed });
+          }
+        }
+      },
+    });
+  }
+
+  applied(id: number, t: number, lag: number): void {
+    const s = this.seen.get(id);
+    if (!s) return;
+    this.hops.toHub.push(s.cut - t * 1000);
+    this.hops.toNats.push(s.observed - s.cut);
+    this.hops.toEdge.push(lag - (s.observed - t * 1000));
+  }
+
+  stop(): void {
+    this.sub?.unsubscribe();
+  }
+
+  report(): string {
+    const f = (xs: number[]) =>
+      `p50 ${percentile(xs, 50).toFixed(1)} / p90 ${percentile(xs, 90).toFixed(1)} / p99 ${percentile(xs, 99).toFixed(1)} ms`;
+    return `upstream -> hub cut ${f(this.hops.toHub)}; hub cut -> NATS observer ${f(this.hops.toNats)}; observer -> edge file ${f(this.hops.toEdge)} (${this.hops.toEdge.length} probes)`;
+  }
+}
+
+/**
  * Commit-to-applied at replica files while pgbench writes at RATE tps
  * (bench/scenarios/replica.ts's probe): one list of lags per file.
  */
-async function commitToApplied(ctx: Ctx, replicaPaths: string[], seconds: number): Promise<number[][]> {
+async function commitToApplied(
+  ctx: Ctx,
+  replicaPaths: string[],
+  seconds: number,
+  hops?: HopTrace,
+): Promise<number[][]> {
   const dbs = replicaPaths.map((p) => new Database(p, { readonly: true, fileMustExist: true }));
   const probe = await ctx.upstream.connect({ database: DB });
   probe.on('error', () => {});
   const now = clock();
+  hops?.start(now);
   const start = (await probe.query<{ m: number | null }>(`SELECT max(id) AS m FROM ${PROBE}`)).rows[0]?.m;
   let next = (start ?? 0) + 1;
   const watched = dbs.map((db) => ({
@@ -250,10 +342,12 @@ async function commitToApplied(ctx: Ctx, replicaPaths: string[], seconds: number
     })();
     const poller = (async () => {
       while (running || watched.some((w) => w.seen < next - 1)) {
-        for (const w of watched) {
+        for (const [i, w] of watched.entries()) {
           for (const r of w.select.all(w.seen) as { id: number; t: number }[]) {
-            w.lags.push((now() - r.t) * 1000);
+            const lag = (now() - r.t) * 1000;
+            w.lags.push(lag);
             w.seen = r.id;
+            if (i === 0) hops?.applied(r.id, r.t, lag);
           }
         }
         await sleep(1);
@@ -265,6 +359,7 @@ async function commitToApplied(ctx: Ctx, replicaPaths: string[], seconds: number
     await Promise.race([poller, sleep(10_000)]);
     return watched.map((w) => w.lags);
   } finally {
+    hops?.stop();
     running = false;
     await probe.end();
     for (const db of dbs) db.close();
@@ -411,7 +506,21 @@ export const fanout: Scenario = {
       );
 
       // The hub's own replica beside the edge's: what the NATS hop adds.
-      const lags = await commitToApplied(ctx, [join(ctx.dir, 'fanout-edge-0.db'), hubReplica], seconds);
+      const trace = new HopTrace(nc);
+      const cpu = cpuMeter({
+        hub: [hub.proc.pid],
+        edges: edges.map((e) => e.proc.pid),
+        'nats-server': [natsPid(nats.storeDir)],
+        walsender: await walsenders(ctx),
+      });
+      const lags = await commitToApplied(
+        ctx,
+        [join(ctx.dir, 'fanout-edge-0.db'), hubReplica],
+        seconds,
+        trace,
+      );
+      ctx.log(`  per hop (edge 0): ${trace.report()}; load ${loadavg()}`);
+      ctx.log(`  CPU during it (cores): ${cpu()}`);
       latency = lags[0] ?? [];
       hubLatency = lags[1] ?? [];
 
@@ -453,7 +562,12 @@ export const fanout: Scenario = {
         met: indSlots === EDGES,
       });
       const indRuns = await bigTransactionCpu(ctx, independent);
+      const indCpu = cpuMeter({
+        outposts: independent.map((o) => o.proc.pid),
+        walsenders: await walsenders(ctx),
+      });
       indLatency = (await commitToApplied(ctx, [join(ctx.dir, 'fanout-independent-0.db')], seconds))[0] ?? [];
+      ctx.log(`  CPU during the independent Outposts' run (cores): ${indCpu()}; load ${loadavg()}`);
       const totals = indRuns.map((run) => run.reduce((a, b) => a + b, 0));
       const total = median(totals);
       const single = total / Math.max(1, indRuns[0]?.length ?? 1);
