@@ -123,13 +123,14 @@ const UNSUPPORTED: [string, RegExp][] = [
   ['SELECT t::date FROM items', /cast from text to date/],
   ['SELECT n::int4 FROM items', /cast from numeric to int4/],
   ['SELECT id / 1.5 FROM items', /operator \/ on int4 and numeric/],
-  ['SELECT round(id) FROM items', /round\(\) of int4/],
-  ['SELECT f8 + 1 FROM items', /operator \+ on float8 and int4/],
+  ['SELECT round(id, 1) FROM items', /round\(\) of int4/],
+  ['SELECT f8 % 1 FROM items', /operator % on float8 and int4/],
+  ['SELECT cbrt(f8) FROM items', /function call cbrt\(\)/],
   ['SELECT d + 1.5 FROM items', /operator \+ on date and numeric/],
   ['SELECT id || id FROM items', /operator \|\| on int4 and int4/],
   ['SELECT bp || t FROM items', /text form of bpchar/],
   ['SELECT f4 = n FROM items', /comparison of float4 with numeric/],
-  ["SELECT id FROM items WHERE f4 = '1.5'", /float4 constant/],
+  ["SELECT id FROM items WHERE f4 = '1,5'", /float4 constant: not a plain float/],
   ['SELECT id FROM items WHERE f8 = n', /comparison of float8 with numeric/],
   ['SELECT id FROM items WHERE bp = t', /comparison of bpchar with text/],
   ["SELECT id FROM items WHERE bp ~ 'x'", /operator ~/],
@@ -260,6 +261,35 @@ const UNSUPPORTED: [string, RegExp][] = [
 
 describe('unsupported constructs go upstream', () => {
   for (const [sql, reason] of UNSUPPORTED) test(sql, () => expectUpstream(sql, reason));
+});
+
+describe('float arithmetic, casts and exactly specified functions are local', () => {
+  test("the local answers are Postgres's", async () => {
+    for (const sql of [
+      'SELECT round(id) FROM items ORDER BY id',
+      'SELECT f8 + 1, f4 * f4, f4 + f8, -f4, @f8, f8 / 3 FROM items ORDER BY id',
+      "SELECT id FROM items WHERE f4 = '2.5'",
+      'SELECT n::float8, n::float4, f8::int4, f4::int2, sqrt(f8), power(f8, 0) FROM items ORDER BY id',
+    ]) {
+      const pgRows = (await client.query({ text: sql, rowMode: 'array', types: rawTypes })).rows;
+      assert.deepEqual(expectLocal(sql).run()[0]?.rows, pgRows, sql);
+    }
+  });
+
+  test('results Postgres rejects, or that need the platform pow(), fail at run time', () => {
+    for (const [sql, reason] of [
+      ['SELECT f8 / 0 FROM items', /division by zero/],
+      ["SELECT f8 * '1e308' FROM items", /float overflow/],
+      ['SELECT power(f8, 2) FROM items', /power\(\) of these finite values/],
+    ] as const) {
+      const r = expectLocal(sql);
+      assert.throws(
+        () => r.run(),
+        (err: unknown) => err instanceof NotLocal && reason.test(err.reason),
+        sql,
+      );
+    }
+  });
 });
 
 describe('statement-level rules', () => {

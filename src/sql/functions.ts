@@ -10,6 +10,7 @@ import { NotLocal } from '../errors.js';
 import { registerArrayFunctions } from './array-functions.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
 import { registerDatetimeFunctions } from './datetime-functions.js';
+import { registerFloatFunctions } from './float-ops.js';
 import { registerFormattingFunctions } from './formatting-functions.js';
 import { registerJsonFunctions } from './json-functions.js';
 import { registerLateralFunctions } from './lateral-functions.js';
@@ -456,6 +457,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerArrayFunctions(db);
   registerRecordFunctions(db);
   registerStringFunctions(db);
+  registerFloatFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {
     mappedLower = caseMap.lower;

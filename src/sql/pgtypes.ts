@@ -18,6 +18,7 @@ import {
   parseDateTime,
   timeInput,
 } from './datetime-input.js';
+import { float4Input } from './float-ops.js';
 import { intervalInput } from './interval.js';
 import { jsonbInput, jsonInput } from './json.js';
 
@@ -84,6 +85,7 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['int4', Oid.int4],
   ['int8', Oid.int8],
   ['numeric', Oid.numeric],
+  ['float4', Oid.float4],
   ['float8', Oid.float8],
   ['text', Oid.text],
   ['varchar', Oid.varchar],
@@ -140,7 +142,9 @@ const BOOL_WORDS = new Map([
 const FLOAT_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** float8in: REAL, or TEXT 'NaN' / '-0' (the storage contract). */
-export function float8Input(text: string, what: string): number | string {
+export function float8Input(input: string, what: string): number | string {
+  // float8in skips the spaces C's isspace() knows before and after the number.
+  const text = input.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
   const lower = text.toLowerCase();
   if (lower === 'nan') return 'NaN';
   if (lower === 'infinity' || lower === '+infinity' || lower === 'inf' || lower === '+inf')
@@ -301,6 +305,8 @@ export function inputValue(type: number, text: string, what: string): Stored {
       return text;
     case Oid.float8:
       return float8Input(text, what);
+    case Oid.float4:
+      return float4Input(text, what);
     case Oid.numeric:
       return numericInput(text, what);
     case Oid.date:

@@ -8,6 +8,7 @@
  */
 import { ARRAY_CORPUS } from './statements-arrays.js';
 import { DATETIME_CORPUS } from './statements-datetime.js';
+import { FLOAT_CORPUS } from './statements-floats.js';
 import { FORMATTING_CORPUS } from './statements-formatting.js';
 import { GROUPING_CORPUS } from './statements-grouping.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
@@ -610,6 +611,7 @@ function filters(): string[] {
 export const CORPUS: string[] = [
   ...JSON_CORPUS,
   ...INTERVAL_CORPUS,
+  ...FLOAT_CORPUS,
   ...FORMATTING_CORPUS,
   ...DATETIME_CORPUS,
   ...RECURSIVE_CORPUS,

@@ -17,6 +17,7 @@ import * as comparisons from './comparisons.js';
 import * as conditionals from './conditionals.js';
 import * as ctes from './ctes.js';
 import * as expressions from './expressions.js';
+import * as floats from './floats.js';
 import * as formatting from './formatting.js';
 import * as fromItems from './from-items.js';
 import * as functions from './functions.js';
@@ -49,6 +50,7 @@ const families = {
   rowComparison: rows.rowComparison,
   ...conditionals,
   ...casts,
+  ...floats,
   ...functions,
   ...formatting,
   ...strings,

@@ -23,7 +23,8 @@ export function nullif(this: StatementCompiler, left: Expr, right: Expr, c: Expr
   // The result has the operator's left input type.
   let result: Expr;
   if (cls === 'numeric') result = this.coerce(l, Oid.numeric);
-  else if (cls === 'float8') result = this.coerce(l, Oid.float8);
+  // float4 = float8/integer/numeric resolves to float48eq, whose left input is float4.
+  else if (cls === 'float8' && l.type !== Oid.float4) result = this.coerce(l, Oid.float8);
   else if (l.type === Oid.varchar) result = this.coerce(l, Oid.text);
   else result = { ...l, origin: undefined };
   void c;

@@ -19,6 +19,7 @@ import type {
 } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { DATESTYLE_DEPENDENT } from '../datetime-input.js';
+import { FloatFn, float4Input } from '../float-ops.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
 import {
@@ -263,6 +264,16 @@ export function coerce(this: StatementCompiler, e: Expr, type: number): Expr {
   }
   if (isIntType(e.type) && type === Oid.numeric) return derived(`CAST(${e.sql} AS TEXT)`, type, -1, [e]);
   if (isIntType(e.type) && type === Oid.float8) return derived(`CAST(${e.sql} AS REAL)`, type, -1, [e]);
+  if (e.type === Oid.float4 && type === Oid.float8) {
+    return derived(`${FloatFn.float4To8}(${e.sql})`, type, -1, [e]);
+  }
+  // A numeric literal: numeric_float8 reads the same text (an overflow forwards now).
+  if (e.type === Oid.numeric && type === Oid.float8 && e.literal !== undefined) return this.float8Const(e);
+  if (isIntType(e.type) && type === Oid.float4)
+    return derived(`${FloatFn.intToFloat4}(${e.sql})`, type, -1, [e]);
+  if (e.type === Oid.numeric && type === Oid.float4 && e.literal !== undefined) {
+    return { ...constExpr(this.bindValue(float4Input(e.literal, 'float4 constant')), type), kids: [e] };
+  }
   if ((e.type === Oid.varchar && type === Oid.text) || (e.type === Oid.text && type === Oid.varchar)) {
     return { ...retype(e, type), origin: undefined, typmod: -1 };
   }
@@ -332,6 +343,9 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
       if (op === undefined) throw unsupported(describeNode('A_Expr', e));
       if (!e.lexpr) {
         if (op === '-' && e.rexpr) return this.negate(this.expr(e.rexpr, c), c);
+        const prefixed = e.rexpr && (op === '@' || op === '|/') ? this.expr(e.rexpr, c) : undefined;
+        const float = prefixed && this.floatFunction(op === '@' ? 'abs' : 'sqrt', [prefixed], c);
+        if (float) return float;
         throw unsupported(`prefix operator ${op}`);
       }
       if (!e.rexpr) throw unsupported(`postfix operator ${op}`);
@@ -340,6 +354,7 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
         return this.comparison(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c.clause);
       }
       if (ARITH_OPS.has(op)) return this.arith(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
+      if (op === '^') return this.floatPower(this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
       if (op === '||') return this.concat(this.expr(e.lexpr, c), this.expr(e.rexpr, c));
       if (JSON_OPS.has(op)) return this.jsonOperator(op, e.lexpr, e.rexpr, c);
       if (op === '&&') return this.arrayContainment('&&', this.expr(e.lexpr, c), this.expr(e.rexpr, c));

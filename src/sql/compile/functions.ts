@@ -30,6 +30,8 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
   if (JSON_CALLS.has(name)) return this.jsonCall(name, f, c);
   const args = (f.args ?? []).map((a) => this.expr(a, c));
   if (ARRAY_CALLS.has(name)) return this.arrayCall(name, args);
+  const float = this.floatFunction(name, args, c);
+  if (float) return float;
   const textArg = (): Expr => {
     if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
     const a = args[0] as Expr;

@@ -107,6 +107,8 @@ export function arith(this: StatementCompiler, op: string, left: Expr, right: Ex
     const e = derived(`${SqlFn.numericArith}('${op}', ${ln.sql}, ${rn.sql})`, Oid.numeric, -1, [ln, rn]);
     return this.errorCapable(e, c);
   }
+  const float = this.floatArith(op, l, r, c);
+  if (float) return float;
   if (!isIntType(l.type) || !isIntType(r.type))
     throw new NotLocal(`operator ${op} on ${l.typeName} and ${r.typeName}`);
   const type = (INT_BITS[l.type] as number) >= (INT_BITS[r.type] as number) ? l.type : r.type;
@@ -145,6 +147,8 @@ export function negate(this: StatementCompiler, arg: Expr, c: ExprCtx): Expr {
   if (a.type === Oid.interval) {
     return this.errorCapable(derived(`${DtFn.intervalNeg}(${a.sql})`, Oid.interval, -1, [a]), c);
   }
+  const float = this.floatNegate(a);
+  if (float) return float;
   if (!isIntType(a.type)) throw new NotLocal(`operator - on ${a.typeName}`);
   return this.errorCapable(derived(`${SqlFn.intNeg}(${a.sql}, ${INT_BITS[a.type]})`, a.type, -1, [a]), c);
 }
