@@ -63,6 +63,7 @@ async function startHub(upstream: string, nats: string, replica: string, args: s
   const proc = spawn(
     process.execPath,
     [
+      ...NODE_ARGS,
       CLI,
       'publish',
       '--upstream',
@@ -127,6 +128,9 @@ async function startHub(upstream: string, nats: string, replica: string, args: s
     },
   };
 }
+
+/** BENCH_FANOUT_NODE_ARGS: node flags for the hub and the edges (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
+const NODE_ARGS = (process.env.BENCH_FANOUT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 function edgeArgs(nats: string, name: string): string[] {
   return ['--log-level', 'warn', '--nats', nats, '--stream', STREAM, '--nats-consumer', name];
@@ -487,6 +491,7 @@ export const fanout: Scenario = {
           upstream: ctx.upstream.url({ database: DB }),
           replica: join(ctx.dir, `fanout-edge-${i}.db`),
           args: edgeArgs(nats.url, `bench-edge-${i}`),
+          nodeArgs: NODE_ARGS,
         });
         started.push(e);
         edges.push(e);
