@@ -178,6 +178,15 @@ const PROBES: Record<string, Probe[]> = {
   json_build_array: ['SELECT id, json_build_array(id, name, NULL) FROM users ORDER BY id'],
   jsonb_build_object: ["SELECT id, jsonb_build_object('n', name, 'i', id) FROM users ORDER BY id"],
   jsonb_build_array: ['SELECT id, jsonb_build_array(id, name) FROM users ORDER BY id'],
+  jsonb_set: [
+    "SELECT id, jsonb_set(prefs, '{theme}', '\"dark\"'), jsonb_set(prefs, '{x,y}', '1', false) FROM users WHERE jsonb_typeof(prefs) = 'object' ORDER BY id",
+  ],
+  jsonb_insert: [
+    "SELECT id, jsonb_insert(prefs, '{0}', '0'), jsonb_insert(prefs, '{-1}', '1', true) FROM users WHERE jsonb_typeof(prefs) = 'array' ORDER BY id",
+  ],
+  jsonb_delete_path: [
+    "SELECT id, jsonb_delete_path(prefs, '{theme}') FROM users WHERE jsonb_typeof(prefs) = 'object' ORDER BY id",
+  ],
   FROM: ['SELECT s.n FROM (SELECT id AS n FROM users) s ORDER BY s.n'],
   coalesce: ['SELECT id, coalesce(name, email) FROM users ORDER BY id'],
   nullif: ['SELECT id, nullif(age, 0) FROM users ORDER BY id'],
@@ -229,6 +238,9 @@ const PROBES: Record<string, Probe[]> = {
   format: [
     "SELECT id, format('%s|%-8s|%L|%I', id, name, balance, email) FROM users ORDER BY id",
     "SELECT format('%2$s %1$s %*s', 'a', 4, 'c')",
+  ],
+  width_bucket: [
+    "SELECT id, width_bucket(balance, 0, 1000, 4), width_bucket(age, 18, 80, 6) FROM users WHERE balance <> 'NaN' ORDER BY id",
   ],
   split_part: ["SELECT id, split_part(email, '@', 2), split_part(email, '.', -1) FROM users ORDER BY id"],
   'ROW(…)': ['SELECT id, ROW(id, name, balance), (active, age) FROM users ORDER BY id'],

@@ -29,6 +29,7 @@ import {
 import { registerRecordFunctions } from './record.js';
 import { registerSrfFunctions } from './srf-functions.js';
 import { registerStringFunctions } from './string-functions.js';
+import { registerBucketFunctions } from './width-bucket.js';
 
 export const SqlFn = {
   notLocal: 'outpost_not_local',
@@ -458,6 +459,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerRecordFunctions(db);
   registerStringFunctions(db);
   registerFloatFunctions(db);
+  registerBucketFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {
     mappedLower = caseMap.lower;

@@ -28,6 +28,7 @@ import {
   storedJsonb,
   uniqueKeys,
 } from './json.js';
+import { jsonbSetPath, type PathOp } from './json-mutate.js';
 
 export const JsonFn = {
   /** `(jsonb, jsonb)`: jsonb || jsonb. */
@@ -64,6 +65,12 @@ export const JsonFn = {
    * letter per argument: s text, n integer, b bool, j jsonb, J json, z NULL.
    */
   build: 'outpost_json_build',
+  /**
+   * `(mode, jsonb, JSON text[] with NULLs, newval, flag)`: jsonb_set ('set',
+   * flag create_missing), jsonb_insert ('insert', flag insert_after),
+   * jsonb_delete_path ('delete').
+   */
+  setPath: 'outpost_jsonb_set_path',
   /** `(text)`: text::jsonb (jsonb_in at run time). */
   jsonbIn: 'outpost_jsonb_in',
   /** `(text)`: text::json (json_in at run time: validation). */
@@ -239,6 +246,14 @@ export function registerJsonFunctions(db: Database.Database): void {
   db.function(JsonFn.build, { ...opts, varargs: true }, (kind: unknown, spec: unknown, ...args: unknown[]) =>
     build(String(kind), String(spec), args),
   );
+  db.function(JsonFn.setPath, opts, (mode: unknown, a: unknown, p: unknown, v: unknown, flag: unknown) => {
+    if (a === null || p === null || flag === null || (mode !== 'delete' && v === null)) return null;
+    const on = flag === 1n || flag === 1;
+    const op: PathOp =
+      mode === 'delete' ? 'delete' : mode === 'set' ? (on ? 'create' : 'replace') : on ? 'after' : 'before';
+    const path = JSON.parse(String(p)) as (string | null)[];
+    return jsonbText(jsonbSetPath(jsonb(a), path, mode === 'delete' ? null : jsonb(v), op));
+  });
   db.function(JsonFn.jsonbIn, opts, (a: unknown) =>
     a === null ? null : jsonbInput(String(a), 'jsonb input'),
   );

@@ -7,12 +7,14 @@
  * Postgres before 17 rejects (the suites also run on Postgres 15).
  */
 import { ARRAY_CORPUS } from './statements-arrays.js';
+import { BUCKETS_CORPUS } from './statements-buckets.js';
 import { DATETIME_CORPUS } from './statements-datetime.js';
 import { FLOAT_CORPUS } from './statements-floats.js';
 import { FORMATTING_CORPUS } from './statements-formatting.js';
 import { GROUPING_CORPUS } from './statements-grouping.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
+import { JSON_MUTATORS_CORPUS } from './statements-json-mutators.js';
 import { LATERAL_CORPUS } from './statements-lateral.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROWS_CORPUS } from './statements-rows.js';
@@ -621,6 +623,8 @@ export const CORPUS: string[] = [
   ...GROUPING_CORPUS,
   ...ROWS_CORPUS,
   ...STRINGS_CORPUS,
+  ...JSON_MUTATORS_CORPUS,
+  ...BUCKETS_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

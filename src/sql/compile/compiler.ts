@@ -12,6 +12,7 @@ import { nodeKind } from '../parse.js';
 import { Oid, type Stored, TYPES } from '../pgtypes.js';
 import * as aggregates from './aggregates.js';
 import * as arrays from './arrays.js';
+import * as buckets from './buckets.js';
 import * as casts from './casts.js';
 import * as comparisons from './comparisons.js';
 import * as conditionals from './conditionals.js';
@@ -54,6 +55,7 @@ const families = {
   ...functions,
   ...formatting,
   ...strings,
+  ...buckets,
   ...aggregates,
   ...arrays,
   ...jsonOps,

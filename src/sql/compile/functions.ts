@@ -134,6 +134,8 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
       return this.formatCall(args, c);
     case 'split_part':
       return this.splitPartCall(args, c);
+    case 'width_bucket':
+      return this.widthBucketCall(args, c);
     case 'length':
     case 'char_length':
     case 'character_length': {

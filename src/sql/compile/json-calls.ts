@@ -31,6 +31,9 @@ export const JSON_CALLS = new Set([
   'jsonb_build_array',
   'json_build_object',
   'json_build_array',
+  'jsonb_set',
+  'jsonb_insert',
+  'jsonb_delete_path',
 ]);
 
 /** The kind letter of a builder argument (json-functions.ts decodes it), or NotLocal. */
@@ -92,6 +95,29 @@ export function jsonCall(this: StatementCompiler, name: string, f: FuncCall, c: 
         derived(`${JsonFn.exists}(${a.sql}, '${mode}', ${k.sql})`, Oid.bool, -1, [a, k]),
         c,
       );
+    }
+    case 'jsonb_set':
+    case 'jsonb_insert':
+    case 'jsonb_delete_path': {
+      // (jsonb, text[] [, jsonb [, bool]]): the path a constant (NULL elements allowed), src/sql/json-mutate.ts.
+      const del = name === 'jsonb_delete_path';
+      if (del ? nodes.length !== 2 : nodes.length < 3 || nodes.length > 4)
+        throw unsupported(`${name}() with ${nodes.length} arguments`);
+      const a = asType(arg(0), Oid.jsonb);
+      const p = textArray(1);
+      const v = del ? undefined : asType(arg(2), Oid.jsonb);
+      const flag = nodes.length === 4 ? asType(arg(3), Oid.bool) : undefined;
+      const mode = del ? 'delete' : name === 'jsonb_set' ? 'set' : 'insert';
+      // create_missing defaults to true, insert_after to false.
+      const flagSql = flag?.sql ?? (name === 'jsonb_set' ? '1' : '0');
+      const kids = [a, p, ...(v ? [v] : []), ...(flag ? [flag] : [])];
+      const e = derived(
+        `${JsonFn.setPath}('${mode}', ${a.sql}, ${p.sql}, ${v?.sql ?? 'NULL'}, ${flagSql})`,
+        Oid.jsonb,
+        -1,
+        kids,
+      );
+      return this.errorCapable(e, c);
     }
     case 'jsonb_extract_path':
     case 'jsonb_extract_path_text':
