@@ -209,6 +209,10 @@ const PROBES: Record<string, Probe[]> = {
   justify_hours: ["SELECT id, justify_hours(took + interval '30 hours') FROM events ORDER BY id"],
   justify_days: ["SELECT id, justify_days(took + interval '45 days') FROM events ORDER BY id"],
   justify_interval: ["SELECT id, justify_interval(took - interval '1 mon') FROM events ORDER BY id"],
+  make_interval: [
+    'SELECT id, make_interval(days => age, mins => id), make_interval(1, 2) FROM users ORDER BY id',
+  ],
+  'make_interval(days => 1)': ['SELECT make_interval(days => 1), make_interval(0, 1, secs := 2.5)'],
   'extract(… FROM interval)': [
     'SELECT id, extract(epoch FROM took), extract(minute FROM took) FROM events ORDER BY id',
   ],

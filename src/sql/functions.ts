@@ -14,6 +14,7 @@ import { registerFloatFunctions } from './float-ops.js';
 import { registerFormattingFunctions } from './formatting-functions.js';
 import { registerJsonFunctions } from './json-functions.js';
 import { registerLateralFunctions } from './lateral-functions.js';
+import { registerMakeIntervalFunctions } from './make-interval.js';
 import {
   dateAddDays,
   dateDiff,
@@ -460,6 +461,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerStringFunctions(db);
   registerFloatFunctions(db);
   registerBucketFunctions(db);
+  registerMakeIntervalFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {
     mappedLower = caseMap.lower;

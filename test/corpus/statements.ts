@@ -16,6 +16,7 @@ import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
 import { JSON_MUTATORS_CORPUS } from './statements-json-mutators.js';
 import { LATERAL_CORPUS } from './statements-lateral.js';
+import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROWS_CORPUS } from './statements-rows.js';
 import { SRF_CORPUS } from './statements-srf.js';
@@ -625,6 +626,7 @@ export const CORPUS: string[] = [
   ...STRINGS_CORPUS,
   ...JSON_MUTATORS_CORPUS,
   ...BUCKETS_CORPUS,
+  ...NAMED_ARGS_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

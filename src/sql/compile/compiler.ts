@@ -25,6 +25,7 @@ import * as functions from './functions.js';
 import * as jsonCalls from './json-calls.js';
 import * as jsonOps from './json-ops.js';
 import * as lateral from './lateral.js';
+import * as makeInterval from './make-interval.js';
 import * as operators from './operators.js';
 import * as orderWindows from './order-windows.js';
 import * as rows from './rows.js';
@@ -56,6 +57,7 @@ const families = {
   ...formatting,
   ...strings,
   ...buckets,
+  ...makeInterval,
   ...aggregates,
   ...arrays,
   ...jsonOps,

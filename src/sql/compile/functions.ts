@@ -10,16 +10,18 @@ import { TIME_FIELDS, TRUNC_FIELDS } from '../timestamp-ops.js';
 import { ARRAY_CALLS } from './arrays.js';
 import type { StatementCompiler } from './compiler.js';
 import { JSON_CALLS } from './json-calls.js';
+import { positionalCall } from './named-args.js';
 import { AGGREGATES, describeNode, ORDERED_AGGREGATES, unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
 import { derived } from './values.js';
 
-export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr {
-  const names = (f.funcname ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): Expr {
+  const names = (call.funcname ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
   if (names.length > 2 || (names.length === 2 && names[0] !== 'pg_catalog')) {
-    throw unsupported(describeNode('FuncCall', f));
+    throw unsupported(describeNode('FuncCall', call));
   }
   const name = names[names.length - 1] as string;
+  const f = positionalCall(name, call);
   if (f.over) return this.windowCall(name, f, c);
   if (ORDERED_AGGREGATES.has(name)) return this.orderedAggregate(name, f, c);
   if (f.agg_filter && !AGGREGATES.has(name)) throw unsupported('FILTER');
@@ -136,6 +138,8 @@ export function funcCall(this: StatementCompiler, f: FuncCall, c: ExprCtx): Expr
       return this.splitPartCall(args, c);
     case 'width_bucket':
       return this.widthBucketCall(args, c);
+    case 'make_interval':
+      return this.makeIntervalCall(args, c);
     case 'length':
     case 'char_length':
     case 'character_length': {
