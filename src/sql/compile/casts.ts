@@ -1,14 +1,16 @@
 /** Casts (`::type`, CAST(... AS type)) between the supported types. */
-import type { TypeCast } from 'libpg-query';
+import type { RowExpr, TypeCast } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
 import { adjustForTypmod, parseInterval } from '../interval.js';
 import { storeInterval } from '../interval-ops.js';
+import { nodeKind } from '../parse.js';
 import { INT_BITS, isIntType, Oid, TYPES } from '../pgtypes.js';
 import { settingFreeArray } from './arrays.js';
 import { resolveTypeName } from './common-type.js';
 import type { StatementCompiler } from './compiler.js';
+import { isRowExpr } from './rows.js';
 import { typeName, unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
 import { constExpr, derived, isTextType, textForm } from './values.js';
@@ -19,6 +21,13 @@ export function typeCast(this: StatementCompiler, t: TypeCast, c: ExprCtx): Expr
   const elem = TYPES.get(target.oid)?.elem;
   if (elem !== undefined && !this.jsonArrays && 'A_ArrayExpr' in t.arg) {
     return this.arrayConstructor(t.arg.A_ArrayExpr.elements ?? [], c, elem);
+  }
+  if (isRowExpr(t.arg) && target.oid === Oid.text && target.typmod === -1) {
+    // record → text is record_out's text: a plain text value wherever it goes.
+    const r = this.rowValue(nodeKind(t.arg)[1] as RowExpr, c);
+    const e = derived(r.sql, Oid.text, -1, [r]);
+    e.coll = 'default';
+    return e;
   }
   const arg = this.expr(t.arg, c);
   const e = this.castTo(arg, target.oid, target.typmod, c);

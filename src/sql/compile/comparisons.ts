@@ -14,6 +14,7 @@ import {
   resolveCollation,
 } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
+import { isRowExpr } from './rows.js';
 import { unnestKind } from './srfs.js';
 import { DETERMINISTIC_COLLATIONS, funcName, operatorName, unsupported } from './support.js';
 import type { Clause, CmpClass, Expr, ExprCtx } from './types.js';
@@ -143,9 +144,16 @@ export function requireCType(
 export function inList(this: StatementCompiler, a: A_Expr, c: ExprCtx): Expr {
   const op = operatorName(a);
   if (op !== '=' && op !== '<>') throw unsupported(`IN with operator ${op ?? '?'}`);
-  const l = this.expr(a.lexpr as Node, c);
   const [rkind, rbody] = nodeKind(a.rexpr as Node);
   if (rkind !== 'List') throw unsupported('IN');
+  if (isRowExpr(a.lexpr)) {
+    // transformAExprIn over rows: the row comparisons ORed (NOT IN: the <> ones ANDed).
+    const parts = ((rbody as { items?: Node[] }).items ?? []).map((n) =>
+      this.rowComparison(op, a.lexpr as Node, n, c),
+    );
+    return derived(`(${parts.map((p) => p.sql).join(op === '=' ? ' OR ' : ' AND ')})`, Oid.bool, -1, parts);
+  }
+  const l = this.expr(a.lexpr as Node, c);
   const items = ((rbody as { items?: Node[] }).items ?? []).map((n) => this.expr(n, c));
   const nonVars = items.filter((i) => !i.localColumn && !hasLocalVars(i));
   let lhs = l;
