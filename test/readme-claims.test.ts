@@ -181,6 +181,9 @@ const PROBES: Record<string, Probe[]> = {
   jsonb_set: [
     "SELECT id, jsonb_set(prefs, '{theme}', '\"dark\"'), jsonb_set(prefs, '{x,y}', '1', false) FROM users WHERE jsonb_typeof(prefs) = 'object' ORDER BY id",
   ],
+  jsonb_set_lax: [
+    "SELECT id, jsonb_set_lax(prefs, '{theme}', NULL, null_value_treatment => 'delete_key'), jsonb_set_lax(prefs, '{x}', NULL, null_value_treatment => 'return_target') FROM users WHERE jsonb_typeof(prefs) = 'object' ORDER BY id",
+  ],
   jsonb_insert: [
     "SELECT id, jsonb_insert(prefs, '{0}', '0'), jsonb_insert(prefs, '{-1}', '1', true) FROM users WHERE jsonb_typeof(prefs) = 'array' ORDER BY id",
   ],

@@ -71,6 +71,8 @@ export const JsonFn = {
    * jsonb_delete_path ('delete').
    */
   setPath: 'outpost_jsonb_set_path',
+  /** `(jsonb, JSON text[], newval, create_if_missing, null_value_treatment)`: jsonb_set_lax. */
+  setLax: 'outpost_jsonb_set_lax',
   /** `(text)`: text::jsonb (jsonb_in at run time). */
   jsonbIn: 'outpost_jsonb_in',
   /** `(text)`: text::json (json_in at run time: validation). */
@@ -253,6 +255,33 @@ export function registerJsonFunctions(db: Database.Database): void {
       mode === 'delete' ? 'delete' : mode === 'set' ? (on ? 'create' : 'replace') : on ? 'after' : 'before';
     const path = JSON.parse(String(p)) as (string | null)[];
     return jsonbText(jsonbSetPath(jsonb(a), path, mode === 'delete' ? null : jsonb(v), op));
+  });
+  db.function(JsonFn.setLax, opts, (a: unknown, p: unknown, v: unknown, flag: unknown, how: unknown) => {
+    // jsonb_set_lax: NULL target, path or flag give NULL; a NULL new value follows the treatment.
+    if (a === null || p === null || flag === null) return null;
+    if (how === null)
+      throw new NotLocal(
+        'null_value_treatment must be "delete_key", "return_target", "use_json_null", or "raise_exception"',
+      );
+    const path = JSON.parse(String(p)) as (string | null)[];
+    const create = flag === 1n || flag === 1;
+    const set = (value: JsonValue): string =>
+      jsonbText(jsonbSetPath(jsonb(a), path, value, create ? 'create' : 'replace'));
+    if (v !== null) return set(jsonb(v));
+    switch (how) {
+      case 'raise_exception':
+        throw new NotLocal('JSON value must not be null');
+      case 'use_json_null':
+        // Postgres hands jsonb_set a JSON null that over some stored values raises
+        // "unknown type of jsonb container" (seen on 15 and 17): forwarded.
+        throw new NotLocal('jsonb_set_lax use_json_null');
+      case 'delete_key':
+        return jsonbText(jsonbSetPath(jsonb(a), path, null, 'delete'));
+      case 'return_target':
+        return a;
+      default:
+        throw new NotLocal('null_value_treatment must be one of the four');
+    }
   });
   db.function(JsonFn.jsonbIn, opts, (a: unknown) =>
     a === null ? null : jsonbInput(String(a), 'jsonb input'),

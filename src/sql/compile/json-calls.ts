@@ -34,6 +34,7 @@ export const JSON_CALLS = new Set([
   'jsonb_set',
   'jsonb_insert',
   'jsonb_delete_path',
+  'jsonb_set_lax',
 ]);
 
 /** The kind letter of a builder argument (json-functions.ts decodes it), or NotLocal. */
@@ -113,6 +114,23 @@ export function jsonCall(this: StatementCompiler, name: string, f: FuncCall, c: 
       const kids = [a, p, ...(v ? [v] : []), ...(flag ? [flag] : [])];
       const e = derived(
         `${JsonFn.setPath}('${mode}', ${a.sql}, ${p.sql}, ${v?.sql ?? 'NULL'}, ${flagSql})`,
+        Oid.jsonb,
+        -1,
+        kids,
+      );
+      return this.errorCapable(e, c);
+    }
+    case 'jsonb_set_lax': {
+      // (jsonb, text[], jsonb [, create_if_missing bool [, null_value_treatment text]]): not strict.
+      if (nodes.length < 3 || nodes.length > 5) throw unsupported(`${name}() with ${nodes.length} arguments`);
+      const a = asType(arg(0), Oid.jsonb);
+      const p = textArray(1);
+      const v = asType(arg(2), Oid.jsonb);
+      const flag = nodes.length >= 4 ? asType(arg(3), Oid.bool) : undefined;
+      const how = nodes.length === 5 ? asType(arg(4), Oid.text) : undefined;
+      const kids = [a, p, v, ...(flag ? [flag] : []), ...(how ? [how] : [])];
+      const e = derived(
+        `${JsonFn.setLax}(${a.sql}, ${p.sql}, ${v.sql}, ${flag?.sql ?? '1'}, ${how?.sql ?? "'use_json_null'"})`,
         Oid.jsonb,
         -1,
         kids,

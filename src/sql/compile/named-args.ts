@@ -30,6 +30,19 @@ const PARAMS: ReadonlyMap<string, { names: string[]; defaults: (Node | undefined
     },
   ],
   [
+    'jsonb_set_lax',
+    {
+      names: ['jsonb_in', 'path', 'replacement', 'create_if_missing', 'null_value_treatment'],
+      defaults: [
+        undefined,
+        undefined,
+        undefined,
+        bool(true),
+        { A_Const: { sval: { sval: 'use_json_null' } } } as Node,
+      ],
+    },
+  ],
+  [
     'jsonb_insert',
     {
       names: ['jsonb_in', 'path', 'replacement', 'insert_after'],
