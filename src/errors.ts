@@ -76,6 +76,34 @@ export class NotLocal extends Error {
 }
 
 /**
+ * An input function's error for a constant's text, worded exactly as this
+ * upstream's Postgres words it (SQLSTATE, message, detail, hint). Postgres
+ * raises it while analysing the statement, before reading any row, so the
+ * compiler may answer with it (src/sql/compile/expressions.ts); everywhere
+ * else it is a NotLocal like any other and the statement is forwarded.
+ */
+export class InputError extends NotLocal {
+  constructor(
+    reason: string,
+    readonly error: Omit<PgErrorFields, 'position' | 'severity'>,
+  ) {
+    super(reason);
+    this.name = 'InputError';
+  }
+}
+
+/**
+ * Thrown by a local route's `run()`: the statement fails here with Postgres's
+ * own error (an InputError with its position), as it would upstream.
+ */
+export class LocalError extends Error {
+  constructor(readonly error: PgError) {
+    super(error.message);
+    this.name = 'LocalError';
+  }
+}
+
+/**
  * A problem at startup the operator must fix (bad flag, unreachable upstream,
  * wal_level). The CLI prints only the message, one line, and exits 1.
  */

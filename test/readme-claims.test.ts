@@ -209,6 +209,13 @@ const PROBES: Record<string, Probe[]> = {
   'interval ± interval': [
     "SELECT id, took + interval '1 day', took - interval '01:00' FROM events WHERE id < 100 ORDER BY took, id",
   ],
+  pg_input_is_valid: [
+    "SELECT pg_input_is_valid('12', 'int4') AS a, pg_input_is_valid('12x', 'int4') AS b, pg_input_is_valid(' 0x1F ', 'bigint') AS c, pg_input_is_valid('2147483648 years', 'interval') AS d",
+  ],
+  pg_input_error_info: [
+    "SELECT * FROM pg_input_error_info('50000', 'int2')",
+    "SELECT message, sql_error_code FROM pg_input_error_info('12', 'bigint')",
+  ],
   justify_hours: ["SELECT id, justify_hours(took + interval '30 hours') FROM events ORDER BY id"],
   justify_days: ["SELECT id, justify_days(took + interval '45 days') FROM events ORDER BY id"],
   justify_interval: ["SELECT id, justify_interval(took - interval '1 mon') FROM events ORDER BY id"],

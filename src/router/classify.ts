@@ -5,7 +5,7 @@
  * compiled text. Every cache is emptied when the catalog version changes.
  */
 import type Database from 'better-sqlite3';
-import { NotLocal } from '../errors.js';
+import { NotLocal, PgError } from '../errors.js';
 import { keyLookupKind } from '../exec/inline.js';
 import { compileSelect } from '../sql/compile.js';
 import { type Literal, normalizeLiterals, replaceLiterals, writeShapeKey } from '../sql/literals.js';
@@ -99,7 +99,12 @@ export abstract class Classifier {
     ) {
       this.writeShapes.set(writeKey, c);
     }
-    if (normalized && c.kind === 'local' && this.templates.get(normalized.key) === undefined) {
+    if (
+      normalized &&
+      c.kind === 'local' &&
+      c.plans.every((p) => p.inputError === undefined) &&
+      this.templates.get(normalized.key) === undefined
+    ) {
       this.templates.set(normalized.key, this.learnTemplate(sql, normalized.literals, c));
     }
     this.cache.set(key, c);
@@ -131,6 +136,8 @@ export abstract class Classifier {
     }
     const [a, b] = variants as [Classified, Classified];
     if (a.kind !== 'local' || b.kind !== 'local') return null;
+    // A sentinel that fails an input function reads as NULL: no template.
+    if ([...a.plans, ...b.plans].some((p) => p.compiled.inputError !== undefined)) return null;
     if (a.plans.length !== actual.plans.length || b.plans.length !== actual.plans.length) return null;
     if (a.disable !== actual.disable || b.disable !== actual.disable) return null;
     const slots: Template['slots'] = [];
@@ -255,6 +262,15 @@ export abstract class Classifier {
         }
         throw err;
       }
+    }
+    const failing = plans.find((p) => p.compiled.inputError !== undefined);
+    if (failing?.compiled.inputError) {
+      const { error, location } = failing.compiled.inputError;
+      // After earlier statements' results (not modelled): upstream answers.
+      if (plans.length > 1) return { kind: 'upstream', reason: error.reason, readOnly: true };
+      // Postgres's position counts characters, from 1; the parser's location is a byte offset.
+      const before = Buffer.from(sql, 'utf8').subarray(0, location).toString('utf8');
+      failing.inputError = new PgError({ ...error.error, position: [...before].length + 1 });
     }
     return { kind: 'local', plans, ...definedDisable(disable) };
   }

@@ -5,7 +5,7 @@
  * an executor process).
  */
 import type Database from 'better-sqlite3';
-import { NotLocal } from '../errors.js';
+import { NotLocal, type PgError } from '../errors.js';
 import { OFFLOAD, Offload } from '../exec/inline.js';
 import type { Job } from '../exec/pool.js';
 import type { PlanJob } from '../exec/protocol.js';
@@ -35,6 +35,8 @@ export interface Plan {
    * inline, `unique` ones (one row at most) without a row budget (see src/exec/inline.ts).
    */
   inline: 'unique' | 'lookup' | false;
+  /** `compiled.inputError` with its position in the query string: the statement's answer (simple protocol). */
+  inputError?: PgError;
 }
 
 export type Classified =

@@ -10,7 +10,7 @@
  * statement does to the session); this one applies them to a session.
  */
 import Database from 'better-sqlite3';
-import { NotLocal } from '../errors.js';
+import { LocalError, NotLocal } from '../errors.js';
 import { INLINE_ROW_BUDGET, OFFLOAD, Offload } from '../exec/inline.js';
 import type { ExecPool } from '../exec/pool.js';
 import type { ReplicaTable } from '../replica/schema.js';
@@ -384,6 +384,8 @@ export class Router extends Classifier implements QueryRouter {
     const problem = this.sessionProblem(session);
     if (problem !== undefined) return { kind: 'upstream', reason: problem };
     const plan = classified.plans[0] as Plan;
+    // Postgres raises it at Parse; the extended path answers at Execute.
+    if (plan.compiled.inputError) return { kind: 'upstream', reason: plan.compiled.inputError.error.reason };
     const ready = this.ready(plan, session);
     if (typeof ready === 'string') return { kind: 'upstream', reason: ready };
     // (The session holds read batches until a pending check is answered.)
@@ -585,6 +587,19 @@ export class Router extends Classifier implements QueryRouter {
         readOnly: true,
         endsIdle: 'from-idle',
         awaitStateCheck: true,
+      };
+    }
+    const failed = prepared[0]?.plan;
+    if (failed?.inputError) {
+      const error = failed.inputError;
+      const reason = failed.compiled.inputError?.error.reason ?? error.message;
+      return {
+        kind: 'local',
+        run(): LocalResult[] {
+          // In a transaction block the error would abort upstream's transaction too: upstream raises it.
+          if (session.txStatus !== 'I') throw new NotLocal(reason);
+          throw new LocalError(error);
+        },
       };
     }
     const reader = this.opts.reader;

@@ -31,7 +31,7 @@
  * and input loop, startup and auth, upstream's replies, local transaction
  * control, and here the ready phase's queries.
  */
-import { errorMessage, NotLocal, PgError, SqlState } from '../errors.js';
+import { errorMessage, LocalError, NotLocal, PgError, SqlState } from '../errors.js';
 import { Offload } from '../exec/inline.js';
 import type { JobOutcome, StreamSink } from '../exec/pool.js';
 import { statementTimer, timeUntilReady } from '../metrics.js';
@@ -296,6 +296,18 @@ export class ClientSession extends TransactionPhase {
           this.log.debug({ statements: results.length }, 'answered locally');
           return;
         } catch (err) {
+          if (err instanceof LocalError) {
+            // Postgres's own error for the statement (a constant's input), outside a transaction block.
+            this.reply.raw(errorResponse(err.error));
+            this.reply.raw(readyForQuery(state.txStatus));
+            this.extended.localQueryAnswered(state.txStatus);
+            state.lastRoute = 'local';
+            this.opts.metrics.statements.inc({ route: 'local' });
+            this.opts.metrics.clientErrors.inc({ class: err.error.code.slice(0, 2) });
+            localTimer();
+            this.log.debug({ code: err.error.code }, 'answered locally with an error');
+            return;
+          }
           if (err instanceof NotLocal) {
             reason = err.reason;
           } else {

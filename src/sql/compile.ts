@@ -2,10 +2,13 @@
  * Postgres AST (libpg-query) → SQLite SQL for the statements Outpost can
  * answer locally. A visitor with one case per node kind: every construct is
  * either translated with semantics identical to Postgres's, or rejected with
- * `NotLocal('<why>')` so the statement is forwarded. Postgres errors are never
+ * `NotLocal('<why>')` so the statement is forwarded. Postgres errors are not
  * imitated: anything Postgres would reject (unknown column, type mismatch,
  * negative LIMIT, division by zero, ...) is forwarded so upstream produces
- * the exact error.
+ * the exact error. The one exception is an input function's error for a
+ * constant (an InputError, worded as Postgres words it): Postgres raises it
+ * while analysing, so once the rest of the statement compiles it is the
+ * statement's answer (`CompiledSelect.inputError`).
  *
  * Every SQLite expression yields its value in the stored form of its Postgres
  * type (docs/architecture.md, "Storage of values"); comparisons and sorts go

@@ -19,7 +19,15 @@ function isoNumber(s: string, at: number, acc: Acc): { val: bigint; fval: number
   const m = NUMBER.exec(rest);
   if (!m) acc.fail('ISO 8601 interval: bad format');
   const v = Number((m as RegExpExecArray)[0]);
-  if (Number.isNaN(v) || v < -1e15 || v > 1e15) acc.fail('ISO 8601 interval: field out of range');
+  // strtod's ERANGE (overflow, and underflow to zero or a subnormal) is a bad format there.
+  const mantissa = (m as RegExpExecArray)[0].replace(/[eE].*$/, '');
+  if (
+    !Number.isFinite(v) ||
+    (v !== 0 && Math.abs(v) < 2.2250738585072014e-308) ||
+    (v === 0 && /[1-9]/.test(mantissa))
+  )
+    acc.fail('ISO 8601 interval: number beyond a double');
+  if (v < -1e15 || v > 1e15) acc.overflow();
   const ipart = v >= 0 ? Math.floor(v) : -Math.floor(-v);
   return { val: BigInt(ipart), fval: v - ipart, end: at + (m as RegExpExecArray)[0].length };
 }

@@ -13,7 +13,7 @@
  * DecodeInterval does) and the all-fields-at-a-limit values 17 reads as
  * infinities. The typmod forms (`interval '1' day`) read under the range.
  */
-import { NotLocal } from '../errors.js';
+import { InputError, NotLocal } from '../errors.js';
 import { iso8601Interval } from './interval-iso.js';
 
 export interface IntervalValue {
@@ -149,6 +149,13 @@ export class Acc {
   days = 0;
   usec = 0n;
 
+  /**
+   * The input text when Postgres's error for it is certain to be the first
+   * one this parse meets (see `exactErrors`): then failures Postgres also
+   * reports are InputErrors worded like interval_in's.
+   */
+  exactText: string | undefined;
+
   constructor(readonly what: string) {}
 
   /** itmin2interval: years and months folded into int32 months. */
@@ -160,10 +167,28 @@ export class Acc {
     throw new NotLocal(`${this.what}: ${why}`);
   }
 
+  /** DTERR_FIELD_OVERFLOW, which interval_in reports as DTERR_INTERVAL_OVERFLOW (22015). */
+  overflow(): never {
+    this.raise(
+      'interval field out of range',
+      '22015',
+      `interval field value out of range: "${this.exactText}"`,
+    );
+  }
+
+  /** DTERR_BAD_FORMAT where interval_in's ISO 8601 retry cannot succeed (22007). */
+  badFormat(why: string): never {
+    this.raise(why, '22007', `invalid input syntax for type interval: "${this.exactText}"`);
+  }
+
+  raise(why: string, code: string, message: string): never {
+    if (this.exactText === undefined) this.fail(why);
+    throw new InputError(`${this.what}: ${why}`, { code, message });
+  }
+
   check(): void {
-    if (!int32(this.years) || !int32(this.months) || !int32(this.days))
-      this.fail('interval field out of range');
-    if (this.usec > INT64_MAX || this.usec < INT64_MIN) this.fail('interval field out of range');
+    if (!int32(this.years) || !int32(this.months) || !int32(this.days)) this.overflow();
+    if (this.usec > INT64_MAX || this.usec < INT64_MIN) this.overflow();
   }
 
   /** AdjustFractMicroseconds. */
@@ -188,13 +213,13 @@ export class Acc {
   /** A unit's integer and fractional parts (DecodeInterval's and DecodeISO8601Interval's Adjust* calls). */
   add(unit: Unit, val: bigint, fval: number): void {
     const small = (v: bigint): number => {
-      if (v > BigInt(INT32_MAX) || v < BigInt(INT32_MIN)) this.fail('interval field out of range');
+      if (v > BigInt(INT32_MAX) || v < BigInt(INT32_MIN)) this.overflow();
       return Number(v);
     };
     /** pg_mul_s32_overflow. */
     const times = (v: number, scale: number): number => {
       const p = v * scale;
-      if (!int32(p)) this.fail('interval field out of range');
+      if (!int32(p)) this.overflow();
       return p;
     };
     const years = (scale: number): void => {
@@ -301,6 +326,7 @@ export function parseInterval(text: string, what: string, range: number = FULL_R
   const rightmost = RANGE_UNITS.get(range);
   if (rightmost === undefined) throw new NotLocal(`${what}: interval range ${range}`);
   const acc = new Acc(what);
+  if (exactErrors(text)) acc.exactText = text;
   // DecodeInterval rejects these as a bad format; interval_in then tries ISO 8601.
   if (text.startsWith('P')) return iso8601Interval(text, acc);
   const tokens: string[] = [];
@@ -377,7 +403,7 @@ export function parseInterval(text: string, what: string, range: number = FULL_R
         if (pendingUnit) acc.fail('year-month with a unit');
         const [, sign, ys, mos] = ym;
         const mo = Number(mos);
-        if (mo >= 12) acc.fail('interval field out of range');
+        if (mo >= 12) acc.overflow();
         let v = BigInt(ys as string) * 12n + BigInt(mo);
         if (sign === '-') v = -v;
         acc.add('month', v, 0);
@@ -400,7 +426,10 @@ export function parseInterval(text: string, what: string, range: number = FULL_R
       }
       pendingUnit = false;
     }
-    if (tmask & fmask) acc.fail('a field given twice');
+    if (tmask & fmask) {
+      if (text.startsWith('P')) acc.fail('a field given twice');
+      acc.badFormat('a field given twice');
+    }
     fmask |= tmask;
   }
   if (pendingUnit || fmask === 0) acc.fail();
@@ -411,13 +440,32 @@ export function parseInterval(text: string, what: string, range: number = FULL_R
       acc.months === INT32_MIN ||
       acc.years === INT32_MIN
     )
-      acc.fail('interval field out of range');
+      acc.overflow();
     acc.usec = -acc.usec;
     acc.days = -acc.days;
     acc.months = -acc.months;
     acc.years = -acc.years;
   }
   return acc.result();
+}
+
+/** A field this parse reads as ParseDateTime splits it (ParseDateTime fails on none of them). */
+const PLAIN_FIELD =
+  /^(?:@|[a-zA-Z]+|[+-]?\d+(?:\.\d+)?[a-zA-Z]*|[+-]?\d+-\d+|[+-]?\d+:\d+(?::\d+)?(?:\.\d+)?)$/;
+
+/**
+ * Whether an error this parse meets is the one interval_in raises: the
+ * text tokenizes without error in ParseDateTime (plain fields only, well
+ * within its field count and work buffer), so DecodeInterval runs and, going
+ * right to left like this parse, fails at the same field; an ISO 8601 text is
+ * one field that DecodeInterval rejects as a bad format, so the ISO parse
+ * runs.
+ */
+function exactErrors(text: string): boolean {
+  if (text.length > 200) return false;
+  if (text.startsWith('P')) return /^P[0-9A-Za-z.:+-]*$/.test(text);
+  const fields = text.split(/[ \t\n\r\f\v]+/).filter((t) => t !== '');
+  return fields.length <= 12 && fields.every((t) => PLAIN_FIELD.test(t));
 }
 
 /** The unit a word names: datebsearch compares the first TOKMAXLEN (10) characters. */
@@ -430,7 +478,7 @@ const UNITS_10 = new Map<string, Unit>([...UNITS].map(([w, u]): [string, Unit] =
 
 export function accResult(acc: Acc): IntervalValue {
   const months = acc.years * 12 + acc.months;
-  if (!int32(months)) acc.fail('interval out of range');
+  if (!int32(months)) acc.raise('interval out of range', '22008', 'interval out of range');
   return { months, days: acc.days, usec: acc.usec };
 }
 

@@ -8,7 +8,7 @@
  * certain; anything else (whitespace, exotic syntax, values Postgres would
  * reject) throws `NotLocal`, so Postgres parses it (or raises its error).
  */
-import { NotLocal } from '../errors.js';
+import { InputError, NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
 import {
   type DateOrder,
@@ -114,14 +114,95 @@ export function intRange(bits: number): [bigint, bigint] {
 export type Stored = bigint | number | string | null;
 
 const INT_TEXT = /^[+-]?\d+$/;
+const INT_NAMES: Record<number, string> = { 16: 'smallint', 32: 'integer', 64: 'bigint' };
+/** C isspace() in the C locale: the only blanks int2in/int4in/int8in skip. */
+const isSpace = (ch: string | undefined): boolean =>
+  ch === ' ' || ch === '\t' || ch === '\n' || ch === '\v' || ch === '\f' || ch === '\r';
 
-/** int2in/int4in/int8in for the plain spellings. */
-export function intInput(text: string, bits: number, what: string): bigint {
-  if (!INT_TEXT.test(text)) throw new NotLocal(`${what}: not a plain integer`);
-  const v = BigInt(text);
-  const [lo, hi] = intRange(bits);
-  if (v < lo || v > hi) throw new NotLocal(`${what}: out of range`);
-  return v;
+/**
+ * int2in/int4in/int8in (pg_strtoint16/32/64). The plain decimal spelling is
+ * read for any upstream; the other forms, and the errors, follow the
+ * upstream's major (`versionNum`, 0 when unknown: not local): 15 skips
+ * blanks around an optionally signed decimal, accumulating negatively so an
+ * overflow fails at once; 16 adds 0x/0o/0b and underscores between digits,
+ * accumulating unsigned with a per-digit guard (so `2147483649x` is a syntax
+ * error there, out of range on 15). Errors are 22P02/22003 as Postgres words
+ * them, quoting the input; non-ASCII text is not local (isspace() on bytes
+ * follows the server's ctype).
+ */
+export function intInput(text: string, bits: number, what: string, versionNum = 0): bigint {
+  const plain = INT_TEXT.test(text);
+  if (plain && text.length < 30) {
+    const v = BigInt(text);
+    const [lo, hi] = intRange(bits);
+    if (v >= lo && v <= hi) return v;
+  }
+  if (versionNum < 150000 && plain) throw new NotLocal(`${what}: out of range`);
+  if (versionNum < 150000 || !/^[\x00-\x7f]*$/.test(text)) throw new NotLocal(`${what}: not a plain integer`);
+  const name = INT_NAMES[bits] as string;
+  const syntax = (): never => {
+    throw new InputError(`${what}: not a plain integer`, {
+      code: '22P02',
+      message: `invalid input syntax for type ${name}: "${text}"`,
+    });
+  };
+  const range = (): never => {
+    throw new InputError(`${what}: out of range`, {
+      code: '22003',
+      message: `value "${text}" is out of range for type ${name}`,
+    });
+  };
+  const limit = 1n << BigInt(bits - 1);
+  let i = 0;
+  while (isSpace(text[i])) i++;
+  let neg = false;
+  if (text[i] === '-') {
+    neg = true;
+    i++;
+  } else if (text[i] === '+') i++;
+  let tmp = 0n;
+  if (versionNum < 160000) {
+    if (!/[0-9]/.test(text[i] ?? '')) syntax();
+    while (/[0-9]/.test(text[i] ?? '')) {
+      tmp = tmp * 10n + BigInt(Number(text[i]));
+      if (tmp > limit) range();
+      i++;
+    }
+    while (isSpace(text[i])) i++;
+    if (i < text.length) syntax();
+    if (!neg && tmp === limit) range();
+    return neg ? -tmp : tmp;
+  }
+  let base = 10n;
+  const prefix = text.slice(i, i + 2).toLowerCase();
+  if (prefix === '0x') base = 16n;
+  else if (prefix === '0o') base = 8n;
+  else if (prefix === '0b') base = 2n;
+  if (base !== 10n) i += 2;
+  const digit = (ch: string | undefined): bigint | undefined => {
+    if (ch === undefined) return undefined;
+    const d = Number.parseInt(ch, 16);
+    return Number.isNaN(d) || BigInt(d) >= base ? undefined : BigInt(d);
+  };
+  const first = i;
+  const guard = limit / base;
+  for (;;) {
+    const d = digit(text[i]);
+    if (d !== undefined) {
+      if (tmp > guard) range();
+      tmp = tmp * base + d;
+      i++;
+    } else if (text[i] === '_') {
+      if (base === 10n && i === first) syntax();
+      i++;
+      if (digit(text[i]) === undefined) syntax();
+    } else break;
+  }
+  if (i === first) syntax();
+  while (isSpace(text[i])) i++;
+  if (i < text.length) syntax();
+  if (neg ? tmp > limit : tmp >= limit) range();
+  return neg ? -tmp : tmp;
 }
 
 const BOOL_WORDS = new Map([
@@ -139,10 +220,77 @@ const BOOL_WORDS = new Map([
   ['0', 0n],
 ]);
 
+/**
+ * boolin (parse_bool_with_len): blanks around a non-empty prefix of true,
+ * false, yes or no, `on`, a prefix of `off` of two letters or more, 1 or 0,
+ * any case; else 22P02 quoting the input (errors from the upstream's major
+ * known, `versionNum`; non-ASCII text is not local).
+ */
+export function boolInput(text: string, what: string, versionNum = 0): bigint {
+  const exact = BOOL_WORDS.get(text.toLowerCase());
+  if (exact !== undefined) return exact;
+  if (versionNum < 150000 || !/^[\x00-\x7f]*$/.test(text)) throw new NotLocal(`${what}: not a plain boolean`);
+  let from = 0;
+  let to = text.length;
+  while (isSpace(text[from])) from++;
+  while (to > from && isSpace(text[to - 1])) to--;
+  const w = text.slice(from, to).toLowerCase();
+  const prefixOf = (word: string, min = 1): boolean => w.length >= min && word.startsWith(w);
+  if (prefixOf('true') || prefixOf('yes') || w === 'on' || w === '1') return 1n;
+  if (prefixOf('false') || prefixOf('no') || prefixOf('off', 2) || w === '0') return 0n;
+  throw new InputError(`${what}: not a plain boolean`, {
+    code: '22P02',
+    message: `invalid input syntax for type boolean: "${text}"`,
+  });
+}
+
 const FLOAT_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const FLOAT_PREFIX = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/;
+
+/**
+ * float8in (float8in_internal) for decimal text: blanks around it; an
+ * overflow, or an underflow to zero, is 22003 quoting the number strtod
+ * read (checked before trailing text), anything else 22P02 quoting the
+ * input. Hexadecimal, `nan(…)` and spelled infinities with blanks, which
+ * strtod also reads, are not local; so are the errors when the upstream's
+ * major is unknown.
+ */
+function float8Unusual(text: string, what: string, versionNum: number): number | string {
+  if (versionNum < 150000 || !/^[\x00-\x7f]*$/.test(text)) {
+    throw new NotLocal(`${what}: ${FLOAT_TEXT.test(text) ? 'out of range' : 'not a plain float'}`);
+  }
+  const syntax = (): never => {
+    throw new InputError(`${what}: not a plain float`, {
+      code: '22P02',
+      message: `invalid input syntax for type double precision: "${text}"`,
+    });
+  };
+  let i = 0;
+  while (isSpace(text[i])) i++;
+  const rest = text.slice(i);
+  if (rest === '') syntax();
+  const m = FLOAT_PREFIX.exec(rest);
+  if (!m) {
+    if (/^[+-]?(?:i|n)/i.test(rest)) throw new NotLocal(`${what}: not a plain float`);
+    syntax();
+  }
+  const num = (m as RegExpExecArray)[0];
+  if (/^[+-]?0[xX]/.test(rest)) throw new NotLocal(`${what}: hexadecimal float`);
+  const n = Number(num);
+  if (!Number.isFinite(n) || (n === 0 && /[1-9]/.test(num.replace(/[eE].*$/, '')))) {
+    throw new InputError(`${what}: out of range`, {
+      code: '22003',
+      message: `"${num}" is out of range for type double precision`,
+    });
+  }
+  let j = num.length;
+  while (isSpace(rest[j])) j++;
+  if (j < rest.length) syntax();
+  return n === 0 && Object.is(n, -0) ? '-0' : n;
+}
 
 /** float8in: REAL, or TEXT 'NaN' / '-0' (the storage contract). */
-export function float8Input(input: string, what: string): number | string {
+export function float8Input(input: string, what: string, versionNum = 0): number | string {
   // float8in skips the spaces C's isspace() knows before and after the number.
   const text = input.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
   const lower = text.toLowerCase();
@@ -150,12 +298,12 @@ export function float8Input(input: string, what: string): number | string {
   if (lower === 'infinity' || lower === '+infinity' || lower === 'inf' || lower === '+inf')
     return Number.POSITIVE_INFINITY;
   if (lower === '-infinity' || lower === '-inf') return Number.NEGATIVE_INFINITY;
-  if (!FLOAT_TEXT.test(text)) throw new NotLocal(`${what}: not a plain float`);
+  if (!FLOAT_TEXT.test(text)) return float8Unusual(input, what, versionNum);
   const n = Number(text);
   // Overflow and underflow to zero are errors in float8in.
-  if (!Number.isFinite(n)) throw new NotLocal(`${what}: out of range`);
+  if (!Number.isFinite(n)) return float8Unusual(input, what, versionNum);
   if (n === 0) {
-    if (/[1-9]/.test(text.replace(/[eE].*$/, ''))) throw new NotLocal(`${what}: out of range`);
+    if (/[1-9]/.test(text.replace(/[eE].*$/, ''))) return float8Unusual(input, what, versionNum);
     return Object.is(n, -0) ? '-0' : 0;
   }
   return n;
@@ -288,23 +436,20 @@ export function uuidInput(text: string, what: string): string {
 }
 
 /** The input function of `type` (no typmod): Postgres text → stored form, or NotLocal. */
-export function inputValue(type: number, text: string, what: string): Stored {
+export function inputValue(type: number, text: string, what: string, versionNum = 0): Stored {
   switch (type) {
     case Oid.int2:
     case Oid.int4:
     case Oid.int8:
-      return intInput(text, INT_BITS[type] as number, what);
-    case Oid.bool: {
-      const v = BOOL_WORDS.get(text.toLowerCase());
-      if (v === undefined) throw new NotLocal(`${what}: not a plain boolean`);
-      return v;
-    }
+      return intInput(text, INT_BITS[type] as number, what, versionNum);
+    case Oid.bool:
+      return boolInput(text, what, versionNum);
     case Oid.text:
     case Oid.varchar:
     case Oid.bpchar:
       return text;
     case Oid.float8:
-      return float8Input(text, what);
+      return float8Input(text, what, versionNum);
     case Oid.float4:
       return float4Input(text, what);
     case Oid.numeric:

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { NotLocal } from '../../src/errors.js';
+import { LocalError, NotLocal, type PgError } from '../../src/errors.js';
 import { Router } from '../../src/router/router.js';
 import type { LocalResult } from '../../src/router/types.js';
 import type { SessionState } from '../../src/session.js';
@@ -98,8 +98,11 @@ export { compareResult };
 export type Outcome =
   | { kind: 'local' }
   | { kind: 'forwarded'; reason: string }
-  /** Postgres raised an error and the local path did not answer (forwarded or failed too). */
-  | { kind: 'pg-error'; message: string };
+  /**
+   * Postgres raised an error and the local path did not answer (forwarded or
+   * failed too), or (`local`) raised the identical error itself.
+   */
+  | { kind: 'pg-error'; message: string; local?: true };
 
 async function remoteQuery(
   client: pg.Client,
@@ -153,6 +156,18 @@ async function remoteDeclared(
   }
 }
 
+/** What a client sees of an error (node-postgres's DatabaseError fields; position as a string). */
+export function errorFields(err: unknown): Record<string, string | undefined> {
+  const e = err as { code?: string; message?: string; detail?: string; hint?: string; position?: unknown };
+  return {
+    code: e.code,
+    message: e.message,
+    detail: e.detail,
+    hint: e.hint,
+    position: e.position === undefined ? undefined : String(e.position),
+  };
+}
+
 /**
  * Simple protocol: route locally and run on Postgres. A local answer must equal
  * Postgres's; a local answer where Postgres errors is a failure.
@@ -164,6 +179,7 @@ export async function differ(c: Corpus, sql: string, unordered: boolean): Promis
   c.session.stateCheck = undefined;
   const route = c.router.route(sql, c.session);
   let local: LocalResult | undefined;
+  let localError: PgError | undefined;
   let reason = '';
   if (route.kind === 'local') {
     try {
@@ -171,16 +187,22 @@ export async function differ(c: Corpus, sql: string, unordered: boolean): Promis
       assert.equal(results.length, 1, `one result for ${sql}`);
       local = results[0];
     } catch (err) {
-      if (!(err instanceof NotLocal)) throw err;
-      reason = `run: ${err.reason}`;
+      if (err instanceof LocalError) localError = err.error;
+      else if (!(err instanceof NotLocal)) throw err;
+      else reason = `run: ${err.reason}`;
     }
   } else if (route.kind === 'upstream') reason = route.reason;
   else reason = route.kind;
   const remote = await remoteQuery(c.client, sql);
   if (remote instanceof Error) {
     assert.equal(local, undefined, `local answer where Postgres raised "${remote.message}": ${sql}`);
+    if (localError) {
+      assert.deepEqual(errorFields(localError), errorFields(remote), `local error differs: ${sql}`);
+      return { kind: 'pg-error', message: remote.message, local: true };
+    }
     return { kind: 'pg-error', message: remote.message };
   }
+  assert.equal(localError, undefined, `local error "${localError?.message}" where Postgres answered: ${sql}`);
   if (!local) return { kind: 'forwarded', reason };
   compareResult(sql, local, remote, unordered);
   return { kind: 'local' };

@@ -22,6 +22,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { connectThrough, type OutpostProcess, startOutpost } from '../helpers/outpost.js';
 import { type PostgresInstance, startPostgres } from '../helpers/postgres.js';
 import { rawTypes } from '../helpers/replica-fixture.js';
+import { errorFields } from './harness.js';
 
 export interface RegressStatement {
   id: string;
@@ -147,6 +148,8 @@ interface Answer {
   fields?: { name: string; typeOid: number }[];
   rows?: (string | null)[][];
   code?: string;
+  /** The error as a client sees it (SQLSTATE, message, detail, hint, position). */
+  error?: string;
 }
 
 async function answer(client: pg.Client, sql: string): Promise<Answer> {
@@ -160,7 +163,10 @@ async function answer(client: pg.Client, sql: string): Promise<Answer> {
       rows: last?.rows ?? [],
     };
   } catch (err) {
-    return { code: (err as { code?: string }).code ?? `no SQLSTATE: ${(err as Error).message}` };
+    return {
+      code: (err as { code?: string }).code ?? `no SQLSTATE: ${(err as Error).message}`,
+      error: JSON.stringify(errorFields(err)),
+    };
   }
 }
 
@@ -256,6 +262,11 @@ export async function runRegress(env: RegressEnv, statements: RegressStatement[]
       if (expected.code !== got.code) {
         report.differences.push(
           `${what}\n    SQLSTATE upstream ${expected.code ?? 'none'}, Outpost ${got.code ?? 'none'}`,
+        );
+      } else if (expected.error !== got.error) {
+        // Forwarded errors are upstream's own; a local one must be worded the same.
+        report.differences.push(
+          `${what}\n    error upstream ${expected.error}\n    error Outpost  ${got.error}`,
         );
       }
       continue;

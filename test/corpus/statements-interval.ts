@@ -19,6 +19,17 @@ export const INTERVAL_CORPUS: string[] = [
   `!SELECT interval '1-12'`,
   `!SELECT interval ''`,
   `!SELECT interval '9223372036854775807 microseconds 1 second'`,
+  // interval_in's errors, raised locally with Postgres's SQLSTATE, message and position.
+  `!SELECT interval '2147483648 years'`,
+  `!SELECT 1 AS a, '-2147483649 days'::interval AS b`,
+  `!SELECT interval '9223372036855 seconds 1 day'`,
+  `!SELECT interval '1 day 1 day' AS twice`,
+  `!SELECT interval '178956971 years'`,
+  `!SELECT interval 'P2147483648'`,
+  `!SELECT interval 'PT-2562047789H'`,
+  `!SELECT interval '1 year 2147483648 months'`,
+  `!SELECT id FROM events WHERE took > interval '2147483647 years 1 year'`,
+  `!SELECT 'é' AS e, interval '3000000000 days'`,
   // Comparisons, order, min/max, arithmetic, justify_*, extract (src/sql/interval-ops.ts).
   `SELECT id, took FROM events WHERE took > interval '1 hour' ORDER BY took, id`,
   `SELECT id, took FROM events WHERE took <= interval '01:30:00' AND took <> interval '1 day' ORDER BY took DESC, id`,

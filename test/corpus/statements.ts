@@ -512,6 +512,28 @@ const ENUMS: string[] = [
  * Statements Postgres rejects (prefix `!`): the local path must never answer
  * them (it forwards, and upstream raises the error).
  */
+/** Integer input forms: blanks and signs everywhere, 0x/0o/0b and underscores from 16 on. */
+const INT_INPUT: string[] = [
+  "SELECT '  12  '::int4 AS a, '+7'::int2 AS b, E'\\t-9223372036854775808\\n'::int8 AS c, int4 ' -0 ' AS d",
+  "SELECT id FROM users WHERE age = ' 30' ORDER BY id",
+  "!<16 SELECT '0x1F'::int4 AS a, '0o17'::int2 AS b, '-0b101'::int8 AS c, '1_000_000'::int4 AS d, '0x_1A'::int8 AS e",
+  "!<16 SELECT '-0x80000000'::int4 AS a, '0X7FFF'::int2 AS b",
+  "!<16 SELECT pg_input_is_valid('34', 'int2') AS a, pg_input_is_valid('50000', 'smallint') AS b, pg_input_is_valid('asdf', 'integer') AS c, pg_input_is_valid(' -9223372036854775808 ', 'int8') AS d",
+  // boolin and float8in: blanks and prefixes, and their errors (raised locally).
+  "SELECT ' TRU '::bool AS a, 'of'::bool AS b, 'Y'::bool AS c, bool ' 0' AS d, ' -1.5e3 '::float8 AS e, float8 ' .5' AS f",
+  "!SELECT 'o'::bool",
+  "!SELECT 'truex'::bool",
+  "!SELECT '1e400x'::float8",
+  "!SELECT ' 1e-400'::float8",
+  "!SELECT '1.5 x'::float8",
+  "!SELECT ''::float8",
+  "!<16 SELECT * FROM pg_input_error_info('50000', 'int2')",
+  "!<16 SELECT message, sql_error_code FROM pg_input_error_info('0x', 'int8') e",
+  "!<16 SELECT * FROM pg_input_error_info('12', 'integer')",
+  "!<16 SELECT e.* FROM pg_input_error_info('2147483648 years', 'interval') AS e, pg_input_error_info('1 day 1 day', 'interval') AS f",
+  "!<16 SELECT pg_input_is_valid('1.5 weeks', 'interval') AS a, pg_input_is_valid('1 day 1 day', 'interval') AS b, pg_input_is_valid('178956971 years', 'interval') AS c",
+];
+
 const ERRORS: string[] = [
   '!SELECT c.id, (SELECT p.name FROM products p WHERE p.category_id = c.id) FROM categories c ORDER BY c.id',
   '!SELECT id, 100 / (age - age) FROM users ORDER BY id',
@@ -529,6 +551,17 @@ const ERRORS: string[] = [
   '!SELECT id FROM users ORDER BY 5',
   '!SELECT id, count(*) FROM users',
   '!SELECT id FROM users LIMIT -1',
+  // int2in/int4in/int8in errors, raised locally as Postgres words them (15 and 16+ differ).
+  "!SELECT id FROM users WHERE age = '12x'",
+  "!SELECT id FROM users WHERE age = ' 99999999999 '",
+  "!SELECT '2147483649x'::int4 AS v",
+  "!SELECT '32768'::int2 AS v",
+  "!SELECT int8 '9223372036854775808' AS v",
+  "!SELECT '- 1'::int4 AS v",
+  "!SELECT '1__0'::int4 AS v",
+  "!SELECT '_1'::int8 AS v",
+  "!SELECT '0x'::int4 AS v",
+  "!SELECT '0x80000000'::int4 AS v",
   "!SELECT id, ship_date - date '2024-01-01' AS days FROM orders WHERE ship_date IS NOT NULL AND id < 100 ORDER BY id",
   '!SELECT id, birth + 2147483647 FROM users ORDER BY id',
   "!SELECT string_agg(name, ',' ORDER BY id), sum(age * age) FROM users",
@@ -631,6 +664,7 @@ export const CORPUS: string[] = [
   ...ADMIN,
   ...REPORTS,
   ...ANALYTICS,
+  ...INT_INPUT,
   ...ERRORS,
   ...ENUMS,
   ...perTable(),

@@ -3,7 +3,7 @@ import type { RowExpr, TypeCast } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
-import { adjustForTypmod, parseInterval } from '../interval.js';
+import { adjustForTypmod, type IntervalValue, parseInterval } from '../interval.js';
 import { storeInterval } from '../interval-ops.js';
 import { nodeKind } from '../parse.js';
 import { INT_BITS, isIntType, Oid, TYPES } from '../pgtypes.js';
@@ -103,7 +103,14 @@ export function intervalTypmodCast(this: StatementCompiler, arg: Expr, typmod: n
   if (u?.kind === 'literal') {
     if (/^\s*[+-]?infinity\s*$/i.test(u.text)) throw new NotLocal('infinite interval with a typmod');
     const what = 'interval constant';
-    const v = adjustForTypmod(parseInterval(u.text, what, (typmod >> 16) & 0x7fff), typmod, what);
+    let parsed: IntervalValue;
+    try {
+      parsed = parseInterval(u.text, what, (typmod >> 16) & 0x7fff);
+    } catch (err) {
+      this.inputFailed(err, u.location);
+      return { ...constExpr('NULL', Oid.interval), typmod };
+    }
+    const v = adjustForTypmod(parsed, typmod, what);
     return { ...constExpr(this.bindValue(storeInterval(v)), Oid.interval), typmod };
   }
   if (u?.kind === 'null') return { ...constExpr('NULL', Oid.interval), typmod };

@@ -6,7 +6,7 @@
  * recurse into any other.
  */
 import type { Node, SelectStmt } from 'libpg-query';
-import { NotLocal } from '../../errors.js';
+import { InputError, NotLocal } from '../../errors.js';
 import type { ReplicaTable } from '../../replica/schema.js';
 import { nodeKind } from '../parse.js';
 import { Oid, type Stored, TYPES } from '../pgtypes.js';
@@ -88,6 +88,8 @@ export class StatementCompiler {
   readonly enums = new Map<number, Expr>();
   /** Parameters typed as an enum (index → an Expr of the enum type): enum_in accepts exactly its labels. */
   readonly paramEnums = new Map<number, Expr>();
+  /** Input errors of constants (see `CompiledSelect.inputError`), in the order met. */
+  readonly inputErrors: { error: InputError; location: number }[] = [];
 
   constructor(
     readonly ctx: CompileContext,
@@ -108,7 +110,11 @@ export class StatementCompiler {
       if (t === 0) throw new NotLocal(`could not determine data type of parameter $${i + 1}`);
       this.paramInputCheck(t, i);
     }
+    // Which of two failing constants Postgres meets first is not modelled.
+    const [inputError, second] = this.inputErrors;
+    if (second !== undefined) throw new NotLocal(inputError?.error.reason ?? second.error.reason);
     return {
+      ...(inputError !== undefined ? { inputError } : {}),
       sql,
       binds: this.binds,
       outputs: result.outs.map((o, i) => {
@@ -163,6 +169,17 @@ export class StatementCompiler {
     ) {
       throw new NotLocal(`parameter $${index + 1} of type ${info?.name ?? type}`);
     }
+  }
+
+  /**
+   * A constant's input function failed: rethrow unless it is an error
+   * Postgres raises exactly so at a literal whose position is known, which
+   * is remembered (the constant reads as NULL meanwhile).
+   */
+  inputFailed(err: unknown, location: number | undefined): null {
+    if (!(err instanceof InputError) || location === undefined) throw err;
+    this.inputErrors.push({ error: err, location });
+    return null;
   }
 
   /** Bind a constant; equal constants share one name, so equal expressions compile to equal SQL. */

@@ -28,6 +28,7 @@ import {
   isIntType,
   numericInput,
   Oid,
+  type Stored,
   TYPES,
   timestamptzInputAt,
   timestamptzNeedsZone,
@@ -117,7 +118,11 @@ export function constant(this: StatementCompiler, c: A_Const): Expr {
   if (c.boolval !== undefined) return constExpr(c.boolval.boolval === true ? '1' : '0', Oid.bool);
   if (c.sval !== undefined) {
     const text = c.sval.sval ?? '';
-    return unknownExpr(`'${text.replace(/'/g, "''")}'`, { kind: 'literal', text });
+    return unknownExpr(`'${text.replace(/'/g, "''")}'`, {
+      kind: 'literal',
+      text,
+      ...(c.location !== undefined ? { location: c.location } : {}),
+    });
   }
   throw unsupported('bit string constant');
 }
@@ -200,8 +205,18 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
     this.binds[name] = { kind: 'datestyled', type, text: u.text };
     out = constExpr(`@${name}`, type);
   } else {
-    const value = inputValue(type, u.text, `${typeName(type)} constant`);
-    out = constExpr(type === Oid.bool ? (value === 1n ? '1' : '0') : this.bindValue(value), type);
+    let value: Stored;
+    try {
+      value = inputValue(type, u.text, `${typeName(type)} constant`, this.ctx.serverVersionNum ?? 0);
+    } catch (err) {
+      // Postgres raises it at the literal while analysing: go on with NULL to
+      // learn whether the rest of the statement is local (compiler.ts).
+      value = this.inputFailed(err, u.location);
+    }
+    out = constExpr(
+      type === Oid.bool ? (value === 1n ? '1' : value === 0n ? '0' : 'NULL') : this.bindValue(value),
+      type,
+    );
   }
   if (isTextType(type)) out.coll = 'default';
   return out;

@@ -1,11 +1,11 @@
 /** Function calls: which scalar functions are local, and dispatch to aggregates and window functions. */
 import type { FuncCall } from 'libpg-query';
-import { NotLocal } from '../../errors.js';
+import { InputError, NotLocal } from '../../errors.js';
 import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
 import { INTERVAL_UNITS } from '../interval.js';
 import { INTERVAL_FIELDS } from '../interval-ops.js';
-import { DATE_FIELDS, isIntType, Oid } from '../pgtypes.js';
+import { DATE_FIELDS, inputValue, isIntType, Oid } from '../pgtypes.js';
 import { TIME_FIELDS, TRUNC_FIELDS } from '../timestamp-ops.js';
 import { ARRAY_CALLS } from './arrays.js';
 import type { StatementCompiler } from './compiler.js';
@@ -13,7 +13,7 @@ import { JSON_CALLS } from './json-calls.js';
 import { positionalCall } from './named-args.js';
 import { AGGREGATES, describeNode, ORDERED_AGGREGATES, unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
-import { derived } from './values.js';
+import { constExpr, derived } from './values.js';
 
 export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): Expr {
   const names = (call.funcname ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
@@ -48,6 +48,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
     return t;
   };
   switch (name) {
+    case 'pg_input_is_valid':
+      return this.inputIsValid(args);
     case 'lower':
     case 'upper': {
       const a = textArg();
@@ -151,5 +153,52 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
       if (json) return json;
       throw unsupported(describeNode('FuncCall', f));
     }
+  }
+}
+
+/** Type names pg_input_is_valid() reads (parseTypeString) whose input function is reproduced exactly. */
+const INPUT_TYPES: ReadonlyMap<string, number> = new Map([
+  ['int2', Oid.int2],
+  ['smallint', Oid.int2],
+  ['int4', Oid.int4],
+  ['int', Oid.int4],
+  ['integer', Oid.int4],
+  ['int8', Oid.int8],
+  ['bigint', Oid.int8],
+  ['interval', Oid.interval],
+]);
+
+/**
+ * pg_input_is_valid(text, type) of two literals (Postgres 16+, gated in
+ * version-gates.ts): true when the input function accepts the text, false
+ * when it raises one of the errors it words exactly (an InputError); any
+ * other doubt forwards.
+ */
+export function inputIsValid(this: StatementCompiler, args: Expr[]): Expr {
+  return constExpr(this.inputErrorOf(args, 'pg_input_is_valid') === undefined ? '1' : '0', Oid.bool);
+}
+
+/**
+ * The error the input function of type `args[1]` raises for the text
+ * `args[0]` (two literals), undefined when it accepts it; NotLocal when
+ * either is not certain. pg_input_is_valid and pg_input_error_info.
+ */
+export function inputErrorOf(
+  this: StatementCompiler,
+  args: Expr[],
+  name: string,
+): InputError['error'] | undefined {
+  const [v, t] = args;
+  if (args.length !== 2 || v?.unknown?.kind !== 'literal' || t?.unknown?.kind !== 'literal') {
+    throw unsupported(`${name}() of other than two literals`);
+  }
+  const type = INPUT_TYPES.get(t.unknown.text);
+  if (type === undefined) throw new NotLocal(`${name}() for type ${t.unknown.text.slice(0, 40)}`);
+  try {
+    inputValue(type, v.unknown.text, `${name}()`, this.ctx.serverVersionNum ?? 0);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    return err.error;
   }
 }

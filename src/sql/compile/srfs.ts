@@ -125,6 +125,21 @@ export function setReturningCall(
       cols = [{ name, type, col: 'v' }];
       break;
     }
+    case 'pg_input_error_info': {
+      // One row: the error the input function would raise softly (all NULL when the text is valid).
+      const e = this.inputErrorOf(rawArgs, name);
+      const text = (v: string | undefined): string => this.bindValue(v ?? null);
+      call = `(SELECT ${text(e?.message)} AS m, ${text(e?.detail)} AS d, ${text(e?.hint)} AS h, ${text(e?.code)} AS c, 1 AS o)`;
+      cols = [
+        { name: 'message', type: Oid.text, col: 'm' },
+        { name: 'detail', type: Oid.text, col: 'd' },
+        { name: 'hint', type: Oid.text, col: 'h' },
+        { name: 'sql_error_code', type: Oid.text, col: 'c' },
+      ];
+      scalar = false;
+      coll = 'default';
+      break;
+    }
     default:
       throw unsupported(`function call ${name}() in FROM`);
   }

@@ -1,5 +1,6 @@
 /** Shared shapes of the compiler: the public compile API and the intermediate expression and FROM-item records. */
 import type { Node } from 'libpg-query';
+import type { InputError } from '../../errors.js';
 import type { ReplicaTable } from '../../replica/schema.js';
 import type { NamedWindows } from '../named-windows.js';
 import type { Stored } from '../pgtypes.js';
@@ -111,6 +112,13 @@ export interface CompiledSelect {
   prechecks: string[];
   /** A relation name was resolved through search_path. */
   unqualified: boolean;
+  /**
+   * The statement fails while Postgres analyses it: a constant's input
+   * function raises this error at the literal (byte offset `location`). The
+   * rest of the statement compiled, the constant as NULL, so no other error
+   * of the analysis comes first. `sql` is then not to be run.
+   */
+  inputError?: { error: InputError; location: number };
 }
 
 export interface Origin {
@@ -119,9 +127,8 @@ export interface Origin {
 }
 
 export type UnknownSrc =
-  | { kind: 'literal'; text: string }
-  | { kind: 'null' }
-  | { kind: 'param'; index: number };
+  /** `location`: the literal's byte offset in the query string (an input error's position). */
+  { kind: 'literal'; text: string; location?: number } | { kind: 'null' } | { kind: 'param'; index: number };
 
 export interface Expr {
   /** SQLite expression yielding the stored form of the value. */
