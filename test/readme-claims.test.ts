@@ -72,6 +72,16 @@ const PROBES: Record<string, Probe[]> = {
   'FILTER (WHERE …)': ['SELECT count(*) FILTER (WHERE active), sum(age) FILTER (WHERE age > 30) FROM users'],
   'GROUP BY': ['SELECT country, count(*) FROM users GROUP BY country ORDER BY country NULLS FIRST'],
   HAVING: ['SELECT country, count(*) FROM users GROUP BY country HAVING count(*) > 1 ORDER BY country'],
+  'GROUPING SETS': [
+    'SELECT country, active, count(*) FROM users GROUP BY GROUPING SETS ((country, active), (country), ()) ORDER BY 1, 2, 3',
+  ],
+  ROLLUP: [
+    'SELECT country, sum(age) FROM users GROUP BY ROLLUP (country) ORDER BY GROUPING(country), country NULLS FIRST',
+  ],
+  CUBE: ['SELECT active, country, count(*) FROM users GROUP BY CUBE (active, country) ORDER BY 1, 2, 3'],
+  'GROUPING()': [
+    'SELECT country, GROUPING(country), count(*) FROM users GROUP BY ROLLUP (country) ORDER BY 2, 1',
+  ],
   row_number: ['SELECT id, row_number() OVER (ORDER BY id) FROM users ORDER BY id'],
   rank: ['SELECT id, rank() OVER (ORDER BY country) FROM users ORDER BY id'],
   dense_rank: ['SELECT id, dense_rank() OVER (ORDER BY country) FROM users ORDER BY id'],
@@ -83,7 +93,10 @@ const PROBES: Record<string, Probe[]> = {
   OVER: ['SELECT id, sum(age) OVER (PARTITION BY country ORDER BY id) FROM users ORDER BY id'],
   DISTINCT: ['SELECT DISTINCT country FROM users ORDER BY country'],
   'DISTINCT ON': ['SELECT DISTINCT ON (country) country, id FROM users ORDER BY country, id'],
-  'ORDER BY': ['SELECT id, age FROM users ORDER BY age DESC, id'],
+  'ORDER BY': [
+    'SELECT id, age FROM users ORDER BY age DESC, id',
+    'SELECT min(age ORDER BY name), sum(karma ORDER BY id DESC) FROM users',
+  ],
   LIMIT: ['SELECT id FROM users ORDER BY id LIMIT 3'],
   OFFSET: ['SELECT id FROM users ORDER BY id LIMIT 3 OFFSET 2'],
   UNION: ['SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1'],

@@ -27,6 +27,7 @@ export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c:
           coll: a.coll,
         }
       : a;
+  if (f.agg_order && f.agg_order.length > 0) this.ignoredAggOrder(f, inner);
   if (f.agg_star) {
     if (name !== 'count' || (f.args?.length ?? 0) > 0) throw unsupported(`${name}(*)`);
     return aggExpr(filter ? `count(${filtered(constExpr('1', Oid.int4)).sql})` : 'count(*)', Oid.int8);
@@ -115,6 +116,33 @@ export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c:
       }
       throw new NotLocal(`${name}() of ${a.typeName}`);
     }
+  }
+}
+
+/**
+ * `count/sum/avg/min/max(x ORDER BY k)`: these aggregates' results do not
+ * depend on their input order for the types compiled here (integer and
+ * numeric sums are exact), so the ORDER BY only has to be valid: keys of
+ * sortable types that raise no error (Postgres sorts, so evaluates, every
+ * key). With DISTINCT Postgres requires the keys among the arguments
+ * (42P10): forwarded.
+ */
+export function ignoredAggOrder(this: StatementCompiler, f: FuncCall, inner: ExprCtx): void {
+  if (f.agg_distinct) throw unsupported('DISTINCT aggregate with ORDER BY');
+  for (const item of f.agg_order ?? []) {
+    const [kind] = nodeKind(item);
+    if (kind !== 'SortBy') throw unsupported(kind);
+    const sb = (item as { SortBy: SortBy }).SortBy;
+    if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
+      throw unsupported('ORDER BY USING');
+    const e = this.expr(sb.node as Node, inner);
+    if (e.unknown) throw new NotLocal('aggregate ORDER BY a constant of unknown type');
+    if (e.agg) throw new NotLocal('aggregate function calls cannot be nested');
+    if (e.errorProne) throw new NotLocal('aggregate ORDER BY an expression that may raise an error');
+    // A key of outer columns only could move the aggregate to the outer query (with a constant argument).
+    if (!e.constant && !hasLocalVars(e)) throw unsupported('aggregate ORDER BY an outer query column');
+    // Throws NotLocal for a type without a reproduced ordering (Postgres may reject it: 42883).
+    sortClass(e, this.ctx);
   }
 }
 

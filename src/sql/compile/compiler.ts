@@ -22,6 +22,7 @@ import * as floats from './floats.js';
 import * as formatting from './formatting.js';
 import * as fromItems from './from-items.js';
 import * as functions from './functions.js';
+import * as groupingSets from './grouping-sets.js';
 import * as jsonCalls from './json-calls.js';
 import * as jsonOps from './json-ops.js';
 import * as lateral from './lateral.js';
@@ -39,6 +40,10 @@ import type { BindSource, CompileContext, CompiledSelect, CompileOptions, CteSco
 /** Every construct family's cases, installed as methods of StatementCompiler. */
 const families = {
   ...statement,
+  groupingSetsSelect: groupingSets.groupingSetsSelect,
+  groupingNull: groupingSets.groupingNull,
+  groupingFunc: groupingSets.groupingFunc,
+  groupingSetsPlannerCheck: groupingSets.groupingSetsPlannerCheck,
   ...ctes,
   ...setOperations,
   ...fromItems,

@@ -52,6 +52,11 @@ import type { Expr, ExprCtx, Out, UnknownSrc } from './types.js';
 import { colName, constExpr, derived, isTextType, retype, unknownExpr } from './values.js';
 
 export function expr(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
+  const e = this.exprNode(node, c);
+  return c.level.groupingSet ? this.groupingNull(e, c) : e;
+}
+
+export function exprNode(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
   const [kind, body] = nodeKind(node);
   switch (kind) {
     case 'ColumnRef': {
@@ -85,6 +90,8 @@ export function expr(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
       return this.subLink(body as SubLink, c);
     case 'MinMaxExpr':
       return this.minMax(body as MinMaxExpr, c);
+    case 'GroupingFunc':
+      return this.groupingFunc(body as { args?: Node[] }, c);
     case 'A_Indirection': {
       const ind = body as { arg?: Node; indirection?: Node[] };
       const arg = ind.arg ? this.expr(ind.arg, c) : undefined;

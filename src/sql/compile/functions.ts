@@ -25,9 +25,9 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   if (f.over) return this.windowCall(name, f, c);
   if (ORDERED_AGGREGATES.has(name)) return this.orderedAggregate(name, f, c);
   if (f.agg_filter && !AGGREGATES.has(name)) throw unsupported('FILTER');
-  if (f.agg_order && f.agg_order.length > 0) throw unsupported('ORDER BY in aggregate');
   if (f.agg_within_group || f.func_variadic) throw unsupported(describeNode('FuncCall', f));
   if (AGGREGATES.has(name)) return this.aggregate(name, f, c);
+  if (f.agg_order && f.agg_order.length > 0) throw unsupported('ORDER BY in aggregate');
   if (f.agg_star || f.agg_distinct) throw unsupported(describeNode('FuncCall', f));
   if (JSON_CALLS.has(name)) return this.jsonCall(name, f, c);
   const args = (f.args ?? []).map((a) => this.expr(a, c));

@@ -37,7 +37,8 @@ export function sortClause(
         nkind !== 'TypeCast' &&
         nkind !== 'CoalesceExpr' &&
         nkind !== 'CaseExpr' &&
-        nkind !== 'CollateClause'
+        nkind !== 'CollateClause' &&
+        nkind !== 'GroupingFunc'
       ) {
         throw unsupported(`${describeNode(nkind, nbody)} in ORDER BY`);
       }

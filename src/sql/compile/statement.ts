@@ -19,6 +19,7 @@ import { isIntType, Oid } from '../pgtypes.js';
 import { resolveTypeName } from './common-type.js';
 import { cmpClassOfExpr, comparable, sortKey, sortParts } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
+import { expandGroupingSets } from './grouping-sets.js';
 import {
   checkIdent,
   containsAggregate,
@@ -119,8 +120,16 @@ export function selectStmt(
       throw new NotLocal('expression that may raise an error in a recursive WITH query read partially');
     }
   }
+  const gsets = expandGroupingSets(s.groupClause);
+  // Compiled once without any set for the outputs' names and types (GROUPING() a placeholder).
+  if (gsets) level.groupingSet = { keys: new Set() };
   let outs = this.targets(s.targetList ?? [], level);
   checkAllWindowsUsed(windows);
+  if (gsets) {
+    if (leaf || recursionGuard !== undefined) throw unsupported('GROUPING SETS in a set operation');
+    outs = outs.map((o) => ({ name: o.name, expr: this.resolveToText(o.expr) }));
+    return this.groupingSetsSelect(s, level, outs, gsets, withSql);
+  }
   if (!leaf) outs = outs.map((o) => ({ name: o.name, expr: this.resolveToText(o.expr) }));
   const where = s.whereClause
     ? this.predicate(s.whereClause, { level, clause: 'where', inAgg: false })
@@ -391,7 +400,13 @@ export function targets(this: StatementCompiler, list: Node[], level: Level): Ou
       const resolved = this.columnRef(vbody as ColumnRef, level);
       if (Array.isArray(resolved)) {
         if (target.name !== undefined) throw unsupported('alias on *');
-        for (const c of resolved) outs.push({ name: c.name, expr: { ...c.expr, localColumn: true } });
+        for (const c of resolved) {
+          const expr = { ...c.expr, localColumn: true };
+          outs.push({
+            name: c.name,
+            expr: this.groupingNull(expr, { level, clause: 'select', inAgg: false }),
+          });
+        }
         continue;
       }
     }
@@ -438,17 +453,23 @@ export function outputIndex(
 
 export function groupClause(this: StatementCompiler, items: Node[], level: Level, outs: Out[]): Expr[] {
   return items.map((item) => {
-    const [kind, body] = nodeKind(item);
+    const [kind] = nodeKind(item);
     if (kind === 'GroupingSet') throw unsupported('GROUPING SETS/ROLLUP/CUBE');
-    const idx = this.outputIndex(item, outs, level);
-    const e =
-      idx !== undefined ? (outs[idx] as Out).expr : this.expr(item, { level, clause: 'group', inAgg: false });
-    if (kind === 'A_Const' && idx === undefined) throw unsupported(describeNode(kind, body));
-    if (e.agg) throw new NotLocal('aggregate functions are not allowed in GROUP BY');
-    if (e.unknown) throw new NotLocal('GROUP BY a constant of unknown type');
-    this.groupForm(e, 'GROUP BY');
-    return e;
+    return this.groupKey(item, level, outs);
   });
+}
+
+/** One GROUP BY expression: an output (by name or position) or an expression over the FROM items. */
+export function groupKey(this: StatementCompiler, item: Node, level: Level, outs: Out[]): Expr {
+  const [kind, body] = nodeKind(item);
+  const idx = this.outputIndex(item, outs, level);
+  const e =
+    idx !== undefined ? (outs[idx] as Out).expr : this.expr(item, { level, clause: 'group', inAgg: false });
+  if (kind === 'A_Const' && idx === undefined) throw unsupported(describeNode(kind, body));
+  if (e.agg) throw new NotLocal('aggregate functions are not allowed in GROUP BY');
+  if (e.unknown) throw new NotLocal('GROUP BY a constant of unknown type');
+  this.groupForm(e, 'GROUP BY');
+  return e;
 }
 
 /** Integer constant ≥ 0, a parameter, or undefined for ALL / NULL. */

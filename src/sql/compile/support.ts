@@ -183,6 +183,8 @@ export function figureColname(node: Node): [string, number] {
       return ['coalesce', 2];
     case 'RowExpr':
       return ['row', 2];
+    case 'GroupingFunc':
+      return ['grouping', 2];
     case 'A_ArrayExpr':
       return ['array', 2];
     case 'MinMaxExpr':

@@ -217,6 +217,11 @@ export interface Level {
   windows?: NamedWindows;
   /** The statement's own query (not a WITH query's term, not a branch of a set operation). */
   outermost?: boolean;
+  /**
+   * GROUP BY with grouping sets (grouping-sets.ts): the grouping
+   * expressions' SQL and, while one set's branch compiles, that set's.
+   */
+  groupingSet?: { keys: Set<string>; present?: Set<string> };
 }
 
 export type Clause = 'select' | 'where' | 'on' | 'group' | 'having' | 'order' | 'limit' | 'using';
