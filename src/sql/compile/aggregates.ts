@@ -119,6 +119,18 @@ export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c:
   }
 }
 
+/** One key of an aggregate's ORDER BY, compiled: USING operators and untyped constants forward. */
+function aggOrderKey(this: StatementCompiler, item: Node, inner: ExprCtx): { sb: SortBy; e: Expr } {
+  const [kind] = nodeKind(item);
+  if (kind !== 'SortBy') throw unsupported(kind);
+  const sb = (item as { SortBy: SortBy }).SortBy;
+  if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
+    throw unsupported('ORDER BY USING');
+  const e = this.expr(sb.node as Node, inner);
+  if (e.unknown) throw new NotLocal('aggregate ORDER BY a constant of unknown type');
+  return { sb, e };
+}
+
 /**
  * `count/sum/avg/min/max(x ORDER BY k)`: these aggregates' results do not
  * depend on their input order for the types compiled here (integer and
@@ -130,13 +142,7 @@ export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c:
 export function ignoredAggOrder(this: StatementCompiler, f: FuncCall, inner: ExprCtx): void {
   if (f.agg_distinct) throw unsupported('DISTINCT aggregate with ORDER BY');
   for (const item of f.agg_order ?? []) {
-    const [kind] = nodeKind(item);
-    if (kind !== 'SortBy') throw unsupported(kind);
-    const sb = (item as { SortBy: SortBy }).SortBy;
-    if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
-      throw unsupported('ORDER BY USING');
-    const e = this.expr(sb.node as Node, inner);
-    if (e.unknown) throw new NotLocal('aggregate ORDER BY a constant of unknown type');
+    const { e } = aggOrderKey.call(this, item, inner);
     if (e.agg) throw new NotLocal('aggregate function calls cannot be nested');
     if (e.errorProne) throw new NotLocal('aggregate ORDER BY an expression that may raise an error');
     // A key of outer columns only could move the aggregate to the outer query (with a constant argument).
@@ -165,13 +171,7 @@ export function orderedAggregate(this: StatementCompiler, name: string, f: FuncC
   const inner: ExprCtx = { ...c, inAgg: true };
   const args = (f.args ?? []).map((a) => this.expr(a, inner));
   const keys = f.agg_order.map((item) => {
-    const [kind] = nodeKind(item);
-    if (kind !== 'SortBy') throw unsupported(kind);
-    const sb = (item as { SortBy: SortBy }).SortBy;
-    if (sb.sortby_dir === 'SORTBY_USING' || (sb.useOp && sb.useOp.length > 0))
-      throw unsupported('ORDER BY USING');
-    const e = this.expr(sb.node as Node, inner);
-    if (e.unknown) throw new NotLocal('aggregate ORDER BY a constant of unknown type');
+    const { sb, e } = aggOrderKey.call(this, item, inner);
     const cls = sortClass(e, this.ctx);
     const desc = sb.sortby_dir === 'SORTBY_DESC';
     const nullsFirst =
