@@ -221,7 +221,6 @@ export function snapshotOf(session: SessionState): ReadSnapshot | RemoteSnapshot
   return tx?.phase === 'open' ? (tx.snapshot as ReadSnapshot | RemoteSnapshot) : undefined;
 }
 
-/** What an executor needs to run the plans for this session (values bound now, as inline). */
 /** A number per compiled plan (its SQL, prechecks and outputs never change), for the executors' plan caches. */
 const planKeys = new WeakMap<Plan, number>();
 let nextPlanKey = 1;
@@ -235,6 +234,7 @@ function planKey(plan: Plan): number {
   return key;
 }
 
+/** What an executor needs to run the plans for this session (values bound now, as inline). */
 export function jobFor(plans: readonly Plan[], params: readonly Stored[], session: SessionState): Job {
   const snapshot = snapshotOf(session);
   if (snapshot && snapshot.firstReadAt === 0) snapshot.firstReadAt = Date.now();

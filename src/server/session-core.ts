@@ -534,8 +534,10 @@ export abstract class SessionCore {
     this.destroyLater(this.socket);
   }
 
-  /** A held message may go now that upstream has answered everything before it. */
-  /** Handles the messages that waited, when they can go on; false when they still wait (nothing was flushed). */
+  /**
+   * A held message may go now that upstream has answered everything before
+   * it: handles the messages that waited; false when they still wait (nothing was flushed).
+   */
   protected resumeDeferred(): boolean {
     if (!this.deferred || this.closing || !this.deferredUntil()) return false;
     this.deferred = false;
