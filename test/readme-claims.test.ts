@@ -45,6 +45,18 @@ const PROVEN_ELSEWHERE: Record<string, string> = {
 
 const PROBES: Record<string, Probe[]> = {
   SELECT: ['SELECT id, email FROM users ORDER BY id'],
+  NATURAL: ['SELECT * FROM categories NATURAL JOIN (SELECT id, name FROM categories) c ORDER BY id'],
+  'FULL JOIN': [
+    'SELECT * FROM categories FULL JOIN products USING (id, name) ORDER BY id, name',
+    'SELECT c.id, p.id FROM categories c FULL JOIN products p ON p.category_id = c.id ORDER BY 1 NULLS FIRST, 2 NULLS FIRST',
+  ],
+  RANGE: [
+    'SELECT id, sum(id) OVER (ORDER BY age RANGE BETWEEN 5 PRECEDING AND 5 FOLLOWING) FROM users ORDER BY id',
+  ],
+  'n PRECEDING': ['SELECT id, count(*) OVER (ORDER BY karma RANGE 10 PRECEDING) FROM users ORDER BY id'],
+  'n FOLLOWING': [
+    'SELECT id, max(id) OVER (ORDER BY age DESC RANGE BETWEEN CURRENT ROW AND 3 FOLLOWING) FROM users ORDER BY id',
+  ],
   USING: [
     'SELECT order_id, qty FROM order_items JOIN (SELECT id AS order_id FROM orders) o USING (order_id) ORDER BY 1, 2 LIMIT 5',
   ],

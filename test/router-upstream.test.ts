@@ -106,7 +106,8 @@ const UNSUPPORTED: [string, RegExp][] = [
   ["SELECT string_agg(t, ',') FROM items", /string_agg/],
   ['SELECT sum(f8) OVER () FROM items', /sum\(\) OVER of float8/],
   ['SELECT first_value(id) OVER () FROM items', /window function first_value\(\)/],
-  ['SELECT sum(id) OVER (ORDER BY id RANGE 1 PRECEDING) FROM items', /RANGE frame with an offset/],
+  ["SELECT sum(id) OVER (ORDER BY d RANGE '1 day' PRECEDING) FROM items", /RANGE frame with an offset/],
+  ['SELECT sum(id) OVER (ORDER BY id RANGE -1 PRECEDING) FROM items', /invalid preceding or following size/],
   ['SELECT lower(t) FILTER (WHERE b) FROM items', /FILTER/],
   ['SELECT sum(DISTINCT id) FROM items', /sum\(DISTINCT\)/],
   // Postgres before 18 copies such a HAVING condition into WHERE as well (grouping-sets.ts).
@@ -143,8 +144,9 @@ const UNSUPPORTED: [string, RegExp][] = [
   ['SELECT ARRAY(SELECT 1) FROM items', /ARRAY\(subquery\)/],
   ['SELECT id FROM items WHERE id = (SELECT 1)', /may raise an error in WHERE/],
   ['SELECT (SELECT 1, 2) FROM items', /only one column/],
-  ['SELECT a.id FROM items a FULL JOIN items b ON a.id = b.id', /FULL JOIN/],
-  ['SELECT * FROM items NATURAL JOIN bc', /NATURAL JOIN/],
+  ['SELECT a.id FROM items a FULL JOIN items b ON a.id > b.id', /FULL JOIN condition/],
+  ['SELECT a.id FROM items a FULL JOIN items b ON a.id = b.id AND a.b', /FULL JOIN condition/],
+  ['SELECT * FROM items NATURAL JOIN bc', /type money/],
   ['SELECT * FROM items a JOIN bc b USING (id) AS j', /USING \.\.\. AS/],
   ['SELECT * FROM (items a JOIN bc b ON a.id = b.id) AS j', /alias on a join/],
   ['SELECT * FROM items, LATERAL (SELECT items.id + 1) s', /may raise an error in a subquery/],
@@ -623,6 +625,26 @@ describe('values the replica cannot compare or render exactly fail at run time',
     for (const sql of [
       'SELECT id, count(*), GROUPING(id) FROM items GROUP BY ROLLUP (id) ORDER BY 3, 1',
       'SELECT b, t, sum(id), GROUPING(b, t) FROM items GROUP BY CUBE (b, t) ORDER BY 4, 1, 2',
+    ]) {
+      const pgRows = (await client.query({ text: sql, rowMode: 'array', types: rawTypes })).rows;
+      assert.deepEqual(expectLocal(sql).run()[0]?.rows, pgRows, sql);
+    }
+  });
+
+  test('FULL JOIN on equalities of its sides and NATURAL joins are local', async () => {
+    for (const sql of [
+      'SELECT a.id, b.id FROM items a FULL JOIN bc b ON a.id = b.id ORDER BY 1 NULLS FIRST, 2 NULLS FIRST',
+      'SELECT * FROM (SELECT id, d FROM items) i NATURAL FULL JOIN bc ORDER BY id, d',
+    ]) {
+      const pgRows = (await client.query({ text: sql, rowMode: 'array', types: rawTypes })).rows;
+      assert.deepEqual(expectLocal(sql).run()[0]?.rows, pgRows, sql);
+    }
+  });
+
+  test('RANGE frames with offsets over an integer key are local', async () => {
+    for (const sql of [
+      'SELECT id, sum(id) OVER (ORDER BY id RANGE 1 PRECEDING) FROM items ORDER BY id',
+      'SELECT id, count(*) OVER (ORDER BY id DESC RANGE BETWEEN CURRENT ROW AND 9223372036854775807 FOLLOWING) FROM items ORDER BY id',
     ]) {
       const pgRows = (await client.query({ text: sql, rowMode: 'array', types: rawTypes })).rows;
       assert.deepEqual(expectLocal(sql).run()[0]?.rows, pgRows, sql);

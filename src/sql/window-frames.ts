@@ -1,8 +1,9 @@
 /**
  * Window frame clauses SQLite evaluates exactly as Postgres does: ROWS and
  * GROUPS with UNBOUNDED / CURRENT ROW / constant offsets, RANGE with
- * UNBOUNDED / CURRENT ROW bounds (RANGE offsets compare values of the single
- * ORDER BY column in its type: forwarded), and EXCLUDE. Frame bounds are the
+ * UNBOUNDED / CURRENT ROW bounds, RANGE offsets over a single integer ORDER
+ * BY key (the caller's `rangeOffset`: other key types compare in their own
+ * type, forwarded), and EXCLUDE. Frame bounds are the
  * FRAMEOPTION_* bits of Postgres's parsenodes.h.
  */
 import type { Node } from 'libpg-query';
@@ -48,9 +49,55 @@ function offset(node: Node | undefined, what: string): string {
   return String(v);
 }
 
+/**
+ * A RANGE offset over one integer ORDER BY key (int2, int4, int8): an
+ * integer constant, or one cast to an integer type, >= 0. Postgres's
+ * in_range_int*_int* compare exactly in int64 and treat an overflowing bound
+ * as beyond every value; SQLite adds in int64 and turns an overflow into a
+ * REAL beyond every int64, and compares integers with reals exactly: the
+ * frames are the same. NULL keys are each other's peers in both. Negative
+ * offsets are Postgres's error 22013 (forwarded), other offsets its 42883
+ * or 0A000 (forwarded).
+ */
+export function integerRangeOffset(node: Node | undefined, what: string): string {
+  let n = node;
+  let limit: bigint | undefined;
+  if (n && 'TypeCast' in n) {
+    const tc = n.TypeCast as {
+      arg?: Node;
+      typeName?: { names?: Node[]; typmods?: Node[]; arrayBounds?: Node[] };
+    };
+    const names = (tc.typeName?.names ?? []).map((x) => ('String' in x ? x.String.sval : ''));
+    const t = names[names.length - 1];
+    if (
+      (names.length === 2 && names[0] !== 'pg_catalog') ||
+      names.length > 2 ||
+      tc.typeName?.typmods ||
+      tc.typeName?.arrayBounds
+    )
+      throw new NotLocal('unsupported: RANGE frame offset cast');
+    limit =
+      t === 'int2' ? 32767n : t === 'int4' ? 2147483647n : t === 'int8' ? 9223372036854775807n : undefined;
+    if (limit === undefined) throw new NotLocal(`unsupported: RANGE frame offset of type ${t}`);
+    n = tc.arg;
+  }
+  if (!n || !('A_Const' in n)) throw new NotLocal(`unsupported: RANGE frame ${what} offset`);
+  const c = n.A_Const as { ival?: { ival?: number }; fval?: { fval?: string }; isnull?: boolean };
+  let v: bigint;
+  if (c.ival !== undefined) v = BigInt(c.ival.ival ?? 0);
+  else if (c.fval?.fval !== undefined && /^-?\d+$/.test(c.fval.fval)) v = BigInt(c.fval.fval);
+  else throw new NotLocal(`unsupported: RANGE frame ${what} offset`);
+  if (v > 9223372036854775807n || (limit !== undefined && v > limit)) {
+    throw new NotLocal(`RANGE frame ${what} offset out of range`);
+  }
+  if (v < 0n) throw new NotLocal('invalid preceding or following size in window function');
+  return String(v);
+}
+
 export function windowFrame(
   w: { frameOptions?: number; startOffset?: Node; endOffset?: Node },
   hasOrder: boolean,
+  rangeOffset?: (node: Node | undefined, what: string) => string,
 ): Frame {
   const o = w.frameOptions ?? DEFAULT_FRAME;
   if (o === DEFAULT_FRAME || !(o & NONDEFAULT)) {
@@ -63,18 +110,20 @@ export function windowFrame(
   if (mode === 'GROUPS' && !hasOrder) throw new NotLocal('GROUPS mode requires an ORDER BY clause');
   const offsets =
     START_OFFSET_PRECEDING | END_OFFSET_PRECEDING | START_OFFSET_FOLLOWING | END_OFFSET_FOLLOWING;
-  if (mode === 'RANGE' && o & offsets) throw new NotLocal('unsupported: RANGE frame with an offset');
+  if (mode === 'RANGE' && o & offsets && !rangeOffset)
+    throw new NotLocal('unsupported: RANGE frame with an offset');
+  const off = mode === 'RANGE' && rangeOffset ? rangeOffset : offset;
   let start: string;
   if (o & START_UNBOUNDED_PRECEDING) start = 'UNBOUNDED PRECEDING';
   else if (o & START_CURRENT_ROW) start = 'CURRENT ROW';
-  else if (o & START_OFFSET_PRECEDING) start = `${offset(w.startOffset, 'starting')} PRECEDING`;
-  else if (o & START_OFFSET_FOLLOWING) start = `${offset(w.startOffset, 'starting')} FOLLOWING`;
+  else if (o & START_OFFSET_PRECEDING) start = `${off(w.startOffset, 'starting')} PRECEDING`;
+  else if (o & START_OFFSET_FOLLOWING) start = `${off(w.startOffset, 'starting')} FOLLOWING`;
   else throw new NotLocal('unsupported: window frame start');
   let end: string;
   if (o & END_UNBOUNDED_FOLLOWING) end = 'UNBOUNDED FOLLOWING';
   else if (o & END_CURRENT_ROW) end = 'CURRENT ROW';
-  else if (o & END_OFFSET_PRECEDING) end = `${offset(w.endOffset, 'ending')} PRECEDING`;
-  else if (o & END_OFFSET_FOLLOWING) end = `${offset(w.endOffset, 'ending')} FOLLOWING`;
+  else if (o & END_OFFSET_PRECEDING) end = `${off(w.endOffset, 'ending')} PRECEDING`;
+  else if (o & END_OFFSET_FOLLOWING) end = `${off(w.endOffset, 'ending')} FOLLOWING`;
   else throw new NotLocal('unsupported: window frame end');
   const exclude =
     o & EXCLUDE_CURRENT_ROW

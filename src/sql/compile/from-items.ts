@@ -1,5 +1,15 @@
 /** FROM items: replicated tables, subqueries, functions in FROM, joins, and the column references they make visible. */
-import type { ColumnRef, FuncCall, JoinExpr, Node, RangeSubselect, RangeVar, SelectStmt } from 'libpg-query';
+import type {
+  A_Expr,
+  BoolExpr,
+  ColumnRef,
+  FuncCall,
+  JoinExpr,
+  Node,
+  RangeSubselect,
+  RangeVar,
+  SelectStmt,
+} from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { quoteIdent, type ReplicaTable, sqliteColumnName } from '../../replica/schema.js';
 import { SqlFn } from '../functions.js';
@@ -243,7 +253,6 @@ export function constantSeries(
 }
 
 export function joinExpr(this: StatementCompiler, j: JoinExpr, level: Level): FromItem {
-  if (j.isNatural) throw unsupported('NATURAL JOIN');
   if (j.alias) throw unsupported('alias on a join');
   if (j.join_using_alias) throw unsupported('USING ... AS');
   const type =
@@ -253,13 +262,15 @@ export function joinExpr(this: StatementCompiler, j: JoinExpr, level: Level): Fr
         ? 'LEFT JOIN'
         : j.jointype === 'JOIN_RIGHT'
           ? 'RIGHT JOIN'
-          : undefined;
+          : j.jointype === 'JOIN_FULL'
+            ? 'FULL JOIN'
+            : undefined;
   if (!type) throw unsupported(`${(j.jointype ?? '').replace('JOIN_', '')} JOIN`);
   const left = this.fromItem(j.larg as Node, level);
   // A function on the right may refer to the left side (implicit LATERAL),
-  // not under RIGHT JOIN (Postgres's error).
+  // not under RIGHT or FULL JOIN (Postgres's error).
   const outer = level.items;
-  if (type !== 'RIGHT JOIN') level.items = [...outer, left];
+  if (type === 'JOIN' || type === 'LEFT JOIN') level.items = [...outer, left];
   let right: FromItem;
   try {
     right = this.fromItem(j.rarg as Node, level);
@@ -271,8 +282,15 @@ export function joinExpr(this: StatementCompiler, j: JoinExpr, level: Level): Fr
   const joined = { left, right };
   let cond: string;
   let columns: RelColumn[];
-  if (j.usingClause && j.usingClause.length > 0) {
-    const names = j.usingClause.map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+  // NATURAL: USING the column names both sides have, in the left side's order (none: a cross join).
+  const usingNames = j.isNatural
+    ? [...new Set(left.columns.map((c) => c.name))].filter((n) => right.columns.some((c) => c.name === n))
+    : (j.usingClause ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
+  if (j.isNatural && usingNames.length === 0) {
+    columns = [...left.columns, ...right.columns];
+    cond = '1';
+  } else if (usingNames.length > 0) {
+    const names = usingNames;
     const conds: string[] = [];
     const merged: RelColumn[] = [];
     const lUsed = new Set<RelColumn>();
@@ -283,15 +301,21 @@ export function joinExpr(this: StatementCompiler, j: JoinExpr, level: Level): Fr
       lUsed.add(lc);
       rUsed.add(rc);
       let keepExpr: Expr;
-      if (lc.expr.type === rc.expr.type) keepExpr = (type === 'RIGHT JOIN' ? rc : lc).expr;
-      else if (isIntType(lc.expr.type) && isIntType(rc.expr.type)) {
+      const wide = (): number =>
+        (INT_BITS[lc.expr.type] as number) >= (INT_BITS[rc.expr.type] as number)
+          ? lc.expr.type
+          : rc.expr.type;
+      if (lc.expr.type !== rc.expr.type && !(isIntType(lc.expr.type) && isIntType(rc.expr.type))) {
+        throw new NotLocal(`JOIN USING columns of different types (${name})`);
+      }
+      if (type === 'FULL JOIN') {
+        // COALESCE(left, right) in the common type: no longer a plain column (no table OID).
+        keepExpr = { ...this.fullJoinMerged(lc.expr, rc.expr, wide()), localColumn: true };
+      } else if (lc.expr.type === rc.expr.type) keepExpr = (type === 'RIGHT JOIN' ? rc : lc).expr;
+      else {
         // The merged column is the kept side coerced to the wider type (no longer a plain column).
-        const wide =
-          (INT_BITS[lc.expr.type] as number) >= (INT_BITS[rc.expr.type] as number)
-            ? lc.expr.type
-            : rc.expr.type;
-        keepExpr = { ...this.coerce((type === 'RIGHT JOIN' ? rc : lc).expr, wide), localColumn: true };
-      } else throw new NotLocal(`JOIN USING columns of different types (${name})`);
+        keepExpr = { ...this.coerce((type === 'RIGHT JOIN' ? rc : lc).expr, wide()), localColumn: true };
+      }
       const c = this.comparison('=', lc.expr, rc.expr, 'using');
       conds.push(c.sql);
       merged.push({ name, expr: keepExpr });
@@ -310,6 +334,7 @@ export function joinExpr(this: StatementCompiler, j: JoinExpr, level: Level): Fr
       try {
         const q = this.predicate(j.quals, { level, clause: 'on', inAgg: false });
         if (q.errorProne) throw new NotLocal('expression that may raise an error in JOIN ON');
+        if (type === 'FULL JOIN') this.fullJoinCondition(j.quals, left, right, level);
         cond = q.sql;
       } finally {
         level.items = saved;
@@ -384,4 +409,66 @@ export function columnRef(this: StatementCompiler, ref: ColumnRef, level: Level)
     throw new NotLocal(`unknown qualifier ${schema}.${qual}`);
   }
   throw unsupported('column reference with more than three parts');
+}
+
+/** A FULL JOIN USING column: COALESCE of both sides in their common type (typmod kept when both have it). */
+export function fullJoinMerged(this: StatementCompiler, l: Expr, r: Expr, type: number): Expr {
+  const a = this.coerce(l, type);
+  const b = this.coerce(r, type);
+  const e = derived(`coalesce(${a.sql}, ${b.sql})`, type, a.typmod === b.typmod ? a.typmod : -1, [a, b]);
+  const { origin: _o, columnName: _c, ...rest } = a;
+  return { ...rest, ...e, coll: a.coll };
+}
+
+/**
+ * Postgres plans a FULL JOIN only as a merge or hash join: its ON
+ * conditions must be equalities between a column of each side (or constant
+ * true/false); anything else is its error 0A000 ("FULL JOIN is only
+ * supported with merge-joinable or hash-joinable join conditions").
+ * Checked on the parse tree, conservatively: other shapes forward.
+ */
+export function fullJoinCondition(
+  this: StatementCompiler,
+  quals: Node,
+  left: FromItem,
+  right: FromItem,
+  level: Level,
+): void {
+  const [kind, body] = nodeKind(quals);
+  const conjuncts =
+    kind === 'BoolExpr' && (body as BoolExpr).boolop === 'AND_EXPR'
+      ? ((body as BoolExpr).args ?? [])
+      : [quals];
+  const sideOf = (n: Node | undefined): 'l' | 'r' | undefined => {
+    if (!n || !('ColumnRef' in n)) return undefined;
+    const found = (item: FromItem): boolean => {
+      const saved = level.items;
+      level.items = [item];
+      try {
+        const e = this.columnRef(n.ColumnRef as ColumnRef, level);
+        return !Array.isArray(e) && e.localColumn === true;
+      } catch (err) {
+        if (err instanceof NotLocal) return false;
+        throw err;
+      } finally {
+        level.items = saved;
+      }
+    };
+    const inLeft = found(left);
+    const inRight = found(right);
+    return inLeft && !inRight ? 'l' : inRight && !inLeft ? 'r' : undefined;
+  };
+  for (const c of conjuncts) {
+    if ('A_Const' in c && (c.A_Const as { boolval?: unknown }).boolval !== undefined) continue;
+    if ('A_Expr' in c) {
+      const a = c.A_Expr as A_Expr;
+      const op =
+        a.name?.length === 1 && a.name[0] && 'String' in a.name[0] ? a.name[0].String.sval : undefined;
+      if (a.kind === 'AEXPR_OP' && op === '=') {
+        const sides = [sideOf(a.lexpr), sideOf(a.rexpr)].sort().join('');
+        if (sides === 'lr') continue;
+      }
+    }
+    throw unsupported('FULL JOIN condition other than equalities of both sides');
+  }
 }

@@ -4,9 +4,9 @@ import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { resolveOver, type WindowSpec } from '../named-windows.js';
 import { nodeKind } from '../parse.js';
-import { Oid } from '../pgtypes.js';
+import { isIntType, Oid } from '../pgtypes.js';
 import { sortWithoutUsing } from '../sort-using.js';
-import { windowFrame } from '../window-frames.js';
+import { integerRangeOffset, windowFrame } from '../window-frames.js';
 import { cmpClassOfExpr, comparable, sortClass, sortKey } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
 import { containsWindow, DETERMINISTIC_COLLATIONS, describeNode, unsupported } from './support.js';
@@ -110,7 +110,10 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
   if (parts.length > 0) spec += `PARTITION BY ${parts.map((p) => p.key).join(', ')}`;
   if (orders.length > 0) spec += `${spec ? ' ' : ''}ORDER BY ${orders.map((o) => o.key).join(', ')}`;
   const kids = [...parts.map((p) => p.e), ...orders.map((o) => o.e)];
-  const frame = windowFrame(w, orders.length > 0);
+  // RANGE offsets: one ORDER BY key (else Postgres's 42P20), of an integer type, compared as stored.
+  const only = orders.length === 1 ? orders[0] : undefined;
+  const integerKey = only !== undefined && isIntType(only.e.type) && only.key.startsWith(`${only.e.sql} `);
+  const frame = windowFrame(w, orders.length > 0, integerKey ? integerRangeOffset : undefined);
   // The frame matters to aggregates only (ranking functions and lag/lead ignore it).
   const over = `OVER (${spec}${frame.sql ? `${spec ? ' ' : ''}${frame.sql}` : ''})`;
   const peers = `count(*) OVER (${spec}${orders.length > 0 ? '' : ' ORDER BY 1'} RANGE BETWEEN CURRENT ROW AND CURRENT ROW)`;
