@@ -33,6 +33,7 @@ const logger = createLogger({
 const metrics = createMetrics();
 const positions = new BigInt64Array(init.positions);
 const ack = new Int32Array(init.ack);
+const appliedWanted = new Int32Array(init.appliedWanted);
 let seq = 0;
 let catalogVersion = -1;
 
@@ -87,7 +88,8 @@ engine.on('applied', (lsn) => {
   // Catalog first: the read path learns of replaced tables no later than of the position.
   if (store.catalogVersion !== catalogVersion) publishCatalog(false);
   if (lsn > Atomics.load(positions, 0)) Atomics.store(positions, 0, lsn);
-  post({ type: 'applied', lsn });
+  // Stored before the count is read: see EngineThread's constructor.
+  if (Atomics.load(appliedWanted, 0) > 0) post({ type: 'applied', lsn });
 });
 engine.on('ddl', (tag) => post({ type: 'ddl', tag }));
 

@@ -108,6 +108,15 @@ export class SessionFence {
       }
       off = this.source.onApplied(done);
       this.lookup?.then(done, done);
+      // Applied between the caller's check and the listener (an engine thread
+      // tells only the listeners it knows of: engine-thread.ts).
+      if (
+        this.lookup === undefined &&
+        this.mustSee !== undefined &&
+        this.source.appliedLsn() >= this.mustSee
+      ) {
+        done();
+      }
     });
   }
 }
