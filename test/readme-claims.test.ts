@@ -46,6 +46,15 @@ const PROVEN_ELSEWHERE: Record<string, string> = {
 const PROBES: Record<string, Probe[]> = {
   SELECT: ['SELECT id, email FROM users ORDER BY id'],
   NATURAL: ['SELECT * FROM categories NATURAL JOIN (SELECT id, name FROM categories) c ORDER BY id'],
+  'SEARCH DEPTH FIRST': [
+    'WITH RECURSIVE t(id, p) AS (SELECT id, parent_id FROM categories WHERE parent_id IS NULL UNION ALL SELECT c.id, c.parent_id FROM categories c JOIN t ON c.parent_id = t.id) SEARCH DEPTH FIRST BY p, id SET seq SELECT * FROM t ORDER BY seq',
+  ],
+  'SEARCH BREADTH FIRST': [
+    'WITH RECURSIVE t(id) AS (SELECT id FROM categories WHERE parent_id IS NULL UNION ALL SELECT c.id FROM categories c JOIN t ON c.parent_id = t.id) SEARCH BREADTH FIRST BY id SET seq SELECT * FROM t ORDER BY seq',
+  ],
+  CYCLE: [
+    'WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT (n * 3) % 7 FROM t) CYCLE n SET c USING p SELECT * FROM t ORDER BY p',
+  ],
   'FULL JOIN': [
     'SELECT * FROM categories FULL JOIN products USING (id, name) ORDER BY id, name',
     'SELECT c.id, p.id FROM categories c FULL JOIN products p ON p.category_id = c.id ORDER BY 1 NULLS FIRST, 2 NULLS FIRST',

@@ -641,6 +641,40 @@ describe('values the replica cannot compare or render exactly fail at run time',
     }
   });
 
+  test('WITH RECURSIVE SEARCH and CYCLE over integer columns are local from Postgres 14', async () => {
+    const num = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+    const versioned = await Router.create({
+      catalog: fixture.catalog,
+      reader: fixture.reader,
+      database: 'postgres',
+      textCollationIsC: true,
+      serverVersionNum: Number(num.rows[0]?.v),
+    });
+    const upstream = (r: Router, sql: string, reason: RegExp): void => {
+      const route = r.route(sql, session());
+      assert.equal(route.kind, 'upstream', sql);
+      if (route.kind === 'upstream') assert.match(route.reason, reason, sql);
+    };
+    const seq =
+      'WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) SEARCH DEPTH FIRST BY n SET s';
+    upstream(router, `${seq} SELECT * FROM t`, /SEARCH\/CYCLE before Postgres 14/);
+    upstream(versioned, `${seq} SELECT s::text FROM t`, /SEARCH\/CYCLE read with expressions/);
+    upstream(
+      versioned,
+      'WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) CYCLE n SET c TO 1 DEFAULT 0 USING p SELECT * FROM t',
+      /CYCLE mark values/,
+    );
+    for (const sql of [
+      'WITH RECURSIVE t(n, m) AS (SELECT 1, NULL::int8 UNION ALL SELECT n + 1, m FROM t WHERE n < 3) SEARCH BREADTH FIRST BY m, n SET s SELECT * FROM t ORDER BY s',
+      'WITH RECURSIVE t(n) AS (SELECT -1 UNION ALL SELECT (n + 2) % 3 FROM t) SEARCH DEPTH FIRST BY n SET s CYCLE n SET c USING p SELECT * FROM t ORDER BY s',
+    ]) {
+      const pgRows = (await client.query({ text: sql, rowMode: 'array', types: rawTypes })).rows;
+      const route = versioned.route(sql, session());
+      assert.equal(route.kind, 'local', `${sql}: ${route.kind === 'upstream' ? route.reason : ''}`);
+      if (route.kind === 'local') assert.deepEqual(route.run()[0]?.rows, pgRows, sql);
+    }
+  });
+
   test('RANGE frames with offsets over an integer key are local', async () => {
     for (const sql of [
       'SELECT id, sum(id) OVER (ORDER BY id RANGE 1 PRECEDING) FROM items ORDER BY id',

@@ -28,6 +28,7 @@ import {
   timestamptzKey,
 } from './pgtypes.js';
 import { registerRecordFunctions } from './record.js';
+import { registerSearchCycleFunctions } from './search-cycle-keys.js';
 import { registerSrfFunctions } from './srf-functions.js';
 import { registerStringFunctions } from './string-functions.js';
 import { registerBucketFunctions } from './width-bucket.js';
@@ -458,6 +459,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerLateralFunctions(db);
   registerArrayFunctions(db);
   registerRecordFunctions(db);
+  registerSearchCycleFunctions(db);
   registerStringFunctions(db);
   registerFloatFunctions(db);
   registerBucketFunctions(db);

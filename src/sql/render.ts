@@ -62,6 +62,9 @@ const AS_STORED = new Set<number>([
   // printed by record_out from session-independent elements (no table column
   // can have this pseudo-type).
   2249,
+  // record[]: only SEARCH/CYCLE's sequences and paths, printed by the
+  // compiler from integer fields (src/sql/search-cycle-keys.ts).
+  2287,
   869, // inet
   1042, // bpchar
   1043, // varchar

@@ -19,6 +19,7 @@ import { LATERAL_CORPUS } from './statements-lateral.js';
 import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROWS_CORPUS } from './statements-rows.js';
+import { SEARCH_CYCLE_CORPUS } from './statements-search-cycle.js';
 import { SHAPES_CORPUS } from './statements-shapes.js';
 import { SRF_CORPUS } from './statements-srf.js';
 import { STRINGS_CORPUS } from './statements-strings.js';
@@ -652,6 +653,7 @@ export const CORPUS: string[] = [
   ...FORMATTING_CORPUS,
   ...DATETIME_CORPUS,
   ...RECURSIVE_CORPUS,
+  ...SEARCH_CYCLE_CORPUS,
   ...ARRAY_CORPUS,
   ...SRF_CORPUS,
   ...SHAPES_CORPUS,

@@ -9,6 +9,7 @@ import { colName, isTextType } from './values.js';
 
 /** The comparison class of a typed value: its type's, or 'enum' for a value of an enum type. */
 export function cmpClassOfExpr(e: Expr): CmpClass | undefined {
+  if (e.pathKey) return 'pathkey';
   return cmpClassOf(e.type) ?? (e.enumLabels !== undefined ? 'enum' : undefined);
 }
 

@@ -10,6 +10,7 @@ import { InputError, NotLocal } from '../../errors.js';
 import type { ReplicaTable } from '../../replica/schema.js';
 import { nodeKind } from '../parse.js';
 import { Oid, type Stored, TYPES } from '../pgtypes.js';
+import { SearchCycleFn } from '../search-cycle-keys.js';
 import * as aggregates from './aggregates.js';
 import * as arrays from './arrays.js';
 import * as buckets from './buckets.js';
@@ -108,7 +109,12 @@ export class StatementCompiler {
     if (kind !== 'SelectStmt') throw unsupported(`statement ${kind}`);
     const root: CteScope = { defs: new Map(), parent: undefined };
     const result = this.selectStmt(body as SelectStmt, undefined, root, true, false);
-    const finals = result.outs.map((o) => this.resolveToText(o.expr));
+    // SEARCH/CYCLE keys are printed here, as outputs only.
+    const finals = result.outs.map((o) => {
+      const e = this.resolveToText(o.expr);
+      const k = e.pathKey;
+      return k ? { ...e, sql: `${SearchCycleFn.out}(${e.sql}, ${k.fields}, ${k.array ? 1 : 0})` } : e;
+    });
     const sql = result.build(finals);
     const paramTypes = this.paramTypes ?? [];
     for (const [i, t] of paramTypes.entries()) {

@@ -4,6 +4,7 @@ import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
 import type { StatementCompiler } from './compiler.js';
+import { checkSearchCycleStatement, hasSearchCycle, searchCycleColumns } from './search-cycle.js';
 import { checkIdent, containsAggregate, containsWindow, unsupported } from './support.js';
 import type { CteDef, CteScope, Expr, Level, Out } from './types.js';
 
@@ -16,6 +17,7 @@ export function withClause(
   parent: Level | undefined,
   scope: CteScope,
   top = false,
+  main?: SelectStmt,
 ): string {
   const nodes = w.ctes ?? [];
   const names = nodes.map((node) => {
@@ -27,7 +29,16 @@ export function withClause(
   let recursive = false;
   for (const [i, node] of nodes.entries()) {
     const cte = nodeKind(node)[1] as CommonTableExpr;
-    if (cte.search_clause || cte.cycle_clause) throw unsupported('CTE SEARCH/CYCLE');
+    if (hasSearchCycle(cte)) {
+      checkSearchCycleStatement(
+        main,
+        top,
+        nodes.map((n) => nodeKind(n)[1] as CommonTableExpr),
+        this.ctx.serverVersionNum ?? 0,
+      );
+      if (!w.recursive || relationRefs(cte.ctequery, cte.ctename ?? '') === 0)
+        throw unsupported('SEARCH/CYCLE on a WITH query that is not recursive');
+    }
     const name = checkIdent(cte.ctename ?? '');
     if (scope.defs.has(name)) throw new NotLocal(`WITH query name "${name}" specified more than once`);
     const q = cte.ctequery;
@@ -43,7 +54,7 @@ export function withClause(
       }
       if (relationRefs(q, name) > 0) {
         recursive = true;
-        parts.push(this.recursiveCte(name, qbody as SelectStmt, colnames, parent, scope, top));
+        parts.push(this.recursiveCte(name, qbody as SelectStmt, colnames, parent, scope, top, cte));
         continue;
       }
     }
@@ -84,6 +95,7 @@ export function recursiveCte(
   parent: Level | undefined,
   scope: CteScope,
   top: boolean,
+  cte?: CommonTableExpr,
 ): string {
   for (const key of Object.keys(s)) {
     if (!['op', 'all', 'larg', 'rarg', 'limitOption'].includes(key)) {
@@ -111,12 +123,23 @@ export function recursiveCte(
     const { origin: _, ...expr } = lfinals[i] as Expr;
     return { name: checkIdent(colnames[i] ?? o.name), expr };
   });
-  const def: CteDef = { name, sqlName, outs };
+  const sc = cte && hasSearchCycle(cte) ? searchCycleColumns(cte, rarg, outs) : undefined;
+  const refs: string[] = [];
+  const def: CteDef = {
+    name,
+    sqlName,
+    outs: [...outs, ...(sc?.added ?? [])],
+    ...(sc ? { onRef: (alias: string) => refs.push(alias) } : {}),
+  };
   scope.defs.set(name, def);
   const budget = `${SqlFn.recursionRow}(${RECURSION_ROW_BUDGET})`;
-  const r = this.selectStmt(rarg, parent, scope, top, true, budget);
+  const r = this.selectStmt(sc?.recursiveTerm ?? rarg, parent, scope, top, true, budget);
   if (r.outs.length !== outs.length) {
-    throw new NotLocal('each UNION query must have the same number of columns');
+    throw new NotLocal(
+      sc
+        ? 'SEARCH/CYCLE recursive term with another number of columns'
+        : 'each UNION query must have the same number of columns',
+    );
   }
   const rfinals = r.outs.map((o, i) => {
     const want = outs[i] as Out;
@@ -134,13 +157,27 @@ export function recursiveCte(
     return e;
   });
   if (!s.all) for (const o of outs) this.requireGroupable(o.expr, 'UNION');
+  let lsql = l.build(lfinals);
+  if (sc) {
+    // Equal keys are equal records: UNION's duplicates are Postgres's.
+    const ref = refs[0];
+    if (refs.length !== 1 || ref === undefined) throw unsupported('SEARCH/CYCLE recursive reference');
+    const extra = sc.next((i) => `${ref}.c${i}`, rfinals);
+    if (!s.all) for (const e of extra) if (!e.pathKey) this.requireGroupable(e, 'UNION');
+    rfinals.push(...extra);
+    const n = outs.length;
+    lsql = `SELECT *, ${sc
+      .initial()
+      .map((x, i) => `${x} AS c${n + i}`)
+      .join(', ')} FROM (${lsql})`;
+  }
   // Reading a WITH query that may raise makes this one such a query too.
   def.mayRaise =
     this.raisingRefs > raisingBefore ||
     lfinals.some((e) => e.errorProne) ||
     rfinals.some((e) => e.errorProne);
   this.prechecks.push(`${SqlFn.recursionReset}()`);
-  return `${sqlName} AS (SELECT * FROM (${l.build(lfinals)}) UNION${s.all ? ' ALL' : ''} ${r.build(rfinals)})`;
+  return `${sqlName} AS (SELECT * FROM (${lsql}) UNION${s.all ? ' ALL' : ''} ${r.build(rfinals)})`;
 }
 
 /** The recursive term's shape (see recursiveCte); anything else is forwarded. */

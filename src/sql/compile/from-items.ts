@@ -60,6 +60,7 @@ export function rangeVar(this: StatementCompiler, r: RangeVar, level: Level): Fr
       }));
       const refname = aliasName ?? relname;
       if (cte.mayRaise) this.raisingRefs++;
+      cte.onRef?.(a);
       return {
         sql: `${cte.sqlName} AS ${a}`,
         columns,

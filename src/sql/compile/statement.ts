@@ -48,7 +48,7 @@ export function selectStmt(
   recursionGuard?: string,
 ): { outs: Out[]; build: (finals: Expr[]) => string } {
   const ctes: CteScope = { defs: new Map(), parent: cteParent };
-  const withSql = s.withClause ? this.withClause(s.withClause, parent, ctes, top) : '';
+  const withSql = s.withClause ? this.withClause(s.withClause, parent, ctes, top, s) : '';
   if (s.op !== undefined && s.op !== 'SETOP_NONE') {
     const r = this.setOperation(s, parent, ctes);
     return { outs: r.outs, build: (finals) => withSql + r.build(finals) };

@@ -163,6 +163,12 @@ export interface Expr {
    * Stored as the label; compared and sorted by position in this list.
    */
   enumLabels?: readonly string[];
+  /**
+   * A record or record[] a SEARCH/CYCLE clause added, stored as its key
+   * (src/sql/search-cycle-keys.ts): `fields` per record. Only ever an
+   * output (printed by the compiler) or an ORDER BY key.
+   */
+  pathKey?: { fields: number; array: boolean };
 }
 
 export interface Out {
@@ -198,6 +204,8 @@ export interface CteDef {
   outs: Out[];
   /** A recursive WITH query whose terms may raise an error (see ctes.ts). */
   mayRaise?: boolean;
+  /** Told the SQL alias of each reference to the WITH query (SEARCH/CYCLE's recursive term). */
+  onRef?: (alias: string) => void;
 }
 
 export interface CteScope {
@@ -247,4 +255,6 @@ export type CmpClass =
   | 'time'
   | 'interval'
   | 'uuid'
-  | 'enum';
+  | 'enum'
+  /** SEARCH/CYCLE keys (Expr.pathKey): compared as stored. */
+  | 'pathkey';

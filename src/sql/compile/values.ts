@@ -107,6 +107,7 @@ export function columnOf(out: Expr, sql: string): Expr {
   if (out.origin) e.origin = out.origin;
   if (out.coll !== undefined) e.coll = out.coll;
   if (out.enumLabels !== undefined) e.enumLabels = out.enumLabels;
+  if (out.pathKey !== undefined) e.pathKey = out.pathKey;
   return e;
 }
 
