@@ -29,6 +29,8 @@ export interface TextLocale {
   caseMap: CaseMap | undefined;
   /** upstream's server_version_num. */
   versionNum: number;
+  /** The server's lc_numeric and lc_monetary are C or POSIX (to_number's locale patterns read C's symbols). */
+  numericLocaleC?: boolean;
   /** Changes when anything above may have changed (see `localeFingerprint`). */
   fingerprint: string;
   /** Why a collation or the case map is not used locally (logged once at start). */
@@ -89,11 +91,15 @@ export async function sortsByCodePoint(query: Query, collation: string | undefin
 const DATABASE_SQL = `select d.datcollate, d.datctype, to_jsonb(d) ->> 'datlocprovider' as provider,
     coalesce(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale') as locale,
     d.datcollversion_text, pg_encoding_to_char(d.encoding) as encoding,
-    current_setting('server_version_num') as version
+    current_setting('server_version_num') as version,
+    (select string_agg(name || '=' || setting || '/' || source, ',' order by name) from pg_settings
+      where name in ('lc_monetary', 'lc_numeric')) as numeric_locale
   from (select *, to_jsonb(x) ->> 'datcollversion' as datcollversion_text from pg_database x) d
   where d.datname = current_database()`;
 
 interface DatabaseRow {
+  /** `lc_monetary=<value>/<source>,lc_numeric=<value>/<source>` as this connection has them. */
+  numeric_locale: string | null;
   datcollate: string;
   datctype: string;
   provider: string | null;
@@ -193,6 +199,23 @@ export async function localeFingerprint(query: Query): Promise<string> {
   ]);
 }
 
+/**
+ * Both settings C/POSIX from the server's own configuration: a value this
+ * connection got from a role or database default (or a SET) says nothing
+ * about other sessions, which are forwarded when theirs set one
+ * (src/router/settings.ts).
+ */
+function numericLocaleC(row: string | null): boolean {
+  const parts = (row ?? '').split(',');
+  return (
+    parts.length === 2 &&
+    parts.every((p) => {
+      const m = /^lc_(?:monetary|numeric)=(C|POSIX)\/(.*)$/.exec(p);
+      return m !== null && !['user', 'database', 'database user', 'session', 'client'].includes(m[2] ?? '');
+    })
+  );
+}
+
 export async function probeTextLocale(query: Query): Promise<TextLocale> {
   const notes: string[] = [];
   const [db] = await query<DatabaseRow>(DATABASE_SQL);
@@ -223,6 +246,7 @@ export async function probeTextLocale(query: Query): Promise<TextLocale> {
     if (!caseMap) notes.push('the database ctype maps case by context: lower/upper/ILIKE are forwarded');
   } else if (utf8) notes.push(`ctype of provider ${provider}: lower/upper/ILIKE are forwarded`);
   return {
+    numericLocaleC: numericLocaleC(db.numeric_locale),
     codePointCollations: codePoint,
     asciiCtypeCollations: ascii,
     caseMap,

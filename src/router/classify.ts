@@ -295,6 +295,7 @@ export abstract class Classifier {
         asciiCtypeCollations: new Set(this.textLocale.asciiCtypeCollations),
         caseMapped: this.textLocale.caseMap !== undefined,
         serverVersionNum: this.opts.serverVersionNum ?? UNKNOWN_VERSION_NUM,
+        numericLocaleC: this.textLocale.numericLocaleC === true,
       },
       declared ? { declaredParamTypes: declared } : {},
     );

@@ -130,6 +130,8 @@ export interface RouterTextLocale {
   asciiCtypeCollations: readonly string[];
   /** The default collation's exact lower()/upper(), learned from upstream. */
   caseMap?: CaseMap | undefined;
+  /** The server's lc_numeric and lc_monetary are C/POSIX (src/upstream-locale.ts). */
+  numericLocaleC?: boolean | undefined;
 }
 
 /** The one column of `SHOW outpost.last_route` (text, like any SHOW). */
@@ -172,6 +174,10 @@ export class Router extends Classifier implements QueryRouter {
    * on compile against `locale`, which may only drop facts (the executors
    * keep the case map they started with, so a new map is never adopted).
    */
+  numericLocaleC(): boolean {
+    return this.textLocale.numericLocaleC === true;
+  }
+
   setTextLocale(locale: RouterTextLocale): void {
     const caseMap = locale.caseMap === this.textLocale.caseMap ? locale.caseMap : undefined;
     this.textLocale = { ...locale, caseMap };

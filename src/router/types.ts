@@ -124,6 +124,8 @@ export interface QueryRouter {
    * the session ended (`I`): open or release a READ ONLY transaction's snapshot.
    */
   transactionStatus?(session: SessionState, status: 'I' | 'T' | 'E'): void;
+  /** Local answers read lc_numeric/lc_monetary as C (to_number's locale patterns): the state check then requires C. */
+  numericLocaleC?(): boolean;
   /** The change a statement (sent upstream) makes to a timeout Outpost follows (src/router/timeouts.ts), if any. */
   timeoutChange?(sql: string): TimeoutChange | undefined;
   /** A statement forwarded through the extended protocol (Parse): note its side effects on the session. */

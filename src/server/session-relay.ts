@@ -191,7 +191,12 @@ export abstract class RelayPhase extends StartupPhase {
       return;
     }
     // An error answers no row: local answers stop (conservatively).
-    const problem = stateProblem(state, outcome === 'ok' ? row : undefined, resets);
+    const problem = stateProblem(
+      state,
+      outcome === 'ok' ? row : undefined,
+      resets,
+      this.opts.router.numericLocaleC?.() ?? true,
+    );
     if (resets && check.resets) delete check.resets;
     if (problem !== undefined && !settingDrift(problem)) {
       state.localDisabled ??= problem;

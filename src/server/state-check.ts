@@ -31,22 +31,21 @@ const CHECKS: readonly [string, (value: string) => boolean][] = [
   ['array_nulls', (v) => v === 'on'],
   ['quote_all_identifiers', (v) => v === 'off'],
   ['default_transaction_isolation', (v) => v === 'read committed'],
+  // to_number's locale patterns read C's symbols where the server's are C (`numericC` below).
+  ['lc_numeric', (v) => v === 'C' || v === 'POSIX'],
+  ['lc_monetary', (v) => v === 'C' || v === 'POSIX'],
 ];
+
+/** Checked only when local answers depend on them (the server's own values are C). */
+const NUMERIC_LOCALE = new Set(['lc_numeric', 'lc_monetary']);
 
 /**
  * Watched settings the check leaves out: the role is compared as
- * current_user and session_user; no local answer depends on the lc_*
- * settings (money and messages are never produced locally, nor to_char's
- * locale patterns; a SET of one still forwards the session, conservatively).
+ * current_user and session_user; no local answer depends on lc_messages or
+ * lc_time (messages are never produced locally, nor to_char's locale
+ * patterns; a SET of one still forwards the session, conservatively).
  */
-const NOT_CHECKED = new Set([
-  'role',
-  'session_authorization',
-  'lc_messages',
-  'lc_monetary',
-  'lc_numeric',
-  'lc_time',
-]);
+const NOT_CHECKED = new Set(['role', 'session_authorization', 'lc_messages', 'lc_time']);
 
 for (const name of WATCHED_SETTINGS) {
   // A setting added to WATCHED_SETTINGS must be checked here too, or be excluded with a reason.
@@ -148,6 +147,7 @@ export function stateProblem(
   session: SessionState,
   row: readonly (string | null)[] | undefined,
   resets = false,
+  numericC = true,
 ): string | undefined {
   const columns = 3 + CHECKS.length + FOLLOWED.length;
   if (row?.length !== columns + (resets ? RESETS.length : 0)) return 'session state check returned no row';
@@ -171,6 +171,7 @@ export function stateProblem(
   if (temp !== 'f') return 'temporary schema in use (a temporary relation may shadow)';
   for (const [i, [name, fine]] of CHECKS.entries()) {
     const value = row[3 + i] ?? '';
+    if (!numericC && NUMERIC_LOCALE.has(name)) continue;
     if (!fine(value)) return `${SETTING_CHANGED}${name}=${value}`;
   }
   for (const [i, [name, followed]] of FOLLOWED.entries()) {

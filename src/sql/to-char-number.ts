@@ -14,7 +14,7 @@
 import { NotLocal } from '../errors.js';
 import { numericRound } from './pgtypes.js';
 
-type Key =
+export type Key =
   | ','
   | '.'
   | '0'
@@ -78,25 +78,25 @@ const KEYWORDS: readonly (readonly [string, Key])[] = [
   ['v', 'V'],
 ];
 
-type Node = { key: Key } | { ch: string };
+export type Node = { key: Key } | { ch: string };
 
-const F_DECIMAL = 1 << 1;
-const F_LDECIMAL = 1 << 2;
-const F_ZERO = 1 << 3;
-const F_BLANK = 1 << 4;
-const F_FILLMODE = 1 << 5;
-const F_LSIGN = 1 << 6;
-const F_BRACKET = 1 << 7;
-const F_MINUS = 1 << 8;
-const F_PLUS = 1 << 9;
-const F_ROMAN = 1 << 10;
-const F_MULTI = 1 << 11;
-const F_EEEE = 1 << 14;
+export const F_DECIMAL = 1 << 1;
+export const F_LDECIMAL = 1 << 2;
+export const F_ZERO = 1 << 3;
+export const F_BLANK = 1 << 4;
+export const F_FILLMODE = 1 << 5;
+export const F_LSIGN = 1 << 6;
+export const F_BRACKET = 1 << 7;
+export const F_MINUS = 1 << 8;
+export const F_PLUS = 1 << 9;
+export const F_ROMAN = 1 << 10;
+export const F_MULTI = 1 << 11;
+export const F_EEEE = 1 << 14;
 
-const LSIGN_PRE = -1;
+export const LSIGN_PRE = -1;
 const LSIGN_POST = 1;
 
-interface NumDesc {
+export interface NumDesc {
   pre: number;
   post: number;
   lsign: number;
@@ -113,8 +113,9 @@ export interface NumTemplate {
   desc: Readonly<NumDesc>;
 }
 
+// The same template errors (42601) for to_char and to_number: forwarded, so upstream words them.
 const syntax = (why: string): never => {
-  throw new NotLocal(`to_char() template: ${why}`);
+  throw new NotLocal(`number template: ${why}`);
 };
 
 /** NUMDesc_prepare for one keyword. */
@@ -280,14 +281,20 @@ function parse(fmt: string): NumTemplate {
 
 const templates = new Map<string, NumTemplate>();
 
-/** The parsed template (cached), or NotLocal for templates not served locally. */
-export function numTemplate(fmt: string): NumTemplate {
+/** parse_format's template (cached), shared by to_char and to_number (src/sql/to-number.ts); NotLocal where Postgres rejects it. */
+export function parsedTemplate(fmt: string): NumTemplate {
   let t = templates.get(fmt);
   if (t === undefined) {
     t = parse(fmt);
     if (templates.size >= 500) templates.clear();
     templates.set(fmt, t);
   }
+  return t;
+}
+
+/** The parsed template for to_char, or NotLocal for templates not served locally. */
+export function numTemplate(fmt: string): NumTemplate {
+  const t = parsedTemplate(fmt);
   if (t.desc.needLocale) throw new NotLocal('to_char() template with locale patterns (D, G, L, S)');
   if (t.desc.flag & F_EEEE) throw new NotLocal('to_char() template with EEEE');
   if (t.desc.flag & F_MULTI) throw new NotLocal('to_char() template with V');

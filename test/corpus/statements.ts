@@ -23,6 +23,7 @@ import { SEARCH_CYCLE_CORPUS } from './statements-search-cycle.js';
 import { SHAPES_CORPUS } from './statements-shapes.js';
 import { SRF_CORPUS } from './statements-srf.js';
 import { STRINGS_CORPUS } from './statements-strings.js';
+import { TO_NUMBER_CORPUS } from './statements-to-number.js';
 
 const ORM: string[] = [
   // Prisma-style: schema-qualified, fully qualified columns, parameters inlined by the corpus
@@ -663,6 +664,7 @@ export const CORPUS: string[] = [
   ...STRINGS_CORPUS,
   ...JSON_MUTATORS_CORPUS,
   ...BUCKETS_CORPUS,
+  ...TO_NUMBER_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...ORM,
   ...ADMIN,

@@ -134,6 +134,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
     }
     case 'to_char':
       return this.toCharCall(args, c);
+    case 'to_number':
+      return this.toNumberCall(args, c);
     case 'format':
       return this.formatCall(args, c);
     case 'split_part':

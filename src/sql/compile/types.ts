@@ -49,6 +49,12 @@ export interface CompileContext {
    * dates from 16) are local only on the versions that accept them.
    */
   serverVersionNum?: number;
+  /**
+   * Upstream's server default lc_numeric and lc_monetary are both C/POSIX
+   * (src/upstream-locale.ts): the locale patterns of to_number read the C
+   * locale's symbols. A session that sets either is forwarded anyway.
+   */
+  numericLocaleC?: boolean;
 }
 
 export interface CompileOptions {
