@@ -55,6 +55,9 @@ const PROBES: Record<string, Probe[]> = {
   CYCLE: [
     'WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT (n * 3) % 7 FROM t) CYCLE n SET c USING p SELECT * FROM t ORDER BY p',
   ],
+  first_value: ['SELECT id, first_value(id) OVER (ORDER BY id ROWS 1 PRECEDING) FROM users ORDER BY id'],
+  last_value: ['SELECT id, last_value(age) OVER (ORDER BY age RANGE 3 PRECEDING) FROM users ORDER BY id'],
+  nth_value: ['SELECT id, nth_value(id, 2) OVER (ORDER BY id) FROM users ORDER BY id'],
   'FULL JOIN': [
     'SELECT * FROM categories FULL JOIN products USING (id, name) ORDER BY id, name',
     'SELECT c.id, p.id FROM categories c FULL JOIN products p ON p.category_id = c.id ORDER BY 1 NULLS FIRST, 2 NULLS FIRST',

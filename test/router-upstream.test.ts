@@ -105,7 +105,7 @@ const UNSUPPORTED: [string, RegExp][] = [
   ['SELECT max(m) FROM items', /max\(\) of money/],
   ["SELECT string_agg(t, ',') FROM items", /string_agg/],
   ['SELECT sum(f8) OVER () FROM items', /sum\(\) OVER of float8/],
-  ['SELECT first_value(id) OVER () FROM items', /window function first_value\(\)/],
+  ['SELECT nth_value(id, 0) OVER () FROM items', /nth_value\(\) with a non-constant or non-positive n/],
   ["SELECT sum(id) OVER (ORDER BY d RANGE '1 day' PRECEDING) FROM items", /RANGE frame with an offset/],
   ['SELECT sum(id) OVER (ORDER BY id RANGE -1 PRECEDING) FROM items', /invalid preceding or following size/],
   ['SELECT lower(t) FILTER (WHERE b) FROM items', /FILTER/],

@@ -55,6 +55,17 @@ export const SHAPES_CORPUS: string[] = [
   '!SELECT id, sum(id) OVER (ORDER BY age RANGE BETWEEN NULL PRECEDING AND 1 FOLLOWING) FROM users',
   '!SELECT id, sum(id) OVER (ORDER BY age RANGE 40000::int2 PRECEDING) FROM users',
   '!SELECT id, sum(id) OVER (RANGE 1 PRECEDING) FROM users',
+  // first_value/last_value/nth_value: an integer ORDER BY key outside ROWS is the same among peers; anything else needs no peers.
+  'SELECT id, age, first_value(age) OVER (ORDER BY age RANGE BETWEEN 3 PRECEDING AND 3 FOLLOWING), last_value(age) OVER (ORDER BY age NULLS FIRST RANGE BETWEEN 3 PRECEDING AND 3 FOLLOWING EXCLUDE CURRENT ROW) FROM users ORDER BY id',
+  'SELECT id, first_value(id) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND 1 FOLLOWING), nth_value(id, 3) OVER (ORDER BY id DESC) FROM users ORDER BY id',
+  'SELECT id, age, last_value(id) OVER (PARTITION BY age ORDER BY id GROUPS BETWEEN CURRENT ROW AND 1 FOLLOWING) FROM users ORDER BY id',
+  'SELECT order_id, product_id, first_value(qty) OVER (PARTITION BY order_id ORDER BY product_id) FROM order_items ORDER BY 1, 2',
+  'SELECT id, nth_value(age, 2) OVER (ORDER BY age GROUPS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE TIES) FROM users ORDER BY id',
+  "!SELECT id, first_value('x') OVER (ORDER BY id) FROM users",
+  'SELECT id, first_value(NULL::text) OVER (ORDER BY id), last_value(email) OVER (ORDER BY id DESC) FROM users ORDER BY id',
+  'SELECT first_value(email) OVER (ORDER BY age), age FROM users ORDER BY 2, 1',
+  'SELECT last_value(age) OVER (), count(*) OVER () FROM users LIMIT 1',
+  '!SELECT nth_value(id, 0) OVER (ORDER BY id) FROM users',
   // FULL JOIN (merge- or hash-joinable conditions only), USING/NATURAL merged columns as COALESCE.
   'SELECT u.id, o.id FROM (SELECT * FROM users WHERE id > 18) u FULL JOIN (SELECT * FROM orders WHERE id < 6) o ON o.user_id = u.id ORDER BY 1 NULLS FIRST, 2 NULLS FIRST',
   'SELECT c.id, p.id, p.name FROM categories c FULL OUTER JOIN products p ON p.category_id = c.id AND c.id = p.id ORDER BY 1 NULLS FIRST, 2 NULLS FIRST',

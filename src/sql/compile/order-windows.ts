@@ -175,6 +175,37 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
       e.coll = x.coll;
       return e;
     }
+    case 'first_value':
+    case 'last_value':
+    case 'nth_value': {
+      if (args.length !== (name === 'nth_value' ? 2 : 1) || f.agg_star)
+        throw unsupported(`${name}() with other arguments`);
+      const x = args[0] as Expr;
+      // first_value(anyelement): an untyped literal is Postgres's 42804.
+      if (x.unknown)
+        throw new NotLocal('could not determine polymorphic type because input has type unknown');
+      let nth = '';
+      if (name === 'nth_value') {
+        const o = args[1] as Expr;
+        const v = o.unknown || o.type !== Oid.int4 ? undefined : this.binds[o.sql.slice(1)];
+        // 0 or less is Postgres's 22016, a NULL n its NULL result: forwarded.
+        if (v?.kind !== 'value' || typeof v.value !== 'bigint' || v.value <= 0n) {
+          throw unsupported('nth_value() with a non-constant or non-positive n');
+        }
+        nth = `, ${o.sql}`;
+      }
+      // Outside ROWS a frame holds whole peer groups (less the exclusions),
+      // so the k-th row's value of an integer ORDER BY key is the same in
+      // every order among peers; any other value depends on that order.
+      const keyed =
+        !frame.sql.startsWith('ROWS') && isIntType(x.type) && orders.some((o) => o.e.sql === x.sql);
+      const call = `${name}(${x.sql}${nth}) ${over}`;
+      const e = win(keyed ? call : tieFree(call), x.type, -1, [x]);
+      e.typlen = x.typlen;
+      e.typeName = x.typeName;
+      e.coll = x.coll;
+      return e;
+    }
     case 'count':
       if (f.agg_star) return win(framed(`count(*) ${over}`), Oid.int8);
       if (args.length !== 1) throw unsupported('count() with several arguments');
