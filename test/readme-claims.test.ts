@@ -283,6 +283,9 @@ const PROBES: Record<string, Probe[]> = {
   'date_trunc(…, timestamp)': [
     "SELECT id, date_trunc('month', last_seen), date_trunc('week', last_seen) FROM users WHERE last_seen > '-infinity' AND last_seen < 'infinity' ORDER BY id",
   ],
+  'to_number(text, template)': [
+    "SELECT to_number('-34,338,492', '99G999G999') AS a, to_number('<564646.654564>', '999999.999999PR') AS b",
+  ],
   'to_char(number, template)': [
     "SELECT id, to_char(karma, 'FM999,999MI'), to_char(balance, '00000.9'), to_char(age, 'FMRN') FROM users ORDER BY id",
   ],
