@@ -8,6 +8,7 @@
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { registerArrayFunctions } from './array-functions.js';
+import { registerByteaFunctions } from './bytea.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
 import { registerDatetimeFunctions } from './datetime-functions.js';
 import { registerFloatFunctions } from './float-ops.js';
@@ -464,6 +465,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerFloatFunctions(db);
   registerBucketFunctions(db);
   registerMakeIntervalFunctions(db);
+  registerByteaFunctions(db);
   const opts = { deterministic: true, safeIntegers: true } as const;
   if (caseMap) {
     mappedLower = caseMap.lower;

@@ -10,6 +10,7 @@
  */
 import { InputError, NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
+import { byteaInput } from './bytea.js';
 import {
   type DateOrder,
   type DateTimeFields,
@@ -57,6 +58,8 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   // Stored as time_out's text: fixed width, so the text orders like the times.
   [Oid.time, { name: 'time', len: 8, category: 'D' }],
   [Oid.uuid, { name: 'uuid', len: 16, array: Oid.uuidArray, category: 'U' }],
+  // Stored as byteaout's hex text (src/sql/bytea.ts); the session must use bytea_output = hex.
+  [Oid.bytea, { name: 'bytea', len: -1, category: 'U' }],
   [Oid.unknown, { name: 'unknown', len: -2, category: 'X' }],
   // Stored as jsonb_out's text (json: the input text); no comparison.
   [Oid.jsonb, { name: 'jsonb', len: -1, category: 'U' }],
@@ -94,6 +97,7 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['timestamp', Oid.timestamp],
   ['time', Oid.time],
   ['uuid', Oid.uuid],
+  ['bytea', Oid.bytea],
   ['json', Oid.json],
   ['jsonb', Oid.jsonb],
   ['interval', Oid.interval],
@@ -464,6 +468,8 @@ export function inputValue(type: number, text: string, what: string, versionNum 
       return timeInput(text, what);
     case Oid.uuid:
       return uuidInput(text, what);
+    case Oid.bytea:
+      return byteaInput(text);
     case Oid.jsonb:
       return jsonbInput(text, what);
     case Oid.json:

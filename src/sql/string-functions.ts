@@ -16,7 +16,12 @@ export const StrFn = {
   format: 'outpost_format',
   /** `(text, delimiter, field, negativeAllowed)`: split_part. */
   splitPart: 'outpost_split_part',
+  /** `(text, count)`: repeat(). */
+  repeat: 'outpost_repeat',
 } as const;
+
+/** Longest repeat() result computed here; longer ones forward (Postgres's limit is 1 GB). */
+const MAX_REPEAT = 1 << 24;
 
 const NO_SETTINGS = new Map<string, string>();
 const INT2 = 21;
@@ -230,6 +235,13 @@ export function registerStringFunctions(db: Database.Database): void {
     const oids = spec === '' ? [] : spec.split(',').map(Number);
     const args = list.map((render, i) => ({ text: render(values[i]), oid: oids[i] as number }));
     return textFormat(fmt, args);
+  });
+  db.function(StrFn.repeat, opts, (s: unknown, n: unknown) => {
+    if (s === null || n === null) return null;
+    if (typeof s !== 'string') throw new NotLocal('repeat() of non-text');
+    const count = Math.max(Number(n), 0);
+    if (s.length * count > MAX_REPEAT) throw new NotLocal('repeat() result too long to compute here');
+    return s.repeat(count);
   });
   db.function(StrFn.splitPart, opts, (s: unknown, d: unknown, n: unknown) => {
     if (s === null || d === null || n === null) return null;

@@ -8,6 +8,7 @@
  */
 import { ARRAY_CORPUS } from './statements-arrays.js';
 import { BUCKETS_CORPUS } from './statements-buckets.js';
+import { BYTEA_CORPUS } from './statements-bytea.js';
 import { DATETIME_CORPUS } from './statements-datetime.js';
 import { FLOAT_CORPUS } from './statements-floats.js';
 import { FORMATTING_CORPUS } from './statements-formatting.js';
@@ -665,6 +666,7 @@ export const CORPUS: string[] = [
   ...JSON_MUTATORS_CORPUS,
   ...BUCKETS_CORPUS,
   ...TO_NUMBER_CORPUS,
+  ...BYTEA_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...ORM,
   ...ADMIN,

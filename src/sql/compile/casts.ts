@@ -49,6 +49,8 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
   if (typmod !== -1) throw unsupported(`${what} with a type modifier`);
   const json = this.jsonCast(arg, type, c);
   if (json) return json;
+  const bytea = this.byteaCast(arg, type, c);
+  if (bytea) return bytea;
   if (isIntType(arg.type) && isIntType(type)) {
     if ((INT_BITS[type] as number) >= (INT_BITS[arg.type] as number))
       return derived(arg.sql, type, -1, [arg]);

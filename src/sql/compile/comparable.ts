@@ -44,6 +44,9 @@ export function cmpClassOf(type: number): CmpClass | undefined {
       return 'time';
     case Oid.uuid:
       return 'uuid';
+    case Oid.bytea:
+      // The stored hex text orders like byteacmp (src/sql/bytea.ts).
+      return 'bytea';
     default:
       return undefined;
   }

@@ -246,6 +246,8 @@ export function like(this: StatementCompiler, a: A_Expr, c: ExprCtx): Expr {
     escapeArg = this.expr(args[1] as Node, c);
   }
   let p = this.expr(patternNode, c);
+  const bytea = this.byteaLikeExpr(l, p, escapeArg, negated, ilike, c);
+  if (bytea) return bytea;
   if (l.unknown) l = this.resolveUnknown(l, Oid.text);
   if (p.unknown) p = this.resolveUnknown(p, Oid.text);
   // bpchar ~~ text matches the blank-padded value as stored (checked against Postgres).

@@ -14,6 +14,7 @@ import { SearchCycleFn } from '../search-cycle-keys.js';
 import * as aggregates from './aggregates.js';
 import * as arrays from './arrays.js';
 import * as buckets from './buckets.js';
+import * as bytea from './bytea.js';
 import * as casts from './casts.js';
 import * as comparisons from './comparisons.js';
 import * as conditionals from './conditionals.js';
@@ -63,6 +64,7 @@ const families = {
   ...formatting,
   ...strings,
   ...buckets,
+  ...bytea,
   ...makeInterval,
   ...aggregates,
   ...arrays,

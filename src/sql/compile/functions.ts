@@ -32,6 +32,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   if (JSON_CALLS.has(name)) return this.jsonCall(name, f, c);
   const args = (f.args ?? []).map((a) => this.expr(a, c));
   if (ARRAY_CALLS.has(name)) return this.arrayCall(name, args);
+  const bytea = this.byteaFunction(name, args, c);
+  if (bytea) return bytea;
   const float = this.floatFunction(name, args, c);
   if (float) return float;
   const textArg = (): Expr => {
@@ -140,6 +142,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
       return this.formatCall(args, c);
     case 'split_part':
       return this.splitPartCall(args, c);
+    case 'repeat':
+      return this.repeatCall(args, c);
     case 'width_bucket':
       return this.widthBucketCall(args, c);
     case 'make_interval':
@@ -168,6 +172,7 @@ const INPUT_TYPES: ReadonlyMap<string, number> = new Map([
   ['int8', Oid.int8],
   ['bigint', Oid.int8],
   ['interval', Oid.interval],
+  ['bytea', Oid.bytea],
 ]);
 
 /**

@@ -157,6 +157,8 @@ export function negate(this: StatementCompiler, arg: Expr, c: ExprCtx): Expr {
 export function concat(this: StatementCompiler, left: Expr, right: Expr): Expr {
   const jsonb = this.jsonbConcat(left, right);
   if (jsonb) return jsonb;
+  const bytea = this.byteaConcat(left, right);
+  if (bytea) return bytea;
   if ([left, right].some((e) => !e.unknown && TYPES.get(e.type)?.elem !== undefined)) {
     return this.arrayConcat(left, right);
   }

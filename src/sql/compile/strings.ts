@@ -56,6 +56,17 @@ export function formatCall(this: StatementCompiler, args: Expr[], c: ExprCtx): E
   return this.errorCapable(e, c);
 }
 
+/** repeat(text, int4): a negative count is an empty result. */
+export function repeatCall(this: StatementCompiler, args: Expr[], c: ExprCtx): Expr {
+  if (args.length !== 2) throw new NotLocal('repeat() with these arguments');
+  const s = this.textOperand(args[0] as Expr, 'repeat()');
+  const n = this.coerce(args[1] as Expr, Oid.int4);
+  if (n.type !== Oid.int4) throw new NotLocal(`repeat() count of ${n.typeName}`);
+  const e = derived(`${StrFn.repeat}(${s.sql}, ${n.sql})`, Oid.text, -1, [s, n]);
+  e.coll = s.coll;
+  return this.errorCapable(e, c);
+}
+
 export function splitPartCall(this: StatementCompiler, args: Expr[], c: ExprCtx): Expr {
   if (args.length !== 3) throw new NotLocal('split_part() with these arguments');
   // Negative field numbers count from the end from Postgres 14 on (an error before).

@@ -261,6 +261,7 @@ export type CmpClass =
   | 'time'
   | 'interval'
   | 'uuid'
+  | 'bytea'
   | 'enum'
   /** SEARCH/CYCLE keys (Expr.pathKey): compared as stored. */
   | 'pathkey';
