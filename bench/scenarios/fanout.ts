@@ -20,7 +20,7 @@
  * quick run small; BENCH_FANOUT_REPEATS (default 3) big transactions per topology.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg as osLoadavg } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -34,6 +34,7 @@ import { CLI, type OutpostProcess, startOutpost } from '../../test/helpers/outpo
 import { freePort } from '../../test/helpers/postgres.js';
 import { byPgNames } from '../../test/helpers/replica-views.js';
 import type { Ctx, Row, Scenario } from '../lib/context.js';
+import { fanoutTraceReport, type TracedProbe } from '../lib/fanout-trace.js';
 import { connArgs, exec, pgbenchEnv } from '../lib/pgbench.js';
 import { sleep } from '../lib/proc.js';
 import { median, percentile } from '../lib/stats.js';
@@ -47,6 +48,9 @@ const STREAM = 'BENCHFAN';
 const RATE = 500;
 const PROBE = 'fanout_probe';
 const TICKS_PER_S = 100; // USER_HZ on Linux
+/** BENCH_FANOUT_TRACE=DIR: hub and edges write src/latency-trace.ts lines there, the probes go to DIR/probes.json. */
+const TRACE_DIR = process.env.BENCH_FANOUT_TRACE;
+if (TRACE_DIR) process.env.OUTPOST_LATENCY_TRACE = TRACE_DIR;
 
 interface Proc {
   proc: ChildProcess;
@@ -80,7 +84,7 @@ async function startHub(upstream: string, nats: string, replica: string, args: s
       'warn',
       ...args,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: OWN_SESSIONS },
   );
   let out = '';
   const collect = (b: Buffer) => {
@@ -128,6 +132,15 @@ async function startHub(upstream: string, nats: string, replica: string, args: s
     },
   };
 }
+
+/**
+ * Hub, edges and independent Outposts each in a session of their own, as
+ * separate services are (a systemd unit, a Fly machine): Linux's autogroup
+ * scheduler otherwise weighs all of them, the bench's poller and pgbench as
+ * one session against every other session on a shared machine, so a
+ * 7-process topology gets one session's share of the CPU. BENCH_FANOUT_SESSIONS=0: the bench's session.
+ */
+const OWN_SESSIONS = process.env.BENCH_FANOUT_SESSIONS !== '0';
 
 /** BENCH_FANOUT_NODE_ARGS: node flags for the hub and the edges (e.g. `--cpu-prof --cpu-prof-dir=DIR`). */
 const NODE_ARGS = (process.env.BENCH_FANOUT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -263,7 +276,8 @@ function clock(): () => number {
  */
 class HopTrace {
   private sub: ReturnType<NatsConnection['subscribe']> | undefined;
-  private readonly seen = new Map<number, { cut: number; observed: number }>();
+  private readonly seen = new Map<number, { cut: number; observed: number; lsn: string }>();
+  readonly probes: Array<TracedProbe & { id: number; observed: number }> = [];
   private readonly hops = { toHub: [] as number[], toNats: [] as number[], toEdge: [] as number[] };
 
   constructor(private readonly nc: NatsConnection) {}
@@ -279,7 +293,11 @@ class HopTrace {
           const msg = decodePgOutput(Buffer.from(r));
           if (msg.tag === 'relation') names.set(msg.oid, msg.name);
           else if (msg.tag === 'insert' && names.get(msg.relationOid) === PROBE) {
-            this.seen.set(Number(msg.newTuple[0]), { cut, observed });
+            this.seen.set(Number(msg.newTuple[0]), {
+              cut,
+              observed,
+              lsn: String(parseLsn(m.headers?.get('Outpost-Lsn') ?? '0/0')),
+            });
           }
         }
       },
@@ -289,6 +307,7 @@ class HopTrace {
   applied(id: number, t: number, lag: number): void {
     const s = this.seen.get(id);
     if (!s) return;
+    this.probes.push({ id, lsn: s.lsn, t: t * 1000, observed: s.observed, visible: t * 1000 + lag });
     this.hops.toHub.push(s.cut - t * 1000);
     this.hops.toNats.push(s.observed - s.cut);
     this.hops.toEdge.push(lag - (s.observed - t * 1000));
@@ -391,6 +410,7 @@ async function newEdgeSeconds(ctx: Ctx, nats: string, name: string): Promise<num
     replica,
     // Info level for its milestones: where a slow start went is printed beside the figure.
     args: [...edgeArgs(nats, name), '--log-level', 'info'],
+    ownSession: OWN_SESSIONS,
   });
   try {
     await e.ready(900_000);
@@ -492,6 +512,7 @@ export const fanout: Scenario = {
           replica: join(ctx.dir, `fanout-edge-${i}.db`),
           args: edgeArgs(nats.url, `bench-edge-${i}`),
           nodeArgs: NODE_ARGS,
+          ownSession: OWN_SESSIONS,
         });
         started.push(e);
         edges.push(e);
@@ -526,6 +547,13 @@ export const fanout: Scenario = {
       );
       ctx.log(`  per hop (edge 0): ${trace.report()}; load ${loadavg()}`);
       ctx.log(`  CPU during it (cores): ${cpu()}`);
+      if (TRACE_DIR) {
+        await sleep(600); // the processes write their traces every 250 ms
+        writeFileSync(join(TRACE_DIR, 'probes.json'), JSON.stringify(trace.probes));
+        ctx.log(
+          `  traced stages (edge 0, BENCH_FANOUT_TRACE):\n${fanoutTraceReport(TRACE_DIR, hub.proc.pid, edges[0]?.proc.pid, trace.probes)}`,
+        );
+      }
       latency = lags[0] ?? [];
       hubLatency = lags[1] ?? [];
 
@@ -556,6 +584,7 @@ export const fanout: Scenario = {
           upstream: ctx.upstream.url({ database: DB }),
           replica: join(ctx.dir, `fanout-independent-${i}.db`),
           args: ['--log-level', 'warn'],
+          ownSession: OWN_SESSIONS,
         });
         started.push(o);
         independent.push(o);

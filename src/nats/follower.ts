@@ -19,6 +19,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { AckPolicy, DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { errorMessage } from '../errors.js';
+import { trace, tracing } from '../latency-trace.js';
 import type { Logger } from '../log.js';
 import { formatLsn, type Lsn } from '../replication/lsn.js';
 import {
@@ -449,6 +450,10 @@ export class NatsFollower {
     if (header.kind === 'reset') {
       sink.reset?.({ seq: m.seq, header });
       return;
+    }
+    if (tracing && header.last) {
+      trace('nats.stored', header.finalLsn, m.info.timestampNanos / 1e6);
+      trace('edge.recv', header.finalLsn);
     }
     const data = m.data;
     const records = decodeRecords(data).map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength));

@@ -24,9 +24,11 @@
  *   transactions up to it are skipped (a partly published one resumes at its
  *   next part), so a restart after the dedup window duplicates nothing.
  */
+
 import type { StoredMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { StartupError } from '../errors.js';
+import { trace, tracing } from '../latency-trace.js';
 import type { Logger } from '../log.js';
 import { Counter, Gauge } from '../metrics.js';
 import type { EngineTap } from '../replication/engine.js';
@@ -637,6 +639,7 @@ export class Publisher implements EngineTap {
   }
 
   private send(o: Out): void {
+    if (tracing && o.header.kind === 'tx' && o.header.last) trace('hub.pub', o.header.finalLsn);
     o.state = 'sent';
     o.expect = this.lastSeq;
     this.lastSeq++;
@@ -661,6 +664,7 @@ export class Publisher implements EngineTap {
   }
 
   private onAck(o: Out, seq: number, duplicate: boolean): void {
+    if (tracing && o.header.kind === 'tx' && o.header.last) trace('hub.ack', o.header.finalLsn);
     this.inflight--;
     o.state = 'acked';
     o.seq = seq;

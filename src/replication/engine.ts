@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { errorMessage, StartupError } from '../errors.js';
+import { nowMs, trace, tracing } from '../latency-trace.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { type AppliedRelation, Applier } from '../replica/applier.js';
@@ -64,6 +65,8 @@ export type {
   FollowStatus,
 } from './engine-types.js';
 
+/** Microseconds from the Unix epoch to Postgres's (2000-01-01): pgoutput and XLogData times count from it. */
+const PG_EPOCH_US_T = 946_684_800_000_000n;
 const STATUS_INTERVAL_MS = 10_000;
 /** At most one idle-position write to SQLite per this interval. */
 const IDLE_WRITE_INTERVAL_MS = 1_000;
@@ -120,6 +123,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   readonly relations = new Map<number, StreamRelation>();
   readonly queue = new Fifo<QueueItem>();
   private draining = false;
+  private traceGroup: Lsn[] = [];
   paused = false;
   version = 0;
   private ddlMode: EngineStatus['ddlDetection'] = 'unknown';
@@ -508,6 +512,13 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
 
   private enqueue(item: QueueItem): void {
     if (item.gen !== this.gen) return;
+    if (tracing && item.msg.kind === 'xlog' && item.msg.data[0] === 0x43) {
+      const d = item.msg.data;
+      const lsn = d.readBigUInt64BE(2);
+      trace('pg.commit', lsn, Number(d.readBigInt64BE(18) + PG_EPOCH_US_T) / 1000);
+      trace('ws.send', lsn, Number(item.msg.sendTime + PG_EPOCH_US_T) / 1000);
+      trace('hub.recv', lsn);
+    }
     const tap = this.opts.tap;
     if (tap) this.tapReceived(tap, item);
     if (item.msg.kind === 'xlog') {
@@ -668,6 +679,10 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
         }
         if (this.skipBefore.size > 0) this.pruneSkipRules(msg.endLsn);
         this.applier.commit(msg.endLsn);
+        if (tracing) {
+          trace('eng.commit', msg.commitLsn);
+          this.traceGroup.push(msg.commitLsn);
+        }
         this.metrics.transactionsApplied.inc();
         // Catching up on many small transactions, one SQLite commit each would
         // dominate: they share one until the queue runs dry (next turn of the
@@ -901,6 +916,11 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
   flushGroup(): void {
     const lsn = this.applier.flush();
     if (lsn === undefined) return;
+    if (tracing) {
+      const at = nowMs();
+      for (const l of this.traceGroup) trace('eng.flush', l, at);
+      this.traceGroup = [];
+    }
     this.feed?.committed();
     this.applied = lsn;
     this.metrics.appliedLsn.set(Number(lsn));

@@ -58,6 +58,12 @@ export async function runCli(
 interface SpawnOptions {
   /** Extra node flags, e.g. --cpu-prof for profiling in benchmarks. */
   nodeArgs?: string[];
+  /**
+   * A session of its own (setsid), so the scheduler's autogroups weigh it as a
+   * separate service rather than as one more process of the caller's session
+   * (benchmarks running several Outposts beside other work on a shared machine).
+   */
+  ownSession?: boolean;
   /** Added to the environment. */
   env?: Record<string, string>;
   /** Another build's cli.js (benchmarks comparing two builds side by side). */
@@ -74,6 +80,7 @@ interface SpawnOptions {
 function supervise(args: string[], httpPort: number, opts: SpawnOptions): SupervisedProcess {
   const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.cli ?? CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.ownSession === true,
     env: { ...process.env, ...opts.env },
   });
   let out = '';
