@@ -32,6 +32,8 @@ export const TypeOid = {
   timestamptz: 1184,
   interval: 1186,
   numericArray: 1231,
+  bit: 1560,
+  varbit: 1562,
   numeric: 1700,
   uuid: 2950,
   uuidArray: 2951,

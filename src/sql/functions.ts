@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { registerArrayFunctions } from './array-functions.js';
 import { registerByteaFunctions } from './bytea.js';
+import { registerBitFunctions } from './bit-strings.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
 import { registerDatetimeFunctions } from './datetime-functions.js';
 import { registerFloatFunctions } from './float-ops.js';
@@ -463,6 +464,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerSearchCycleFunctions(db);
   registerStringFunctions(db);
   registerFloatFunctions(db);
+  registerBitFunctions(db);
   registerBucketFunctions(db);
   registerMakeIntervalFunctions(db);
   registerByteaFunctions(db);

@@ -11,6 +11,7 @@
 import { InputError, NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
 import { byteaInput } from './bytea.js';
+import { bitInput } from './bit-strings.js';
 import {
   type DateOrder,
   type DateTimeFields,
@@ -66,6 +67,9 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   [Oid.json, { name: 'json', len: -1, category: 'U' }],
   // Stored as interval_out's text (IntervalStyle postgres); no comparison yet.
   [Oid.interval, { name: 'interval', len: 16, category: 'T', preferred: true }],
+  // Stored as bit_out's text ('0101'), which orders like bit_cmp under BINARY (src/sql/bit-strings.ts).
+  [Oid.bit, { name: 'bit', len: -1, category: 'V' }],
+  [Oid.varbit, { name: 'varbit', len: -1, category: 'V', preferred: true }],
   [Oid.boolArray, { name: '_bool', len: -1, elem: Oid.bool, category: 'A' }],
   [Oid.int2Array, { name: '_int2', len: -1, elem: Oid.int2, category: 'A' }],
   [Oid.int4Array, { name: '_int4', len: -1, elem: Oid.int4, category: 'A' }],
@@ -101,6 +105,8 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['json', Oid.json],
   ['jsonb', Oid.jsonb],
   ['interval', Oid.interval],
+  ['bit', Oid.bit],
+  ['varbit', Oid.varbit],
 ]);
 
 export function isIntType(oid: number): boolean {
@@ -476,6 +482,9 @@ export function inputValue(type: number, text: string, what: string, versionNum 
       return jsonInput(text, what);
     case Oid.interval:
       return intervalInput(text, what);
+    case Oid.bit:
+    case Oid.varbit:
+      return bitInput(text, what);
   }
   const info = TYPES.get(type);
   if (info?.elem !== undefined) return JSON.stringify(arrayInput(text, info.elem, what));

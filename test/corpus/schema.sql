@@ -200,3 +200,19 @@ INSERT INTO tickets VALUES
   (6, NULL, 'zeta', 'six', NULL),
   (7, 'Alpha', 'Alpha', 'seven', '{Alpha,é}'),
   (8, 'zeta', 'é', NULL, NULL);
+
+-- Bit strings (src/sql/bit-strings.ts): fixed and varying, the empty string, NULLs.
+CREATE TABLE flags (
+  id int4 PRIMARY KEY,
+  b bit(8),
+  v bit varying(12),
+  n int4
+);
+INSERT INTO flags VALUES
+  (1, B'00000000', B'', 0),
+  (2, B'11111111', B'1', -1),
+  (3, B'10100101', B'101001010000', 165),
+  (4, X'0F', B'0000', 2147483647),
+  (5, NULL, NULL, NULL),
+  (6, B'01111111', B'10', -2147483648),
+  (7, B'10000000', B'01', 128);

@@ -7,6 +7,7 @@
  * Postgres before 17 rejects (the suites also run on Postgres 15).
  */
 import { ARRAY_CORPUS } from './statements-arrays.js';
+import { BITS_CORPUS } from './statements-bits.js';
 import { BUCKETS_CORPUS } from './statements-buckets.js';
 import { BYTEA_CORPUS } from './statements-bytea.js';
 import { DATETIME_CORPUS } from './statements-datetime.js';
@@ -667,6 +668,7 @@ export const CORPUS: string[] = [
   ...BUCKETS_CORPUS,
   ...TO_NUMBER_CORPUS,
   ...BYTEA_CORPUS,
+  ...BITS_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...ORM,
   ...ADMIN,

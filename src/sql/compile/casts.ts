@@ -8,6 +8,7 @@ import { storeInterval } from '../interval-ops.js';
 import { nodeKind } from '../parse.js';
 import { INT_BITS, isIntType, Oid, TYPES } from '../pgtypes.js';
 import { settingFreeArray } from './arrays.js';
+import { isBitType } from './bit-strings.js';
 import { resolveTypeName } from './common-type.js';
 import type { StatementCompiler } from './compiler.js';
 import { isRowExpr } from './rows.js';
@@ -36,6 +37,9 @@ export function typeCast(this: StatementCompiler, t: TypeCast, c: ExprCtx): Expr
 
 export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod: number, c: ExprCtx): Expr {
   const what = `cast from ${arg.typeName} to ${typeName(type)}`;
+  if (isBitType(type)) return this.bitCastTo(arg, type, typmod, c);
+  if (isBitType(arg.type) && !arg.unknown && isIntType(type) && typmod === -1)
+    return this.bitToInt(arg, type, c);
   if (type === Oid.interval && typmod !== -1) return this.intervalTypmodCast(arg, typmod, c);
   if (arg.unknown) {
     if (typmod !== -1) throw unsupported(`${what} with a type modifier`);
@@ -73,6 +77,9 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
       sql = `(CASE ${arg.sql} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)`;
     } else if (settingFreeArray(arg.type)) {
       // array_out: the stored text.
+      sql = arg.sql;
+    } else if (isBitType(arg.type)) {
+      // bit_out: the stored text.
       sql = arg.sql;
     } else if (arg.enumLabels !== undefined) {
       // enum_out: the label, as stored.

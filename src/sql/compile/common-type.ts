@@ -65,11 +65,13 @@ export function resolveTypeName(t: TypeName): { oid: number; typmod: number } {
   const mods = t.typmods ?? [];
   if (mods.length > 0 && oid === Oid.interval) return { oid, typmod: intervalTypmodOf(mods) };
   if (mods.length > 0) {
-    if (oid !== Oid.varchar || mods.length !== 1) throw unsupported(`cast to ${name} with a type modifier`);
+    if ((oid !== Oid.varchar && oid !== Oid.bit && oid !== Oid.varbit) || mods.length !== 1)
+      throw unsupported(`cast to ${name} with a type modifier`);
     const [k, b] = nodeKind(mods[0] as Node);
     const n = k === 'A_Const' ? (b as A_Const).ival?.ival : undefined;
     if (n === undefined || n < 1) throw unsupported(`cast to ${name} with a type modifier`);
-    typmod = n + 4;
+    // varchar's typmod counts the header; bit's and varbit's are the length.
+    typmod = oid === Oid.varchar ? n + 4 : n;
   }
   return { oid, typmod };
 }

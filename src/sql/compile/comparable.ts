@@ -47,6 +47,10 @@ export function cmpClassOf(type: number): CmpClass | undefined {
     case Oid.bytea:
       // The stored hex text orders like byteacmp (src/sql/bytea.ts).
       return 'bytea';
+    case Oid.bit:
+    case Oid.varbit:
+      // bit_out's text under BINARY orders like bit_cmp (src/sql/bit-strings.ts).
+      return 'bits';
     default:
       return undefined;
   }

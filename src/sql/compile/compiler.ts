@@ -13,6 +13,7 @@ import { Oid, type Stored, TYPES } from '../pgtypes.js';
 import { SearchCycleFn } from '../search-cycle-keys.js';
 import * as aggregates from './aggregates.js';
 import * as arrays from './arrays.js';
+import * as bitStrings from './bit-strings.js';
 import * as buckets from './buckets.js';
 import * as bytea from './bytea.js';
 import * as casts from './casts.js';
@@ -60,6 +61,13 @@ const families = {
   ...conditionals,
   ...casts,
   ...floats,
+  bitConstant: bitStrings.bitConstant,
+  bitCastTo: bitStrings.bitCastTo,
+  bitToInt: bitStrings.bitToInt,
+  bitOperator: bitStrings.bitOperator,
+  bitNot: bitStrings.bitNot,
+  bitConcat: bitStrings.bitConcat,
+  bitFunction: bitStrings.bitFunction,
   ...functions,
   ...formatting,
   ...strings,

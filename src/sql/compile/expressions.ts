@@ -51,6 +51,9 @@ import {
 import type { Expr, ExprCtx, Out, UnknownSrc } from './types.js';
 import { colName, constExpr, derived, isTextType, retype, unknownExpr } from './values.js';
 
+/** The operators bit strings have besides comparisons and || (src/sql/compile/bit-strings.ts). */
+const BIT_OPS = new Set(['&', '|', '#', '<<', '>>']);
+
 export function expr(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
   const e = this.exprNode(node, c);
   return c.level.groupingSet ? this.groupingNull(e, c) : e;
@@ -131,7 +134,8 @@ export function constant(this: StatementCompiler, c: A_Const): Expr {
       ...(c.location !== undefined ? { location: c.location } : {}),
     });
   }
-  throw unsupported('bit string constant');
+  if (c.bsval !== undefined) return this.bitConstant(c);
+  throw unsupported('constant');
 }
 
 export function intConst(this: StatementCompiler, v: bigint): Expr {
@@ -365,6 +369,11 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
       if (op === undefined) throw unsupported(describeNode('A_Expr', e));
       if (!e.lexpr) {
         if (op === '-' && e.rexpr) return this.negate(this.expr(e.rexpr, c), c);
+        if (op === '~' && e.rexpr) {
+          const bits = this.bitNot(this.expr(e.rexpr, c));
+          if (bits) return bits;
+          throw unsupported('prefix operator ~');
+        }
         const prefixed = e.rexpr && (op === '@' || op === '|/') ? this.expr(e.rexpr, c) : undefined;
         const float = prefixed && this.floatFunction(op === '@' ? 'abs' : 'sqrt', [prefixed], c);
         if (float) return float;
@@ -380,6 +389,10 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
       if (op === '||') return this.concat(this.expr(e.lexpr, c), this.expr(e.rexpr, c));
       if (JSON_OPS.has(op)) return this.jsonOperator(op, e.lexpr, e.rexpr, c);
       if (op === '&&') return this.arrayContainment('&&', this.expr(e.lexpr, c), this.expr(e.rexpr, c));
+      if (BIT_OPS.has(op)) {
+        const bits = this.bitOperator(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
+        if (bits) return bits;
+      }
       throw unsupported(describeNode('A_Expr', e));
     }
     case 'AEXPR_DISTINCT':

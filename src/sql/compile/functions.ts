@@ -1,6 +1,7 @@
 /** Function calls: which scalar functions are local, and dispatch to aggregates and window functions. */
 import type { FuncCall } from 'libpg-query';
 import { InputError, NotLocal } from '../../errors.js';
+import { bitInput, bitInputTypmod } from '../bit-strings.js';
 import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
 import { INTERVAL_UNITS } from '../interval.js';
@@ -36,6 +37,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   if (bytea) return bytea;
   const float = this.floatFunction(name, args, c);
   if (float) return float;
+  const bits = this.bitFunction(name, args, c);
+  if (bits) return bits;
   const textArg = (): Expr => {
     if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
     const a = args[0] as Expr;
@@ -162,6 +165,9 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   }
 }
 
+/** `bit`, `bit(n)`, `varbit`, `varbit(n)`, `bit varying(n)` as pg_input_is_valid()'s type argument. */
+const BIT_TYPE_NAME = /^(bit|varbit|bit varying)(?:\((\d{1,8})\))?$/;
+
 /** Type names pg_input_is_valid() reads (parseTypeString) whose input function is reproduced exactly. */
 const INPUT_TYPES: ReadonlyMap<string, number> = new Map([
   ['int2', Oid.int2],
@@ -198,6 +204,21 @@ export function inputErrorOf(
   const [v, t] = args;
   if (args.length !== 2 || v?.unknown?.kind !== 'literal' || t?.unknown?.kind !== 'literal') {
     throw unsupported(`${name}() of other than two literals`);
+  }
+  const bitType = BIT_TYPE_NAME.exec(t.unknown.text);
+  if (bitType) {
+    // parseTypeString: plain `bit` is bit(1), plain varbit has no limit.
+    const fixed = bitType[1] === 'bit';
+    const n = bitType[2] === undefined ? (fixed ? 1 : -1) : Number(bitType[2]);
+    if (n === 0) throw new NotLocal(`${name}() for bit(0)`);
+    try {
+      if (n === -1) bitInput(v.unknown.text, `${name}()`);
+      else bitInputTypmod(v.unknown.text, fixed, n, `${name}()`);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      return err.error;
+    }
   }
   const type = INPUT_TYPES.get(t.unknown.text);
   if (type === undefined) throw new NotLocal(`${name}() for type ${t.unknown.text.slice(0, 40)}`);

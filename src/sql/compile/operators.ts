@@ -159,6 +159,8 @@ export function concat(this: StatementCompiler, left: Expr, right: Expr): Expr {
   if (jsonb) return jsonb;
   const bytea = this.byteaConcat(left, right);
   if (bytea) return bytea;
+  const bits = this.bitConcat(left, right);
+  if (bits) return bits;
   if ([left, right].some((e) => !e.unknown && TYPES.get(e.type)?.elem !== undefined)) {
     return this.arrayConcat(left, right);
   }

@@ -1,5 +1,5 @@
 /**
- * format() and split_part(): their arguments typed as Postgres resolves
+ * format(), split_part() and repeat(): their arguments typed as Postgres resolves
  * them, the work in src/sql/string-functions.ts. format()'s "any" arguments
  * are limited to types whose output does not depend on the session's
  * settings (src/sql/record.ts); VARIADIC arrays are forwarded.

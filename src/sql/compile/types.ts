@@ -262,6 +262,7 @@ export type CmpClass =
   | 'interval'
   | 'uuid'
   | 'bytea'
+  | 'bits'
   | 'enum'
   /** SEARCH/CYCLE keys (Expr.pathKey): compared as stored. */
   | 'pathkey';

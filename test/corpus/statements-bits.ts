@@ -1,0 +1,50 @@
+/**
+ * bit(n) and bit varying(n) (src/sql/bit-strings.ts, src/sql/compile/bit-strings.ts):
+ * replicated columns, B'' and X'' constants, casts with Postgres's padding
+ * and truncation, the operators and functions, bit_cmp ordering between
+ * lengths; markers as in statements.ts (`!` Postgres rejects it). Runtime
+ * errors (sizes that differ, indexes out of range) are forwarded.
+ */
+export const BITS_CORPUS: string[] = [
+  `SELECT * FROM flags ORDER BY id`,
+  `SELECT id, b, v FROM flags ORDER BY v, id`,
+  `SELECT id, v FROM flags ORDER BY v DESC NULLS LAST, id`,
+  `SELECT id FROM flags WHERE b > B'01111111' ORDER BY id`,
+  `SELECT id FROM flags WHERE v = '1' OR v < B'0001' ORDER BY id`,
+  `SELECT DISTINCT length(v) AS l FROM flags ORDER BY l`,
+  `SELECT b, count(*) FROM flags GROUP BY b ORDER BY b`,
+  `SELECT B'0101' AS a, X'1F' AS b, x'' AS c, B'' AS d, b'1' AS e`,
+  `SELECT B'0101'::bit(8) AS pad, B'010101'::bit(2) AS trunc, B'0101'::varbit(2) AS vt, '0101'::bit AS one, 'x1f'::bit(4) AS hex, '1010'::varbit AS v`,
+  `SELECT CAST(B'101' AS bit varying(5)) AS a, CAST(v AS bit(4)) AS b, v::bit(14) AS c FROM flags ORDER BY id`,
+  `SELECT id, n::bit(8) AS low, n::bit(40) AS wide, n::int8::bit(70) AS big, b::int4 AS i, b::int8 AS j FROM flags ORDER BY id`,
+  `SELECT id, b::text AS t, v::varchar AS vc, (b::text)::bit(8) AS back FROM flags ORDER BY id`,
+  `SELECT id, ~b AS nb, b & B'00001111' AS lo, b | X'F0' AS hi, b # B'11111111' AS x FROM flags ORDER BY id`,
+  `SELECT id, b << 3 AS l3, b >> 3 AS r3, b << -2 AS ln, b >> 9 AS r9, v << 1 AS vl, v >> 20 AS vr FROM flags ORDER BY id`,
+  `SELECT id, v || b AS vb, b || B'1' AS b1, v || '01' AS lit FROM flags ORDER BY id`,
+  `SELECT id, length(b) AS lb, length(v) AS lv, octet_length(v) AS ov, bit_length(v) AS bl, bit_count(v) AS c FROM flags ORDER BY id`,
+  `SELECT id, position(B'01' IN v) AS p, position(B'' IN v) AS e, position(B'1' IN b) AS q FROM flags ORDER BY id`,
+  `SELECT id, substring(b FROM 2 FOR 3) AS s1, substring(v FROM 3) AS s2, substring(b FROM -1 FOR 4) AS s3, substring(b FROM 7 FOR 2147483647) AS s4 FROM flags ORDER BY id`,
+  `SELECT id, overlay(b PLACING B'11' FROM 2) AS o1, overlay(b PLACING '0' FROM 1 FOR 4) AS o2, overlay(b PLACING B'1' FROM 20) AS o3 FROM flags ORDER BY id`,
+  `SELECT get_bit(B'0101011000100', 10) AS g, set_bit(B'0101011000100100', 15, 1) AS s, set_bit(b, 0, 0) AS z FROM flags WHERE id = 3`,
+  `SELECT B'01' < B'1' AS a, B'1' < B'10' AS b, B'101' = B'101'::varbit AS c, B'0101' = B'0101000' AS d, B'1' < 'x1' AS e, B'11' >= B'11' AS f`,
+  `!SELECT B'001' & B'10' AS x`,
+  `SELECT id, b & v::bit(8) AS a FROM flags ORDER BY id`,
+  `!SELECT id, b & v AS a FROM flags ORDER BY id`,
+  `!SELECT get_bit(b, 8) FROM flags WHERE id = 1`,
+  `!SELECT substring(B'0101' FROM 1 FOR -1)`,
+  `SELECT bit_count(repeat('01', 50)::bit(100)) AS c, repeat('ab', 3) AS r, repeat('x', 0) AS e, repeat('x', -2) AS n`,
+  `!<16 SELECT pg_input_is_valid('0101', 'bit(4)') AS a, pg_input_is_valid('0101', 'bit(5)') AS b, pg_input_is_valid('x0Z', 'varbit') AS c, pg_input_is_valid('0101', 'bit varying(3)') AS d, pg_input_is_valid('1', 'bit') AS e`,
+  `!<16 SELECT * FROM pg_input_error_info('01010001', 'bit(10)')`,
+  `!<16 SELECT * FROM pg_input_error_info('01010Z01', 'varbit')`,
+  `!<16 SELECT * FROM pg_input_error_info('x01010Z01', 'bit(32)')`,
+  `!<16 SELECT * FROM pg_input_error_info('0101', 'varbit(2)')`,
+  `!SELECT B'012'`,
+  `!SELECT X'1G'`,
+  `!SELECT b' 0'`,
+  `!SELECT '2'::bit(3)`,
+  `!SELECT '  1'::varbit`,
+  `!SELECT B'01'::varbit::int4`,
+  `!SELECT b::int2 FROM flags`,
+  `!SELECT B'1' + B'1'`,
+  `!SELECT max(b) FROM flags`,
+];
