@@ -14,6 +14,7 @@ export const TypeOid = {
   oid: 26,
   json: 114,
   float4: 700,
+  money: 790,
   float8: 701,
   unknown: 705,
   boolArray: 1000,

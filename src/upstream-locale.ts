@@ -29,7 +29,7 @@ export interface TextLocale {
   caseMap: CaseMap | undefined;
   /** upstream's server_version_num. */
   versionNum: number;
-  /** The server's lc_numeric and lc_monetary are C or POSIX (to_number's locale patterns read C's symbols). */
+  /** The server's lc_numeric and lc_monetary are C or POSIX (to_number's locale patterns and money read C's symbols). */
   numericLocaleC?: boolean;
   /** Changes when anything above may have changed (see `localeFingerprint`). */
   fingerprint: string;

@@ -31,7 +31,8 @@ const CHECKS: readonly [string, (value: string) => boolean][] = [
   ['array_nulls', (v) => v === 'on'],
   ['quote_all_identifiers', (v) => v === 'off'],
   ['default_transaction_isolation', (v) => v === 'read committed'],
-  // to_number's locale patterns read C's symbols where the server's are C (`numericC` below).
+  // to_number's locale patterns and money's input and output read C's symbols where the
+  // server's are C (`numericC` below).
   ['lc_numeric', (v) => v === 'C' || v === 'POSIX'],
   ['lc_monetary', (v) => v === 'C' || v === 'POSIX'],
 ];

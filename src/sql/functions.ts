@@ -17,6 +17,7 @@ import { registerFormattingFunctions } from './formatting-functions.js';
 import { registerJsonFunctions } from './json-functions.js';
 import { registerLateralFunctions } from './lateral-functions.js';
 import { registerMakeIntervalFunctions } from './make-interval.js';
+import { registerMoneyFunctions } from './money.js';
 import {
   dateAddDays,
   dateDiff,
@@ -465,6 +466,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerStringFunctions(db);
   registerFloatFunctions(db);
   registerBitFunctions(db);
+  registerMoneyFunctions(db);
   registerBucketFunctions(db);
   registerMakeIntervalFunctions(db);
   registerByteaFunctions(db);

@@ -23,6 +23,7 @@ import {
 import { float4Input } from './float-ops.js';
 import { intervalInput } from './interval.js';
 import { jsonbInput, jsonInput } from './json.js';
+import { cashIn, cashOut } from './money.js';
 
 /** Built-in type OIDs (shared table). */
 export const Oid = TypeOid;
@@ -70,6 +71,8 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   // Stored as bit_out's text ('0101'), which orders like bit_cmp under BINARY (src/sql/bit-strings.ts).
   [Oid.bit, { name: 'bit', len: -1, category: 'V' }],
   [Oid.varbit, { name: 'varbit', len: -1, category: 'V', preferred: true }],
+  // Stored as cash_out's text under lc_monetary C ('-$1,234.50'; src/sql/money.ts).
+  [Oid.money, { name: 'money', len: 8, category: 'N' }],
   [Oid.boolArray, { name: '_bool', len: -1, elem: Oid.bool, category: 'A' }],
   [Oid.int2Array, { name: '_int2', len: -1, elem: Oid.int2, category: 'A' }],
   [Oid.int4Array, { name: '_int4', len: -1, elem: Oid.int4, category: 'A' }],
@@ -106,6 +109,7 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['jsonb', Oid.jsonb],
   ['interval', Oid.interval],
   ['bit', Oid.bit],
+  ['money', Oid.money],
   ['varbit', Oid.varbit],
 ]);
 
@@ -485,6 +489,9 @@ export function inputValue(type: number, text: string, what: string, versionNum 
     case Oid.bit:
     case Oid.varbit:
       return bitInput(text, what);
+    case Oid.money:
+      // cash_in and cash_out under lc_monetary C (the compiler checks upstream's).
+      return cashOut(cashIn(text, what));
   }
   const info = TYPES.get(type);
   if (info?.elem !== undefined) return JSON.stringify(arrayInput(text, info.elem, what));

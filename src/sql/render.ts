@@ -39,7 +39,7 @@ const TIMETZ = 1266;
  * extra_float_digits > 0, which the router enforces): the stored text is the
  * output. Enums, domains, composites and other user types are not listed
  * (their OIDs are not fixed and their base type is unknown here), nor is
- * money (lc_monetary).
+ * money (lc_monetary: rendererFor).
  */
 const AS_STORED = new Set<number>([
   18, // "char"
@@ -263,6 +263,10 @@ export function rendererFor(column: RenderColumn, params: Map<string, string>): 
     case FLOAT4:
       return renderFloat4;
     case BYTEA:
+      return renderStored;
+    case 790:
+      // money: cash_out's text under the server's lc_monetary, which the
+      // session keeps (a session that sets lc_monetary is forwarded).
       return renderStored;
     case INTERVAL:
     case 1187: {

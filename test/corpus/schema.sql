@@ -216,3 +216,17 @@ INSERT INTO flags VALUES
   (5, NULL, NULL, NULL),
   (6, B'01111111', B'10', -2147483648),
   (7, B'10000000', B'01', 128);
+
+-- money under the server's lc_monetary (C here: src/sql/money.ts).
+CREATE TABLE wallets (
+  id int4 PRIMARY KEY,
+  m money,
+  n money
+);
+INSERT INTO wallets VALUES
+  (1, '$0.00', '1'),
+  (2, '1234.56', '-0.01'),
+  (3, '-1234.56', '(5)'),
+  (4, '0.05', '1,000,000.995'),
+  (5, NULL, '2'),
+  (6, '90000000000000.99', '-3');

@@ -18,6 +18,7 @@ import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
 import { JSON_MUTATORS_CORPUS } from './statements-json-mutators.js';
 import { LATERAL_CORPUS } from './statements-lateral.js';
+import { MONEY_CORPUS } from './statements-money.js';
 import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROWS_CORPUS } from './statements-rows.js';
@@ -669,6 +670,7 @@ export const CORPUS: string[] = [
   ...TO_NUMBER_CORPUS,
   ...BYTEA_CORPUS,
   ...BITS_CORPUS,
+  ...MONEY_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...ORM,
   ...ADMIN,

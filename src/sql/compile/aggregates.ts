@@ -43,6 +43,11 @@ export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c:
   if (a.agg) throw new NotLocal('aggregate function calls cannot be nested');
   // An aggregate of outer-level columns only belongs to that outer query.
   if (!a.constant && !hasLocalVars(a)) throw unsupported('aggregate of an outer query column');
+  const money = this.moneyAggregate(name, a);
+  if (money) {
+    if (f.agg_distinct) throw unsupported(`${name}(DISTINCT)`);
+    return money;
+  }
   if (f.agg_distinct) {
     if (name !== 'count') throw unsupported(`${name}(DISTINCT)`);
     // Distinct under Postgres's equality: the comparable key (numeric 1.5 = 1.50, float -0 = 0).

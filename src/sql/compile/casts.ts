@@ -38,6 +38,10 @@ export function typeCast(this: StatementCompiler, t: TypeCast, c: ExprCtx): Expr
 export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod: number, c: ExprCtx): Expr {
   const what = `cast from ${arg.typeName} to ${typeName(type)}`;
   if (isBitType(type)) return this.bitCastTo(arg, type, typmod, c);
+  if (typmod === -1) {
+    const money = this.moneyCast(arg, type, c);
+    if (money) return money;
+  }
   if (isBitType(arg.type) && !arg.unknown && isIntType(type) && typmod === -1)
     return this.bitToInt(arg, type, c);
   if (type === Oid.interval && typmod !== -1) return this.intervalTypmodCast(arg, typmod, c);

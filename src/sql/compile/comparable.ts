@@ -3,6 +3,7 @@ import type { SortBy } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
+import { MoneyFn } from '../money.js';
 import { isIntType, Oid } from '../pgtypes.js';
 import type { CmpClass, CompileContext, Expr } from './types.js';
 import { colName, isTextType } from './values.js';
@@ -51,6 +52,8 @@ export function cmpClassOf(type: number): CmpClass | undefined {
     case Oid.varbit:
       // bit_out's text under BINARY orders like bit_cmp (src/sql/bit-strings.ts).
       return 'bits';
+    case Oid.money:
+      return 'money';
     default:
       return undefined;
   }
@@ -112,6 +115,8 @@ export function comparable(e: Expr, cls: CmpClass): string {
       return `${DtFn.intervalKey}(${x})`;
     case 'bpchar':
       return `rtrim(${x}, ' ')`;
+    case 'money':
+      return `${MoneyFn.cents}(${x})`;
     case 'enum':
       return enumPosition(e);
     case 'date':

@@ -30,6 +30,7 @@ import * as jsonCalls from './json-calls.js';
 import * as jsonOps from './json-ops.js';
 import * as lateral from './lateral.js';
 import * as makeInterval from './make-interval.js';
+import * as money from './money.js';
 import * as operators from './operators.js';
 import * as orderWindows from './order-windows.js';
 import * as rows from './rows.js';
@@ -68,6 +69,7 @@ const families = {
   bitNot: bitStrings.bitNot,
   bitConcat: bitStrings.bitConcat,
   bitFunction: bitStrings.bitFunction,
+  ...money,
   ...functions,
   ...formatting,
   ...strings,
@@ -186,7 +188,11 @@ export class StatementCompiler {
       type === Oid.float4 ||
       type === Oid.jsonb ||
       type === Oid.json ||
-      type === Oid.interval
+      type === Oid.interval ||
+      // money follows lc_monetary; bit parameters' binary form is not decoded here.
+      type === Oid.money ||
+      type === Oid.bit ||
+      type === Oid.varbit
     ) {
       throw new NotLocal(`parameter $${index + 1} of type ${info?.name ?? type}`);
     }

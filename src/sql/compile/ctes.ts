@@ -3,10 +3,14 @@ import type { CommonTableExpr, JoinExpr, Node, RangeVar, SelectStmt, WithClause 
 import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
+import { Oid } from '../pgtypes.js';
 import type { StatementCompiler } from './compiler.js';
 import { checkSearchCycleStatement, hasSearchCycle, searchCycleColumns } from './search-cycle.js';
 import { checkIdent, containsAggregate, containsWindow, unsupported } from './support.js';
 import type { CteDef, CteScope, Expr, Level, Out } from './types.js';
+
+/** Types without a hash operator class (bit, varbit, money). */
+const NOT_HASHABLE = new Set<number>([Oid.bit, Oid.varbit, Oid.money]);
 
 /** Rows a recursive WITH query may add (all its recursive terms together) before the run is forwarded. */
 export const RECURSION_ROW_BUDGET = 1_000_000;
@@ -157,6 +161,10 @@ export function recursiveCte(
     return e;
   });
   if (!s.all) for (const o of outs) this.requireGroupable(o.expr, 'UNION');
+  // A recursive UNION hashes its rows: types without a hash opclass are 0A000 upstream.
+  if (!s.all && outs.some((o) => NOT_HASHABLE.has(o.expr.type))) {
+    throw new NotLocal('could not implement recursive UNION: a column type is not hashable');
+  }
   let lsql = l.build(lfinals);
   if (sc) {
     // Equal keys are equal records: UNION's duplicates are Postgres's.

@@ -186,6 +186,11 @@ export function setParamType(this: StatementCompiler, e: Expr, type: number): nu
 export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): Expr {
   const u = e.unknown;
   if (!u) return e;
+  if (type === Oid.money) this.requireMoneyLocale();
+  if (u.kind === 'param' && (type === Oid.money || type === Oid.bit || type === Oid.varbit)) {
+    // As paramInputCheck: money follows lc_monetary, bit's binary form is not decoded.
+    throw new NotLocal(`parameter of type ${typeName(type)}`);
+  }
   if (TYPES.get(type)?.elem !== undefined && !this.jsonArrays) {
     if (u.kind === 'literal') return this.arrayLiteral(u.text, type);
     if (u.kind === 'null') return constExpr('NULL', type);

@@ -39,6 +39,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   if (float) return float;
   const bits = this.bitFunction(name, args, c);
   if (bits) return bits;
+  const money = this.moneyFunction(name, args);
+  if (money) return money;
   const textArg = (): Expr => {
     if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
     const a = args[0] as Expr;

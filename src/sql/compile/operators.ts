@@ -20,6 +20,8 @@ export function errorCapable(this: StatementCompiler, e: Expr, c: ExprCtx): Expr
 
 export function arith(this: StatementCompiler, op: string, left: Expr, right: Expr, c: ExprCtx): Expr {
   if (op === '-' && left.type === Oid.jsonb && !left.unknown) return this.jsonbMinus(left, right, c);
+  const money = this.moneyArith(op, left, right, c);
+  if (money) return money;
   let l = left;
   let r = right;
   if (l.unknown && r.unknown) throw new NotLocal(`operator is not unique: unknown ${op} unknown`);

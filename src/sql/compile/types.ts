@@ -51,8 +51,10 @@ export interface CompileContext {
   serverVersionNum?: number;
   /**
    * Upstream's server default lc_numeric and lc_monetary are both C/POSIX
-   * (src/upstream-locale.ts): the locale patterns of to_number read the C
-   * locale's symbols. A session that sets either is forwarded anyway.
+   * (src/upstream-locale.ts): the locale patterns of to_number and money's
+   * input and output (src/sql/money.ts) read the C locale's symbols; otherwise
+   * neither is computed locally. A session that sets either is forwarded anyway,
+   * and the state check then requires C of sessions whose user code changed one.
    */
   numericLocaleC?: boolean;
 }
@@ -263,6 +265,7 @@ export type CmpClass =
   | 'uuid'
   | 'bytea'
   | 'bits'
+  | 'money'
   | 'enum'
   /** SEARCH/CYCLE keys (Expr.pathKey): compared as stored. */
   | 'pathkey';
