@@ -296,6 +296,16 @@ const PROBES: Record<string, Probe[]> = {
   width_bucket: [
     "SELECT id, width_bucket(balance, 0, 1000, 4), width_bucket(age, 18, 80, 6) FROM users WHERE balance <> 'NaN' ORDER BY id",
   ],
+  repeat: ['SELECT id, repeat(name, 2), repeat(country, 0) FROM users ORDER BY id'],
+  'bit(n)': [
+    "SELECT id, b, b & B'00001111', b >> 2, n::bit(8), position(B'1' IN b), substring(b FROM 3 FOR 2) FROM flags ORDER BY b, id",
+  ],
+  'bit varying(n)': [
+    "SELECT id, v, v || B'1', length(v), bit_count(v), get_bit(b, 0) FROM flags ORDER BY v, id",
+  ],
+  money: [
+    "SELECT id, m, m + n, m * 2, m / 3::float8, m::numeric, '$1,234.565'::money FROM wallets ORDER BY m, id",
+  ],
   split_part: ["SELECT id, split_part(email, '@', 2), split_part(email, '.', -1) FROM users ORDER BY id"],
   'ROW(…)': ['SELECT id, ROW(id, name, balance), (active, age) FROM users ORDER BY id'],
   'ROW(a, b) < ROW(c, d)': [

@@ -8,6 +8,9 @@ import { isIntType, Oid } from '../pgtypes.js';
 import type { CmpClass, CompileContext, Expr } from './types.js';
 import { colName, isTextType } from './values.js';
 
+/** Why money is not local: every money answer assumes lc_monetary C (src/sql/money.ts). */
+export const MONEY_LOCALE_UNKNOWN = 'type money: lc_monetary not known to be C';
+
 /** The comparison class of a typed value: its type's, or 'enum' for a value of an enum type. */
 export function cmpClassOfExpr(e: Expr): CmpClass | undefined {
   if (e.pathKey) return 'pathkey';
@@ -146,6 +149,7 @@ export function enumPosition(e: Expr): string {
 export function sortClass(e: Expr, ctx: CompileContext): CmpClass {
   const cls = cmpClassOfExpr(e);
   if (cls === undefined) throw new NotLocal(`comparison on type ${e.typeName}`);
+  if (cls === 'money' && !ctx.numericLocaleC) throw new NotLocal(MONEY_LOCALE_UNKNOWN);
   if (cls === 'text' || cls === 'bpchar') {
     if (e.coll === undefined) throw new NotLocal(`collation of ${colName(e)} unknown`);
     if (!isCCollation(e.coll, ctx)) throw new NotLocal(`non-C collation ${e.coll} on ${colName(e)}`);

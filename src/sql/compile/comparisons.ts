@@ -104,6 +104,7 @@ export function commonCmpClass(this: StatementCompiler, l: Expr, r: Expr, equali
   )
     cls = 'float8';
   else throw mismatch();
+  if (cls === 'money') this.requireMoneyLocale();
   if (cls === 'text' || cls === 'bpchar') {
     if (cls === 'bpchar' && (l.type !== Oid.bpchar || r.type !== Oid.bpchar)) throw mismatch();
     const coll = resolveCollation(l, r);

@@ -127,6 +127,7 @@ export class StatementCompiler {
       const k = e.pathKey;
       return k ? { ...e, sql: `${SearchCycleFn.out}(${e.sql}, ${k.fields}, ${k.array ? 1 : 0})` } : e;
     });
+    if (finals.some((e) => e.type === Oid.money)) this.requireMoneyLocale();
     const sql = result.build(finals);
     const paramTypes = this.paramTypes ?? [];
     for (const [i, t] of paramTypes.entries()) {

@@ -3,20 +3,21 @@
  * money values, * / by integers and floats, money / money, comparisons, sum,
  * min and max (values and SQLite functions: src/sql/money.ts). Anything
  * that reads or makes a money value follows lc_monetary, so it is local only
- * when upstream's is C or POSIX (`numericLocaleC`: lc_numeric's too); a
- * stored value renders as stored in any case (the session's lc_monetary is watched). Overflow and
+ * when upstream's is C or POSIX (`numericLocaleC`: lc_numeric's too),
+ * outputs, comparisons and groups of stored values included (they assume its format). Overflow and
  * division by zero abort the local run, so upstream raises them.
  */
 import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { MoneyFn } from '../money.js';
 import { isIntType, Oid } from '../pgtypes.js';
+import { MONEY_LOCALE_UNKNOWN } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
 import type { Expr, ExprCtx } from './types.js';
 import { aggExpr, derived } from './values.js';
 
 export function requireMoneyLocale(this: StatementCompiler): void {
-  if (!this.ctx.numericLocaleC) throw new NotLocal('money under an lc_monetary other than C');
+  if (!this.ctx.numericLocaleC) throw new NotLocal(MONEY_LOCALE_UNKNOWN);
 }
 
 const isMoney = (e: Expr): boolean => !e.unknown && e.type === Oid.money;

@@ -326,6 +326,7 @@ export function checkDistinctRefnames(this: StatementCompiler, items: FromItem[]
 export function groupForm(this: StatementCompiler, e: Expr, what: string): { sql: string; same?: string } {
   const cls = cmpClassOfExpr(e);
   if (cls === undefined) throw new NotLocal(`${what} on type ${e.typeName}`);
+  if (cls === 'money') this.requireMoneyLocale();
   if (
     (cls === 'text' || cls === 'bpchar') &&
     !(e.coll !== undefined && DETERMINISTIC_COLLATIONS.has(e.coll))
@@ -357,6 +358,7 @@ export function havingWithChecks(
 
 export function requireGroupable(this: StatementCompiler, e: Expr, what: string): void {
   const cls = cmpClassOfExpr(e);
+  if (cls === 'money') this.requireMoneyLocale();
   // char(n) values are stored padded to n characters, so values equal under
   // bpchar's blank-insensitive equality are identical; without a length
   // ('a' and 'a  ') the group's representative would be arbitrary.
