@@ -304,7 +304,7 @@ const PROBES: Record<string, Probe[]> = {
     "SELECT id, v, v || B'1', length(v), bit_count(v), get_bit(b, 0) FROM flags ORDER BY v, id",
   ],
   money: [
-    "SELECT id, m, m + n, m * 2, m / 3::float8, m::numeric, '$1,234.565'::money FROM wallets ORDER BY m, id",
+    "SELECT id, m, m + n, m * 2, m / 3::float8, m::numeric AS num, '$1,234.565'::money FROM wallets ORDER BY m, id",
   ],
   split_part: ["SELECT id, split_part(email, '@', 2), split_part(email, '.', -1) FROM users ORDER BY id"],
   'ROW(…)': ['SELECT id, ROW(id, name, balance), (active, age) FROM users ORDER BY id'],
