@@ -8,8 +8,8 @@
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { registerArrayFunctions } from './array-functions.js';
-import { registerByteaFunctions } from './bytea.js';
 import { registerBitFunctions } from './bit-strings.js';
+import { registerByteaFunctions } from './bytea.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
 import { registerDatetimeFunctions } from './datetime-functions.js';
 import { registerFloatFunctions } from './float-ops.js';

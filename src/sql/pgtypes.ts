@@ -10,8 +10,8 @@
  */
 import { InputError, NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
-import { byteaInput } from './bytea.js';
 import { bitInput } from './bit-strings.js';
+import { byteaInput } from './bytea.js';
 import {
   type DateOrder,
   type DateTimeFields,

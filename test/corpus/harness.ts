@@ -21,7 +21,17 @@ import {
   rawTypes,
 } from '../helpers/replica-fixture.js';
 
-export const TABLES = ['categories', 'users', 'products', 'orders', 'order_items', 'events', 'tickets', 'flags', 'wallets'];
+export const TABLES = [
+  'categories',
+  'users',
+  'products',
+  'orders',
+  'order_items',
+  'events',
+  'tickets',
+  'flags',
+  'wallets',
+];
 
 export interface Corpus {
   pgi: PostgresInstance;
