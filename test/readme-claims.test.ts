@@ -297,6 +297,7 @@ const PROBES: Record<string, Probe[]> = {
     "SELECT id, width_bucket(balance, 0, 1000, 4), width_bucket(age, 18, 80, 6) FROM users WHERE balance <> 'NaN' ORDER BY id",
   ],
   repeat: ['SELECT id, repeat(name, 2), repeat(country, 0) FROM users ORDER BY id'],
+  md5: ['SELECT id, md5(name), md5(email) FROM users ORDER BY id'],
   'bit(n)': [
     "SELECT id, b, b & B'00001111', b >> 2, n::bit(8), position(B'1' IN b), substring(b FROM 3 FOR 2) FROM flags ORDER BY b, id",
   ],
