@@ -1,19 +1,21 @@
 /**
  * SQLite functions over arrays in their stored form (array_out's text,
  * docs/architecture.md "Storage of values"): subscripts and the dimension
- * functions of one-dimensional arrays with the default lower bound 1. A
- * multidimensional array or one with explicit bounds (`[0:1]={…}`) aborts the
- * run (forwarded).
+ * functions of arrays of any dimensions and bounds (array-text.ts); the
+ * others read one-dimensional arrays with the default lower bound 1, and a
+ * multidimensional array or one with explicit bounds (`[0:1]={…}`) aborts
+ * their run (forwarded).
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { type ArrayValue, parseArray } from './array-text.js';
 import { arrayElement } from './functions.js';
 import { parseArrayText } from './pgtypes.js';
 
 export const ArrFn = {
-  /** `(kind, array, index)`: array[index] (1-based; NULL outside the array). */
+  /** `(kind, array, index, ...)`: array[i][j]... (NULL outside the array or for another number of subscripts). */
   element: 'outpost_array_element',
-  /** `(what, array, dim)`: array_length/array_upper/array_lower of dimension `dim`, or cardinality (dim NULL). */
+  /** `(what, array, dim)`: array_length/array_upper/array_lower of dimension `dim`; cardinality, array_ndims, array_dims (dim NULL). */
   dims: 'outpost_array_dims',
   /** `(text, delimiter, null string)`: string_to_array (text[] as array_out prints it). */
   stringToArray: 'outpost_string_to_array',
@@ -64,16 +66,28 @@ function elements(arr: unknown, what: string): (string | null)[] {
 
 export function registerArrayFunctions(db: Database.Database): void {
   const opts = { deterministic: true, safeIntegers: true } as const;
-  db.function(ArrFn.element, opts, (kind: unknown, arr: unknown, index: unknown) => {
-    if (arr === null || index === null) return null;
-    const items = elements(arr, 'array subscript');
-    const i = Number(index);
-    const item = i >= 1 && i <= items.length ? items[i - 1] : undefined;
-    if (item === undefined || item === null) return null;
-    if (kind === 'int') return BigInt(item);
-    if (kind === 'bool') return item === 't' ? 1n : 0n;
-    return item;
-  });
+  db.function(
+    ArrFn.element,
+    { ...opts, varargs: true },
+    (kind: unknown, arr: unknown, ...index: unknown[]) => {
+      if (arr === null || index.some((i) => i === null)) return null;
+      const a = fullArray(arr, 'array subscript');
+      // array_get_element: NULL unless one subscript per dimension, each within its bounds.
+      if (index.length !== a.dims.length) return null;
+      let offset = 0;
+      for (const [d, i] of index.entries()) {
+        const k = Number(i) - (a.lbs[d] as number);
+        const n = a.dims[d] as number;
+        if (k < 0 || k >= n) return null;
+        offset = offset * n + k;
+      }
+      const item = a.items[offset];
+      if (item === undefined || item === null) return null;
+      if (kind === 'int') return BigInt(item);
+      if (kind === 'bool') return item === 't' ? 1n : 0n;
+      return item;
+    },
+  );
   db.function(ArrFn.stringToArray, opts, (text: unknown, delim: unknown, nullStr: unknown) => {
     const t = textOrNull(text, 'string_to_array()');
     if (t === null) return null;
@@ -116,11 +130,28 @@ export function registerArrayFunctions(db: Database.Database): void {
   });
   db.function(ArrFn.dims, opts, (what: unknown, arr: unknown, dim: unknown) => {
     if (arr === null) return null;
-    const n = BigInt(elements(arr, String(what)).length);
-    if (what === 'cardinality') return n;
+    const a = fullArray(arr, String(what));
+    const n = a.dims.length;
+    if (what === 'cardinality') return BigInt(a.items.length);
+    // An empty array has no dimensions.
+    if (what === 'array_ndims') return n === 0 ? null : BigInt(n);
+    if (what === 'array_dims') {
+      if (n === 0) return null;
+      return a.dims.map((len, d) => `[${a.lbs[d]}:${(a.lbs[d] as number) + len - 1}]`).join('');
+    }
     if (dim === null) return null;
-    // An empty array has no dimensions; a one-dimensional one only the first.
-    if (n === 0n || BigInt(dim as bigint) !== 1n) return null;
-    return what === 'array_lower' ? 1n : n;
+    const d = Number(dim);
+    if (d < 1 || d > n) return null;
+    const lb = a.lbs[d - 1] as number;
+    const len = a.dims[d - 1] as number;
+    if (what === 'array_lower') return BigInt(lb);
+    if (what === 'array_upper') return BigInt(lb + len - 1);
+    return BigInt(len);
   });
+}
+
+/** The stored text of an array of any shape. */
+function fullArray(arr: unknown, what: string): ArrayValue {
+  if (typeof arr !== 'string') throw new NotLocal(`${what} of an array stored as non-text`);
+  return parseArray(arr, what);
 }

@@ -10,6 +10,7 @@
  */
 import { InputError, NotLocal } from '../errors.js';
 import { TypeOid } from '../type-oids.js';
+import { parseArray } from './array-text.js';
 import { bitInput } from './bit-strings.js';
 import { byteaInput } from './bytea.js';
 import {
@@ -519,70 +520,12 @@ export function arrayInput(text: string, elem: number, what: string): (string | 
   });
 }
 
-/** Elements of `{a,"b c",NULL}`; nested arrays, dimensions and backslashes outside quotes are not accepted. */
+/** Elements of a one-dimensional array with the default lower bound (`{a,"b c",NULL}`); any other shape is not accepted. */
 export function parseArrayText(text: string, what: string): (string | null)[] {
-  const fail = (): never => {
+  const v = parseArray(text, what);
+  if (v.dims.length > 1 || v.lbs.some((lb) => lb !== 1))
     throw new NotLocal(`${what}: array literal not plain`);
-  };
-  const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r';
-  let i = 0;
-  while (isSpace(text[i])) i++;
-  if (text[i] !== '{') fail();
-  i++;
-  const out: (string | null)[] = [];
-  while (isSpace(text[i])) i++;
-  if (text[i] === '}') {
-    i++;
-  } else {
-    for (;;) {
-      while (isSpace(text[i])) i++;
-      if (text[i] === '"') {
-        i++;
-        let s = '';
-        for (;;) {
-          const c = text[i];
-          if (c === undefined) fail();
-          if (c === '\\') {
-            const next = text[i + 1];
-            if (next === undefined) fail();
-            s += next;
-            i += 2;
-          } else if (c === '"') {
-            i++;
-            break;
-          } else {
-            s += c;
-            i++;
-          }
-        }
-        out.push(s);
-        while (isSpace(text[i])) i++;
-      } else {
-        let s = '';
-        while (i < text.length && text[i] !== ',' && text[i] !== '}') {
-          const c = text[i] as string;
-          if (c === '{' || c === '"' || c === '\\') fail();
-          s += c;
-          i++;
-        }
-        s = s.replace(/^[ \t\n\r]+|[ \t\n\r]+$/g, '');
-        if (s === '') fail();
-        out.push(s.toUpperCase() === 'NULL' ? null : s);
-      }
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (text[i] === '}') {
-        i++;
-        break;
-      }
-      fail();
-    }
-  }
-  while (isSpace(text[i])) i++;
-  if (i !== text.length) fail();
-  return out;
+  return v.items;
 }
 
 // ---- numeric division ------------------------------------------------------

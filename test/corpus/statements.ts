@@ -19,6 +19,7 @@ import { JSON_CORPUS } from './statements-json.js';
 import { JSON_MUTATORS_CORPUS } from './statements-json-mutators.js';
 import { LATERAL_CORPUS } from './statements-lateral.js';
 import { MONEY_CORPUS } from './statements-money.js';
+import { MULTIDIM_CORPUS } from './statements-multidim.js';
 import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROWS_CORPUS } from './statements-rows.js';
@@ -671,6 +672,7 @@ export const CORPUS: string[] = [
   ...BYTEA_CORPUS,
   ...BITS_CORPUS,
   ...MONEY_CORPUS,
+  ...MULTIDIM_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...ORM,
   ...ADMIN,

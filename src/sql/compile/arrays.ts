@@ -2,9 +2,10 @@
 import type { Node } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { ArrFn } from '../array-functions.js';
+import { formatArray, parseArray } from '../array-text.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
-import { inputValue, isIntType, Oid, parseArrayText, TYPES } from '../pgtypes.js';
+import { inputValue, isIntType, Oid, TYPES } from '../pgtypes.js';
 import { selectCommonType } from './common-type.js';
 import { mergeColl } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
@@ -99,9 +100,10 @@ function quoteElement(v: string): string {
 }
 
 /**
- * An array literal `'{1,2,NULL}'::int[]` (one dimension, no bounds
- * decoration): array_in of each element with the element type's input
- * function, stored as array_out prints the result. Anything else forwards.
+ * An array literal `'{1,2,NULL}'::int[]`, of any dimensions and bounds
+ * (`'[0:1][1:2]={{1,2},{3,4}}'`): array_in of each element with the element
+ * type's input function, stored as array_out prints the result. Literals
+ * array_in rejects or the majors read differently forward (array-text.ts).
  */
 export function arrayLiteral(this: StatementCompiler, text: string, type: number): Expr {
   const elem = TYPES.get(type)?.elem;
@@ -109,14 +111,15 @@ export function arrayLiteral(this: StatementCompiler, text: string, type: number
   if (elem === undefined || kind === undefined)
     throw unsupported(`${TYPES.get(type)?.name ?? type} constant`);
   const what = `${TYPES.get(type)?.name} constant`;
-  const texts = parseArrayText(text, what).map((item) => {
-    if (item === null) return 'NULL';
+  const parsed = parseArray(text, what);
+  const items = parsed.items.map((item) => {
+    if (item === null) return null;
     const v = inputValue(elem, item, what);
     if (kind === 'int') return String(v);
     if (kind === 'bool') return v === 1n ? 't' : 'f';
     return quoteElement(String(v));
   });
-  const e = constExpr(this.bindValue(`{${texts.join(',')}}`), type);
+  const e = constExpr(this.bindValue(formatArray({ ...parsed, items }, (t) => t)), type);
   if (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar) e.coll = 'default';
   return e;
 }
@@ -127,6 +130,8 @@ export const ARRAY_CALLS = new Set([
   'array_upper',
   'array_lower',
   'cardinality',
+  'array_ndims',
+  'array_dims',
   'string_to_array',
 ]);
 
@@ -151,8 +156,8 @@ export function arrayCall(this: StatementCompiler, name: string, args: Expr[]): 
     return e;
   }
   const [arr, dim] = args;
-  if (!arr || args.length !== (name === 'cardinality' ? 1 : 2))
-    throw unsupported(`${name}() with these arguments`);
+  const unary = name === 'cardinality' || name === 'array_ndims' || name === 'array_dims';
+  if (!arr || args.length !== (unary ? 1 : 2)) throw unsupported(`${name}() with these arguments`);
   arrayArg(arr, `${name}()`);
   let d: Expr | undefined;
   if (dim) {
@@ -160,27 +165,38 @@ export function arrayCall(this: StatementCompiler, name: string, args: Expr[]): 
     if (d.type !== Oid.int4 && d.type !== Oid.int2)
       throw new NotLocal(`${name}() of dimension ${d.typeName}`);
   }
-  return derived(
+  const e = derived(
     `${ArrFn.dims}('${name}', ${arr.sql}, ${d ? d.sql : 'NULL'})`,
-    Oid.int4,
+    name === 'array_dims' ? Oid.text : Oid.int4,
     -1,
     d ? [arr, d] : [arr],
   );
+  if (name === 'array_dims') e.coll = 'default';
+  return e;
 }
 
-/** `array[i]` (one subscript, not a slice): the element, NULL outside the array; typmod and collation the array's. */
+/** `array[i][j]...` (subscripts, not slices): the element, NULL outside the array; typmod and collation the array's. */
 export function arraySubscript(this: StatementCompiler, arr: Expr, indirection: Node[], c: ExprCtx): Expr {
   const kind = arrayArg(arr, 'subscript');
-  const only = indirection.length === 1 ? indirection[0] : undefined;
-  const idx =
-    only && 'A_Indices' in only ? (only.A_Indices as { is_slice?: boolean; uidx?: Node }) : undefined;
-  if (!idx || idx.is_slice || !idx.uidx) throw unsupported('array slice or several subscripts');
-  let i = this.expr(idx.uidx, c);
-  if (i.unknown) i = this.resolveUnknown(i, Oid.int4);
-  // int8 and numeric subscripts are cast to int4 (which may fail): not served.
-  if (i.type !== Oid.int4 && i.type !== Oid.int2) throw new NotLocal(`array subscript of type ${i.typeName}`);
+  if (indirection.length === 0 || indirection.length > 6) throw unsupported('array subscripts');
+  const subs: Expr[] = [];
+  for (const node of indirection) {
+    const idx = 'A_Indices' in node ? (node.A_Indices as { is_slice?: boolean; uidx?: Node }) : undefined;
+    if (!idx || idx.is_slice || !idx.uidx) throw unsupported('array slice or field selection');
+    let i = this.expr(idx.uidx, c);
+    if (i.unknown) i = this.resolveUnknown(i, Oid.int4);
+    // int8 and numeric subscripts are cast to int4 (which may fail): not served.
+    if (i.type !== Oid.int4 && i.type !== Oid.int2)
+      throw new NotLocal(`array subscript of type ${i.typeName}`);
+    subs.push(i);
+  }
   const elem = TYPES.get(arr.type)?.elem as number;
-  const e = derived(`${ArrFn.element}('${kind}', ${arr.sql}, ${i.sql})`, elem, arr.typmod, [arr, i]);
+  const e = derived(
+    `${ArrFn.element}('${kind}', ${arr.sql}, ${subs.map((i) => i.sql).join(', ')})`,
+    elem,
+    arr.typmod,
+    [arr, ...subs],
+  );
   if (arr.coll !== undefined && (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar))
     e.coll = arr.coll;
   return e;
