@@ -63,8 +63,17 @@ const HUB_ONLY_META = ['slot', 'next_slot', 'publication_owned'];
 
 /** One MiB chunks (clamped to the server's max_payload): fewer acks than the client's 128 KiB default. */
 const CHUNK_BYTES = 1024 * 1024;
-/** A download that receives nothing for this long is abandoned (the object was replaced under it). */
+/** A download that receives nothing for this long, its object still the newest, is abandoned. */
 const DOWNLOAD_IDLE_MS = 30_000;
+/**
+ * While no chunk arrives for this long the object is looked up again: a hub
+ * publishing meanwhile purges the chunks being read, and the object store's
+ * reader then waits for them forever. Replaced, the download starts over on
+ * the new object.
+ */
+const REPLACED_CHECK_MS = 1_000;
+/** Downloads started over because the object was replaced under each, before giving up. */
+const DOWNLOAD_ATTEMPTS = 5;
 
 export function snapshotBucket(stream: string): string {
   return `${stream}-snapshots`;
@@ -519,7 +528,9 @@ export async function latestSnapshotInfo(nc: NatsConnection, stream: string): Pr
  * checks its label and its content (the client verifies the SHA-256 digest;
  * the file's own meta must agree with the label), marks it as following the
  * stream (`source`, `nats_stream`, `nats_seq`, and `meta`) and fsyncs it. Null when there is
- * no snapshot. The caller renames it into place or installs it.
+ * no snapshot. The caller renames it into place or installs it. An object
+ * replaced while it downloads (the hub publishing on its schedule) is not
+ * waited out: the newer one is downloaded instead.
  */
 export async function downloadSnapshot(
   nc: NatsConnection,
@@ -535,9 +546,39 @@ export async function downloadSnapshot(
     if (/not found/i.test(errorMessage(err))) return null;
     throw err;
   }
+  for (let attempt = 1; ; attempt++) {
+    const label = await downloadOnce(os, path, expect);
+    if (label === null) return null;
+    if (label === 'replaced') {
+      if (attempt < DOWNLOAD_ATTEMPTS) continue;
+      throw new SnapshotError(`the snapshot was replaced during each of ${DOWNLOAD_ATTEMPTS} downloads`);
+    }
+    try {
+      markFollowing(path, label, stream, meta);
+    } catch (err) {
+      rmSync(path, { force: true });
+      rmSync(`${path}-journal`, { force: true });
+      throw err;
+    }
+    return label;
+  }
+}
+
+/**
+ * One download of the newest object to `path`, its size checked. `replaced`
+ * (`path` removed) when another object took its place before it was read
+ * whole: its remaining chunks are gone.
+ */
+async function downloadOnce(
+  os: ObjectStore,
+  path: string,
+  expect: SnapshotExpect,
+): Promise<SnapshotInfo | 'replaced' | null> {
   const res = await os.get(SNAPSHOT_OBJECT);
   if (!res) return null;
   const label = parseLabel(res.info);
+  // Read below only for a download read to its end; one abandoned may still reject it.
+  Promise.resolve(res.error).catch(() => {});
   try {
     checkLabel(label, expect);
   } catch (err) {
@@ -548,23 +589,34 @@ export async function downloadSnapshot(
   rmSync(`${path}-journal`, { force: true });
   const fh = await openFile(path, 'wx', 0o600);
   const reader = res.data.getReader();
+  const tick = Symbol('tick');
+  let timer: NodeJS.Timeout | undefined;
   try {
+    let next = reader.read();
+    let lastChunkAt = Date.now();
     for (;;) {
-      let idle: NodeJS.Timeout | undefined;
       const chunk = await Promise.race([
-        reader.read(),
-        new Promise<never>((_, reject) => {
-          idle = setTimeout(
-            () =>
-              reject(
-                new SnapshotError(`snapshot download received nothing for ${DOWNLOAD_IDLE_MS / 1000} s`),
-              ),
-            DOWNLOAD_IDLE_MS,
-          );
+        next,
+        new Promise<typeof tick>((resolve) => {
+          timer = setTimeout(() => resolve(tick), REPLACED_CHECK_MS);
         }),
-      ]).finally(() => clearTimeout(idle));
+      ]).finally(() => clearTimeout(timer));
+      if (chunk === tick) {
+        const now = await os.info(SNAPSHOT_OBJECT);
+        if (!now || now.deleted || now.nuid !== res.info.nuid) {
+          await reader.cancel().catch(() => {});
+          await fh.close();
+          rmSync(path, { force: true });
+          return 'replaced';
+        }
+        if (Date.now() - lastChunkAt >= DOWNLOAD_IDLE_MS)
+          throw new SnapshotError(`snapshot download received nothing for ${DOWNLOAD_IDLE_MS / 1000} s`);
+        continue;
+      }
       if (chunk.done) break;
       await fh.write(chunk.value);
+      lastChunkAt = Date.now();
+      next = reader.read();
     }
     const err = await res.error;
     if (err) throw err;
@@ -581,13 +633,6 @@ export async function downloadSnapshot(
     throw new SnapshotError(
       `snapshot download is ${statSync(path).size} bytes; the object has ${label.size}`,
     );
-  }
-  try {
-    markFollowing(path, label, stream, meta);
-  } catch (err) {
-    rmSync(path, { force: true });
-    rmSync(`${path}-journal`, { force: true });
-    throw err;
   }
   return label;
 }
