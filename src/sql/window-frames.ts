@@ -33,9 +33,11 @@ export interface Frame {
   /**
    * A ROWS frame that is not the whole partition: which rows it holds
    * depends on the order among ORDER BY peers, which Postgres leaves
-   * arbitrary (the caller aborts the run on ties).
+   * arbitrary (the caller aborts the run on ties). 'current': its bounds
+   * are UNBOUNDED or CURRENT ROW, so only the current row's place matters;
+   * 'offset': a bound n rows away reaches another row's place.
    */
-  orderSensitive: boolean;
+  orderSensitive: false | 'current' | 'offset';
 }
 
 /** A frame offset: a plain non-negative integer constant (anything else forwards). */
@@ -139,6 +141,6 @@ export function windowFrame(
     // A ROWS frame short of the whole partition picks rows out of a peer
     // group by position. Exclusions remove the current row or peers by
     // value: each row's result depends on its own value only.
-    orderSensitive: mode === 'ROWS' && !whole,
+    orderSensitive: mode !== 'ROWS' || whole ? false : o & offsets ? 'offset' : 'current',
   };
 }

@@ -28,6 +28,7 @@ import { SHAPES_CORPUS } from './statements-shapes.js';
 import { SRF_CORPUS } from './statements-srf.js';
 import { STRINGS_CORPUS } from './statements-strings.js';
 import { TO_NUMBER_CORPUS } from './statements-to-number.js';
+import { WINDOWS_CORPUS } from './statements-windows.js';
 
 const ORM: string[] = [
   // Prisma-style: schema-qualified, fully qualified columns, parameters inlined by the corpus
@@ -674,6 +675,7 @@ export const CORPUS: string[] = [
   ...MONEY_CORPUS,
   ...MULTIDIM_CORPUS,
   ...NAMED_ARGS_CORPUS,
+  ...WINDOWS_CORPUS,
   ...ORM,
   ...ADMIN,
   ...REPORTS,

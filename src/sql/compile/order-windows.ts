@@ -117,10 +117,41 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
   // The frame matters to aggregates only (ranking functions and lag/lead ignore it).
   const over = `OVER (${spec}${frame.sql ? `${spec ? ' ' : ''}${frame.sql}` : ''})`;
   const peers = `count(*) OVER (${spec}${orders.length > 0 ? '' : ' ORDER BY 1'} RANGE BETWEEN CURRENT ROW AND CURRENT ROW)`;
-  const tieFree = (sql: string): string =>
-    `(CASE WHEN ${peers} > 1 THEN ${SqlFn.notLocal}('${name}() over rows Postgres orders arbitrarily') ELSE ${sql} END)`;
-  /** An aggregate over a frame whose rows depend on the order among peers: ties abort. */
-  const framed = (sql: string): string => (frame.orderSensitive ? tieFree(sql) : sql);
+  const abort = `${SqlFn.notLocal}('${name}() over rows Postgres orders arbitrarily')`;
+  /**
+   * For values that depend on the current row's own position only
+   * (row_number, ntile, a count of ROWS, a key at an offset): the run
+   * aborts when the current row has a peer.
+   */
+  const tieFree = (sql: string): string => `(CASE WHEN ${peers} > 1 THEN ${abort} ELSE ${sql} END)`;
+  /**
+   * For values read from another row (lag/lead, first/last/nth_value, a
+   * ROWS frame's edges): that row's place among its own peers is arbitrary
+   * in Postgres, and the row at that place may not be one this run
+   * evaluates (LIMIT, a filter above), so checking the current row is not
+   * enough. The whole partition must be free of ties: its number of peer
+   * groups (dense_rank counted from both ends) equals its number of rows.
+   * Every row of the partition computes the same answer.
+   */
+  const partitionTieFree = (sql: string): string => {
+    if (orders.length === 0) return tieFree(sql);
+    const reversed = orders.map((o) => reverseSortKey(o.key)).join(', ');
+    const partSpec = parts.length > 0 ? `PARTITION BY ${parts.map((p) => p.key).join(', ')}` : '';
+    const groups = `dense_rank() OVER (${spec}) + dense_rank() OVER (${partSpec}${partSpec ? ' ' : ''}ORDER BY ${reversed}) - 1`;
+    return `(CASE WHEN ${groups} < count(*) OVER (${partSpec}) THEN ${abort} ELSE ${sql} END)`;
+  };
+  /**
+   * An aggregate over a ROWS frame short of the partition: with one end
+   * unbounded and the other the current row, its rows are whole peer
+   * groups once the current row has none; a bound at an offset reaches a
+   * row whose place among its peers is arbitrary. count(*) counts positions.
+   */
+  const framed = (sql: string, countsRows = false): string =>
+    frame.orderSensitive === false
+      ? sql
+      : frame.orderSensitive === 'current' || countsRows
+        ? tieFree(sql)
+        : partitionTieFree(sql);
   const args = (f.args ?? []).map((a) => this.expr(a, ctx));
   if ((f.args ?? []).some(containsWindow)) throw new NotLocal('window function calls cannot be nested');
   const win = (sql: string, type: number, typmod = -1, argKids: Expr[] = []): Expr => ({
@@ -160,6 +191,7 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
       let x = args[0] as Expr;
       if (x.unknown) x = this.resolveUnknown(x, Oid.text);
       let offset = '';
+      let k = 1n;
       if (args.length === 2) {
         const o = args[1] as Expr;
         const v = o.unknown || o.type !== Oid.int4 ? undefined : this.binds[o.sql.slice(1)];
@@ -167,9 +199,16 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
           throw unsupported(`${name}() with a non-constant or negative offset`);
         }
         offset = `, ${o.sql}`;
+        k = v.value;
       }
+      // The value at k rows away: of an integer ORDER BY key it is the same
+      // whichever peer is there, so only the current row's place matters;
+      // any other value is that row's, whose place among its peers is
+      // arbitrary. An offset of 0 reads the current row.
+      const call = `${name}(${x.sql}${offset}) ${over}`;
+      const keyed = isIntType(x.type) && orders.some((o) => o.e.sql === x.sql);
       // exprTypmod of a WindowFunc is -1 whatever its argument's.
-      const e = win(tieFree(`${name}(${x.sql}${offset}) ${over}`), x.type, -1, [x]);
+      const e = win(k === 0n ? call : keyed ? tieFree(call) : partitionTieFree(call), x.type, -1, [x]);
       e.typlen = x.typlen;
       e.typeName = x.typeName;
       e.coll = x.coll;
@@ -200,14 +239,15 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
       const keyed =
         !frame.sql.startsWith('ROWS') && isIntType(x.type) && orders.some((o) => o.e.sql === x.sql);
       const call = `${name}(${x.sql}${nth}) ${over}`;
-      const e = win(keyed ? call : tieFree(call), x.type, -1, [x]);
+      // Any other value is the value of a row picked by position.
+      const e = win(keyed ? call : partitionTieFree(call), x.type, -1, [x]);
       e.typlen = x.typlen;
       e.typeName = x.typeName;
       e.coll = x.coll;
       return e;
     }
     case 'count':
-      if (f.agg_star) return win(framed(`count(*) ${over}`), Oid.int8);
+      if (f.agg_star) return win(framed(`count(*) ${over}`, true), Oid.int8);
       if (args.length !== 1) throw unsupported('count() with several arguments');
       return win(framed(`count(${(args[0] as Expr).sql}) ${over}`), Oid.int8, -1, args);
     case 'sum':
@@ -243,4 +283,11 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
     default:
       throw unsupported(`window function ${name}()`);
   }
+}
+
+/** The same ORDER BY item sorted the other way (sortKey's `ASC|DESC NULLS FIRST|LAST` suffix flipped). */
+function reverseSortKey(key: string): string {
+  const m = /^(.*) (ASC|DESC) NULLS (FIRST|LAST)$/s.exec(key);
+  if (!m) throw new NotLocal('unsupported: window ORDER BY item');
+  return `${m[1]} ${m[2] === 'ASC' ? 'DESC' : 'ASC'} NULLS ${m[3] === 'FIRST' ? 'LAST' : 'FIRST'}`;
 }
