@@ -33,7 +33,15 @@ let nc: NatsConnection;
 let dir: string;
 
 before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  // Each assigned as soon as it runs, so that `after` stops it when the other failed to start.
+  await Promise.all([
+    startPostgres().then((p) => {
+      pg = p;
+    }),
+    startNats().then((n) => {
+      nats = n;
+    }),
+  ]);
   nc = await connect({ servers: nats.url });
   dir = mkdtempSync(join(tmpdir(), 'outpost-snap-replaced-'));
 });
