@@ -8,13 +8,15 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
-import { type ArrayValue, parseArray } from './array-text.js';
+import { type ArrayValue, formatArray, parseArray } from './array-text.js';
 import { arrayElement } from './functions.js';
 import { parseArrayText } from './pgtypes.js';
 
 export const ArrFn = {
   /** `(kind, array, index, ...)`: array[i][j]... (NULL outside the array or for another number of subscripts). */
   element: 'outpost_array_element',
+  /** `(mask, array, bound, ...)`: array[l:u][l:u]...; `mask` says per bound whether it was written (compile/arrays.ts). */
+  slice: 'outpost_array_slice',
   /** `(what, array, dim)`: array_length/array_upper/array_lower of dimension `dim`; cardinality, array_ndims, array_dims (dim NULL). */
   dims: 'outpost_array_dims',
   /** `(text, delimiter, null string)`: string_to_array (text[] as array_out prints it). */
@@ -88,6 +90,10 @@ export function registerArrayFunctions(db: Database.Database): void {
       return item;
     },
   );
+  db.function(ArrFn.slice, { ...opts, varargs: true }, (mask: unknown, arr: unknown, ...bound: unknown[]) => {
+    if (arr === null || bound.some((b) => b === null)) return null;
+    return arraySlice(fullArray(arr, 'array slice'), String(mask), bound.map(Number));
+  });
   db.function(ArrFn.stringToArray, opts, (text: unknown, delim: unknown, nullStr: unknown) => {
     const t = textOrNull(text, 'string_to_array()');
     if (t === null) return null;
@@ -154,4 +160,45 @@ export function registerArrayFunctions(db: Database.Database): void {
 function fullArray(arr: unknown, what: string): ArrayValue {
   if (typeof arr !== 'string') throw new NotLocal(`${what} of an array stored as non-text`);
   return parseArray(arr, what);
+}
+
+/**
+ * array_get_slice: bounds past the array's are cut to them, an omitted one is
+ * the array's own, dimensions without a subscript are taken whole; more
+ * subscripts than dimensions, or an empty range, give the empty array. The
+ * result's lower bounds are all 1.
+ */
+export function arraySlice(a: ArrayValue, mask: string, bound: number[]): string {
+  const n = a.dims.length;
+  const subscripts = mask.length / 2;
+  if (n === 0 || n < subscripts) return '{}';
+  const lo: number[] = [];
+  const hi: number[] = [];
+  let k = 0;
+  for (let d = 0; d < n; d++) {
+    const lb = a.lbs[d] as number;
+    const ub = lb + (a.dims[d] as number) - 1;
+    let l = lb;
+    let u = ub;
+    if (d < subscripts) {
+      if (mask[2 * d] === '1') l = Math.max(lb, bound[k++] as number);
+      if (mask[2 * d + 1] === '1') u = Math.min(ub, bound[k++] as number);
+    }
+    if (l > u) return '{}';
+    lo.push(l - lb);
+    hi.push(u - lb);
+  }
+  const items: (string | null)[] = [];
+  const walk = (d: number, offset: number): void => {
+    for (let i = lo[d] as number; i <= (hi[d] as number); i++) {
+      const o = offset * (a.dims[d] as number) + i;
+      if (d + 1 === n) items.push(a.items[o] as string | null);
+      else walk(d + 1, o);
+    }
+  };
+  walk(0, 0);
+  return formatArray(
+    { dims: lo.map((l, d) => (hi[d] as number) - l + 1), lbs: lo.map(() => 1), items },
+    arrayElement,
+  );
 }

@@ -3,7 +3,7 @@
  * literals as array_in reads them and array_out prints them, the dimension
  * functions, subscripts a[i][j], equality; markers as in statements.ts (`!`
  * Postgres rejects it). Malformed literals, nested empty sub-arrays (17
- * accepts them, 15 does not) and slices forward.
+ * accepts them, 15 does not) forward (slices: statements-slices.ts).
  */
 export const MULTIDIM_CORPUS: string[] = [
   `SELECT '{{1,2,3},{4,5,6},{7,8,9}}'::int[] AS a, '[0:2][0:2]={{1,2,3},{4,5,6},{7,8,9}}'::int[] AS b`,
@@ -19,7 +19,7 @@ export const MULTIDIM_CORPUS: string[] = [
   `SELECT ('{{a,b},{c,NULL}}'::text[])[2][1] AS a, ('{{a,b},{c,NULL}}'::text[])[2][2] AS b, (ARRAY[[1,2],[3,4]])[1][2] AS c, ('{{1}}'::int[])[1][NULL] AS d`,
   `SELECT '{{1,2},{3,4}}'::int[] = '[1:2][1:2]={{1,2},{3,4}}'::int[] AS a, '{{1,2},{3,4}}'::int[] = '{1,2,3,4}'::int[] AS b, '[0:1]={1,2}'::int[] = '{1,2}'::int[] AS c`,
   `SELECT id, array_length(tags, 1) AS n, array_ndims(tags) AS d, array_dims(tags) AS x, tags[1] AS t FROM users ORDER BY id LIMIT 20`,
-  // Forwarded: malformed literals, bounds Postgres rejects, nested empty sub-arrays, slices.
+  // Forwarded: malformed literals, bounds Postgres rejects, nested empty sub-arrays.
   `!SELECT '{{1,{2}},{2,3}}'::text[]`,
   `!SELECT '{{1},{}}'::text[]`,
   `!SELECT '{"a"b}'::text[]`,

@@ -25,6 +25,7 @@ import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROWS_CORPUS } from './statements-rows.js';
 import { SEARCH_CYCLE_CORPUS } from './statements-search-cycle.js';
 import { SHAPES_CORPUS } from './statements-shapes.js';
+import { SLICES_CORPUS } from './statements-slices.js';
 import { SRF_CORPUS } from './statements-srf.js';
 import { STRINGS_CORPUS } from './statements-strings.js';
 import { TO_NUMBER_CORPUS } from './statements-to-number.js';
@@ -674,6 +675,7 @@ export const CORPUS: string[] = [
   ...BITS_CORPUS,
   ...MONEY_CORPUS,
   ...MULTIDIM_CORPUS,
+  ...SLICES_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...WINDOWS_CORPUS,
   ...ORM,

@@ -175,21 +175,55 @@ export function arrayCall(this: StatementCompiler, name: string, args: Expr[]): 
   return e;
 }
 
-/** `array[i][j]...` (subscripts, not slices): the element, NULL outside the array; typmod and collation the array's. */
+/**
+ * `array[i][j]...`: the element, NULL outside the array; typmod and collation
+ * the array's. When any subscript is a slice (`a[1:2]`, `a[:2]`, `a[2:]`),
+ * all are (a plain `[n]` then means `[1:n]`) and the result is the array's
+ * type: array_get_slice (arraySlice below).
+ */
 export function arraySubscript(this: StatementCompiler, arr: Expr, indirection: Node[], c: ExprCtx): Expr {
   const kind = arrayArg(arr, 'subscript');
   if (indirection.length === 0 || indirection.length > 6) throw unsupported('array subscripts');
-  const subs: Expr[] = [];
-  for (const node of indirection) {
-    const idx = 'A_Indices' in node ? (node.A_Indices as { is_slice?: boolean; uidx?: Node }) : undefined;
-    if (!idx || idx.is_slice || !idx.uidx) throw unsupported('array slice or field selection');
-    let i = this.expr(idx.uidx, c);
+  const indices = indirection.map((node) => {
+    const idx =
+      'A_Indices' in node ? (node.A_Indices as { is_slice?: boolean; lidx?: Node; uidx?: Node }) : undefined;
+    if (!idx) throw unsupported('array field selection');
+    return idx;
+  });
+  const subscript = (n: Node): Expr => {
+    let i = this.expr(n, c);
     if (i.unknown) i = this.resolveUnknown(i, Oid.int4);
     // int8 and numeric subscripts are cast to int4 (which may fail): not served.
     if (i.type !== Oid.int4 && i.type !== Oid.int2)
       throw new NotLocal(`array subscript of type ${i.typeName}`);
-    subs.push(i);
+    return i;
+  };
+  if (indices.some((x) => x.is_slice)) {
+    // Each bound: provided ('1', its value among the arguments) or omitted ('0': the array's own bound).
+    let mask = '';
+    const bounds: Expr[] = [];
+    for (const x of indices) {
+      const lower = x.is_slice ? x.lidx : undefined;
+      if (lower) bounds.push(subscript(lower));
+      // `[n]` among slices: lower bound 1, not the array's (transformContainerSubscripts).
+      else if (!x.is_slice) bounds.push(constExpr('1', Oid.int4));
+      mask += lower || !x.is_slice ? '1' : '0';
+      if (x.uidx) bounds.push(subscript(x.uidx));
+      mask += x.uidx ? '1' : '0';
+    }
+    const e = derived(
+      `${ArrFn.slice}('${mask}', ${arr.sql}${bounds.map((b) => `, ${b.sql}`).join('')})`,
+      arr.type,
+      arr.typmod,
+      [arr, ...bounds],
+    );
+    if (arr.coll !== undefined) e.coll = arr.coll;
+    return e;
   }
+  const subs = indices.map((x) => {
+    if (!x.uidx) throw unsupported('array subscript');
+    return subscript(x.uidx);
+  });
   const elem = TYPES.get(arr.type)?.elem as number;
   const e = derived(
     `${ArrFn.element}('${kind}', ${arr.sql}, ${subs.map((i) => i.sql).join(', ')})`,
