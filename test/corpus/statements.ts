@@ -22,6 +22,7 @@ import { MONEY_CORPUS } from './statements-money.js';
 import { MULTIDIM_CORPUS } from './statements-multidim.js';
 import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
+import { ROW_SUBLINKS_CORPUS } from './statements-row-sublinks.js';
 import { ROWS_CORPUS } from './statements-rows.js';
 import { SEARCH_CYCLE_CORPUS } from './statements-search-cycle.js';
 import { SHAPES_CORPUS } from './statements-shapes.js';
@@ -676,6 +677,7 @@ export const CORPUS: string[] = [
   ...MONEY_CORPUS,
   ...MULTIDIM_CORPUS,
   ...SLICES_CORPUS,
+  ...ROW_SUBLINKS_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...WINDOWS_CORPUS,
   ...ORM,

@@ -59,6 +59,8 @@ const families = {
   ...operators,
   rowValue: rows.rowValue,
   rowComparison: rows.rowComparison,
+  rowSubLink: rows.rowSubLink,
+  rowNullTest: rows.rowNullTest,
   ...conditionals,
   ...casts,
   ...floats,

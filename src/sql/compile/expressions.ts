@@ -340,8 +340,9 @@ export function boolExpr(this: StatementCompiler, b: BoolExpr, c: ExprCtx): Expr
 }
 
 export function nullTest(this: StatementCompiler, n: NullTest, c: ExprCtx): Expr {
-  if (n.argisrow) throw unsupported('row IS NULL');
   if (!n.arg) throw unsupported('IS NULL without argument');
+  if (isRowExpr(n.arg)) return this.rowNullTest(n.arg, n.nulltesttype === 'IS_NOT_NULL', c);
+  if (n.argisrow) throw unsupported('row IS NULL');
   let e = this.expr(n.arg, c);
   if (e.unknown?.kind === 'param') throw new NotLocal('could not determine data type of parameter');
   if (e.unknown) e = this.resolveUnknown(e, Oid.text);
@@ -473,7 +474,8 @@ export function subLink(this: StatementCompiler, s: SubLink, c: ExprCtx): Expr {
       if (!((any && op === '=') || (!any && op === '<>')))
         throw unsupported(`${op} ${any ? 'ANY' : 'ALL'} (subquery)`);
       if (!s.testexpr) throw unsupported('subquery');
-      if (nodeKind(s.testexpr)[0] === 'RowExpr') throw unsupported('row IN (subquery)');
+      if (isRowExpr(s.testexpr))
+        return this.rowSubLink(any ? 'any' : 'all', op, s.testexpr, body as SelectStmt, c);
       const l = this.expr(s.testexpr, c);
       const sub = this.selectStmt(body as SelectStmt, c.level, c.level.ctes, false, false);
       if (sub.outs.length !== 1) throw new NotLocal('subquery has too many columns');

@@ -9,14 +9,15 @@
  * field), which the compiler does not model. Elements are limited to types
  * whose output does not depend on the session's settings.
  */
-import type { ColumnRef, Node, RowExpr } from 'libpg-query';
+import type { ColumnRef, Node, RowExpr, SelectStmt, SubLink } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
+import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
 import { Oid } from '../pgtypes.js';
 import { RECORD_OID, RecordFn, SESSION_INDEPENDENT_TYPES } from '../record.js';
 import type { StatementCompiler } from './compiler.js';
 import { unsupported } from './support.js';
-import type { Expr, ExprCtx } from './types.js';
+import type { Expr, ExprCtx, Out } from './types.js';
 import { derived } from './values.js';
 
 /** Postgres's MaxTupleAttributeNumber: a longer ROW is an error (54011). */
@@ -73,6 +74,17 @@ export function rowValue(this: StatementCompiler, r: RowExpr, c: ExprCtx): Expr 
 export function rowComparison(this: StatementCompiler, op: string, l: Node, r: Node, c: ExprCtx): Expr {
   const [lk, lb] = nodeKind(l);
   const [rk, rb] = nodeKind(r);
+  const link = rk === 'SubLink' ? (rb as SubLink) : undefined;
+  if (lk === 'RowExpr' && link?.subLinkType === 'EXPR_SUBLINK' && link.subselect) {
+    // transformAExprOp: ROW(...) op (SELECT ...) compares with the subquery's row.
+    if (op === 'IS' || op === 'IS NOT') throw unsupported('IS DISTINCT FROM (subquery)');
+    const [sk, sb] = nodeKind(link.subselect);
+    if (sk !== 'SelectStmt') throw unsupported('subquery');
+    if (c.level.grouped && c.clause !== 'where' && c.clause !== 'on')
+      throw unsupported('subquery in a grouped query');
+    c.level.hasSublinks = true;
+    return this.rowSubLink('compare', op, l, sb as SelectStmt, c);
+  }
   if (lk !== 'RowExpr' || rk !== 'RowExpr') throw unsupported('row comparison with a non-row operand');
   const left = rowElements(this, lb as RowExpr, c);
   const right = rowElements(this, rb as RowExpr, c);
@@ -127,5 +139,106 @@ export function rowComparison(this: StatementCompiler, op: string, l: Node, r: N
     default:
       throw unsupported(`row comparison with operator ${op}`);
   }
+  return derived(sql, Oid.bool, -1, kids);
+}
+
+/**
+ * A row against a subquery's rows (transformSubLink with a ROW on the left):
+ * `(a, b) IN (SELECT x, y ...)` / `= ANY`, `NOT IN` (NOT of it), `<> ALL`
+ * (the NOT of `= ANY`: the OR of the pairs' `<>` is the NOT of the AND of
+ * their `=`), and `ROW(a, b) op (SELECT x, y)` (ROWCOMPARE_SUBLINK: the
+ * subquery's only row, NULL without rows, more than one an error, which
+ * aborts the run). Each pair is typed like a comparison of its own; ANY is
+ * true when some row's pairs are all equal, else NULL when some row's are
+ * NULL, else false, evaluated over one scan of the subquery.
+ */
+export function rowSubLink(
+  this: StatementCompiler,
+  kind: 'any' | 'all' | 'compare',
+  op: string,
+  test: Node,
+  select: SelectStmt,
+  c: ExprCtx,
+): Expr {
+  const [tk, tb] = nodeKind(test);
+  if (tk !== 'RowExpr') throw unsupported('row comparison with a non-row operand');
+  if (kind === 'any' && op !== '=') throw unsupported(`row ${op} ANY (subquery)`);
+  if (kind === 'all' && op !== '<>') throw unsupported(`row ${op} ALL (subquery)`);
+  const left = rowElements(this, tb as RowExpr, c);
+  const sub = this.selectStmt(select, c.level, c.level.ctes, false, false);
+  if (sub.outs.length > left.length) throw new NotLocal('subquery has too many columns');
+  if (sub.outs.length < left.length) throw new NotLocal('subquery has too few columns');
+  if (left.length === 0) throw new NotLocal('cannot compare rows of zero length');
+  const a = this.alias();
+  const outs = sub.outs.map((o: Out) => o.expr);
+  const operands = left.map((le, i) => {
+    if (isRowExpr(le.node)) throw unsupported('nested row comparison');
+    let l = le.expr ?? this.expr(le.node, c);
+    const out = outs[i] as Expr;
+    const probe: Expr = { ...out, sql: `${a}.c${i}`, origin: undefined, kids: [], localColumn: true };
+    if (l.unknown?.kind === 'null') l = this.resolveUnknown(l, probe.unknown ? Oid.text : probe.type);
+    return [l, probe] as const;
+  });
+  const kids = operands.map(([l]) => l);
+  const pair = (pairOp: string, i: number): string => {
+    const [l, r] = operands[i] as readonly [Expr, Expr];
+    return this.comparison(pairOp, l, r, c.clause).sql;
+  };
+  const n = left.length;
+  const idx = [...Array(n).keys()];
+  const from = `FROM (${sub.build(outs)}) AS ${a}`;
+  let sql: string;
+  if (kind === 'compare') {
+    let test: string;
+    switch (op) {
+      case '=':
+        test = `(${idx.map((i) => pair('=', i)).join(' AND ')})`;
+        break;
+      case '<>':
+        test = `(${idx.map((i) => pair('<>', i)).join(' OR ')})`;
+        break;
+      case '<':
+      case '<=':
+      case '>':
+      case '>=': {
+        const arms: string[] = [];
+        for (let i = 0; i < n - 1; i++) {
+          const eq = pair('=', i);
+          arms.push(`WHEN ${eq} IS NULL THEN NULL WHEN NOT ${eq} THEN ${pair(op, i)}`);
+        }
+        const last = pair(op, n - 1);
+        test = arms.length === 0 ? last : `(CASE ${arms.join(' ')} ELSE ${last} END)`;
+        break;
+      }
+      default:
+        throw unsupported(`row comparison with operator ${op}`);
+    }
+    sql = `(SELECT ${SqlFn.single}(${test}) ${from})`;
+  } else {
+    const eq = `(${idx.map((i) => pair('=', i)).join(' AND ')})`;
+    const anyEq = `(SELECT CASE WHEN max(${eq}) = 1 THEN 1 WHEN max((${eq}) IS NULL) = 1 THEN NULL ELSE 0 END ${from})`;
+    sql = kind === 'any' ? anyEq : `(NOT ${anyEq})`;
+  }
+  return { ...derived(sql, Oid.bool, -1, kids), constant: false };
+}
+
+/**
+ * `ROW(...) IS [NOT] NULL` (ExecEvalRowNull): IS NULL when every field is
+ * NULL, IS NOT NULL when none is (so a row of both is neither); ROW() is
+ * both. A nested ROW is a non-NULL field even when its own fields are NULL:
+ * forwarded rather than modelled.
+ */
+export function rowNullTest(this: StatementCompiler, arg: Node, not: boolean, c: ExprCtx): Expr {
+  const els = rowElements(this, nodeKind(arg)[1] as RowExpr, c);
+  if (els.length > MAX_ROW_ENTRIES) throw new NotLocal('ROW expressions can have at most 1664 entries');
+  const kids = els.map((el) => {
+    if (isRowExpr(el.node)) throw unsupported('IS NULL on a nested row');
+    let e = el.expr ?? this.expr(el.node, c);
+    if (e.unknown?.kind === 'param') throw new NotLocal('could not determine data type of parameter');
+    if (e.unknown) e = this.resolveUnknown(e, Oid.text);
+    return e;
+  });
+  const sql =
+    kids.length === 0 ? '1' : `(${kids.map((k) => `${k.sql} IS ${not ? 'NOT ' : ''}NULL`).join(' AND ')})`;
   return derived(sql, Oid.bool, -1, kids);
 }
