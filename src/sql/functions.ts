@@ -5,6 +5,7 @@
  * the replica cannot reproduce the value), aborting the local run so the
  * statement is forwarded.
  */
+
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { registerArrayFunctions } from './array-functions.js';
@@ -35,6 +36,7 @@ import { registerSearchCycleFunctions } from './search-cycle-keys.js';
 import { registerSrfFunctions } from './srf-functions.js';
 import { registerStringFunctions } from './string-functions.js';
 import { registerBucketFunctions } from './width-bucket.js';
+import { registerRangeKeyFunction } from './window-range.js';
 
 export const SqlFn = {
   notLocal: 'outpost_not_local',
@@ -457,6 +459,7 @@ let recursionRows = 0;
 export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): void {
   registerJsonFunctions(db);
   registerDatetimeFunctions(db);
+  registerRangeKeyFunction(db);
   registerFormattingFunctions(db);
   registerSrfFunctions(db);
   registerLateralFunctions(db);

@@ -7,6 +7,7 @@ import { nodeKind } from '../parse.js';
 import { isIntType, Oid } from '../pgtypes.js';
 import { sortWithoutUsing } from '../sort-using.js';
 import { integerRangeOffset, windowFrame } from '../window-frames.js';
+import { datetimeRangeOffsets } from '../window-range.js';
 import { cmpClassOfExpr, comparable, sortClass, sortKey } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
 import { containsWindow, DETERMINISTIC_COLLATIONS, describeNode, unsupported } from './support.js';
@@ -106,14 +107,29 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
     if (e.unknown) throw new NotLocal('window ORDER BY a constant of unknown type');
     return { e, key: sortKey(e, { sb }, this.ctx) };
   });
+  // RANGE offsets: one ORDER BY key (else Postgres's 42P20), of an integer type compared as
+  // stored, or a date/time type through an integer key (src/sql/window-range.ts).
+  const only = orders.length === 1 ? orders[0] : undefined;
+  const integerKey = only !== undefined && isIntType(only.e.type) && only.key.startsWith(`${only.e.sql} `);
+  const datetime = only !== undefined && !integerKey ? datetimeRangeOffsets(only.e.type) : undefined;
+  let rangeKeyed = false;
+  const rangeOffset = integerKey
+    ? integerRangeOffset
+    : datetime
+      ? (node: Node | undefined, what: string): string => {
+          rangeKeyed = true;
+          return datetime.offset(node, what);
+        }
+      : undefined;
+  const frame = windowFrame(w, orders.length > 0, rangeOffset);
+  if (rangeKeyed && only && datetime) {
+    const dir = / (ASC|DESC) NULLS (FIRST|LAST)$/.exec(only.key)?.[0] ?? '';
+    only.key = `${datetime.key(only.e.sql)}${dir}`;
+  }
   let spec = '';
   if (parts.length > 0) spec += `PARTITION BY ${parts.map((p) => p.key).join(', ')}`;
   if (orders.length > 0) spec += `${spec ? ' ' : ''}ORDER BY ${orders.map((o) => o.key).join(', ')}`;
   const kids = [...parts.map((p) => p.e), ...orders.map((o) => o.e)];
-  // RANGE offsets: one ORDER BY key (else Postgres's 42P20), of an integer type, compared as stored.
-  const only = orders.length === 1 ? orders[0] : undefined;
-  const integerKey = only !== undefined && isIntType(only.e.type) && only.key.startsWith(`${only.e.sql} `);
-  const frame = windowFrame(w, orders.length > 0, integerKey ? integerRangeOffset : undefined);
   // The frame matters to aggregates only (ranking functions and lag/lead ignore it).
   const over = `OVER (${spec}${frame.sql ? `${spec ? ' ' : ''}${frame.sql}` : ''})`;
   const peers = `count(*) OVER (${spec}${orders.length > 0 ? '' : ' ORDER BY 1'} RANGE BETWEEN CURRENT ROW AND CURRENT ROW)`;
