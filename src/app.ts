@@ -199,6 +199,14 @@ export class Outpost {
       serverVersionNum: locale.versionNum,
       access,
       maxSnapshotAgeMs: config.maxLagMs,
+      onInlineDemoted: (ms) => {
+        metrics.inlineDemotions.inc();
+        // The statement's text may quote values: not logged.
+        logger.warn(
+          { ms: Math.round(ms * 100) / 100 },
+          'a bounded local plan ran long inline; executors only from now on',
+        );
+      },
     });
     for (const note of locale.notes) logger.info({ note }, 'text locale');
     const localeTimer = watchTextLocale(catalogRows, locale, router, logger);

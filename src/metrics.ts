@@ -201,6 +201,14 @@ export function createMetrics() {
       reason: forwardReasonClass,
     }),
     clients: new Gauge('outpost_clients_connected', 'Client connections currently open.'),
+    offloaded: new Counter(
+      'outpost_local_offloaded_total',
+      'Local statements handed to an executor process (the others ran on the proxy thread).',
+    ),
+    inlineDemotions: new Counter(
+      'outpost_inline_demotions_total',
+      'Bounded local plans sent to the executors for good after an inline run took longer than its budget.',
+    ),
     clientErrors: new Counter('outpost_client_errors_total', 'Errors sent to clients, by SQLSTATE class.', {
       class: sqlStateClass,
     }),

@@ -6,6 +6,7 @@
  * itself describes as key lookups qualify, and even they run under a row
  * budget: past it the inline run stops (`Offload`) and the statement starts
  * over in an executor, so nothing inline holds the event loop for long.
+ * Other plans may run inline under a worst-case bound: src/router/inline-bounds.ts.
  */
 import type Database from 'better-sqlite3';
 

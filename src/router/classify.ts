@@ -11,11 +11,13 @@ import { compileSelect } from '../sql/compile.js';
 import { type Literal, normalizeLiterals, replaceLiterals, writeShapeKey } from '../sql/literals.js';
 import { hasOverlongIdentifier, Lru, type Node, nodeKind, parseSql } from '../sql/parse.js';
 import { NUMERIC_LITERAL_FORMS, syntaxTooNew, UNKNOWN_VERSION_NUM } from '../sql/version-gates.js';
+import { InlineBounds } from './inline-bounds.js';
 import {
   type Classified,
   definedDisable,
   instantiate,
   type LocalClassified,
+  newPlanKey,
   type Plan,
   samePlanShape,
   sentinel,
@@ -45,7 +47,9 @@ export abstract class Classifier {
   /** SQLite statements by compiled SQL text, shared by every query string that compiles to it. */
   protected readonly statements = new Lru<Database.Statement>(1000);
   /** Whether SQLite plans a compiled text as key lookups (see src/exec/inline.ts). */
-  protected readonly keyLookups = new Lru<Plan['inline']>(1000);
+  protected readonly keyLookups = new Lru<Pick<Plan, 'inline' | 'bounded'>>(1000);
+  /** Plans inline under a worst-case bound (with executors only). */
+  readonly inlineBounds: InlineBounds | undefined;
   protected cacheVersion: number;
   protected textLocale: RouterTextLocale;
   /** Bumped by `setTextLocale`: plans compiled before it are not run. */
@@ -54,6 +58,9 @@ export abstract class Classifier {
   constructor(protected readonly opts: RouterOptions) {
     this.cacheVersion = opts.catalog.catalogVersion;
     this.textLocale = opts.textLocale ?? localeFromFlags(opts.textCollationIsC, opts.textCtypeIsC ?? false);
+    this.inlineBounds = opts.pool
+      ? new InlineBounds(opts.reader, opts.pool, newPlanKey, opts.onInlineDemoted)
+      : undefined;
   }
 
   /**
@@ -334,19 +341,25 @@ export abstract class Classifier {
       precheck,
       binds,
       staticBinds,
-      inline: this.opts.pool === undefined ? false : this.inlineKind(stmtSql, precheckSql),
+      ...(this.opts.pool === undefined ? { inline: false } : this.inlineKind(stmtSql, precheckSql)),
     };
   }
 
-  /** See `keyLookupKind`, once per SQLite text; a precheck is a constant expression. */
-  protected inlineKind(sql: string, precheck: string | undefined): Plan['inline'] {
+  /**
+   * See `keyLookupKind`, once per SQLite text; a precheck is a constant
+   * expression. A plan that is not key lookups may still be bounded
+   * (src/router/inline-bounds.ts) when its precheck is a constant row.
+   */
+  protected inlineKind(sql: string, precheck: string | undefined): Pick<Plan, 'inline' | 'bounded'> {
     const key = precheck === undefined ? sql : `${sql}\u0000${precheck}`;
     let known = this.keyLookups.get(key);
     if (known === undefined) {
       const main = keyLookupKind(this.opts.reader, sql);
       const pre = precheck === undefined ? 'unique' : keyLookupKind(this.opts.reader, precheck);
-      known =
+      const kind =
         main === false || pre === false ? false : main === 'unique' && pre === 'unique' ? 'unique' : 'lookup';
+      const bounded = kind === false && pre === 'unique' ? this.inlineBounds?.plan(sql) : undefined;
+      known = bounded ? { inline: 'bounded', bounded } : { inline: kind };
       this.keyLookups.set(key, known);
     }
     return known;

@@ -16,6 +16,7 @@ import { dateOrderOf } from '../sql/datetime-input.js';
 import type { Literal } from '../sql/literals.js';
 import { dateInput, Oid, type Stored, timestampInput, timestamptzInputAt } from '../sql/pgtypes.js';
 import { fixedOffsetSeconds, isUtcZone } from '../sql/render.js';
+import type { BoundedPlan } from './inline-bounds.js';
 import type { TimeoutChange } from './timeouts.js';
 
 /** One compiled statement, ready to run on the reader. */
@@ -32,9 +33,12 @@ export interface Plan {
   staticBinds: Record<string, unknown> | undefined;
   /**
    * SQLite plans it (and its prechecks) as key lookups: cheap enough to run
-   * inline, `unique` ones (one row at most) without a row budget (see src/exec/inline.ts).
+   * inline, `unique` ones (one row at most) without a row budget (see src/exec/inline.ts);
+   * `bounded`: inline while its worst case fits a budget (src/router/inline-bounds.ts).
    */
-  inline: 'unique' | 'lookup' | false;
+  inline: 'unique' | 'lookup' | 'bounded' | false;
+  /** For `inline: 'bounded'`. */
+  bounded?: BoundedPlan | undefined;
   /** `compiled.inputError` with its position in the query string: the statement's answer (simple protocol). */
   inputError?: PgError;
 }
@@ -225,10 +229,15 @@ export function snapshotOf(session: SessionState): ReadSnapshot | RemoteSnapshot
 const planKeys = new WeakMap<Plan, number>();
 let nextPlanKey = 1;
 
+/** A fresh key for a plan the executors are to keep (shared numbering with compiled plans). */
+export function newPlanKey(): number {
+  return nextPlanKey++;
+}
+
 function planKey(plan: Plan): number {
   let key = planKeys.get(plan);
   if (key === undefined) {
-    key = nextPlanKey++;
+    key = newPlanKey();
     planKeys.set(plan, key);
   }
   return key;
@@ -266,19 +275,26 @@ export function runPlan(
     const precheck = plan.precheck && snapshot ? snapshot.statement(plan.precheck.source) : plan.precheck;
     const stmt = snapshot ? snapshot.statement(plan.stmt.source) : plan.stmt;
     if (snapshot && snapshot.firstReadAt === 0) snapshot.firstReadAt = Date.now();
-    if (precheck) {
-      if (has) precheck.all(values);
-      else precheck.all();
-    }
-    if (budget === undefined || plan.inline === 'unique') {
-      return (has ? stmt.all(values) : stmt.all()) as unknown[][];
-    }
-    const rows: unknown[][] = [];
-    for (const row of (has ? stmt.iterate(values) : stmt.iterate()) as IterableIterator<unknown[]>) {
-      // Leaving the loop resets the statement.
-      if (rows.length >= budget) throw OFFLOAD;
-      rows.push(row);
-    }
+    const exec = (): unknown[][] => {
+      if (precheck) {
+        if (has) precheck.all(values);
+        else precheck.all();
+      }
+      if (budget === undefined || plan.inline === 'unique') {
+        return (has ? stmt.all(values) : stmt.all()) as unknown[][];
+      }
+      const rows: unknown[][] = [];
+      for (const row of (has ? stmt.iterate(values) : stmt.iterate()) as IterableIterator<unknown[]>) {
+        // Leaving the loop resets the statement.
+        if (rows.length >= budget) throw OFFLOAD;
+        rows.push(row);
+      }
+      return rows;
+    };
+    const bounded = plan.bounded;
+    if (budget === undefined || plan.inline !== 'bounded' || !bounded) return exec();
+    const rows = bounded.keeper.run(bounded, plan.stmt.source, exec);
+    if (rows === undefined) throw OFFLOAD;
     return rows;
   } catch (err) {
     if (err instanceof NotLocal || err instanceof Offload) throw err;

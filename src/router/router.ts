@@ -113,6 +113,8 @@ export interface RouterOptions {
    * Without it everything runs inline (tests of the router alone).
    */
   pool?: ExecPool;
+  /** A bounded plan's inline run took too long (`ms`): it runs in the executors from now on. */
+  onInlineDemoted?: (ms: number, sql: string) => void;
   access?: {
     check(session: SessionState, table: ReplicaTable): string | undefined;
     prepare?(session: SessionState): Promise<void>;

@@ -366,6 +366,7 @@ export class ClientSession extends TransactionPhase {
     localTimer: () => void,
   ): void {
     const state = this.state as SessionState;
+    this.opts.metrics.offloaded.inc();
     // The frame is a view into the reader's buffer, which is reused: keep a copy to forward later.
     const raw = Buffer.from(frame.raw);
     // A result too big to keep is streamed to the client as the executor reads it.

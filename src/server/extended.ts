@@ -395,6 +395,7 @@ export class ExtendedProtocol extends ExtendedUpstream {
     formats: Pick<LocalPortal, 'formats' | 'binary' | 'anyBinary' | 'settings'>,
   ): void {
     const { state, metrics } = this.host;
+    metrics.offloaded.inc();
     const localTimer = statementTimer(metrics, 'local');
     let offload: LocalOffload;
     try {

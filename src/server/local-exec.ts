@@ -26,10 +26,11 @@ export function startOffloaded(offload: LocalOffload, timeoutMs: number, stream?
 }
 
 /**
- * A statement run on the proxy's thread (a key lookup, src/exec/inline.ts)
- * under the session's statement_timeout. Such runs are bounded by
- * construction (at most a few equality lookups, or `INLINE_ROW_BUDGET`
- * rows) and take microseconds, while Postgres's smallest timeout is 1 ms;
+ * A statement run on the proxy's thread (a key lookup, src/exec/inline.ts,
+ * or a plan with a small worst case, src/router/inline-bounds.ts) under the
+ * session's statement_timeout. Such runs are bounded by construction (a few
+ * equality lookups, `INLINE_ROW_BUDGET` rows, `INLINE_VISIT_BUDGET` rows
+ * visited) and take microseconds to about a millisecond;
  * still, one that took as long as the timeout is not answered here (it
  * cannot be stopped half-way, and Postgres might have cancelled it): it goes
  * upstream, which decides, as nothing was sent yet.
