@@ -56,4 +56,15 @@ export const WINDOWS_CORPUS: string[] = [
   "!SELECT id, count(*) OVER (ORDER BY local_ts RANGE BETWEEN '-1 day' PRECEDING AND CURRENT ROW) FROM events",
   "!SELECT id, count(*) OVER (ORDER BY tod RANGE BETWEEN '1 hour ago' PRECEDING AND CURRENT ROW) FROM events",
   '!SELECT id, count(*) OVER (ORDER BY birth RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM users',
+  // Windows over a grouped query read its groups (after HAVING).
+  'SELECT status, count(*), sum(count(*)) OVER (ORDER BY status), rank() OVER (ORDER BY sum(total) DESC NULLS LAST) FROM orders GROUP BY status ORDER BY status',
+  'SELECT user_id, count(*) AS n, lag(count(*)) OVER (ORDER BY user_id), sum(sum(priority)) OVER (PARTITION BY count(*) % 2 ORDER BY user_id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM orders GROUP BY user_id ORDER BY user_id NULLS FIRST',
+  'SELECT country, max(age), row_number() OVER (ORDER BY max(age) NULLS FIRST), avg(min(karma)) OVER (), min(max(age)) OVER (ORDER BY country) FROM users GROUP BY country HAVING count(*) > 1 ORDER BY country',
+  'SELECT sum(count(*)) OVER () FROM users WHERE id = 1',
+  'SELECT count(*), row_number() OVER () FROM users',
+  'SELECT gift, count(*), first_value(count(*)) OVER (ORDER BY gift) FROM orders GROUP BY gift ORDER BY gift',
+  'SELECT country, rank() OVER (ORDER BY country) FROM users GROUP BY country ORDER BY 1',
+  'SELECT status, count(*), sum(count(*)) OVER (ORDER BY status) FROM orders GROUP BY ROLLUP (status) ORDER BY 1',
+  '!SELECT rank() OVER (ORDER BY 1), count(*) FROM users GROUP BY 1',
+  '!SELECT country, rank() OVER (ORDER BY age) FROM users GROUP BY country',
 ];

@@ -65,7 +65,7 @@ export function sortClause(
 }
 
 /**
- * A window function call in the select list of an ungrouped query. SQLite
+ * A window function call in the select list (of a grouped query too). SQLite
  * evaluates windows like Postgres (after WHERE, before DISTINCT/ORDER
  * BY/LIMIT, default frame RANGE UNBOUNDED PRECEDING to CURRENT ROW with
  * peers). Functions whose value depends on the order among peers
@@ -76,7 +76,9 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
   if (c.clause !== 'select')
     throw new NotLocal(`window functions are not allowed in ${c.clause.toUpperCase()}`);
   if (c.inAgg) throw new NotLocal('aggregate function calls cannot contain window function calls');
-  if (c.level.grouped) throw unsupported('window function in a grouped query');
+  // Over a grouped query the window reads the groups (after HAVING), in
+  // SQLite as in Postgres; GROUPING SETS compile each set apart (forwarded).
+  if (c.level.groupingSet) throw unsupported('window function in a query with GROUPING SETS');
   const w = resolveOver(f.over as WindowSpec, c.level.windows);
   if (f.agg_filter || f.agg_distinct || (f.agg_order && f.agg_order.length > 0) || f.agg_within_group) {
     throw unsupported(`${name}() OVER with FILTER, DISTINCT or ORDER BY`);
@@ -173,6 +175,7 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
   const win = (sql: string, type: number, typmod = -1, argKids: Expr[] = []): Expr => ({
     ...derived(sql, type, typmod, [...kids, ...argKids]),
     constant: false,
+    window: true,
   });
   const noArgs = (): void => {
     if (args.length > 0 || f.agg_star) throw unsupported(`${name}() with arguments`);
@@ -272,7 +275,6 @@ export function windowCall(this: StatementCompiler, name: string, f: FuncCall, c
     case 'max': {
       if (args.length !== 1) throw unsupported(`${name}() with several arguments`);
       const x = args[0] as Expr;
-      if (x.agg) throw unsupported('window function over an aggregate');
       if (x.type === Oid.int2 || x.type === Oid.int4) {
         if (name === 'sum') return win(framed(`sum(${x.sql}) ${over}`), Oid.int8, -1, [x]);
         if (name === 'avg') {

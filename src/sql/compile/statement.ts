@@ -468,6 +468,7 @@ export function groupKey(this: StatementCompiler, item: Node, level: Level, outs
   const e =
     idx !== undefined ? (outs[idx] as Out).expr : this.expr(item, { level, clause: 'group', inAgg: false });
   if (kind === 'A_Const' && idx === undefined) throw unsupported(describeNode(kind, body));
+  if (hasWindow(e)) throw new NotLocal('window functions are not allowed in GROUP BY');
   if (e.agg) throw new NotLocal('aggregate functions are not allowed in GROUP BY');
   if (e.unknown) throw new NotLocal('GROUP BY a constant of unknown type');
   this.groupForm(e, 'GROUP BY');
@@ -538,4 +539,9 @@ export function functionallyDependent(this: StatementCompiler, level: Level, key
     }
   }
   return out;
+}
+
+/** Whether a window function call is part of `e` (outside aggregates). */
+function hasWindow(e: Expr): boolean {
+  return e.window === true || e.kids.some(hasWindow);
 }

@@ -160,6 +160,8 @@ export interface Expr {
   errorProne: boolean;
   /** Contains an aggregate of the current query level. */
   agg: boolean;
+  /** A window function call of the current query level (not allowed in GROUP BY). */
+  window?: boolean;
   /** A column of the current query level. */
   localColumn?: boolean;
   /** Sub-expressions outside aggregates (for the GROUP BY check). */
