@@ -176,11 +176,19 @@ describe('the bound and its figures', () => {
     own.run(b, '', () => 0);
     await eventually(async () => b.fingerprint !== undefined, 10_000);
     assert.ok(b.admitted, `visits ${b.visits}`);
+    // Slow in CPU time, not only descheduled (which is no strike).
     const slow = () => {
-      const until = performance.now() + INLINE_DEMOTE_MS + 1;
-      while (performance.now() < until);
+      const cpu = process.cpuUsage();
+      while (process.cpuUsage(cpu).user < (INLINE_DEMOTE_MS + 1) * 1000);
       return 1;
     };
+    // Long in wall time only (the thread waits, as when descheduled): no strike.
+    const waits = () => {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, INLINE_DEMOTE_MS + 2);
+      return 1;
+    };
+    for (let i = 0; i < DEMOTE_STRIKES + 2; i++) own.run(b, '', waits);
+    assert.equal(b.demoted, false, 'waiting is not running long');
     for (let i = 0; i < DEMOTE_STRIKES; i++)
       assert.equal(own.run(b, '', slow), 1, `slow run ${i} still answered`);
     assert.equal(b.demoted, true);

@@ -42,16 +42,19 @@ import type { ExecPool } from '../exec/pool.js';
 export const INLINE_VISIT_BUDGET = 4000;
 
 /**
- * An inline run of a bounded plan longer than this is a strike; `DEMOTE_STRIKES`
- * of them demote the plan to the executors. Wall time counts, and on a loaded
- * machine a run is now and then descheduled half-way (measured at load 20: a
- * 0.2 ms run took 64 ms once): one slow run alone says little, a plan whose
- * rows really cost more than estimated is slow every time. Each fast run
- * takes back `STRIKE_DECAY` of a strike.
+ * An inline run of a bounded plan longer than this, in wall time and (most
+ * of it, `CPU_SHARE`) in CPU time, is a strike; `DEMOTE_STRIKES` of them
+ * demote the plan to the executors. On a loaded machine a run is often
+ * descheduled half-way (measured at load 15-20: a 0.2 ms run took 64 ms
+ * once, and wall time alone demoted every bounded plan of the app mix
+ * within seconds), which costs no CPU. A plan whose rows really cost more
+ * than estimated is slow every time; each fast run takes back
+ * `STRIKE_DECAY` of a strike.
  */
 export const INLINE_DEMOTE_MS = 4;
 export const DEMOTE_STRIKES = 3;
 const STRIKE_DECAY = 0.01;
+const CPU_SHARE = 0.75;
 
 /** Least time between two computations of a plan's figures; more when they are slow to compute. */
 const REFRESH_MIN_MS = 250;
@@ -151,10 +154,15 @@ export class InlineBounds {
       }
       if (!b.admitted) return undefined;
       const started = performance.now();
+      const cpu = process.cpuUsage();
       const result = run();
       const ms = performance.now() - started;
       this.stats.runs++;
-      if (ms <= INLINE_DEMOTE_MS) b.strikes = Math.max(0, b.strikes - STRIKE_DECAY);
+      // A run descheduled half-way is long in wall time only: a strike needs
+      // the CPU time too (the process's: in a read-mostly load the proxy
+      // thread is nearly all of it).
+      const slow = ms > INLINE_DEMOTE_MS && process.cpuUsage(cpu).user / 1000 > INLINE_DEMOTE_MS * CPU_SHARE;
+      if (!slow) b.strikes = Math.max(0, b.strikes - STRIKE_DECAY);
       else if (++b.strikes >= DEMOTE_STRIKES) {
         b.demoted = true;
         this.stats.demotions++;
