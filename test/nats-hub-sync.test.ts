@@ -64,7 +64,7 @@ test('hub: the slot is confirmed only up to what is both fsynced and acknowledge
   const hub = await Hub.start(parsed, createLogger({ level: process.env.OUTPOST_TEST_LOG ?? 'silent' }));
   try {
     await hub.replicationStarted;
-    assert.equal(hub.store.db.pragma('synchronous', { simple: true }), 1, 'the hub commits without fsync');
+    assert.equal(hub.walSync.synchronous, 1, 'the hub commits without fsync');
 
     // Many small transactions, sampling the slot as they go.
     let violations = 0;

@@ -6,15 +6,17 @@
  * change stream; it confirms an LSN upstream only once SQLite committed it and
  * JetStream acknowledged it. No proxy listener: edges serve the clients.
  *
- * The engine runs on this thread (not engine-thread.ts): nothing else here
- * needs the event loop, and the publisher taps it directly. What used to
- * hold that loop up was the fsync inside every SQLite COMMIT (the hub uses
- * little CPU at 500 tps: ~0.15 of a core): the replica is written with
- * synchronous=NORMAL and a WalSync fsyncs it in the thread pool, so reading
- * the slot and publishing never wait for the disk. The confirmation rule is
- * unchanged in substance: an LSN is confirmed upstream only once SQLite
- * committed it, a sync covering that commit finished, and JetStream
- * acknowledged every part up to it.
+ * The engine (slot reading, decode, the hub's own SQLite apply) runs in a
+ * replication thread (engine-thread.ts), as a plain Outpost's does; the
+ * publisher, NATS, object-store snapshots and HTTP run on this thread, fed
+ * each pgoutput message as the replication thread receives it, before it
+ * applies it (tap-relay.ts). So publishing for every edge never waits behind
+ * the hub's own apply (one event loop doing both missed its timers for seconds
+ * at 500 tps on a loaded machine), nor the apply behind NATS. The replica is
+ * written with synchronous=NORMAL and a WalSync in the replication thread
+ * fsyncs it off that thread's loop. The confirmation rule is unchanged: an
+ * LSN is confirmed upstream only once SQLite committed it, a sync covering
+ * that commit finished, and JetStream acknowledged every part up to it.
  */
 import { VERSION } from '../app.js';
 import { type Config, parseConfig } from '../config.js';
@@ -27,9 +29,8 @@ import { createNatsHubMetrics, Publisher } from '../nats/publisher.js';
 import { coveredSeq, DEFAULT_SNAPSHOT_INTERVAL_S, SnapshotSchedule } from '../nats/snapshots.js';
 import { DEFAULT_STREAM, validStreamName } from '../nats/wire-format.js';
 import { ReplicaStore } from '../replica/store.js';
-import { syncOffLoop, type WalSync } from '../replica/wal-sync.js';
-import { type EngineTap, ReplicationEngine } from '../replication/engine.js';
-import { formatLsn, parseLsn } from '../replication/lsn.js';
+import { EngineThread } from '../replication/engine-thread.js';
+import { formatLsn, type Lsn, parseLsn } from '../replication/lsn.js';
 
 export interface PublishConfig {
   config: Config;
@@ -112,10 +113,10 @@ export class Hub {
     readonly logger: Logger,
     readonly metrics: Metrics & ReturnType<typeof createNatsHubMetrics>,
     readonly store: ReplicaStore,
-    readonly engine: ReplicationEngine,
+    readonly engine: EngineThread,
     readonly link: NatsLink,
     readonly publisher: Publisher,
-    readonly walSync: WalSync,
+    readonly walSync: ReplicaDurability,
     readonly http: HttpServer,
   ) {
     this.replicationStarted = (async () => {
@@ -149,10 +150,8 @@ export class Hub {
         'replica file has an older layout: taking a fresh snapshot',
       );
     }
-    let engine: ReplicationEngine | undefined;
-    const walSync = syncOffLoop(store, logger, () => engine?.confirmChanged());
-    // Nor a checkpoint inside a COMMIT on this event loop, which publishes for every edge.
-    store.checkpointInBackground(logger);
+    // This thread's connection only reads (status, tests); the replication thread writes.
+    let engine: EngineThread | undefined;
     const link = new NatsLink({ url: opts.nats, stream: opts.stream, logger });
     const publisher = new Publisher({
       link,
@@ -167,7 +166,7 @@ export class Hub {
         void hubRef?.snapshots?.publishNow().catch(() => {});
       },
     });
-    engine = new ReplicationEngine({
+    engine = new EngineThread({
       upstreamUrl: config.upstream,
       store,
       ...(config.publication ? { publication: config.publication } : {}),
@@ -176,9 +175,10 @@ export class Hub {
       matviewRefreshMs: config.matviewRefreshMs,
       logger,
       metrics,
-      tap: durableTap(publisher, walSync),
+      tap: publisher,
     });
     const eng = engine;
+    const walSync = new ReplicaDurability(eng);
     let hubRef: Hub | undefined;
     const http = new HttpServer({
       host: config.http.host,
@@ -192,7 +192,11 @@ export class Hub {
           role: 'hub',
           replication,
           ...(snapshot ? { snapshot } : {}),
-          nats: { url: opts.nats, ...publisher.status(), confirmLsn: formatLsn(eng.confirmLsn()) },
+          nats: {
+            url: opts.nats,
+            ...publisher.status(),
+            confirmLsn: formatLsn(eng.durabilityState().confirmLsn),
+          },
           ...(hubRef?.snapshots ? { objectSnapshots: hubRef.snapshots.status() } : {}),
           replica: {
             path: config.replica,
@@ -242,7 +246,6 @@ export class Hub {
       await this.snapshots?.stop();
       await this.engine.stop().catch((err) => this.logger.warn({ err }, 'stopping replication'));
       this.publisher.close();
-      this.walSync.close();
       await this.link.close().catch(() => {});
       await this.http.close().catch(() => {});
       this.store.close();
@@ -253,22 +256,23 @@ export class Hub {
 }
 
 /**
- * The publisher as the engine's tap, with the replica's durability added to
- * its gate: confirmable = acknowledged by JetStream and on disk.
+ * The replica's durability, kept by the replication thread (its WalSync): what
+ * is fsynced, how often, and the writer's `PRAGMA synchronous`.
  */
-function durableTap(publisher: Publisher, walSync: WalSync): EngineTap {
-  return {
-    onStart: (from) => publisher.onStart(from),
-    onMessage: (data) => publisher.onMessage(data),
-    onIdle: (walEnd) => publisher.onIdle(walEnd),
-    ready: () => publisher.ready(),
-    onSnapshot: (lsn) => publisher.onSnapshot(lsn),
-    maxMessageBytes: () => publisher.maxMessageBytes(),
-    // The engine passes what SQLite has committed.
-    confirmable: (lsn) => {
-      const acked = publisher.confirmable(lsn);
-      const synced = walSync.confirmable(lsn);
-      return acked < synced ? acked : synced;
-    },
-  };
+export class ReplicaDurability {
+  constructor(private readonly engine: EngineThread) {}
+
+  /** Every commit up to here is on disk. */
+  durableLsn(): Lsn {
+    return this.engine.durabilityState().durableLsn;
+  }
+
+  get syncs(): number {
+    return this.engine.durabilityState().syncs;
+  }
+
+  /** The writer's `PRAGMA synchronous` (1: NORMAL, commits without an fsync each). */
+  get synchronous(): number {
+    return this.engine.durabilityState().synchronous;
+  }
 }

@@ -22,10 +22,11 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ReplicaStore } from '../replica/store.js';
 import { startWorker } from '../worker-start.js';
-import type { EngineEvents, EngineHandle, EngineStatus } from './engine.js';
+import type { EngineEvents, EngineHandle, EngineStatus, EngineTap } from './engine.js';
 import type { TableFilter } from './filter.js';
 import type { FollowOptions } from './follow.js';
-import { formatLsn } from './lsn.js';
+import { formatLsn, type Lsn } from './lsn.js';
+import { createTapShared, type TapBatch, TapRelayHost, type TapShared } from './tap-relay.js';
 
 /** Given to the worker (`workerData`). */
 export interface WorkerInit {
@@ -48,6 +49,14 @@ export interface WorkerInit {
    * waiters): the position itself is in `positions`.
    */
   appliedWanted: SharedArrayBuffer;
+  /**
+   * BigInt64Array (the worker writes): [0] replica fsynced up to (WalSync),
+   * [1] fsyncs done, [2] the writer's `PRAGMA synchronous`, [3] what the
+   * engine may confirm upstream (`confirmLsn`).
+   */
+  durability: SharedArrayBuffer;
+  /** The engine has a tap on the main thread (the NATS hub's publisher): tap-relay.ts. */
+  tap?: TapShared;
 }
 
 /** Engine counters the worker reports, added to this thread's metrics as they grow. */
@@ -68,9 +77,10 @@ export type FromWorker =
   | { type: 'status'; status: EngineStatus; counters: WorkerCounters }
   | { type: 'started' }
   | { type: 'start-failed'; message: string; startup: boolean }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  | TapBatch;
 
-export type ToWorker = { type: 'stop' };
+export type ToWorker = { type: 'stop' } | { type: 'tap-resume' } | { type: 'confirm-changed' };
 
 export interface EngineThreadOptions {
   upstreamUrl: string;
@@ -84,6 +94,12 @@ export interface EngineThreadOptions {
   follow?: FollowOptions;
   logger: Logger;
   metrics: Metrics;
+  /**
+   * Sees the raw stream on this thread and gates what is confirmed upstream
+   * (the NATS hub's publisher): fed from the replication thread (tap-relay.ts).
+   * Call `confirmChanged()` when its confirmable position moves.
+   */
+  tap?: EngineTap;
 }
 
 const STOP_WAIT_MS = 15_000;
@@ -94,6 +110,9 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
   private readonly positions = new BigInt64Array(new SharedArrayBuffer(16));
   private readonly ack = new Int32Array(new SharedArrayBuffer(4));
   private readonly appliedWanted = new Int32Array(new SharedArrayBuffer(4));
+  private readonly durability = new BigInt64Array(new SharedArrayBuffer(32));
+  private readonly relay: TapRelayHost | undefined;
+  private confirmPosted = false;
   private last: EngineStatus;
   private counted: WorkerCounters = zeroCounters();
   private started = false;
@@ -115,6 +134,11 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
       forwardedTables: [],
       source: opts.follow ? 'nats' : 'slot',
     };
+    if (opts.tap) {
+      this.relay = new TapRelayHost(createTapShared(), opts.tap, () =>
+        this.worker?.postMessage({ type: 'tap-resume' } satisfies ToWorker),
+      );
+    }
     // A message per commit woke this thread ~500 times a second at 500 tps for
     // nobody (each edge's main thread, in the fan-out's profile): only listeners
     // need it. Counted before a listener is added, so a worker that stores a
@@ -143,6 +167,29 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
       upstreamLsn: formatLsn(upstream > applied ? upstream : applied),
       lagBytes: upstream > applied ? Number(upstream - applied) : 0,
     };
+  }
+
+  /** The replica's durability as the replication thread last wrote it. */
+  durabilityState(): { durableLsn: Lsn; syncs: number; synchronous: number; confirmLsn: Lsn } {
+    return {
+      durableLsn: Atomics.load(this.durability, 0),
+      syncs: Number(Atomics.load(this.durability, 1)),
+      synchronous: Number(Atomics.load(this.durability, 2)),
+      confirmLsn: Atomics.load(this.durability, 3),
+    };
+  }
+
+  /** The tap's confirmable position moved: the replication thread sends a status update soon. */
+  confirmChanged(): void {
+    if (!this.relay) return;
+    this.relay.publishState();
+    // One message per turn of this event loop at most (an ack per transaction moves it).
+    if (this.confirmPosted) return;
+    this.confirmPosted = true;
+    setImmediate(() => {
+      this.confirmPosted = false;
+      this.worker?.postMessage({ type: 'confirm-changed' } satisfies ToWorker);
+    });
   }
 
   start(): Promise<void> {
@@ -190,9 +237,13 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
       positions: this.positions.buffer as SharedArrayBuffer,
       ack: this.ack.buffer as SharedArrayBuffer,
       appliedWanted: this.appliedWanted.buffer as SharedArrayBuffer,
+      durability: this.durability.buffer as SharedArrayBuffer,
+      ...(this.relay ? { tap: this.relay.shared } : {}),
     };
     // Catalog messages and counters start from zero in each worker.
     Atomics.store(this.ack, 0, 0);
+    this.relay?.reset();
+    this.relay?.publishState();
     this.counted = zeroCounters();
     const worker = startEngineWorker(init);
     this.worker = worker;
@@ -228,6 +279,9 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
           else this.opts.logger.error({ err: m.message }, 'replication: restart of the apply thread failed');
           return;
         case 'stopped':
+          return;
+        case 'tap':
+          this.relay?.handle(m);
           return;
       }
     });

@@ -12,6 +12,7 @@ import { syncOffLoop } from '../replica/wal-sync.js';
 import { ReplicationEngine } from './engine.js';
 import type { FromWorker, ToWorker, WorkerCounters, WorkerInit } from './engine-thread.js';
 import { parseLsn } from './lsn.js';
+import { TapRelayClient } from './tap-relay.js';
 
 /** How often positions and status are published besides commits. */
 const STATUS_MS = 20;
@@ -34,6 +35,7 @@ const metrics = createMetrics();
 const positions = new BigInt64Array(init.positions);
 const ack = new Int32Array(init.ack);
 const appliedWanted = new Int32Array(init.appliedWanted);
+const durability = new BigInt64Array(init.durability);
 let seq = 0;
 let catalogVersion = -1;
 
@@ -42,7 +44,25 @@ const store = ReplicaStore.open(init.replicaPath);
 // edge confirms nothing upstream; an Outpost with a slot confirms only what a
 // WalSync, off this thread's event loop, has put on disk.
 if (init.follow) store.relaxSync();
-const walSync = init.follow ? undefined : syncOffLoop(store, logger, () => engine.confirmChanged());
+const walSync = init.follow
+  ? undefined
+  : syncOffLoop(store, logger, () => {
+      // Stored before anything is confirmed on the strength of it (status and tests read it).
+      noteDurability();
+      engine.confirmChanged();
+    });
+/** The hub's publisher, on the main thread (tap-relay.ts). */
+const tap = init.tap
+  ? new TapRelayClient(init.tap, (batch, transfer) => port.postMessage(batch, transfer))
+  : undefined;
+
+function noteDurability(): void {
+  if (!walSync) return;
+  Atomics.store(durability, 0, walSync.durableLsn());
+  Atomics.store(durability, 1, BigInt(walSync.syncs));
+}
+Atomics.store(durability, 2, BigInt(Number(store.db.pragma('synchronous', { simple: true }))));
+noteDurability();
 // Checkpoints never inside an apply's COMMIT (checkpointer.ts).
 store.checkpointInBackground(logger);
 
@@ -79,6 +99,7 @@ const engine = new ReplicationEngine({
   ...(init.matviewRefreshMs !== undefined ? { matviewRefreshMs: init.matviewRefreshMs } : {}),
   ...(init.follow !== undefined ? { follow: init.follow } : {}),
   ...(walSync ? { durability: walSync } : {}),
+  ...(tap ? { tap } : {}),
   logger,
   metrics,
   onCatalogChange: (kind) => publishCatalog(kind !== 'changed'),
@@ -111,6 +132,7 @@ function publishStatus(force: boolean): void {
   Atomics.store(positions, 1, parseLsn(status.upstreamLsn));
   const applied = engine.appliedLsn();
   if (applied > Atomics.load(positions, 0)) Atomics.store(positions, 0, applied);
+  Atomics.store(durability, 3, engine.confirmLsn());
   if (store.catalogVersion !== catalogVersion) publishCatalog(false);
   const c = counters();
   const { appliedLsn: _a, upstreamLsn: _u, lagBytes: _l, ...rest } = status;
@@ -128,6 +150,7 @@ function stop(): Promise<void> {
   stopping ??= (async () => {
     await engine.stop().catch((err) => logger.warn({ err: errorMessage(err) }, 'stopping replication'));
     clearInterval(timer);
+    tap?.close();
     publishStatus(true);
     walSync?.close();
     store.close();
@@ -139,6 +162,8 @@ function stop(): Promise<void> {
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'stop') void stop();
+  else if (m.type === 'tap-resume') tap?.resume();
+  else if (m.type === 'confirm-changed') engine.confirmChanged();
 });
 
 try {
