@@ -3,6 +3,7 @@
  * own replica connection and replication engine, reporting to the main
  * thread by messages and shared memory (the protocol is in engine-thread.ts).
  */
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage, StartupError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -25,6 +26,15 @@ if (!parentPort) throw new Error('engine-worker.ts runs as a worker thread');
 const port = parentPort;
 const init = workerData as WorkerInit;
 const post = (m: FromWorker) => port.postMessage(m);
+
+if (init.nice !== undefined) {
+  try {
+    // Pid 0 is the calling thread on Linux (its nice value is per thread).
+    setPriority(0, Math.min(19, getPriority(0) + init.nice));
+  } catch {
+    // A lower priority is a preference; without it the thread runs as any other.
+  }
+}
 
 const logger = createLogger({
   level: init.logLevel,
