@@ -3,7 +3,9 @@
  * (synchronous=NORMAL) and fsynced off the event loop (src/replica/wal-sync.ts):
  * under a stream of writes, the slot is never confirmed past what a sync has
  * covered nor past what JetStream acknowledged, and it does get confirmed
- * (the gate releases). Real Postgres, real nats-server, the hub in process.
+ * (the gate releases). Real Postgres, real nats-server, the hub in process,
+ * with its engine on the main thread (the default) and in a replication thread
+ * (OUTPOST_HUB_APPLY_THREAD=1: the gate crosses threads, src/replication/tap-relay.ts).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Hub, parsePublishArgs } from '../src/commands/publish.js';
 import { createLogger } from '../src/log.js';
+import { EngineThread } from '../src/replication/engine-thread.js';
 import { parseLsn } from '../src/replication/lsn.js';
 import { type NatsInstance, startNats } from './helpers/nats.js';
 import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
@@ -33,15 +36,22 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function confirmed(): Promise<bigint> {
-  const r = await pg.query<{ c: string | null }>(
-    'SELECT confirmed_flush_lsn::text AS c FROM pg_replication_slots',
-  );
-  return parseLsn(r.rows[0]?.c ?? '0/0');
+for (const mode of ['main', 'thread'] as const) {
+  test(`hub (engine on the ${mode === 'main' ? 'main' : 'replication'} thread): the slot is confirmed only up to what is both fsynced and acknowledged by JetStream, and it is confirmed`, () =>
+    gate(mode));
 }
 
-test('hub: the slot is confirmed only up to what is both fsynced and acknowledged by JetStream, and it is confirmed', async () => {
-  await pg.query('CREATE TABLE sync_t (id int PRIMARY KEY, v text)');
+async function gate(mode: 'main' | 'thread'): Promise<void> {
+  const table = `sync_${mode}`;
+  const slot = `outpost_sync_${mode}`;
+  const confirmed = async (): Promise<bigint> => {
+    const r = await pg.query<{ c: string | null }>(
+      'SELECT confirmed_flush_lsn::text AS c FROM pg_replication_slots WHERE slot_name = $1',
+      [slot],
+    );
+    return parseLsn(r.rows[0]?.c ?? '0/0');
+  };
+  await pg.query(`CREATE TABLE ${table} (id int PRIMARY KEY, v text)`);
   const http = await freePort();
   const parsed = parsePublishArgs(
     [
@@ -50,20 +60,23 @@ test('hub: the slot is confirmed only up to what is both fsynced and acknowledge
       '--nats',
       nats.url,
       '--stream',
-      'SYNC',
+      `SYNC_${mode}`,
+      '--slot',
+      slot,
       '--replica',
-      join(dir, 'hub.db'),
+      join(dir, `hub-${mode}.db`),
       '--http',
       `127.0.0.1:${http}`,
       '--snapshot-interval',
       '0',
     ],
-    {},
+    mode === 'thread' ? { OUTPOST_HUB_APPLY_THREAD: '1' } : {},
   );
   if (parsed === 'help') throw new Error('help');
   const hub = await Hub.start(parsed, createLogger({ level: process.env.OUTPOST_TEST_LOG ?? 'silent' }));
   try {
     await hub.replicationStarted;
+    assert.equal(hub.engine instanceof EngineThread, mode === 'thread');
     assert.equal(hub.walSync.synchronous, 1, 'the hub commits without fsync');
 
     // Many small transactions, sampling the slot as they go.
@@ -88,7 +101,7 @@ test('hub: the slot is confirmed only up to what is both fsynced and acknowledge
       }
     })();
     for (let i = 0; i < 300; i++) {
-      await pg.query('INSERT INTO sync_t VALUES ($1, $2)', [i, `v${i}`]);
+      await pg.query(`INSERT INTO ${table} VALUES ($1, $2)`, [i, `v${i}`]);
     }
     const target = parseLsn(
       (await pg.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]?.l ?? '0/0',
@@ -105,11 +118,11 @@ test('hub: the slot is confirmed only up to what is both fsynced and acknowledge
       replica: { durableLsn: string };
     };
     assert.ok(parseLsn(status.replica.durableLsn) >= target, '/status shows the durable position');
-    const rows = byPgNames(hub.store.reader).prepare('SELECT count(*) AS n FROM "public.sync_t"').get() as
+    const rows = byPgNames(hub.store.reader).prepare(`SELECT count(*) AS n FROM "public.${table}"`).get() as
       | { n: number }
       | undefined;
     assert.equal(rows?.n, 300);
   } finally {
     await hub.stop();
   }
-});
+}

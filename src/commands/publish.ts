@@ -6,17 +6,20 @@
  * change stream; it confirms an LSN upstream only once SQLite committed it and
  * JetStream acknowledged it. No proxy listener: edges serve the clients.
  *
- * The engine (slot reading, decode, the hub's own SQLite apply) runs in a
- * replication thread (engine-thread.ts), as a plain Outpost's does; the
- * publisher, NATS, object-store snapshots and HTTP run on this thread, fed
- * each pgoutput message as the replication thread receives it, before it
- * applies it (tap-relay.ts). So publishing for every edge never waits behind
- * the hub's own apply (one event loop doing both missed its timers for seconds
- * at 500 tps on a loaded machine), nor the apply behind NATS. The replica is
- * written with synchronous=NORMAL and a WalSync in the replication thread
- * fsyncs it off that thread's loop. The confirmation rule is unchanged: an
- * LSN is confirmed upstream only once SQLite committed it, a sync covering
- * that commit finished, and JetStream acknowledged every part up to it.
+ * The engine (slot reading, decode, the hub's own SQLite apply) runs on this
+ * thread with the publisher, which it feeds each message as it arrives, before
+ * applying it (ReplicationEngine.tapReceived). With OUTPOST_HUB_APPLY_THREAD=1
+ * it runs in a replication thread instead (engine-thread.ts), as a plain
+ * Outpost's does, feeding the publisher here across threads
+ * (src/replication/tap-relay.ts). That is not the default: on a 2-core machine
+ * short of CPU it cost the hub ~40% more CPU (copies, postMessage, wake-ups)
+ * and its main thread fell 0.4-2 s behind in some runs, with no better edge
+ * tail in the others (docs/architecture.md, commit-to-applied); it is for a
+ * machine with a core to spare. Either way the replica is written with
+ * synchronous=NORMAL and a WalSync fsyncs it off the applying event loop, and
+ * the confirmation rule is the same: an LSN is confirmed upstream only once
+ * SQLite committed it, a sync covering that commit finished, and JetStream
+ * acknowledged every part up to it.
  */
 import { VERSION } from '../app.js';
 import { type Config, parseConfig } from '../config.js';
@@ -29,6 +32,8 @@ import { createNatsHubMetrics, Publisher } from '../nats/publisher.js';
 import { coveredSeq, DEFAULT_SNAPSHOT_INTERVAL_S, SnapshotSchedule } from '../nats/snapshots.js';
 import { DEFAULT_STREAM, validStreamName } from '../nats/wire-format.js';
 import { ReplicaStore } from '../replica/store.js';
+import { syncOffLoop, type WalSync } from '../replica/wal-sync.js';
+import { type EngineHandle, type EngineTap, ReplicationEngine } from '../replication/engine.js';
 import { EngineThread } from '../replication/engine-thread.js';
 import { formatLsn, type Lsn, parseLsn } from '../replication/lsn.js';
 
@@ -38,6 +43,20 @@ export interface PublishConfig {
   stream: string;
   /** Seconds between object-store snapshots of the replica; 0: never. */
   snapshotIntervalS: number;
+  /** OUTPOST_HUB_APPLY_THREAD=1: the engine in a replication thread (see above). */
+  applyThread?: boolean;
+}
+
+/** The hub's engine, on this thread or in a replication thread. */
+export type HubEngine = EngineHandle & { confirmChanged(): void; confirmLsn(): Lsn };
+
+/** The replica's durability (its WalSync): what is fsynced, how often, and the writer's `PRAGMA synchronous`. */
+export interface HubDurability {
+  durableLsn(): Lsn;
+  readonly syncs: number;
+  /** 1: NORMAL, commits without an fsync each. */
+  readonly synchronous: number;
+  close(): void;
 }
 
 /**
@@ -92,7 +111,13 @@ export function parsePublishArgs(argv: string[], env: NodeJS.ProcessEnv): Publis
       `--snapshot-interval must be whole seconds (0: no object-store snapshots), got ${JSON.stringify(interval)}`,
     );
   }
-  return { config: parsed, nats, stream, snapshotIntervalS: Number(interval) };
+  return {
+    config: parsed,
+    nats,
+    stream,
+    snapshotIntervalS: Number(interval),
+    ...(env.OUTPOST_HUB_APPLY_THREAD === '1' ? { applyThread: true } : {}),
+  };
 }
 
 export const PUBLISH_HELP = `Usage: outpost publish --upstream URL --nats URL [--stream NAME] [--http HOST:PORT] [--replica FILE] [--snapshot-interval SECONDS]
@@ -113,10 +138,10 @@ export class Hub {
     readonly logger: Logger,
     readonly metrics: Metrics & ReturnType<typeof createNatsHubMetrics>,
     readonly store: ReplicaStore,
-    readonly engine: EngineThread,
+    readonly engine: HubEngine,
     readonly link: NatsLink,
     readonly publisher: Publisher,
-    readonly walSync: ReplicaDurability,
+    readonly walSync: HubDurability,
     readonly http: HttpServer,
   ) {
     this.replicationStarted = (async () => {
@@ -150,8 +175,7 @@ export class Hub {
         'replica file has an older layout: taking a fresh snapshot',
       );
     }
-    // This thread's connection only reads (status, tests); the replication thread writes.
-    let engine: EngineThread | undefined;
+    let engine: HubEngine | undefined;
     const link = new NatsLink({ url: opts.nats, stream: opts.stream, logger });
     const publisher = new Publisher({
       link,
@@ -166,7 +190,7 @@ export class Hub {
         void hubRef?.snapshots?.publishNow().catch(() => {});
       },
     });
-    engine = new EngineThread({
+    const engineOptions = {
       upstreamUrl: config.upstream,
       store,
       ...(config.publication ? { publication: config.publication } : {}),
@@ -175,10 +199,21 @@ export class Hub {
       matviewRefreshMs: config.matviewRefreshMs,
       logger,
       metrics,
-      tap: publisher,
-    });
+    };
+    let walSync: HubDurability;
+    if (opts.applyThread) {
+      // This thread's connection only reads (status, tests); the replication thread writes.
+      const thread = new EngineThread({ ...engineOptions, tap: publisher });
+      engine = thread;
+      walSync = threadDurability(thread);
+    } else {
+      const sync = syncOffLoop(store, logger, () => engine?.confirmChanged());
+      // Nor a checkpoint inside a COMMIT on this event loop, which publishes for every edge.
+      store.checkpointInBackground(logger);
+      engine = new ReplicationEngine({ ...engineOptions, tap: durableTap(publisher, sync) });
+      walSync = localDurability(store, sync);
+    }
     const eng = engine;
-    const walSync = new ReplicaDurability(eng);
     let hubRef: Hub | undefined;
     const http = new HttpServer({
       host: config.http.host,
@@ -195,7 +230,7 @@ export class Hub {
           nats: {
             url: opts.nats,
             ...publisher.status(),
-            confirmLsn: formatLsn(eng.durabilityState().confirmLsn),
+            confirmLsn: formatLsn(eng.confirmLsn()),
           },
           ...(hubRef?.snapshots ? { objectSnapshots: hubRef.snapshots.status() } : {}),
           replica: {
@@ -246,6 +281,7 @@ export class Hub {
       await this.snapshots?.stop();
       await this.engine.stop().catch((err) => this.logger.warn({ err }, 'stopping replication'));
       this.publisher.close();
+      this.walSync.close();
       await this.link.close().catch(() => {});
       await this.http.close().catch(() => {});
       this.store.close();
@@ -255,24 +291,49 @@ export class Hub {
   }
 }
 
+function threadDurability(engine: EngineThread): HubDurability {
+  return {
+    durableLsn: () => engine.durabilityState().durableLsn,
+    get syncs() {
+      return engine.durabilityState().syncs;
+    },
+    get synchronous() {
+      return engine.durabilityState().synchronous;
+    },
+    close: () => {},
+  };
+}
+
+function localDurability(store: ReplicaStore, sync: WalSync): HubDurability {
+  return {
+    durableLsn: () => sync.durableLsn(),
+    get syncs() {
+      return sync.syncs;
+    },
+    get synchronous() {
+      return Number(store.db.pragma('synchronous', { simple: true }));
+    },
+    close: () => sync.close(),
+  };
+}
+
 /**
- * The replica's durability, kept by the replication thread (its WalSync): what
- * is fsynced, how often, and the writer's `PRAGMA synchronous`.
+ * The publisher as the engine's tap, with the replica's durability added to
+ * its gate: confirmable = acknowledged by JetStream and on disk.
  */
-export class ReplicaDurability {
-  constructor(private readonly engine: EngineThread) {}
-
-  /** Every commit up to here is on disk. */
-  durableLsn(): Lsn {
-    return this.engine.durabilityState().durableLsn;
-  }
-
-  get syncs(): number {
-    return this.engine.durabilityState().syncs;
-  }
-
-  /** The writer's `PRAGMA synchronous` (1: NORMAL, commits without an fsync each). */
-  get synchronous(): number {
-    return this.engine.durabilityState().synchronous;
-  }
+function durableTap(publisher: Publisher, walSync: WalSync): EngineTap {
+  return {
+    onStart: (from) => publisher.onStart(from),
+    onMessage: (data) => publisher.onMessage(data),
+    onIdle: (walEnd) => publisher.onIdle(walEnd),
+    ready: () => publisher.ready(),
+    onSnapshot: (lsn) => publisher.onSnapshot(lsn),
+    maxMessageBytes: () => publisher.maxMessageBytes(),
+    // The engine passes what SQLite has committed.
+    confirmable: (lsn) => {
+      const acked = publisher.confirmable(lsn);
+      const synced = walSync.confirmable(lsn);
+      return acked < synced ? acked : synced;
+    },
+  };
 }

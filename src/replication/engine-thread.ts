@@ -191,6 +191,11 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
     };
   }
 
+  /** What the engine may confirm upstream, as the replication thread last wrote it. */
+  confirmLsn(): Lsn {
+    return Atomics.load(this.durability, 3);
+  }
+
   /** The tap's confirmable position moved: the replication thread sends a status update soon. */
   confirmChanged(): void {
     if (!this.relay) return;
