@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createLogger } from '../src/log.js';
 import { startHubInProcess } from './helpers/hub-in-process.js';
-import { type NatsInstance, startNats } from './helpers/nats.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type NatsInstance, startPostgresAndNats } from './helpers/nats.js';
+import type { PostgresInstance } from './helpers/postgres.js';
 import { waitFor } from './helpers/wait.js';
 
 let pg: PostgresInstance;
@@ -21,7 +21,7 @@ let nats: NatsInstance;
 let dir: string;
 
 before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  [pg, nats] = await startPostgresAndNats();
   dir = mkdtempSync(join(tmpdir(), 'outpost-nats-big-row-'));
 });
 

@@ -24,8 +24,8 @@ import { ReplicationEngine } from '../src/replication/engine.js';
 import { EDGE_LAG_BASIS } from '../src/replication/engine-types.js';
 import { parseLsn } from '../src/replication/lsn.js';
 import { startHubInProcess } from './helpers/hub-in-process.js';
-import { type NatsInstance, startNats } from './helpers/nats.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type NatsInstance, startPostgresAndNats } from './helpers/nats.js';
+import type { PostgresInstance } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -34,7 +34,7 @@ let nats: NatsInstance;
 let dir: string;
 
 before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  [pg, nats] = await startPostgresAndNats();
   dir = mkdtempSync(join(tmpdir(), 'outpost-edge-boot-'));
 });
 

@@ -18,7 +18,7 @@ import { changesSubject, encodeHeader } from '../src/nats/wire-format.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { startHubInProcess } from './helpers/hub-in-process.js';
-import { type NatsInstance, startNats } from './helpers/nats.js';
+import { type NatsInstance, startNats, startPostgresAndNats } from './helpers/nats.js';
 import {
   connectThrough,
   eventually,
@@ -28,7 +28,7 @@ import {
   runCli,
   startOutpost,
 } from './helpers/outpost.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import type { PostgresInstance } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -37,7 +37,7 @@ let nats: NatsInstance;
 let dir: string;
 
 before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  [pg, nats] = await startPostgresAndNats();
   dir = mkdtempSync(join(tmpdir(), 'outpost-edge-'));
 });
 

@@ -12,10 +12,10 @@ import { after, before, test } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parseLsn } from '../src/replication/lsn.js';
 import { startHubInProcess } from './helpers/hub-in-process.js';
-import { type NatsInstance, startNats } from './helpers/nats.js';
+import { type NatsInstance, startPostgresAndNats } from './helpers/nats.js';
 import { insertedIds, readStream, transactions } from './helpers/nats-stream.js';
 import { eventually } from './helpers/outpost.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import type { PostgresInstance } from './helpers/postgres.js';
 
 let pg: PostgresInstance;
 let nats: NatsInstance;
@@ -23,7 +23,7 @@ let nc: NatsConnection;
 let dir: string;
 
 before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  [pg, nats] = await startPostgresAndNats();
   nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   dir = mkdtempSync(join(tmpdir(), 'outpost-nats-ahead-'));
 });

@@ -16,8 +16,8 @@ import { Hub, parsePublishArgs } from '../src/commands/publish.js';
 import { createLogger } from '../src/log.js';
 import { EngineThread } from '../src/replication/engine-thread.js';
 import { parseLsn } from '../src/replication/lsn.js';
-import { type NatsInstance, startNats } from './helpers/nats.js';
-import { freePort, type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type NatsInstance, startPostgresAndNats } from './helpers/nats.js';
+import { freePort, type PostgresInstance } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -26,7 +26,7 @@ let nats: NatsInstance;
 let dir: string;
 
 before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  [pg, nats] = await startPostgresAndNats();
   dir = mkdtempSync(join(tmpdir(), 'outpost-nats-hub-sync-'));
 });
 

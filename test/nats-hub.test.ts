@@ -15,10 +15,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { PART_TARGET_BYTES } from '../src/nats/wire-format.js';
 import { formatLsn, parseLsn } from '../src/replication/lsn.js';
 import { startHubInProcess } from './helpers/hub-in-process.js';
-import { type NatsInstance, startNats } from './helpers/nats.js';
+import { type NatsInstance, startPostgresAndNats } from './helpers/nats.js';
 import { describeTx, insertedIds, readStream, type Tx, transactions } from './helpers/nats-stream.js';
 import { connectThrough, eventually, localQuery, startOutpost } from './helpers/outpost.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import type { PostgresInstance } from './helpers/postgres.js';
 import { waitFor } from './helpers/wait.js';
 
 let pg: PostgresInstance;
@@ -27,7 +27,7 @@ let nc: NatsConnection;
 let dir: string;
 
 before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  [pg, nats] = await startPostgresAndNats();
   nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   dir = mkdtempSync(join(tmpdir(), 'outpost-nats-hub-'));
 });

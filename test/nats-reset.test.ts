@@ -19,8 +19,8 @@ import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { type Lsn, parseLsn } from '../src/replication/lsn.js';
 import { startHubInProcess } from './helpers/hub-in-process.js';
-import { type NatsInstance, startNats } from './helpers/nats.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type NatsInstance, startPostgresAndNats } from './helpers/nats.js';
+import type { PostgresInstance } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor as waitForAtMost } from './helpers/wait.js';
 
@@ -29,7 +29,7 @@ let nats: NatsInstance;
 let dir: string;
 
 before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  [pg, nats] = await startPostgresAndNats();
   dir = mkdtempSync(join(tmpdir(), 'outpost-nats-reset-'));
 });
 

@@ -22,8 +22,8 @@ import { changesSubject, encodeHeader } from '../src/nats/wire-format.js';
 import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { parseLsn } from '../src/replication/lsn.js';
-import { type NatsInstance, startNats } from './helpers/nats.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type NatsInstance, startPostgresAndNats } from './helpers/nats.js';
+import type { PostgresInstance } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -33,15 +33,7 @@ let nc: NatsConnection;
 let dir: string;
 
 before(async () => {
-  // Each assigned as soon as it runs, so that `after` stops it when the other failed to start.
-  await Promise.all([
-    startPostgres().then((p) => {
-      pg = p;
-    }),
-    startNats().then((n) => {
-      nats = n;
-    }),
-  ]);
+  [pg, nats] = await startPostgresAndNats();
   nc = await connect({ servers: nats.url });
   dir = mkdtempSync(join(tmpdir(), 'outpost-snap-replaced-'));
 });

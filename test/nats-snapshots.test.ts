@@ -32,8 +32,8 @@ import { ReplicaStore } from '../src/replica/store.js';
 import { ReplicationEngine } from '../src/replication/engine.js';
 import { formatLsn, type Lsn, parseLsn } from '../src/replication/lsn.js';
 import { startHubInProcess } from './helpers/hub-in-process.js';
-import { type NatsInstance, startNats } from './helpers/nats.js';
-import { type PostgresInstance, startPostgres } from './helpers/postgres.js';
+import { type NatsInstance, startPostgresAndNats } from './helpers/nats.js';
+import type { PostgresInstance } from './helpers/postgres.js';
 import { byPgNames } from './helpers/replica-views.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -44,7 +44,7 @@ let jsm: JetStreamManager;
 let dir: string;
 
 before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
+  [pg, nats] = await startPostgresAndNats();
   nc = await connect({ servers: nats.url });
   jsm = await jetstreamManager(nc);
   dir = mkdtempSync(join(tmpdir(), 'outpost-nats-snap-'));

@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './postgres.js';
+import { freePort, type PostgresInstance, startPostgres } from './postgres.js';
 
 /** Debian installs the server under /usr/sbin; elsewhere it is usually on PATH. */
 export const NATS_SERVER =
@@ -169,4 +169,17 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsInstance> {
     },
     output: () => output,
   };
+}
+
+/**
+ * Postgres and NATS started side by side. When one fails to start the other
+ * is stopped: its process would keep the test file's alive, so a failed
+ * start hung the run instead of failing it (`after` never learns of it).
+ */
+export async function startPostgresAndNats(): Promise<[PostgresInstance, NatsInstance]> {
+  const [p, n] = await Promise.allSettled([startPostgres(), startNats()]);
+  if (p.status === 'fulfilled' && n.status === 'fulfilled') return [p.value, n.value];
+  if (p.status === 'fulfilled') await p.value.stop();
+  if (n.status === 'fulfilled') await n.value.cleanup();
+  throw p.status === 'rejected' ? p.reason : (n as PromiseRejectedResult).reason;
 }
