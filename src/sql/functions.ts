@@ -19,6 +19,7 @@ import { registerJsonFunctions } from './json-functions.js';
 import { registerLateralFunctions } from './lateral-functions.js';
 import { registerMakeIntervalFunctions } from './make-interval.js';
 import { registerMoneyFunctions } from './money.js';
+import { registerNumericFunctions } from './numeric-functions.js';
 import {
   dateAddDays,
   dateDiff,
@@ -467,6 +468,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerRecordFunctions(db);
   registerSearchCycleFunctions(db);
   registerStringFunctions(db);
+  registerNumericFunctions(db);
   registerFloatFunctions(db);
   registerBitFunctions(db);
   registerMoneyFunctions(db);

@@ -732,7 +732,7 @@ export function timestamptzKey(stored: string): string {
 /** Digits before the decimal point Postgres accepts (NUMERIC_WEIGHT_MAX): beyond, "value overflows numeric format". */
 const NUMERIC_MAX_INT_DIGITS = 131072;
 
-function checkNumericSize(unscaled: bigint, scale: number): string {
+export function checkNumericSize(unscaled: bigint, scale: number): string {
   const digits = (unscaled < 0n ? -unscaled : unscaled).toString().length - scale;
   if (digits > NUMERIC_MAX_INT_DIGITS || scale > 16383) throw new NotLocal('value overflows numeric format');
   return formatNumeric(unscaled, scale);

@@ -21,6 +21,7 @@ import { LATERAL_CORPUS } from './statements-lateral.js';
 import { MONEY_CORPUS } from './statements-money.js';
 import { MULTIDIM_CORPUS } from './statements-multidim.js';
 import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
+import { NUMERIC_FNS_CORPUS } from './statements-numeric-fns.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROW_SUBLINKS_CORPUS } from './statements-row-sublinks.js';
 import { ROWS_CORPUS } from './statements-rows.js';
@@ -678,6 +679,7 @@ export const CORPUS: string[] = [
   ...MULTIDIM_CORPUS,
   ...SLICES_CORPUS,
   ...ROW_SUBLINKS_CORPUS,
+  ...NUMERIC_FNS_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...WINDOWS_CORPUS,
   ...ORM,

@@ -99,6 +99,7 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
     return this.errorCapable(derived(`${SqlFn.intIn}(${arg.sql}, ${INT_BITS[type]})`, type, -1, [arg]), c);
   }
   if (isIntType(arg.type) && (type === Oid.numeric || type === Oid.float8)) return this.coerce(arg, type);
+  if (arg.type === Oid.numeric && isIntType(type)) return this.numericToIntCast(arg, type, c);
   const float = this.floatCast(arg, type, c);
   if (float) return float;
   throw unsupported(what);

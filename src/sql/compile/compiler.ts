@@ -31,6 +31,7 @@ import * as jsonOps from './json-ops.js';
 import * as lateral from './lateral.js';
 import * as makeInterval from './make-interval.js';
 import * as money from './money.js';
+import * as numericCalls from './numeric-calls.js';
 import * as operators from './operators.js';
 import * as orderWindows from './order-windows.js';
 import * as rows from './rows.js';
@@ -72,6 +73,7 @@ const families = {
   bitConcat: bitStrings.bitConcat,
   bitFunction: bitStrings.bitFunction,
   ...money,
+  ...numericCalls,
   ...functions,
   ...formatting,
   ...strings,

@@ -41,6 +41,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   if (bits) return bits;
   const money = this.moneyFunction(name, args);
   if (money) return money;
+  const numeric = this.numericFunction(name, args, c);
+  if (numeric) return numeric;
   const textArg = (): Expr => {
     if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
     const a = args[0] as Expr;
@@ -139,6 +141,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
       if (a.type !== Oid.interval) throw new NotLocal(`${name}() of ${a.typeName}`);
       return this.errorCapable(derived(`${DtFn.justify}('${name}', ${a.sql})`, Oid.interval, -1, [a]), c);
     }
+    case 'factorial':
+      return this.factorialCall(args, c);
     case 'to_char':
       return this.toCharCall(args, c);
     case 'to_number':

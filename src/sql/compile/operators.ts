@@ -109,6 +109,10 @@ export function arith(this: StatementCompiler, op: string, left: Expr, right: Ex
     const e = derived(`${SqlFn.numericArith}('${op}', ${ln.sql}, ${rn.sql})`, Oid.numeric, -1, [ln, rn]);
     return this.errorCapable(e, c);
   }
+  if (op === '%') {
+    const mod = this.numericModulo(l, r, c);
+    if (mod) return mod;
+  }
   const float = this.floatArith(op, l, r, c);
   if (float) return float;
   if (!isIntType(l.type) || !isIntType(r.type))
