@@ -36,6 +36,7 @@ import { registerRecordFunctions } from './record.js';
 import { registerSearchCycleFunctions } from './search-cycle-keys.js';
 import { registerSrfFunctions } from './srf-functions.js';
 import { registerStringFunctions } from './string-functions.js';
+import { registerTextFunctions } from './text-functions.js';
 import { registerBucketFunctions } from './width-bucket.js';
 import { registerRangeKeyFunction } from './window-range.js';
 
@@ -469,6 +470,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerSearchCycleFunctions(db);
   registerStringFunctions(db);
   registerNumericFunctions(db);
+  registerTextFunctions(db);
   registerFloatFunctions(db);
   registerBitFunctions(db);
   registerMoneyFunctions(db);

@@ -18,6 +18,8 @@ export const StrFn = {
   splitPart: 'outpost_split_part',
   /** `(text, count)`: repeat(). */
   repeat: 'outpost_repeat',
+  /** `(spec, separator, ws, arg...)`: concat (ws 0) / concat_ws (ws 1); spec as format()'s. */
+  concat: 'outpost_concat',
 } as const;
 
 /** Longest repeat() result computed here; longer ones forward (Postgres's limit is 1 GB). */
@@ -204,6 +206,11 @@ export function splitPart(s: string, delim: string, n: number): string {
   return fields[idx] ?? '';
 }
 
+/** concat/concat_ws (varlena.c concat_internal): NULL arguments are skipped. */
+function concatTexts(texts: (string | null)[], sep: string): string {
+  return texts.filter((t): t is string => t !== null).join(sep);
+}
+
 const renderers = new Map<string, Renderer[]>();
 
 function renderersOf(spec: string): Renderer[] {
@@ -235,6 +242,23 @@ export function registerStringFunctions(db: Database.Database): void {
     const oids = spec === '' ? [] : spec.split(',').map(Number);
     const args = list.map((render, i) => ({ text: render(values[i]), oid: oids[i] as number }));
     return textFormat(fmt, args);
+  });
+  db.function(StrFn.concat, { ...opts, varargs: true }, (...all: unknown[]) => {
+    const [spec, sep, ws, ...values] = all;
+    if (typeof spec !== 'string') throw new NotLocal('concat() arguments');
+    const list = renderersOf(spec);
+    if (list.length !== values.length) throw new NotLocal('concat() spec does not match its arguments');
+    if (ws === 0n || ws === 0)
+      return concatTexts(
+        list.map((render, i) => render(values[i])),
+        '',
+      );
+    if (sep === null) return null;
+    if (typeof sep !== 'string') throw new NotLocal('concat_ws() separator of non-text');
+    return concatTexts(
+      list.map((render, i) => render(values[i])),
+      sep,
+    );
   });
   db.function(StrFn.repeat, opts, (s: unknown, n: unknown) => {
     if (s === null || n === null) return null;

@@ -30,6 +30,7 @@ import { SHAPES_CORPUS } from './statements-shapes.js';
 import { SLICES_CORPUS } from './statements-slices.js';
 import { SRF_CORPUS } from './statements-srf.js';
 import { STRINGS_CORPUS } from './statements-strings.js';
+import { TEXT_FNS_CORPUS } from './statements-text-fns.js';
 import { TO_NUMBER_CORPUS } from './statements-to-number.js';
 import { WINDOWS_CORPUS } from './statements-windows.js';
 
@@ -680,6 +681,7 @@ export const CORPUS: string[] = [
   ...SLICES_CORPUS,
   ...ROW_SUBLINKS_CORPUS,
   ...NUMERIC_FNS_CORPUS,
+  ...TEXT_FNS_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...WINDOWS_CORPUS,
   ...ORM,

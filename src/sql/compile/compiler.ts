@@ -40,6 +40,7 @@ import * as srfs from './srfs.js';
 import * as statement from './statement.js';
 import * as strings from './strings.js';
 import { unsupported } from './support.js';
+import * as textCalls from './text-calls.js';
 import type { BindSource, CompileContext, CompiledSelect, CompileOptions, CteScope, Expr } from './types.js';
 
 /** Every construct family's cases, installed as methods of StatementCompiler. */
@@ -77,6 +78,7 @@ const families = {
   ...functions,
   ...formatting,
   ...strings,
+  textCall: textCalls.textCall,
   ...buckets,
   ...bytea,
   ...makeInterval,

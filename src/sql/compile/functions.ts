@@ -13,6 +13,7 @@ import type { StatementCompiler } from './compiler.js';
 import { JSON_CALLS } from './json-calls.js';
 import { positionalCall } from './named-args.js';
 import { AGGREGATES, describeNode, ORDERED_AGGREGATES, unsupported } from './support.js';
+import { TEXT_CALLS } from './text-calls.js';
 import type { Expr, ExprCtx } from './types.js';
 import { constExpr, derived } from './values.js';
 
@@ -43,6 +44,7 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   if (money) return money;
   const numeric = this.numericFunction(name, args, c);
   if (numeric) return numeric;
+  if (TEXT_CALLS.has(name)) return this.textCall(name, args, c);
   const textArg = (): Expr => {
     if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
     const a = args[0] as Expr;

@@ -28,7 +28,7 @@ export function textOperand(this: StatementCompiler, e: Expr, what: string): Exp
 }
 
 /** The type OID format() renders an argument with (0: NULL), or NotLocal. */
-function formatArgOid(e: Expr): number {
+export function formatArgOid(e: Expr): number {
   if (e.unknown?.kind === 'null') return 0;
   if (e.type === RECORD_OID || e.enumLabels !== undefined) return Oid.text;
   if (SESSION_INDEPENDENT_TYPES.has(e.type)) return e.type;
