@@ -78,6 +78,44 @@ const PG_STEPS: Step[] = [
       binary: true,
     }),
   },
+  // bytea parameters: node-postgres sends a Buffer in binary format, a string in text format.
+  {
+    name: 'bytea parameter, Buffer (binary format)',
+    local: true,
+    run: query({
+      text: 'select id, image from products where image = $1 order by id',
+      values: [Buffer.from([0xde, 0xad, 0xbe, 0xef])],
+    }),
+  },
+  {
+    name: 'bytea parameters, Buffers of every byte and none',
+    local: true,
+    run: query({
+      text: 'select $1::bytea as a, length($1::bytea) as n, $2::bytea as e, $1::bytea || $2::bytea as c, position($3::bytea in $1::bytea) as p',
+      values: [
+        Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+        Buffer.alloc(0),
+        Buffer.from([0x10, 0x11]),
+      ],
+    }),
+  },
+  {
+    name: 'bytea parameter, text format (hex and escape input)',
+    local: true,
+    run: query({
+      text: 'select id from products where image = $1 or image = $2::bytea order by id',
+      values: ['\\x00ff10', '\\336\\255\\276\\357'],
+    }),
+  },
+  {
+    name: 'bytea parameter, Buffer, binary results',
+    local: true,
+    run: query({
+      text: 'select id, image, $1::bytea as p from products where image <> $1 order by id',
+      values: [Buffer.from('00ff', 'hex')],
+      binary: true,
+    }),
+  },
   {
     name: 'array rows',
     local: true,

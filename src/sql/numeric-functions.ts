@@ -20,6 +20,8 @@ export const NumFn = {
   toInt: 'outpost_numeric_to_int',
   /** `(int8)`: numeric_fac. */
   factorial: 'outpost_numeric_factorial',
+  /** Aggregate `(op, value)`: bit_and ('&'), bit_or ('|'), bit_xor ('#') of integers or bit strings. */
+  bitAgg: 'outpost_bit_agg',
 } as const;
 
 /** The numeric functions of one or two numeric arguments served here. */
@@ -241,8 +243,40 @@ const numericText = (v: unknown): string => {
   throw new NotLocal('numeric stored as non-text');
 };
 
+type BitAcc = { v: bigint | string | null };
+
+/** One step of bit_and/bit_or/bit_xor: integers (two's complement) or bit strings of one length. */
+function bitStep(op: string, acc: bigint | string | null, v: bigint | string): bigint | string {
+  if (acc === null) return v;
+  if (typeof acc === 'bigint' && typeof v === 'bigint')
+    return op === '&' ? acc & v : op === '|' ? acc | v : acc ^ v;
+  if (typeof acc !== 'string' || typeof v !== 'string') throw new NotLocal('bit aggregate of mixed values');
+  // bitand/bitor/bitxor: Postgres raises 22026 for strings of different lengths.
+  if (acc.length !== v.length) throw new NotLocal('cannot combine bit strings of different sizes');
+  let out = '';
+  for (let i = 0; i < acc.length; i++) {
+    const a = acc[i] === '1';
+    const b = v[i] === '1';
+    out += (op === '&' ? a && b : op === '|' ? a || b : a !== b) ? '1' : '0';
+  }
+  return out;
+}
+
 export function registerNumericFunctions(db: Database.Database): void {
   const opts = { deterministic: true, safeIntegers: true } as const;
+  db.aggregate(NumFn.bitAgg, {
+    safeIntegers: true,
+    deterministic: true,
+    start: (): BitAcc => ({ v: null }),
+    step: ((acc: BitAcc, op: unknown, v: unknown): BitAcc => {
+      if (v === null) return acc;
+      if (typeof v !== 'bigint' && typeof v !== 'string')
+        throw new NotLocal('bit aggregate of a non-integer');
+      acc.v = bitStep(String(op), acc.v, v);
+      return acc;
+    }) as unknown as (total: BitAcc, next: unknown) => BitAcc,
+    result: (acc: BitAcc) => acc.v,
+  });
   db.function(NumFn.numeric, { ...opts, varargs: true }, (name: unknown, a: unknown, ...rest: unknown[]) => {
     const n = String(name);
     if (a === null) return null;

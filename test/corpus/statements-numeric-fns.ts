@@ -54,6 +54,18 @@ export const NUMERIC_FNS_CORPUS: string[] = [
   `!SELECT 'NaN'::numeric::int4`,
   `!SELECT 'inf'::numeric::int8`,
   `!SELECT cost::int4 FROM products ORDER BY id`,
+  // bool_and/bool_or/every and bit_and/bit_or/bit_xor (integers keep their type; bit strings of one length).
+  `SELECT bool_and(active) AS a, bool_or(active) AS o, every(active) AS e, bool_and(age > 0) AS p, bool_or(name IS NULL) AS n FROM users`,
+  `SELECT country, bool_and(active) AS a, bool_or(active) AS o, count(*) AS c FROM users GROUP BY country ORDER BY country`,
+  `SELECT bool_and(active) AS a, bool_or(active) FILTER (WHERE id > 100) AS o FROM users WHERE id > 2`,
+  `SELECT bit_and(n) AS a, bit_or(n) AS o, bit_xor(n) AS x, bit_and(id::int2) AS s, bit_or(id::int8) AS l FROM flags`,
+  `SELECT bit_and(b) AS a, bit_or(b) AS o, bit_xor(b) AS x FROM flags`,
+  `SELECT bit_and(v) AS a, bit_or(v) AS o, bit_xor(v) AS x FROM flags WHERE length(v) = 12 OR v IS NULL`,
+  `SELECT id % 2 AS k, bit_xor(n) AS x, bit_or(b) FILTER (WHERE id > 2) AS o FROM flags GROUP BY 1 ORDER BY 1`,
+  `SELECT bit_and(n) AS a, bool_and(n > 0) AS b FROM flags WHERE id > 100`,
+  `!SELECT bit_or(v) FROM flags`,
+  `!SELECT bool_and(n) FROM flags`,
+  `!SELECT bit_and(1.5)`,
   // Untyped arguments: abs('1') is float8's; trunc('1') and gcd('1', '2') are ambiguous (forwarded).
   `!SELECT gcd('1', '2')`,
   `SELECT scale('1.50') AS b, div('7', 2) AS c, mod('7', 2) AS d, trim_scale('2.500') AS e`,

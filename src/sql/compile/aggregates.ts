@@ -1,7 +1,8 @@
-/** Aggregates: count/sum/avg/min/max with FILTER and DISTINCT, and the ordered aggregates string_agg/array_agg. */
+/** Aggregates: count/sum/avg/min/max, bool_and/bool_or/every, bit_and/bit_or/bit_xor with FILTER and DISTINCT (count only), and the ordered aggregates string_agg/array_agg. */
 import type { FuncCall, Node, SortBy } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
+import { NumFn } from '../numeric-functions.js';
 import { nodeKind } from '../parse.js';
 import { isIntType, Oid, TYPES } from '../pgtypes.js';
 import { cmpClassOfExpr, comparable, sortClass } from './comparable.js';
@@ -56,6 +57,22 @@ export function aggregate(this: StatementCompiler, name: string, f: FuncCall, c:
   switch (name) {
     case 'count':
       return aggExpr(`count(${a.sql})`, Oid.int8);
+    case 'bool_and':
+    case 'every':
+    case 'bool_or':
+      // Stored 0/1: the least (bool_and) or greatest (bool_or) non-NULL input, NULL over none.
+      if (a.type !== Oid.bool) throw new NotLocal(`${name}() of ${a.typeName}`);
+      return aggExpr(`${name === 'bool_or' ? 'max' : 'min'}(${a.sql})`, Oid.bool);
+    case 'bit_and':
+    case 'bit_or':
+    case 'bit_xor': {
+      // Integers keep their type; bit strings must share one length (an error otherwise: forwarded).
+      if (!isIntType(a.type) && a.type !== Oid.bit && a.type !== Oid.varbit)
+        throw new NotLocal(`${name}() of ${a.typeName}`);
+      const op = name === 'bit_and' ? '&' : name === 'bit_or' ? '|' : '#';
+      // Postgres has bit_and(bit) only: a varbit argument is read as bit, and so is the result.
+      return aggExpr(`${NumFn.bitAgg}('${op}', ${a.sql})`, isIntType(a.type) ? a.type : Oid.bit);
+    }
     case 'avg':
       // int8_avg: the int8 sum divided by the count as numeric.
       if (a.type === Oid.int2 || a.type === Oid.int4) {

@@ -70,7 +70,19 @@ export const ARITH_OPS = new Set(['+', '-', '*', '/', '%']);
 export const JSON_OPS = new Set(['->', '->>', '#>', '#>>', '@>', '<@', '?', '?|', '?&']);
 /** Those whose right operand is a text[] constant (bound as JSON). */
 export const JSON_ARRAY_OPS = new Set(['#>', '#>>', '?|', '?&']);
-export const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg']);
+export const AGGREGATES = new Set([
+  'count',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'bool_and',
+  'bool_or',
+  'every',
+  'bit_and',
+  'bit_or',
+  'bit_xor',
+]);
 
 /** Aggregates whose result depends on the order of their input rows. */
 export const ORDERED_AGGREGATES = new Set(['string_agg', 'array_agg']);
