@@ -7,7 +7,7 @@
  * inside an unquoted element; blanks inside the bounds decoration; more than
  * six dimensions), throws NotLocal so upstream answers or raises its own error.
  */
-import { NotLocal } from '../errors.js';
+import { InputError, NotLocal } from '../errors.js';
 
 export interface ArrayValue {
   /** Length of each dimension (none: the empty array). */
@@ -26,34 +26,87 @@ const MAXDIM = 6;
 const INT4_MIN = -2147483648;
 const INT4_MAX = 2147483647;
 
-/** array_in's parse of `text` (ASCII delimiter ','), without the element type's input. */
+/**
+ * array_in rejected the text, in words both supported majors use for it:
+ * `items` are the elements read before the error, which Postgres 17 has
+ * already passed to the element type's input (compile/arrays.ts checks them).
+ */
+export class ArrayInputError extends InputError {
+  constructor(
+    what: string,
+    text: string,
+    detail: string | undefined,
+    readonly items: (string | null)[],
+    code = '22P02',
+    message = `malformed array literal: "${text}"`,
+  ) {
+    super(
+      `${what}: malformed array literal`,
+      detail === undefined ? { code, message } : { code, message, detail },
+    );
+    this.name = 'ArrayInputError';
+  }
+}
+
+/**
+ * array_in's parse of `text` (ASCII delimiter ','), without the element
+ * type's input. Errors the majors word alike (checked against 15 and 17: the
+ * first malformed point read left to right, the bounds decoration first) are
+ * ArrayInputErrors; the rest, and what the majors read differently, NotLocal.
+ */
 export function parseArray(text: string, what: string): ArrayValue {
   const fail = (): never => {
     throw new NotLocal(`${what}: array literal not plain`);
   };
+  const items: (string | null)[] = [];
+  let declared: { lb: number; ub: number }[] | undefined;
+  /** The bounds decoration's errors, and the contents' that are the same on both majors. */
+  const malformedDims = (detail: string): never => {
+    throw new ArrayInputError(what, text, detail, items);
+  };
+  // After a bounds decoration Postgres 15 quotes only the contents' text in the message.
+  const malformed = (detail: string): never => (declared === undefined ? malformedDims(detail) : fail());
+  const isDigitOrSign = (c: string | undefined): boolean => c !== undefined && /[0-9+-]/.test(c);
   let i = 0;
   while (isSpace(text[i])) i++;
-  let declared: { lb: number; ub: number }[] | undefined;
   if (text[i] === '[') {
     declared = [];
     while (text[i] === '[') {
       const m = /^\[(?:(-?\d{1,10}):)?(-?\d{1,10})\]/.exec(text.slice(i, i + 25));
-      if (!m) fail();
+      if (!m) {
+        const next = text[i + 1];
+        if (next !== undefined && !isDigitOrSign(next) && !isSpace(next))
+          malformedDims('"[" must introduce explicitly-specified array dimensions.');
+        const bound = /^\[-?\d{1,10}:(.)/.exec(text.slice(i, i + 14));
+        const after = bound?.[1];
+        if (after !== undefined && !isDigitOrSign(after) && !isSpace(after))
+          malformedDims('Missing array dimension value.');
+        fail();
+      }
       const match = m as RegExpExecArray;
       const lb = match[1] === undefined ? 1 : Number(match[1]);
       const ub = Number(match[2]);
-      // Bounds outside int4, an upper bound below the lower one, one past the last int4: errors (22P02, 2202E, 54000).
-      if (lb < INT4_MIN || ub >= INT4_MAX || ub < lb) fail();
+      // Bounds outside int4 and one past the last int4 are worded differently by the majors (54000, 2202E).
+      if (lb < INT4_MIN || lb > INT4_MAX || ub < INT4_MIN || ub >= INT4_MAX) fail();
+      if (ub < lb)
+        throw new ArrayInputError(
+          what,
+          text,
+          undefined,
+          items,
+          '2202E',
+          'upper bound cannot be less than lower bound',
+        );
       declared.push({ lb, ub });
       i += match[0].length;
     }
     while (isSpace(text[i])) i++;
-    if (text[i] !== '=') fail();
+    if (text[i] !== '=') malformedDims('Missing "=" after array dimensions.');
     i++;
     while (isSpace(text[i])) i++;
+    if (text[i] !== '{') malformedDims('Array contents must start with "{".');
   }
-  if (text[i] !== '{') fail();
-  const items: (string | null)[] = [];
+  if (text[i] !== '{') malformed('Array value must start with "{" or dimension information.');
   /** Length of each level, fixed by its first sub-array; depth of the elements. */
   const lengths: number[] = [];
   let leafDepth = -1;
@@ -70,10 +123,15 @@ export function parseArray(text: string, what: string): ArrayValue {
     }
     for (;;) {
       while (isSpace(text[i])) i++;
+      if (text[i] === undefined) malformed('Unexpected end of input.');
       if (text[i] === '{') {
         // Elements and sub-arrays mixed at one level.
         if (leafDepth === depth + 1) fail();
         level(depth + 1);
+        while (isSpace(text[i])) i++;
+        const next = text[i];
+        if (next === undefined) malformed('Unexpected end of input.');
+        if (next !== ',' && next !== '}' && next !== '{') malformed('Unexpected array element.');
       } else {
         if (leafDepth === -1) leafDepth = depth + 1;
         else if (leafDepth !== depth + 1) fail();
@@ -81,6 +139,7 @@ export function parseArray(text: string, what: string): ArrayValue {
       }
       count++;
       while (isSpace(text[i])) i++;
+      if (text[i] === undefined) malformed('Unexpected end of input.');
       if (text[i] === ',') {
         i++;
         continue;
@@ -93,7 +152,8 @@ export function parseArray(text: string, what: string): ArrayValue {
     }
     const known = lengths[depth];
     if (known === undefined) lengths[depth] = count;
-    else if (known !== count) fail();
+    else if (known !== count)
+      malformed('Multidimensional arrays must have sub-arrays with matching dimensions.');
   };
   /** One element, quoted or not; `i` is at its first character. */
   const element = (): string | null => {
@@ -102,14 +162,19 @@ export function parseArray(text: string, what: string): ArrayValue {
       let s = '';
       for (;;) {
         const c = text[i];
-        if (c === undefined) fail();
+        if (c === undefined) malformed('Unexpected end of input.');
         if (c === '\\') {
           const next = text[i + 1];
-          if (next === undefined) fail();
+          if (next === undefined) malformed('Unexpected end of input.');
           s += next;
           i += 2;
         } else if (c === '"') {
           i++;
+          // A sub-array right after a quoted element (Postgres 17 has read the element); other text after it is worded differently by the majors.
+          if (text[i] === '{') {
+            items.push(s);
+            malformed('Unexpected "{" character.');
+          }
           return s;
         } else {
           s += c;
@@ -123,11 +188,17 @@ export function parseArray(text: string, what: string): ArrayValue {
     let escaped = false;
     for (;;) {
       const c = text[i];
-      if (c === undefined || c === '{' || c === '"') fail();
-      if (c === ',' || c === '}') break;
+      if (c === undefined) malformed('Unexpected end of input.');
+      if (c === '{') malformed('Unexpected "{" character.');
+      if (c === '"') fail();
+      if (c === ',' || c === '}') {
+        // Nothing before the delimiter: `{,`, `,,`, `,}`.
+        if (s === '' && !escaped) malformed(`Unexpected "${c}" character.`);
+        break;
+      }
       if (c === '\\') {
         const next = text[i + 1];
-        if (next === undefined) fail();
+        if (next === undefined) malformed('Unexpected end of input.');
         s += next;
         keep = s.length;
         escaped = true;
@@ -144,18 +215,19 @@ export function parseArray(text: string, what: string): ArrayValue {
   };
   level(0);
   while (isSpace(text[i])) i++;
-  if (i !== text.length) fail();
+  if (i !== text.length) malformed('Junk after closing right brace.');
+  const mismatch = 'Specified array dimensions do not match array contents.';
   // Empty: '{}' (a decoration on it is an error).
   if (items.length === 0) {
-    if (declared !== undefined) fail();
+    if (declared !== undefined) malformedDims(mismatch);
     return { dims: [], lbs: [], items: [] };
   }
   const dims = lengths.slice(0, leafDepth);
   if (dims.length !== leafDepth || dims.some((d) => d === undefined)) fail();
   let lbs = dims.map(() => 1);
   if (declared !== undefined) {
-    if (declared.length !== dims.length) fail();
-    for (const [k, d] of declared.entries()) if (d.ub - d.lb + 1 !== dims[k]) fail();
+    if (declared.length !== dims.length) malformedDims(mismatch);
+    for (const [k, d] of declared.entries()) if (d.ub - d.lb + 1 !== dims[k]) malformedDims(mismatch);
     lbs = declared.map((d) => d.lb);
   }
   return { dims, lbs, items };

@@ -6,6 +6,8 @@
  * the order is comparable. `!` marks one Postgres rejects, `!<17 ` one
  * Postgres before 17 rejects (the suites also run on Postgres 15).
  */
+
+import { ARRAY_ERRORS_CORPUS } from './statements-array-errors.js';
 import { ARRAY_CORPUS } from './statements-arrays.js';
 import { BITS_CORPUS } from './statements-bits.js';
 import { BUCKETS_CORPUS } from './statements-buckets.js';
@@ -682,6 +684,7 @@ export const CORPUS: string[] = [
   ...ROW_SUBLINKS_CORPUS,
   ...NUMERIC_FNS_CORPUS,
   ...TEXT_FNS_CORPUS,
+  ...ARRAY_ERRORS_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...WINDOWS_CORPUS,
   ...ORM,

@@ -2,7 +2,7 @@
 import type { Node } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { ArrFn } from '../array-functions.js';
-import { formatArray, parseArray } from '../array-text.js';
+import { ArrayInputError, type ArrayValue, formatArray, parseArray } from '../array-text.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
 import { inputValue, isIntType, Oid, TYPES } from '../pgtypes.js';
@@ -105,20 +105,37 @@ function quoteElement(v: string): string {
  * type's input function, stored as array_out prints the result. Literals
  * array_in rejects or the majors read differently forward (array-text.ts).
  */
-export function arrayLiteral(this: StatementCompiler, text: string, type: number): Expr {
+export function arrayLiteral(this: StatementCompiler, text: string, type: number, location?: number): Expr {
   const elem = TYPES.get(type)?.elem;
   const kind = elem === undefined ? undefined : elementKind(elem);
   if (elem === undefined || kind === undefined)
     throw unsupported(`${TYPES.get(type)?.name ?? type} constant`);
   const what = `${TYPES.get(type)?.name} constant`;
-  const parsed = parseArray(text, what);
-  const items = parsed.items.map((item) => {
-    if (item === null) return null;
-    const v = inputValue(elem, item, what);
-    if (kind === 'int') return String(v);
-    if (kind === 'bool') return v === 1n ? 't' : 'f';
-    return quoteElement(String(v));
-  });
+  const input = (item: string) => inputValue(elem, item, what, this.ctx.serverVersionNum ?? 0);
+  let parsed: ArrayValue;
+  try {
+    parsed = parseArray(text, what);
+  } catch (err) {
+    // Postgres 17 passes each element to its input as it reads it, 15 checks the whole structure first:
+    // the structure's error is both majors' only when the elements before it are valid.
+    if (err instanceof ArrayInputError) for (const item of err.items) if (item !== null) input(item);
+    this.inputFailed(err, location);
+    return constExpr('NULL', type);
+  }
+  let items: (string | null)[];
+  try {
+    items = parsed.items.map((item) => {
+      if (item === null) return null;
+      const v = input(item);
+      if (kind === 'int') return String(v);
+      if (kind === 'bool') return v === 1n ? 't' : 'f';
+      return quoteElement(String(v));
+    });
+  } catch (err) {
+    // A well-formed literal: both majors report its first invalid element.
+    this.inputFailed(err, location);
+    return constExpr('NULL', type);
+  }
   const e = constExpr(this.bindValue(formatArray({ ...parsed, items }, (t) => t)), type);
   if (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar) e.coll = 'default';
   return e;

@@ -192,7 +192,7 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
     throw new NotLocal(`parameter of type ${typeName(type)}`);
   }
   if (TYPES.get(type)?.elem !== undefined && !this.jsonArrays) {
-    if (u.kind === 'literal') return this.arrayLiteral(u.text, type);
+    if (u.kind === 'literal') return this.arrayLiteral(u.text, type, u.location);
     if (u.kind === 'null') return constExpr('NULL', type);
     throw unsupported(`${typeName(type)} value outside = ANY`);
   }
