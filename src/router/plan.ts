@@ -261,6 +261,30 @@ export function jobFor(plans: readonly Plan[], params: readonly Stored[], sessio
   };
 }
 
+/** The prechecks and the statement, under the output row budget unless the plan finds one row at most. */
+function execute(
+  plan: Plan,
+  stmt: Database.Statement,
+  precheck: Database.Statement | undefined,
+  values: Record<string, unknown> | undefined,
+  budget: number | undefined,
+): unknown[][] {
+  if (precheck) {
+    if (values) precheck.all(values);
+    else precheck.all();
+  }
+  if (budget === undefined || plan.inline === 'unique') {
+    return (values ? stmt.all(values) : stmt.all()) as unknown[][];
+  }
+  const rows: unknown[][] = [];
+  for (const row of (values ? stmt.iterate(values) : stmt.iterate()) as IterableIterator<unknown[]>) {
+    // Leaving the loop resets the statement.
+    if (rows.length >= budget) throw OFFLOAD;
+    rows.push(row);
+  }
+  return rows;
+}
+
 /** Run a plan's prechecks and statement; every failure is NotLocal (nothing has been sent). */
 export function runPlan(
   plan: Plan,
@@ -275,25 +299,13 @@ export function runPlan(
     const precheck = plan.precheck && snapshot ? snapshot.statement(plan.precheck.source) : plan.precheck;
     const stmt = snapshot ? snapshot.statement(plan.stmt.source) : plan.stmt;
     if (snapshot && snapshot.firstReadAt === 0) snapshot.firstReadAt = Date.now();
-    const exec = (): unknown[][] => {
-      if (precheck) {
-        if (has) precheck.all(values);
-        else precheck.all();
-      }
-      if (budget === undefined || plan.inline === 'unique') {
-        return (has ? stmt.all(values) : stmt.all()) as unknown[][];
-      }
-      const rows: unknown[][] = [];
-      for (const row of (has ? stmt.iterate(values) : stmt.iterate()) as IterableIterator<unknown[]>) {
-        // Leaving the loop resets the statement.
-        if (rows.length >= budget) throw OFFLOAD;
-        rows.push(row);
-      }
-      return rows;
-    };
     const bounded = plan.bounded;
-    if (budget === undefined || plan.inline !== 'bounded' || !bounded) return exec();
-    const rows = bounded.keeper.run(bounded, plan.stmt.source, exec);
+    if (budget === undefined || plan.inline !== 'bounded' || !bounded) {
+      return execute(plan, stmt, precheck, has ? values : undefined, budget);
+    }
+    const rows = bounded.keeper.run(bounded, plan.stmt.source, () =>
+      execute(plan, stmt, precheck, has ? values : undefined, budget),
+    );
     if (rows === undefined) throw OFFLOAD;
     return rows;
   } catch (err) {
