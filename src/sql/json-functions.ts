@@ -22,6 +22,7 @@ import {
   jsonbStripNulls,
   jsonbText,
   jsonPath,
+  jsonStripNullsText,
   jsonTypeof,
   parseJson,
   quoteJson,
@@ -51,6 +52,8 @@ export const JsonFn = {
   arrayLength: 'outpost_jsonb_array_length',
   /** `(jsonb)`: jsonb_strip_nulls. */
   stripNulls: 'outpost_jsonb_strip_nulls',
+  /** `(json)`: json_strip_nulls. */
+  jsonStripNulls: 'outpost_json_strip_nulls',
   /** `(json, 's<key>' | 'i<index>', asText)`: json -> / ->>. */
   jsonGet: 'outpost_json_get',
   /** `(json, JSON text[], asText)`: json #> / #>>. */
@@ -223,6 +226,7 @@ export function registerJsonFunctions(db: Database.Database): void {
   db.function(JsonFn.stripNulls, opts, (a: unknown) =>
     a === null ? null : jsonbText(jsonbStripNulls(jsonb(a))),
   );
+  db.function(JsonFn.jsonStripNulls, opts, (a: unknown) => (a === null ? null : jsonStripNullsText(json(a))));
   db.function(JsonFn.jsonGet, opts, (a: unknown, key: unknown, asText: unknown) => {
     if (a === null || key === null) return null;
     return jsonGet(String(a), String(key), asText === 1n || asText === 1);

@@ -492,6 +492,32 @@ export function jsonTypeof(v: JsonValue): string {
   }
 }
 
+/**
+ * json_strip_nulls (one argument) of a parsed json value: Postgres re-emits
+ * the parser's tokens without whitespace (strings de-escaped, then
+ * escape_json'd; numbers as written; duplicate keys kept), dropping object
+ * fields whose value is null at every level.
+ */
+export function jsonStripNullsText(v: JsonValue): string {
+  switch (v.k) {
+    case 'arr':
+      return `[${v.v.map(jsonStripNullsText).join(',')}]`;
+    case 'obj':
+      return `{${v.v
+        .filter(([, x]) => x.k !== 'null')
+        .map(([k, x]) => `${quoteJson(k)}:${jsonStripNullsText(x)}`)
+        .join(',')}}`;
+    case 'null':
+      return 'null';
+    case 'bool':
+      return v.v ? 'true' : 'false';
+    case 'num':
+      return v.v;
+    case 'str':
+      return quoteJson(v.v);
+  }
+}
+
 /** jsonb_strip_nulls (one argument): object fields whose value is null, at every level; array elements stay. */
 export function jsonbStripNulls(v: JsonValue): JsonValue {
   if (v.k === 'arr') return { k: 'arr', v: v.v.map((x) => jsonbStripNulls(x) as JsonNode) };

@@ -57,4 +57,11 @@ export const JSON_CORPUS: string[] = [
   `SELECT id, prefs::json AS j, meta::jsonb AS b FROM users JOIN products USING (id) ORDER BY id`,
   `SELECT ('{"z": 1, "a": ' || id || '}')::jsonb AS j FROM users ORDER BY id`,
   `SELECT id FROM events WHERE payload ->> 'page' = '/p/3' OR payload -> 'ok' = 'true' ORDER BY id`,
+  // json_strip_nulls: tokens re-emitted without whitespace, strings re-escaped, duplicate keys kept.
+  `SELECT json_strip_nulls(null) AS a, json_strip_nulls('1') AS b, json_strip_nulls('"a string"') AS c, json_strip_nulls('null') AS d, json_strip_nulls('[1,2,null,3,4]') AS e`,
+  `SELECT json_strip_nulls('{"a":1,"b":null,"c":[2,null,3],"d":{"e":4,"f":null}}') AS a, json_strip_nulls('[1,{"a":1,"b":null,"c":2},3]') AS b, json_strip_nulls('{"a": {"b": null, "c": null}, "d": {} }') AS c`,
+  `SELECT json_strip_nulls('{ "k" : "\\u00e9\\/\\n\\"" , "k" : 1.50e3, "n": null, "t": [ true , false , null ] }') AS a, json_strip_nulls(' [ ] ') AS b, json_strip_nulls('{}') AS c`,
+  `SELECT id, meta, json_strip_nulls(meta) AS s FROM products ORDER BY id`,
+  `SELECT id, json_strip_nulls(prefs::json) AS s FROM users ORDER BY id`,
+  `!SELECT json_strip_nulls('{"a":')`,
 ];

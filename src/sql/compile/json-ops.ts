@@ -229,6 +229,11 @@ export function jsonFunction(
       const fn = name === 'jsonb_array_length' ? JsonFn.arrayLength : JsonFn.jsonArrayLength;
       return this.errorCapable(derived(`${fn}(${a.sql})`, Oid.int4, -1, [a]), c);
     }
+    case 'json_strip_nulls': {
+      // The second argument (strip_in_arrays) is Postgres 18's.
+      const a = one(Oid.json);
+      return derived(`${JsonFn.jsonStripNulls}(${a.sql})`, Oid.json, -1, [a]);
+    }
     case 'jsonb_strip_nulls': {
       // The second argument (strip_in_arrays) is Postgres 18's.
       const a = one(Oid.jsonb);
