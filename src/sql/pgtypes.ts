@@ -100,6 +100,8 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['float8', Oid.float8],
   ['text', Oid.text],
   ['varchar', Oid.varchar],
+  // char(n) / character(n): the parser's pg_catalog.bpchar (a plain `char` is char(1)).
+  ['bpchar', Oid.bpchar],
   ['date', Oid.date],
   ['timestamptz', Oid.timestamptz],
   ['timestamp', Oid.timestamp],

@@ -22,6 +22,8 @@ export const TextFn = {
   reverse: 'outpost_text_reverse',
   /** `(int4)`: chr of 1..127. */
   chr: 'outpost_text_chr',
+  /** `(text, n)`: bpchar(text, n + 4, true), an explicit cast to char(n): padded or cut to n characters. */
+  bpchar: 'outpost_bpchar_explicit',
   /** `(base, bits, int)`: to_hex / to_oct / to_bin of the two's complement at `bits`. */
   radix: 'outpost_int_radix',
 } as const;
@@ -69,6 +71,13 @@ function pad(side: string, s: string, len: number, fill: string): string {
   const padding: string[] = [];
   for (let i = 0; padding.length < n - chars.length; i++) padding.push(f[i % f.length] as string);
   return side === 'l' ? padding.join('') + chars.join('') : chars.join('') + padding.join('');
+}
+
+/** An explicit cast to char(n): padded with spaces, or cut, to n characters. */
+export function bpcharExplicit(s: string, n: number): string {
+  const chars = Array.from(s);
+  if (chars.length >= n) return chars.slice(0, n).join('');
+  return s + ' '.repeat(n - chars.length);
 }
 
 function radix(base: number, bits: number, v: bigint): string {
@@ -124,6 +133,9 @@ export function registerTextFunctions(db: Database.Database): void {
     if (code < 0 || code > 127) throw new NotLocal('chr() beyond ASCII (depends on the server encoding)');
     return String.fromCharCode(code);
   });
+  db.function(TextFn.bpchar, opts, (s: unknown, n: unknown) =>
+    s === null ? null : bpcharExplicit(str(s, 'char(n)'), int(n, 'char(n)')),
+  );
   db.function(TextFn.radix, opts, (base: unknown, bits: unknown, v: unknown) => {
     if (v === null) return null;
     if (typeof v !== 'bigint') throw new NotLocal('integer stored as non-integer');

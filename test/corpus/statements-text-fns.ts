@@ -34,5 +34,12 @@ export const TEXT_FNS_CORPUS: string[] = [
   `SELECT concat('one') AS a, concat(1, NULL, 'x', 2.50, true) AS b, concat_ws('#', 'one') AS c, concat_ws(',', 10, 20, NULL, 30) AS d, concat_ws('', 10, 20, NULL, 30) AS e, concat_ws(NULL, 10, 20) IS NULL AS f`,
   `SELECT id, concat(name, ' <', email, '>') AS who, concat_ws(' / ', name, age, country) AS parts FROM users ORDER BY id`,
   `SELECT concat(variadic array[1,2,3]) AS a`,
+  // Casts to char(n) are explicit: literals and values alike are cut or padded to n characters.
+  `SELECT CAST('ab' AS char(5)) AS a, 'abc  '::char(3) AS b, char(20) 'characters' || ' and text' AS c, text 'text' || char(20) ' and characters' AS d, char 'c' = char 'c' AS e, NULL::char(2) AS f`,
+  `SELECT id, CAST(name AS char(4)) AS n4, CAST(email AS char(30)) AS e30, country::char(4) AS c4, country::char(1) AS c1 FROM users ORDER BY id`,
+  `SELECT id, CAST(name AS char(3)) = 'Wat' AS w, length(CAST(name AS char(12))) AS l, octet_length(name::char(2)) AS o FROM products ORDER BY id`,
+  `SELECT CAST(name AS char(3)) AS k, count(*) FROM products GROUP BY 1 ORDER BY 1`,
+  `SELECT 'Thé'::char(5) AS a, CAST('é'::varchar AS char(3)) AS c, CAST(name AS char(3)) || '|' AS d FROM products ORDER BY id`,
+  `SELECT 'abcd'::char(3) AS a, char(2) 'xyz' AS b, CAST('Thé vert' AS char(4)) AS c`,
   `SELECT SUBSTRING('abcdefg' FROM 'a#"(b_d)#"%' FOR '#') AS a, substring('foobar' FROM 'o+') AS b`,
 ];

@@ -45,6 +45,7 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
   if (isBitType(arg.type) && !arg.unknown && isIntType(type) && typmod === -1)
     return this.bitToInt(arg, type, c);
   if (type === Oid.interval && typmod !== -1) return this.intervalTypmodCast(arg, typmod, c);
+  if (type === Oid.bpchar && typmod !== -1) return this.bpcharTypmodCast(arg, typmod);
   if (arg.unknown) {
     if (typmod !== -1) throw unsupported(`${what} with a type modifier`);
     return this.resolveUnknown(arg, type);

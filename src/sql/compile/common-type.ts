@@ -57,6 +57,7 @@ export function resolveTypeName(t: TypeName): { oid: number; typmod: number } {
   if (oid === undefined) throw unsupported(`cast to ${name}`);
   if (t.arrayBounds && t.arrayBounds.length > 0) {
     if (t.arrayBounds.length > 1) throw unsupported(`cast to ${name}[][]`);
+    if (oid === Oid.bpchar) throw unsupported('cast to bpchar[]');
     const arr = TYPES.get(oid)?.array;
     if (arr === undefined) throw unsupported(`cast to ${name}[]`);
     oid = arr;
@@ -65,13 +66,16 @@ export function resolveTypeName(t: TypeName): { oid: number; typmod: number } {
   const mods = t.typmods ?? [];
   if (mods.length > 0 && oid === Oid.interval) return { oid, typmod: intervalTypmodOf(mods) };
   if (mods.length > 0) {
-    if ((oid !== Oid.varchar && oid !== Oid.bit && oid !== Oid.varbit) || mods.length !== 1)
+    if (
+      (oid !== Oid.varchar && oid !== Oid.bpchar && oid !== Oid.bit && oid !== Oid.varbit) ||
+      mods.length !== 1
+    )
       throw unsupported(`cast to ${name} with a type modifier`);
     const [k, b] = nodeKind(mods[0] as Node);
     const n = k === 'A_Const' ? (b as A_Const).ival?.ival : undefined;
     if (n === undefined || n < 1) throw unsupported(`cast to ${name} with a type modifier`);
-    // varchar's typmod counts the header; bit's and varbit's are the length.
-    typmod = oid === Oid.varchar ? n + 4 : n;
+    // varchar's and bpchar's typmods count the header; bit's and varbit's are the length.
+    typmod = oid === Oid.varchar || oid === Oid.bpchar ? n + 4 : n;
   }
   return { oid, typmod };
 }

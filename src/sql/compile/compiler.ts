@@ -79,6 +79,7 @@ const families = {
   ...formatting,
   ...strings,
   textCall: textCalls.textCall,
+  bpcharTypmodCast: textCalls.bpcharTypmodCast,
   ...buckets,
   ...bytea,
   ...makeInterval,

@@ -9,12 +9,12 @@
 import { NotLocal } from '../../errors.js';
 import { isIntType, Oid } from '../pgtypes.js';
 import { StrFn } from '../string-functions.js';
-import { TextFn } from '../text-functions.js';
+import { bpcharExplicit, TextFn } from '../text-functions.js';
 import type { StatementCompiler } from './compiler.js';
 import { formatArgOid } from './strings.js';
 import { DETERMINISTIC_COLLATIONS } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
-import { derived } from './values.js';
+import { constExpr, derived } from './values.js';
 
 export const TEXT_CALLS: ReadonlySet<string> = new Set([
   'substring',
@@ -132,6 +132,28 @@ export function textCall(this: StatementCompiler, name: string, args: Expr[], c:
     default:
       return concatCall.call(this, name, args);
   }
+}
+
+/**
+ * A cast to char(n) (typmod n + 4), explicit: a literal (read with typmod
+ * -1, then length-coerced like any value) and text, varchar and bpchar
+ * values are cut or padded to n characters. Other sources are forwarded.
+ */
+export function bpcharTypmodCast(this: StatementCompiler, arg: Expr, typmod: number): Expr {
+  const n = typmod - 4;
+  if (n < 1) throw new NotLocal('char(n) with an unusual typmod');
+  const u = arg.unknown;
+  if (u?.kind === 'literal') {
+    const e = { ...constExpr(this.bindValue(bpcharExplicit(u.text, n)), Oid.bpchar), typmod };
+    e.coll = 'default';
+    return e;
+  }
+  if (u?.kind === 'null') return { ...constExpr('NULL', Oid.bpchar), typmod, coll: 'default' };
+  if (u || (!isTextLike(arg) && arg.type !== Oid.bpchar))
+    throw new NotLocal(`cast from ${arg.typeName} to char(n)`);
+  const e = derived(`${TextFn.bpchar}(${arg.sql}, ${n})`, Oid.bpchar, typmod, [arg]);
+  e.coll = arg.coll;
+  return e;
 }
 
 /**
