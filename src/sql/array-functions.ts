@@ -23,6 +23,10 @@ export const ArrFn = {
   stringToArray: 'outpost_string_to_array',
   /** `(first, second, matchall)`: array_contain_compare on element texts (compile/arrays.ts `arrayContainment`). */
   contains: 'outpost_array_contains',
+  /** `(what, kind, array, value, replacement)`: array_position, array_positions, array_remove, array_replace (compile/array-search.ts). */
+  search: 'outpost_array_search',
+  /** `(array, delimiter, null string)`: array_to_string. */
+  toString: 'outpost_array_to_string',
   /** `(kind, mode, left, right)`: array || array (mode 'cat'), array || element ('append'), element || array ('prepend'). */
   concat: 'outpost_array_concat',
 } as const;
@@ -93,6 +97,39 @@ export function registerArrayFunctions(db: Database.Database): void {
   db.function(ArrFn.slice, { ...opts, varargs: true }, (mask: unknown, arr: unknown, ...bound: unknown[]) => {
     if (arr === null || bound.some((b) => b === null)) return null;
     return arraySlice(fullArray(arr, 'array slice'), String(mask), bound.map(Number));
+  });
+  db.function(
+    ArrFn.search,
+    opts,
+    (what: unknown, kind: unknown, arr: unknown, value: unknown, replacement: unknown) => {
+      if (arr === null) return null;
+      const k = String(kind);
+      const items = elements(arr, `${String(what)}()`);
+      const v = elementText(k, value);
+      // Element equality is equality of the stored texts for these types (NULL matches NULL: IS NOT DISTINCT FROM).
+      const hits = items.flatMap((e, i) => (e === v ? [i + 1] : []));
+      if (what === 'array_position') return hits.length === 0 ? null : BigInt(hits[0] as number);
+      if (what === 'array_positions') return `{${hits.join(',')}}`;
+      if (what === 'array_remove')
+        return arrayOut(
+          k,
+          items.filter((e) => e !== v),
+        );
+      const r = elementText(k, replacement);
+      return arrayOut(
+        k,
+        items.map((e) => (e === v ? r : e)),
+      );
+    },
+  );
+  db.function(ArrFn.toString, opts, (arr: unknown, delim: unknown, nullStr: unknown) => {
+    if (arr === null || delim === null) return null;
+    const items = elements(arr, 'array_to_string()');
+    const d = textOrNull(delim, 'array_to_string()') as string;
+    const n = textOrNull(nullStr, 'array_to_string()');
+    // NULL elements are left out unless a null string is given.
+    const parts = items.flatMap((e) => (e === null ? (n === null ? [] : [n]) : [e]));
+    return parts.join(d);
   });
   db.function(ArrFn.stringToArray, opts, (text: unknown, delim: unknown, nullStr: unknown) => {
     const t = textOrNull(text, 'string_to_array()');

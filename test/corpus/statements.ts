@@ -8,6 +8,7 @@
  */
 
 import { ARRAY_ERRORS_CORPUS } from './statements-array-errors.js';
+import { ARRAY_SEARCH_CORPUS } from './statements-array-search.js';
 import { ARRAY_CORPUS } from './statements-arrays.js';
 import { BITS_CORPUS } from './statements-bits.js';
 import { BUCKETS_CORPUS } from './statements-buckets.js';
@@ -685,6 +686,7 @@ export const CORPUS: string[] = [
   ...NUMERIC_FNS_CORPUS,
   ...TEXT_FNS_CORPUS,
   ...ARRAY_ERRORS_CORPUS,
+  ...ARRAY_SEARCH_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...WINDOWS_CORPUS,
   ...ORM,

@@ -319,7 +319,7 @@ export function arrayContainment(
 }
 
 /** The stored form kind of an array type's elements, for the element types of TEXT_EQUAL_ELEMENTS. */
-function textEqualKind(type: number): string | undefined {
+export function textEqualKind(type: number): string | undefined {
   const elem = TYPES.get(type)?.elem;
   return elem !== undefined && TEXT_EQUAL_ELEMENTS.has(elem) ? elementKind(elem) : undefined;
 }

@@ -12,6 +12,7 @@ import { nodeKind } from '../parse.js';
 import { Oid, type Stored, TYPES } from '../pgtypes.js';
 import { SearchCycleFn } from '../search-cycle-keys.js';
 import * as aggregates from './aggregates.js';
+import * as arraySearch from './array-search.js';
 import * as arrays from './arrays.js';
 import * as bitStrings from './bit-strings.js';
 import * as buckets from './buckets.js';
@@ -85,6 +86,7 @@ const families = {
   ...makeInterval,
   ...aggregates,
   ...arrays,
+  arraySearchCall: arraySearch.arraySearchCall,
   ...jsonOps,
   jsonCall: jsonCalls.jsonCall,
 };

@@ -8,6 +8,7 @@ import { INTERVAL_UNITS } from '../interval.js';
 import { INTERVAL_FIELDS } from '../interval-ops.js';
 import { DATE_FIELDS, inputValue, isIntType, Oid } from '../pgtypes.js';
 import { TIME_FIELDS, TRUNC_FIELDS } from '../timestamp-ops.js';
+import { ARRAY_SEARCH_CALLS } from './array-search.js';
 import { ARRAY_CALLS } from './arrays.js';
 import type { StatementCompiler } from './compiler.js';
 import { JSON_CALLS } from './json-calls.js';
@@ -34,6 +35,7 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   if (JSON_CALLS.has(name)) return this.jsonCall(name, f, c);
   const args = (f.args ?? []).map((a) => this.expr(a, c));
   if (ARRAY_CALLS.has(name)) return this.arrayCall(name, args);
+  if (ARRAY_SEARCH_CALLS.has(name)) return this.arraySearchCall(name, args);
   const bytea = this.byteaFunction(name, args, c);
   if (bytea) return bytea;
   const float = this.floatFunction(name, args, c);
