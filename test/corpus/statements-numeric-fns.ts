@@ -66,6 +66,12 @@ export const NUMERIC_FNS_CORPUS: string[] = [
   `!SELECT bit_or(v) FROM flags`,
   `!SELECT bool_and(n) FROM flags`,
   `!SELECT bit_and(1.5)`,
+  // Conversion functions named after the type: the casts' own functions.
+  `SELECT id, float8(views) AS f, float8(stock) AS g, int8(stock) AS i, int4(price) AS p FROM products WHERE id NOT IN (6, 7, 8) ORDER BY id`,
+  `SELECT float8(count(*)) / 3 AS r, int2(count(*)) AS s FROM products`,
+  `SELECT float8(1.5) AS a, int4(2.5) AS b, int2(-2.5) AS c, int8(int2 '5') AS e`,
+  `!SELECT int2(stock) FROM products`,
+  `!SELECT int4(cost) FROM products`,
   // Untyped arguments: abs('1') is float8's; trunc('1') and gcd('1', '2') are ambiguous (forwarded).
   `!SELECT gcd('1', '2')`,
   `SELECT scale('1.50') AS b, div('7', 2) AS c, mod('7', 2) AS d, trim_scale('2.500') AS e`,

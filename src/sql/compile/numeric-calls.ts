@@ -101,6 +101,35 @@ function truncCall(this: StatementCompiler, args: Expr[], c: ExprCtx): Expr {
   );
 }
 
+/** Number types whose pg_proc has a conversion function named after the target, from each other number type. */
+const NUMBER_TYPES: ReadonlyMap<string, number> = new Map([
+  ['int2', Oid.int2],
+  ['int4', Oid.int4],
+  ['int8', Oid.int8],
+  ['float4', Oid.float4],
+  ['float8', Oid.float8],
+  ['numeric', Oid.numeric],
+]);
+
+/**
+ * float8(x), int4(x), numeric(x)...: the conversion functions (i4tod,
+ * numeric_int4, ...) the casts call, so the same answer as a cast of a
+ * typed number of another number type. An untyped or same-typed argument
+ * is the special cast-by-function-name rule: forwarded.
+ */
+export function numberConversionCall(
+  this: StatementCompiler,
+  name: string,
+  args: Expr[],
+  c: ExprCtx,
+): Expr | undefined {
+  const type = NUMBER_TYPES.get(name);
+  if (type === undefined || args.length !== 1) return undefined;
+  const a = args[0] as Expr;
+  if (a.unknown || a.type === type || ![...NUMBER_TYPES.values()].includes(a.type)) return undefined;
+  return this.castTo(a, type, -1, c);
+}
+
 /** factorial(int8): an integer or untyped argument. */
 export function factorialCall(this: StatementCompiler, args: Expr[], c: ExprCtx): Expr {
   if (args.length !== 1) throw new NotLocal('factorial() with these arguments');
