@@ -25,6 +25,8 @@ export const ArrFn = {
   contains: 'outpost_array_contains',
   /** `(what, kind, array, value, replacement)`: array_position, array_positions, array_remove, array_replace (compile/array-search.ts). */
   search: 'outpost_array_search',
+  /** `(kind, value, dims, lower bounds)`: array_fill. */
+  fill: 'outpost_array_fill',
   /** `(array, delimiter, null string)`: array_to_string. */
   toString: 'outpost_array_to_string',
   /** `(kind, mode, left, right)`: array || array (mode 'cat'), array || element ('append'), element || array ('prepend'). */
@@ -122,6 +124,29 @@ export function registerArrayFunctions(db: Database.Database): void {
       );
     },
   );
+  db.function(ArrFn.fill, opts, (kind: unknown, value: unknown, dims: unknown, lbs: unknown) => {
+    // NULL or multidimensional bound arrays, NULL bounds, sizes or bounds past int4: errors upstream words.
+    if (dims === null || lbs === null) throw new NotLocal('array_fill() with NULL dimensions');
+    const d = fullArray(dims, 'array_fill()');
+    // 'unset': no lower bounds argument (compile/array-fill.ts).
+    const l = lbs === 'unset' ? undefined : fullArray(lbs, 'array_fill()');
+    if (d.dims.length > 1 || (l && (l.dims.length > 1 || l.items.length !== d.items.length)))
+      throw new NotLocal('array_fill() with these dimensions');
+    if (d.items.some((x) => x === null) || l?.items.some((x) => x === null))
+      throw new NotLocal('array_fill() with NULL dimensions');
+    const lens = d.items.map(Number);
+    const lows = l ? l.items.map(Number) : lens.map(() => 1);
+    if (lens.some((n) => n < 0) || lens.reduce((a, b) => a * b, 1) > 100000)
+      throw new NotLocal('array_fill() of this size');
+    if (lows.some((lb, k) => lb + (lens[k] as number) - 1 > 2147483647))
+      throw new NotLocal('array_fill() bounds');
+    if (lens.length === 0 || lens.includes(0)) return '{}';
+    const n = lens.reduce((a, b) => a * b, 1);
+    const k = String(kind);
+    const v = elementText(k, value);
+    const text = v === null ? null : k === 'text' ? arrayElement(v) : v;
+    return formatArray({ dims: lens, lbs: lows, items: Array(n).fill(text) }, (t) => t);
+  });
   db.function(ArrFn.toString, opts, (arr: unknown, delim: unknown, nullStr: unknown) => {
     if (arr === null || delim === null) return null;
     const items = elements(arr, 'array_to_string()');

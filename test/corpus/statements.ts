@@ -8,6 +8,7 @@
  */
 
 import { ARRAY_ERRORS_CORPUS } from './statements-array-errors.js';
+import { ARRAY_FILL_CORPUS } from './statements-array-fill.js';
 import { ARRAY_SEARCH_CORPUS } from './statements-array-search.js';
 import { ARRAY_CORPUS } from './statements-arrays.js';
 import { BITS_CORPUS } from './statements-bits.js';
@@ -687,6 +688,7 @@ export const CORPUS: string[] = [
   ...TEXT_FNS_CORPUS,
   ...ARRAY_ERRORS_CORPUS,
   ...ARRAY_SEARCH_CORPUS,
+  ...ARRAY_FILL_CORPUS,
   ...NAMED_ARGS_CORPUS,
   ...WINDOWS_CORPUS,
   ...ORM,

@@ -12,6 +12,7 @@ import { nodeKind } from '../parse.js';
 import { Oid, type Stored, TYPES } from '../pgtypes.js';
 import { SearchCycleFn } from '../search-cycle-keys.js';
 import * as aggregates from './aggregates.js';
+import * as arrayFill from './array-fill.js';
 import * as arraySearch from './array-search.js';
 import * as arrays from './arrays.js';
 import * as bitStrings from './bit-strings.js';
@@ -87,6 +88,7 @@ const families = {
   ...aggregates,
   ...arrays,
   arraySearchCall: arraySearch.arraySearchCall,
+  arrayFill: arrayFill.arrayFill,
   ...jsonOps,
   jsonCall: jsonCalls.jsonCall,
 };

@@ -36,6 +36,7 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   const args = (f.args ?? []).map((a) => this.expr(a, c));
   if (ARRAY_CALLS.has(name)) return this.arrayCall(name, args);
   if (ARRAY_SEARCH_CALLS.has(name)) return this.arraySearchCall(name, args);
+  if (name === 'array_fill') return this.arrayFill(args);
   const bytea = this.byteaFunction(name, args, c);
   if (bytea) return bytea;
   const float = this.floatFunction(name, args, c);
