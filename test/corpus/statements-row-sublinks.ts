@@ -20,6 +20,11 @@ export const ROW_SUBLINKS_CORPUS: string[] = [
   `SELECT id, (name, age) IS NULL AS n, (name, age) IS NOT NULL AS nn FROM users ORDER BY id`,
   `SELECT id FROM users WHERE (name, age, karma) IS NOT NULL ORDER BY id`,
   `SELECT c.id, ROW(c.*) IS NULL AS n FROM categories c ORDER BY id`,
+  `SELECT (ROW(1, 2.0)).f1 AS a, (ROW(1, 2.0)).f2, (ROW('x'::text, NULL::int, true)).f3 AS c, (ROW(id, name)).f2 FROM users ORDER BY id LIMIT 5`,
+  `!SELECT (ROW(1, 2.0)).nosuch`,
+  `!SELECT (ROW(1, 2)).f3`,
+  `SELECT (ROW(1, 2.0)).*`,
+  `!SELECT (ROW('a', 2)).f1 AS a`,
   // Forwarded or rejected: column count mismatches, more than one row, nested rows.
   `!SELECT (1, 2) IN (SELECT 1)`,
   `!SELECT (1, 2) IN (SELECT 1, 2, 3)`,

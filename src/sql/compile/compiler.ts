@@ -65,6 +65,7 @@ const families = {
   rowComparison: rows.rowComparison,
   rowSubLink: rows.rowSubLink,
   rowNullTest: rows.rowNullTest,
+  rowField: rows.rowField,
   ...conditionals,
   ...casts,
   ...floats,

@@ -97,6 +97,7 @@ export function exprNode(this: StatementCompiler, node: Node, c: ExprCtx): Expr 
       return this.groupingFunc(body as { args?: Node[] }, c);
     case 'A_Indirection': {
       const ind = body as { arg?: Node; indirection?: Node[] };
+      if (isRowExpr(ind.arg)) return this.rowField(ind.arg as Node, ind.indirection ?? [], c);
       const arg = ind.arg ? this.expr(ind.arg, c) : undefined;
       if (arg?.type === Oid.jsonb && !arg.unknown) return this.jsonbSubscript(arg, ind.indirection ?? [], c);
       if (arg && !arg.unknown && TYPES.get(arg.type)?.elem !== undefined) {

@@ -242,3 +242,27 @@ export function rowNullTest(this: StatementCompiler, arg: Node, not: boolean, c:
     kids.length === 0 ? '1' : `(${kids.map((k) => `${k.sql} IS ${not ? 'NOT ' : ''}NULL`).join(' AND ')})`;
   return derived(sql, Oid.bool, -1, kids);
 }
+
+/**
+ * `(ROW(a, b)).f2`: a field of an anonymous record is named f1, f2, ...
+ * (its element, typed as written). Other names are errors, `.*`, untyped
+ * and nested elements are forwarded.
+ */
+export function rowField(this: StatementCompiler, arg: Node, indirection: Node[], c: ExprCtx): Expr {
+  const [first] = indirection;
+  const name = indirection.length === 1 && first && 'String' in first ? first.String.sval : undefined;
+  const m = name === undefined ? null : /^f([1-9]\d{0,3})$/.exec(name);
+  const els = rowElements(this, nodeKind(arg)[1] as RowExpr, c);
+  const el = m ? els[Number(m[1]) - 1] : undefined;
+  if (!el || isRowExpr(el.node)) throw unsupported('field selection from a row constructor');
+  const e = el.expr ?? this.expr(el.node, c);
+  if (e.unknown) throw new NotLocal('field of an untyped row element');
+  // Postgres folds the other fields' constants while planning (1/0 raises there).
+  for (const other of els) {
+    if (other === el || other.expr) continue;
+    if (isRowExpr(other.node) || this.expr(other.node, c).errorProne)
+      throw new NotLocal('row constructor with a field that may raise an error');
+  }
+  // A field of a record is no table's column (RowDescription names no table).
+  return { ...e, origin: undefined, kids: [e] };
+}
