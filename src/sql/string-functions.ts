@@ -8,6 +8,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { arrayElement } from './functions.js';
 import { keywordKind } from './parse.js';
 import { type Renderer, rendererFor } from './render.js';
 
@@ -20,6 +21,8 @@ export const StrFn = {
   repeat: 'outpost_repeat',
   /** `(spec, separator, ws, arg...)`: concat (ws 0) / concat_ws (ws 1); spec as format()'s. */
   concat: 'outpost_concat',
+  /** `(text, strict)`: parse_ident(), its result text[] as array_out prints it. */
+  parseIdent: 'outpost_parse_ident',
 } as const;
 
 /** Longest repeat() result computed here; longer ones forward (Postgres's limit is 1 GB). */
@@ -267,9 +270,75 @@ export function registerStringFunctions(db: Database.Database): void {
     if (s.length * count > MAX_REPEAT) throw new NotLocal('repeat() result too long to compute here');
     return s.repeat(count);
   });
+  db.function(StrFn.parseIdent, opts, (s: unknown, strict: unknown) => {
+    if (s === null || strict === null) return null;
+    if (typeof s !== 'string') throw new NotLocal('parse_ident() of non-text');
+    const parts = parseIdent(s, strict === 1n || strict === 1);
+    return `{${parts.map(arrayElement).join(',')}}`;
+  });
   db.function(StrFn.splitPart, opts, (s: unknown, d: unknown, n: unknown) => {
     if (s === null || d === null || n === null) return null;
     if (typeof s !== 'string' || typeof d !== 'string') throw new NotLocal('split_part() of non-text');
     return splitPart(s, d, Number(n));
   });
+}
+
+/** scanner_isspace: the lexer's whitespace (no vertical tab). */
+const isScannerSpace = (ch: string | undefined): boolean =>
+  ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === '\f';
+/** is_ident_start: ASCII letters, `_`, and any non-ASCII character (every byte of it has the high bit). */
+const isIdentStart = (ch: string | undefined): boolean =>
+  ch !== undefined && (/[A-Za-z_]/.test(ch) || ch.charCodeAt(0) >= 0x80);
+const isIdentCont = (ch: string | undefined): boolean =>
+  ch !== undefined && (isIdentStart(ch) || /[0-9$]/.test(ch));
+
+/**
+ * parse_ident (misc.c): the dot-separated names, quoted ones unescaped,
+ * unquoted ones with ASCII letters lowered (downcase_identifier in a
+ * multibyte encoding) and not truncated. Every error Postgres raises
+ * (22023, "string is not a valid identifier") forwards instead.
+ */
+export function parseIdent(s: string, strict: boolean): string[] {
+  const invalid = (): never => {
+    throw new NotLocal('parse_ident() of an invalid identifier');
+  };
+  const parts: string[] = [];
+  let i = 0;
+  while (isScannerSpace(s[i])) i++;
+  for (;;) {
+    if (s[i] === '"') {
+      let name = '';
+      let j = i + 1;
+      for (;;) {
+        const end = s.indexOf('"', j);
+        if (end < 0) invalid();
+        name += s.slice(j, end);
+        if (s[end + 1] !== '"') {
+          i = end + 1;
+          break;
+        }
+        name += '"';
+        j = end + 2;
+      }
+      if (name === '') invalid();
+      parts.push(name);
+    } else if (isIdentStart(s[i])) {
+      const start = i++;
+      while (isIdentCont(s[i])) i++;
+      parts.push(s.slice(start, i).replace(/[A-Z]+/g, (m) => m.toLowerCase()));
+    } else {
+      invalid();
+    }
+    while (isScannerSpace(s[i])) i++;
+    if (s[i] === '.') {
+      i++;
+      while (isScannerSpace(s[i])) i++;
+    } else if (i >= s.length) {
+      break;
+    } else {
+      if (strict) invalid();
+      break;
+    }
+  }
+  return parts;
 }

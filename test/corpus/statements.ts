@@ -18,6 +18,7 @@ import { DATETIME_CORPUS } from './statements-datetime.js';
 import { FLOAT_CORPUS } from './statements-floats.js';
 import { FORMATTING_CORPUS } from './statements-formatting.js';
 import { GROUPING_CORPUS } from './statements-grouping.js';
+import { IDENT_DATE_CORPUS } from './statements-ident-date.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
 import { JSON_MUTATORS_CORPUS } from './statements-json-mutators.js';
@@ -686,6 +687,7 @@ export const CORPUS: string[] = [
   ...ROW_SUBLINKS_CORPUS,
   ...NUMERIC_FNS_CORPUS,
   ...TEXT_FNS_CORPUS,
+  ...IDENT_DATE_CORPUS,
   ...ARRAY_ERRORS_CORPUS,
   ...ARRAY_SEARCH_CORPUS,
   ...ARRAY_FILL_CORPUS,

@@ -79,3 +79,19 @@ export function splitPartCall(this: StatementCompiler, args: Expr[], c: ExprCtx)
   e.coll = s.coll;
   return this.errorCapable(e, c);
 }
+
+/** parse_ident(text [, strict bool]) → text[]; strict defaults to true. */
+export function parseIdentCall(this: StatementCompiler, args: Expr[], c: ExprCtx): Expr {
+  if (args.length !== 1 && args.length !== 2) throw new NotLocal('parse_ident() with these arguments');
+  const s = this.textOperand(args[0] as Expr, 'parse_ident()');
+  const strict = args.length === 2 ? this.coerce(args[1] as Expr, Oid.bool) : undefined;
+  if (strict && strict.type !== Oid.bool) throw new NotLocal(`parse_ident() strict of ${strict.typeName}`);
+  const e = derived(
+    `${StrFn.parseIdent}(${s.sql}, ${strict ? strict.sql : '1'})`,
+    Oid.textArray,
+    -1,
+    strict ? [s, strict] : [s],
+  );
+  e.coll = 'default';
+  return this.errorCapable(e, c);
+}
