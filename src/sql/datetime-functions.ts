@@ -56,6 +56,8 @@ export const DtFn = {
   intervalArith: 'outpost_interval_arith',
   /** `(kind, interval)`: justify_hours / justify_days / justify_interval. */
   justify: 'outpost_interval_justify',
+  /** `(year, month, day)`: make_date(), stored as date_in would store it. */
+  makeDate: 'outpost_make_date',
   /** `(interval, typmod)`: interval_scale, the cast to `interval day to second(2)` and the like. */
   intervalScale: 'outpost_interval_scale',
   /** `(op, interval, factor, kind)`: interval * or / a number (interval_mul, interval_div). */
@@ -117,6 +119,9 @@ export function registerDatetimeFunctions(db: Database.Database): void {
   db.function(DtFn.intervalArith, opts, (op: unknown, a: unknown, b: unknown) =>
     a === null || b === null ? null : intervalAddSub(String(op), text(a, 'interval'), text(b, 'interval')),
   );
+  db.function(DtFn.makeDate, opts, (y: unknown, m: unknown, d: unknown) =>
+    y === null || m === null || d === null ? null : makeDate(Number(y), Number(m), Number(d)),
+  );
   db.function(DtFn.justify, opts, (kind: unknown, v: unknown) =>
     v === null ? null : justify(String(kind), text(v, 'interval')),
   );
@@ -131,4 +136,24 @@ export function registerDatetimeFunctions(db: Database.Database): void {
   db.function(DtFn.extractInterval, opts, (field: unknown, v: unknown) =>
     v === null ? null : extractInterval(String(field), text(v, 'interval')),
   );
+}
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * make_date (date.c): a negative year is BC (internally 1 - |year|, whose
+ * leap rule decides February). Years past 9999 AD or 4712 BC, year 0 and any
+ * field ValidateDate rejects forward, so Postgres raises its own error.
+ */
+export function makeDate(year: number, month: number, day: number): string {
+  const bc = year < 0;
+  const y = Math.abs(year);
+  // Before 4713 BC dates leave the Julian day range ("date out of range").
+  if (y < 1 || y > (bc ? 4712 : 9999)) throw new NotLocal('make_date() year outside the plain range');
+  const iy = bc ? 1 - y : y;
+  const leap = iy % 4 === 0 && (iy % 100 !== 0 || iy % 400 === 0);
+  const max = month === 2 && leap ? 29 : MONTH_DAYS[month - 1];
+  if (max === undefined || day < 1 || day > max) throw new NotLocal('make_date() field out of range');
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  return `${String(y).padStart(4, '0')}-${p2(month)}-${p2(day)}${bc ? ' BC' : ''}`;
 }

@@ -158,6 +158,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
       return this.splitPartCall(args, c);
     case 'repeat':
       return this.repeatCall(args, c);
+    case 'make_date':
+      return this.makeDateCall(args, c);
     case 'parse_ident':
       return this.parseIdentCall(args, c);
     case 'width_bucket':

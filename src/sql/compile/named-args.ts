@@ -22,6 +22,7 @@ const PARAMS: ReadonlyMap<string, { names: string[]; defaults: (Node | undefined
       defaults: [int0, int0, int0, int0, int0, int0, float0],
     },
   ],
+  ['make_date', { names: ['year', 'month', 'day'], defaults: [undefined, undefined, undefined] }],
   ['parse_ident', { names: ['str', 'strict'], defaults: [undefined, bool(true)] }],
   [
     'jsonb_set',

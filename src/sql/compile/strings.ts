@@ -5,6 +5,7 @@
  * settings (src/sql/record.ts); VARIADIC arrays are forwarded.
  */
 import { NotLocal } from '../../errors.js';
+import { DtFn } from '../datetime-functions.js';
 import { Oid } from '../pgtypes.js';
 import { RECORD_OID, SESSION_INDEPENDENT_TYPES } from '../record.js';
 import { StrFn } from '../string-functions.js';
@@ -94,4 +95,13 @@ export function parseIdentCall(this: StatementCompiler, args: Expr[], c: ExprCtx
   );
   e.coll = 'default';
   return this.errorCapable(e, c);
+}
+
+/** make_date(int4, int4, int4) → date; the fields' errors forward (src/sql/datetime-functions.ts). */
+export function makeDateCall(this: StatementCompiler, args: Expr[], c: ExprCtx): Expr {
+  if (args.length !== 3) throw new NotLocal('make_date() with these arguments');
+  const xs = args.map((a) => this.coerce(a, Oid.int4));
+  for (const x of xs) if (x.type !== Oid.int4) throw new NotLocal(`make_date() of ${x.typeName}`);
+  const [y, m, d] = xs as [Expr, Expr, Expr];
+  return this.errorCapable(derived(`${DtFn.makeDate}(${y.sql}, ${m.sql}, ${d.sql})`, Oid.date, -1, xs), c);
 }
