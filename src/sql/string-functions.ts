@@ -23,6 +23,8 @@ export const StrFn = {
   concat: 'outpost_concat',
   /** `(text, strict)`: parse_ident(), its result text[] as array_out prints it. */
   parseIdent: 'outpost_parse_ident',
+  /** `(text)`: unistr() (Postgres 14+). */
+  unistr: 'outpost_unistr',
 } as const;
 
 /** Longest repeat() result computed here; longer ones forward (Postgres's limit is 1 GB). */
@@ -270,6 +272,11 @@ export function registerStringFunctions(db: Database.Database): void {
     if (s.length * count > MAX_REPEAT) throw new NotLocal('repeat() result too long to compute here');
     return s.repeat(count);
   });
+  db.function(StrFn.unistr, opts, (s: unknown) => {
+    if (s === null) return null;
+    if (typeof s !== 'string') throw new NotLocal('unistr() of non-text');
+    return unistr(s);
+  });
   db.function(StrFn.parseIdent, opts, (s: unknown, strict: unknown) => {
     if (s === null || strict === null) return null;
     if (typeof s !== 'string') throw new NotLocal('parse_ident() of non-text');
@@ -341,4 +348,38 @@ export function parseIdent(s: string, strict: boolean): string[] {
     }
   }
   return parts;
+}
+
+/** unistr's escapes: `\\`, `\XXXX`, `\+XXXXXX`, `\uXXXX`, `\UXXXXXXXX` (hex digits). */
+const UNISTR_ESCAPE = /\\(?:(\\)|\+([0-9A-Fa-f]{6})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|([0-9A-Fa-f]{4}))/y;
+
+/**
+ * unistr (varlena.c) in a UTF-8 database: the escapes decoded. Surrogate
+ * halves (which Postgres pairs or rejects), code points outside
+ * 1..10FFFF and malformed escapes forward, so Postgres words the error.
+ */
+export function unistr(s: string): string {
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    const slash = s.indexOf('\\', i);
+    if (slash < 0) {
+      out += s.slice(i);
+      break;
+    }
+    out += s.slice(i, slash);
+    UNISTR_ESCAPE.lastIndex = slash;
+    const m = UNISTR_ESCAPE.exec(s);
+    if (!m) throw new NotLocal('unistr() of an invalid escape');
+    i = UNISTR_ESCAPE.lastIndex;
+    if (m[1] !== undefined) {
+      out += '\\';
+      continue;
+    }
+    const cp = Number.parseInt((m[2] ?? m[3] ?? m[4] ?? m[5]) as string, 16);
+    if (cp < 1 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      throw new NotLocal('unistr() of a surrogate or invalid code point');
+    out += String.fromCodePoint(cp);
+  }
+  return out;
 }

@@ -160,6 +160,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
       return this.repeatCall(args, c);
     case 'make_date':
       return this.makeDateCall(args, c);
+    case 'unistr':
+      return this.unistrCall(args, c);
     case 'parse_ident':
       return this.parseIdentCall(args, c);
     case 'width_bucket':

@@ -105,3 +105,13 @@ export function makeDateCall(this: StatementCompiler, args: Expr[], c: ExprCtx):
   const [y, m, d] = xs as [Expr, Expr, Expr];
   return this.errorCapable(derived(`${DtFn.makeDate}(${y.sql}, ${m.sql}, ${d.sql})`, Oid.date, -1, xs), c);
 }
+
+/** unistr(text) → text, Postgres 14+ (older servers have no such function: forwarded). */
+export function unistrCall(this: StatementCompiler, args: Expr[], c: ExprCtx): Expr {
+  if (args.length !== 1) throw new NotLocal('unistr() with these arguments');
+  if ((this.ctx.serverVersionNum ?? 0) < 140000) throw new NotLocal('unistr() before Postgres 14');
+  const s = this.textOperand(args[0] as Expr, 'unistr()');
+  const e = derived(`${StrFn.unistr}(${s.sql})`, Oid.text, -1, [s]);
+  e.coll = s.coll;
+  return this.errorCapable(e, c);
+}
