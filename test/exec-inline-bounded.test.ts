@@ -109,7 +109,11 @@ describe('the bound and its figures', () => {
     assert.equal(costShape(db, 'SELECT outpost_repeat(t0.a2, @p1) FROM "o" AS t0 WHERE t0.a1 = 1'), false);
     // Values as long as an argument says: lpad/rpad, array_fill, char(n), bit(n); factorial's work grows with n.
     for (const fn of ['text_pad', 'array_fill', 'numeric_factorial', 'bpchar_explicit', 'bit_resize']) {
-      assert.equal(costShape(db, `SELECT outpost_${fn}(t0.a2, @p1) FROM "o" AS t0 WHERE t0.a1 = 1`), false, fn);
+      assert.equal(
+        costShape(db, `SELECT outpost_${fn}(t0.a2, @p1) FROM "o" AS t0 WHERE t0.a1 = 1`),
+        false,
+        fn,
+      );
     }
     assert.equal(costShape(db, 'SELECT t0.a1 FROM "o" AS t0 WHERE t0.a2 LIKE @p1'), false);
     assert.equal(costShape(db, 'SELECT group_concat(t0.a2) FROM "o" AS t0'), false);
