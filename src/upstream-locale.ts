@@ -31,6 +31,8 @@ export interface TextLocale {
   versionNum: number;
   /** The server's lc_numeric and lc_monetary are C or POSIX (to_number's locale patterns and money read C's symbols). */
   numericLocaleC?: boolean;
+  /** The database's server encoding (pg_encoding_to_char). */
+  encoding?: string;
   /** Changes when anything above may have changed (see `localeFingerprint`). */
   fingerprint: string;
   /** Why a collation or the case map is not used locally (logged once at start). */
@@ -187,11 +189,15 @@ async function learnCaseMap(query: Query): Promise<CaseMap | undefined> {
 export async function localeFingerprint(query: Query): Promise<string> {
   const [db] = await query<DatabaseRow>(DATABASE_SQL);
   const colls = await query<CollationRow>(COLLATIONS_SQL);
-  const strings = probeStrings();
-  const [probe] = await query<{ sorted: string[]; l: string; u: string }>(
-    "select array_agg(s order by s) as sorted, lower(string_agg(s, '')) as l, upper(string_agg(s, '')) as u from unnest($1::text[]) s",
-    [strings],
-  );
+  // The probe strings have characters no single-byte encoding holds (an
+  // error there); such a database is served nothing locally anyway.
+  const [probe] =
+    db?.encoding === 'UTF8'
+      ? await query<{ sorted: string[]; l: string; u: string }>(
+          "select array_agg(s order by s) as sorted, lower(string_agg(s, '')) as l, upper(string_agg(s, '')) as u from unnest($1::text[]) s",
+          [probeStrings()],
+        )
+      : [];
   return JSON.stringify([
     db,
     colls.filter((c) => orderCandidate(c.provider, c.collcollate, c.locale)),
@@ -225,7 +231,7 @@ export async function probeTextLocale(query: Query): Promise<TextLocale> {
   const utf8 = db.encoding === 'UTF8';
   const codePoint: string[] = [];
   const ascii: string[] = [];
-  if (!utf8) notes.push(`database encoding ${db.encoding}: text order and case mapping are forwarded`);
+  if (!utf8) notes.push(`database encoding ${db.encoding}: every statement is forwarded`);
   else {
     const colls = await query<CollationRow>(COLLATIONS_SQL);
     for (const c of colls) {
@@ -246,6 +252,7 @@ export async function probeTextLocale(query: Query): Promise<TextLocale> {
     if (!caseMap) notes.push('the database ctype maps case by context: lower/upper/ILIKE are forwarded');
   } else if (utf8) notes.push(`ctype of provider ${provider}: lower/upper/ILIKE are forwarded`);
   return {
+    encoding: db.encoding,
     numericLocaleC: numericLocaleC(db.numeric_locale),
     codePointCollations: codePoint,
     asciiCtypeCollations: ascii,

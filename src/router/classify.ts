@@ -283,6 +283,14 @@ export abstract class Classifier {
   }
 
   protected plan(stmt: Node, declared?: readonly number[]): Plan {
+    // Local answers are computed on UTF-8 text: octet_length, md5, encode,
+    // identifier case folding and chr()'s range all read the server's
+    // encoding, and the replica holds what the UTF8 replication connection
+    // sent. Another database encoding gives other bytes and other errors.
+    const encoding = this.textLocale.encoding;
+    if (encoding !== undefined && encoding !== 'UTF8') {
+      throw new NotLocal(`database encoding ${encoding}: local answers assume UTF8`);
+    }
     const catalog = this.opts.catalog;
     const compiled = compileSelect(
       stmt,

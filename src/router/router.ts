@@ -134,6 +134,8 @@ export interface RouterTextLocale {
   caseMap?: CaseMap | undefined;
   /** The server's lc_numeric and lc_monetary are C/POSIX (src/upstream-locale.ts). */
   numericLocaleC?: boolean | undefined;
+  /** The database's server encoding; undefined when not probed (tests of the router alone). */
+  encoding?: string | undefined;
 }
 
 /** The one column of `SHOW outpost.last_route` (text, like any SHOW). */
