@@ -108,37 +108,7 @@ export function rowComparison(this: StatementCompiler, op: string, l: Node, r: N
     return e.sql;
   };
   const n = left.length;
-  const idx = [...Array(n).keys()];
-  let sql: string;
-  switch (op) {
-    case '=':
-      sql = `(${idx.map((i) => pair('=', i)).join(' AND ')})`;
-      break;
-    case '<>':
-      sql = `(${idx.map((i) => pair('<>', i)).join(' OR ')})`;
-      break;
-    case 'IS NOT':
-      sql = `(${idx.map((i) => pair('IS NOT', i)).join(' OR ')})`;
-      break;
-    case 'IS':
-      sql = `(${idx.map((i) => pair('IS', i)).join(' AND ')})`;
-      break;
-    case '<':
-    case '<=':
-    case '>':
-    case '>=': {
-      const arms: string[] = [];
-      for (let i = 0; i < n - 1; i++) {
-        const eq = pair('=', i);
-        arms.push(`WHEN ${eq} IS NULL THEN NULL WHEN NOT ${eq} THEN ${pair(op, i)}`);
-      }
-      const last = pair(op, n - 1);
-      sql = arms.length === 0 ? last : `(CASE ${arms.join(' ')} ELSE ${last} END)`;
-      break;
-    }
-    default:
-      throw unsupported(`row comparison with operator ${op}`);
-  }
+  const sql = compareRows(op, n, pair);
   return derived(sql, Oid.bool, -1, kids);
 }
 
@@ -189,30 +159,9 @@ export function rowSubLink(
   const from = `FROM (${sub.build(outs)}) AS ${a}`;
   let sql: string;
   if (kind === 'compare') {
-    let test: string;
-    switch (op) {
-      case '=':
-        test = `(${idx.map((i) => pair('=', i)).join(' AND ')})`;
-        break;
-      case '<>':
-        test = `(${idx.map((i) => pair('<>', i)).join(' OR ')})`;
-        break;
-      case '<':
-      case '<=':
-      case '>':
-      case '>=': {
-        const arms: string[] = [];
-        for (let i = 0; i < n - 1; i++) {
-          const eq = pair('=', i);
-          arms.push(`WHEN ${eq} IS NULL THEN NULL WHEN NOT ${eq} THEN ${pair(op, i)}`);
-        }
-        const last = pair(op, n - 1);
-        test = arms.length === 0 ? last : `(CASE ${arms.join(' ')} ELSE ${last} END)`;
-        break;
-      }
-      default:
-        throw unsupported(`row comparison with operator ${op}`);
-    }
+    // IS [NOT] DISTINCT FROM has no subquery form here.
+    if (op === 'IS' || op === 'IS NOT') throw unsupported(`row comparison with operator ${op}`);
+    const test = compareRows(op, n, pair);
     sql = `(SELECT ${SqlFn.single}(${test}) ${from})`;
   } else {
     const eq = `(${idx.map((i) => pair('=', i)).join(' AND ')})`;
@@ -265,4 +214,38 @@ export function rowField(this: StatementCompiler, arg: Node, indirection: Node[]
   }
   // A field of a record is no table's column (RowDescription names no table).
   return { ...e, origin: undefined, kids: [e] };
+}
+
+/**
+ * Postgres's comparison of two rows of n fields, `pair(op, i)` comparing the
+ * i-th: = and IS are all pairs, <> and IS NOT any pair; an ordering decides
+ * at the first pair not equal (NULL when that equality is unknown), as
+ * make_row_comparison_op does.
+ */
+function compareRows(op: string, n: number, pair: (pairOp: string, i: number) => string): string {
+  const idx = [...Array(n).keys()];
+  switch (op) {
+    case '=':
+      return `(${idx.map((i) => pair('=', i)).join(' AND ')})`;
+    case '<>':
+      return `(${idx.map((i) => pair('<>', i)).join(' OR ')})`;
+    case 'IS NOT':
+      return `(${idx.map((i) => pair('IS NOT', i)).join(' OR ')})`;
+    case 'IS':
+      return `(${idx.map((i) => pair('IS', i)).join(' AND ')})`;
+    case '<':
+    case '<=':
+    case '>':
+    case '>=': {
+      const arms: string[] = [];
+      for (let i = 0; i < n - 1; i++) {
+        const eq = pair('=', i);
+        arms.push(`WHEN ${eq} IS NULL THEN NULL WHEN NOT ${eq} THEN ${pair(op, i)}`);
+      }
+      const last = pair(op, n - 1);
+      return arms.length === 0 ? last : `(CASE ${arms.join(' ')} ELSE ${last} END)`;
+    }
+    default:
+      throw unsupported(`row comparison with operator ${op}`);
+  }
 }
