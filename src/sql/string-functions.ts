@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { arrayElement } from './functions.js';
 import { keywordKind } from './parse.js';
+import { parseArrayText } from './pgtypes.js';
 import { type Renderer, rendererFor } from './render.js';
 
 export const StrFn = {
@@ -21,6 +22,12 @@ export const StrFn = {
   repeat: 'outpost_repeat',
   /** `(spec, separator, ws, arg...)`: concat (ws 0) / concat_ws (ws 1); spec as format()'s. */
   concat: 'outpost_concat',
+  /**
+   * `(name, element type, first, array)`: concat / concat_ws / format with
+   * VARIADIC (compile/variadic.ts); `first` is concat_ws's separator or
+   * format()'s format string, the array's elements the arguments.
+   */
+  variadic: 'outpost_variadic_text',
   /** `(text, strict)`: parse_ident(), its result text[] as array_out prints it. */
   parseIdent: 'outpost_parse_ident',
   /** `(text)`: unistr() (Postgres 14+). */
@@ -216,6 +223,12 @@ function concatTexts(texts: (string | null)[], sep: string): string {
   return texts.filter((t): t is string => t !== null).join(sep);
 }
 
+/** A VARIADIC array's elements as their output texts (array_out's elements, one-dimensional only). */
+function variadicItems(arr: unknown): (string | null)[] {
+  if (typeof arr !== 'string') throw new NotLocal('VARIADIC array stored as non-text');
+  return parseArrayText(arr, 'VARIADIC array');
+}
+
 const renderers = new Map<string, Renderer[]>();
 
 function renderersOf(spec: string): Renderer[] {
@@ -264,6 +277,23 @@ export function registerStringFunctions(db: Database.Database): void {
       list.map((render, i) => render(values[i])),
       sep,
     );
+  });
+  db.function(StrFn.variadic, opts, (name: unknown, elem: unknown, first: unknown, arr: unknown) => {
+    if (name === 'format') {
+      if (first === null) return null;
+      if (typeof first !== 'string') throw new NotLocal('format() of non-text');
+      // A NULL array: no arguments (text_format).
+      const items = arr === null ? [] : variadicItems(arr);
+      return textFormat(
+        first,
+        items.map((text) => ({ text, oid: Number(elem) })),
+      );
+    }
+    if (name === 'concat_ws' && first === null) return null;
+    if (arr === null) return null;
+    const sep = name === 'concat_ws' ? first : '';
+    if (typeof sep !== 'string') throw new NotLocal('concat_ws() separator of non-text');
+    return concatTexts(variadicItems(arr), sep);
   });
   db.function(StrFn.repeat, opts, (s: unknown, n: unknown) => {
     if (s === null || n === null) return null;

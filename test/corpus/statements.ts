@@ -37,6 +37,7 @@ import { SRF_CORPUS } from './statements-srf.js';
 import { STRINGS_CORPUS } from './statements-strings.js';
 import { TEXT_FNS_CORPUS } from './statements-text-fns.js';
 import { TO_NUMBER_CORPUS } from './statements-to-number.js';
+import { VARIADIC_CORPUS } from './statements-variadic.js';
 import { WINDOWS_CORPUS } from './statements-windows.js';
 
 const ORM: string[] = [
@@ -679,6 +680,7 @@ export const CORPUS: string[] = [
   ...JSON_MUTATORS_CORPUS,
   ...BUCKETS_CORPUS,
   ...TO_NUMBER_CORPUS,
+  ...VARIADIC_CORPUS,
   ...BYTEA_CORPUS,
   ...BITS_CORPUS,
   ...MONEY_CORPUS,

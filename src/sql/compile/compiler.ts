@@ -44,6 +44,7 @@ import * as strings from './strings.js';
 import { unsupported } from './support.js';
 import * as textCalls from './text-calls.js';
 import type { BindSource, CompileContext, CompiledSelect, CompileOptions, CteScope, Expr } from './types.js';
+import * as variadic from './variadic.js';
 
 /** Every construct family's cases, installed as methods of StatementCompiler. */
 const families = {
@@ -82,6 +83,7 @@ const families = {
   ...formatting,
   ...strings,
   textCall: textCalls.textCall,
+  variadicCall: variadic.variadicCall,
   bpcharTypmodCast: textCalls.bpcharTypmodCast,
   ...buckets,
   ...bytea,

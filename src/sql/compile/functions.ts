@@ -17,6 +17,7 @@ import { AGGREGATES, describeNode, ORDERED_AGGREGATES, unsupported } from './sup
 import { TEXT_CALLS } from './text-calls.js';
 import type { Expr, ExprCtx } from './types.js';
 import { constExpr, derived } from './values.js';
+import { VARIADIC_CALLS } from './variadic.js';
 
 export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): Expr {
   const names = (call.funcname ?? []).map((n) => ('String' in n ? (n.String.sval ?? '') : ''));
@@ -28,6 +29,7 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   if (f.over) return this.windowCall(name, f, c);
   if (ORDERED_AGGREGATES.has(name)) return this.orderedAggregate(name, f, c);
   if (f.agg_filter && !AGGREGATES.has(name)) throw unsupported('FILTER');
+  if (f.func_variadic && VARIADIC_CALLS.has(name)) return this.variadicCall(name, f, c);
   if (f.agg_within_group || f.func_variadic) throw unsupported(describeNode('FuncCall', f));
   if (AGGREGATES.has(name)) return this.aggregate(name, f, c);
   if (f.agg_order && f.agg_order.length > 0) throw unsupported('ORDER BY in aggregate');

@@ -2,7 +2,7 @@
  * format(), split_part() and repeat(): their arguments typed as Postgres resolves
  * them, the work in src/sql/string-functions.ts. format()'s "any" arguments
  * are limited to types whose output does not depend on the session's
- * settings (src/sql/record.ts); VARIADIC arrays are forwarded.
+ * settings (src/sql/record.ts); VARIADIC arrays in compile/variadic.ts.
  */
 import { NotLocal } from '../../errors.js';
 import { DtFn } from '../datetime-functions.js';

@@ -2,8 +2,8 @@
  * Text functions of src/sql/text-functions.ts and concat/concat_ws: the
  * overloads Postgres picks for text arguments (bytea and bit strings are
  * taken first by their own families). substring(text FROM pattern) and the
- * SIMILAR form take a text second argument: forwarded, as are VARIADIC
- * calls. strpos/position need deterministic collations (Postgres rejects
+ * SIMILAR form take a text second argument: forwarded (VARIADIC calls are
+ * compile/variadic.ts). strpos/position need deterministic collations (Postgres rejects
  * substring searches under nondeterministic ones).
  */
 import { NotLocal } from '../../errors.js';
