@@ -149,6 +149,11 @@ function edgeArgs(nats: string, name: string): string[] {
   return ['--log-level', 'warn', '--nats', nats, '--stream', STREAM, '--nats-consumer', name];
 }
 
+/** CLOCK_MONOTONIC in µs, the clock of V8's profile timestamps. */
+function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
 /** CPU seconds (user + system) of a process so far. */
 function cpuSeconds(pid: number): number {
   // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
@@ -539,12 +544,17 @@ export const fanout: Scenario = {
         'nats-server': [natsPid(nats.storeDir)],
         walsender: await walsenders(ctx),
       });
+      const windowStart = monotonicUs();
       const lags = await commitToApplied(
         ctx,
         [join(ctx.dir, 'fanout-edge-0.db'), hubReplica],
         seconds,
         trace,
       );
+      // A --cpu-prof profile's sample times are on this clock: the window of the 500 tps run in it.
+      if (NODE_ARGS.some((a) => a.startsWith('--cpu-prof'))) {
+        ctx.log(`  cpu-prof window (monotonic µs): ${windowStart} ${monotonicUs()}; hub pid ${hub.proc.pid}`);
+      }
       ctx.log(`  per hop (edge 0): ${trace.report()}; load ${loadavg()}`);
       ctx.log(`  CPU during it (cores): ${cpu()}`);
       if (TRACE_DIR) {
