@@ -167,16 +167,17 @@ export function encodeRecords(records: readonly Uint8Array[]): Uint8Array {
 }
 
 /** Splits a tx part body into its pgoutput messages (views into `body`, not copies). */
-export function decodeRecords(body: Uint8Array): Uint8Array[] {
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const out: Uint8Array[] = [];
+export function decodeRecords(body: Uint8Array): Buffer[] {
+  // Views, not copies, as Buffers (what the engine's decoder reads): one wrapper for the body.
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const out: Buffer[] = [];
   let at = 0;
-  while (at < body.length) {
-    if (at + 4 > body.length) throw new WireFormatError('truncated record length in a stream message');
-    const len = view.getUint32(at);
+  while (at < buf.length) {
+    if (at + 4 > buf.length) throw new WireFormatError('truncated record length in a stream message');
+    const len = buf.readUInt32BE(at);
     const end = at + 4 + len;
-    if (end > body.length) throw new WireFormatError('truncated record in a stream message');
-    out.push(body.subarray(at + 4, end));
+    if (end > buf.length) throw new WireFormatError('truncated record in a stream message');
+    out.push(buf.subarray(at + 4, end));
     at = end;
   }
   return out;

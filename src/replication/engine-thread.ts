@@ -39,7 +39,10 @@ export interface WorkerInit {
   matviewRefreshMs?: number;
   follow?: FollowOptions;
   logLevel: string;
-  /** BigInt64Array: [0] applied (what readers may rely on), [1] upstream WAL end seen. */
+  /**
+   * BigInt64Array: [0] applied (what readers may rely on), [1] upstream WAL end seen;
+   * follow mode (an edge), as of the worker's last status tick: [2] nats seq, [3] heardAt, [4] hubTime.
+   */
   positions: SharedArrayBuffer;
   /** Int32Array: [0] the last catalog message the main thread has applied. */
   ack: SharedArrayBuffer;
@@ -119,7 +122,7 @@ const RESTART_DELAY_MS = 1_000;
 
 export class EngineThread extends EventEmitter<EngineEvents> implements EngineHandle {
   private worker: Worker | undefined;
-  private readonly positions = new BigInt64Array(new SharedArrayBuffer(16));
+  private readonly positions = new BigInt64Array(new SharedArrayBuffer(40));
   private readonly ack = new Int32Array(new SharedArrayBuffer(4));
   private readonly appliedWanted = new Int32Array(new SharedArrayBuffer(4));
   private readonly durability = new BigInt64Array(new SharedArrayBuffer(32));
@@ -173,12 +176,22 @@ export class EngineThread extends EventEmitter<EngineEvents> implements EngineHa
   status(): EngineStatus {
     const applied = this.appliedLsn();
     const upstream = Atomics.load(this.positions, 1);
-    return {
+    const s: EngineStatus = {
       ...this.last,
       appliedLsn: formatLsn(applied),
       upstreamLsn: formatLsn(upstream > applied ? upstream : applied),
       lagBytes: upstream > applied ? Number(upstream - applied) : 0,
     };
+    // Status messages leave out what moves with each message (engine-worker.ts publishStatus).
+    if (s.nats) {
+      s.nats = {
+        ...s.nats,
+        seq: Number(Atomics.load(this.positions, 2)),
+        heardAt: Number(Atomics.load(this.positions, 3)),
+        hubTime: Number(Atomics.load(this.positions, 4)),
+      };
+    }
+    return s;
   }
 
   /** The replica's durability as the replication thread last wrote it. */
