@@ -34,6 +34,7 @@ import { Counter, Gauge } from '../metrics.js';
 import type { EngineTap } from '../replication/engine.js';
 import { formatLsn, type Lsn } from '../replication/lsn.js';
 import type { NatsLink } from './connection.js';
+import { PubAckChannel } from './pub-acks.js';
 import {
   changesSubject,
   decodeHeader,
@@ -46,6 +47,9 @@ import {
   type StreamHeader,
   WireFormatError,
 } from './wire-format.js';
+
+/** JetStream's publish header: the stream's last sequence must be this, or the message is refused. */
+const HDR_EXPECTED_LAST_SEQ = 'Nats-Expected-Last-Sequence';
 
 /** Room for a part's last record past the cut, its headers and NATS' framing (a part passes the target by up to one record). */
 const PART_HEADROOM_BYTES = 64 * 1024;
@@ -205,6 +209,8 @@ export class Publisher implements EngineTap {
   private readonly maxOutboxBytes: number;
   private readonly timeoutMs: number;
   private state: PublisherStatus['state'] = 'starting';
+  /** Publishes and their PubAcks (pub-acks.ts), on the link's connection once it is open. */
+  private acks: PubAckChannel | undefined;
 
   // Outbox: every message not yet acknowledged, in stream order; [head, length).
   private outbox: Out[] = [];
@@ -254,6 +260,9 @@ export class Publisher implements EngineTap {
       this.opts.metrics?.natsConnected.set(0);
       this.opts.metrics?.natsOutages.set(this.opts.link.outages);
       if (this.state === 'publishing') this.fail();
+      // Their answers may never come (a restarted server forgets the reply subscription's
+      // interest until the client re-subscribes): recovery asks the stream where it ends.
+      this.acks?.failAll(new Error('NATS connection lost'));
     });
     opts.link.on('up', () => {
       this.opts.metrics?.natsConnected.set(1);
@@ -541,6 +550,7 @@ export class Publisher implements EngineTap {
   /** Stops publishing (what is unacknowledged stays unconfirmed upstream: a restart republishes it). */
   close(): void {
     this.state = 'closed';
+    this.acks?.close();
     if (this.hbTimer) clearInterval(this.hbTimer);
     this.hbTimer = undefined;
     // The engine's drain loop must not wait forever on a closed publisher.
@@ -646,21 +656,14 @@ export class Publisher implements EngineTap {
     this.inflight++;
     const h = natsHeaders();
     for (const [k, v] of o.pairs) h.set(k, v);
-    let js: ReturnType<NatsLink['js']['publish']>;
-    try {
-      js = this.opts.link.js.publish(this.subject, o.body, {
-        msgID: o.msgId,
-        headers: h,
-        expect: { lastSequence: o.expect },
-        timeout: this.timeoutMs,
-      });
-    } catch (err) {
-      js = Promise.reject(err);
-    }
-    js.then(
-      (ack) => this.onAck(o, ack.seq, ack.duplicate),
-      (err: unknown) => this.onFail(o, err),
-    );
+    h.set(HDR_MSG_ID, o.msgId);
+    // The stream takes it only right after the message before it: never out of order.
+    h.set(HDR_EXPECTED_LAST_SEQ, String(o.expect));
+    this.acks ??= new PubAckChannel(this.opts.link.connection, this.timeoutMs);
+    this.acks.publish(this.subject, o.body, h, {
+      ack: (seq, duplicate) => this.onAck(o, seq, duplicate),
+      fail: (err) => this.onFail(o, err),
+    });
   }
 
   private onAck(o: Out, seq: number, duplicate: boolean): void {
