@@ -49,12 +49,13 @@ interface Line {
  * visited (repeat('x', 1e9), a backtracking pattern, a set-returning
  * function of a parameter, string aggregation; lpad/rpad, array_fill and
  * char(n) build a value as long as a length argument says, factorial's
- * work grows with n, a bit(n) cast pads to n): their statements are not
+ * work grows with n, a bit(n) cast pads to n, numeric ln/exp/power/sqrt
+ * work to as many digits as the inputs' scale and the result's size ask): their statements are not
  * bounded by counting rows. A function added to the compiler whose work
  * grows with an argument's value belongs here.
  */
 const VALUE_COST =
-  /\b(?:outpost_(?:srf_\w*|recursion_\w*|lateral_\w*|repeat|like|ilike|ilike_mapped|format|to_char|to_number|string_to_array|split_part|ordered_agg|json_path|jsonb_path|text_pad|array_fill|numeric_factorial|bpchar_explicit|bit_resize)|group_concat|string_agg|printf|format|zeroblob|randomblob|replace|like|glob|regexp)\s*\(|\b(?:LIKE|GLOB|REGEXP|MATCH|RECURSIVE)\b/i;
+  /\b(?:outpost_(?:srf_\w*|recursion_\w*|lateral_\w*|repeat|like|ilike|ilike_mapped|format|to_char|to_number|string_to_array|split_part|ordered_agg|json_path|jsonb_path|text_pad|array_fill|numeric_factorial|numeric_math|bpchar_explicit|bit_resize)|group_concat|string_agg|printf|format|zeroblob|randomblob|replace|like|glob|regexp)\s*\(|\b(?:LIKE|GLOB|REGEXP|MATCH|RECURSIVE)\b/i;
 
 /** `t AS a` in the compiled text: EXPLAIN QUERY PLAN names loops by alias. */
 const ALIAS = /("(?:[^"]|"")+"|[A-Za-z_]\w*) AS ([A-Za-z_]\w*)/g;

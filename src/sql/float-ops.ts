@@ -6,7 +6,8 @@
  * Each follows Postgres's float.c / float.h. Only operations whose result is
  * fixed by IEEE 754 (correctly rounded + - * / and sqrt, exact floor, ceil,
  * trunc, rint, negation, abs) or spelled out by C99 Annex F and Postgres's
- * own special cases (power() of NaN, infinities, 0 and 1) are computed here:
+ * own special cases (power() of NaN, infinities, 0 and 1; exp, ln, log10
+ * and cbrt of NaN, infinities, 0 and 1) are computed here:
  * libm functions such as pow(), exp() or sin() may differ from V8's in the
  * last bit, so any other input throws NotLocal and the statement is
  * forwarded. Where Postgres raises an error (overflow, underflow, division
@@ -33,7 +34,7 @@ export const FloatFn = {
   float8To4: 'outpost_float8_to_4',
   /** `(bits, from bits, float)`: dtoi2/dtoi4/dtoi8 (ftoi2... from a float4): rint, then range-checked. */
   toInt: 'outpost_float_to_int',
-  /** `(name, float8)`: floor, ceil, trunc, round, sign, sqrt. */
+  /** `(name, float8)`: floor, ceil, trunc, round, sign, sqrt; exp, ln, log10 and cbrt of special values. */
   unary: 'outpost_float8_unary',
   /** `(x, y)`: dpow where its result is exactly specified. */
   pow: 'outpost_float8_pow',
@@ -216,6 +217,26 @@ export function float8Unary(name: string, x: number): number {
     case 'sqrt':
       if (x < 0) throw new NotLocal('cannot take square root of a negative number');
       return checked(Math.sqrt(x), x === Number.POSITIVE_INFINITY, x === 0);
+    case 'exp':
+      // dexp: NaN, infinities and zero are Postgres's or C99 Annex F's own answers.
+      if (Number.isNaN(x)) return x;
+      if (x === Number.POSITIVE_INFINITY) return x;
+      if (x === Number.NEGATIVE_INFINITY) return 0;
+      if (x === 0) return 1;
+      throw new NotLocal('exp(float8) needs the platform libm');
+    case 'ln':
+    case 'log':
+    case 'log10':
+      // dlog1 / dlog10: Postgres's errors first, then log(1) = +0 and log(Inf) = Inf (Annex F).
+      if (x === 0) throw new NotLocal('cannot take logarithm of zero');
+      if (x < 0) throw new NotLocal('cannot take logarithm of a negative number');
+      if (Number.isNaN(x) || x === Number.POSITIVE_INFINITY) return x;
+      if (x === 1) return 0;
+      throw new NotLocal(`${name}(float8) needs the platform libm`);
+    case 'cbrt':
+      // dcbrt: cbrt(±0) = ±0, cbrt(±Inf) = ±Inf, NaN (Annex F); even cbrt(27) is libm's.
+      if (Number.isNaN(x) || x === 0 || !Number.isFinite(x)) return x;
+      throw new NotLocal('cbrt(float8) needs the platform libm');
     default:
       throw new NotLocal(`${name}(float8)`);
   }

@@ -20,6 +20,7 @@ import { registerLateralFunctions } from './lateral-functions.js';
 import { registerMakeIntervalFunctions } from './make-interval.js';
 import { registerMoneyFunctions } from './money.js';
 import { registerNumericFunctions } from './numeric-functions.js';
+import { registerNumericMath } from './numeric-math.js';
 import {
   dateAddDays,
   dateDiff,
@@ -470,6 +471,7 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   registerSearchCycleFunctions(db);
   registerStringFunctions(db);
   registerNumericFunctions(db);
+  registerNumericMath(db);
   registerTextFunctions(db);
   registerFloatFunctions(db);
   registerBitFunctions(db);

@@ -381,8 +381,10 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
           if (bits) return bits;
           throw unsupported('prefix operator ~');
         }
-        const prefixed = e.rexpr && (op === '@' || op === '|/') ? this.expr(e.rexpr, c) : undefined;
-        const float = prefixed && this.floatFunction(op === '@' ? 'abs' : 'sqrt', [prefixed], c);
+        const prefixed =
+          e.rexpr && (op === '@' || op === '|/' || op === '||/') ? this.expr(e.rexpr, c) : undefined;
+        const float =
+          prefixed && this.floatFunction(op === '@' ? 'abs' : op === '|/' ? 'sqrt' : 'cbrt', [prefixed], c);
         if (float) return float;
         throw unsupported(`prefix operator ${op}`);
       }
@@ -392,7 +394,10 @@ export function aExpr(this: StatementCompiler, e: A_Expr, c: ExprCtx): Expr {
         return this.comparison(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c.clause);
       }
       if (ARITH_OPS.has(op)) return this.arith(op, this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
-      if (op === '^') return this.floatPower(this.expr(e.lexpr, c), this.expr(e.rexpr, c), c);
+      if (op === '^') {
+        const [l, r] = [this.expr(e.lexpr, c), this.expr(e.rexpr, c)];
+        return this.numericMathCall('power', [l, r], c) ?? this.floatPower(l, r, c);
+      }
       if (op === '||') return this.concat(this.expr(e.lexpr, c), this.expr(e.rexpr, c));
       if (JSON_OPS.has(op)) return this.jsonOperator(op, e.lexpr, e.rexpr, c);
       if (op === '&&') return this.arrayContainment('&&', this.expr(e.lexpr, c), this.expr(e.rexpr, c));

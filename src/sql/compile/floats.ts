@@ -1,8 +1,9 @@
 /**
  * float4/float8 expressions: casts to and from the other numeric types,
- * + - * /, unary minus, abs/@, floor/ceil/trunc/round/sign/sqrt and power()
- * / ^ where its result is exactly specified (src/sql/float-ops.ts says which
- * results are computed here and why the rest is forwarded).
+ * + - * /, unary minus, abs/@, floor/ceil/trunc/round/sign/sqrt, and
+ * power() / ^, exp, ln, log/log10 and cbrt/||/ where the result is exactly
+ * specified (src/sql/float-ops.ts says which results are computed here and
+ * why the rest is forwarded).
  *
  * Operator resolution follows Postgres: float4 op float4 is float4 (float4pl
  * ...), any other mix with a float is float8 (float48pl, float8pl with the
@@ -109,6 +110,8 @@ export function floatPower(this: StatementCompiler, x: Expr, y: Expr, c: ExprCtx
 }
 
 const FLOAT8_UNARY = new Set(['floor', 'ceil', 'ceiling', 'trunc', 'round', 'sign', 'sqrt']);
+/** float8 functions served for their special arguments only (src/sql/float-ops.ts). */
+const FLOAT8_LIBM = new Set(['exp', 'ln', 'log', 'log10', 'cbrt']);
 
 /**
  * The float8 functions above called with one float argument (an integer
@@ -131,9 +134,9 @@ export function floatFunction(
   const a = args[0] as Expr;
   if (a.unknown) return undefined;
   if (name === 'abs') return this.floatAbs(a);
-  if (!FLOAT8_UNARY.has(name)) return undefined;
+  if (!FLOAT8_UNARY.has(name) && !FLOAT8_LIBM.has(name)) return undefined;
   if (!isFloat(a.type) && !isIntType(a.type)) return undefined;
   const f = this.asFloat8(a, c);
   const e = derived(`${FloatFn.unary}('${name}', ${f.sql})`, Oid.float8, -1, [f]);
-  return name === 'sqrt' ? this.errorCapable(e, c) : e;
+  return name === 'sqrt' || FLOAT8_LIBM.has(name) ? this.errorCapable(e, c) : e;
 }

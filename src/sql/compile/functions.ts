@@ -47,7 +47,10 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   if (bits) return bits;
   const money = this.moneyFunction(name, args);
   if (money) return money;
-  const numeric = this.numericFunction(name, args, c) ?? this.numberConversionCall(name, args, c);
+  const numeric =
+    this.numericFunction(name, args, c) ??
+    this.numericMathCall(name, args, c) ??
+    this.numberConversionCall(name, args, c);
   if (numeric) return numeric;
   if (TEXT_CALLS.has(name)) return this.textCall(name, args, c);
   const textArg = (): Expr => {

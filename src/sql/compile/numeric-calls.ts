@@ -13,6 +13,7 @@
 import { NotLocal } from '../../errors.js';
 import { SqlFn } from '../functions.js';
 import { NUMERIC_FUNCTIONS, NumFn } from '../numeric-functions.js';
+import { NumMathFn } from '../numeric-math.js';
 import { INT_BITS, isIntType, Oid } from '../pgtypes.js';
 import type { StatementCompiler } from './compiler.js';
 import type { Expr, ExprCtx } from './types.js';
@@ -149,4 +150,43 @@ export function numericModulo(this: StatementCompiler, l: Expr, r: Expr, c: Expr
 /** numeric::int2/int4/int8 (numeric_int2...): rounded half away from zero; NaN, infinities and overflow raise. */
 export function numericToIntCast(this: StatementCompiler, arg: Expr, type: number, c: ExprCtx): Expr {
   return this.errorCapable(derived(`${NumFn.toInt}(${INT_BITS[type]}, ${arg.sql})`, type, -1, [arg]), c);
+}
+
+/** numeric math functions (src/sql/numeric-math.ts) by SQL name: log10 is log's other name, pow power's. */
+const MATH_CALLS: ReadonlyMap<string, { name: string; arity: number }> = new Map([
+  ['sqrt', { name: 'sqrt', arity: 1 }],
+  ['exp', { name: 'exp', arity: 1 }],
+  ['ln', { name: 'ln', arity: 1 }],
+  ['log10', { name: 'log', arity: 1 }],
+  ['log', { name: 'log', arity: 1 }],
+  ['power', { name: 'power', arity: 2 }],
+  ['pow', { name: 'power', arity: 2 }],
+]);
+
+/**
+ * sqrt, exp, ln, log/log10 of a numeric argument, log(b, x) (numeric only),
+ * power(x, y) / x ^ y with a numeric operand: undefined for the float8
+ * overloads (an integer, float or untyped argument of the one-argument
+ * functions, power() without a numeric operand or with a float one), which
+ * src/sql/compile/floats.ts takes or forwards.
+ */
+export function numericMathCall(
+  this: StatementCompiler,
+  name: string,
+  args: Expr[],
+  c: ExprCtx,
+): Expr | undefined {
+  const fn = MATH_CALLS.get(name);
+  if (!fn) return undefined;
+  const two = fn.name === 'power' || (fn.name === 'log' && name === 'log' && args.length === 2);
+  if (args.length !== (two ? 2 : 1)) return undefined;
+  const numberLike = (a: Expr): boolean => !!a.unknown || a.type === Oid.numeric || isIntType(a.type);
+  if (!args.every(numberLike)) return undefined;
+  // log(b, x) exists for numeric only; the others need a numeric operand to pick the numeric overload.
+  if (!(fn.name === 'log' && two) && !args.some((a) => !a.unknown && a.type === Oid.numeric))
+    return undefined;
+  const ns = args.map((a) => this.coerce(a, Oid.numeric));
+  const version = this.ctx.serverVersionNum ?? 0;
+  const sql = `${NumMathFn.call}('${fn.name}', ${version}, ${ns.map((a) => a.sql).join(', ')})`;
+  return this.errorCapable(derived(sql, Oid.numeric, -1, ns), c);
 }
