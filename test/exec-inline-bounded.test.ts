@@ -107,8 +107,15 @@ describe('the bound and its figures', () => {
       false,
     );
     assert.equal(costShape(db, 'SELECT outpost_repeat(t0.a2, @p1) FROM "o" AS t0 WHERE t0.a1 = 1'), false);
-    // Values as long as an argument says: lpad/rpad, array_fill, char(n), bit(n); factorial's work grows with n.
-    for (const fn of ['text_pad', 'array_fill', 'numeric_factorial', 'bpchar_explicit', 'bit_resize']) {
+    // Values as long as an argument says: lpad/rpad, array_fill, char(n), bit(n); factorial's work grows with n, numeric ln/exp/power's with the digits asked.
+    for (const fn of [
+      'text_pad',
+      'array_fill',
+      'numeric_factorial',
+      'numeric_math',
+      'bpchar_explicit',
+      'bit_resize',
+    ]) {
       assert.equal(
         costShape(db, `SELECT outpost_${fn}(t0.a2, @p1) FROM "o" AS t0 WHERE t0.a1 = 1`),
         false,

@@ -146,11 +146,14 @@ function rounded(v: bigint, rscale: number, delta: number, what: string): string
   let q = a / unit;
   const rem = a % unit;
   const half = unit / 2n;
-  const margin = BigInt(Math.ceil(Math.min(delta, 0.4) * 1e9)) * pow10(GUARD - 9) + 1_000_000n;
-  const dist = rem > half ? rem - half : half - rem;
-  if (dist <= margin)
-    throw new NotLocal(`${what}: too close to a rounding boundary to be sure of the last digit`);
-  if (rem > half) q++;
+  // delta < 0: `v` is exact and so is Postgres's rounding of it (a tie rounds up).
+  if (delta >= 0) {
+    const margin = BigInt(Math.ceil(Math.min(delta, 0.4) * 1e9)) * pow10(GUARD - 9) + 1_000_000n;
+    const dist = rem > half ? rem - half : half - rem;
+    if (dist <= margin)
+      throw new NotLocal(`${what}: too close to a rounding boundary to be sure of the last digit`);
+  }
+  if (rem > half || (delta < 0 && rem === half)) q++;
   return checkNumericSize(neg ? -q : q, rscale);
 }
 
@@ -312,7 +315,14 @@ function powerVar(a: Num, b: Num, version: number): string {
   // mul_var(ln_base, exp, ln_num, local_rscale): the exact product rounded (tie margin for its truncation).
   const prodScale = l.s + b.s;
   const prod = (l.neg !== b.neg ? -1n : 1n) * l.u * b.u;
-  const lnNum = rounded(shift(prod, lowScale + GUARD - prodScale), lowScale, DELTA, 'power()');
+  // A product with at most 4 digits beyond the scale is computed exactly by mul_var (its guard digits).
+  const exactProd = prodScale <= lowScale + 4;
+  const lnNum = rounded(
+    shift(prod, lowScale + GUARD - prodScale),
+    lowScale,
+    exactProd ? -1 : DELTA,
+    'power()',
+  );
   let val = Number(lnNum);
   if (Math.abs(val) > MAX_RESULT_SCALE * 3.01) {
     if (val > 0) throw new NotLocal('value overflows numeric format');
@@ -373,7 +383,7 @@ function powerInt(a: Num, e: number, expScale: number, version: number): string 
       return roundExact(a.neg, a.u, a.s, rscale);
     case -1:
       // div_var(1, base): exact long division, rounded.
-      return rounded(((a.neg ? -1n : 1n) * pow10(rscale + GUARD + a.s)) / a.u, rscale, 0, 'power()');
+      return rounded(((a.neg ? -1n : 1n) * pow10(rscale + GUARD + a.s)) / a.u, rscale, -1, 'power()');
     default:
       break;
   }
@@ -387,7 +397,9 @@ function powerInt(a: Num, e: number, expScale: number, version: number): string 
     const p = a.u ** BigInt(n);
     if (e > 0) {
       if (a.s * n <= rscale) return checkNumericSize((neg ? -p : p) * pow10(rscale - a.s * n), rscale);
-      return rounded(shift(neg ? -p : p, rscale + GUARD - a.s * n), rscale, delta, 'power()');
+      // mul_var(base, base) is exact with up to 4 digits beyond the scale; longer chains truncate.
+      const exact = n === 2 && 2 * a.s <= rscale + 4;
+      return rounded(shift(neg ? -p : p, rscale + GUARD - a.s * n), rscale, exact ? -1 : delta, 'power()');
     }
     return rounded(((neg ? -1n : 1n) * pow10(rscale + GUARD + a.s * n)) / p, rscale, delta, 'power()');
   }

@@ -27,6 +27,7 @@ import { MONEY_CORPUS } from './statements-money.js';
 import { MULTIDIM_CORPUS } from './statements-multidim.js';
 import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
 import { NUMERIC_FNS_CORPUS } from './statements-numeric-fns.js';
+import { NUMERIC_MATH_CORPUS } from './statements-numeric-math.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROW_SUBLINKS_CORPUS } from './statements-row-sublinks.js';
 import { ROWS_CORPUS } from './statements-rows.js';
@@ -688,6 +689,7 @@ export const CORPUS: string[] = [
   ...SLICES_CORPUS,
   ...ROW_SUBLINKS_CORPUS,
   ...NUMERIC_FNS_CORPUS,
+  ...NUMERIC_MATH_CORPUS,
   ...TEXT_FNS_CORPUS,
   ...IDENT_DATE_CORPUS,
   ...ARRAY_ERRORS_CORPUS,
