@@ -25,6 +25,7 @@ import { publicationName } from './filter.js';
 import {
   checkFollowable,
   followSnapshot,
+  forgetWrittenStream,
   objectSnapshot,
   storedSeq,
   waitForHub,
@@ -305,6 +306,7 @@ export class FollowMode {
     this.e.checkQueued = false;
     this.e.paused = false;
     this.e.loadSkipRules();
+    forgetWrittenStream(this.e.store);
     this.seq = storedSeq(this.e.store);
     this.seqWritten = this.seq;
     this.e.upstreamLsn = maxLsn(this.e.upstreamLsn, this.e.applied);

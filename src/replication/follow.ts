@@ -33,10 +33,24 @@ export function storedSeq(store: ReplicaStore): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : 0;
 }
 
+/**
+ * Stores whose `nats_stream` is known to be the stream named (every writer of
+ * that key writes the edge's one stream): a read of it at each commit was 3%
+ * of an edge's replication thread at 500 tps.
+ */
+const streamWritten = new WeakMap<ReplicaStore, string>();
+
 /** Records the stream position (inside the caller's SQLite transaction, beside `applied_lsn`). */
 export function writeSeq(store: ReplicaStore, stream: string, seq: number): void {
   store.setMeta('nats_seq', String(seq));
+  if (streamWritten.get(store) === stream) return;
   if (store.getMeta('nats_stream') !== stream) store.setMeta('nats_stream', stream);
+  streamWritten.set(store, stream);
+}
+
+/** A new generation: what was written in a transaction since rolled back (abandon) is not known to be there. */
+export function forgetWrittenStream(store: ReplicaStore): void {
+  streamWritten.delete(store);
 }
 
 /**
