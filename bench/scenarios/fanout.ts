@@ -176,22 +176,40 @@ function natsPid(storeDir: string): number | undefined {
   return undefined;
 }
 
-/** CPU used by groups of processes from now until the returned function is called: "name cores, ...". */
-function cpuMeter(groups: Record<string, Array<number | undefined>>): () => string {
+/**
+ * CPU used by groups of processes from now until the returned function is
+ * called: "name cores, ...", and with `perTx` (transactions committed
+ * upstream meanwhile) also µs of CPU per transaction per process of the group.
+ */
+function cpuMeter(groups: Record<string, Array<number | undefined>>): (perTx?: number) => string {
   const t0 = performance.now();
   const before = Object.entries(groups).map(
     ([name, pids]) => [name, pids.filter((p): p is number => p !== undefined)] as const,
   );
   const start = before.map(([, pids]) => pids.map(cpuSeconds));
-  return () => {
+  return (perTx) => {
     const secs = (performance.now() - t0) / 1000;
     return before
       .map(([name, pids], g) => {
         const used = pids.reduce((sum, p, i) => sum + cpuSeconds(p) - (start[g]?.[i] ?? 0), 0);
-        return `${name} ${(used / secs).toFixed(2)}${pids.length > 1 ? ` (${pids.length})` : ''}`;
+        const each =
+          perTx !== undefined && perTx > 0 && pids.length > 0
+            ? ` = ${Math.round((used / pids.length / perTx) * 1e6)} µs/tx${pids.length > 1 ? ' each' : ''}`
+            : '';
+        return `${name} ${(used / secs).toFixed(2)}${pids.length > 1 ? ` (${pids.length})` : ''}${each}`;
       })
       .join(', ');
   };
+}
+
+/** Write transactions so far: pgbench's (one history row each) and the probes. */
+async function writeTransactions(ctx: Ctx): Promise<number> {
+  const r = await ctx.upstream.query<{ n: string }>(
+    `SELECT (SELECT count(*) FROM pgbench_history) + (SELECT count(*) FROM ${PROBE}) AS n`,
+    [],
+    DB,
+  );
+  return Number(r.rows[0]?.n);
 }
 
 async function slotCount(ctx: Ctx): Promise<number> {
@@ -544,6 +562,7 @@ export const fanout: Scenario = {
         'nats-server': [natsPid(nats.storeDir)],
         walsender: await walsenders(ctx),
       });
+      const txBefore = await writeTransactions(ctx);
       const windowStart = monotonicUs();
       const lags = await commitToApplied(
         ctx,
@@ -556,7 +575,10 @@ export const fanout: Scenario = {
         ctx.log(`  cpu-prof window (monotonic µs): ${windowStart} ${monotonicUs()}; hub pid ${hub.proc.pid}`);
       }
       ctx.log(`  per hop (edge 0): ${trace.report()}; load ${loadavg()}`);
-      ctx.log(`  CPU during it (cores): ${cpu()}`);
+      const txs = (await writeTransactions(ctx)) - txBefore;
+      ctx.log(
+        `  CPU during it (cores; per upstream write transaction, ${txs} of them): ${cpu(txs)}; load ${loadavg()}`,
+      );
       if (TRACE_DIR) {
         await sleep(600); // the processes write their traces every 250 ms
         writeFileSync(join(TRACE_DIR, 'probes.json'), JSON.stringify(trace.probes));
