@@ -17,7 +17,7 @@ import type {
   SubLink,
   TypeCast,
 } from 'libpg-query';
-import { NotLocal } from '../../errors.js';
+import { InputError, NotLocal } from '../../errors.js';
 import { DATESTYLE_DEPENDENT } from '../datetime-input.js';
 import { FloatFn, float4Input } from '../float-ops.js';
 import { SqlFn } from '../functions.js';
@@ -212,9 +212,15 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
     this.binds[name] = { kind: 'zoned', text: u.text };
     out = constExpr(`@${name}`, type);
   } else if (type === Oid.interval && /^-?infinity$/i.test(u.text)) {
-    // interval_in accepts the infinities from Postgres 17 on; before, 22007 upstream.
-    if ((this.ctx.serverVersionNum ?? 0) < 170000) throw new NotLocal('infinite interval before Postgres 17');
-    out = constExpr(this.bindValue(u.text.toLowerCase()), type);
+    // interval_in accepts the infinities from Postgres 17 on; before, its
+    // 22007 at the literal (DecodeInterval finds no unit), worded so.
+    if ((this.ctx.serverVersionNum ?? 0) < 170000) {
+      const err = new InputError('infinite interval before Postgres 17', {
+        code: '22007',
+        message: `invalid input syntax for type interval: "${u.text}"`,
+      });
+      out = constExpr(this.bindValue(this.inputFailed(err, u.location)), type);
+    } else out = constExpr(this.bindValue(u.text.toLowerCase()), type);
   } else if ((type === Oid.date || type === Oid.timestamp) && dependsOnDateStyle(type, u.text)) {
     // Read under the session's DateStyle at each run (router/plan.ts).
     this.bindCount++;
