@@ -93,6 +93,20 @@ export class InputError extends NotLocal {
 }
 
 /**
+ * An operation's error worded exactly as Postgres's function raises it
+ * (SQLSTATE and message; an executor's error has no position): integer
+ * overflow, division by zero, an out-of-range cast. Thrown from the SQLite
+ * functions; anywhere it is a NotLocal like any other, except for the
+ * constant expressions Postgres folds while planning (src/router/plan-errors.ts).
+ */
+export class ExecError extends NotLocal {
+  constructor(readonly error: { code: string; message: string }) {
+    super(error.message);
+    this.name = 'ExecError';
+  }
+}
+
+/**
  * Thrown by a local route's `run()`: the statement fails here with Postgres's
  * own error (an InputError with its position), as it would upstream.
  */

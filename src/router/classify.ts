@@ -342,11 +342,16 @@ export abstract class Classifier {
       : undefined;
     const statement = prepare(stmtSql);
     const precheck = precheckSql !== undefined ? prepare(precheckSql) : undefined;
+    const planChecks = compiled.planChecks?.map((p) => ({
+      stmt: prepare(`SELECT ${p.sql}`),
+      certain: p.certain,
+    }));
     return {
       localeEpoch: this.localeEpoch,
       compiled,
       stmt: statement,
       precheck,
+      ...(planChecks ? { planChecks } : {}),
       binds,
       staticBinds,
       ...(this.opts.pool === undefined ? { inline: false } : this.inlineKind(stmtSql, precheckSql)),

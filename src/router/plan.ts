@@ -17,6 +17,7 @@ import type { Literal } from '../sql/literals.js';
 import { dateInput, Oid, type Stored, timestampInput, timestamptzInputAt } from '../sql/pgtypes.js';
 import { fixedOffsetSeconds, isUtcZone } from '../sql/render.js';
 import type { BoundedPlan } from './inline-bounds.js';
+import type { PlanCheck } from './plan-errors.js';
 import type { TimeoutChange } from './timeouts.js';
 
 /** One compiled statement, ready to run on the reader. */
@@ -41,6 +42,8 @@ export interface Plan {
   bounded?: BoundedPlan | undefined;
   /** `compiled.inputError` with its position in the query string: the statement's answer (simple protocol). */
   inputError?: PgError;
+  /** `compiled.planChecks`, prepared (src/router/plan-errors.ts). */
+  planChecks?: PlanCheck[];
 }
 
 export type Classified =

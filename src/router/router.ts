@@ -35,6 +35,7 @@ import {
   type TxEffect,
   zoneOffsetMinutes,
 } from './plan.js';
+import { planError } from './plan-errors.js';
 import { DEFAULT_SEARCH_PATH, startupProblem } from './settings.js';
 import { stateCheckReason } from './statement-effects.js';
 import { startupTimeouts, startupTimeoutValues, type TimeoutChange } from './timeouts.js';
@@ -609,6 +610,18 @@ export class Router extends Classifier implements QueryRouter {
           // In a transaction block the error would abort upstream's transaction too: upstream raises it.
           if (session.txStatus !== 'I') throw new NotLocal(reason);
           throw new LocalError(error);
+        },
+      };
+    }
+    // Postgres's error while planning (a folded constant expression), after analysis found none.
+    const planned = prepared.length === 1 && failed ? planError(failed, session) : undefined;
+    if (planned) {
+      return {
+        kind: 'local',
+        run(): LocalResult[] {
+          // As for an input error: in a transaction block upstream raises it (and aborts its transaction).
+          if (session.txStatus !== 'I') throw new NotLocal(planned.message);
+          throw new LocalError(planned);
         },
       };
     }

@@ -15,6 +15,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { divisionByZero, intRangeError } from './exec-errors.js';
 import { formatFloat4 } from './render.js';
 
 export const FloatFn = {
@@ -155,7 +156,7 @@ export function floatArith(op: string, a: number, b: number, round: (n: number) 
     case '*':
       return checked(round(a * b), inf(a) || inf(b), a === 0 || b === 0);
     case '/':
-      if (b === 0 && !Number.isNaN(a)) throw new NotLocal('division by zero');
+      if (b === 0 && !Number.isNaN(a)) throw divisionByZero();
       return checked(round(a / b), inf(a), a === 0 || inf(b));
     default:
       throw new NotLocal(`float operator ${op}`);
@@ -166,7 +167,7 @@ export function floatArith(op: string, a: number, b: number, round: (n: number) 
 export function floatToInt(x: number, bits: number): bigint {
   const r = rint(x);
   const limit = 2 ** (bits - 1);
-  if (Number.isNaN(r) || r < -limit || r >= limit) throw new NotLocal(`integer out of range`);
+  if (Number.isNaN(r) || r < -limit || r >= limit) throw intRangeError(bits);
   return BigInt(r);
 }
 

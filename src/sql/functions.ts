@@ -13,6 +13,7 @@ import { registerBitFunctions } from './bit-strings.js';
 import { registerByteaFunctions } from './bytea.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
 import { registerDatetimeFunctions } from './datetime-functions.js';
+import { divisionByZero, intRangeError } from './exec-errors.js';
 import { registerFloatFunctions } from './float-ops.js';
 import { registerFormattingFunctions } from './formatting-functions.js';
 import { registerJsonFunctions } from './json-functions.js';
@@ -319,8 +320,7 @@ type Int = bigint | null;
 
 function checkRange(v: bigint, bits: number): bigint {
   const [lo, hi] = intRange(bits);
-  if (v < lo || v > hi)
-    throw new NotLocal(`${bits === 16 ? 'smallint' : bits === 64 ? 'bigint' : 'integer'} out of range`);
+  if (v < lo || v > hi) throw intRangeError(bits);
   return v;
 }
 
@@ -336,10 +336,10 @@ export function intArith(op: string, a: Int, b: Int, bits: bigint | number): Int
     case '*':
       return checkRange(a * b, n);
     case '/':
-      if (b === 0n) throw new NotLocal('division by zero');
+      if (b === 0n) throw divisionByZero();
       return checkRange(a / b, n);
     case '%':
-      if (b === 0n) throw new NotLocal('division by zero');
+      if (b === 0n) throw divisionByZero();
       return checkRange(a % b, n);
   }
   throw new NotLocal(`operator ${op}`);
@@ -537,7 +537,11 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
     if (s === null) return null;
     if (typeof s !== 'string' || !/^[+-]?\d+$/.test(s))
       throw new NotLocal('invalid input syntax for integer');
-    return checkRange(BigInt(s), Number(bits));
+    // int4in words its range error otherwise (value "..." is out of range for type integer).
+    const v = BigInt(s);
+    const [lo, hi] = intRange(Number(bits));
+    if (v < lo || v > hi) throw new NotLocal('integer text out of range');
+    return v;
   });
   db.function(SqlFn.intAvg, opts, (sum: unknown, count: unknown) => {
     if (count === 0n || count === 0) return null;

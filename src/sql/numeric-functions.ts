@@ -9,6 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { divisionByZero, intRangeError, intSpecialError } from './exec-errors.js';
 import { checkNumericSize, intRange, parseNumeric } from './pgtypes.js';
 
 export const NumFn = {
@@ -152,13 +153,13 @@ function binary(name: string, a: string, b: string): string {
         if (!isSpecial(a)) return '0';
         if (isSpecial(b)) return 'NaN';
         const s = signOf(b);
-        if (s === 0) throw new NotLocal('division by zero');
+        if (s === 0) throw divisionByZero();
         return signOf(a) * s > 0 ? 'Infinity' : '-Infinity';
       }
       case 'mod':
         // numeric_mod: Infinity % non-zero is NaN; finite % ±Infinity is the dividend.
         if (isSpecial(a)) {
-          if (!isSpecial(b) && signOf(b) === 0) throw new NotLocal('division by zero');
+          if (!isSpecial(b) && signOf(b) === 0) throw divisionByZero();
           return 'NaN';
         }
         return a;
@@ -172,12 +173,12 @@ function binary(name: string, a: string, b: string): string {
   const [xu, yu, s] = aligned(x, y);
   switch (name) {
     case 'div':
-      if (yu === 0n) throw new NotLocal('division by zero');
+      if (yu === 0n) throw divisionByZero();
       // div_var with rscale 0, truncated toward zero.
       return checkNumericSize(xu / yu, 0);
     case 'mod':
       // mod_var: x - trunc(x / y) * y, scale max(s1, s2); the sign is the dividend's.
-      if (yu === 0n) throw new NotLocal('division by zero');
+      if (yu === 0n) throw divisionByZero();
       return checkNumericSize(xu % yu, s);
     case 'gcd':
       // gcd_var: positive, scale max(s1, s2).
@@ -190,13 +191,9 @@ function binary(name: string, a: string, b: string): string {
   throw new NotLocal(`numeric function ${name}`);
 }
 
-function outOfRange(bits: number): NotLocal {
-  return new NotLocal(`${bits === 16 ? 'smallint' : bits === 64 ? 'bigint' : 'integer'} out of range`);
-}
-
 function inRange(v: bigint, bits: number): bigint {
   const [lo, hi] = intRange(bits);
-  if (v < lo || v > hi) throw outOfRange(bits);
+  if (v < lo || v > hi) throw intRangeError(bits);
   return v;
 }
 
@@ -217,7 +214,7 @@ function intFn(name: string, bits: number, a: bigint, b: bigint): bigint {
 
 /** numeric_int2/4/8: rounded half away from zero, then range-checked. */
 function numericToInt(bits: number, t: string): bigint {
-  if (isSpecial(t)) throw new NotLocal(`cannot convert ${t === 'NaN' ? 'NaN' : 'infinity'} to integer`);
+  if (isSpecial(t)) throw intSpecialError(bits, t === 'NaN');
   const v = finite(t);
   const p = pow10(v.scale);
   const m = abs(v.unscaled);

@@ -28,6 +28,7 @@ import { MULTIDIM_CORPUS } from './statements-multidim.js';
 import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
 import { NUMERIC_FNS_CORPUS } from './statements-numeric-fns.js';
 import { NUMERIC_MATH_CORPUS } from './statements-numeric-math.js';
+import { PLAN_ERRORS_CORPUS } from './statements-plan-errors.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROW_SUBLINKS_CORPUS } from './statements-row-sublinks.js';
 import { ROWS_CORPUS } from './statements-rows.js';
@@ -693,6 +694,7 @@ export const CORPUS: string[] = [
   ...TEXT_FNS_CORPUS,
   ...IDENT_DATE_CORPUS,
   ...ARRAY_ERRORS_CORPUS,
+  ...PLAN_ERRORS_CORPUS,
   ...ARRAY_SEARCH_CORPUS,
   ...ARRAY_FILL_CORPUS,
   ...NAMED_ARGS_CORPUS,

@@ -66,6 +66,7 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
     return this.errorCapable(
       derived(`${SqlFn.intNarrow}(${arg.sql}, ${INT_BITS[type]})`, type, -1, [arg]),
       c,
+      true,
     );
   }
   if (isTextType(type) && type !== Oid.bpchar) {

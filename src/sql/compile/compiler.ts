@@ -120,6 +120,10 @@ export class StatementCompiler {
   readonly enums = new Map<number, Expr>();
   /** Parameters typed as an enum (index → an Expr of the enum type): enum_in accepts exactly its labels. */
   readonly paramEnums = new Map<number, Expr>();
+  /** See `CompiledSelect.planChecks`. */
+  readonly planChecks: { sql: string; certain: boolean }[] = [];
+  /** Node kinds from the clause's root expression to the one compiling (see `foldCertain`). */
+  readonly exprPath: string[] = [];
   /** Input errors of constants (see `CompiledSelect.inputError`), in the order met. */
   readonly inputErrors: { error: InputError; location: number }[] = [];
 
@@ -177,6 +181,7 @@ export class StatementCompiler {
         : {}),
       prechecks: this.prechecks,
       unqualified: this.unqualified,
+      ...(this.planChecks.length > 0 ? { planChecks: this.planChecks } : {}),
     };
   }
 

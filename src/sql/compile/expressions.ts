@@ -55,8 +55,14 @@ import { colName, constExpr, derived, isTextType, retype, unknownExpr } from './
 const BIT_OPS = new Set(['&', '|', '#', '<<', '>>']);
 
 export function expr(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
-  const e = this.exprNode(node, c);
-  return c.level.groupingSet ? this.groupingNull(e, c) : e;
+  const [kind, body] = nodeKind(node);
+  this.exprPath.push(kind === 'A_Expr' ? `A_Expr:${(body as A_Expr).kind}` : kind);
+  try {
+    const e = this.exprNode(node, c);
+    return c.level.groupingSet ? this.groupingNull(e, c) : e;
+  } finally {
+    this.exprPath.pop();
+  }
 }
 
 export function exprNode(this: StatementCompiler, node: Node, c: ExprCtx): Expr {
@@ -116,14 +122,15 @@ export function exprNode(this: StatementCompiler, node: Node, c: ExprCtx): Expr 
 
 export function constant(this: StatementCompiler, c: A_Const): Expr {
   if (c.isnull) return unknownExpr('NULL', { kind: 'null' });
-  if (c.ival !== undefined) return this.intConst(BigInt(c.ival.ival ?? 0));
+  if (c.ival !== undefined) return { ...this.intConst(BigInt(c.ival.ival ?? 0)), foldable: true };
   if (c.fval !== undefined) {
     const text = c.fval.fval ?? '';
     // The grammar makes an integer literal too big for int4 an int8 when it fits.
     const asInt = int64Text(text);
-    if (asInt !== undefined) return this.intConst(asInt);
+    if (asInt !== undefined) return { ...this.intConst(asInt), foldable: true };
     const e = constExpr(this.bindValue(numericInput(text, 'numeric constant')), Oid.numeric);
     e.literal = text;
+    e.foldable = true;
     return e;
   }
   if (c.boolval !== undefined) return constExpr(c.boolval.boolval === true ? '1' : '0', Oid.bool);
@@ -240,10 +247,22 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
       type === Oid.bool ? (value === 1n ? '1' : value === 0n ? '0' : 'NULL') : this.bindValue(value),
       type,
     );
+    // A Const after parse analysis; numbers only (see Expr.foldable).
+    if (value !== null && FOLDABLE_LITERAL_TYPES.has(type)) out.foldable = true;
   }
   if (isTextType(type)) out.coll = 'default';
   return out;
 }
+
+/** Literal types whose Const may be folded over (src/router/plan-errors.ts). */
+const FOLDABLE_LITERAL_TYPES: ReadonlySet<number> = new Set([
+  Oid.int2,
+  Oid.int4,
+  Oid.int8,
+  Oid.numeric,
+  Oid.float4,
+  Oid.float8,
+]);
 
 /** Whether a date/timestamp literal reads differently under DateStyle's field orders. */
 function dependsOnDateStyle(type: number, text: string): boolean {
@@ -300,8 +319,12 @@ export function coerce(this: StatementCompiler, e: Expr, type: number): Expr {
   if (isIntType(e.type) && isIntType(type) && (INT_BITS[e.type] as number) <= (INT_BITS[type] as number)) {
     return { ...retype(e, type), origin: undefined };
   }
-  if (isIntType(e.type) && type === Oid.numeric) return derived(`CAST(${e.sql} AS TEXT)`, type, -1, [e]);
-  if (isIntType(e.type) && type === Oid.float8) return derived(`CAST(${e.sql} AS REAL)`, type, -1, [e]);
+  // int4_numeric, i4tod: immutable and error-free, so they keep a constant foldable.
+  const fold = e.foldable === true ? { foldable: true } : {};
+  if (isIntType(e.type) && type === Oid.numeric)
+    return { ...derived(`CAST(${e.sql} AS TEXT)`, type, -1, [e]), ...fold };
+  if (isIntType(e.type) && type === Oid.float8)
+    return { ...derived(`CAST(${e.sql} AS REAL)`, type, -1, [e]), ...fold };
   if (e.type === Oid.float4 && type === Oid.float8) {
     return derived(`${FloatFn.float4To8}(${e.sql})`, type, -1, [e]);
   }

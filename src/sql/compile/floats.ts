@@ -55,6 +55,7 @@ export function floatCast(this: StatementCompiler, arg: Expr, type: number, c: E
         [arg],
       ),
       c,
+      true,
     );
   }
   return undefined;
@@ -74,12 +75,12 @@ export function floatArith(
   if (!numeric(l) || !numeric(r)) throw new NotLocal(`operator ${op} on ${l.typeName} and ${r.typeName}`);
   if (l.type === Oid.float4 && r.type === Oid.float4) {
     const e = derived(`${FloatFn.arith}('${op}', 4, ${l.sql}, ${r.sql})`, Oid.float4, -1, [l, r]);
-    return this.errorCapable(e, c);
+    return this.errorCapable(e, c, true);
   }
   const a = this.asFloat8(l, c);
   const b = this.asFloat8(r, c);
   const e = derived(`${FloatFn.arith}('${op}', 8, ${a.sql}, ${b.sql})`, Oid.float8, -1, [a, b]);
-  return this.errorCapable(e, c);
+  return this.errorCapable(e, c, true);
 }
 
 /** Unary minus of a float (float4um / float8um: no error). */

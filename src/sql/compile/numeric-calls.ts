@@ -38,7 +38,7 @@ function numericCall(this: StatementCompiler, name: string, args: Expr[], c: Exp
   const type = name === 'scale' || name === 'min_scale' ? Oid.int4 : Oid.numeric;
   const e = derived(sql, type, -1, ns);
   // scale, min_scale and sign raise no error; the rest may overflow or divide by zero.
-  return name === 'scale' || name === 'min_scale' || name === 'sign' ? e : this.errorCapable(e, c);
+  return name === 'scale' || name === 'min_scale' || name === 'sign' ? e : this.errorCapable(e, c, true);
 }
 
 /**
@@ -76,12 +76,14 @@ export function numericFunction(
     return this.errorCapable(
       derived(`${SqlFn.intArith}('%', ${l.sql}, ${r.sql}, ${bits})`, type, -1, ints),
       c,
+      true,
     );
   }
   const [a, b] = ints as [Expr, Expr | undefined];
   return this.errorCapable(
     derived(`${NumFn.int}('${name}', ${bits}, ${a.sql}, ${b?.sql ?? '0'})`, type, -1, ints),
     c,
+    true,
   );
 }
 
@@ -149,7 +151,11 @@ export function numericModulo(this: StatementCompiler, l: Expr, r: Expr, c: Expr
 
 /** numeric::int2/int4/int8 (numeric_int2...): rounded half away from zero; NaN, infinities and overflow raise. */
 export function numericToIntCast(this: StatementCompiler, arg: Expr, type: number, c: ExprCtx): Expr {
-  return this.errorCapable(derived(`${NumFn.toInt}(${INT_BITS[type]}, ${arg.sql})`, type, -1, [arg]), c);
+  return this.errorCapable(
+    derived(`${NumFn.toInt}(${INT_BITS[type]}, ${arg.sql})`, type, -1, [arg]),
+    c,
+    true,
+  );
 }
 
 /** numeric math functions (src/sql/numeric-math.ts) by SQL name: log10 is log's other name, pow power's. */

@@ -8,10 +8,32 @@ import type { StatementCompiler } from './compiler.js';
 import type { Expr, ExprCtx } from './types.js';
 import { derived, textForm } from './values.js';
 
-/** An operation that raises an error in Postgres for some inputs. */
-export function errorCapable(this: StatementCompiler, e: Expr, c: ExprCtx): Expr {
+/**
+ * Node kinds under which eval_const_expressions folds every argument before
+ * anything can prune one: operators, function and aggregate calls, casts,
+ * IS [NOT] NULL/TRUE/...; CASE, COALESCE, AND/OR (a constant arm or operand
+ * drops the rest), IN and BETWEEN (rewritten to AND/OR) and sublinks are not.
+ */
+const FOLD_SAFE = new Set(['A_Const', 'A_Expr:AEXPR_OP', 'FuncCall', 'TypeCast', 'NullTest', 'BooleanTest']);
+
+/** Postgres surely folds (so raises) a foldable expression compiled here while planning. */
+function foldCertain(this: StatementCompiler, c: ExprCtx): boolean {
+  return c.level.top && c.level.outermost === true && this.exprPath.every((k) => FOLD_SAFE.has(k));
+}
+
+/**
+ * An operation that raises an error in Postgres for some inputs. `fold`:
+ * the operation is immutable and its SQLite function computes exactly what
+ * Postgres's does, so over foldable arguments the whole is foldable and
+ * Postgres raises its error while planning (see `CompiledSelect.planChecks`).
+ */
+export function errorCapable(this: StatementCompiler, e: Expr, c: ExprCtx, fold = false): Expr {
   if (e.constant) {
     this.prechecks.push(e.sql);
+    if (fold && e.kids.length > 0 && e.kids.every((k) => k.foldable === true)) {
+      this.planChecks.push({ sql: e.sql, certain: foldCertain.call(this, c) });
+      return { ...e, foldable: true };
+    }
     return e;
   }
   if (!c.level.top) throw new NotLocal('expression that may raise an error in a subquery');
@@ -107,7 +129,7 @@ export function arith(this: StatementCompiler, op: string, left: Expr, right: Ex
     const ln = this.coerce(l, Oid.numeric);
     const rn = this.coerce(r, Oid.numeric);
     const e = derived(`${SqlFn.numericArith}('${op}', ${ln.sql}, ${rn.sql})`, Oid.numeric, -1, [ln, rn]);
-    return this.errorCapable(e, c);
+    return this.errorCapable(e, c, true);
   }
   if (op === '%') {
     const mod = this.numericModulo(l, r, c);
@@ -119,7 +141,7 @@ export function arith(this: StatementCompiler, op: string, left: Expr, right: Ex
     throw new NotLocal(`operator ${op} on ${l.typeName} and ${r.typeName}`);
   const type = (INT_BITS[l.type] as number) >= (INT_BITS[r.type] as number) ? l.type : r.type;
   const e = derived(`${SqlFn.intArith}('${op}', ${l.sql}, ${r.sql}, ${INT_BITS[type]})`, type, -1, [l, r]);
-  return this.errorCapable(e, c);
+  return this.errorCapable(e, c, true);
 }
 
 /** date + int4, int4 + date, date - int4 (date_pli, date_mii), date - date (date_mi, int4). */
@@ -156,7 +178,11 @@ export function negate(this: StatementCompiler, arg: Expr, c: ExprCtx): Expr {
   const float = this.floatNegate(a);
   if (float) return float;
   if (!isIntType(a.type)) throw new NotLocal(`operator - on ${a.typeName}`);
-  return this.errorCapable(derived(`${SqlFn.intNeg}(${a.sql}, ${INT_BITS[a.type]})`, a.type, -1, [a]), c);
+  return this.errorCapable(
+    derived(`${SqlFn.intNeg}(${a.sql}, ${INT_BITS[a.type]})`, a.type, -1, [a]),
+    c,
+    true,
+  );
 }
 
 /** `||`: text concatenation, or anynonarray || text via the type's text form. */

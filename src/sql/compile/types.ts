@@ -121,6 +121,14 @@ export interface CompiledSelect {
   /** A relation name was resolved through search_path. */
   unqualified: boolean;
   /**
+   * The error-capable constant expressions Postgres folds while planning
+   * (eval_const_expressions: literals and immutable operations only), in
+   * the order compiled, inner before outer; `certain`: Postgres surely folds
+   * it (the outermost query, not under CASE, COALESCE, AND/OR, IN, BETWEEN
+   * or a subquery, which may prune it). See src/router/plan-errors.ts.
+   */
+  planChecks?: { sql: string; certain: boolean }[];
+  /**
    * The statement fails while Postgres analyses it: a constant's input
    * function raises this error at the literal (byte offset `location`). The
    * rest of the statement compiled, the constant as NULL, so no other error
@@ -156,6 +164,12 @@ export interface Expr {
   unknown?: UnknownSrc;
   /** No column reference and no aggregate: Postgres folds it while planning. */
   constant: boolean;
+  /**
+   * Literals and, over them, only immutable operations this compiler
+   * reproduces exactly (set by the literal cases and by `errorCapable`'s
+   * `fold`): Postgres computes it while planning, errors included.
+   */
+  foldable?: boolean;
   /** Evaluating it (per row) may raise an error in Postgres. */
   errorProne: boolean;
   /** Contains an aggregate of the current query level. */
