@@ -1,5 +1,6 @@
 /**
- * A constant's input error (int4in, interval_in) raised locally through the
+ * A constant's input error (int4in, interval_in), or a planning error of a
+ * folded constant expression (1/0, integer overflow), raised locally through the
  * wire (src/server/client-session.ts, LocalError): the same ErrorResponse
  * fields as Postgres's and ReadyForQuery idle; inside a transaction block,
  * through the extended protocol and after another statement of the same
@@ -86,4 +87,51 @@ test('in a transaction block, prepared, or after another statement: upstream rai
     'invalid input syntax for type integer: "1x"',
   );
   assert.match(await lastRoute(through), /^upstream: /);
+});
+
+// Errors Postgres raises while planning: an immutable operation over constants (src/router/plan-errors.ts).
+const PLANNED = [
+  'SELECT id, 1/0 FROM t WHERE id < 0',
+  'SELECT 2147483647 + 1',
+  "SELECT id FROM t WHERE id = '9223372036854775807'::int8 * 2",
+  "SELECT 'NaN'::numeric::int4, 1",
+];
+
+test('a planning error of a folded constant: raised locally exactly as upstream raises it, with no row read', async () => {
+  for (const sql of PLANNED) {
+    const got = await failure(through, sql);
+    assert.equal(await lastRoute(through), 'local', sql);
+    assert.deepEqual(got, await failure(direct, sql), sql);
+    assert.equal(got.position, undefined, sql);
+    const r = await through.query('SELECT id FROM t');
+    assert.deepEqual(r.rows, [{ id: 1 }]);
+  }
+});
+
+test('a planning error in a transaction block, prepared, beside another error or after an input error: upstream', async () => {
+  await through.query('BEGIN READ ONLY');
+  assert.equal((await failure(through, 'SELECT 1/0')).code, '22012');
+  assert.match(await lastRoute(through), /^upstream: division by zero/);
+  assert.equal((await failure(through, 'SELECT id FROM t')).code, '25P02');
+  await through.query('ROLLBACK');
+
+  // Extended protocol: Postgres plans at Bind; upstream raises it there.
+  const prepared = 'SELECT 1/0 FROM t WHERE id = $1::int4';
+  const got = await failure(through, prepared, [1]);
+  assert.match(await lastRoute(through), /^upstream: /);
+  assert.deepEqual(got, await failure(direct, prepared, [1]));
+
+  // Two different errors: which one Postgres folds first is upstream's to say.
+  assert.equal((await failure(through, 'SELECT 2147483647 + 1, 1/0')).code, '22003');
+  assert.match(await lastRoute(through), /^upstream: /);
+  // Under CASE the constant may be pruned: upstream decides.
+  assert.equal((await failure(through, 'SELECT CASE WHEN id > 0 THEN 1/0 END FROM t')).code, '22012');
+  assert.match(await lastRoute(through), /^upstream: /);
+
+  // Analysis comes first: the input error is the answer (locally, with its position).
+  const sql = "SELECT 1/0, '12x'::int4";
+  const input = await failure(through, sql);
+  assert.equal(await lastRoute(through), 'local');
+  assert.deepEqual(input, await failure(direct, sql));
+  assert.equal(input.code, '22P02');
 });

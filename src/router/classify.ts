@@ -344,6 +344,7 @@ export abstract class Classifier {
     const precheck = precheckSql !== undefined ? prepare(precheckSql) : undefined;
     const planChecks = compiled.planChecks?.map((p) => ({
       stmt: prepare(`SELECT ${p.sql}`),
+      exact: p.exact,
       certain: p.certain,
     }));
     return {

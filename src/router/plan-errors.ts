@@ -3,12 +3,14 @@
  * eval_const_expressions folds every immutable operation over constants
  * (docs: "Expression Evaluation Rules"), so `SELECT 1/0 FROM t` fails on an
  * empty table too, before any row is read and with no position. The
- * compiler lists those folded expressions (`CompiledSelect.planChecks`); each
- * is evaluated here on its own. The error is the answer only when every
- * failing one fails with the same ExecError (then the folding order does not
- * matter) and at least one of them Postgres surely folds; any other failure
- * (a NotLocal) leaves the statement to its normal run, which forwards it.
- * Parse analysis comes first: a constant's input error wins (classify.ts).
+ * compiler lists the constant expressions that may raise an error
+ * (`CompiledSelect.planChecks`); each is evaluated here on its own. The
+ * error is the answer only when every failing one is `exact` and fails with
+ * the same ExecError (then Postgres's folding order does not matter) and at
+ * least one of them Postgres surely folds; any other failure (a NotLocal, or
+ * a constant not reproduced exactly) leaves the statement to its normal
+ * run, which forwards it. Parse analysis comes first: a constant's input
+ * error wins (classify.ts).
  */
 import type Database from 'better-sqlite3';
 import { ExecError, PgError } from '../errors.js';
@@ -17,13 +19,24 @@ import { bindValues, type Plan } from './plan.js';
 
 export interface PlanCheck {
   stmt: Database.Statement;
+  exact: boolean;
   certain: boolean;
+}
+
+/** How evaluating one check ends: fine, Postgres's exact error, or not known. */
+function evaluate(check: PlanCheck, values: Record<string, unknown>): 'ok' | ExecError | 'unknown' {
+  try {
+    check.stmt.get(values);
+    return 'ok';
+  } catch (err) {
+    return check.exact && err instanceof ExecError ? err : 'unknown';
+  }
 }
 
 /** Postgres's error for planning the statement, or undefined (no error, or not certain which). */
 export function planError(plan: Plan, session: SessionState): PgError | undefined {
   const checks = plan.planChecks;
-  if (checks === undefined || checks.length === 0) return undefined;
+  if (checks === undefined || !checks.some((c) => c.exact)) return undefined;
   let values: Record<string, unknown>;
   try {
     values = bindValues(plan, [], session);
@@ -32,18 +45,18 @@ export function planError(plan: Plan, session: SessionState): PgError | undefine
   }
   let error: ExecError['error'] | undefined;
   let certain = false;
+  // The exact ones first: when none fails (the usual case) the rest need not run.
   for (const check of checks) {
-    try {
-      check.stmt.get(values);
-    } catch (err) {
-      if (!(err instanceof ExecError)) return undefined;
-      if (error !== undefined && (error.code !== err.error.code || error.message !== err.error.message))
-        return undefined;
-      error = err.error;
-      certain ||= check.certain;
-    }
+    if (!check.exact) continue;
+    const r = evaluate(check, values);
+    if (r === 'ok') continue;
+    if (r === 'unknown') return undefined;
+    if (error !== undefined && (error.code !== r.error.code || error.message !== r.error.message))
+      return undefined;
+    error = r.error;
+    certain ||= check.certain;
   }
-  return error !== undefined && certain
-    ? new PgError({ code: error.code, message: error.message })
-    : undefined;
+  if (error === undefined || !certain) return undefined;
+  for (const check of checks) if (!check.exact && evaluate(check, values) !== 'ok') return undefined;
+  return new PgError({ code: error.code, message: error.message });
 }

@@ -121,7 +121,7 @@ export class StatementCompiler {
   /** Parameters typed as an enum (index → an Expr of the enum type): enum_in accepts exactly its labels. */
   readonly paramEnums = new Map<number, Expr>();
   /** See `CompiledSelect.planChecks`. */
-  readonly planChecks: { sql: string; certain: boolean }[] = [];
+  readonly planChecks: { sql: string; exact: boolean; certain: boolean }[] = [];
   /** Node kinds from the clause's root expression to the one compiling (see `foldCertain`). */
   readonly exprPath: string[] = [];
   /** Input errors of constants (see `CompiledSelect.inputError`), in the order met. */

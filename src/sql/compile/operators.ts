@@ -30,11 +30,11 @@ function foldCertain(this: StatementCompiler, c: ExprCtx): boolean {
 export function errorCapable(this: StatementCompiler, e: Expr, c: ExprCtx, fold = false): Expr {
   if (e.constant) {
     this.prechecks.push(e.sql);
-    if (fold && e.kids.length > 0 && e.kids.every((k) => k.foldable === true)) {
-      this.planChecks.push({ sql: e.sql, certain: foldCertain.call(this, c) });
-      return { ...e, foldable: true };
-    }
-    return e;
+    // Every constant one is listed: one this compiler does not reproduce
+    // exactly may still be immutable, folded, and fail first upstream.
+    const exact = fold && e.kids.length > 0 && e.kids.every((k) => k.foldable === true);
+    this.planChecks.push({ sql: e.sql, exact, certain: exact && foldCertain.call(this, c) });
+    return exact ? { ...e, foldable: true } : e;
   }
   if (!c.level.top) throw new NotLocal('expression that may raise an error in a subquery');
   return { ...e, errorProne: true };

@@ -121,13 +121,15 @@ export interface CompiledSelect {
   /** A relation name was resolved through search_path. */
   unqualified: boolean;
   /**
-   * The error-capable constant expressions Postgres folds while planning
-   * (eval_const_expressions: literals and immutable operations only), in
-   * the order compiled, inner before outer; `certain`: Postgres surely folds
-   * it (the outermost query, not under CASE, COALESCE, AND/OR, IN, BETWEEN
-   * or a subquery, which may prune it). See src/router/plan-errors.ts.
+   * The error-capable constant expressions, which Postgres may fold while
+   * planning, in the order compiled, inner before outer. `exact`: literals
+   * and immutable operations only, computed exactly so (Expr.foldable), so
+   * Postgres folds it (eval_const_expressions) and an ExecError is its
+   * error; `certain`: and surely folds it (the outermost query, not under
+   * CASE, COALESCE, AND/OR, IN, BETWEEN or a subquery, which may prune it).
+   * See src/router/plan-errors.ts.
    */
-  planChecks?: { sql: string; certain: boolean }[];
+  planChecks?: { sql: string; exact: boolean; certain: boolean }[];
   /**
    * The statement fails while Postgres analyses it: a constant's input
    * function raises this error at the literal (byte offset `location`). The
