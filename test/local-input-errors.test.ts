@@ -135,3 +135,23 @@ test('a planning error in a transaction block, prepared, beside another error or
   assert.deepEqual(input, await failure(direct, sql));
   assert.equal(input.code, '22P02');
 });
+
+test('a malformed json constant: raised locally with upstream DETAIL and CONTEXT (the JSON line)', async () => {
+  const where = async (c: pg.Client, sql: string): Promise<Record<string, unknown>> => {
+    try {
+      await c.query(sql);
+    } catch (err) {
+      return { ...errorFields(err), where: (err as { where?: string }).where };
+    }
+    assert.fail(`no error for ${sql}`);
+  };
+  for (const sql of [
+    `SELECT id FROM t WHERE '{"a":1,}'::jsonb IS NULL`,
+    `SELECT E'[1,\\n  2,\\n  "averyveryveryveryveryveryveryverylongvalue" x]'::json`,
+  ]) {
+    const got = await where(through, sql);
+    assert.equal(await lastRoute(through), 'local', sql);
+    assert.deepEqual(got, await where(direct, sql), sql);
+    assert.match(String(got.where), /^JSON data, line \d+: /);
+  }
+});

@@ -11,6 +11,7 @@
  * raises the exact error.
  */
 import { NotLocal } from '../errors.js';
+import { jsonInputError } from './json-errors.js';
 import { numericInput } from './pgtypes.js';
 
 export type JsonValue =
@@ -276,14 +277,31 @@ export function jsonbText(v: JsonValue): string {
   }
 }
 
+/**
+ * The parse of a constant's text; where Postgres rejects it, its own
+ * InputError when json-errors.ts words it surely (only for a plain literal
+ * of the type: inside an array or another function Postgres adds context).
+ */
+function parseInput(text: string, jsonb: boolean, what: string): JsonNode {
+  try {
+    return parseJson(text, jsonb, what);
+  } catch (err) {
+    if (what === (jsonb ? 'jsonb constant' : 'json constant')) {
+      const exact = jsonInputError(text, jsonb, what);
+      if (exact) throw exact;
+    }
+    throw err;
+  }
+}
+
 /** jsonb_in: text → the stored (canonical output) form. */
 export function jsonbInput(text: string, what: string): string {
-  return jsonbText(canonical(parseJson(text, true, what)));
+  return jsonbText(canonical(parseInput(text, true, what)));
 }
 
 /** json_in: the text itself, once valid. */
 export function jsonInput(text: string, what: string): string {
-  parseJson(text, false, what);
+  parseInput(text, false, what);
   return text;
 }
 

@@ -21,6 +21,7 @@ import { GROUPING_CORPUS } from './statements-grouping.js';
 import { IDENT_DATE_CORPUS } from './statements-ident-date.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
 import { JSON_CORPUS } from './statements-json.js';
+import { JSON_ERRORS_CORPUS } from './statements-json-errors.js';
 import { JSON_MUTATORS_CORPUS } from './statements-json-mutators.js';
 import { LATERAL_CORPUS } from './statements-lateral.js';
 import { MONEY_CORPUS } from './statements-money.js';
@@ -695,6 +696,7 @@ export const CORPUS: string[] = [
   ...IDENT_DATE_CORPUS,
   ...ARRAY_ERRORS_CORPUS,
   ...PLAN_ERRORS_CORPUS,
+  ...JSON_ERRORS_CORPUS,
   ...ARRAY_SEARCH_CORPUS,
   ...ARRAY_FILL_CORPUS,
   ...NAMED_ARGS_CORPUS,
