@@ -36,6 +36,9 @@ export const MoneyFn = {
   sum: 'outpost_money_sum',
 } as const;
 
+/** The magnitude of int64's minimum: cash_in's bound. */
+const INT64_MAGNITUDE = 1n << 63n;
+
 /** Cents whose magnitude is at most this are local (2^62). */
 const LIMIT = 1n << 62n;
 
@@ -73,11 +76,19 @@ export function cashIn(str: string, what: string): bigint {
   skipSpace();
   if (str[i] === '$') i++;
   skipSpace();
+  // cash_in accumulates the magnitude as a negative int64: beyond 2^63 it
+  // raises 22003 at once, before any later syntax error.
+  const overflow = (): never => {
+    throw new InputError(`${what}: out of range`, {
+      code: '22003',
+      message: `value "${str}" is out of range for type money`,
+    });
+  };
   for (; i < str.length; i++) {
     const ch = str[i];
     if (isDigit(ch) && (!seenDot || dec < 2)) {
       value = value * 10n + BigInt(Number(ch));
-      if (value > LIMIT) throw new NotLocal(`${what}: out of range`);
+      if (value > INT64_MAGNITUDE) overflow();
       if (seenDot) dec++;
     } else if (ch === '.' && !seenDot) seenDot = true;
     else if (ch === ',') {
@@ -85,7 +96,11 @@ export function cashIn(str: string, what: string): bigint {
     } else break;
   }
   if (isDigit(str[i]) && (str[i] as string) >= '5') value += 1n;
-  for (; dec < 2; dec++) value *= 10n;
+  if (value > INT64_MAGNITUDE) overflow();
+  for (; dec < 2; dec++) {
+    value *= 10n;
+    if (value > INT64_MAGNITUDE) overflow();
+  }
   while (isDigit(str[i])) i++;
   while (i < str.length) {
     const ch = str[i];
@@ -100,6 +115,8 @@ export function cashIn(str: string, what: string): bigint {
       });
     }
   }
+  // A positive 2^63 does not fit (the negative one does).
+  if (sgn > 0n && value === INT64_MAGNITUDE) overflow();
   return checked(sgn * value);
 }
 

@@ -84,6 +84,13 @@ export const PLAN_ERRORS_CORPUS: string[] = [
   `!<17 SELECT interval 'infinity'`,
   `!<17 SELECT '-infinity'::interval, 1`,
   `!<17 SELECT id FROM users WHERE interval 'infinity' IS NULL`,
+  // cash_in's range (the magnitude beyond 2^63 as soon as it is read, before a syntax error).
+  `!SELECT '9223372036854775807'::money`,
+  `!SELECT '-92233720368547758.09'::money`,
+  `!SELECT '92233720368547758.075'::money`,
+  `!SELECT '999999999999999999999x'::money`,
+  `SELECT '-92233720368547758.08'::money`,
+  `!SELECT '92233720368547758.08'::money, 1/0`,
   // The input error is met while analysing, before planning folds 1/0.
   `!SELECT 1/0, interval '1 day x'`,
   // Before 17 the input error, from 17 the division by zero.
