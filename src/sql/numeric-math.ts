@@ -348,34 +348,69 @@ function powerVar(a: Num, b: Num, version: number): string {
   return negResult && !/^0(\.0*)?$/.test(r) ? `-${r}` : r;
 }
 
+/**
+ * power_var_int's estimate of the result's decimal weight, exp · (log10(f) + p)
+ * for base ≈ f · 10^p from its first four base-10000 digits, and how far
+ * libm's log10 could move it (0 on powers of ten, where both are exact).
+ */
+function powerWeight(a: Num, e: number): { f: number; tol: number } {
+  if (a.u === 0n) return { f: 0, tol: 0 };
+  const { weight, digits } = nbase(a);
+  let fd = digits[0] as number;
+  let p = weight * 4;
+  for (let i = 1; i < digits.length && i * 4 < 16; i++) {
+    fd = fd * 10000 + (digits[i] as number);
+    p -= 4;
+  }
+  const l = Math.log10(fd);
+  const exact = Number.isInteger(l) && 10 ** l === fd;
+  return { f: e * (l + p), tol: exact ? 0 : Math.abs(e) * (Math.abs(l) + Math.abs(p) + 1) * 2 ** -49 };
+}
+
+/**
+ * Whether power_var_int's square-and-multiply loop (sig_digits of precision,
+ * each product rounded to what it needs of that) computes |a|^n exactly:
+ * then Postgres's final rounding is of the exact value.
+ */
+function exactChain(a: Num, n: number, rscale: number, f: number, tol: number): boolean {
+  const lnN = Math.log(n);
+  if (Math.abs(lnN - Math.round(lnN)) < 1e-9) return false;
+  if (tol > 0 && Math.abs(f - Math.round(f)) <= tol) return false;
+  const sig = 1 + rscale + Math.trunc(f) + Math.trunc(lnN) + 8;
+  const weight = (u: bigint, s: number): number => nbase({ neg: false, u, s, text: '' }).weight;
+  // Each product must keep its exact scale (trailing zeros aside: the scale is what mul_var keeps).
+  const mul = (x: [bigint, number], y: [bigint, number]): [bigint, number] | undefined => {
+    let local = sig - (weight(x[0], x[1]) + weight(y[0], y[1])) * 4;
+    local = Math.max(Math.min(local, x[1] + y[1]), 0);
+    const u = x[0] * y[0];
+    const s = x[1] + y[1];
+    if (local < s && u % pow10(s - local) !== 0n) return undefined;
+    return [shift(u, local - s), local];
+  };
+  let base: [bigint, number] | undefined = [a.u, a.s];
+  let result: [bigint, number] | undefined = n & 1 ? [a.u, a.s] : [1n, 0];
+  for (let mask = n >>> 1; mask > 0; mask >>>= 1) {
+    base = mul(base, base);
+    if (!base) return false;
+    if (mask & 1) {
+      result = mul(base, result);
+      if (!result) return false;
+    }
+  }
+  return true;
+}
+
 /** power_var_int: integer exponents (int4 range). */
 function powerInt(a: Num, e: number, expScale: number, version: number): string {
   if (version === 0) throw new NotLocal('power() with an integer exponent on an unknown Postgres version');
+  const { f, tol } = powerWeight(a, e);
   let rscale: number;
-  let f = 0;
   if (version >= POWER_INT_SCALE) {
-    if (a.u !== 0n) {
-      const { weight, digits } = nbase(a);
-      let fd = digits[0] as number;
-      let p = weight * 4;
-      for (let i = 1; i < digits.length && i * 4 < 16; i++) {
-        fd = fd * 10000 + (digits[i] as number);
-        p -= 4;
-      }
-      const l = Math.log10(fd);
-      f = e * (l + p);
-      // log10 is exact on powers of ten (both libms); elsewhere allow its last bits.
-      const exact = Number.isInteger(l) && 10 ** l === fd;
-      const tol = exact ? 0 : Math.abs(e) * (Math.abs(l) + Math.abs(p) + 1) * 2 ** -49;
-      if (f > 131072 || f + 1 < -MAX_DISPLAY) truncLibm(f, tol, 'power()');
-      if (f > 131072) throw new NotLocal('value overflows numeric format');
-      if (f + 1 < -MAX_DISPLAY) return zero(MAX_DISPLAY);
-      rscale = scaleFor(MIN_SIG - truncLibm(f, tol, 'power()'), a.s, expScale);
-    } else rscale = scaleFor(MIN_SIG, a.s, expScale);
-  } else {
-    rscale = scaleFor(MIN_SIG, a.s);
-    if (a.u !== 0n) f = e * Math.log10(approx(a.u, a.s));
-  }
+    if (f > 131072 || f + 1 < -MAX_DISPLAY) truncLibm(f, tol, 'power()');
+    if (f > 131072) throw new NotLocal('value overflows numeric format');
+    if (f + 1 < -MAX_DISPLAY) return zero(MAX_DISPLAY);
+    rscale = scaleFor(MIN_SIG - truncLibm(f, tol, 'power()'), a.s, expScale);
+  } else rscale = scaleFor(MIN_SIG, a.s);
   switch (e) {
     case 0:
       return formatNumeric(pow10(rscale), rscale);
@@ -397,11 +432,18 @@ function powerInt(a: Num, e: number, expScale: number, version: number): string 
     const p = a.u ** BigInt(n);
     if (e > 0) {
       if (a.s * n <= rscale) return checkNumericSize((neg ? -p : p) * pow10(rscale - a.s * n), rscale);
-      // mul_var(base, base) is exact with up to 4 digits beyond the scale; longer chains truncate.
-      const exact = n === 2 && 2 * a.s <= rscale + 4;
+      // mul_var(base, base) is exact with up to 4 digits beyond the scale (its guard digits).
+      const exact = n === 2 ? 2 * a.s <= rscale + 4 : exactChain(a, n, rscale, f, tol);
       return rounded(shift(neg ? -p : p, rscale + GUARD - a.s * n), rscale, exact ? -1 : delta, 'power()');
     }
-    return rounded(((neg ? -1n : 1n) * pow10(rscale + GUARD + a.s * n)) / p, rscale, delta, 'power()');
+    // 1 / (exact |a|^n): an exact division before Postgres 18 (whose division here is approximate).
+    const exact = version < 180000 && exactChain(a, n, rscale, f, tol);
+    return rounded(
+      ((neg ? -1n : 1n) * pow10(rscale + GUARD + a.s * n)) / p,
+      rscale,
+      exact ? -1 : delta,
+      'power()',
+    );
   }
   // |a|^e = e^(e · ln|a|), to rscale + GUARD digits.
   const tScale = rscale + GUARD + Math.max(Math.ceil(f), 0) + 4;

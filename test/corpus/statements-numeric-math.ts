@@ -55,4 +55,10 @@ export const NUMERIC_MATH_CORPUS: string[] = [
   `!SELECT ln(0::float8)`,
   `!SELECT log10(-1::float8)`,
   `!SELECT exp(1000::float8)`,
+  // Many values per statement, both majors: scales chosen by weight, libm-based estimates and version.
+  `SELECT n, sqrt(n * 1.37) AS s, sqrt(n * 0.0000731) AS t, ln(n * 0.173) AS l, exp(n * 0.25 - 5) AS e FROM generate_series(1, 40) n ORDER BY n`,
+  `SELECT n, log(n * 2.5) AS g, log(n + 1.5, n * 3.25) AS b, log10(1 + n * 0.00001) AS c, ln(1 - n * 0.0001) AS d FROM generate_series(1, 40) n ORDER BY n`,
+  `SELECT n, (n * 0.31) ^ (n % 7 - 3) AS p, (1 + n * 0.001) ^ (n * 37) AS q, (-1.5) ^ (n - 20) AS r, 2.0 ^ (n * -3) AS t FROM generate_series(1, 40) n ORDER BY n`,
+  `SELECT n, (n * 0.7) ^ (n * 0.13) AS p, (n * 0.7) ^ (-n * 0.13) AS q, 0.9 ^ (n * 10.5) AS r, power(n * 11.1, 1.5) AS t FROM generate_series(1, 40) n ORDER BY n`,
+  `SELECT n, exp(n * 17.3) AS e, exp(-n * 17.3) AS f, ln(n * 1e30) AS l, ln(n * 1e-30) AS m FROM generate_series(1, 40) n ORDER BY n`,
 ];
