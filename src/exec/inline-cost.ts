@@ -297,15 +297,29 @@ export function factorSql(f: Factor): string {
 }
 
 /**
- * A text that changes whenever the replica's content may have: every
- * position and state the writers store with their commits (applied_lsn,
- * nats_seq, snapshot_state, stale_tables, ...), and each table's highest
- * rowid. Read in the same snapshot as the statement and as the figures.
+ * Meta values that move with every commit of the stream (src/replica/applier.ts,
+ * src/replication/follow.ts) while the rows they come with are counted in
+ * `_outpost_changes`: left out of the state's text, or every write would
+ * make every figure stale.
  */
-export function fingerprintSql(tables: readonly string[]): string {
-  const parts = [
-    "(SELECT group_concat(key || '=' || value, ';') FROM _outpost_meta)",
-    ...tables.map((t) => `(SELECT max(rowid) FROM ${quote(t)})`),
-  ];
-  return `SELECT ${parts.map((p) => `coalesce(CAST(${p} AS TEXT), '')`).join(" || '|' || ")}`;
+const POSITION_KEYS = ['applied_lsn', 'nats_seq'];
+
+/**
+ * The replica's state as the figures of a plan over `tables` see it, as
+ * the columns of a SELECT: first a text that changes whenever the replica may have changed otherwise than
+ * by counted row changes (every `_outpost_meta` value but the stream
+ * positions: snapshot and resync states, stale tables, ...; and the schema
+ * cookie, which every table replacement, resync swap, bootstrap and DDL
+ * moves), then each table's count of rows changed (`_outpost_changes`,
+ * 0 when none). Read in the same snapshot as the statement and as the figures.
+ */
+export function stateColumns(tables: readonly string[]): string[] {
+  const positions = POSITION_KEYS.map((k) => `'${k}'`).join(', ');
+  const text =
+    `coalesce((SELECT group_concat(key || '=' || value, ';') FROM _outpost_meta WHERE key NOT IN (${positions})), '')` +
+    ` || '|' || (SELECT schema_version FROM pragma_schema_version)`;
+  const counts = tables.map(
+    (t) => `coalesce((SELECT n FROM _outpost_changes WHERE name = '${t.replace(/'/g, "''")}'), 0)`,
+  );
+  return [text, ...counts];
 }

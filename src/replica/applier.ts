@@ -56,6 +56,8 @@ export class Applier {
   groupSize = 0;
   /** Rows an update/delete did not find (the replica diverged); reported by the engine. */
   missedRows = 0;
+  /** Rows inserted, updated or deleted per table (SQLite name) in the open SQLite transaction: `ReplicaStore.addChanges`. */
+  private readonly changes = new Map<string, number>();
   /** Runs inside the SQLite transaction just before its commit (follow mode stores its stream position). */
   beforeCommit: (() => void) | undefined;
   private readonly beginStmt: Database.Statement;
@@ -112,6 +114,10 @@ export class Applier {
     if (!this.pending) return undefined;
     const lsn = this.groupEnd as Lsn;
     this.store.setAppliedLsn(lsn);
+    if (this.changes.size > 0) {
+      this.store.addChanges(this.changes);
+      this.changes.clear();
+    }
     this.beforeCommit?.();
     this.commitStmt.run();
     this.open = false;
@@ -127,6 +133,7 @@ export class Applier {
     this.open = false;
     this.groupEnd = undefined;
     this.groupSize = 0;
+    this.changes.clear();
     // Catalog changes and stale marks may have been rolled back with it.
     this.stmts.clear();
     this.store.invalidate();
@@ -146,6 +153,13 @@ export class Applier {
   insert(rel: AppliedRelation, tuple: ColumnValue[]): void {
     const s = this.statements(rel.table);
     s.insert.run(storedRow(rel.table, tuple));
+    this.count(rel.table, 1);
+  }
+
+  /** A deleted row counts too: the bounds then see that a table shrank, to judge its plans again. */
+  private count(table: ReplicaTable, n: number): void {
+    const name = table.sqliteName;
+    this.changes.set(name, (this.changes.get(name) ?? 0) + n);
   }
 
   /**
@@ -161,6 +175,7 @@ export class Applier {
   ): void {
     const table = rel.table;
     const s = this.statements(table);
+    this.count(table, 1);
     if (oldKind === null && !rel.full && !newTuple.includes(UNCHANGED_TOAST)) {
       this.plainUpdate(s, rel, newTuple);
       return;
@@ -226,10 +241,12 @@ export class Applier {
     }
     const params = where.map((i) => stored(rel.table, i, oldTuple[i]));
     if (stmt.run(params).changes === 0) this.missedRows++;
+    this.count(rel.table, 1);
   }
 
   truncate(table: ReplicaTable): void {
-    this.statements(table).truncate.run();
+    const { changes } = this.statements(table).truncate.run();
+    this.count(table, Math.max(1, changes));
   }
 
   private statements(table: ReplicaTable): TableStatements {

@@ -73,6 +73,7 @@ export class ReplicaStore {
   readonly formatReplaced: number | undefined;
   private checkpointer: Checkpointer | undefined;
   private readonly getMetaStmt: Database.Statement<[string], { value: string }>;
+  private readonly addChangesStmt: Database.Statement<[string, number]>;
   private readonly setMetaStmt: Database.Statement<[string, string]>;
 
   private constructor(readonly path: string) {
@@ -100,6 +101,7 @@ export class ReplicaStore {
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS _outpost_meta (key TEXT PRIMARY KEY, value TEXT);
+      CREATE TABLE IF NOT EXISTS _outpost_changes (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS _outpost_tables (
         oid INTEGER PRIMARY KEY, schema TEXT NOT NULL, name TEXT NOT NULL,
         sqlite_name TEXT NOT NULL, columns TEXT NOT NULL, storage TEXT, unservable TEXT,
@@ -115,6 +117,9 @@ export class ReplicaStore {
     }
     this.reader = new Database(path, { readonly: true, fileMustExist: true });
     this.getMetaStmt = this.db.prepare('SELECT value FROM _outpost_meta WHERE key = ?');
+    this.addChangesStmt = this.db.prepare(
+      'INSERT INTO _outpost_changes (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = n + excluded.n',
+    );
     this.setMetaStmt = this.db.prepare(
       'INSERT INTO _outpost_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     );
@@ -195,6 +200,18 @@ export class ReplicaStore {
   appliedLsn(): Lsn {
     const v = this.getMeta('applied_lsn');
     return v === undefined ? ZERO_LSN : parseLsn(v);
+  }
+
+  /**
+   * Adds to the count of rows changed in each data table (by SQLite name),
+   * in the caller's transaction. Kept for the inline bounds
+   * (src/router/inline-bounds.ts): a table's size and its largest group
+   * grow by at most one per row inserted or updated, so figures computed at
+   * one count stay an upper bound at a later one. Every writer of rows that
+   * is not a schema change (which the bounds see by itself) counts here.
+   */
+  addChanges(changes: ReadonlyMap<string, number>): void {
+    for (const [name, n] of changes) this.addChangesStmt.run(name, n);
   }
 
   setAppliedLsn(lsn: Lsn): void {

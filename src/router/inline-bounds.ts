@@ -7,14 +7,21 @@
  *
  * The figures a bound needs (rows of a table, the largest group of an index
  * prefix) cost a full read of the table or index: an executor computes them
- * (`refresh`), in one snapshot with the replica's fingerprint. A run
- * inline reads the fingerprint in its own read transaction first: only when
- * it is the one the figures were computed for (the replica has not changed
- * since) are they exact for what the statement reads, and the statement
- * runs here if its worst case fits `INLINE_VISIT_BUDGET`. Otherwise it runs
- * in an executor as before, and the figures are computed again (at most
- * once a second per plan): while the replica changes continuously, these
- * plans stay in the executors.
+ * (`refresh`), in one snapshot with the replica's state (`stateColumns`):
+ * a text for everything but row changes, and each table's count of rows
+ * changed, which the applier keeps. A row inserted or updated adds at most
+ * one row to a table and to any group, so figures computed at one count,
+ * plus the rows changed since, bound every later state with the same text.
+ * The plan's `slack` is how many changes to any of its tables its worst case
+ * can take and still fit `INLINE_VISIT_BUDGET`. A run inline reads the
+ * state in its own read transaction first (a few index lookups): while the
+ * text is the figures' and no table changed by more than the slack, the
+ * statement runs here; otherwise in an executor as before. So replication
+ * writes streaming in do not send bounded plans to the executors: once half
+ * the slack is used (or, for a plan over budget, once its tables changed
+ * by a quarter of their size, they may have shrunk), the figures are
+ * computed again in the background (at most every `REFRESH_MIN_MS` per plan)
+ * while runs go on inline.
  *
  * Safety net: an inline run that took longer than `INLINE_DEMOTE_MS` (a cost
  * per row far above the estimate: big values, a slow function) sends its
@@ -29,7 +36,7 @@ import {
   factorKey,
   factorSql,
   factorsOf,
-  fingerprintSql,
+  stateColumns,
   worstVisits,
 } from '../exec/inline-cost.js';
 import type { ExecPool } from '../exec/pool.js';
@@ -61,21 +68,31 @@ const REFRESH_MIN_MS = 250;
 
 const TEXT = { typeOid: 25, typeName: 'text' };
 
+/** Changes before a plan over budget is judged again, at least (a quarter of its largest figure otherwise). */
+const REJUDGE_MIN = 100;
+
 /** A plan's bound and what is known of it (shared by every statement text compiled to the same SQLite text). */
 export class BoundedPlan {
   /** Sent to the executors for good (its inline runs took too long). */
   demoted = false;
   /** Inline runs longer than `INLINE_DEMOTE_MS`, less what fast runs took back. */
   strikes = 0;
-  /** The replica's fingerprint the verdict was reached for. */
-  fingerprint: string | undefined;
-  admitted = false;
-  /** The worst case for `fingerprint`. */
+  /** The state's text the figures were computed for (`stateColumns`). */
+  state: string | undefined;
+  /** Each table's count of rows changed when the figures were computed. */
+  counts: number[] = [];
+  /** The worst case for the figures. */
   visits: number | undefined;
+  /** Changes to any of its tables since the figures that keep the worst case within budget; -1: over budget. */
+  slack = -1;
+  /** Changes to any of its tables after which the figures are computed again. */
+  rejudgeAt = 0;
   refreshing = false;
   nextRefreshAt = 0;
   readonly factors: Factor[];
-  readonly readFingerprint: Database.Statement;
+  /** The tables the figures are of, in `counts` order. */
+  readonly tables: string[];
+  readonly readState: Database.Statement;
   readonly statsSql: string;
   readonly statsKey: number;
 
@@ -88,15 +105,81 @@ export class BoundedPlan {
     const seen = new Map<string, Factor>();
     for (const f of factorsOf(shape)) seen.set(factorKey(f), f);
     this.factors = [...seen.values()];
-    const tables = [
+    this.tables = [
       ...new Set(this.factors.map((f) => (f.kind === 'rows' || f.kind === 'group' ? f.table : ''))),
     ]
       .filter((t) => t !== '')
       .sort();
-    const fp = fingerprintSql(tables);
-    this.readFingerprint = reader.prepare(fp).pluck(true);
-    this.statsSql = `SELECT (${fp}), ${this.factors.map((f) => `CAST(${factorSql(f)} AS TEXT)`).join(', ') || "''"}`;
+    const state = stateColumns(this.tables);
+    this.readState = reader.prepare(`SELECT ${state.join(', ')}`).raw(true);
+    this.statsSql = `SELECT ${[...state.map((c) => `CAST(${c} AS TEXT)`), ...this.factors.map((f) => `CAST(${factorSql(f)} AS TEXT)`)].join(', ')}`;
     this.statsKey = statsKey;
+  }
+
+  /** Whether the worst case fits the budget at the figures. */
+  get admitted(): boolean {
+    return this.slack >= 0;
+  }
+
+  /**
+   * The most rows changed in any one of the tables since the figures (0
+   * when none), or undefined when the state's text is not the figures'.
+   */
+  grown(row: readonly unknown[]): number | undefined {
+    if (row[0] !== this.state) return undefined;
+    let grown = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      const d = Number(row[i + 1]) - (this.counts[i] as number);
+      if (d > grown) grown = d;
+    }
+    return grown;
+  }
+
+  /** Takes the figures an executor computed (the row of `statsSql`); false when they are not usable. */
+  judge(row: readonly unknown[]): boolean {
+    const n = this.tables.length;
+    if (typeof row[0] !== 'string') return false;
+    const counts: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = row[i + 1];
+      if (typeof v !== 'string' || !/^\d+$/.test(v)) return false;
+      counts.push(Number(v));
+    }
+    const figures = new Map<string, number>();
+    this.factors.forEach((f, i) => {
+      const v = row[n + 1 + i];
+      if (typeof v === 'string' && /^\d+$/.test(v)) figures.set(factorKey(f), Number(v));
+    });
+    // Each figure plus `d` changes: monotone in `d`, so the slack is found by bisection.
+    const worst = (d: number) =>
+      worstVisits(this.shape, (f) => {
+        const v = figures.get(factorKey(f));
+        return v === undefined ? undefined : v + d;
+      });
+    const fits = (d: number) => {
+      const v = worst(d);
+      return v !== undefined && v <= INLINE_VISIT_BUDGET;
+    };
+    let slack = -1;
+    if (fits(0)) {
+      let lo = 0;
+      let hi = INLINE_VISIT_BUDGET;
+      if (fits(hi)) lo = hi;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (fits(mid)) lo = mid;
+        else hi = mid - 1;
+      }
+      slack = lo;
+    }
+    this.state = row[0];
+    this.counts = counts;
+    this.visits = worst(0);
+    this.slack = slack;
+    const largest = Math.max(0, ...figures.values());
+    this.rejudgeAt =
+      slack >= 0 ? Math.max(1, Math.floor(slack / 2)) : Math.max(REJUDGE_MIN, Math.ceil(largest / 4));
+    return true;
   }
 }
 
@@ -147,12 +230,9 @@ export class InlineBounds {
     const own = !this.reader.inTransaction;
     if (own) this.begin.run();
     try {
-      const fp = b.readFingerprint.get() as string;
-      if (fp !== b.fingerprint) {
-        this.refresh(b);
-        return undefined;
-      }
-      if (!b.admitted) return undefined;
+      const grown = b.grown(b.readState.get() as unknown[]);
+      if (grown === undefined || grown >= b.rejudgeAt) this.refresh(b);
+      if (grown === undefined || grown > b.slack) return undefined;
       const started = performance.now();
       const cpu = process.cpuUsage();
       const result = run();
@@ -180,8 +260,7 @@ export class InlineBounds {
     if (b.refreshing || now < b.nextRefreshAt) return;
     b.refreshing = true;
     this.stats.refreshes++;
-    const outputs = [TEXT, ...b.factors.map(() => TEXT)];
-    if (b.factors.length === 0) outputs.pop();
+    const outputs = [TEXT, ...b.tables.map(() => TEXT), ...b.factors.map(() => TEXT)];
     const task = this.pool.run({
       plans: [{ key: b.statsKey, sql: b.statsSql, precheck: undefined, values: undefined, outputs }],
       params: [],
@@ -193,16 +272,7 @@ export class InlineBounds {
         b.refreshing = false;
         b.nextRefreshAt = Date.now() + Math.max(REFRESH_MIN_MS, 50 * took);
         const row = outcome.kind === 'ok' ? outcome.rows[0]?.[0] : undefined;
-        if (!row || typeof row[0] !== 'string') return;
-        const figures = new Map<string, number>();
-        b.factors.forEach((f, i) => {
-          const v = row[i + 1];
-          if (typeof v === 'string' && /^\d+$/.test(v)) figures.set(factorKey(f), Number(v));
-        });
-        const visits = worstVisits(b.shape, (f) => figures.get(factorKey(f)));
-        b.fingerprint = row[0];
-        b.visits = visits;
-        b.admitted = visits !== undefined && visits <= INLINE_VISIT_BUDGET;
+        if (row) b.judge(row);
       },
       () => {
         b.refreshing = false;
