@@ -12,7 +12,7 @@
  * (default 3), BENCH_SCALE (pgbench scale, default 1), BENCH_EDGE_CLIENTS
  * (default 2), BENCH_REPL_ROWS / BENCH_REPL_TXNS (replication sizes),
  * BENCH_FANOUT_ROWS / BENCH_FANOUT_EDGES (fan-out: big transaction and new-edge replica size, edge count),
- * BENCH_APPLY_ROWS (rows per transaction in apply), BENCH_FOOTPRINT_ROWS (snapshot size for the peak RSS), BENCH_ISOLATION_SECONDS (length of the long read, default 20), BENCH_PGBOUNCER (path
+ * BENCH_APPLY_ROWS (rows per transaction in apply), BENCH_APP_WRITES (app: write transactions a second upstream during the runs, default 0), BENCH_FOOTPRINT_ROWS (snapshot size for the peak RSS), BENCH_ISOLATION_SECONDS (length of the long read, default 20), BENCH_PGBOUNCER (path
  * to the binary; `none` to skip it), BENCH_DOCS=1 to write
  * the docs after a subset run too (a full run always writes them).
  */

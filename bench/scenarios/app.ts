@@ -3,6 +3,11 @@
  * schema, as a weighted pgbench mix of one-statement scripts with random
  * parameters, through the extended protocol with unnamed statements (what
  * node-postgres and most ORMs send).
+ *
+ * BENCH_APP_WRITES=N (transactions per second, default 0): a steady write
+ * stream upstream during the runs of every system (each transaction updates
+ * an order, a product and an order line and adds an order with its lines),
+ * which Outpost replicates while it serves the mix.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +22,7 @@ import {
   type Scenario,
 } from '../lib/context.js';
 import { connArgs, exec, pgbenchEnv } from '../lib/pgbench.js';
-import { APP_STATEMENTS, withSample } from '../lib/shop.js';
+import { APP_STATEMENTS, SHOP, withSample } from '../lib/shop.js';
 import { median } from '../lib/stats.js';
 
 export const app: Scenario = {
@@ -65,7 +70,17 @@ export const app: Scenario = {
     const args = [...files, '-M', 'extended', '-c', '8', '-j', '2', '-T', String(ctx.seconds), '-n'];
     const { systems, missing } = pgbenchSystems(ctx);
     const before = await routeCounters(ctx.outpost);
-    const runs = await alternate(ctx, systems, args, 'app mix');
+    const stream = writeStream(ctx, Number(process.env.BENCH_APP_WRITES ?? 0));
+    let runs: Awaited<ReturnType<typeof alternate>>;
+    try {
+      runs = await alternate(ctx, systems, args, 'app mix');
+    } finally {
+      const w = await stream.stop();
+      if (w)
+        ctx.log(
+          `  write stream: ${w.transactions} transactions in ${w.seconds.toFixed(1)} s (${(w.transactions / w.seconds).toFixed(0)}/s) during the runs`,
+        );
+    }
     const after = await routeCounters(ctx.outpost);
     const delta = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
     const servedLocal = delta('statements:local');
@@ -77,6 +92,10 @@ export const app: Scenario = {
     if (reasons.length > 0) ctx.log(`  forwarded during the runs: ${reasons.join('; ')}`);
     const measured = `${Math.round((100 * servedLocal) / Math.max(1, servedLocal + servedUp))}% of the statements Outpost handled during the runs were local (outpost_statements_total)`;
     ctx.log(`  ${measured}`);
+    if (stream.rate > 0)
+      ctx.notes.push(
+        `App reads: with a write stream of ${stream.rate} transactions/s upstream (BENCH_APP_WRITES).`,
+      );
     ctx.notes.push(`App reads: ${share} when asked with \`SHOW outpost.last_route\` via psql; ${measured}.`);
 
     // Per statement: where a system spends its time (median over rounds of each run's p50).
@@ -124,3 +143,45 @@ export const app: Scenario = {
     }
   },
 };
+
+/**
+ * Writes `rate` transactions a second upstream until stopped (none when 0):
+ * updates of rows the mix reads and new orders past the generated ones.
+ */
+function writeStream(ctx: Ctx, rate: number) {
+  let running = rate > 0;
+  let transactions = 0;
+  const started = performance.now();
+  const done = (async () => {
+    if (!running) return;
+    const c = await ctx.upstream.connect();
+    try {
+      let next = SHOP.orders + 1_000_000;
+      while (running) {
+        const t0 = performance.now();
+        const id = next++;
+        const o = 1 + ((id * 7919) % SHOP.orders);
+        await c.query(`BEGIN;
+          UPDATE orders SET status = (ARRAY['pending','paid','shipped','delivered'])[1 + ${id} % 4] WHERE id = ${o};
+          UPDATE products SET stock = stock + 1 WHERE id = ${1 + (id % SHOP.products)};
+          UPDATE order_items SET quantity = 1 + (quantity % 5) WHERE order_id = ${o} AND line = 1;
+          INSERT INTO orders VALUES (${id}, ${1 + (id % SHOP.customers)}, 'pending', now());
+          INSERT INTO order_items SELECT ${id}, l, 1 + (${id} + l) % ${SHOP.products}, 1, 1.00 FROM generate_series(1, ${SHOP.itemsPerOrder}) l;
+          COMMIT`);
+        transactions++;
+        const wait = 1000 / rate - (performance.now() - t0);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  return {
+    rate,
+    async stop(): Promise<{ transactions: number; seconds: number } | undefined> {
+      running = false;
+      await done;
+      return rate > 0 ? { transactions, seconds: (performance.now() - started) / 1000 } : undefined;
+    },
+  };
+}
