@@ -23,15 +23,18 @@ export interface PlanCheck {
   certain: boolean;
 }
 
-/** How evaluating one check ends: fine, Postgres's exact error, or not known. */
+/** How evaluating one check ends: fine, an ExecError, or not known. */
 function evaluate(check: PlanCheck, values: Record<string, unknown>): 'ok' | ExecError | 'unknown' {
   try {
     check.stmt.get(values);
     return 'ok';
   } catch (err) {
-    return check.exact && err instanceof ExecError ? err : 'unknown';
+    return err instanceof ExecError ? err : 'unknown';
   }
 }
+
+const same = (a: ExecError['error'], b: ExecError['error']): boolean =>
+  a.code === b.code && a.message === b.message;
 
 /** Postgres's error for planning the statement, or undefined (no error, or not certain which). */
 export function planError(plan: Plan, session: SessionState): PgError | undefined {
@@ -45,18 +48,28 @@ export function planError(plan: Plan, session: SessionState): PgError | undefine
   }
   let error: ExecError['error'] | undefined;
   let certain = false;
+  const failed: string[] = [];
   // The exact ones first: when none fails (the usual case) the rest need not run.
   for (const check of checks) {
     if (!check.exact) continue;
     const r = evaluate(check, values);
     if (r === 'ok') continue;
     if (r === 'unknown') return undefined;
-    if (error !== undefined && (error.code !== r.error.code || error.message !== r.error.message))
-      return undefined;
+    if (error !== undefined && !same(error, r.error)) return undefined;
     error = r.error;
     certain ||= check.certain;
+    failed.push(check.sql);
   }
   if (error === undefined || !certain) return undefined;
-  for (const check of checks) if (!check.exact && evaluate(check, values) !== 'ok') return undefined;
+  // The others must not fail, or contain a failing exact one and fail with
+  // its error: Postgres folds the arguments first, so it raises that one
+  // (make_interval(years := 'inf'::float8::int4)).
+  for (const check of checks) {
+    if (check.exact) continue;
+    const r = evaluate(check, values);
+    if (r === 'ok') continue;
+    if (r === 'unknown' || !same(error, r.error) || !failed.some((f) => check.stmt.source.includes(f)))
+      return undefined;
+  }
   return new PgError({ code: error.code, message: error.message });
 }

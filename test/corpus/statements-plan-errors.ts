@@ -51,6 +51,11 @@ export const PLAN_ERRORS_CORPUS: string[] = [
   `!SELECT id FROM users WHERE id < 0 ORDER BY id LIMIT 1/0`,
   `!SELECT (2147483647 + 1) IS NULL`,
   `!SELECT abs(2147483647 + 1)`,
+  `!SELECT 0::int8 - '-9223372036854775808'::int8`,
+  `!SELECT (-9223372036854775808)::int8 / (-1)::int8`,
+  `!SELECT gcd((-9223372036854775808)::int8, 0::int8)`,
+  `!SELECT make_interval(years := 'inf'::float8::int4)`,
+  `!SELECT make_interval(months := 'NaN'::float8::int4, days := 2147483647 + 1)`,
   // The same error twice: whichever Postgres folds first, it is this one.
   `!SELECT 1/0, 2/0`,
   `!SELECT id FROM users WHERE id < 1/0 ORDER BY 2147483647 * 2`,

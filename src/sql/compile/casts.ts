@@ -61,8 +61,11 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
   const bytea = this.byteaCast(arg, type, c);
   if (bytea) return bytea;
   if (isIntType(arg.type) && isIntType(type)) {
-    if ((INT_BITS[type] as number) >= (INT_BITS[arg.type] as number))
-      return derived(arg.sql, type, -1, [arg]);
+    if ((INT_BITS[type] as number) >= (INT_BITS[arg.type] as number)) {
+      // int48, int24, ...: immutable and error-free, so a constant stays foldable.
+      const e = derived(arg.sql, type, -1, [arg]);
+      return arg.foldable === true ? { ...e, foldable: true } : e;
+    }
     return this.errorCapable(
       derived(`${SqlFn.intNarrow}(${arg.sql}, ${INT_BITS[type]})`, type, -1, [arg]),
       c,
