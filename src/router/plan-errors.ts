@@ -58,7 +58,7 @@ export function planError(plan: Plan, session: SessionState): PgError | undefine
     if (error !== undefined && !same(error, r.error)) return undefined;
     error = r.error;
     certain ||= check.certain;
-    failed.push(check.sql);
+    failed.push(check.stmt.source.slice('SELECT '.length));
   }
   if (error === undefined || !certain) return undefined;
   // The others must not fail, or contain a failing exact one and fail with
