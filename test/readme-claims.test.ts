@@ -331,6 +331,13 @@ const PROBES: Record<string, Probe[]> = {
   to_oct: ['SELECT id, to_oct(id), to_oct(karma) FROM users ORDER BY id'],
   to_bin: ['SELECT id, to_bin(id) FROM users ORDER BY id'],
   concat: ["SELECT id, concat(name, '/', age, '/', active) FROM users ORDER BY id"],
+  VARIADIC: [
+    "SELECT id, concat(variadic tags), concat_ws('/', variadic tags) FROM users ORDER BY id",
+    "SELECT format('%s, %s', variadic array[1, 2])",
+  ],
+  'date_part(text, …)': [
+    "SELECT id, date_part('year', birth), date_part('epoch', last_seen), date_part('hour', created_at) FROM users ORDER BY id",
+  ],
   concat_ws: ["SELECT id, concat_ws(', ', name, email, age) FROM users ORDER BY id"],
   'char(n)': ['SELECT id, CAST(name AS char(4)), email::char(30) FROM users ORDER BY id'],
   scale: ['SELECT id, scale(balance) FROM users ORDER BY id'],

@@ -185,6 +185,12 @@ export function bindValues(
       case 'datestyled':
         out[name] = datestyledValue(src.type, src.text, session);
         break;
+      case 'tzoffset': {
+        const offset = tzOffsetMinutes(session);
+        if (typeof offset === 'string') throw new NotLocal(offset);
+        out[name] = BigInt(offset * 60);
+        break;
+      }
       case 'zoned': {
         const offset = zoneOffsetMinutes(session);
         if (typeof offset === 'string') throw new NotLocal(offset);
@@ -210,6 +216,16 @@ export function zoneOffsetMinutes(session: SessionState): number | string {
     return `timestamptz constant without an offset under TimeZone ${zone}`;
   }
   return seconds / 60;
+}
+
+/** zoneOffsetMinutes for breaking a timestamptz down into fields (extract, date_part), with that reason. */
+export function tzOffsetMinutes(session: SessionState): number | string {
+  const offset = zoneOffsetMinutes(session);
+  if (typeof offset !== 'string') return offset;
+  const zone = session.params.get('TimeZone');
+  return zone === undefined
+    ? offset
+    : `TimeZone ${zone}: timestamptz fields in a zone that is not a fixed offset`;
 }
 
 /** A DateStyle-dependent date/timestamp constant read under the session's DateStyle (NotLocal when it cannot be). */

@@ -33,6 +33,7 @@ import {
   runPlan,
   snapshotOf,
   type TxEffect,
+  tzOffsetMinutes,
   zoneOffsetMinutes,
 } from './plan.js';
 import { planError } from './plan-errors.js';
@@ -538,6 +539,10 @@ export class Router extends Classifier implements QueryRouter {
         if (err instanceof NotLocal) return err.message;
         throw err;
       }
+    }
+    if (plan.binds.some(([, src]) => src.kind === 'tzoffset')) {
+      const offset = tzOffsetMinutes(session);
+      if (typeof offset === 'string') return offset;
     }
     if (plan.binds.some(([, src]) => src.kind === 'zoned')) {
       const offset = zoneOffsetMinutes(session);

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
+import { datePart } from './date-part.js';
 import {
   datetimeKey,
   extractInterval,
@@ -64,6 +65,13 @@ export const DtFn = {
   intervalScaleBy: 'outpost_interval_scale_by',
   /** `(field, interval)`: extract(field FROM interval), numeric. */
   extractInterval: 'outpost_extract_interval',
+  /**
+   * `(type, unit, value, numeric, zone offset)`: extract (numeric 1) and
+   * date_part (numeric 0, float8) of a date, time, timestamp, timestamptz
+   * or interval (src/sql/date-part.ts); the offset is the session zone's
+   * seconds east of UTC (timestamptz only).
+   */
+  datePart: 'outpost_date_part',
 } as const;
 
 /** The factor as the float8 Postgres multiplies by: integers and numeric text converted as int8/numeric to float8 do. */
@@ -132,6 +140,14 @@ export function registerDatetimeFunctions(db: Database.Database): void {
     v === null || f === null
       ? null
       : intervalMulDiv(String(op), text(v, 'interval'), factorOf(f, String(kind))),
+  );
+  db.function(
+    DtFn.datePart,
+    opts,
+    (type: unknown, unit: unknown, v: unknown, numeric: unknown, off: unknown) =>
+      v === null
+        ? null
+        : datePart(String(type), String(unit), text(v, String(type)), numeric === 1n, Number(off)),
   );
   db.function(DtFn.extractInterval, opts, (field: unknown, v: unknown) =>
     v === null ? null : extractInterval(String(field), text(v, 'interval')),

@@ -25,7 +25,6 @@ import { registerNumericMath } from './numeric-math.js';
 import {
   dateAddDays,
   dateDiff,
-  extractDate,
   integerAverage,
   intRange,
   NumericAccumulator,
@@ -77,8 +76,6 @@ export const SqlFn = {
   dateAdd: 'outpost_date_add',
   /** `(date, date)`: date - date in days. */
   dateDiff: 'outpost_date_diff',
-  /** `(field, date)`: extract(field FROM date). */
-  extractDate: 'outpost_extract_date',
   /** `(jsonb text, 's<key>' | 'i<index>', asText)`: jsonb -> / ->>. */
   jsonbGet: 'outpost_jsonb_get',
   /** Aggregate: 1 when every value of the group is identical (Postgres would output any of them), else aborts. */
@@ -632,9 +629,6 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   );
   db.function(SqlFn.dateDiff, opts, (a: unknown, b: unknown) =>
     a === null || b === null ? null : dateDiff(dateText(a), dateText(b)),
-  );
-  db.function(SqlFn.extractDate, opts, (f: unknown, d: unknown) =>
-    d === null ? null : extractDate(String(f), dateText(d)),
   );
   db.function(SqlFn.jsonbGet, opts, (v: unknown, key: unknown, asText: unknown) => {
     if (v === null || key === null) return null;

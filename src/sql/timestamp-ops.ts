@@ -118,7 +118,7 @@ export function timestampAddInterval(stored: string, interval: string, sign: num
 const STORED_TIME = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
 
 /** A stored time (time_out text) as microseconds since midnight. */
-function timeUsec(stored: string): bigint {
+export function timeUsec(stored: string): bigint {
   const m = STORED_TIME.exec(stored);
   if (!m) throw new NotLocal(`time ${stored.slice(0, 20)} not in time_out form`);
   const [, h, mi, s, frac = ''] = m;

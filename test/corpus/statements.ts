@@ -14,6 +14,7 @@ import { ARRAY_CORPUS } from './statements-arrays.js';
 import { BITS_CORPUS } from './statements-bits.js';
 import { BUCKETS_CORPUS } from './statements-buckets.js';
 import { BYTEA_CORPUS } from './statements-bytea.js';
+import { DATE_PART_CORPUS } from './statements-date-part.js';
 import { DATETIME_CORPUS } from './statements-datetime.js';
 import { FLOAT_CORPUS } from './statements-floats.js';
 import { FORMATTING_CORPUS } from './statements-formatting.js';
@@ -684,6 +685,7 @@ export const CORPUS: string[] = [
   ...BUCKETS_CORPUS,
   ...TO_NUMBER_CORPUS,
   ...VARIADIC_CORPUS,
+  ...DATE_PART_CORPUS,
   ...BYTEA_CORPUS,
   ...BITS_CORPUS,
   ...MONEY_CORPUS,

@@ -22,6 +22,7 @@ import * as casts from './casts.js';
 import * as comparisons from './comparisons.js';
 import * as conditionals from './conditionals.js';
 import * as ctes from './ctes.js';
+import * as dateParts from './date-parts.js';
 import * as expressions from './expressions.js';
 import * as floats from './floats.js';
 import * as formatting from './formatting.js';
@@ -83,6 +84,7 @@ const families = {
   ...formatting,
   ...strings,
   textCall: textCalls.textCall,
+  datePartCall: dateParts.datePartCall,
   variadicCall: variadic.variadicCall,
   bpcharTypmodCast: textCalls.bpcharTypmodCast,
   ...buckets,

@@ -4,10 +4,8 @@ import { InputError, NotLocal } from '../../errors.js';
 import { bitInput, bitInputTypmod } from '../bit-strings.js';
 import { DtFn } from '../datetime-functions.js';
 import { SqlFn } from '../functions.js';
-import { INTERVAL_UNITS } from '../interval.js';
-import { INTERVAL_FIELDS } from '../interval-ops.js';
-import { DATE_FIELDS, inputValue, isIntType, Oid } from '../pgtypes.js';
-import { TIME_FIELDS, TRUNC_FIELDS } from '../timestamp-ops.js';
+import { inputValue, isIntType, Oid } from '../pgtypes.js';
+import { TRUNC_FIELDS } from '../timestamp-ops.js';
 import { ARRAY_SEARCH_CALLS } from './array-search.js';
 import { ARRAY_CALLS } from './arrays.js';
 import type { StatementCompiler } from './compiler.js';
@@ -80,29 +78,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
       return e;
     }
     case 'extract':
-    case 'date_part': {
-      // extract(field FROM date) → numeric; date_part(text, date) → float8 (not local).
-      if (name === 'date_part') throw unsupported('function call date_part()');
-      const [fieldNode] = f.args ?? [];
-      const field =
-        fieldNode && 'A_Const' in fieldNode ? fieldNode.A_Const.sval?.sval?.toLowerCase() : undefined;
-      const x = args[1];
-      if (field === undefined || !x || args.length !== 2) throw unsupported('extract()');
-      if (x.type === Oid.interval && !x.unknown) {
-        const unit = INTERVAL_UNITS.get(field);
-        if (unit === undefined || !INTERVAL_FIELDS.has(unit))
-          throw new NotLocal(`extract(${field} FROM interval)`);
-        return derived(`${DtFn.extractInterval}('${unit}', ${x.sql})`, Oid.numeric, -1, [x]);
-      }
-      if (x.type === Oid.time && !x.unknown) {
-        const unit = INTERVAL_UNITS.get(field);
-        if (unit === undefined || !TIME_FIELDS.has(unit)) throw new NotLocal(`extract(${field} FROM time)`);
-        return derived(`${DtFn.extractTime}('${unit}', ${x.sql})`, Oid.numeric, -1, [x]);
-      }
-      if (x.type !== Oid.date) throw new NotLocal(`extract() from ${x.typeName}`);
-      if (!DATE_FIELDS.has(field)) throw new NotLocal(`extract(${field} FROM date)`);
-      return derived(`${SqlFn.extractDate}('${field}', ${x.sql})`, Oid.numeric, -1, [x]);
-    }
+    case 'date_part':
+      return this.datePartCall(name, f, args);
     case 'round': {
       // numeric_round, the scale a constant. round(integer) resolves to
       // round(float8) (float8 is the preferred type): not local.

@@ -94,6 +94,8 @@ export type BindSource =
    * (fixed-offset zones only; any other zone forwards).
    */
   | { kind: 'zoned'; text: string }
+  /** The session TimeZone's offset in seconds east of UTC (a fixed-offset zone; others forward), per run. */
+  | { kind: 'tzoffset' }
   /** A date or timestamp constant whose reading depends on DateStyle's field order (`1/8/1999`). */
   | { kind: 'datestyled'; type: number; text: string };
 
