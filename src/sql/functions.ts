@@ -25,6 +25,7 @@ import { registerNumericMath } from './numeric-math.js';
 import {
   dateAddDays,
   dateDiff,
+  inputValue,
   integerAverage,
   intRange,
   NumericAccumulator,
@@ -55,6 +56,13 @@ export const SqlFn = {
   intArith: 'outpost_int_arith',
   intNeg: 'outpost_int_neg',
   intIn: 'outpost_int_in',
+  /**
+   * `(type, text, server_version_num)`: a text value cast to bool, float4,
+   * float8 or numeric by the type's input function (pgtypes.ts inputValue,
+   * which words its errors as Postgres does); any input it does not read
+   * exactly aborts the run (forwarded).
+   */
+  textIn: 'outpost_text_in',
   intNarrow: 'outpost_int_narrow',
   and: 'outpost_and',
   intAvg: 'outpost_int_avg',
@@ -538,6 +546,14 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
     const v = BigInt(s);
     const [lo, hi] = intRange(Number(bits));
     if (v < lo || v > hi) throw new NotLocal('integer text out of range');
+    return v;
+  });
+  db.function(SqlFn.textIn, opts, (type: unknown, s: unknown, ver: unknown) => {
+    if (s === null) return null;
+    if (typeof s !== 'string') throw new NotLocal('cast of a non-text stored value');
+    const v = inputValue(Number(type), s, 'cast from text', Number(ver));
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint')
+      throw new NotLocal('cast from text: unexpected stored form');
     return v;
   });
   db.function(SqlFn.intAvg, opts, (sum: unknown, count: unknown) => {

@@ -39,6 +39,7 @@ import { SHAPES_CORPUS } from './statements-shapes.js';
 import { SLICES_CORPUS } from './statements-slices.js';
 import { SRF_CORPUS } from './statements-srf.js';
 import { STRINGS_CORPUS } from './statements-strings.js';
+import { TEXT_CASTS_CORPUS } from './statements-text-casts.js';
 import { TEXT_FNS_CORPUS } from './statements-text-fns.js';
 import { TO_NUMBER_CORPUS } from './statements-to-number.js';
 import { VARIADIC_CORPUS } from './statements-variadic.js';
@@ -686,6 +687,7 @@ export const CORPUS: string[] = [
   ...TO_NUMBER_CORPUS,
   ...VARIADIC_CORPUS,
   ...DATE_PART_CORPUS,
+  ...TEXT_CASTS_CORPUS,
   ...BYTEA_CORPUS,
   ...BITS_CORPUS,
   ...MONEY_CORPUS,

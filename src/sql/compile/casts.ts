@@ -35,6 +35,9 @@ export function typeCast(this: StatementCompiler, t: TypeCast, c: ExprCtx): Expr
   return e;
 }
 
+/** Types a text value is cast to locally by their input function (SqlFn.textIn). */
+const TEXT_INPUT_TYPES: ReadonlySet<number> = new Set([Oid.bool, Oid.float4, Oid.float8, Oid.numeric]);
+
 export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod: number, c: ExprCtx): Expr {
   const what = `cast from ${arg.typeName} to ${typeName(type)}`;
   if (isBitType(type)) return this.bitCastTo(arg, type, typmod, c);
@@ -102,6 +105,11 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
   }
   if ((arg.type === Oid.text || arg.type === Oid.varchar) && isIntType(type)) {
     return this.errorCapable(derived(`${SqlFn.intIn}(${arg.sql}, ${INT_BITS[type]})`, type, -1, [arg]), c);
+  }
+  if ((arg.type === Oid.text || arg.type === Oid.varchar) && TEXT_INPUT_TYPES.has(type)) {
+    // The type's input function at run time (the same one constants go through).
+    const ver = this.ctx.serverVersionNum ?? 0;
+    return this.errorCapable(derived(`${SqlFn.textIn}(${type}, ${arg.sql}, ${ver})`, type, -1, [arg]), c);
   }
   if (isIntType(arg.type) && (type === Oid.numeric || type === Oid.float8)) return this.coerce(arg, type);
   if (arg.type === Oid.numeric && isIntType(type)) return this.numericToIntCast(arg, type, c);
