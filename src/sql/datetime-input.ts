@@ -87,7 +87,8 @@ export function daysInMonth(y: number, mo: number): number {
   return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1] ?? 0;
 }
 
-const ISO_DATE = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;
+/** YYYY-MM-DD; DecodeNumber reads a first field of three or more digits as the year (dates reach year 5874897). */
+const ISO_DATE = /^(\d{4,7})-(\d{1,2})-(\d{1,2})$/;
 const COMPACT_DATE = /^(\d{4})(\d{2})(\d{2})$/;
 const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(?:([+-])(\d{2})(?::?(\d{2}))?|(z))?$/;
 const OFFSET = /^([+-])(\d{2})(?::?(\d{2}))?$/;
@@ -181,7 +182,7 @@ export function parseDateTime(text: string, what: string, dateOrder?: DateOrder)
   if (lower === 'epoch') return 'epoch';
   // `T` between an ISO date and a time.
   const tokens = lower
-    .replace(/^(\d{4}-\d{1,2}-\d{1,2})t(?=\d)/, '$1 ')
+    .replace(/^(\d{4,7}-\d{1,2}-\d{1,2})t(?=\d)/, '$1 ')
     .split(/[ \t\n\r,]+/)
     .filter((t) => t !== '');
   if (tokens.length === 0 || tokens.length > 6) fail();

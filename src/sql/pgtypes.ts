@@ -378,6 +378,8 @@ export function dateInput(text: string, what: string, order?: DateOrder): string
   const v = parseDateTime(text, what, order);
   if (v === 'infinity' || v === '-infinity') return v;
   if (v === 'epoch') return '1970-01-01';
+  // The last date is 5874897-12-31 (22008 after it, forwarded).
+  if (!v.bc && v.year > MAX_DATE_YEAR) throw new NotLocal(`${what}: date out of range`);
   // date_in ignores the time and zone fields.
   return `${isoDate(v)}${v.bc ? ' BC' : ''}`;
 }
@@ -387,24 +389,35 @@ export function timestampInput(text: string, what: string, order?: DateOrder): s
   const v = parseDateTime(text, what, order);
   if (v === 'infinity' || v === '-infinity') return v;
   if (v === 'epoch') return '1970-01-01 00:00:00';
+  if (!v.bc && v.year > MAX_TIMESTAMP_YEAR) throw new NotLocal(`${what}: timestamp out of range`);
   return `${isoDate(v)} ${isoTime(v)}${v.bc ? ' BC' : ''}`;
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
 
+/** Last years of date and timestamp (END_DATE, END_TIMESTAMP: 5874897-12-31, 294276-12-31 23:59:59.999999). */
+const MAX_DATE_YEAR = 5874897;
+const MAX_TIMESTAMP_YEAR = 294276;
+
 /** A finite timestamptz input read at `offsetMinutes` east of UTC, as stored (UTC, ISO). */
 function storedAt(v: DateTimeFields, offsetMinutes: number, what: string): string {
   if (v.bc) throw new NotLocal(`${what}: BC timestamp`);
+  if (v.year > MAX_TIMESTAMP_YEAR) throw new NotLocal(`${what}: timestamp out of range`);
   const t = v.time ?? { hour: 0, minute: 0, second: 0, fraction: '' };
-  const date = new Date(0);
-  date.setUTCFullYear(v.year, v.month - 1, v.day);
-  date.setUTCHours(t.hour, t.minute - offsetMinutes, t.second, 0);
-  const uy = date.getUTCFullYear();
-  if (uy < 1 || uy > 9999) throw new NotLocal(`${what}: timestamp out of the plain range`);
+  // Whole seconds since 1970-01-01 UTC (exact in a double far beyond these years).
+  let secs =
+    daysFromCivil(v.year, v.month, v.day) * 86400 +
+    t.hour * 3600 +
+    (t.minute - offsetMinutes) * 60 +
+    t.second;
+  const days = Math.floor(secs / 86400);
+  secs -= days * 86400;
+  const [uy, um, ud] = civilFromDays(days);
+  if (uy < 1 || uy > MAX_TIMESTAMP_YEAR) throw new NotLocal(`${what}: timestamp out of the plain range`);
   const fraction = t.fraction.replace(/0+$/, '');
   return (
-    `${pad(uy, 4)}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ` +
-    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}` +
+    `${pad(uy, 4)}-${pad(um)}-${pad(ud)} ` +
+    `${pad(Math.floor(secs / 3600))}:${pad(Math.floor(secs / 60) % 60)}:${pad(secs % 60)}` +
     `${fraction ? `.${fraction}` : ''}+00`
   );
 }

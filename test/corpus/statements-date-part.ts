@@ -24,4 +24,12 @@ export const DATE_PART_CORPUS: string[] = [
   `!SELECT extract(fortnight FROM timestamp '2020-01-01')`,
   `!SELECT date_part('week', interval '2 days')`,
   `!SELECT extract(microsec FROM date 'infinity')`,
+  // Constants past year 9999, up to the last date (5874897-12-31) and timestamp (294276-12-31 23:59:59.999999).
+  `SELECT date '5874897-12-31' AS a, timestamp '294276-12-31 23:59:59.999999' AS b, timestamptz '294276-12-31 23:59:59+00' AS c, '294276-12-31 15:59:59-08'::timestamptz AS d, date '12345-06-07' AS e, timestamp '10000-01-01T00:00:00' AS f`,
+  `SELECT date_part('epoch', '294270-01-01 00:00:00+00'::timestamptz) AS a, extract(epoch FROM '294270-01-01 00:00:00'::timestamp) AS b, extract(year FROM date '5874897-12-31') AS c`,
+  `SELECT date '12345-01-01' > date '9999-12-31' AS a, timestamp '10000-01-01' > timestamp '9999-12-31 23:59:59' AS b, date '5874897-12-31' = date '5874897-12-31' AS c`,
+  `!SELECT date '5874898-01-01'`,
+  `!SELECT timestamp '294277-01-01 00:00:00'`,
+  `!SELECT '294277-01-01 00:00:00+00'::timestamptz`,
+  `!SELECT '294277-12-31 16:00:00-08'::timestamptz`,
 ];

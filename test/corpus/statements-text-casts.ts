@@ -7,7 +7,8 @@
  */
 export const TEXT_CASTS_CORPUS: string[] = [
   `SELECT x, x::float8 AS f8, x::float4 AS f4, x::numeric AS n FROM (VALUES ('1'), ('infinity'), ('-Infinity'), ('NaN'), ('2.50'), ('-0'), ('1e3'), ('.5'), (NULL)) v(x) ORDER BY 1`,
-  `SELECT x, x::float8 AS f8, x::float4 AS f4 FROM (VALUES (' 2.5 '), ('inf'), ('-inf'), ('+inf'), ('1.7976931348623157e308'), ('4.9e-324'), ('3.4028235e38')) v(x) ORDER BY 1`,
+  `SELECT x, x::float8 AS f8, x::float4 AS f4 FROM (VALUES (' 2.5 '), ('inf'), ('-inf'), ('+inf'), ('3.4028235e38')) v(x) ORDER BY 1`,
+  `SELECT x, x::float8 AS f8 FROM (VALUES ('1.7976931348623157e308'), ('4.9e-324'), ('-1e-300')) v(x) ORDER BY 1`,
   `SELECT x, x::numeric AS n FROM (VALUES ('0.000'), ('-0.0'), ('+12.340'), ('1e-5'), ('123456789012345678901234567890.5')) v(x) ORDER BY 1`,
   `SELECT x, x::bool AS b FROM (VALUES ('t'), ('TrUe'), ('yes'), ('off'), ('0'), ('1'), (' true '), ('FALSE'), ('n'), (NULL)) v(x) ORDER BY 1`,
   `SELECT 'TrUe'::text::boolean AS t, ' FALSE'::text::boolean AS f, '12.5'::text::numeric AS n, '1e2'::varchar::float8 AS d`,
@@ -21,6 +22,7 @@ export const TEXT_CASTS_CORPUS: string[] = [
   `!SELECT x::numeric FROM (VALUES ('1.2.3')) v(x)`,
   `!<16 SELECT x::numeric FROM (VALUES ('1_000')) v(x)`,
   `!SELECT x::float8 FROM (VALUES ('1_000')) v(x)`,
-  `!SELECT x::float8 FROM (VALUES ('0x10')) v(x)`,
+  // strtod reads hexadecimal: forwarded.
+  `SELECT x::float8 FROM (VALUES ('0x10')) v(x)`,
   `!SELECT x::bool FROM (VALUES ('maybe')) v(x)`,
 ];
