@@ -730,18 +730,28 @@ function computeNumericKey(text: string): string {
 }
 
 const STORED_TSTZ = /^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
+const STORED_TSTZ_OTHER = /^(\d{4,})(-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00( BC)?$/;
 
 /**
  * A string whose bytewise order is timestamptz's order, from the stored form
  * (UTC, ISO, trailing fraction zeros dropped): the fraction padded to six
- * digits. Years outside 1–9999 AD are not handled.
+ * digits; BC years and years past 9999 as below.
  */
 export function timestamptzKey(stored: string): string {
   if (stored === 'infinity') return '~';
   if (stored === '-infinity') return '!';
   const m = STORED_TSTZ.exec(stored);
-  if (!m) throw new NotLocal(`timestamptz ${stored.slice(0, 40)} not comparable`);
-  return `${m[1]}.${(m[2] ?? '').padEnd(6, '0')}`;
+  if (m) return `${m[1]}.${(m[2] ?? '').padEnd(6, '0')}`;
+  // BC and years past 9999, keyed as timestamp's datetimeKey keys them: before
+  // the plain years ('.', later BC years first) or after them (':', five or
+  // more digits), all between '!' and '~'.
+  const other = STORED_TSTZ_OTHER.exec(stored);
+  if (!other) throw new NotLocal(`timestamptz ${stored.slice(0, 40)} not comparable`);
+  const [, y, rest, frac = '', bc] = other;
+  const year = Number(y);
+  const tail = `${rest}.${frac.padEnd(6, '0')}`;
+  if (bc) return `.${String(10_000_000 - year).padStart(8, '0')}${tail}`;
+  return `:${String(year).padStart(8, '0')}${tail}`;
 }
 
 /** Digits before the decimal point Postgres accepts (NUMERIC_WEIGHT_MAX): beyond, "value overflows numeric format". */
