@@ -60,6 +60,8 @@ function format(t: bigint, what: string): string {
 /** timestamp_mi: the difference in microseconds, then interval_justify_hours. */
 export function timestampDiff(a: string, b: string): string {
   const t = toUsec(civil(a, 'timestamp')) - toUsec(civil(b, 'timestamp'));
+  // Postgres subtracts in int64: 15 wraps around, 17 raises 22008 ("interval out of range").
+  if (t >= 1n << 63n || t < -(1n << 63n)) throw new NotLocal('timestamp difference overflows int64');
   const days = t / USECS_PER_DAY;
   let time = t - days * USECS_PER_DAY;
   let d = Number(days);
