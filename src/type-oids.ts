@@ -18,6 +18,7 @@ export const TypeOid = {
   float8: 701,
   unknown: 705,
   boolArray: 1000,
+  nameArray: 1003,
   int2Array: 1005,
   int4Array: 1007,
   textArray: 1009,

@@ -29,6 +29,7 @@ import {
   integerAverage,
   intRange,
   NumericAccumulator,
+  nameInput,
   numericArith,
   numericKey,
   numericRound,
@@ -63,6 +64,8 @@ export const SqlFn = {
    * exactly aborts the run (forwarded).
    */
   textIn: 'outpost_text_in',
+  /** `(text)`: text_name, the text cut to a name's 63 bytes at a character boundary. */
+  nameIn: 'outpost_name_in',
   intNarrow: 'outpost_int_narrow',
   and: 'outpost_and',
   intAvg: 'outpost_int_avg',
@@ -538,6 +541,11 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
   db.function(SqlFn.intNarrow, opts, (a: unknown, bits: unknown) =>
     a === null ? null : checkRange(a as bigint, Number(bits)),
   );
+  db.function(SqlFn.nameIn, opts, (s: unknown) => {
+    if (s === null) return null;
+    if (typeof s !== 'string') throw new NotLocal('name of a non-text stored value');
+    return nameInput(s);
+  });
   db.function(SqlFn.intIn, opts, (s: unknown, bits: unknown) => {
     if (s === null) return null;
     if (typeof s !== 'string' || !/^[+-]?\d+$/.test(s))

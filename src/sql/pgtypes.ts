@@ -54,6 +54,8 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   [Oid.text, { name: 'text', len: -1, array: Oid.textArray, category: 'S', preferred: true }],
   [Oid.varchar, { name: 'varchar', len: -1, array: Oid.varcharArray, category: 'S' }],
   [Oid.bpchar, { name: 'bpchar', len: -1, array: Oid.bpcharArray, category: 'S' }],
+  // Stored as is (namein's text, at most NAMEDATALEN-1 = 63 bytes); its collation is C.
+  [Oid.name, { name: 'name', len: 64, array: Oid.nameArray, category: 'S' }],
   [Oid.date, { name: 'date', len: 4, array: Oid.dateArray, category: 'D' }],
   [Oid.timestamptz, { name: 'timestamptz', len: 8, category: 'D', preferred: true }],
   // Stored as timestamp_out's text (DateStyle ISO), ' BC' and 5-digit years included.
@@ -81,6 +83,7 @@ export const TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
   [Oid.textArray, { name: '_text', len: -1, elem: Oid.text, category: 'A' }],
   [Oid.varcharArray, { name: '_varchar', len: -1, elem: Oid.varchar, category: 'A' }],
   [Oid.bpcharArray, { name: '_bpchar', len: -1, elem: Oid.bpchar, category: 'A' }],
+  [Oid.nameArray, { name: '_name', len: -1, elem: Oid.name, category: 'A' }],
   [Oid.dateArray, { name: '_date', len: -1, elem: Oid.date, category: 'A' }],
   [Oid.numericArray, { name: '_numeric', len: -1, elem: Oid.numeric, category: 'A' }],
   [Oid.uuidArray, { name: '_uuid', len: -1, elem: Oid.uuid, category: 'A' }],
@@ -102,6 +105,7 @@ export const TYPE_BY_NAME: ReadonlyMap<string, number> = new Map([
   ['varchar', Oid.varchar],
   // char(n) / character(n): the parser's pg_catalog.bpchar (a plain `char` is char(1)).
   ['bpchar', Oid.bpchar],
+  ['name', Oid.name],
   ['date', Oid.date],
   ['timestamptz', Oid.timestamptz],
   ['timestamp', Oid.timestamp],
@@ -465,6 +469,29 @@ export function uuidInput(text: string, what: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** NAMEDATALEN - 1: the bytes a name holds. */
+const NAME_MAX_BYTES = 63;
+
+/**
+ * namein, text_name, varchar_name: the text cut to at most 63 bytes, at a
+ * character boundary (pg_mbcliplen in UTF-8). Every character a JS string
+ * holds here is whole (a lone surrogate cannot come from valid UTF-8).
+ */
+export function nameInput(text: string): string {
+  // Fast path: 63 UTF-16 units are at most 63 characters, but may be more bytes.
+  if (text.length <= NAME_MAX_BYTES / 3) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) as number;
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + n > NAME_MAX_BYTES) break;
+    bytes += n;
+    end += ch.length;
+  }
+  return text.slice(0, end);
+}
+
 /** The input function of `type` (no typmod): Postgres text → stored form, or NotLocal. */
 export function inputValue(type: number, text: string, what: string, versionNum = 0): Stored {
   switch (type) {
@@ -478,6 +505,8 @@ export function inputValue(type: number, text: string, what: string, versionNum 
     case Oid.varchar:
     case Oid.bpchar:
       return text;
+    case Oid.name:
+      return nameInput(text);
     case Oid.float8:
       return float8Input(text, what, versionNum);
     case Oid.float4:

@@ -31,6 +31,7 @@ export const TABLES = [
   'tickets',
   'flags',
   'wallets',
+  'idents',
 ];
 
 export interface Corpus {

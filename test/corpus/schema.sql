@@ -230,3 +230,20 @@ INSERT INTO wallets VALUES
   (4, '0.05', '1,000,000.995'),
   (5, NULL, '2'),
   (6, '90000000000000.99', '-3');
+
+-- name (src/sql/compile/names.ts): 63-byte values cut at a character boundary, collation C.
+CREATE TABLE idents (
+  id int4 PRIMARY KEY,
+  n name,
+  t text,
+  v varchar(80)
+);
+INSERT INTO idents VALUES
+  (1, 'alpha', 'alpha', 'alpha'),
+  (2, 'Alpha', 'beta', 'Beta'),
+  (3, 'zeta ', 'zeta', 'zeta '),
+  (4, repeat('x', 70), repeat('x', 70), repeat('x', 70)),
+  (5, repeat('é', 40), repeat('é', 40), repeat('é', 32)),
+  (6, NULL, NULL, NULL),
+  (7, 'é', 'e', 'É'),
+  (8, '', '', '');

@@ -28,6 +28,7 @@ import { LATERAL_CORPUS } from './statements-lateral.js';
 import { MONEY_CORPUS } from './statements-money.js';
 import { MULTIDIM_CORPUS } from './statements-multidim.js';
 import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
+import { NAMES_CORPUS } from './statements-names.js';
 import { NUMERIC_FNS_CORPUS } from './statements-numeric-fns.js';
 import { NUMERIC_MATH_CORPUS } from './statements-numeric-math.js';
 import { PLAN_ERRORS_CORPUS } from './statements-plan-errors.js';
@@ -701,6 +702,7 @@ export const CORPUS: string[] = [
   ...ARRAY_ERRORS_CORPUS,
   ...PLAN_ERRORS_CORPUS,
   ...JSON_ERRORS_CORPUS,
+  ...NAMES_CORPUS,
   ...ARRAY_SEARCH_CORPUS,
   ...ARRAY_FILL_CORPUS,
   ...NAMED_ARGS_CORPUS,

@@ -11,6 +11,7 @@ import { settingFreeArray } from './arrays.js';
 import { isBitType } from './bit-strings.js';
 import { resolveTypeName } from './common-type.js';
 import type { StatementCompiler } from './compiler.js';
+import { nameAsText } from './names.js';
 import { isRowExpr } from './rows.js';
 import { typeName, unsupported } from './support.js';
 import type { Expr, ExprCtx } from './types.js';
@@ -48,7 +49,8 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
   if (isBitType(arg.type) && !arg.unknown && isIntType(type) && typmod === -1)
     return this.bitToInt(arg, type, c);
   if (type === Oid.interval && typmod !== -1) return this.intervalTypmodCast(arg, typmod, c);
-  if (type === Oid.bpchar && typmod !== -1) return this.bpcharTypmodCast(arg, typmod);
+  // name_bpchar then bpchar(n): as from text (the name's collation kept).
+  if (type === Oid.bpchar && typmod !== -1) return this.bpcharTypmodCast(nameAsText(arg), typmod);
   if (arg.unknown) {
     if (typmod !== -1) throw unsupported(`${what} with a type modifier`);
     return this.resolveUnknown(arg, type);
@@ -63,6 +65,8 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
   if (json) return json;
   const bytea = this.byteaCast(arg, type, c);
   if (bytea) return bytea;
+  const name = this.nameCast(arg, type);
+  if (name) return name;
   if (isIntType(arg.type) && isIntType(type)) {
     if ((INT_BITS[type] as number) >= (INT_BITS[arg.type] as number)) {
       // int48, int24, ...: immutable and error-free, so a constant stays foldable.

@@ -44,6 +44,9 @@ export function implicitlyCoercible(from: number, to: number): boolean {
   const strings = [Oid.text, Oid.varchar];
   if (strings.includes(from as 25) && strings.includes(to as 25)) return true;
   if (from === Oid.bpchar && strings.includes(to as 25)) return true;
+  // pg_cast: text, varchar and bpchar → name and name → text are implicit (name → varchar is not).
+  if (to === Oid.name && (strings.includes(from as 25) || from === Oid.bpchar)) return true;
+  if (from === Oid.name && to === Oid.text) return true;
   return from === to;
 }
 

@@ -33,6 +33,9 @@ export function cmpClassOf(type: number): CmpClass | undefined {
       return 'numeric';
     case Oid.text:
     case Oid.varchar:
+    // namecmp and the name/text cross-type operators compare like text under
+    // the resolved collation (a name's own is C).
+    case Oid.name:
       return 'text';
     case Oid.bpchar:
       return 'bpchar';

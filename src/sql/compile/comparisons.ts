@@ -14,6 +14,7 @@ import {
   resolveCollation,
 } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
+import { nameAsText } from './names.js';
 import { isRowExpr } from './rows.js';
 import { unnestKind } from './srfs.js';
 import { DETERMINISTIC_COLLATIONS, funcName, operatorName, unsupported } from './support.js';
@@ -162,6 +163,11 @@ export function inList(this: StatementCompiler, a: A_Expr, c: ExprCtx): Expr {
   if (nonVars.length > 1) {
     // transformAExprIn: a common type for the left side and the non-Var items.
     const common = selectCommonType([l, ...nonVars], 'IN');
+    // The items are coerced to the common type; only name's coercion (text
+    // cut to 63 bytes) changes a typed value, and the left side's operator
+    // would then be resolved against name[]: not reproduced.
+    if (common === Oid.name && [l, ...nonVars].some((e) => !e.unknown && e.type !== Oid.name))
+      throw new NotLocal('IN list of name and other string types');
     lhs = l.unknown ? this.resolveUnknown(l, common) : l;
     rs = items.map((i) => (i.unknown && nonVars.includes(i) ? this.resolveUnknown(i, common) : i));
   }
@@ -251,6 +257,9 @@ export function like(this: StatementCompiler, a: A_Expr, c: ExprCtx): Expr {
   if (bytea) return bytea;
   if (l.unknown) l = this.resolveUnknown(l, Oid.text);
   if (p.unknown) p = this.resolveUnknown(p, Oid.text);
+  // namelike / nameiclike (and a name pattern, through text): like text, under the name's collation C.
+  l = nameAsText(l);
+  p = nameAsText(p);
   // bpchar ~~ text matches the blank-padded value as stored (checked against Postgres).
   if (!isTextType(l.type)) throw new NotLocal(`LIKE on ${l.typeName}`);
   if (!isTextType(p.type) || p.type === Oid.bpchar) throw new NotLocal(`LIKE pattern of type ${p.typeName}`);

@@ -34,6 +34,7 @@ import * as jsonOps from './json-ops.js';
 import * as lateral from './lateral.js';
 import * as makeInterval from './make-interval.js';
 import * as money from './money.js';
+import * as names from './names.js';
 import * as numericCalls from './numeric-calls.js';
 import * as operators from './operators.js';
 import * as orderWindows from './order-windows.js';
@@ -70,6 +71,8 @@ const families = {
   rowField: rows.rowField,
   ...conditionals,
   ...casts,
+  nameCoercion: names.nameCoercion,
+  nameCast: names.nameCast,
   ...floats,
   bitConstant: bitStrings.bitConstant,
   bitCastTo: bitStrings.bitCastTo,

@@ -228,6 +228,10 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
       });
       out = constExpr(this.bindValue(this.inputFailed(err, u.location)), type);
     } else out = constExpr(this.bindValue(u.text.toLowerCase()), type);
+  } else if (type === Oid.name) {
+    // namein at run time: the bound value stays the literal's own text, so a
+    // plan template learned from short constants cuts a long one too.
+    out = constExpr(`${SqlFn.nameIn}(${this.bindValue(u.text)})`, type);
   } else if ((type === Oid.date || type === Oid.timestamp) && dependsOnDateStyle(type, u.text)) {
     // Read under the session's DateStyle at each run (router/plan.ts).
     this.bindCount++;
@@ -251,6 +255,8 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
     if (value !== null && FOLDABLE_LITERAL_TYPES.has(type)) out.foldable = true;
   }
   if (isTextType(type)) out.coll = 'default';
+  // A name constant has its type's collation, C (not the database's default).
+  if (type === Oid.name) out.coll = 'C';
   return out;
 }
 
@@ -338,6 +344,8 @@ export function coerce(this: StatementCompiler, e: Expr, type: number): Expr {
   if ((e.type === Oid.varchar && type === Oid.text) || (e.type === Oid.text && type === Oid.varchar)) {
     return { ...retype(e, type), origin: undefined, typmod: -1 };
   }
+  const name = this.nameCoercion(e, type);
+  if (name) return name;
   throw new NotLocal(`coercion of ${e.typeName} to ${typeName(type)}`);
 }
 

@@ -11,6 +11,7 @@ import { ARRAY_CALLS } from './arrays.js';
 import type { StatementCompiler } from './compiler.js';
 import { JSON_CALLS } from './json-calls.js';
 import { positionalCall } from './named-args.js';
+import { nameAsText } from './names.js';
 import { AGGREGATES, describeNode, ORDERED_AGGREGATES, unsupported } from './support.js';
 import { TEXT_CALLS } from './text-calls.js';
 import type { Expr, ExprCtx } from './types.js';
@@ -54,7 +55,7 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
   const textArg = (): Expr => {
     if (args.length !== 1) throw unsupported(describeNode('FuncCall', f));
     const a = args[0] as Expr;
-    const t = a.unknown ? this.resolveUnknown(a, Oid.text) : a;
+    const t = a.unknown ? this.resolveUnknown(a, Oid.text) : nameAsText(a);
     if (t.type === Oid.bpchar) {
       // bpchar → text (rtrim1) drops trailing blanks; length(bpchar) ignores them too.
       const e = derived(`rtrim(${t.sql}, ' ')`, Oid.text, -1, [t]);

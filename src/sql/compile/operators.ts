@@ -5,6 +5,7 @@ import { SqlFn } from '../functions.js';
 import { INT_BITS, isIntType, Oid, TYPES } from '../pgtypes.js';
 import { mergeColl } from './comparable.js';
 import type { StatementCompiler } from './compiler.js';
+import { nameAsText } from './names.js';
 import type { Expr, ExprCtx } from './types.js';
 import { derived, textForm } from './values.js';
 
@@ -205,6 +206,9 @@ export function concat(this: StatementCompiler, left: Expr, right: Expr): Expr {
   const textLike = (e: Expr): boolean => e.type === Oid.text || e.type === Oid.varchar;
   if (l.unknown) l = this.resolveUnknown(l, Oid.text);
   if (r.unknown) r = this.resolveUnknown(r, Oid.text);
+  // name || x is textcat (name → text is implicit), the name's collation kept.
+  l = nameAsText(l);
+  r = nameAsText(r);
   if (!textLike(l) && !textLike(r)) throw new NotLocal(`operator || on ${l.typeName} and ${r.typeName}`);
   const e = derived(`(${textForm(l)} || ${textForm(r)})`, Oid.text, -1, [l, r]);
   e.coll = mergeColl(l, r);

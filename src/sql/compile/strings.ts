@@ -10,6 +10,7 @@ import { Oid } from '../pgtypes.js';
 import { RECORD_OID, SESSION_INDEPENDENT_TYPES } from '../record.js';
 import { StrFn } from '../string-functions.js';
 import type { StatementCompiler } from './compiler.js';
+import { nameAsText } from './names.js';
 import type { Expr, ExprCtx } from './types.js';
 import { derived } from './values.js';
 
@@ -18,7 +19,8 @@ const MAX_ARGS = 100;
 
 /** A text argument: untyped literals and parameters are text; bpchar loses its trailing blanks (rtrim1). */
 export function textOperand(this: StatementCompiler, e: Expr, what: string): Expr {
-  const t = e.unknown ? this.resolveUnknown(e, Oid.text) : e;
+  // A name converts to text implicitly, keeping its collation.
+  const t = e.unknown ? this.resolveUnknown(e, Oid.text) : nameAsText(e);
   if (t.type === Oid.bpchar) {
     const r = derived(`rtrim(${t.sql}, ' ')`, Oid.text, -1, [t]);
     r.coll = t.coll;
