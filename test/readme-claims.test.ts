@@ -293,6 +293,10 @@ const PROBES: Record<string, Probe[]> = {
   'date_trunc(…, timestamp)': [
     "SELECT id, date_trunc('month', last_seen), date_trunc('week', last_seen) FROM users WHERE last_seen > '-infinity' AND last_seen < 'infinity' ORDER BY id",
   ],
+  date_bin: [
+    "SELECT id, date_bin('6 hours', last_seen, timestamp '2000-01-01 03:00'), date_bin('1 day', created_at, timestamptz '2024-01-01 00:00:00+00') FROM users ORDER BY id",
+  ],
+  name: ["SELECT id, n, n::text || '!' FROM idents WHERE n > 'alpha' OR n = repeat('x', 70) ORDER BY n"],
   'to_number(text, template)': [
     "SELECT to_number('-34,338,492', '99G999G999') AS a, to_number('<564646.654564>', '999999.999999PR') AS b",
   ],

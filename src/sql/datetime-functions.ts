@@ -19,6 +19,7 @@ import {
 } from './interval-ops.js';
 import {
   dateAddTime,
+  dateBin,
   extractTime,
   timeAddInterval,
   timeDiff,
@@ -37,6 +38,8 @@ export const DtFn = {
   timestampKey: 'outpost_timestamp_key',
   /** `(timestamp or date, interval, sign)`: timestamp ± interval. */
   timestampInterval: 'outpost_timestamp_interval',
+  /** `(stride, source, origin, tz, floorBefore)`: date_bin() of timestamps (tz 0) or timestamptz values (tz 1). */
+  dateBin: 'outpost_date_bin',
   /** `(field, timestamp)`: date_trunc(field, timestamp). */
   timestampTrunc: 'outpost_timestamp_trunc',
   /** `(timestamptz, timestamptz)`: timestamptz - timestamptz. */
@@ -99,6 +102,17 @@ export function registerDatetimeFunctions(db: Database.Database): void {
     t === null || iv === null
       ? null
       : timestampAddInterval(text(t, 'timestamp'), text(iv, 'interval'), Number(sign)),
+  );
+  db.function(DtFn.dateBin, opts, (st: unknown, s: unknown, o: unknown, tz: unknown, fb: unknown) =>
+    st === null || s === null || o === null
+      ? null
+      : dateBin(
+          text(st, 'interval'),
+          text(s, 'timestamp'),
+          text(o, 'timestamp'),
+          Number(tz) === 1,
+          Number(fb) === 1,
+        ),
   );
   db.function(DtFn.timestampTrunc, opts, (f: unknown, t: unknown) =>
     t === null ? null : timestampTrunc(String(f), text(t, 'timestamp')),

@@ -14,6 +14,7 @@ import { ARRAY_CORPUS } from './statements-arrays.js';
 import { BITS_CORPUS } from './statements-bits.js';
 import { BUCKETS_CORPUS } from './statements-buckets.js';
 import { BYTEA_CORPUS } from './statements-bytea.js';
+import { DATE_BIN_CORPUS } from './statements-date-bin.js';
 import { DATE_PART_CORPUS } from './statements-date-part.js';
 import { DATETIME_CORPUS } from './statements-datetime.js';
 import { FLOAT_CORPUS } from './statements-floats.js';
@@ -703,6 +704,7 @@ export const CORPUS: string[] = [
   ...PLAN_ERRORS_CORPUS,
   ...JSON_ERRORS_CORPUS,
   ...NAMES_CORPUS,
+  ...DATE_BIN_CORPUS,
   ...ARRAY_SEARCH_CORPUS,
   ...ARRAY_FILL_CORPUS,
   ...NAMED_ARGS_CORPUS,

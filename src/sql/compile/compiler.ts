@@ -22,6 +22,7 @@ import * as casts from './casts.js';
 import * as comparisons from './comparisons.js';
 import * as conditionals from './conditionals.js';
 import * as ctes from './ctes.js';
+import * as dateBin from './date-bin.js';
 import * as dateParts from './date-parts.js';
 import * as expressions from './expressions.js';
 import * as floats from './floats.js';
@@ -93,6 +94,7 @@ const families = {
   ...buckets,
   ...bytea,
   ...makeInterval,
+  dateBinCall: dateBin.dateBinCall,
   ...aggregates,
   ...arrays,
   arraySearchCall: arraySearch.arraySearchCall,

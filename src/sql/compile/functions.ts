@@ -151,6 +151,8 @@ export function funcCall(this: StatementCompiler, call: FuncCall, c: ExprCtx): E
       return this.widthBucketCall(args, c);
     case 'make_interval':
       return this.makeIntervalCall(args, c);
+    case 'date_bin':
+      return this.dateBinCall(args, c);
     case 'length':
     case 'char_length':
     case 'character_length': {
