@@ -249,3 +249,11 @@ export function formatArray(v: ArrayValue, quote: (item: string) => string): str
     : '';
   return decoration + nest(0);
 }
+
+/** array_out quoting of one element's text (as functions.ts prints arrays). */
+export function quoteElement(v: string): string {
+  if (v === '' || /^null$/i.test(v) || /[{}",\\ \t\n\r\v\f]/.test(v)) {
+    return `"${v.replace(/["\\]/g, (m) => `\\${m}`)}"`;
+  }
+  return v;
+}

@@ -9,6 +9,7 @@
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { registerArrayFunctions } from './array-functions.js';
+import { formatArray, parseArray, quoteElement } from './array-text.js';
 import { registerBitFunctions } from './bit-strings.js';
 import { registerByteaFunctions } from './bytea.js';
 import { ASCII_CASE_MAP, type CaseMap } from './case-map.js';
@@ -66,6 +67,8 @@ export const SqlFn = {
   textIn: 'outpost_text_in',
   /** `(text)`: text_name, the text cut to a name's 63 bytes at a character boundary. */
   nameIn: 'outpost_name_in',
+  /** `(text[] as stored)`: the array coerced to name[], each element through text_name. */
+  nameArray: 'outpost_name_array',
   intNarrow: 'outpost_int_narrow',
   and: 'outpost_and',
   intAvg: 'outpost_int_avg',
@@ -545,6 +548,12 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
     if (s === null) return null;
     if (typeof s !== 'string') throw new NotLocal('name of a non-text stored value');
     return nameInput(s);
+  });
+  db.function(SqlFn.nameArray, opts, (s: unknown) => {
+    if (s === null) return null;
+    if (typeof s !== 'string') throw new NotLocal('name[] of a non-text stored value');
+    const v = parseArray(s, 'name[]');
+    return formatArray({ ...v, items: v.items.map((i) => (i === null ? null : nameInput(i))) }, quoteElement);
   });
   db.function(SqlFn.intIn, opts, (s: unknown, bits: unknown) => {
     if (s === null) return null;

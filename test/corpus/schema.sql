@@ -236,14 +236,15 @@ CREATE TABLE idents (
   id int4 PRIMARY KEY,
   n name,
   t text,
-  v varchar(80)
+  v varchar(80),
+  a name[]
 );
 INSERT INTO idents VALUES
-  (1, 'alpha', 'alpha', 'alpha'),
-  (2, 'Alpha', 'beta', 'Beta'),
-  (3, 'zeta ', 'zeta', 'zeta '),
-  (4, repeat('x', 70), repeat('x', 70), repeat('x', 70)),
-  (5, repeat('é', 40), repeat('é', 40), repeat('é', 32)),
-  (6, NULL, NULL, NULL),
-  (7, 'é', 'e', 'É'),
-  (8, '', '', '');
+  (1, 'alpha', 'alpha', 'alpha', '{alpha,beta}'),
+  (2, 'Alpha', 'beta', 'Beta', '{"b c",NULL}'),
+  (3, 'zeta ', 'zeta', 'zeta ', '{}'),
+  (4, repeat('x', 70), repeat('x', 70), repeat('x', 70), ARRAY[repeat('x', 70)]::name[]),
+  (5, repeat('é', 40), repeat('é', 40), repeat('é', 32), '[0:1]={é,""}'),
+  (6, NULL, NULL, NULL, NULL),
+  (7, 'é', 'e', 'É', '{{a,b},{c,d}}'),
+  (8, '', '', '', '{alpha,beta}');

@@ -33,6 +33,13 @@ export const NAMES_CORPUS: string[] = [
   `SELECT x FROM (SELECT 'a'::name UNION ALL SELECT repeat('y', 80)::text) s(x) ORDER BY x`,
   `SELECT id, CASE WHEN id > 3 THEN n ELSE t END AS c, coalesce(n, t) AS co FROM idents ORDER BY id`,
   `SELECT id, n FROM idents WHERE n > t ORDER BY n`,
+  `SELECT id, a, a[1] AS first, a[1] = 'alpha' AS is_alpha, array_ndims(a) AS nd, array_dims(a) AS d, array_length(a, 1) AS l FROM idents ORDER BY id`,
+  `SELECT id FROM idents WHERE a = '{"alpha","beta"}'::_name ORDER BY id`,
+  `SELECT id FROM idents WHERE a = '{alpha,beta}'::name[] OR a IS NULL ORDER BY id`,
+  `SELECT '{"a b",NULL,${'y'.repeat(70)}}'::name[] AS a, ARRAY['x'::name, repeat('z', 64)::name] AS b`,
+  `SELECT string_to_array('a.' || repeat('q', 66), '.')::name[] AS a, ARRAY[t, v]::name[] AS b FROM idents ORDER BY id`,
+  `SELECT parse_ident(' first . "  second  " ."   third   ". "  ' || repeat('x',66) || '"')::name[] AS p`,
+  `!SELECT '{a,b}'::_int4 AS bad`,
   // Forwarded: regular expressions, name against bpchar, IN lists mixing name and typed text.
   `SELECT id FROM idents WHERE n ~ '^a' ORDER BY id`,
   `SELECT 'a'::name = 'a '::char(3) AS b`,

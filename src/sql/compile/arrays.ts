@@ -2,7 +2,7 @@
 import type { Node } from 'libpg-query';
 import { NotLocal } from '../../errors.js';
 import { ArrFn } from '../array-functions.js';
-import { ArrayInputError, type ArrayValue, formatArray, parseArray } from '../array-text.js';
+import { ArrayInputError, type ArrayValue, formatArray, parseArray, quoteElement } from '../array-text.js';
 import { SqlFn } from '../functions.js';
 import { nodeKind } from '../parse.js';
 import { inputValue, isIntType, Oid, TYPES } from '../pgtypes.js';
@@ -28,6 +28,7 @@ function elementKind(type: number): 'int' | 'text' | 'bool' | undefined {
     type === Oid.text ||
     type === Oid.varchar ||
     type === Oid.bpchar ||
+    type === Oid.name ||
     type === Oid.numeric ||
     type === Oid.date ||
     type === Oid.uuid
@@ -89,14 +90,6 @@ export function arrayConstructor(
   const e = derived(sql, arrayType, typmod, typed);
   if (first.coll !== undefined && typed.every((x) => x.coll === first.coll)) e.coll = first.coll;
   return e;
-}
-
-/** array_out quoting of one element's text (as functions.ts prints arrays). */
-function quoteElement(v: string): string {
-  if (v === '' || /^null$/i.test(v) || /[{}",\\ \t\n\r\v\f]/.test(v)) {
-    return `"${v.replace(/["\\]/g, (m) => `\\${m}`)}"`;
-  }
-  return v;
 }
 
 /**
@@ -248,7 +241,10 @@ export function arraySubscript(this: StatementCompiler, arr: Expr, indirection: 
     arr.typmod,
     [arr, ...subs],
   );
-  if (arr.coll !== undefined && (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar))
+  if (
+    arr.coll !== undefined &&
+    (elem === Oid.text || elem === Oid.varchar || elem === Oid.bpchar || elem === Oid.name)
+  )
     e.coll = arr.coll;
   return e;
 }
@@ -261,6 +257,8 @@ const TEXT_EQUAL_ELEMENTS = new Set<number>([
   Oid.bool,
   Oid.text,
   Oid.varchar,
+  // Compared under its collation C: equal names are equal bytes.
+  Oid.name,
   Oid.uuid,
 ]);
 

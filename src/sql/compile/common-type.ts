@@ -56,6 +56,15 @@ export function resolveTypeName(t: TypeName): { oid: number; typmod: number } {
   const name =
     names.length === 2 && names[0] === 'pg_catalog' ? names[1] : names.length === 1 ? names[0] : undefined;
   if (name === undefined || t.setof || t.pct_type) throw unsupported('cast');
+  // `_name`, `_int4`: pg_type's names of the array types.
+  const elemOid = name.startsWith('_') ? TYPE_BY_NAME.get(name.slice(1)) : undefined;
+  const arrayOid = elemOid === undefined ? undefined : TYPES.get(elemOid)?.array;
+  if (
+    arrayOid !== undefined &&
+    !(t.arrayBounds && t.arrayBounds.length > 0) &&
+    (t.typmods ?? []).length === 0
+  )
+    return { oid: arrayOid, typmod: -1 };
   let oid = TYPE_BY_NAME.get(name);
   if (oid === undefined) throw unsupported(`cast to ${name}`);
   if (t.arrayBounds && t.arrayBounds.length > 0) {

@@ -46,6 +46,12 @@ export function nameCoercion(this: StatementCompiler, e: Expr, type: number): Ex
 export function nameCast(this: StatementCompiler, arg: Expr, type: number): Expr | undefined {
   const implicit = this.nameCoercion(arg, type);
   if (implicit) return implicit;
+  if (type === Oid.nameArray && (arg.type === Oid.textArray || arg.type === Oid.varcharArray)) {
+    // array_map of text_name over the elements (array_out's text reparsed: the bounds kept).
+    const r = derived(`${SqlFn.nameArray}(${arg.sql})`, Oid.nameArray, -1, [arg]);
+    if (arg.coll !== undefined) r.coll = arg.coll;
+    return r;
+  }
   if (arg.type === Oid.name && type === Oid.varchar) {
     return { ...retype(arg, Oid.varchar), origin: undefined, typmod: -1 };
   }
