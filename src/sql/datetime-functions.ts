@@ -7,6 +7,7 @@
 import type Database from 'better-sqlite3';
 import { NotLocal } from '../errors.js';
 import { datePart } from './date-part.js';
+import { intervalInput } from './interval.js';
 import {
   datetimeKey,
   extractInterval,
@@ -38,6 +39,12 @@ export const DtFn = {
   timestampKey: 'outpost_timestamp_key',
   /** `(timestamp or date, interval, sign)`: timestamp ± interval. */
   timestampInterval: 'outpost_timestamp_interval',
+  /**
+   * `(text)`: text → interval at run time (interval_in). Text with a sign
+   * is not local: IntervalStyle sql_standard reads `-1 2:00` as all
+   * negative, and the session's style is not known here.
+   */
+  intervalIn: 'outpost_interval_in',
   /** `(stride, source, origin, tz, floorBefore)`: date_bin() of timestamps (tz 0) or timestamptz values (tz 1). */
   dateBin: 'outpost_date_bin',
   /** `(field, timestamp)`: date_trunc(field, timestamp). */
@@ -103,6 +110,12 @@ export function registerDatetimeFunctions(db: Database.Database): void {
       ? null
       : timestampAddInterval(text(t, 'timestamp'), text(iv, 'interval'), Number(sign)),
   );
+  db.function(DtFn.intervalIn, opts, (v: unknown) => {
+    if (v === null) return null;
+    const s = text(v, 'interval text');
+    if (/[-+]/.test(s) || /infinity/i.test(s)) throw new NotLocal('interval text with a sign or an infinity');
+    return intervalInput(s, 'interval text');
+  });
   db.function(DtFn.dateBin, opts, (st: unknown, s: unknown, o: unknown, tz: unknown, fb: unknown) =>
     st === null || s === null || o === null
       ? null

@@ -22,6 +22,7 @@ import { FORMATTING_CORPUS } from './statements-formatting.js';
 import { GROUPING_CORPUS } from './statements-grouping.js';
 import { IDENT_DATE_CORPUS } from './statements-ident-date.js';
 import { INTERVAL_CORPUS } from './statements-interval.js';
+import { INTERVAL_CASTS_CORPUS } from './statements-interval-casts.js';
 import { JSON_CORPUS } from './statements-json.js';
 import { JSON_ERRORS_CORPUS } from './statements-json-errors.js';
 import { JSON_MUTATORS_CORPUS } from './statements-json-mutators.js';
@@ -705,6 +706,7 @@ export const CORPUS: string[] = [
   ...JSON_ERRORS_CORPUS,
   ...NAMES_CORPUS,
   ...DATE_BIN_CORPUS,
+  ...INTERVAL_CASTS_CORPUS,
   ...ARRAY_SEARCH_CORPUS,
   ...ARRAY_FILL_CORPUS,
   ...NAMED_ARGS_CORPUS,

@@ -107,6 +107,10 @@ export function castTo(this: StatementCompiler, arg: Expr, type: number, typmod:
       return e;
     }
   }
+  if ((arg.type === Oid.text || arg.type === Oid.varchar) && type === Oid.interval) {
+    // interval_in of each value; text it does not read exactly aborts the run (forwarded).
+    return this.errorCapable(derived(`${DtFn.intervalIn}(${arg.sql})`, type, -1, [arg]), c);
+  }
   if ((arg.type === Oid.text || arg.type === Oid.varchar) && isIntType(type)) {
     return this.errorCapable(derived(`${SqlFn.intIn}(${arg.sql}, ${INT_BITS[type]})`, type, -1, [arg]), c);
   }
