@@ -165,6 +165,8 @@ interface OrderedState {
   kind: string;
   spec: string[];
   rows: OrderedRow[];
+  /** DISTINCT: equal rows (value and delimiter) kept once. */
+  distinct: boolean;
 }
 
 /** array_out quoting of one text element. */
@@ -217,6 +219,14 @@ function finishOrdered(st: OrderedState): string | null {
     const q = sorted[i] as OrderedRow;
     if (cmp(p, q) === 0 && (p.value !== q.value || p.delim !== q.delim)) {
       throw new NotLocal('aggregate ORDER BY leaves rows in an arbitrary order');
+    }
+  }
+  if (st.distinct) {
+    // Sorted with the ties checked above: duplicates are neighbours.
+    for (let i = sorted.length - 1; i > 0; i--) {
+      const p = sorted[i - 1] as OrderedRow;
+      const q = sorted[i] as OrderedRow;
+      if (p.value === q.value && p.delim === q.delim) sorted.splice(i, 1);
     }
   }
   if (st.kind === 'string') {
@@ -693,7 +703,14 @@ export function registerSqlFunctions(db: Database.Database, caseMap?: CaseMap): 
       delim: unknown,
       ...keys: unknown[]
     ) => {
-      const state = st ?? { kind: String(kind), spec: String(spec).split(','), rows: [] };
+      const text = String(spec);
+      const distinct = text.startsWith('U|');
+      const state = st ?? {
+        kind: String(kind),
+        spec: (distinct ? text.slice(2) : text).split(','),
+        rows: [],
+        distinct,
+      };
       state.rows.push({ keys, value, delim });
       return state;
     }) as unknown as (total: OrderedState | null, next: unknown) => OrderedState | null,

@@ -33,6 +33,7 @@ import { NAMED_ARGS_CORPUS } from './statements-named-args.js';
 import { NAMES_CORPUS } from './statements-names.js';
 import { NUMERIC_FNS_CORPUS } from './statements-numeric-fns.js';
 import { NUMERIC_MATH_CORPUS } from './statements-numeric-math.js';
+import { ORDERED_AGGS_CORPUS } from './statements-ordered-aggs.js';
 import { PLAN_ERRORS_CORPUS } from './statements-plan-errors.js';
 import { RECURSIVE_CORPUS } from './statements-recursive.js';
 import { ROW_SUBLINKS_CORPUS } from './statements-row-sublinks.js';
@@ -707,6 +708,7 @@ export const CORPUS: string[] = [
   ...NAMES_CORPUS,
   ...DATE_BIN_CORPUS,
   ...INTERVAL_CASTS_CORPUS,
+  ...ORDERED_AGGS_CORPUS,
   ...ARRAY_SEARCH_CORPUS,
   ...ARRAY_FILL_CORPUS,
   ...NAMED_ARGS_CORPUS,

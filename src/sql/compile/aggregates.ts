@@ -178,21 +178,24 @@ export function ignoredAggOrder(this: StatementCompiler, f: FuncCall, inner: Exp
  * string_agg(text, text ORDER BY ...) and array_agg(x ORDER BY ...): the
  * rows sorted by the ORDER BY keys (compared like ORDER BY); rows that tie
  * on every key but differ abort the run, since Postgres's order among them
- * is arbitrary. Without ORDER BY the input order is arbitrary: not local.
+ * is arbitrary. Without ORDER BY the input order is arbitrary: not local,
+ * unless with DISTINCT, which sorts by the value (distinctCheck).
  */
 export function orderedAggregate(this: StatementCompiler, name: string, f: FuncCall, c: ExprCtx): Expr {
   if (c.clause === 'where' || c.clause === 'on' || c.clause === 'group' || c.clause === 'limit') {
     throw new NotLocal(`aggregate functions are not allowed in ${c.clause.toUpperCase()}`);
   }
   if (c.inAgg) throw new NotLocal('aggregate function calls cannot be nested');
-  if (f.agg_filter || f.agg_distinct || f.agg_star || f.agg_within_group || f.func_variadic) {
-    throw unsupported(`${name}() with FILTER, DISTINCT or *`);
+  if (f.agg_filter || f.agg_star || f.agg_within_group || f.func_variadic) {
+    throw unsupported(`${name}() with FILTER or *`);
   }
-  if (!f.agg_order || f.agg_order.length === 0)
+  const distinct = f.agg_distinct === true;
+  if (!distinct && (!f.agg_order || f.agg_order.length === 0))
     throw new NotLocal(`${name}() without ORDER BY (input order arbitrary)`);
   const inner: ExprCtx = { ...c, inAgg: true };
   const args = (f.args ?? []).map((a) => this.expr(a, inner));
-  const keys = f.agg_order.map((item) => {
+  if (distinct) distinctCheck(name, f, args);
+  const keys = (f.agg_order ?? []).map((item) => {
     const { sb, e } = aggOrderKey.call(this, item, inner);
     const cls = sortClass(e, this.ctx);
     const desc = sb.sortby_dir === 'SORTBY_DESC';
@@ -207,10 +210,17 @@ export function orderedAggregate(this: StatementCompiler, name: string, f: FuncC
   for (const a of [...args, ...keys.map((k) => k.e)]) {
     if (a.agg) throw new NotLocal('aggregate function calls cannot be nested');
   }
-  const spec = keys.map((k) => k.spec).join(',');
+  if (args.length !== (name === 'string_agg' ? 2 : 1)) throw unsupported(`${name}() with these arguments`);
+  const value = args[0] as Expr;
+  if (distinct && keys.length === 0) {
+    // DISTINCT alone: Postgres sorts the values (ascending, NULLs last) to drop the duplicates.
+    const v = value.unknown ? this.resolveUnknown(value, Oid.text) : value;
+    keys.push({ e: v, sql: comparable(v, sortClass(v, this.ctx)), spec: 'AL' });
+  }
+  // `U|`: equal values (under these types' equality, equal stored values) are kept once.
+  const spec = `${distinct ? 'U|' : ''}${keys.map((k) => k.spec).join(',')}`;
   const keySql = keys.map((k) => k.sql).join(', ');
   if (name === 'string_agg') {
-    if (args.length !== 2) throw unsupported('string_agg() with these arguments');
     const [v, d] = args.map((a) => (a.unknown ? this.resolveUnknown(a, Oid.text) : a)) as [Expr, Expr];
     for (const a of [v, d]) {
       if (a.type !== Oid.text && a.type !== Oid.varchar) throw new NotLocal(`string_agg() of ${a.typeName}`);
@@ -219,11 +229,32 @@ export function orderedAggregate(this: StatementCompiler, name: string, f: FuncC
     e.coll = v.coll;
     return e;
   }
-  if (args.length !== 1) throw unsupported('array_agg() with these arguments');
-  let v = args[0] as Expr;
+  let v = value;
   if (v.unknown) v = this.resolveUnknown(v, Oid.text);
   const elem = isIntType(v.type) ? 'int' : v.type === Oid.text || v.type === Oid.varchar ? 'text' : undefined;
   const arrayType = TYPES.get(v.type)?.array;
   if (elem === undefined || arrayType === undefined) throw new NotLocal(`array_agg() of ${v.typeName}`);
   return aggExpr(`${SqlFn.orderedAgg}('${elem}', '${spec}', ${v.sql}, NULL, ${keySql})`, arrayType);
+}
+
+/** A parse node without its `location` fields (Postgres compares the transformed expressions). */
+function shape(n: unknown): string {
+  return JSON.stringify(n, (k, v) => (k === 'location' ? undefined : v));
+}
+
+/**
+ * DISTINCT in string_agg/array_agg: Postgres requires every ORDER BY key
+ * among the arguments (42P10 otherwise); only keys that are the value
+ * itself are local, and string_agg's delimiter must be a constant (the
+ * duplicates compared are (value, delimiter) pairs, sorted by both).
+ */
+function distinctCheck(name: string, f: FuncCall, args: Expr[]): void {
+  const valueNode = shape(f.args?.[0]);
+  for (const item of f.agg_order ?? []) {
+    const sb = (item as { SortBy?: SortBy }).SortBy;
+    if (!sb || shape(sb.node) !== valueNode)
+      throw new NotLocal(`${name}(DISTINCT) ordered by other than its value`);
+  }
+  if (name === 'string_agg' && !(args[1]?.constant ?? false))
+    throw new NotLocal('string_agg(DISTINCT) with a non-constant delimiter');
 }
