@@ -351,6 +351,32 @@ describe('session settings', () => {
     }
   });
 
+  test('IntervalStyle sql_standard forwards a signed interval constant, whatever the output type', async () => {
+    // sql_standard applies a leading sign to every field of the input
+    // (DecodeInterval): '-1 2:00' is -1 day -2 hours there, -1 day +2 hours
+    // under postgres. The output here is a boolean, which no renderer gates.
+    const sql = "SELECT '-1 2:00'::interval = '-1 day -2 hours'::interval AS eq";
+    assert.equal(router.route(sql, session).kind, 'local');
+    await same(sql);
+    await client.query("SET IntervalStyle = 'sql_standard'");
+    try {
+      assert.deepEqual((await client.query(sql)).rows, [{ eq: true }]);
+      const r = router.route(sql, session);
+      assert.equal(r.kind, 'upstream');
+      assert.equal(
+        r.kind === 'upstream' && r.reason,
+        'interval input with a sign under IntervalStyle sql_standard',
+      );
+      // Unsigned interval input reads the same under every style: still local.
+      assert.equal(
+        router.route("SELECT '1 2:00'::interval = '1 day 2 hours'::interval AS eq", session).kind,
+        'local',
+      );
+    } finally {
+      await client.query("SET IntervalStyle = 'postgres'");
+    }
+  });
+
   test('unverified time zone forwards timestamptz', async () => {
     await client.query("SET TimeZone = 'America/Sao_Paulo'");
     try {

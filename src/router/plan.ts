@@ -185,6 +185,9 @@ export function bindValues(
       case 'datestyled':
         out[name] = datestyledValue(src.type, src.text, session);
         break;
+      case 'intervalstyled':
+        out[name] = intervalstyledValue(src.value, session);
+        break;
       case 'tzoffset': {
         const offset = tzOffsetMinutes(session);
         if (typeof offset === 'string') throw new NotLocal(offset);
@@ -236,6 +239,16 @@ export function datestyledValue(type: number, text: string, session: SessionStat
   if (order !== 'MDY') throw new NotLocal(`date input under DateStyle ${style ?? 'unknown'}`);
   const what = `${type === Oid.date ? 'date' : 'timestamp'} constant`;
   return type === Oid.date ? dateInput(text, what, order) : timestampInput(text, what, order);
+}
+
+/** A signed interval constant's value, read as under IntervalStyle postgres: only that style reads it so (NotLocal otherwise). */
+export function intervalstyledValue(value: Stored, session: SessionState): Stored {
+  const style = session.params.get('IntervalStyle');
+  // sql_standard applies a leading sign to every field; the other styles read input as postgres does,
+  // but only postgres's readings are compared with Postgres (the differential corpus).
+  if (style !== 'postgres')
+    throw new NotLocal(`interval input with a sign under IntervalStyle ${style ?? 'unknown'}`);
+  return value;
 }
 
 /** The open READ ONLY transaction's snapshot the session's reads must use, if any. */

@@ -24,6 +24,7 @@ import { Classifier } from './classify.js';
 import {
   datestyledValue,
   IDLE_SNAPSHOT_CONNECTIONS,
+  intervalstyledValue,
   jobFor,
   MAX_SNAPSHOTS,
   NO_PARAMS,
@@ -532,9 +533,10 @@ export class Router extends Classifier implements QueryRouter {
       if (denied !== undefined) return denied;
     }
     for (const [, src] of plan.binds) {
-      if (src.kind !== 'datestyled') continue;
+      if (src.kind !== 'datestyled' && src.kind !== 'intervalstyled') continue;
       try {
-        datestyledValue(src.type, src.text, session);
+        if (src.kind === 'datestyled') datestyledValue(src.type, src.text, session);
+        else intervalstyledValue(src.value, session);
       } catch (err) {
         if (err instanceof NotLocal) return err.message;
         throw err;

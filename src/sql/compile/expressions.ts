@@ -247,10 +247,18 @@ export function resolveUnknown(this: StatementCompiler, e: Expr, type: number): 
       // learn whether the rest of the statement is local (compiler.ts).
       value = this.inputFailed(err, u.location);
     }
-    out = constExpr(
-      type === Oid.bool ? (value === 1n ? '1' : value === 0n ? '0' : 'NULL') : this.bindValue(value),
-      type,
-    );
+    if (type === Oid.interval && /[+-]/.test(u.text)) {
+      // Read as under IntervalStyle postgres; the router checks the style per run.
+      this.bindCount++;
+      const name = `v${this.bindCount}`;
+      this.binds[name] = { kind: 'intervalstyled', value };
+      out = constExpr(`@${name}`, type);
+    } else {
+      out = constExpr(
+        type === Oid.bool ? (value === 1n ? '1' : value === 0n ? '0' : 'NULL') : this.bindValue(value),
+        type,
+      );
+    }
     // A Const after parse analysis; numbers only (see Expr.foldable).
     if (value !== null && FOLDABLE_LITERAL_TYPES.has(type)) out.foldable = true;
   }

@@ -97,7 +97,14 @@ export type BindSource =
   /** The session TimeZone's offset in seconds east of UTC (a fixed-offset zone; others forward), per run. */
   | { kind: 'tzoffset' }
   /** A date or timestamp constant whose reading depends on DateStyle's field order (`1/8/1999`). */
-  | { kind: 'datestyled'; type: number; text: string };
+  | { kind: 'datestyled'; type: number; text: string }
+  /**
+   * An interval constant with a sign (`'-1 2:00'`): IntervalStyle
+   * sql_standard applies a leading sign to every field (DecodeInterval), so
+   * `value` (read as under postgres) holds only while the session's
+   * IntervalStyle is postgres; checked per run, other styles forward.
+   */
+  | { kind: 'intervalstyled'; value: Stored };
 
 export interface CompiledSelect {
   /** SQLite SQL with named parameters `@name`. */
