@@ -195,7 +195,10 @@ test('an edge acknowledges each SQLite commit once, cumulatively, up to the stor
       async () => {
         const seq = storedSeq(store);
         const info = await jsm.consumers.info(stream, 'acks-edge');
-        return seq > 0 && info.ack_floor.stream_seq >= seq && info.num_ack_pending === 0;
+        // Not num_ack_pending === 0: a hub heartbeat delivered after the last
+        // commit stays pending until a later commit covers it (a CI run at load
+        // ~10 waited 20 s for it); the floor is what the commits acknowledge.
+        return seq > 0 && info.ack_floor.stream_seq >= seq;
       },
       20_000,
       'consumer ack floor at the stored position',
