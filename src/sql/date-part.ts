@@ -13,7 +13,7 @@
  */
 import { NotLocal } from '../errors.js';
 import { extractInterval, parseStoredInterval } from './interval-ops.js';
-import { daysFromCivil } from './pgtypes.js';
+import { civilFromDays, daysFromCivil } from './pgtypes.js';
 import { extractTime, timeUsec } from './timestamp-ops.js';
 
 const USECS_PER_DAY = 86_400_000_000n;
@@ -104,18 +104,7 @@ function breakDown(t: bigint): Tm {
     days -= 1n;
   }
   const n = Number(days);
-  // civil from days, valid for the proleptic Gregorian calendar on both sides of year 0.
-  const z = n + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const mday = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const mon = mp + (mp < 10 ? 3 : -9);
-  const year = yoe + era * 400 + (mon <= 2 ? 1 : 0);
+  const [year, mon, mday] = civilFromDays(n);
   const secs = Number(usec / 1_000_000n);
   return {
     year,
