@@ -1216,6 +1216,7 @@ export class ReplicationEngine extends EventEmitter<EngineEvents> implements Eng
       if (!this.draining && this.queue.length === 0) {
         this.flushGroup();
         this.flushIdle(false);
+        this.feed?.storePosition(false);
       }
     } catch (err) {
       this.applyFailed(this.gen, err);

@@ -36,6 +36,13 @@ import { formatLsn, type Lsn, maxLsn } from './lsn.js';
 import { ReplicationConnection } from './stream.js';
 import { checkPublication, connectError, oneLine, preflight, snapshotReadError } from './upstream-checks.js';
 
+/**
+ * Shortest time between two writes of the stream position alone: below the
+ * hub's repeated-heartbeat interval (1 s), so an idle edge stores and
+ * acknowledges each repeat as it arrives.
+ */
+const SEQ_WRITE_INTERVAL_MS = 500;
+
 export class FollowMode {
   /** The stream reader (set by `start`). */
   follower: NatsFollower | undefined;
@@ -45,6 +52,8 @@ export class FollowMode {
   time = 0;
   /** `seq` as the latest SQLite commit stored it (acknowledged to NATS after that commit). */
   seqWritten = 0;
+  /** Date.now() of the last write of `seqWritten` on its own or with an idle LSN (storePosition's throttle). */
+  private seqWrittenAt = 0;
   /** LSN of the stream's last message, polled (`pollStreamEnd`): the newest upstream position the hub reported. */
   private streamEnd: Lsn = 0n;
   private pollingEnd = false;
@@ -78,6 +87,34 @@ export class FollowMode {
       writeSeq(store, this.follow.stream, seq);
     })();
     this.seqWritten = seq;
+    this.seqWrittenAt = Date.now();
+    this.follower?.committed(seq);
+  }
+
+  /**
+   * A position message that moves nothing but the stream position (the hub's
+   * heartbeat repeated at an unchanged LSN while upstream is idle, a reset the
+   * replica already covers) is stored on its own once nothing else is left to
+   * commit, then acknowledged: no later commit may come to cover it, and left
+   * pending it would be redelivered at ack_wait (and an edge idle for hours
+   * would fill max_ack_pending). At most one such write per
+   * SEQ_WRITE_INTERVAL_MS (the hub repeats its heartbeat about once a second);
+   * the engine's tick writes one held back.
+   */
+  storePosition(force: boolean): void {
+    const seq = this.seq;
+    if (seq <= this.seqWritten) return;
+    const e = this.e;
+    // Inside or after an uncommitted group, or skipping a transaction: its commit stores the seq.
+    if (e.applier.inTransaction || e.applier.pending || e.skipping) return;
+    // An idle LSN is waiting for its (throttled) write: that write stores the seq with it.
+    if (e.pendingIdle > e.applied) return;
+    const now = Date.now();
+    if (!force && now - this.seqWrittenAt < SEQ_WRITE_INTERVAL_MS) return;
+    const { store } = e;
+    store.db.transaction(() => writeSeq(store, this.follow.stream, seq))();
+    this.seqWritten = seq;
+    this.seqWrittenAt = now;
     this.follower?.committed(seq);
   }
 
@@ -375,6 +412,7 @@ export class FollowMode {
     if (!this.e.applier.inTransaction && !this.e.skipping && m.lsn <= this.e.applied) {
       this.e.flushGroup();
       this.seq = m.seq;
+      this.storePosition(false);
       return;
     }
     const { store } = this.e;
@@ -406,6 +444,7 @@ export class FollowMode {
       this.e.pendingIdle = maxLsn(this.e.pendingIdle, m.lsn);
       this.e.flushIdle(false);
     }
+    this.storePosition(false);
   }
 
   private retentionLost(gen: number, err: RetentionLostError): void {
